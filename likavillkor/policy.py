@@ -1,0 +1,117 @@
+"""The policy: every limit, timer and debounce setting, with its source.
+
+Shipped defaults live in ``likavillkor/data/policy.toml``. A municipality's policy file has the
+same shape and overrides any of it per system (``[profiles.teams]``) and per body
+(``[bodies."kommunstyrelsen"]``). :func:`PolicySet.for_meeting` resolves defaults <- system
+profile <- body, so every limit can change per body without code.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from likavillkor.config import ConfigError, Section, convert
+
+
+class Direction(StrEnum):
+    ABOVE = "above"  # larger is worse
+    BELOW = "below"  # smaller is worse
+
+
+class Limit(Section):
+    direction: Direction
+    warn: float | None = None
+    fail: float | None = None
+    source: str = ""
+
+    def level(self, value: float) -> int:
+        """0 fine, 1 warn, 2 fail."""
+        if self.direction is Direction.ABOVE:
+            if self.fail is not None and value > self.fail:
+                return 2
+            if self.warn is not None and value > self.warn:
+                return 1
+        else:
+            if self.fail is not None and value < self.fail:
+                return 2
+            if self.warn is not None and value < self.warn:
+                return 1
+        return 0
+
+
+class Policy(Section):
+    sample_period_s: float = 1.0
+    sample_period_source: str = ""
+    silence_lost_s: float = 5.0
+    silence_lost_source: str = ""
+    substitute_after_s: float = 300.0
+    substitute_after_source: str = ""
+    connect_early_s: float = 900.0
+    connect_early_source: str = ""
+    debounce_window: int = 10
+    debounce_raise: int = 3
+    debounce_clear: int = 0
+    debounce_source: str = ""
+    limits: dict[str, Limit] = msgspec.field(default_factory=dict)
+
+
+class PolicySet:
+    """Defaults plus per-system and per-body overrides, resolved on demand."""
+
+    def __init__(self, raw: dict[str, Any], *, source: str = "<policy>", text: str = "") -> None:
+        self._raw = raw
+        self._source = source
+        self._text = text
+        self._cache: dict[tuple[str, str], Policy] = {}
+        allowed = {"defaults", "profiles", "bodies"}
+        for key in raw:
+            if key not in allowed:
+                raise ConfigError(f"unknown key '{key}'", source=source, key=key)
+        # validate every combination now, so a bad file fails at start-up
+        self.defaults = convert(raw.get("defaults", {}), Policy, source=source, text=text)
+        for system in raw.get("profiles", {}):
+            self.resolve(system, "")
+        for body in raw.get("bodies", {}):
+            self.resolve("", body)
+
+    def resolve(self, system: str, body: str) -> Policy:
+        key = (system.casefold(), body.casefold())
+        if key not in self._cache:
+            merged = _merge(self._raw.get("defaults", {}), self._raw.get("profiles", {}).get(key[0], {}))
+            bodies = {k.casefold(): v for k, v in self._raw.get("bodies", {}).items()}
+            merged = _merge(merged, bodies.get(key[1], {}))
+            self._cache[key] = convert(merged, Policy, source=self._source, text=self._text)
+        return self._cache[key]
+
+    def for_meeting(self, system: str, body: str) -> Policy:
+        return self.resolve(system, body)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in over.items():
+        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else v
+    return out
+
+
+def shipped_text() -> str:
+    return resources.files("likavillkor.data").joinpath("policy.toml").read_text(encoding="utf-8")
+
+
+def load_policy(path: str | Path | None = None) -> PolicySet:
+    """The shipped defaults, overlaid with a municipality's file when given."""
+    shipped = tomllib.loads(shipped_text())
+    if path is None:
+        return PolicySet(shipped, source="policy.toml (shipped)", text=shipped_text())
+    text = Path(path).read_text(encoding="utf-8")
+    try:
+        local = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"not valid TOML: {exc}", source=str(path)) from None
+    return PolicySet(_merge(shipped, local), source=str(path), text=text)

@@ -1,0 +1,254 @@
+"""Meetings and their remote participants, from the TOML file the secretary edits.
+
+Example (``deploy/roster.example.toml``)::
+
+    [[meeting]]
+    id = "ks-2026-12-01"
+    body = "kommunstyrelsen"
+    start = 2026-12-01T09:00:00+01:00
+    end = 2026-12-01T12:00:00+01:00
+    room = "Sessionssalen"
+    # system = "teams"        # default from the body table (H22)
+    # secret = false          # true requires Compodium (H21)
+
+    [[meeting.participant]]
+    name = "Anna Andersson"
+    role = "ledamot"          # or "ersättare"
+    device_id = "anna-ipad"
+
+Refused with the line at fault: a remote participant in a body that meets physically only (H23),
+a secret meeting on any system other than Compodium (H21, H22), a device on two participants of
+one meeting, duplicate meeting ids.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tomllib
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import msgspec
+
+from likavillkor.config import ConfigError, Section, convert
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+
+class System(StrEnum):
+    TEAMS = "teams"
+    COMPODIUM = "compodium"
+
+
+class Role(StrEnum):
+    LEDAMOT = "ledamot"
+    ERSATTARE = "ersättare"
+
+
+class BodyInfo(Section):
+    system: System
+    physical_only: bool = False
+
+
+class BodyTable(Section):
+    bodies: dict[str, BodyInfo] = msgspec.field(default_factory=dict)
+
+    def lookup(self, body: str) -> BodyInfo | None:
+        return self.bodies.get(normalize_body(body))
+
+
+def normalize_body(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().casefold()
+
+
+class _ParticipantIn(Section):
+    name: str
+    device_id: str
+    role: Role = Role.LEDAMOT
+    member_id: str | None = None
+    email: str | None = None
+
+
+class _MeetingIn(Section):
+    id: str
+    body: str
+    start: dt.datetime
+    end: dt.datetime
+    room: str = ""
+    system: System | None = None
+    secret: bool = False
+    participant: list[_ParticipantIn] = msgspec.field(default_factory=list)
+
+
+class _DeviceIn(Section):
+    id: str
+    member_id: str | None = None
+    description: str = ""
+
+
+class _RosterIn(Section):
+    meeting: list[_MeetingIn] = msgspec.field(default_factory=list)
+    device: list[_DeviceIn] = msgspec.field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class Participant:
+    member_id: str
+    name: str
+    role: Role
+    device_id: str
+    email: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Meeting:
+    id: str
+    body: str
+    start: float  # epoch seconds
+    end: float
+    room: str
+    system: System
+    secret: bool
+    participants: tuple[Participant, ...]
+
+    def participant_for_device(self, device_id: str) -> Participant | None:
+        for p in self.participants:
+            if p.device_id == device_id:
+                return p
+        return None
+
+
+@dataclass(slots=True)
+class Roster:
+    meetings: dict[str, Meeting] = field(default_factory=dict)
+    #: every device the municipality knows: from the meetings and from [[device]] entries
+    devices: dict[str, str | None] = field(default_factory=dict)  # device_id -> member_id
+
+    def meetings_for_device(self, device_id: str) -> list[Meeting]:
+        return [m for m in self.meetings.values() if m.participant_for_device(device_id)]
+
+    def current_meeting_for_device(self, device_id: str, now: float, early_s: float = 3600) -> Meeting | None:
+        """The meeting this device is in at ``now``: the one whose window (start - early_s .. end)
+        holds ``now``, the earliest start first."""
+        best: Meeting | None = None
+        for m in self.meetings_for_device(device_id):
+            if m.start - early_s <= now <= m.end and (best is None or m.start < best.start):
+                best = m
+        return best
+
+
+_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+
+
+def load_body_table(path: str | Path | None = None) -> BodyTable:
+    if path is None:
+        text = resources.files("likavillkor.data").joinpath("bodies.toml").read_text(encoding="utf-8")
+        source = "bodies.toml (shipped)"
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+        source = str(path)
+    raw = tomllib.loads(text)
+    raw["bodies"] = {normalize_body(k): v for k, v in raw.get("bodies", {}).items()}
+    return convert(raw, BodyTable, source=source, text=text)
+
+
+def _nth_table_line(text: str, header: str, n: int, within: tuple[int, int] | None = None) -> int | None:
+    count = -1
+    lines = text.splitlines()
+    lo, hi = within or (1, len(lines))
+    for number in range(lo, hi + 1):
+        if lines[number - 1].strip().replace(" ", "") == header:
+            count += 1
+            if count == n:
+                return number
+    return None
+
+
+def _meeting_span(text: str, index: int) -> tuple[int, int]:
+    start = _nth_table_line(text, "[[meeting]]", index) or 1
+    nxt = _nth_table_line(text, "[[meeting]]", index + 1)
+    return start, (nxt - 1) if nxt else len(text.splitlines())
+
+
+def _epoch(value: dt.datetime) -> float:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=STOCKHOLM)
+    return value.timestamp()
+
+
+def slug(name: str) -> str:
+    base = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower()
+    return re.sub(r"[^a-z0-9]+", ".", base).strip(".") or "member"
+
+
+def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | None = None) -> Roster:
+    """Parse and validate a roster. Raises :class:`ConfigError` naming the line at fault."""
+    bodies = bodies or load_body_table()
+    try:
+        raw: dict[str, Any] = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"not valid TOML: {exc}", source=source, line=int(m.group(1)) if m else None) from None
+    parsed = convert(raw, _RosterIn, source=source, text=text)
+    roster = Roster()
+    for i, mt in enumerate(parsed.meeting):
+        span = _meeting_span(text, i)
+
+        def fail(msg: str, key: str = "", participant: int | None = None, *, _span: tuple[int, int] = span) -> None:
+            line = _span[0]
+            if participant is not None:
+                line = _nth_table_line(text, "[[meeting.participant]]", participant, _span) or line
+            if key:
+                for number in range(line, _span[1] + 1):
+                    if re.match(rf"^\s*{re.escape(key)}\s*=", text.splitlines()[number - 1]):
+                        line = number
+                        break
+            raise ConfigError(msg, source=source, line=line, key=key)
+
+        if not _ID_RE.match(mt.id):
+            fail(f"meeting id {mt.id!r} must be letters, digits, '.', '_' or '-'", "id")
+        if mt.id in roster.meetings:
+            fail(f"meeting id {mt.id!r} is used twice", "id")
+        info = bodies.lookup(mt.body)
+        if info is None and mt.system is None:
+            fail(f"body {mt.body!r} is not in the body table (H22): name its system with system = ...", "body")
+        system = mt.system or (info.system if info else System.TEAMS)
+        if mt.secret and system != System.COMPODIUM:
+            fail(f"meeting {mt.id!r} is secret but uses {system.value}: matters under secrecy are handled "
+                 "only in Compodium (H21, H22)", "secret")
+        if info is not None and info.physical_only and mt.participant:
+            fail(f"{mt.body} meets physically only (H23): no remote participants are allowed", participant=0)
+        start, end = _epoch(mt.start), _epoch(mt.end)
+        if end <= start:
+            fail(f"meeting {mt.id!r} ends before it starts", "end")
+        seen: dict[str, int] = {}
+        participants: list[Participant] = []
+        for j, p in enumerate(mt.participant):
+            if not _ID_RE.match(p.device_id):
+                fail(f"device_id {p.device_id!r} must be letters, digits, '.', '_' or '-'", "device_id", j)
+            if p.device_id in seen:
+                fail(f"device {p.device_id!r} is given to two participants of {mt.id!r}", "device_id", j)
+            seen[p.device_id] = j
+            member_id = p.member_id or slug(p.name)
+            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email))
+            roster.devices.setdefault(p.device_id, member_id)
+        roster.meetings[mt.id] = Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret,
+                                         tuple(participants))
+    for d in parsed.device:
+        roster.devices[d.id] = d.member_id or roster.devices.get(d.id)
+    return roster
+
+
+def load_roster(path: str | Path, *, bodies: BodyTable | None = None) -> Roster:
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read roster: {exc.strerror}", source=str(p)) from None
+    return parse_roster(text, source=str(p), bodies=bodies)
