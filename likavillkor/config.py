@@ -24,7 +24,8 @@ T = TypeVar("T")
 
 
 class Section(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    """Base class of every config section: unknown keys are an error."""
+    """Base class of every config section: unknown keys are an error. A nested section's
+    default is ``msgspec.field(default_factory=Mqtt)``."""
 
 
 class ConfigError(Exception):
