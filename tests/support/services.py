@@ -117,3 +117,19 @@ def running_mosquitto(workdir: Path, extra: str = "") -> Iterator[Mosquitto]:
         yield broker
     finally:
         broker.stop()
+
+
+@contextlib.contextmanager
+def running_mosquitto_with_conf(workdir: Path, conf_text: str, port: int,
+                                host: str = "127.0.0.1") -> Iterator[Mosquitto]:
+    """A real Mosquitto from a config the caller wrote (TLS, password and ACL files ...). The config
+    must listen on ``host:port``; pick the port with :func:`free_port`."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    conf = workdir / "mosquitto.conf"
+    conf.write_text(conf_text)
+    broker = Mosquitto(host, port, workdir, conf)
+    broker.start()
+    try:
+        yield broker
+    finally:
+        broker.stop()
