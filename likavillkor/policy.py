@@ -12,7 +12,7 @@ import tomllib
 from enum import StrEnum
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
 
@@ -58,6 +58,20 @@ class Policy(Section):
     debounce_raise: int = 3
     debounce_clear: int = 0
     debounce_source: str = ""
+    #: how long before the start a meeting's window opens (samples count, "connected"/"ready")
+    watch_before_s: float = 3600.0
+    #: a sample whose device time lags the device's usual offset by more than this is an outbox
+    #: replay: it completes history but never changes a live state
+    late_after_s: float = 5.0
+    #: how many recent message ids per device are remembered to drop duplicates
+    dedupe_window: int = 256
+    #: battery will not last the meeting and is not charging (H9): "warn" or "fail"
+    battery_short_level: Literal["warn", "fail"] = "fail"
+    battery_short_source: str = ""
+    #: what a device's camera / microphone report means: value -> "warn" | "fail" (debounced)
+    camera_levels: dict[str, Literal["warn", "fail"]] = msgspec.field(default_factory=dict)
+    microphone_levels: dict[str, Literal["warn", "fail"]] = msgspec.field(default_factory=dict)
+    media_source: str = ""
     limits: dict[str, Limit] = msgspec.field(default_factory=dict)
 
 

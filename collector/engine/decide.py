@@ -1,0 +1,308 @@
+"""The engine's decisions as pure functions of state + policy + now (no I/O, no clock).
+
+* :func:`meeting_phase` — before the window, before the start, running, ended.
+* :func:`participant_state` — one participant's state and the conditions behind it.
+* :func:`participant_reasons` / :func:`participant_flags` — why, in Swedish and English.
+* :func:`meeting_verdict` — equal terms, at risk, adjourn, substitute due (H1, H2, H15, H16).
+
+The :class:`~collector.engine.engine.Engine` only holds state and calls these.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from enum import StrEnum
+from typing import NamedTuple
+
+from collector.engine import reasons as R
+from collector.engine.debounce import Judge, incident_kind, reason_code
+from collector.engine.state import Member
+from collector.engine.types import ParticipantState, Reason, Verdict
+from likavillkor import wire
+from likavillkor.policy import Policy
+
+PS = ParticipantState
+
+
+class Phase(StrEnum):
+    CLOSED = "closed"  # the meeting's window has not opened yet
+    PRE = "pre"  # window open, before the start: connect early (H8), self-test
+    RUNNING = "running"
+    ENDED = "ended"
+
+
+class Monitor(NamedTuple):
+    """What the collector knows about its own view: is the broker connected, since when."""
+
+    connected: bool = True
+    down_since: float | None = None
+    grace_from: float | None = None  # devices get silence_lost_s from here (broker back, restart)
+
+
+class Assessment(NamedTuple):
+    state: ParticipantState
+    lost_since: float | None = None
+    replaced_at: float | None = None
+    substitute_due_at: float | None = None  # when the five minutes run out (H16)
+    conditions: dict[str, int] = {}  # noqa: RUF012 - never mutated; incident kind -> 1 warning, 2 failure
+
+
+SEVERITY = {1: "warning", 2: "failure"}
+_LINK_CONDITION = {wire.LinkType.WWAN: "mobile_data", wire.LinkType.HOTSPOT: "hotspot",
+                   wire.LinkType.NONE: "no_link"}
+_LINK_KIND = {"mobile_data": "mobile_data", "hotspot": "hotspot", "no_link": "network_degraded"}
+
+
+def meeting_phase(start: float, end: float, watch_before_s: float, now: float) -> Phase:
+    if now >= end:
+        return Phase.ENDED
+    if now >= start:
+        return Phase.RUNNING
+    if now >= start - watch_before_s:
+        return Phase.PRE
+    return Phase.CLOSED
+
+
+def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float | None:
+    """When contact was lost (H15), or None. Silence counts only while the broker is connected,
+    and never inside the grace after it came back; a persisted loss stays until contact returns."""
+    if m.lost_since is not None:
+        return m.lost_since
+    if m.last_contact is None or not monitor.connected:
+        return None
+    since = m.last_contact
+    if monitor.grace_from is not None and monitor.grace_from > since:
+        since = monitor.grace_from
+    if m.returned_at is not None and m.returned_at > since:
+        since = m.returned_at
+    return since if now - since > policy.silence_lost_s else None
+
+
+def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monitor) -> float:
+    """Five minutes (H16) from the moment contact was lost (or the start, if lost before it). A
+    broker outage cannot call a substitute: the deadline is at least the end of the grace after it."""
+    due = max(lost, start) + policy.substitute_after_s
+    if monitor.grace_from is not None:
+        due = max(due, monitor.grace_from + policy.silence_lost_s)
+    return due
+
+
+def link_condition(link: str | None) -> str | None:
+    """``mobile_data`` / ``hotspot`` (H9: Wi-Fi or wired only), ``no_link``, or None."""
+    if link is None:
+        return None
+    return _LINK_CONDITION.get(link)  # type: ignore[call-overload]
+
+
+def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
+    """Incident kinds active now with their severity, from the debounced channels, the link and
+    the media path check. Before the start only the member's checklist counts (H9)."""
+    out: dict[str, int] = {}
+    only = -1 if phase is not Phase.PRE else judge.prestart_mask
+    up = (m.warn_up | m.fail_up) & only
+    i = 0
+    while up:
+        if up & 1:
+            kind = incident_kind(judge.names[i])
+            sev = 2 if (m.fail_up >> i) & 1 else 1
+            if out.get(kind, 0) < sev:
+                out[kind] = sev
+        up >>= 1
+        i += 1
+    cond = link_condition(m.link)
+    if cond is not None:
+        out[_LINK_KIND[cond]] = 2
+    if m.media_ok is False and phase is Phase.RUNNING:
+        out["media_path_failed"] = 2
+    return out
+
+
+def participant_state(m: Member, phase: Phase, start: float, policy: Policy, judge: Judge, monitor: Monitor,
+                      now: float) -> Assessment:
+    """One participant's state at ``now`` (issue 5), and the conditions behind it."""
+    if m.replaced_at is not None:
+        return Assessment(PS.REPLACED, m.lost_since, m.replaced_at, m.replaced_at, {"connection_lost": 2})
+    if m.left_at is not None:
+        return Assessment(PS.LEFT)
+    if m.excused_at is not None:
+        return Assessment(PS.EXCUSED)
+    if m.first_contact is None:
+        return Assessment(PS.EXPECTED)
+    lost = lost_since(m, policy, monitor, now)
+    if lost is not None:
+        if phase is not Phase.RUNNING:
+            return Assessment(PS.LOST, lost, None, None, {"connection_lost": 2})
+        due = substitute_due_at(lost, start, policy, monitor)
+        if now >= due and monitor.connected:
+            return Assessment(PS.REPLACED, lost, due, due, {"connection_lost": 2})
+        return Assessment(PS.LOST, lost, None, due, {"connection_lost": 2})
+    if phase is Phase.CLOSED:
+        return Assessment(PS.CONNECTED)
+    conds = conditions(m, judge, phase)
+    level = max(conds.values(), default=0)
+    if level == 2:
+        return Assessment(PS.FAILING, conditions=conds)
+    if level == 1:
+        return Assessment(PS.DEGRADED, conditions=conds)
+    if phase is Phase.PRE:
+        st = m.selftest
+        if st is not None and st.overall in ("pass", "warn"):
+            return Assessment(PS.READY, conditions=conds)
+        return Assessment(PS.CONNECTED, conditions=conds)
+    return Assessment(PS.OK, conditions=conds)
+
+
+def is_late_connect(m: Member, start: float, policy: Policy, now: float) -> bool:
+    """Not connected 15 minutes before the start (H8)."""
+    deadline = start - policy.connect_early_s
+    if now <= deadline:
+        return False
+    return m.first_contact is None or m.first_contact > deadline
+
+
+def at_vote_risk(m: Member, state: ParticipantState) -> bool:
+    """During a vote every member must take part on equal terms (H3, H5)."""
+    if state in (PS.OK, PS.EXCUSED, PS.LEFT):
+        return False
+    return not (state is PS.REPLACED and m.handled_at is not None)
+
+
+def participant_flags(m: Member, state: ParticipantState, start: float, policy: Policy, now: float,
+                      vote_running: bool) -> list[str]:
+    flags: list[str] = []
+    if is_late_connect(m, start, policy, now):
+        flags.append("late_connect")
+    if m.may_not_return:
+        flags.append("may_not_return")
+    if vote_running and at_vote_risk(m, state):
+        flags.append("vote_risk")
+    return flags
+
+
+def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
+    out: list[tuple[int, Reason]] = []
+    only = -1 if phase is not Phase.PRE else judge.prestart_mask
+    up = (m.warn_up | m.fail_up) & only
+    s = m.sample
+    for i, name in enumerate(judge.names):
+        if not (up >> i) & 1:
+            continue
+        sev = 2 if (m.fail_up >> i) & 1 else 1
+        code = reason_code(name)
+        if name in R.METRICS:
+            value = getattr(s, name, None) if s is not None else None
+            charging = s.battery_charging if s is not None else None
+            out.append((sev, R.metric(name, value, m.member_id, charging=charging)))
+        else:
+            out.append((sev, R.condition(code, m.member_id)))
+    out.sort(key=lambda t: -t[0])
+    return [r for _, r in out]
+
+
+def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, policy: Policy, judge: Judge,
+                        now: float, vote_running: bool) -> list[Reason]:
+    """Every current reason, the main one first, in plain Swedish and English."""
+    mid = m.member_id
+    out: list[Reason] = []
+    st = a.state
+    if st is PS.REPLACED:
+        out.append(R.replaced(a.lost_since if a.lost_since is not None else a.replaced_at or now, mid))
+        if m.handled_at is not None:
+            out.append(R.substitute_in(m.handled_at, mid))
+        if m.may_not_return:
+            out.insert(0, R.may_not_return(mid))
+    elif st is PS.LEFT:
+        out.append(R.left(m.left_at or now, mid))
+    elif st is PS.EXCUSED:
+        out.append(R.excused(m.excused_at or now, m.excused_item, mid))
+    elif st is PS.EXPECTED:
+        if phase is Phase.RUNNING:
+            out.append(R.not_connected(start, mid))
+    elif st is PS.LOST:
+        lost = a.lost_since if a.lost_since is not None else now
+        if m.lost_cause in ("will", "shutdown"):
+            out.append(R.offline(m.lost_cause, m.lost_cause_at or lost, mid))
+        else:
+            out.append(R.no_contact(lost, mid))
+        if a.substitute_due_at is not None:
+            out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+    else:
+        out.extend(_link_reasons(m))
+        if m.media_ok is False and phase is Phase.RUNNING:
+            out.append(R.condition("media_path_failed", mid))
+        out.extend(_channel_reasons(m, judge, phase))
+        if st is PS.READY and m.selftest is not None:
+            out.append(R.selftest_passed(m.selftest.at, mid))
+        elif st is PS.CONNECTED and m.first_contact is not None:
+            if m.selftest is not None and m.selftest.overall not in ("pass", "warn"):
+                out.append(R.selftest_failed(m.selftest.failed, mid))
+            out.append(R.connected(m.first_contact, mid))
+    if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
+        out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, mid))
+    if vote_running and at_vote_risk(m, st):
+        out.append(R.vote_risk(m.name, str(st), mid))
+    return out
+
+
+def _link_reasons(m: Member) -> list[Reason]:
+    cond = link_condition(m.link)
+    if cond is None:
+        return []
+    detail = ""
+    s = m.sample
+    if s is not None and cond == "hotspot" and s.hotspot_reason:
+        detail = s.hotspot_reason
+    return [R.condition(cond, m.member_id, detail)]
+
+
+class Standing(NamedTuple):
+    """One participant as the verdict sees them."""
+
+    member_id: str
+    name: str
+    state: ParticipantState
+    reason: Reason | None
+    handled: bool = False  # replaced and the substitute recorded (H16)
+    vote_risk: bool = False
+
+
+_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4}
+
+
+def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
+                    adjourned_since: float | None, vote_running: bool) -> tuple[Verdict, list[Reason]]:
+    """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
+    itself lost the broker: that is ``monitoring_interrupted``."""
+    if phase in (Phase.CLOSED, Phase.PRE):
+        return Verdict.NOT_STARTED, [R.not_started(start)]
+    if phase is Phase.ENDED:
+        return Verdict.ENDED, [R.ended(end)]
+    if not monitor.connected:
+        return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(monitor.down_since)]
+    worst: list[tuple[int, Standing]] = []
+    due = lost = degraded = False
+    for s in standings:
+        if s.state is PS.REPLACED:
+            if s.handled:
+                continue
+            due = True
+        elif s.state in (PS.LOST, PS.FAILING):
+            lost = True
+        elif s.state in (PS.DEGRADED, PS.EXPECTED):
+            degraded = True
+        else:
+            continue
+        worst.append((_SEVERITY_ORDER[s.state], s))
+    worst.sort(key=lambda t: t[0])
+    out = [R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst]
+    if vote_running:
+        out.extend(R.vote_risk(s.name, str(s.state), s.member_id) for _, s in worst if s.vote_risk)
+    if adjourned_since is not None:
+        out.append(R.adjourned(adjourned_since))
+    if due:
+        return Verdict.SUBSTITUTE_DUE, out
+    if lost:
+        return Verdict.ADJOURN, out
+    if degraded:
+        return Verdict.AT_RISK, out
+    return Verdict.EQUAL_TERMS, out or [R.all_ok()]

@@ -1,0 +1,588 @@
+"""The Engine: holds the state of every meeting and participant and applies the pure decisions.
+
+It does no I/O and never reads the clock: every call gets the collector's time (``received_at``,
+``now``, ``at``). It returns the changes (:data:`Change`) for the I/O layer to persist, write to
+InfluxDB and push to the live view. See ``docs/engine.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from collector.engine import incidents as inc_
+from collector.engine.debounce import Judge
+from collector.engine.decide import (
+    Assessment,
+    Monitor,
+    Phase,
+    Standing,
+    at_vote_risk,
+    meeting_phase,
+    meeting_verdict,
+    participant_flags,
+    participant_reasons,
+    participant_state,
+)
+from collector.engine.state import DeviceTrack, MeetingRt, Member, OpenIncident
+from collector.engine.types import (
+    Action,
+    ActionKind,
+    ActionRecorded,
+    Change,
+    Incident,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentUpdated,
+    IngestOutcome,
+    MeetingView,
+    ParticipantState,
+    ParticipantView,
+    Reason,
+    SelftestSummary,
+    StateChanged,
+    Verdict,
+    VerdictChanged,
+)
+from likavillkor import wire
+from likavillkor.policy import Policy, PolicySet
+from likavillkor.roster import Roster
+
+PS = ParticipantState
+_MAX_BOOTS = 4  # boots per device remembered for duplicates
+_STABLE_LAGS = 3  # consecutive "late" messages with a steady clock offset = the device clock was reset
+_QUIET = frozenset({PS.OK, PS.READY, PS.CONNECTED})
+
+
+def _copy(incident: Incident) -> Incident:
+    return msgspec.structs.replace(incident, metrics=dict(incident.metrics))
+
+
+def media_ok(result: dict[str, Any]) -> bool | None:
+    """Read a media path check result: ``{"ok": bool}`` or ``{"status"|"overall": "pass"|"fail"}``."""
+    ok = result.get("ok")
+    if isinstance(ok, bool):
+        return ok
+    status = str(result.get("status", result.get("overall", ""))).lower()
+    if status in ("pass", "ok", "warn", "passed"):
+        return True
+    if status in ("fail", "error", "failed"):
+        return False
+    return None
+
+
+class Engine:
+    """Equal-terms engine (issue 5). One instance per collector; not thread-safe."""
+
+    def __init__(self, roster: Roster, policies: PolicySet, *, now: float) -> None:
+        self._policies = policies
+        self._judges: dict[int, Judge] = {}
+        self._meetings: dict[str, MeetingRt] = {}
+        self._devices: dict[str, DeviceTrack] = {}
+        self._known: dict[str, str | None] = {}
+        self._monitor = Monitor()
+        self._dedupe_window = policies.defaults.dedupe_window
+        self._late_after_s = policies.defaults.late_after_s
+        self.unknown_devices: dict[str, float] = {}
+        self.set_roster(roster, now)
+
+    # ------------------------------------------------------------------ roster
+    def _judge(self, policy: Policy) -> Judge:
+        j = self._judges.get(id(policy))
+        if j is None:
+            j = self._judges[id(policy)] = Judge(policy)
+        return j
+
+    def set_roster(self, roster: Roster, now: float) -> list[Change]:
+        """Replace the roster. Members on both keep their state; removed ones close their incidents."""
+        out: list[Change] = []
+        old = self._meetings
+        self._meetings = {}
+        for mid, meeting in roster.meetings.items():
+            policy = self._policies.for_meeting(str(meeting.system), meeting.body)
+            judge = self._judge(policy)
+            prev = old.pop(mid, None)
+            mt = MeetingRt(meeting, policy, judge, now)
+            if prev is not None:
+                for attr in ("verdict", "verdict_reasons", "verdict_since", "adjourned_since", "adjournments",
+                             "vote_running", "vote_since", "agenda_item", "actions"):
+                    setattr(mt, attr, getattr(prev, attr))
+                for member_id, m in mt.members.items():
+                    pm = prev.members.pop(member_id, None)
+                    if pm is not None and prev.judge is judge:
+                        pm.name, pm.role, pm.device_id = m.name, m.role, m.device_id
+                        mt.members[member_id] = pm
+                for pm in prev.members.values():
+                    self._close_all(prev, pm, now, out)
+            self._meetings[mid] = mt
+        for prev in old.values():
+            for pm in prev.members.values():
+                self._close_all(prev, pm, now, out)
+        self._known = dict(roster.devices)
+        for mt in self._meetings.values():
+            for m in mt.members.values():
+                self._known.setdefault(m.device_id, m.member_id)
+        for dev in self._devices.values():
+            dev.members = []
+        for mt in self._meetings.values():
+            for m in mt.members.values():
+                self._track(m.device_id).members.append(m)
+        for mt in self._meetings.values():
+            self._refresh_meeting(mt, now, out)
+        return out
+
+    def _track(self, device_id: str) -> DeviceTrack:
+        dev = self._devices.get(device_id)
+        if dev is None:
+            dev = self._devices[device_id] = DeviceTrack()
+        return dev
+
+    # ------------------------------------------------------------------ ingest
+    def ingest(self, msg: wire.Message, received_at: float) -> tuple[IngestOutcome, list[Change]]:
+        """Apply one validated message. Liveness uses ``received_at`` (the collector's clock) only."""
+        dev = self._devices.get(msg.device_id)
+        if dev is None:
+            if msg.device_id not in self._known:
+                self.unknown_devices[msg.device_id] = received_at
+                return IngestOutcome.UNKNOWN_DEVICE, []
+            dev = self._track(msg.device_id)
+        fresh = self._fresh(dev, msg, received_at)
+        if fresh is None:
+            return IngestOutcome.DUPLICATE, []
+        members = [m for m in dev.members if self._window_open(m, received_at)]
+        if not members:
+            return IngestOutcome.NO_MEETING, []
+        out: list[Change] = []
+        outcome = IngestOutcome.ACCEPTED if fresh else IngestOutcome.LATE
+        for m in members:
+            self._apply(self._meetings[m.meeting_id], m, msg, received_at, fresh, out)
+        return outcome, out
+
+    def _window_open(self, m: Member, t: float) -> bool:
+        mt = self._meetings[m.meeting_id]
+        meeting = mt.meeting
+        return meeting.start - mt.policy.watch_before_s <= t < meeting.end
+
+    def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
+        """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
+        seq = msg.seq
+        rec = dev.boots.get(msg.boot_id)
+        in_order = True
+        if rec is None:
+            dev.boots[msg.boot_id] = [seq, 1]
+            if len(dev.boots) > _MAX_BOOTS:
+                del dev.boots[next(iter(dev.boots))]
+        elif seq > rec[0]:
+            rec[1] = ((rec[1] << (seq - rec[0])) | 1) & ((1 << self._dedupe_window) - 1)
+            rec[0] = seq
+        else:
+            d = rec[0] - seq
+            if d < self._dedupe_window:
+                bit = 1 << d
+                if rec[1] & bit:
+                    return None
+                rec[1] |= bit
+            in_order = False
+        # An outbox replay is in order by seq but old: its device time lags the device's usual offset.
+        lag = received_at - msg.ts
+        base = dev.lag_base
+        if base is None or lag <= base:
+            dev.lag_base = lag
+            dev.last_lag = None
+            return in_order
+        if lag - base <= self._late_after_s:
+            dev.lag_base = base + 0.05 * (lag - base)
+            dev.last_lag = None
+            return in_order
+        # Late by the clock. A steady new offset over a few messages is a reset device clock, not a replay.
+        last = dev.last_lag
+        if last is not None and abs(lag - last[0]) < 0.5:
+            count = last[1] + 1
+            if count >= _STABLE_LAGS:
+                dev.lag_base = lag
+                dev.last_lag = None
+                return in_order
+            dev.last_lag = (lag, count)
+        else:
+            dev.last_lag = (lag, 1)
+        return False
+
+    def _apply(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
+               out: list[Change]) -> None:
+        changed = False
+        is_status = type(msg) is wire.Status
+        offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
+        if not offline:
+            changed = self._contact(m, t)
+        if not fresh:
+            if changed:
+                self._refresh(mt, m, t, out, verdict=True)
+            return
+        if type(msg) is wire.Sample:
+            m.sample = msg
+            link = msg.link
+            if link is not None and link != m.link:
+                m.link = link
+                changed = True
+            w, f = mt.judge.update(m.hist, m.warn_up, m.fail_up, msg)
+            if w != m.warn_up or f != m.fail_up:
+                m.warn_up, m.fail_up = w, f
+                changed = True
+            if m.incidents:
+                for oi in m.incidents.values():
+                    inc_.accumulate(oi.stats, msg)
+        elif offline:
+            if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
+                m.lost_since = m.last_contact
+                m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
+                m.lost_cause_at = t
+                changed = True
+        elif type(msg) is wire.SelftestResult:
+            failed = [c.id for c in msg.checks if c.status in (wire.CheckStatus.FAIL, wire.CheckStatus.ERROR)]
+            m.selftest = SelftestSummary(overall=str(msg.overall), at=t, source=msg.source, failed=failed)
+            changed = True
+        if changed or m.state not in _QUIET:
+            self._refresh(mt, m, t, out, verdict=True)
+
+    @staticmethod
+    def _contact(m: Member, t: float) -> bool:
+        """Record contact at ``t``; True when it changes something (first contact, contact back)."""
+        changed = False
+        if m.last_contact is None or t > m.last_contact:
+            m.last_contact = t
+        if m.first_contact is None:
+            m.first_contact = t
+            changed = True
+        if m.replaced_at is not None:
+            if not m.may_not_return and t > m.replaced_at:
+                m.may_not_return = True  # H16: they may not come back to this meeting
+                m.reconnected_at = t
+                changed = True
+        elif m.lost_since is not None:
+            m.lost_since = None
+            m.lost_cause = ""
+            m.lost_cause_at = None
+            changed = True
+        return changed
+
+    # ------------------------------------------------------------------ other inputs
+    def record_mediapath(self, device_id: str, meeting_id: str | None, result: dict[str, Any],
+                         at: float) -> list[Change]:
+        """A media path check (H13 roll-call helper): a failed one makes the member failing."""
+        dev = self._devices.get(device_id)
+        if dev is None:
+            return []
+        out: list[Change] = []
+        for m in dev.members:
+            if meeting_id is not None and m.meeting_id != meeting_id:
+                continue
+            if meeting_id is None and not self._window_open(m, at):
+                continue
+            m.mediapath = dict(result)
+            m.media_ok = media_ok(result)
+            self._refresh(self._meetings[m.meeting_id], m, at, out, verdict=True)
+        return out
+
+    def broker(self, connected: bool, at: float) -> list[Change]:
+        """The collector lost (False) or regained (True) its broker. While lost, nobody turns lost
+        and the verdict is ``monitoring_interrupted``; after it, devices get ``silence_lost_s``."""
+        if connected:
+            self._monitor = Monitor(True, None, at)
+        elif self._monitor.connected:
+            self._monitor = Monitor(False, at, self._monitor.grace_from)
+        out: list[Change] = []
+        for mt in self._meetings.values():
+            self._refresh_meeting(mt, at, out)
+        return out
+
+    def tick(self, now: float) -> list[Change]:
+        """Time passes: silence -> lost, five minutes -> replaced, meeting windows open and close."""
+        out: list[Change] = []
+        for mt in self._meetings.values():
+            meeting = mt.meeting
+            if now < meeting.start - mt.policy.watch_before_s and mt.verdict is Verdict.NOT_STARTED:
+                continue
+            if now >= meeting.end and mt.verdict is Verdict.ENDED and not self._has_open(mt):
+                continue
+            self._refresh_meeting(mt, now, out)
+        return out
+
+    @staticmethod
+    def _has_open(mt: MeetingRt) -> bool:
+        return any(m.incidents for m in mt.members.values())
+
+    # ------------------------------------------------------------------ actions
+    def act(self, action: Action) -> list[Change]:
+        """Record a chair/secretary action (H5, H18). Raises ValueError for an invalid one."""
+        mt = self._meetings.get(action.meeting_id)
+        if mt is None:
+            raise ValueError(f"unknown meeting {action.meeting_id!r}")
+        m = self._validate(mt, action)
+        t = action.at
+        out: list[Change] = []
+        kind = action.kind
+        if kind is ActionKind.ADJOURN:
+            mt.adjourned_since = t
+            mt.adjournments.append([t, None])
+        elif kind is ActionKind.RESUME:
+            mt.adjournments[-1][1] = t
+            mt.adjourned_since = None
+        elif kind is ActionKind.VOTE_START:
+            mt.vote_running, mt.vote_since = True, t
+        elif kind is ActionKind.VOTE_END:
+            mt.vote_running, mt.vote_since = False, None
+        elif kind is ActionKind.ITEM_START:
+            mt.agenda_item = action.item
+        elif m is not None and kind is ActionKind.EXCUSE:
+            m.excused_at, m.excused_item = t, action.item or mt.agenda_item
+            m.lost_since, m.lost_cause = None, ""
+        elif m is not None and kind is ActionKind.RETURN:
+            m.excused_at, m.excused_item, m.returned_at = None, None, t
+        elif m is not None and kind is ActionKind.LEFT:
+            if m.replaced_at is not None:
+                m.handled_at = t  # the substitute is in (H16): the verdict no longer waits for it
+            else:
+                m.left_at = t
+        mt.actions.append(action)
+        out.append(ActionRecorded(action=action))
+        if kind in (ActionKind.ADJOURN, ActionKind.RESUME):
+            self._update_adjourned(mt, t, out)
+        self._refresh_meeting(mt, t, out)
+        return out
+
+    def _validate(self, mt: MeetingRt, a: Action) -> Member | None:
+        kind = a.kind
+        if kind is ActionKind.ADJOURN and mt.adjourned_since is not None:
+            raise ValueError(f"meeting {a.meeting_id!r} is already adjourned")
+        if kind is ActionKind.RESUME and mt.adjourned_since is None:
+            raise ValueError(f"meeting {a.meeting_id!r} is not adjourned: nothing to resume")
+        if kind is ActionKind.VOTE_START and mt.vote_running:
+            raise ValueError(f"a vote is already running in meeting {a.meeting_id!r}")
+        if kind is ActionKind.VOTE_END and not mt.vote_running:
+            raise ValueError(f"no vote is running in meeting {a.meeting_id!r}")
+        if kind is ActionKind.ITEM_START and not a.item:
+            raise ValueError("item_start needs the item (e.g. '§ 12')")
+        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT):
+            return None
+        if not a.member_id:
+            raise ValueError(f"{kind} needs member_id")
+        m = mt.members.get(a.member_id)
+        if m is None:
+            raise ValueError(f"{a.member_id!r} is not a remote participant of meeting {a.meeting_id!r}")
+        if kind is ActionKind.EXCUSE and (m.excused_at is not None or m.left_at is not None
+                                          or m.replaced_at is not None):
+            raise ValueError(f"{a.member_id!r} cannot be excused: already {m.state}")
+        if kind is ActionKind.RETURN and m.excused_at is None:
+            raise ValueError(f"{a.member_id!r} is not excused: nothing to return from")
+        if kind is ActionKind.LEFT and (m.left_at is not None or m.handled_at is not None):
+            raise ValueError(f"{a.member_id!r} has already left meeting {a.meeting_id!r}")
+        return m
+
+    def _update_adjourned(self, mt: MeetingRt, t: float, out: list[Change]) -> None:
+        for m in mt.members.values():
+            for oi in (m.incidents or {}).values():
+                inc_.refreshed(oi, t, mt.adjournments)
+                oi.incident.adjourned = True
+                out.append(IncidentUpdated(incident=_copy(oi.incident)))
+
+    # ------------------------------------------------------------------ the state machine
+    def _phase(self, mt: MeetingRt, now: float) -> Phase:
+        meeting = mt.meeting
+        return meeting_phase(meeting.start, meeting.end, mt.policy.watch_before_s, now)
+
+    def _assess(self, mt: MeetingRt, m: Member, now: float, phase: Phase) -> Assessment:
+        return participant_state(m, phase, mt.meeting.start, mt.policy, mt.judge, self._monitor, now)
+
+    def _refresh(self, mt: MeetingRt, m: Member, now: float, out: list[Change], *, verdict: bool) -> None:
+        """Re-decide one member; emit its state change and incidents; then the verdict if asked."""
+        phase = self._phase(mt, now)
+        if phase is Phase.ENDED:
+            self._close_all(mt, m, mt.meeting.end, out)
+            if verdict:
+                self._reverdict(mt, now, phase, out)
+            return
+        a = self._assess(mt, m, now, phase)
+        if a.state in (PS.LOST, PS.REPLACED) and m.lost_since is None:
+            m.lost_since = a.lost_since
+            m.lost_cause = m.lost_cause or "silence"
+        if a.state is PS.REPLACED and m.replaced_at is None:
+            m.replaced_at = a.replaced_at
+        self._sync_incidents(mt, m, a, now, phase, out)
+        if a.state is not m.state or (a.state is PS.REPLACED and m.may_not_return and m.reconnected_at == now):
+            reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
+                                          mt.vote_running)
+            out.append(StateChanged(at=now, meeting_id=mt.meeting.id, member_id=m.member_id, device_id=m.device_id,
+                                    old=m.state, new=a.state, reason=reasons[0] if reasons else None))
+            if a.state is not m.state:
+                m.state = a.state
+                m.since = _since(a, now)
+            if verdict:
+                self._reverdict(mt, now, phase, out)
+        elif verdict and mt.verdict is Verdict.NOT_STARTED and phase is Phase.RUNNING:
+            self._reverdict(mt, now, phase, out)
+
+    def _refresh_meeting(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
+        for m in mt.members.values():
+            self._refresh(mt, m, now, out, verdict=False)
+        self._reverdict(mt, now, self._phase(mt, now), out)
+
+    def _standings(self, mt: MeetingRt, now: float, phase: Phase) -> list[Standing]:
+        out: list[Standing] = []
+        for m in mt.members.values():
+            st = m.state
+            quiet = st in _QUIET or st in (PS.EXCUSED, PS.LEFT)
+            if quiet and not (mt.vote_running and at_vote_risk(m, st)):
+                out.append(Standing(m.member_id, m.name, st, None))
+                continue
+            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else Assessment(st)
+            reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
+                                          mt.vote_running)
+            out.append(Standing(m.member_id, m.name, st, reasons[0] if reasons else None,
+                                handled=m.handled_at is not None,
+                                vote_risk=mt.vote_running and at_vote_risk(m, st)))
+        return out
+
+    def _reverdict(self, mt: MeetingRt, now: float, phase: Phase, out: list[Change]) -> None:
+        meeting = mt.meeting
+        verdict, reasons = meeting_verdict(phase, self._monitor, self._standings(mt, now, phase),
+                                           start=meeting.start, end=meeting.end,
+                                           adjourned_since=mt.adjourned_since, vote_running=mt.vote_running)
+        mt.verdict_reasons = reasons
+        if verdict is not mt.verdict:
+            out.append(VerdictChanged(at=now, meeting_id=meeting.id, old=mt.verdict, new=verdict, reasons=reasons))
+            mt.verdict = verdict
+            mt.verdict_since = now
+
+    # ------------------------------------------------------------------ incidents
+    def _sync_incidents(self, mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase,
+                        out: list[Change]) -> None:
+        conds = a.conditions if phase in (Phase.PRE, Phase.RUNNING) else {}
+        if not conds and not m.incidents:
+            return
+        if m.incidents is None:
+            m.incidents = {}
+        for kind, level in conds.items():
+            oi = m.incidents.get(kind)
+            if oi is None:
+                started = a.lost_since if kind == "connection_lost" and a.lost_since is not None else now
+                incident = Incident(id=inc_.incident_id(mt.meeting.id, m.member_id, kind, started),
+                                    meeting_id=mt.meeting.id, body=mt.meeting.body, member_id=m.member_id,
+                                    device_id=m.device_id, kind=kind, started_at=started, ended_at=None,
+                                    peak_severity=inc_.severity_name(level),
+                                    adjourned=mt.adjourned_since is not None, adjourned_s=0.0,
+                                    substitute_called=a.state is PS.REPLACED, metrics={})
+                oi = m.incidents[kind] = OpenIncident(incident)
+                if m.sample is not None:
+                    inc_.accumulate(oi.stats, m.sample)
+                inc_.refreshed(oi, now, mt.adjournments)
+                out.append(IncidentOpened(incident=_copy(incident)))
+                continue
+            incident = oi.incident
+            worse = level >= 2 and incident.peak_severity != "failure"
+            called = a.state is PS.REPLACED and not incident.substitute_called
+            if worse or called:
+                if worse:
+                    incident.peak_severity = "failure"
+                if called:
+                    incident.substitute_called = True
+                inc_.refreshed(oi, now, mt.adjournments)
+                out.append(IncidentUpdated(incident=_copy(incident)))
+        for kind in [k for k in m.incidents if k not in conds]:
+            self._close(mt, m, kind, now, out)
+        if not m.incidents:
+            m.incidents = None
+
+    def _close(self, mt: MeetingRt, m: Member, kind: str, now: float, out: list[Change]) -> None:
+        assert m.incidents is not None
+        oi = m.incidents.pop(kind)
+        oi.incident.ended_at = max(now, oi.incident.started_at)
+        inc_.refreshed(oi, now, mt.adjournments)
+        out.append(IncidentClosed(incident=_copy(oi.incident)))
+
+    def _close_all(self, mt: MeetingRt, m: Member, now: float, out: list[Change]) -> None:
+        if m.incidents:
+            for kind in list(m.incidents):
+                self._close(mt, m, kind, now, out)
+        m.incidents = None
+
+    # ------------------------------------------------------------------ queries
+    def view(self, meeting_id: str, now: float) -> MeetingView | None:
+        """The meeting as the chair sees it at ``now`` (computed, no state changes)."""
+        mt = self._meetings.get(meeting_id)
+        if mt is None:
+            return None
+        meeting = mt.meeting
+        phase = self._phase(mt, now)
+        parts: list[ParticipantView] = []
+        standings: list[Standing] = []
+        for m in mt.members.values():
+            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else Assessment(m.state)
+            reasons = participant_reasons(m, a, phase, meeting.start, mt.policy, mt.judge, now, mt.vote_running)
+            flags = participant_flags(m, a.state, meeting.start, mt.policy, now, mt.vote_running)
+            parts.append(_participant_view(m, a, reasons, flags, now))
+            standings.append(Standing(m.member_id, m.name, a.state, reasons[0] if reasons else None,
+                                      handled=m.handled_at is not None, vote_risk="vote_risk" in flags))
+        verdict, vreasons = meeting_verdict(phase, self._monitor, standings, start=meeting.start, end=meeting.end,
+                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running)
+        return MeetingView(meeting_id=meeting.id, body=meeting.body, system=str(meeting.system), room=meeting.room,
+                           start=meeting.start, end=meeting.end, secret=meeting.secret, verdict=verdict,
+                           reasons=vreasons, monitoring="active" if self._monitor.connected else "interrupted",
+                           adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
+                           agenda_item=mt.agenda_item, participants=parts, at=now)
+
+    def meeting_ids(self) -> list[str]:
+        return list(self._meetings)
+
+    def meetings_for_device(self, device_id: str) -> list[str]:
+        dev = self._devices.get(device_id)
+        return [] if dev is None else [m.meeting_id for m in dev.members]
+
+    def open_incidents(self) -> list[Incident]:
+        return [_copy(oi.incident) for mt in self._meetings.values() for m in mt.members.values()
+                for oi in (m.incidents or {}).values()]
+
+    def actions(self, meeting_id: str) -> list[Action]:
+        mt = self._meetings.get(meeting_id)
+        return [] if mt is None else list(mt.actions)
+
+    # ------------------------------------------------------------------ durability
+    def snapshot(self) -> bytes:
+        """The durable state (timers, losses, replacements, excuses, open incidents, actions,
+        debounce bitmasks, duplicate memory) as msgpack. Small: a few hundred bytes per member."""
+        from collector.engine.snapshot import take
+
+        return take(self._meetings, self._devices, self.unknown_devices)
+
+    def restore(self, blob: bytes, now: float) -> None:
+        """Continue from a snapshot after a restart: incidents, five-minute timers and actions keep
+        their persisted times. Devices get a grace of ``silence_lost_s`` from ``now``."""
+        from collector.engine.snapshot import apply
+
+        apply(blob, self._meetings, self._devices, self.unknown_devices)
+        self._monitor = Monitor(True, None, now)
+
+
+def _since(a: Assessment, now: float) -> float:
+    if a.state is PS.REPLACED and a.replaced_at is not None:
+        return a.replaced_at
+    if a.state is PS.LOST and a.lost_since is not None:
+        return a.lost_since
+    return now
+
+
+def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: list[str],
+                      now: float) -> ParticipantView:
+    s = m.sample
+    due = a.substitute_due_at if a.state is PS.LOST else None
+    return ParticipantView(
+        member_id=m.member_id, name=m.name, role=m.role, device_id=m.device_id, state=a.state,
+        since=m.since if a.state is m.state else _since(a, now),
+        reason=reasons[0] if reasons else None, reasons=reasons, last_contact=m.last_contact,
+        lost_since=a.lost_since if a.state in (PS.LOST, PS.REPLACED) else None,
+        substitute_in_s=max(0.0, due - now) if due is not None else None, flags=flags,
+        link=str(m.link) if m.link is not None else None,
+        battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
+        rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
+        loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
+        selftest=m.selftest, mediapath=m.mediapath)

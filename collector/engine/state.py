@@ -1,0 +1,103 @@
+"""The engine's memory: one small slotted record per (meeting, participant) and per meeting.
+
+No behaviour lives here: the decisions are pure functions in :mod:`collector.engine.decide`.
+Records are ``__slots__`` classes with a handful of floats and ints (debounce histories as
+bitmasks) so 10,000 participants fit in a few tens of MB.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from collector.engine.debounce import Judge
+from collector.engine.types import Action, Incident, ParticipantState, Verdict
+from likavillkor import wire
+from likavillkor.policy import Policy
+from likavillkor.roster import Meeting, Participant
+
+
+class OpenIncident:
+    """An incident being recorded, with running min/max/sum/count of the metrics."""
+
+    __slots__ = ("incident", "stats")
+
+    def __init__(self, incident: Incident) -> None:
+        self.incident = incident
+        self.stats: dict[str, list[float]] = {}
+
+
+class Member:
+    """One remote participant of one meeting."""
+
+    __slots__ = ("device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
+                 "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
+                 "lost_since", "may_not_return", "media_ok", "mediapath", "meeting_id", "member_id", "name",
+                 "reconnected_at", "replaced_at", "returned_at", "role", "sample", "selftest", "since", "state",
+                 "warn_up")
+
+    def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
+        self.meeting_id = meeting_id
+        self.member_id = p.member_id
+        self.name = p.name
+        self.role = str(p.role)
+        self.device_id = p.device_id
+        self.first_contact: float | None = None
+        self.last_contact: float | None = None
+        self.lost_since: float | None = None  # sticky once lost (persisted): the five-minute origin
+        self.lost_cause = ""  # "silence" | "will" | "shutdown"
+        self.lost_cause_at: float | None = None
+        self.replaced_at: float | None = None
+        self.handled_at: float | None = None  # the chair recorded the substitute (H16)
+        self.reconnected_at: float | None = None  # contact after replacement (H16: may not return)
+        self.may_not_return = False
+        self.excused_at: float | None = None
+        self.excused_item: str | None = None
+        self.returned_at: float | None = None
+        self.left_at: float | None = None
+        self.hist = judge.fresh()
+        self.warn_up = 0
+        self.fail_up = 0
+        self.link: str | None = None
+        self.sample: wire.Sample | None = None
+        self.selftest: Any = None  # SelftestSummary
+        self.mediapath: dict[str, Any] | None = None
+        self.media_ok: bool | None = None
+        self.state = ParticipantState.EXPECTED
+        self.since = now
+        self.incidents: dict[str, OpenIncident] | None = None
+
+
+class MeetingRt:
+    """One meeting at run time: its roster entry, policy, members and the chair's record."""
+
+    __slots__ = ("actions", "adjourned_since", "adjournments", "agenda_item", "judge", "meeting", "members",
+                 "policy", "verdict", "verdict_reasons", "verdict_since", "vote_running", "vote_since")
+
+    def __init__(self, meeting: Meeting, policy: Policy, judge: Judge, now: float) -> None:
+        self.meeting = meeting
+        self.policy = policy
+        self.judge = judge
+        self.members: dict[str, Member] = {p.member_id: Member(meeting.id, p, judge, now)
+                                           for p in meeting.participants}
+        self.verdict = Verdict.NOT_STARTED
+        self.verdict_reasons: list[Any] = []
+        self.verdict_since = now
+        self.adjourned_since: float | None = None
+        self.adjournments: list[list[float | None]] = []  # [start, end or None]
+        self.vote_running = False
+        self.vote_since: float | None = None
+        self.agenda_item: str | None = None
+        self.actions: list[Action] = []
+
+
+class DeviceTrack:
+    """Per device: duplicate memory (bitmask of recent seqs per boot), clock offset, members."""
+
+    __slots__ = ("boots", "lag_base", "last_lag", "members")
+
+    def __init__(self) -> None:
+        # boot_id -> [max_seq, bitmask of seen seqs below/at max_seq (bit 0 = max_seq)]
+        self.boots: dict[str, list[int]] = {}
+        self.lag_base: float | None = None  # usual received_at - ts: the device clock's offset
+        self.last_lag: tuple[float, int] | None = None  # (lag, how many in a row)
+        self.members: list[Member] = []

@@ -1,0 +1,178 @@
+"""Public types of the equal-terms engine: states, verdicts, views, actions, incidents, changes.
+
+Everything here is a ``msgspec.Struct`` (kw_only, encodes straight to JSON for the API and the
+live view) or a ``StrEnum``. Times are epoch seconds on the collector's clock.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import msgspec
+
+
+class ParticipantState(StrEnum):
+    """One remote participant's state in one meeting (issue 5)."""
+
+    EXPECTED = "expected"  # on the roster, not yet connected
+    CONNECTED = "connected"  # online before the start, nothing judged yet
+    READY = "ready"  # self-test passed before the start (H8, H9)
+    OK = "ok"  # equal terms hold (H1)
+    DEGRADED = "degraded"  # a warning: equal terms still hold
+    FAILING = "failing"  # equal terms broken: cannot reliably be seen or heard (H2)
+    LOST = "lost"  # no contact (H15)
+    REPLACED = "replaced"  # not back within five minutes: a substitute steps in (H16)
+    EXCUSED = "excused"  # planned absence for a conflict of interest (H18)
+    LEFT = "left"  # left the meeting
+
+
+class Verdict(StrEnum):
+    NOT_STARTED = "not_started"  # before the meeting window
+    EQUAL_TERMS = "equal_terms"
+    AT_RISK = "at_risk"  # someone degraded
+    ADJOURN = "adjourn"  # someone failing or lost (H2, H15)
+    SUBSTITUTE_DUE = "substitute_due"  # lost for five minutes, not yet handled (H16)
+    MONITORING_INTERRUPTED = "monitoring_interrupted"  # the collector lost the broker: never "everyone lost"
+    ENDED = "ended"
+
+
+class Reason(msgspec.Struct, kw_only=True, frozen=True):
+    code: str  # stable: "no_contact", "loss_percent", "mobile_data", "hotspot", "will", ...
+    sv: str  # "ingen kontakt sedan 14:02:11", "paketförlust 14 %", "mobildata"
+    en: str
+    rule: str | None = None  # "H15"
+    member_id: str | None = None
+
+
+class SelftestSummary(msgspec.Struct, kw_only=True):
+    overall: str
+    at: float
+    source: str
+    failed: list[str] = []  # ids of failed checks
+
+
+class ParticipantView(msgspec.Struct, kw_only=True):
+    member_id: str
+    name: str
+    role: str
+    device_id: str
+    state: ParticipantState
+    since: float
+    reason: Reason | None  # the main reason for the state
+    reasons: list[Reason]  # all current reasons
+    last_contact: float | None  # collector clock
+    lost_since: float | None
+    substitute_in_s: float | None  # five-minute countdown (H16), remaining seconds while lost
+    flags: list[str]  # "late_connect" (H8), "may_not_return" (H16), "vote_risk" (H5)
+    link: str | None
+    battery_percent: float | None
+    battery_charging: bool | None
+    rtt_ms: float | None
+    jitter_ms: float | None
+    loss_percent: float | None
+    mos: float | None
+    selftest: SelftestSummary | None
+    mediapath: dict[str, Any] | None  # latest media path check result (H13 roll-call helper)
+
+
+class MeetingView(msgspec.Struct, kw_only=True):
+    meeting_id: str
+    body: str
+    system: str
+    room: str
+    start: float
+    end: float
+    secret: bool
+    verdict: Verdict
+    reasons: list[Reason]  # why
+    monitoring: str  # "active" | "interrupted"
+    adjourned_since: float | None
+    vote_running: bool
+    agenda_item: str | None
+    participants: list[ParticipantView]
+    at: float  # the `now` the view was computed for
+
+
+class ActionKind(StrEnum):
+    """What the chair or secretary records (H5, H18), with time and who."""
+
+    ADJOURN = "adjourn"
+    RESUME = "resume"
+    VOTE_START = "vote_start"
+    VOTE_END = "vote_end"
+    ITEM_START = "item_start"
+    EXCUSE = "excuse"
+    RETURN = "return"
+    LEFT = "left"
+
+
+class Action(msgspec.Struct, kw_only=True):
+    meeting_id: str
+    kind: ActionKind
+    at: float
+    by: str
+    member_id: str | None = None
+    item: str | None = None
+    note: str | None = None
+
+
+class Incident(msgspec.Struct, kw_only=True):
+    id: str  # f"{meeting_id}:{member_id}:{kind}:{int(started_at*1000)}"
+    meeting_id: str
+    body: str
+    member_id: str
+    device_id: str
+    kind: str  # IncidentKind value
+    started_at: float
+    ended_at: float | None
+    peak_severity: str  # "warning" | "failure"
+    adjourned: bool
+    adjourned_s: float
+    substitute_called: bool
+    metrics: dict[str, float]  # min/max/mean of rtt_ms, loss_percent, jitter_ms, battery_percent
+
+
+class StateChanged(msgspec.Struct, kw_only=True, tag="state"):
+    at: float
+    meeting_id: str
+    member_id: str
+    device_id: str
+    old: ParticipantState
+    new: ParticipantState
+    reason: Reason | None
+
+
+class VerdictChanged(msgspec.Struct, kw_only=True, tag="verdict"):
+    at: float
+    meeting_id: str
+    old: Verdict
+    new: Verdict
+    reasons: list[Reason]
+
+
+class IncidentOpened(msgspec.Struct, kw_only=True, tag="incident_opened"):
+    incident: Incident
+
+
+class IncidentUpdated(msgspec.Struct, kw_only=True, tag="incident_updated"):
+    incident: Incident
+
+
+class IncidentClosed(msgspec.Struct, kw_only=True, tag="incident_closed"):
+    incident: Incident
+
+
+class ActionRecorded(msgspec.Struct, kw_only=True, tag="action"):
+    action: Action
+
+
+Change = StateChanged | VerdictChanged | IncidentOpened | IncidentUpdated | IncidentClosed | ActionRecorded
+
+
+class IngestOutcome(StrEnum):
+    ACCEPTED = "accepted"
+    LATE = "late"  # older than the live state: history only, never flips a verdict back in time
+    DUPLICATE = "duplicate"  # msg_id already seen (replay)
+    UNKNOWN_DEVICE = "unknown_device"  # on no roster (H12): reported, never silently accepted
+    NO_MEETING = "no_meeting"  # known device, no meeting window open now: device health only
