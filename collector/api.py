@@ -1,0 +1,156 @@
+"""The collector's HTTP API (FastAPI). ``create_app(runtime)`` builds the app; other modules add
+routers to it (auth and the chair's pages, issue 6). OpenAPI: ``/openapi.json``, ``/docs``."""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import io
+import logging
+from typing import Any, Literal
+
+import msgspec
+from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
+from pydantic import BaseModel, Field
+
+from collector import metrics
+from collector.engine import Action, ActionKind
+from likavillkor import __version__
+
+log = logging.getLogger(__name__)
+
+INCIDENT_COLUMNS = ("id", "meeting_id", "body", "member_id", "device_id", "kind", "started_at", "ended_at",
+                    "peak_severity", "adjourned", "adjourned_s", "substitute_called", "metrics")
+
+
+class ActionIn(BaseModel):
+    """A chair's or secretary's action (H5 votes, H15 adjourn/resume, H18 conflict of interest)."""
+
+    kind: ActionKind
+    by: str = Field(min_length=1, max_length=200, description="who recorded it (name or role)")
+    member_id: str | None = Field(default=None, max_length=128)
+    item: str | None = Field(default=None, max_length=200)
+    note: str | None = Field(default=None, max_length=2000)
+    at: float | None = Field(default=None, description="epoch seconds; default: now (collector clock)")
+
+
+class DeviceMeeting(BaseModel):
+    id: str
+    body: str
+    start: float
+    end: float
+    system: str
+    room: str
+
+
+def _json(data: Any, status: int = 200) -> Response:
+    return Response(content=msgspec.json.encode(data), media_type="application/json", status_code=status)
+
+
+def incidents_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(INCIDENT_COLUMNS)
+    for r in rows:
+        w.writerow([msgspec.json.encode(r[c]).decode() if c == "metrics" else ("" if r[c] is None else r[c])
+                    for c in INCIDENT_COLUMNS])
+    return buf.getvalue()
+
+
+def api_router(runtime: Any) -> APIRouter:
+    r = APIRouter(prefix="/api")
+
+    @r.get("/meetings", summary="All meetings with their current verdict")
+    def meetings() -> Response:
+        out = []
+        for mid in runtime.meeting_ids():
+            v = runtime.view(mid)
+            if v is not None:
+                out.append({"meeting_id": v.meeting_id, "body": v.body, "start": v.start, "end": v.end,
+                            "verdict": v.verdict, "monitoring": v.monitoring, "system": v.system,
+                            "participants": len(v.participants)})
+        return _json(out)
+
+    @r.get("/meetings/{meeting_id}", summary="The meeting view: verdict, reasons and every participant")
+    def meeting(meeting_id: str) -> Response:
+        body = runtime.view_json(meeting_id)
+        if body is None:
+            raise HTTPException(404, f"no meeting {meeting_id!r}")
+        return Response(content=body, media_type="application/json")
+
+    @r.post("/meetings/{meeting_id}/actions", status_code=201,
+            summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left")
+    def act(meeting_id: str, action: ActionIn) -> Response:
+        if runtime.view(meeting_id) is None:
+            raise HTTPException(404, f"no meeting {meeting_id!r}")
+        a = Action(meeting_id=meeting_id, kind=action.kind, at=action.at or runtime.clock(), by=action.by,
+                   member_id=action.member_id, item=action.item, note=action.note)
+        try:
+            changes = runtime.act(a)
+        except ValueError as exc:
+            raise HTTPException(409, str(exc)) from None
+        return _json({"action": a, "changes": changes}, 201)
+
+    @r.get("/meetings/{meeting_id}/actions", summary="Actions recorded for a meeting")
+    def actions(meeting_id: str) -> Response:
+        if runtime.view(meeting_id) is None:
+            raise HTTPException(404, f"no meeting {meeting_id!r}")
+        with runtime.lock:
+            return _json(runtime.engine.actions(meeting_id))
+
+    @r.get("/devices/{device_id}/meetings", response_model=list[DeviceMeeting],
+           summary="The meetings a device takes part in (the agent's scheduler)")
+    def device_meetings(device_id: str) -> Any:
+        return runtime.device_meetings(device_id)
+
+    @r.get("/incidents", summary="Incident history (personal data: retention applies)")
+    def incidents(since: float | None = None, until: float | None = None, body: str | None = None,
+                  member: str | None = None, device: str | None = None, kind: str | None = None,
+                  meeting: str | None = None,
+                  format: Literal["json", "csv"] = Query("json")) -> Response:
+        runtime.store.flush(2.0)
+        rows = runtime.store.incidents(since=since, until=until, body=body, member=member, device=device,
+                                       kind=kind, meeting=meeting)
+        if format == "csv":
+            return Response(content=incidents_csv(rows), media_type="text/csv; charset=utf-8")
+        return _json(rows)
+
+    @r.get("/health", summary="Broker connection, ingest counters, store/InfluxDB queues, unknown devices")
+    def health() -> Response:
+        return _json(runtime.health())
+
+    return r
+
+
+def mount_optional(app: FastAPI, runtime: Any) -> None:
+    """Routers from other modules; a missing module is logged, never fatal."""
+    def on_mediapath(device_id: str, meeting_id: str | None, result: dict[str, Any]) -> None:
+        runtime.record_mediapath(device_id, meeting_id, result)
+
+    specs: list[tuple[str, str, Any]] = [
+        ("collector.speedtest_server", "/speedtest", lambda mod: mod.router()),
+        ("collector.media_peer", "/api/mediapath", lambda mod: mod.router(on_mediapath)),
+    ]
+    for module, prefix, make in specs:
+        try:
+            mod = importlib.import_module(module)
+            app.include_router(make(mod), prefix=prefix)
+            runtime.optional_modules[module] = "loaded"
+        except Exception as exc:
+            runtime.optional_modules[module] = f"not loaded: {exc}"
+            log.warning("%s not mounted at %s: %s", module, prefix, exc)
+
+
+def create_app(runtime: Any) -> FastAPI:
+    app = FastAPI(title="Likavillkor collector", version=__version__,
+                  description="Watches that remote members attend on equal terms (H1-H23).")
+    app.state.runtime = runtime
+    app.include_router(api_router(runtime))
+
+    @app.get("/metrics", summary="Prometheus text format", response_class=Response)
+    def prometheus() -> Response:
+        return Response(content=metrics.from_health(runtime.health()),
+                        media_type="text/plain; version=0.0.4; charset=utf-8")
+
+    mount_optional(app, runtime)
+    return app

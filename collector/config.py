@@ -1,0 +1,122 @@
+"""The collector's typed configuration (TOML + ``LIKAVILLKOR_COLLECTOR__SECTION__KEY`` environment).
+
+Unknown keys are rejected with the file and line (likavillkor.config). Every section has safe
+defaults, so ``likavillkor-collector run`` with no file at all starts a private Mosquitto and a
+SQLite database under ``data_dir``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from likavillkor import config as cfg
+
+ENV_PREFIX = "LIKAVILLKOR_COLLECTOR"
+
+
+class MqttSection(cfg.Section):
+    #: ``mqtt://host:1883`` or ``mqtts://host:8883``; empty: spawn a private Mosquitto on loopback.
+    url: str = ""
+    client_id: str = "likavillkor-collector"
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""
+    #: persistent session: what devices publish while the collector is down comes back (MQTT v5)
+    session_expiry_s: int = 86_400
+    keepalive_s: int = 15
+    reconnect_min_s: float = 0.5
+    reconnect_max_s: float = 10.0
+
+
+class HttpSection(cfg.Section):
+    host: str = "127.0.0.1"
+    port: int = 8860
+    tls_cert: str = ""
+    tls_key: str = ""
+
+
+class StoreSection(cfg.Section):
+    #: SQLAlchemy URL; empty: ``sqlite:///{data_dir}/likavillkor.db``.
+    #: PostgreSQL: ``postgresql+psycopg://user:pass@host/db``.
+    url: str = ""
+    queue_max: int = 100_000
+    batch: int = 500
+    flush_interval_s: float = 0.2
+    snapshot_interval_s: float = 2.0
+
+
+class InfluxSection(cfg.Section):
+    #: empty: InfluxDB output disabled
+    url: str = ""
+    #: "v2": /api/v2/write through influxdb-client (InfluxDB 2.x, 1.8+ compat, 3.x, VictoriaMetrics);
+    #: "v1": the same line protocol to /write?db= (InfluxDB 1.x before 1.8)
+    api: str = "v2"
+    token: str = ""
+    org: str = ""
+    bucket: str = "likavillkor"
+    #: v1 only
+    database: str = "likavillkor"
+    batch: int = 1000
+    max_buffer: int = 100_000
+    flush_interval_s: float = 1.0
+    timeout_s: float = 5.0
+    #: how often current participant_state / meeting_verdict points are written
+    state_interval_s: float = 5.0
+
+
+class ReflectorSection(cfg.Section):
+    enabled: bool = True
+    host: str = "0.0.0.0"
+    port: int = 8862
+
+
+class RetentionSection(cfg.Section):
+    #: samples and incidents are personal data: keep them no longer than needed
+    samples_days: float = 90.0
+    incidents_days: float = 730.0
+    purge_interval_s: float = 3600.0
+
+
+class IngestSection(cfg.Section):
+    #: token bucket per device: sustained messages per second and burst
+    max_rate_per_device: float = 20.0
+    burst: float = 60.0
+    tick_interval_s: float = 0.25
+    #: at most one log line per (reason, device) in this many seconds
+    log_every_s: float = 60.0
+
+
+class CollectorConfig(cfg.Section):
+    data_dir: str = "data"
+    #: the roster TOML (meetings and remote participants); empty: ``{data_dir}/roster.toml``
+    roster: str = ""
+    #: a municipality's policy file; empty: the shipped defaults
+    policy: str = ""
+    #: a body table replacing the shipped one (H22); empty: shipped
+    bodies: str = ""
+    mqtt: MqttSection = msgspec.field(default_factory=MqttSection)
+    http: HttpSection = msgspec.field(default_factory=HttpSection)
+    store: StoreSection = msgspec.field(default_factory=StoreSection)
+    influx: InfluxSection = msgspec.field(default_factory=InfluxSection)
+    reflector: ReflectorSection = msgspec.field(default_factory=ReflectorSection)
+    retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
+    ingest: IngestSection = msgspec.field(default_factory=IngestSection)
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir)
+
+    @property
+    def roster_path(self) -> Path:
+        return Path(self.roster) if self.roster else self.data_path / "roster.toml"
+
+    @property
+    def store_url(self) -> str:
+        return self.store.url or f"sqlite:///{(self.data_path / 'likavillkor.db').resolve()}"
+
+
+def load(path: str | Path | None, environ: dict[str, str] | None = None) -> CollectorConfig:
+    """Load the config; raises :class:`likavillkor.config.ConfigError` naming the line at fault."""
+    return cfg.load(path, CollectorConfig, env_prefix=ENV_PREFIX, environ=environ)

@@ -1,0 +1,278 @@
+"""InfluxDB output: line protocol points, a bounded buffer and a background batching writer.
+
+The buffer never blocks ingest: when InfluxDB is slow or down, points wait (up to ``max_buffer``)
+while the writer retries with back-off; beyond that new points are dropped and counted
+(``/api/health``, ``/metrics``). The schema (docs/influx-schema.md) follows InfluxDB 3's advice:
+strings are tags, no tag shares a name with a field, one type per field.
+
+Transports: ``v2`` posts through influxdb-client's write API to ``/api/v2/write`` (InfluxDB 2.x,
+1.8+ compatibility endpoint, 3.x, VictoriaMetrics); ``v1`` posts the same lines to ``/write?db=``
+(InfluxDB 1.x before 1.8).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import httpx
+
+log = logging.getLogger(__name__)
+
+#: participant_state.state_code: larger is worse; planned absences are negative (H18)
+STATE_CODES: Mapping[str, int] = {
+    "ok": 0, "ready": 1, "connected": 1, "expected": 2, "degraded": 3, "failing": 4, "lost": 5,
+    "replaced": 6, "excused": -1, "left": -2,
+}
+#: meeting_verdict.verdict_code: larger is worse; outside the meeting negative
+VERDICT_CODES: Mapping[str, int] = {
+    "equal_terms": 0, "at_risk": 1, "adjourn": 2, "substitute_due": 3, "monitoring_interrupted": 4,
+    "not_started": -1, "ended": -2,
+}
+SEVERITY_CODES: Mapping[str, int] = {"warning": 1, "failure": 2}
+
+SAMPLE_FIELDS = (
+    "rtt_ms", "jitter_ms", "loss_percent", "mos", "battery_percent", "battery_minutes_left",
+    "tx_kbps", "rx_kbps", "wifi_signal_dbm", "wifi_signal_percent", "link_rate_mbps",
+    "cpu_percent", "mem_available_percent",
+)
+SAMPLE_BOOL_FIELDS = ("battery_charging", "probe_reachable", "metered")
+
+
+def _esc_key(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace("=", "\\=").replace(" ", "\\ ")
+
+
+def _esc_measurement(value: str) -> str:
+    return value.replace("\\", "\\\\").replace(",", "\\,").replace(" ", "\\ ")
+
+
+def _field(value: float | int | bool) -> str:
+    if isinstance(value, bool):
+        return f"{int(value)}i"
+    if isinstance(value, int):
+        return f"{value}i"
+    return repr(float(value))
+
+
+def line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, float | int | bool | None],
+         at: float) -> str | None:
+    """One line-protocol line (ns precision). Empty tags and None fields are left out; no fields: None."""
+    f = ",".join(f"{_esc_key(k)}={_field(v)}" for k, v in fields.items() if v is not None)
+    if not f:
+        return None
+    t = "".join(f",{_esc_key(k)}={_esc_key(v)}" for k, v in sorted(tags.items()) if v)
+    return f"{_esc_measurement(measurement)}{t} {f} {int(at * 1e9)}"
+
+
+def sample_line(msg: Any, *, member_id: str | None, body: str | None, at: float) -> str | None:
+    """``sample``: one wire.Sample. ``at`` is the collector's receive time."""
+    fields: dict[str, float | int | bool | None] = {k: getattr(msg, k, None) for k in SAMPLE_FIELDS}
+    fields.update({k: getattr(msg, k, None) for k in SAMPLE_BOOL_FIELDS})
+    fields["device_lag_s"] = round(at - msg.ts, 3)
+    link = getattr(msg, "link", None)
+    return line("sample", {"device_id": msg.device_id, "member_id": member_id, "meeting_id": msg.meeting_id,
+                           "body": body, "link": str(link) if link else None}, fields, at)
+
+
+def participant_state_line(*, meeting_id: str, body: str, member_id: str, device_id: str, state: str,
+                           lost_for_s: float | None, substitute_in_s: float | None, at: float) -> str | None:
+    return line("participant_state",
+                {"meeting_id": meeting_id, "body": body, "member_id": member_id, "device_id": device_id,
+                 "state": state},
+                {"state_code": STATE_CODES.get(state, 9), "lost_for_s": lost_for_s,
+                 "substitute_in_s": substitute_in_s}, at)
+
+
+def meeting_verdict_line(*, meeting_id: str, body: str, verdict: str, adjourned: bool, at: float) -> str | None:
+    return line("meeting_verdict", {"meeting_id": meeting_id, "body": body, "verdict": verdict},
+                {"verdict_code": VERDICT_CODES.get(verdict, 9), "adjourned": int(adjourned)}, at)
+
+
+def incident_line(incident: Any, *, event: str, at: float) -> str | None:
+    """``incident``: one event per open/close. ``duration_s`` is 0 when opened."""
+    duration = (incident.ended_at - incident.started_at) if incident.ended_at is not None else 0.0
+    return line("incident",
+                {"kind": incident.kind, "body": incident.body, "member_id": incident.member_id,
+                 "device_id": incident.device_id, "meeting_id": incident.meeting_id, "event": event},
+                {"duration_s": round(duration, 3), "severity_code": SEVERITY_CODES.get(incident.peak_severity, 0),
+                 "adjourned_s": round(incident.adjourned_s, 3)}, at)
+
+
+class Transport(Protocol):
+    def write(self, lines: list[str]) -> None: ...
+    def close(self) -> None: ...
+
+
+class V2Transport:
+    """influxdb-client's synchronous write API: ``POST /api/v2/write``."""
+
+    def __init__(self, url: str, *, token: str, org: str, bucket: str, timeout_s: float) -> None:
+        from influxdb_client import InfluxDBClient, WritePrecision
+        from influxdb_client.client.write_api import SYNCHRONOUS
+
+        self._client = InfluxDBClient(url=url, token=token or "none", org=org or "-",
+                                      timeout=int(timeout_s * 1000), retries=0)
+        self._api = self._client.write_api(write_options=SYNCHRONOUS)
+        self._bucket = bucket
+        self._org = org or "-"
+        self._precision: Any = WritePrecision.NS
+
+    def write(self, lines: list[str]) -> None:
+        self._api.write(bucket=self._bucket, org=self._org, record=lines, write_precision=self._precision)
+
+    def close(self) -> None:
+        self._client.close()
+
+
+class V1Transport:
+    """InfluxDB 1.x ``POST /write?db=...&precision=ns`` (no /api/v2 before 1.8)."""
+
+    def __init__(self, url: str, *, database: str, token: str, timeout_s: float) -> None:
+        headers = {"Authorization": f"Token {token}"} if token else {}
+        self._client = httpx.Client(base_url=url, timeout=timeout_s, headers=headers)
+        self._params = {"db": database, "precision": "ns"}
+
+    def write(self, lines: list[str]) -> None:
+        r = self._client.post("/write", params=self._params, content="\n".join(lines).encode())
+        if r.status_code >= 300:
+            raise RuntimeError(f"InfluxDB /write answered {r.status_code}: {r.text[:200]}")
+
+    def close(self) -> None:
+        self._client.close()
+
+
+@dataclass
+class InfluxStats:
+    buffered: int = 0
+    written: int = 0
+    dropped: int = 0
+    failures: int = 0
+    last_error: str = ""
+    connected: bool = True
+
+
+class InfluxWriter:
+    def __init__(self, transport: Transport, *, batch: int = 1000, max_buffer: int = 100_000,
+                 flush_interval_s: float = 1.0, retry_max_s: float = 30.0) -> None:
+        self._transport = transport
+        self._batch = batch
+        self._max = max_buffer
+        self._flush_interval_s = flush_interval_s
+        self._retry_max_s = retry_max_s
+        self._buf: deque[str] = deque()
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._inflight = 0
+        self.stats = InfluxStats()
+
+    def put(self, point: str | None) -> None:
+        """Queue one line; never blocks. Over ``max_buffer`` the point is dropped and counted."""
+        if point is None:
+            return
+        with self._lock:
+            if len(self._buf) >= self._max:
+                self.stats.dropped += 1
+                return
+            self._buf.append(point)
+            full = len(self._buf) >= self._batch
+        if full:
+            self._wake.set()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="influx-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self._transport.close()
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        deadline = time.monotonic() + timeout
+        self._wake.set()
+        while time.monotonic() < deadline:
+            with self._lock:
+                if not self._buf and self._inflight == 0:
+                    return True
+            time.sleep(0.02)
+        return False
+
+    def buffered(self) -> int:
+        with self._lock:
+            return len(self._buf) + self._inflight
+
+    def _take(self) -> list[str]:
+        with self._lock:
+            n = min(self._batch, len(self._buf))
+            lines = [self._buf.popleft() for _ in range(n)]
+            self._inflight = n
+        return lines
+
+    def _requeue(self, lines: list[str]) -> None:
+        with self._lock:
+            room = self._max - len(self._buf)
+            keep = lines[:room] if room > 0 else []
+            self.stats.dropped += len(lines) - len(keep)
+            self._buf.extendleft(reversed(keep))
+            self._inflight = 0
+
+    def _run(self) -> None:
+        delay = 0.5
+        while True:
+            self._wake.wait(self._flush_interval_s)
+            self._wake.clear()
+            while True:
+                lines = self._take()
+                if not lines:
+                    break
+                try:
+                    self._transport.write(lines)
+                except Exception as exc:  # any transport error: keep the points and retry later
+                    self.stats.failures += 1
+                    self.stats.connected = False
+                    msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+                    if msg != self.stats.last_error:
+                        log.warning("InfluxDB write failed, will retry (%d points buffered): %s",
+                                    self.buffered(), msg)
+                    self.stats.last_error = msg
+                    self._requeue(lines)
+                    if self._stop.wait(delay):
+                        return
+                    delay = min(delay * 2, self._retry_max_s)
+                    continue
+                with self._lock:
+                    self._inflight = 0
+                self.stats.written += len(lines)
+                self.stats.connected = True
+                delay = 0.5
+            if self._stop.is_set():
+                return
+
+
+def make_writer(section: Any) -> InfluxWriter | None:
+    """From the ``[influx]`` section; None when no URL is configured."""
+    if not section.url:
+        return None
+    transport: Transport
+    if section.api == "v1":
+        transport = V1Transport(section.url, database=section.database, token=section.token,
+                                timeout_s=section.timeout_s)
+    elif section.api == "v2":
+        transport = V2Transport(section.url, token=section.token, org=section.org, bucket=section.bucket,
+                                timeout_s=section.timeout_s)
+    else:
+        raise ValueError(f"[influx] api must be 'v2' or 'v1', got {section.api!r}")
+    return InfluxWriter(transport, batch=section.batch, max_buffer=section.max_buffer,
+                        flush_interval_s=section.flush_interval_s)

@@ -1,0 +1,64 @@
+"""Prometheus text exposition (format 0.0.4), hand-written: a handful of counters and gauges."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+Sample = tuple[str, Mapping[str, str], float]
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    if not labels:
+        return ""
+    inner = ",".join(f'{k}="{str(v).replace(chr(92), chr(92) * 2).replace(chr(34), chr(92) + chr(34))}"'
+                     .replace("\n", "\\n") for k, v in sorted(labels.items()))
+    return "{" + inner + "}"
+
+
+def render(families: Iterable[tuple[str, str, str, Iterable[Sample]]]) -> str:
+    """families: (name, type, help, samples) -> exposition text."""
+    out: list[str] = []
+    for name, kind, help_text, samples in families:
+        out.append(f"# HELP {name} {help_text}")
+        out.append(f"# TYPE {name} {kind}")
+        for sample_name, labels, value in samples:
+            out.append(f"{sample_name}{_labels(labels)} {float(value)!r}")
+    return "\n".join(out) + "\n"
+
+
+def from_health(h: Mapping[str, object]) -> str:
+    """The collector's /metrics from its health dict (one source for both)."""
+    ingest: dict = h["ingest"]  # type: ignore[assignment]
+    store: dict = h["store"]  # type: ignore[assignment]
+    influx: dict = h["influx"]  # type: ignore[assignment]
+    meetings: list = h["meetings"]  # type: ignore[assignment]
+    fams: list[tuple[str, str, str, list[Sample]]] = [
+        ("likavillkor_mqtt_connected", "gauge", "1 when the collector is connected to the broker",
+         [("likavillkor_mqtt_connected", {}, 1.0 if h["broker"]["connected"] else 0.0)]),  # type: ignore[index]
+        ("likavillkor_ingest_received_total", "counter", "MQTT messages received",
+         [("likavillkor_ingest_received_total", {}, ingest["received"])]),
+        ("likavillkor_ingest_outcome_total", "counter", "messages handed to the engine, by outcome",
+         [("likavillkor_ingest_outcome_total", {"outcome": k}, v) for k, v in ingest["outcomes"].items()]),
+        ("likavillkor_ingest_rejected_total", "counter", "messages dropped before the engine, by reason",
+         [("likavillkor_ingest_rejected_total", {"reason": k}, v) for k, v in ingest["rejected"].items()]),
+        ("likavillkor_unknown_devices", "gauge", "devices seen that are on no roster (H12)",
+         [("likavillkor_unknown_devices", {}, len(h["unknown_devices"]))]),  # type: ignore[arg-type]
+        ("likavillkor_store_queue", "gauge", "rows waiting for the database",
+         [("likavillkor_store_queue", {}, store["queued"])]),
+        ("likavillkor_store_written_total", "counter", "rows written to the database",
+         [("likavillkor_store_written_total", {}, store["written"])]),
+        ("likavillkor_store_dropped_total", "counter", "rows dropped because the database queue was full",
+         [("likavillkor_store_dropped_total", {}, store["dropped"])]),
+        ("likavillkor_store_failures_total", "counter", "failed database writes (retried)",
+         [("likavillkor_store_failures_total", {}, store["failures"])]),
+        ("likavillkor_influx_buffered", "gauge", "points waiting for InfluxDB",
+         [("likavillkor_influx_buffered", {}, influx.get("buffered", 0))]),
+        ("likavillkor_influx_written_total", "counter", "points written to InfluxDB",
+         [("likavillkor_influx_written_total", {}, influx.get("written", 0))]),
+        ("likavillkor_influx_dropped_total", "counter", "points dropped because the InfluxDB buffer was full",
+         [("likavillkor_influx_dropped_total", {}, influx.get("dropped", 0))]),
+        ("likavillkor_meeting_verdict", "gauge", "1 for the current verdict of each meeting",
+         [("likavillkor_meeting_verdict", {"meeting_id": m["meeting_id"], "verdict": m["verdict"]}, 1.0)
+          for m in meetings]),
+    ]
+    return render(fams)

@@ -1,0 +1,316 @@
+"""The store: a bounded queue in front of one writer thread that batches rows into the database.
+
+Ingest and verdicts never wait for the database: :meth:`Store.put` is a non-blocking enqueue.
+When the database is slow or down, the writer keeps its batch and retries with back-off while
+the queue absorbs new rows; when the queue is full, new rows are dropped and counted
+(``dropped``), never blocking the caller.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config as AlembicConfig
+
+from collector.store import schema
+
+log = logging.getLogger(__name__)
+
+Row = Mapping[str, Any]
+#: one queued write: (operation, row); operations are the keys of ``_WRITERS``
+Op = tuple[str, Row]
+
+
+def connect_engine(url: str) -> sa.Engine:
+    """An SQLAlchemy engine; SQLite in WAL mode with a busy timeout."""
+    if url.startswith("sqlite"):
+        path = url.split(":///", 1)[-1]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 10, "check_same_thread": False})
+
+        @sa.event.listens_for(engine, "connect")
+        def _pragmas(dbapi_conn: Any, _record: Any) -> None:
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.close()
+
+        return engine
+    connect_args: dict[str, Any] = {"connect_timeout": 10} if url.startswith("postgresql") else {}
+    return sa.create_engine(url, pool_pre_ping=True, connect_args=connect_args)
+
+
+def alembic_config() -> AlembicConfig:
+    cfg = AlembicConfig()
+    cfg.set_main_option("script_location", str(resources.files("collector.store").joinpath("migrations")))
+    return cfg
+
+
+def migrate(engine: sa.Engine) -> None:
+    """Bring the schema to the newest revision (run at start-up)."""
+    cfg = alembic_config()
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[Row]) -> None:
+    """Insert, skipping rows that hit a unique constraint (replays). One code path per dialect."""
+    name = conn.dialect.name
+    if name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+        conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
+    elif name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+        conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        for row in rows:
+            try:
+                with conn.begin_nested():
+                    conn.execute(table.insert(), [row])
+            except sa.exc.IntegrityError:
+                pass
+
+
+def _replace_by_key(conn: sa.Connection, table: sa.Table, key: str, rows: list[Row]) -> None:
+    """Upsert by primary key, portable: the last row per key wins."""
+    latest = {row[key]: row for row in rows}
+    conn.execute(table.delete().where(table.c[key].in_(list(latest))))
+    conn.execute(table.insert(), list(latest.values()))
+
+
+def _write_devices(conn: sa.Connection, rows: list[Row]) -> None:
+    latest: dict[str, dict[str, Any]] = {}
+    for row in rows:
+        cur = latest.get(row["device_id"])
+        if cur is None:
+            latest[row["device_id"]] = dict(row)
+        else:
+            cur["last_seen"] = max(cur["last_seen"], row["last_seen"])
+            cur["last_status"] = row.get("last_status") or cur.get("last_status")
+    t = schema.devices
+    existing = {r.device_id: r for r in conn.execute(
+        sa.select(t.c.device_id, t.c.first_seen).where(t.c.device_id.in_(list(latest))))}
+    for device_id, row in latest.items():
+        if device_id in existing:
+            values = {"last_seen": row["last_seen"], "known": row["known"], "member_id": row.get("member_id")}
+            if row.get("last_status"):
+                values["last_status"] = row["last_status"]
+            conn.execute(t.update().where(t.c.device_id == device_id).values(**values))
+        else:
+            conn.execute(t.insert(), [{"first_seen": row["last_seen"], "last_status": None, **row}])
+
+
+def _insert(table: sa.Table) -> Callable[[sa.Connection, list[Row]], None]:
+    def write(conn: sa.Connection, rows: list[Row]) -> None:
+        conn.execute(table.insert(), rows)
+    return write
+
+
+_WRITERS: dict[str, Callable[[sa.Connection, list[Row]], None]] = {
+    "sample": lambda c, r: _insert_ignore(c, schema.samples, r),
+    "selftest": lambda c, r: _insert_ignore(c, schema.selftests, r),
+    "incident": lambda c, r: _replace_by_key(c, schema.incidents, "id", r),
+    "action": _insert(schema.actions),
+    "state_change": _insert(schema.state_changes),
+    "verdict": _insert(schema.verdicts),
+    "mediapath": _insert(schema.mediapath),
+    "device": _write_devices,
+    "snapshot": lambda c, r: _replace_by_key(c, schema.engine_snapshot, "id", r),
+}
+OPS = frozenset(_WRITERS)
+
+
+@dataclass
+class StoreStats:
+    queued: int = 0
+    written: int = 0
+    dropped: int = 0
+    failures: int = 0
+    last_error: str = ""
+    connected: bool = True
+
+
+class Store:
+    """Owns the engine, the queue and the writer thread. Reads run directly (they are rare)."""
+
+    def __init__(self, url: str, *, queue_max: int = 100_000, batch: int = 500,
+                 flush_interval_s: float = 0.2, retry_max_s: float = 5.0) -> None:
+        self.url = url
+        self.engine = connect_engine(url)
+        self._queue: queue.Queue[Op] = queue.Queue(maxsize=queue_max)
+        self._batch = batch
+        self._flush_interval_s = flush_interval_s
+        self._retry_max_s = retry_max_s
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._idle = threading.Condition()
+        self._pending = 0
+        self.stats = StoreStats()
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self, *, run_migrations: bool = True) -> None:
+        if run_migrations:
+            migrate(self.engine)
+        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.flush(timeout)
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.engine.dispose()
+
+    # -- writes ----------------------------------------------------------------------------------
+    def put(self, op: str, row: Row) -> bool:
+        """Queue one row; never blocks. False (and counted) when the queue is full."""
+        with self._idle:
+            self._pending += 1
+        try:
+            self._queue.put_nowait((op, row))
+        except queue.Full:
+            with self._idle:
+                self._pending -= 1
+                self._idle.notify_all()
+            self.stats.dropped += 1
+            return False
+        return True
+
+    def flush(self, timeout: float = 10.0) -> bool:
+        """Wait until everything queued so far is written (or ``timeout``). True when drained."""
+        deadline = time.monotonic() + timeout
+        with self._idle:
+            while self._pending > 0:
+                left = deadline - time.monotonic()
+                if left <= 0 or self._thread is None:
+                    return False
+                self._idle.wait(min(left, 0.1))
+        return True
+
+    def queue_size(self) -> int:
+        return self._queue.qsize()
+
+    def _take_batch(self) -> list[Op]:
+        try:
+            first = self._queue.get(timeout=self._flush_interval_s)
+        except queue.Empty:
+            return []
+        batch = [first]
+        while len(batch) < self._batch:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _write(self, batch: list[Op]) -> None:
+        grouped: dict[str, list[Row]] = {}
+        for op, row in batch:
+            grouped.setdefault(op, []).append(row)
+        with self.engine.begin() as conn:
+            # order matters for the timeline only within a kind; keep first-seen order of kinds
+            for op, rows in grouped.items():
+                _WRITERS[op](conn, rows)
+
+    def _run(self) -> None:
+        batch: list[Op] = []
+        delay = 0.1
+        while True:
+            if not batch:
+                if self._stop.is_set() and self._queue.empty():
+                    return
+                batch = self._take_batch()
+                if not batch:
+                    continue
+            try:
+                self._write(batch)
+            except Exception as exc:
+                self.stats.failures += 1
+                self.stats.connected = False
+                if str(exc)[:200] != self.stats.last_error:
+                    log.warning("store write failed, will retry (%d rows queued): %s",
+                                self._queue.qsize() + len(batch), str(exc).splitlines()[0][:300])
+                self.stats.last_error = str(exc)[:200]
+                if self._stop.wait(delay) and self._stop.is_set() and delay >= self._retry_max_s:
+                    self.stats.dropped += len(batch)
+                    self._done(len(batch))
+                    return
+                delay = min(delay * 2, self._retry_max_s)
+                continue
+            if not self.stats.connected:
+                log.warning("store writes resumed")
+            self.stats.connected = True
+            delay = 0.1
+            self.stats.written += len(batch)
+            self._done(len(batch))
+            batch = []
+
+    def _done(self, n: int) -> None:
+        with self._idle:
+            self._pending -= n
+            self._idle.notify_all()
+
+    # -- reads -----------------------------------------------------------------------------------
+    def load_snapshot(self) -> bytes | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(sa.select(schema.engine_snapshot.c.blob).where(
+                schema.engine_snapshot.c.id == 1)).first()
+        return bytes(row[0]) if row else None
+
+    def save_snapshot_now(self, blob: bytes, at: float) -> None:
+        with self.engine.begin() as conn:
+            _replace_by_key(conn, schema.engine_snapshot, "id", [{"id": 1, "at": at, "blob": blob}])
+
+    def incidents(self, *, since: float | None = None, until: float | None = None, body: str | None = None,
+                  member: str | None = None, device: str | None = None, kind: str | None = None,
+                  meeting: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+        t = schema.incidents
+        q = sa.select(t).order_by(t.c.started_at)
+        conds = []
+        if since is not None:
+            conds.append(sa.or_(t.c.ended_at.is_(None), t.c.ended_at >= since))
+        if until is not None:
+            conds.append(t.c.started_at <= until)
+        for col, value in ((t.c.body, body), (t.c.member_id, member), (t.c.device_id, device),
+                           (t.c.kind, kind), (t.c.meeting_id, meeting)):
+            if value is not None:
+                conds.append(col == value)
+        if conds:
+            q = q.where(*conds)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q.limit(limit))]
+
+    def count(self, table: sa.Table, *where: Any) -> int:
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(table).where(*where)).scalar_one())
+
+    def rows(self, table: sa.Table, *where: Any, order_by: Any = None) -> list[dict[str, Any]]:
+        q = sa.select(table).where(*where)
+        if order_by is not None:
+            q = q.order_by(order_by)
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(q)]
+
+    def execute_deletes(self, statements: Iterable[sa.Delete]) -> dict[str, int]:
+        """Run deletes in one transaction; returns rows deleted per table."""
+        out: dict[str, int] = {}
+        with self.engine.begin() as conn:
+            for stmt in statements:
+                result = conn.execute(stmt)
+                name = str(getattr(stmt.table, "name", "?"))
+                out[name] = out.get(name, 0) + int(result.rowcount or 0)
+        return out
