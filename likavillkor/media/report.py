@@ -1,0 +1,216 @@
+"""What a camera, microphone or media-path check found: numbers, issues and a verdict (H1, H4).
+
+Light (msgspec and the standard library): the collector's engine and pages read these without
+numpy. The judge functions are pure: a report in, issues out, each issue with its rule, the
+measured value and Swedish/English text and advice.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+import msgspec
+
+from likavillkor.media.limits import AudioLimits, FrameLimits
+from likavillkor.wire import CheckStatus
+
+
+class Verdict(StrEnum):
+    GOOD = "good"
+    DEGRADED = "degraded"  # a warning: equal terms still hold
+    POOR = "poor"  # equal terms broken (H2)
+    FAILED = "failed"  # the check could not measure (no connection, no media)
+
+
+class Segment(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """A stretch of time within a check, in seconds from its start."""
+
+    start_s: float
+    end_s: float
+    frames: int = 0
+
+
+class VideoReport(msgspec.Struct, kw_only=True, omit_defaults=True):
+    frames: int
+    duration_s: float | None = None
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    requested_width: int | None = None
+    requested_height: int | None = None
+    resolution_ok: bool | None = None
+    black_frames: int = 0
+    frozen_frames: int = 0
+    blurred_frames: int = 0
+    dark_frames: int = 0
+    bright_frames: int = 0
+    mean_luma: float | None = None
+    black_runs: list[Segment] = msgspec.field(default_factory=list)
+    frozen_runs: list[Segment] = msgspec.field(default_factory=list)
+    blurred_runs: list[Segment] = msgspec.field(default_factory=list)
+    dark_runs: list[Segment] = msgspec.field(default_factory=list)
+    bright_runs: list[Segment] = msgspec.field(default_factory=list)
+    freezes: int = 0  # W3C webrtc-stats freezes
+    freeze_duration_ms: float = 0.0
+    freeze_runs: list[Segment] = msgspec.field(default_factory=list)
+    face_checks: int = 0
+    face_seen: int = 0
+    face_runs: list[Segment] = msgspec.field(default_factory=list)
+
+
+class ClipRun(msgspec.Struct, kw_only=True):
+    start_s: float
+    samples: int
+
+
+class AudioReport(msgspec.Struct, kw_only=True, omit_defaults=True):
+    samples: int
+    sample_rate: int
+    duration_s: float = 0.0
+    rms_dbfs: float | None = None
+    peak_dbfs: float | None = None
+    noise_floor_dbfs: float | None = None
+    level_std_percent: float | None = None
+    level_spread_db: float | None = None
+    clipping_runs: list[ClipRun] = msgspec.field(default_factory=list)
+    silent: bool = False
+    dead: bool = False
+    tone_dbfs: float | None = None  # level at the test-tone frequency, when one was asked for
+
+
+class Issue(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One finding of a media check, in the shape of ``agent.checks.base.Finding``."""
+
+    id: str
+    status: CheckStatus
+    value: float | int | bool | str | None = None
+    unit: str | None = None
+    rule: str | None = None
+    text: dict[str, str] = msgspec.field(default_factory=dict)
+    advice: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+def _t(sv: str, en: str) -> dict[str, str]:
+    return {"sv": sv, "en": en}
+
+
+def judge_video(report: VideoReport, limits: FrameLimits | None = None, *, prefix: str = "camera",
+                received: bool = False) -> list[Issue]:
+    """Issues of a video report. ``received`` judges the far end of a media path (Teams CQD < 7 fps)
+    instead of a local capture (testrtc < 5 fps)."""
+    lim = limits or FrameLimits()
+    if report.frames == 0:
+        return [Issue(id=f"{prefix}.frames", status=CheckStatus.FAIL, value=0, unit="frames", rule="H1",
+                      text=_t("ingen bild kom fram", "no picture arrived"),
+                      advice=_t("kontrollera att kameran är på och vald", "check the camera is on and selected"))]
+    out: list[Issue] = []
+    share = lim.bad_frame_ratio
+    black = report.black_frames / report.frames
+    frozen = report.frozen_frames / report.frames
+    out.append(_ratio_issue(f"{prefix}.black", black, share, "H4",
+                            _t("svart bild", "black picture"),
+                            _t("kameran visar svart bild — ta bort skyddet eller välj en annan kamera",
+                               "the camera shows a black picture — remove the cover or choose another camera")))
+    out.append(_ratio_issue(f"{prefix}.frozen", frozen, share, "H1",
+                            _t("fryst bild", "frozen picture"),
+                            _t("bilden står still — starta om kameran eller appen",
+                               "the picture does not move — restart the camera or the app")))
+    min_fps = lim.poor_received_fps if received else lim.min_fps
+    fps = report.fps or 0.0
+    out.append(Issue(id=f"{prefix}.fps", status=CheckStatus.FAIL if fps < min_fps else CheckStatus.PASS,
+                     value=round(fps, 1), unit="fps", rule="H1",
+                     text=_t(f"{fps:.1f} bilder per sekund", f"{fps:.1f} frames per second"),
+                     advice=_t("bilden hackar — stäng andra program och kontrollera nätet",
+                               "the picture stutters — close other programs and check the network")
+                     if fps < min_fps else {}))
+    if report.resolution_ok is False:
+        got = f"{report.width}x{report.height}"
+        want = f"{report.requested_width}x{report.requested_height}"
+        out.append(Issue(id=f"{prefix}.resolution", status=CheckStatus.WARN if received else CheckStatus.FAIL,
+                         value=got, rule="H1", text=_t(f"upplösning {got}, begärd {want}",
+                                                       f"resolution {got}, asked for {want}"),
+                         advice=_t("kameran ger inte den upplösning som begärdes — välj en annan kamera",
+                                   "the camera does not give the resolution asked for — choose another camera")))
+    if report.freezes:
+        out.append(Issue(id=f"{prefix}.freezes", status=CheckStatus.WARN, value=report.freezes, unit="freezes",
+                         rule="H1", text=_t(f"bilden frös {report.freezes} gånger",
+                                            f"the picture froze {report.freezes} times"),
+                         advice=_t("bilden fryser ibland — kontrollera nätet",
+                                   "the picture freezes — check the network")))
+    out.extend(_quality_issues(report, prefix, share))
+    return out
+
+
+def _ratio_issue(iid: str, ratio: float, share: float, rule: str, what: dict[str, str],
+                 advice: dict[str, str]) -> Issue:
+    bad = ratio > share
+    status = CheckStatus.FAIL if bad else (CheckStatus.WARN if ratio > 0 else CheckStatus.PASS)
+    pct = round(100 * ratio, 1)
+    return Issue(id=iid, status=status, value=pct, unit="%", rule=rule,
+                 text=_t(f"{what['sv']}: {pct} % av bilderna", f"{what['en']}: {pct} % of frames"),
+                 advice=advice if status is not CheckStatus.PASS else {})
+
+
+def _quality_issues(report: VideoReport, prefix: str, share: float) -> list[Issue]:
+    out: list[Issue] = []
+    n = report.frames
+    if report.blurred_frames / n > share:
+        out.append(Issue(id=f"{prefix}.blur", status=CheckStatus.WARN, value=report.blurred_frames, unit="frames",
+                         rule="H4", text=_t("suddig bild", "blurred picture"),
+                         advice=_t("bilden är suddig — torka av linsen", "the picture is blurred — clean the lens")))
+    if report.dark_frames / n > share:
+        out.append(Issue(id=f"{prefix}.dark", status=CheckStatus.WARN, value=report.dark_frames, unit="frames",
+                         rule="H4", text=_t("för mörk bild", "picture too dark"),
+                         advice=_t("bilden är för mörk — tänd en lampa framför dig",
+                                   "the picture is too dark — turn on a light in front of you")))
+    if report.bright_frames / n > share:
+        out.append(Issue(id=f"{prefix}.bright", status=CheckStatus.WARN, value=report.bright_frames, unit="frames",
+                         rule="H4", text=_t("överexponerad bild", "picture over-exposed"),
+                         advice=_t("bilden är överexponerad — sitt inte med ett fönster bakom dig",
+                                   "the picture is over-exposed — do not sit with a window behind you")))
+    if report.face_checks and report.face_seen == 0:
+        out.append(Issue(id=f"{prefix}.face", status=CheckStatus.WARN, value=0, unit="faces", rule="H4",
+                         text=_t("inget ansikte syns i bilden", "no face visible in the picture"),
+                         advice=_t("sätt dig så att ansiktet syns i bild", "sit so that your face is in the picture")))
+    return out
+
+
+def judge_audio(report: AudioReport, limits: AudioLimits | None = None, *, prefix: str = "microphone") -> list[Issue]:
+    """Issues of an audio report: silent (warn: a muted listener is normal), dead (fail), clipping."""
+    if report.samples == 0 or report.rms_dbfs is None:
+        return [Issue(id=f"{prefix}.samples", status=CheckStatus.FAIL, value=0, unit="samples", rule="H1",
+                      text=_t("inget ljud kom fram", "no sound arrived"),
+                      advice=_t("kontrollera att mikrofonen är på och vald",
+                                "check the microphone is on and selected"))]
+    rms = round(report.rms_dbfs, 1)
+    level = _t(f"nivå {rms} dBFS", f"level {rms} dBFS")
+    if report.silent:
+        out = [Issue(id=f"{prefix}.level", status=CheckStatus.WARN, value=rms, unit="dBFS", rule="H4", text=level,
+                     advice=_t("mikrofonen tar inte upp något ljud — slå av ljudavstängningen eller välj en annan "
+                               "mikrofon", "the microphone picks up no sound — unmute it or choose another one"))]
+    elif report.dead:
+        out = [Issue(id=f"{prefix}.level", status=CheckStatus.FAIL, value=rms, unit="dBFS", rule="H4",
+                     text=_t(f"{level['sv']}, helt jämn", f"{level['en']}, constant"),
+                     advice=_t("mikrofonens nivå rör sig inte alls — säg något under testet; gör den fortfarande "
+                               "inte det är mikrofonen trasig, välj en annan",
+                               "the microphone level does not move — speak during the test; if it still does "
+                               "not, the microphone is broken: choose another one"))]
+    else:
+        out = [Issue(id=f"{prefix}.level", status=CheckStatus.PASS, value=rms, unit="dBFS", rule="H4", text=level)]
+    clips = len(report.clipping_runs)
+    out.append(Issue(id=f"{prefix}.clipping", status=CheckStatus.WARN if clips else CheckStatus.PASS, value=clips,
+                     unit="runs", rule="H1", text=_t(f"{clips} överstyrningar", f"{clips} clipping runs"),
+                     advice=_t("ljudet överstyr — sänk mikrofonens känslighet eller sitt längre bort",
+                               "the sound clips — lower the microphone gain or sit further away") if clips else {}))
+    return out
+
+
+def worst(issues: list[Issue]) -> Verdict:
+    statuses = {i.status for i in issues}
+    if CheckStatus.ERROR in statuses:
+        return Verdict.FAILED
+    if CheckStatus.FAIL in statuses:
+        return Verdict.POOR
+    if CheckStatus.WARN in statuses:
+        return Verdict.DEGRADED
+    return Verdict.GOOD
