@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.databases import Postgres, running_postgres
 from tests.support.services import Mosquitto, running_mosquitto
 
 
@@ -19,3 +20,10 @@ def mosquitto(tmp_path: Path) -> Iterator[Mosquitto]:
 def shared_mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mosquitto]:
     with running_mosquitto(tmp_path_factory.mktemp("mosquitto")) as broker:
         yield broker
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Postgres]:
+    """A real PostgreSQL (Debian's package), one cluster per session; tests create their own database."""
+    with running_postgres() as pg:
+        yield pg

@@ -29,9 +29,12 @@ def _pg_binary(name: str) -> str:
 class Postgres:
     host: str
     port: int
-    datadir: Path
+    root: Path
     proc: subprocess.Popen[bytes] | None = None
-    databases: list[str] = field(default_factory=list)
+
+    @property
+    def datadir(self) -> Path:
+        return self.root / "data"
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@{self.host}:{self.port}/{database}"
@@ -43,6 +46,17 @@ class Postgres:
                              autocommit=True, connect_timeout=10) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
+
+    def start(self) -> None:
+        log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the child
+        self.proc = subprocess.Popen(
+            [_pg_binary("postgres"), "-D", str(self.datadir), "-p", str(self.port), "-k", str(self.root),
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off"],
+            stdout=log, stderr=log, start_new_session=True, **_as_postgres())  # type: ignore[call-overload]
+        log.close()
+        wait_port(self.host, self.port, timeout=30)
+        _wait_pg_ready(self)
 
     def stop(self) -> None:
         if self.proc is not None:
@@ -64,29 +78,20 @@ def _as_postgres() -> dict[str, object]:
 
 @contextlib.contextmanager
 def running_postgres() -> Iterator[Postgres]:
-    """A throw-away PostgreSQL cluster (trust auth on loopback, fsync off)."""
-    initdb, postgres = _pg_binary("initdb"), _pg_binary("postgres")
+    """A throw-away PostgreSQL cluster (trust auth on loopback, fsync off); run as ``postgres`` when root."""
+    initdb = _pg_binary("initdb")
     ids = _as_postgres()
     root = Path(tempfile.mkdtemp(prefix="likavillkor-pg-"))
     if ids:
         os.chown(root, ids["user"], ids["group"])  # type: ignore[arg-type]
-    datadir = root / "data"
-    subprocess.run([initdb, "-D", str(datadir), "-U", "postgres", "--auth=trust", "-E", "UTF8",
+    subprocess.run([initdb, "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
                     "--no-sync"], check=True, capture_output=True, timeout=120, **ids)  # type: ignore[call-overload]
-    port = free_port()
-    log = open(root / "postgres.log", "ab")  # noqa: SIM115 - closed with the process
-    proc = subprocess.Popen([postgres, "-D", str(datadir), "-p", str(port), "-k", str(root),
-                             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-                             "-c", "synchronous_commit=off", "-c", "full_page_writes=off"],
-                            stdout=log, stderr=log, start_new_session=True, **ids)  # type: ignore[call-overload]
-    pg = Postgres("127.0.0.1", port, datadir, proc)
+    pg = Postgres("127.0.0.1", free_port(), root)
     try:
-        wait_port("127.0.0.1", port, timeout=30)
-        _wait_pg_ready(pg)
+        pg.start()
         yield pg
     finally:
         pg.stop()
-        log.close()
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -176,12 +181,22 @@ class VictoriaMetrics:
         """Make freshly written points searchable now (instead of after ~30 s)."""
         httpx.get(f"{self.url}/internal/force_flush", timeout=10).raise_for_status()
 
+    def wait_export(self, match: str, count: int, timeout: float = 10.0) -> list[dict[str, object]]:
+        """Poll until ``count`` series match (or the timeout); returns what was found."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self.flush()
+            found = self.export(match)
+            if len(found) >= count or time.monotonic() > deadline:
+                return found
+            time.sleep(0.2)
+
 
 @contextlib.contextmanager
-def running_victoria_metrics(workdir: Path) -> Iterator[VictoriaMetrics]:
+def running_victoria_metrics(workdir: Path, port: int | None = None) -> Iterator[VictoriaMetrics]:
     binary = require_binary("victoria-metrics", "/usr/bin/victoria-metrics")
     workdir.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    port = port or free_port()
     log = open(workdir / "victoria-metrics.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([binary, f"-storageDataPath={workdir}/data", f"-httpListenAddr=127.0.0.1:{port}",
                              "-search.disableCache", "-search.latencyOffset=0s"],
