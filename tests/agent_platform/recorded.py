@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -13,7 +14,8 @@ DATA = Path(__file__).resolve().parent.parent / "data" / "platform"
 
 @dataclass
 class RecordedRunner:
-    """Answers commands from ``commands.toml``; an unknown command is 'not installed' (None).
+    """Answers commands from ``commands.toml`` (exact, or a ``*`` pattern); an unknown command is
+    'not installed' (None).
 
     Records every call with its timeout so tests can check that each one has a deadline.
     """
@@ -24,7 +26,12 @@ class RecordedRunner:
     def __call__(self, argv: Sequence[str], timeout_s: float) -> str | None:
         key = " ".join(argv)
         self.calls.append((key, timeout_s))
-        return self.outputs.get(key)
+        if key in self.outputs:
+            return self.outputs[key]
+        for pattern, out in self.outputs.items():  # "powershell.exe ... -Command *"
+            if "*" in pattern and fnmatch.fnmatchcase(key, pattern):
+                return out
+        return None
 
 
 def load_commands(case_dir: Path) -> dict[str, str]:
@@ -45,3 +52,7 @@ def cases(os_name: str) -> list[str]:
 
 def read(os_name: str, name: str) -> str:
     return (DATA / os_name / name).read_text(encoding="utf-8")
+
+
+def load_toml(path: Path) -> dict[str, Any]:
+    return tomllib.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
