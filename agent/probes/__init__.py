@@ -1,0 +1,2 @@
+"""The agent's probes, one concept per module: ``path`` (STAMP to the collector's reflector),
+``bandwidth`` (a bounded speed test)."""

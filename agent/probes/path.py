@@ -1,0 +1,265 @@
+"""Path quality to the collector: STAMP probes (RFC 8762) at about 10 packets/s, a few kbit/s.
+
+The member's path must carry sound and image in real time, stably (H1); when it degrades the
+meeting is adjourned (H2, H15). This probe measures what the meeting traffic will meet, with a
+load too small to disturb it: 44-octet UDP packets to the collector's reflector
+(``collector.reflector``) and back.
+
+- ``rtt_ms``: median round-trip time of the probes answered in the window.
+- ``jitter_ms``: RFC 3550 interarrival jitter, J += (|D| − J)/16 over consecutive replies, where D
+  is the difference of two round-trip times.
+- ``loss_percent``: probes unanswered after ``timeout_ms`` among those sent in the window whose
+  fate is known. A reply after the timeout is *late* and stays lost; a duplicate, or a reply to a
+  sequence number (or timestamp) never sent, is counted and never taken for success.
+- ``mos``: the simplified E-model (``likavillkor.emodel``) from the three above.
+- ``probe_reachable``: False when nothing came back in the window. The sample then still says so
+  (loss 100 %, MOS 1.0): an outage must produce a data point, not vanish from the graphs.
+
+:class:`PathStats` is pure (fed ``(seq, send_t, recv_t)``, time passed in) so its arithmetic is
+tested without sleeping; :class:`PathProber` is the asyncio I/O around it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import statistics
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Annotated, Any
+
+import msgspec
+
+from likavillkor import emodel, stamp
+from likavillkor.config import Section
+
+log = logging.getLogger(__name__)
+
+
+class PathProbeConfig(Section):
+    """``[path]`` in the agent's config."""
+
+    host: str = ""  # the reflector's host; empty: the collector's host
+    port: Annotated[int, msgspec.Meta(ge=1, le=65535)] = 8862
+    rate_hz: Annotated[float, msgspec.Meta(gt=0, le=100)] = 10.0
+    window_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 15.0
+    timeout_ms: Annotated[float, msgspec.Meta(gt=0, le=60_000)] = 1000.0
+    padding_bytes: Annotated[int, msgspec.Meta(ge=0, le=stamp.MAX_SIZE - stamp.BASE_SIZE)] = 0
+
+
+class ReplyKind(StrEnum):
+    OK = "ok"
+    REORDERED = "reordered"  # answered, but after a later probe's answer: still a success
+    DUPLICATE = "duplicate"  # this probe was already answered
+    LATE = "late"  # answered after the timeout: stays lost
+    UNKNOWN = "unknown"  # a sequence number / timestamp this prober never sent (or long forgotten)
+
+
+@dataclass(slots=True)
+class _Probe:
+    send_t: float
+    token: int | None
+    recv_t: float | None = None
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class PathSnapshot:
+    rtt_ms: float | None
+    jitter_ms: float | None
+    loss_percent: float | None
+    mos: float | None
+    probe_reachable: bool | None  # None: no probe's fate is known yet
+    decided: int  # probes in the window whose fate is known
+    answered: int
+
+    def fields(self) -> dict[str, Any]:
+        """The wire ``Sample`` fields."""
+        return {"rtt_ms": self.rtt_ms, "jitter_ms": self.jitter_ms, "loss_percent": self.loss_percent,
+                "mos": self.mos, "probe_reachable": self.probe_reachable}
+
+
+class PathStats:
+    """Pure statistics over the probes sent in the last ``window_s`` seconds (any monotonic clock)."""
+
+    def __init__(self, window_s: float = 15.0, timeout_s: float = 1.0) -> None:
+        self.window_s = window_s
+        self.timeout_s = timeout_s
+        self._probes: OrderedDict[int, _Probe] = OrderedDict()
+        self._max_answered = -1
+        self._last_transit: float | None = None
+        self._jitter_s: float | None = None
+        self.counters: dict[str, int] = {"sent": 0, **{k.value: 0 for k in ReplyKind}}
+
+    def on_sent(self, seq: int, send_t: float, token: int | None = None) -> None:
+        """A probe left (or was due to leave and could not: it will count as lost)."""
+        self._prune(send_t)
+        self._probes[seq] = _Probe(send_t=send_t, token=token)
+        self.counters["sent"] += 1
+
+    def on_reply(self, seq: int, recv_t: float, token: int | None = None) -> ReplyKind:
+        """A reply arrived for ``seq``; ``token`` is the sender timestamp it echoes, when known."""
+        kind = self._classify(seq, recv_t, token)
+        self.counters[kind.value] += 1
+        if kind in (ReplyKind.OK, ReplyKind.REORDERED):
+            probe = self._probes[seq]
+            probe.recv_t = recv_t
+            self._max_answered = max(self._max_answered, seq)
+            self._update_jitter(recv_t - probe.send_t)
+        elif kind is ReplyKind.LATE:
+            self._probes[seq].late = True
+        return kind
+
+    def _classify(self, seq: int, recv_t: float, token: int | None) -> ReplyKind:
+        probe = self._probes.get(seq)
+        if probe is None or (token is not None and probe.token is not None and token != probe.token):
+            return ReplyKind.UNKNOWN
+        if probe.recv_t is not None or probe.late:
+            return ReplyKind.DUPLICATE
+        if recv_t - probe.send_t > self.timeout_s:
+            return ReplyKind.LATE
+        return ReplyKind.REORDERED if seq < self._max_answered else ReplyKind.OK
+
+    def _update_jitter(self, transit_s: float) -> None:
+        # RFC 3550 §6.4.1 with round-trip transit: D = (Rj − Ri) − (Sj − Si) = rtt_j − rtt_i.
+        if self._last_transit is not None:
+            d = abs(transit_s - self._last_transit)
+            self._jitter_s = (self._jitter_s or 0.0) + (d - (self._jitter_s or 0.0)) / 16
+        self._last_transit = transit_s
+
+    def _prune(self, now: float) -> None:
+        horizon = now - self.window_s - self.timeout_s
+        while self._probes:
+            seq, probe = next(iter(self._probes.items()))
+            if probe.send_t >= horizon:
+                break
+            del self._probes[seq]
+
+    def snapshot(self, now: float) -> PathSnapshot:
+        rtts: list[float] = []
+        decided = 0
+        for probe in self._probes.values():
+            if not now - self.window_s <= probe.send_t <= now:
+                continue
+            if probe.recv_t is not None:
+                decided += 1
+                rtts.append((probe.recv_t - probe.send_t) * 1000)
+            elif now - probe.send_t > self.timeout_s:
+                decided += 1
+        if decided == 0:
+            return PathSnapshot(None, None, None, None, None, 0, 0)
+        loss_percent = 100.0 * (decided - len(rtts)) / decided
+        if not rtts:
+            return PathSnapshot(None, None, 100.0, 1.0, False, decided, 0)
+        rtt_ms = statistics.median(rtts)
+        jitter_ms = (self._jitter_s or 0.0) * 1000
+        return PathSnapshot(round(rtt_ms, 3), round(jitter_ms, 3), round(loss_percent, 3),
+                            round(emodel.mos(rtt_ms, jitter_ms, loss_percent), 3), True, decided, len(rtts))
+
+
+class _Protocol(asyncio.DatagramProtocol):
+    def __init__(self, owner: PathProber) -> None:
+        self._owner = owner
+
+    def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
+        self._owner.on_datagram(data)
+
+    def error_received(self, exc: Exception) -> None:
+        self._owner.count("send_errors")  # e.g. ICMP port unreachable: those probes stay lost
+
+
+class PathProber:
+    """Sends probes to the reflector from ``start()`` until ``stop()``; read :meth:`snapshot`."""
+
+    REOPEN_EVERY_S = 5.0
+
+    def __init__(self, cfg: PathProbeConfig, *, host: str | None = None,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+        self.cfg = cfg
+        self.host = host or cfg.host
+        if not self.host:
+            raise ValueError("path probe: no reflector host (set [path] host or give the collector's)")
+        self._clock = clock
+        self._wall = wall
+        self.stats = PathStats(cfg.window_s, cfg.timeout_ms / 1000)
+        self.counters: dict[str, int] = {"send_errors": 0, "open_errors": 0, "malformed": 0}
+        self._transport: asyncio.DatagramTransport | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._seq = 0
+        self._last_open_try = float("-inf")
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+    async def start(self) -> None:
+        if self._task is None:
+            await self._open()
+            self._task = asyncio.create_task(self._run(), name="path-prober")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._transport is not None:
+            self._transport.close()
+            self._transport = None
+
+    def snapshot(self, now: float | None = None) -> dict[str, Any]:
+        """``rtt_ms``, ``jitter_ms``, ``loss_percent``, ``mos``, ``probe_reachable`` (wire fields)."""
+        return self.stats.snapshot(self._clock() if now is None else now).fields()
+
+    async def _open(self) -> None:
+        self._last_open_try = self._clock()
+        loop = asyncio.get_running_loop()
+        try:
+            transport, _ = await asyncio.wait_for(
+                loop.create_datagram_endpoint(lambda: _Protocol(self), remote_addr=(self.host, self.cfg.port)),
+                timeout=self.REOPEN_EVERY_S)
+        except (OSError, TimeoutError) as exc:
+            self.count("open_errors")
+            if self.counters["open_errors"] == 1:
+                log.warning("path probe: cannot reach reflector %s:%d (%s); probes count as lost",
+                            self.host, self.cfg.port, exc)
+            return
+        self._transport = transport
+
+    async def _run(self) -> None:
+        period = 1.0 / self.cfg.rate_hz
+        next_t = self._clock()
+        while True:
+            if self._transport is None and self._clock() - self._last_open_try >= self.REOPEN_EVERY_S:
+                await self._open()
+            self._send_one()
+            next_t += period
+            delay = next_t - self._clock()
+            if delay < -period:  # the loop was starved: skip ahead, do not burst
+                next_t = self._clock()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))
+
+    def _send_one(self) -> None:
+        self._seq += 1
+        token = stamp.to_ntp(self._wall())
+        self.stats.on_sent(self._seq, self._clock(), token)
+        if self._transport is None:
+            return
+        packet = stamp.SenderPacket(seq=self._seq, timestamp=token, padding=self.cfg.padding_bytes)
+        try:
+            self._transport.sendto(stamp.encode_sender(packet))
+        except OSError:
+            self.count("send_errors")
+
+    def on_datagram(self, data: bytes) -> None:
+        recv_t = self._clock()
+        try:
+            reply = stamp.decode_reflector(data)
+        except stamp.StampError:
+            self.count("malformed")
+            return
+        self.stats.on_reply(reply.sender_seq, recv_t, reply.sender_timestamp)
