@@ -111,10 +111,10 @@ class PrivateBroker:
         while not self._stop.wait(0.5):
             proc = self._proc
             if proc is not None and proc.poll() is not None:
-                self.restarts += 1
                 log.warning("private mosquitto exited (code %s); restarting", proc.returncode)
                 try:
-                    self._spawn(10.0)
+                    if self._spawn(10.0):
+                        self.restarts += 1
                 except OSError as exc:
                     log.error("cannot restart mosquitto: %s", exc)
 

@@ -149,8 +149,11 @@ class Runtime:
         self._restore()
         if self.influx is not None:
             self.influx.start()
+        # monitoring starts interrupted until the broker connection is up; without MQTT (tests and
+        # tools feeding messages directly) the feed counts as connected
         with self.lock:
-            self._apply(self.engine.broker(False, self.clock()))
+            changes = self.engine.broker(not mqtt, self.clock())
+        self._apply(changes)
         if mqtt:
             self._start_mqtt()
         self._start_reflector()

@@ -1,0 +1,92 @@
+"""The HTTP API over a real Runtime (SQLite store, engine), driven through FastAPI's test client."""
+
+from __future__ import annotations
+
+import csv
+import io
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from collector.api import create_app
+from likavillkor import wire
+from tests.collector.conftest import RuntimeFactory
+from tests.collector.helpers import sample, topic
+
+
+@pytest.fixture
+def client_rt(make_runtime: RuntimeFactory) -> tuple[TestClient, object]:
+    rt = make_runtime(silence_lost_s=0.5)
+    return TestClient(create_app(rt)), rt
+
+
+def _feed(rt: object, device: str, **fields: object) -> None:
+    rt.ingestor.handle(topic(device), wire.encode(sample(device, meeting_id="ks-test", **fields)),  # type: ignore[attr-defined]
+                       time.time())
+
+
+def test_meetings_view_and_404(client_rt: tuple[TestClient, object]) -> None:
+    client, rt = client_rt
+    for d in ("dev-a", "dev-b"):
+        _feed(rt, d, link="wifi", rtt_ms=20.0, jitter_ms=3.0, loss_percent=0.0)
+    listing = client.get("/api/meetings").json()
+    assert [m["meeting_id"] for m in listing] == ["ks-test"]
+    view = client.get("/api/meetings/ks-test").json()
+    assert view["verdict"] == "equal_terms" and view["monitoring"] == "active"
+    assert {p["device_id"]: p["state"] for p in view["participants"]} == {"dev-a": "ok", "dev-b": "ok"}
+    assert client.get("/api/meetings/nope").status_code == 404
+
+
+def test_device_meetings_for_the_agent_scheduler(client_rt: tuple[TestClient, object]) -> None:
+    client, _ = client_rt
+    got = client.get("/api/devices/dev-a/meetings").json()
+    assert [m["id"] for m in got] == ["ks-test"] and got[0]["end"] > got[0]["start"]
+    assert client.get("/api/devices/unknown/meetings").json() == []
+
+
+def test_actions_recorded_and_validated(client_rt: tuple[TestClient, object]) -> None:
+    client, rt = client_rt
+    r = client.post("/api/meetings/ks-test/actions", json={"kind": "adjourn", "by": "ordförande"})
+    assert r.status_code == 201, r.text
+    assert client.get("/api/meetings/ks-test").json()["adjourned_since"] is not None
+    assert client.post("/api/meetings/nope/actions", json={"kind": "adjourn", "by": "x"}).status_code == 404
+    assert client.post("/api/meetings/ks-test/actions", json={"kind": "dance", "by": "x"}).status_code == 422
+    bad = client.post("/api/meetings/ks-test/actions", json={"kind": "excuse", "by": "x", "member_id": "ghost"})
+    assert bad.status_code == 409 and bad.json()["detail"]
+    assert [a["kind"] for a in client.get("/api/meetings/ks-test/actions").json()] == ["adjourn"]
+
+
+def test_incidents_json_and_csv_with_filters(client_rt: tuple[TestClient, object]) -> None:
+    client, rt = client_rt
+    _feed(rt, "dev-a", link="wifi", rtt_ms=20.0)
+    _feed(rt, "dev-b", link="wwan", rtt_ms=20.0)  # mobile data (H9)
+    time.sleep(0.8)  # past silence_lost_s = 0.5 s: both lost
+    rt.tick()  # type: ignore[attr-defined]
+    rows = client.get("/api/incidents").json()
+    kinds = {(r["member_id"], r["kind"]) for r in rows}
+    assert ("member-0", "connection_lost") in kinds and ("member-1", "connection_lost") in kinds
+    only = client.get("/api/incidents", params={"member": "member-0"}).json()
+    assert {r["member_id"] for r in only} == {"member-0"}
+    assert client.get("/api/incidents", params={"until": 1000}).json() == []
+    text = client.get("/api/incidents", params={"format": "csv", "kind": "connection_lost"}).text
+    table = list(csv.DictReader(io.StringIO(text)))
+    assert {r["member_id"] for r in table} == {"member-0", "member-1"}
+    view = client.get("/api/meetings/ks-test").json()
+    assert view["verdict"] == "adjourn"
+
+
+def test_health_metrics_openapi(client_rt: tuple[TestClient, object]) -> None:
+    client, rt = client_rt
+    rt.ingestor.handle(topic("dev-a"), b"{oops", time.time())  # type: ignore[attr-defined]
+    h = client.get("/api/health").json()
+    assert h["ingest"]["rejected"]["malformed"] == 1
+    assert h["broker"]["connected"] is False and h["broker"]["monitoring"] == "interrupted"
+    assert {"queued", "dropped", "written"} <= set(h["store"])
+    m = client.get("/metrics")
+    assert m.headers["content-type"].startswith("text/plain")
+    assert 'likavillkor_ingest_rejected_total{reason="malformed"} 1.0' in m.text
+    assert "likavillkor_mqtt_connected 0.0" in m.text
+    paths = client.get("/openapi.json").json()["paths"]
+    assert {"/api/meetings", "/api/meetings/{meeting_id}", "/api/incidents", "/api/health"} <= set(paths)
+    assert client.get("/docs").status_code == 200

@@ -1,0 +1,101 @@
+"""InfluxDB output. The v2 write transport (influxdb-client, /api/v2/write) against Debian's
+VictoriaMetrics; the points themselves written into Debian's InfluxDB 1.6 (/write) and read back
+with InfluxQL; a server that is down never blocks, points wait, overflow is counted."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from collector.engine import Incident
+from collector.influx import InfluxWriter, V1Transport, V2Transport, incident_line, line, sample_line
+from likavillkor import wire
+from tests.collector.conftest import RuntimeFactory
+from tests.collector.helpers import sample, topic
+from tests.collector.test_ingest import _wait
+from tests.support.databases import running_influxdb1, running_victoria_metrics
+from tests.support.services import free_port
+
+
+def test_line_protocol_escaping_and_types() -> None:
+    got = line("sample", {"body": "kultur- och demokratinämnden", "member_id": "a,b=c", "link": None},
+               {"rtt_ms": 12.5, "state_code": 3, "charging": True, "none": None}, 1.5)
+    assert got == ("sample,body=kultur-\\ och\\ demokratinämnden,member_id=a\\,b\\=c "
+                   "rtt_ms=12.5,state_code=3i,charging=1i 1500000000")
+    assert line("m", {}, {"x": None}, 1.0) is None
+
+
+def test_sample_point_has_no_tag_field_name_clash() -> None:
+    msg = sample("dev-a", link="wifi", rtt_ms=10.0, battery_charging=False, meeting_id="ks")
+    text = sample_line(msg, member_id="m1", body="kommunstyrelsen", at=msg.ts + 0.25)
+    assert text is not None
+    head, fields, _ = text.split(" ")
+    tags = {kv.split("=")[0] for kv in head.split(",")[1:]}
+    names = {kv.split("=")[0] for kv in fields.split(",")}
+    assert tags == {"body", "device_id", "link", "meeting_id", "member_id"}
+    assert not tags & names
+    assert "device_lag_s=0.25" in fields and "battery_charging=0i" in fields
+
+
+def test_runtime_points_through_v2_into_victoria_metrics(tmp_path: Path, make_runtime: RuntimeFactory) -> None:
+    with running_victoria_metrics(tmp_path / "vm") as vm:
+        rt = make_runtime(influx=f'url = "{vm.url}"\napi = "v2"\nflush_interval_s = 0.1\nstate_interval_s = 0.2\n'
+                                 'org = "kommun"\nbucket = "likavillkor"')
+        for i in range(3):
+            rt.ingestor.handle(topic("dev-a"), wire.encode(sample("dev-a", link="wifi", rtt_ms=10.0 + i,
+                                                                  meeting_id="ks-test")), time.time())
+        rt.write_current_state()
+        assert rt.influx is not None and rt.influx.flush(10)
+        rtt = vm.wait_export('{__name__="sample_rtt_ms"}', 1)
+        assert rtt and sorted(rtt[0]["values"]) == [10.0, 11.0, 12.0]  # type: ignore[call-overload]
+        assert rtt[0]["metric"]["member_id"] == "member-0"  # type: ignore[index]
+        assert rtt[0]["metric"]["body"] == "kommunstyrelsen"  # type: ignore[index]
+        states = vm.wait_export('{__name__="participant_state_state_code"}', 2)
+        assert {s["metric"]["device_id"] for s in states} == {"dev-a", "dev-b"}  # type: ignore[index]
+        verdict = vm.wait_export('{__name__="meeting_verdict_verdict_code"}', 1)
+        assert verdict[0]["metric"]["meeting_id"] == "ks-test"  # type: ignore[index]
+        assert rt.health()["influx"]["dropped"] == 0
+
+
+def test_points_into_influxdb_1x_read_back_with_influxql(tmp_path: Path) -> None:
+    with running_influxdb1(tmp_path / "influx") as db:
+        db.create_database("likavillkor")
+        w = InfluxWriter(V1Transport(db.url, database="likavillkor", token="", timeout_s=5), flush_interval_s=0.05)
+        w.start()
+        msg = sample("dev-a", link="wifi", rtt_ms=42.0, loss_percent=0.5, meeting_id="ks")
+        now = time.time()
+        w.put(sample_line(msg, member_id="m1", body="kommunstyrelsen", at=now))
+        inc = Incident(id="ks:m1:connection_lost:1", meeting_id="ks", body="kommunstyrelsen", member_id="m1",
+                       device_id="dev-a", kind="connection_lost", started_at=now - 30, ended_at=now,
+                       peak_severity="failure", adjourned=True, adjourned_s=25.0, substitute_called=False,
+                       metrics={})
+        w.put(incident_line(inc, event="closed", at=now))
+        assert w.flush(10)
+        w.stop()
+        rows = db.query('SELECT rtt_ms, loss_percent FROM sample WHERE member_id = \'m1\'', "likavillkor")
+        assert [(r["rtt_ms"], r["loss_percent"]) for r in rows] == [(42.0, 0.5)]
+        inc_rows = db.query("SELECT duration_s, severity_code FROM incident GROUP BY *", "likavillkor")
+        assert inc_rows[0]["duration_s"] == 30.0 and inc_rows[0]["severity_code"] == 2
+        assert inc_rows[0]["event"] == "closed" and inc_rows[0]["kind"] == "connection_lost"
+
+
+def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path) -> None:
+    port = free_port()
+    w = InfluxWriter(V2Transport(f"http://127.0.0.1:{port}", token="t", org="o", bucket="b", timeout_s=1),
+                     batch=50, max_buffer=100, flush_interval_s=0.05, retry_max_s=0.5)
+    w.start()
+    try:
+        t0 = time.monotonic()
+        base = time.time()
+        for i in range(150):
+            w.put(line("probe", {"n": "x"}, {"v": float(i)}, base + i / 1000))
+        assert time.monotonic() - t0 < 0.5  # never blocks the caller
+        assert _wait(lambda: w.stats.failures >= 1, 5)
+        assert w.stats.dropped == 50 and w.buffered() == 100
+        with running_victoria_metrics(tmp_path / "vm", port=port) as vm:
+            assert _wait(lambda: w.buffered() == 0, 15)
+            got = vm.wait_export('{__name__="probe_v"}', 1)
+            assert len(got[0]["values"]) == 100  # type: ignore[arg-type]
+            assert w.stats.written == 100
+    finally:
+        w.stop(1)

@@ -1,0 +1,76 @@
+"""MQTT side: the persistent session brings back what was published while the collector was
+down; losing the broker interrupts monitoring without marking anyone lost; the private
+Mosquitto is restarted when it dies and stopped by PID."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import paho.mqtt.client as paho
+
+from collector.broker import PrivateBroker
+from collector.store import schema as s
+from likavillkor import wire
+from tests.collector.conftest import RuntimeFactory
+from tests.collector.helpers import sample, topic
+from tests.collector.test_ingest import _wait
+from tests.support.services import Mosquitto
+
+
+def test_samples_published_while_collector_down_arrive(mosquitto: Mosquitto, publisher: paho.Client,
+                                                       make_runtime: RuntimeFactory) -> None:
+    first = make_runtime(mqtt_url=mosquitto.url, name="first")
+    assert _wait(lambda: first.mqtt.connected)
+    first.stop()  # the broker keeps the collector's session (clean_start False + expiry)
+    for i in range(20):
+        publisher.publish(topic("dev-a"), wire.encode(sample("dev-a", boot_id="while-down", seq=i)),
+                          qos=1).wait_for_publish(5)
+    second = make_runtime(mqtt_url=mosquitto.url, name="first")  # same data dir and client id
+    assert _wait(lambda: second.ingestor.counters.received >= 20)
+    assert second.store.flush(10)
+    assert second.store.count(s.samples, s.samples.c.msg_id.like("while-down:%")) == 20
+
+
+def test_broker_loss_interrupts_monitoring_nobody_lost(mosquitto: Mosquitto, publisher: paho.Client,
+                                                       make_runtime: RuntimeFactory) -> None:
+    rt = make_runtime(mqtt_url=mosquitto.url, silence_lost_s=1.0)
+    assert _wait(lambda: rt.mqtt.connected)
+    for d in ("dev-a", "dev-b"):
+        publisher.publish(topic(d), wire.encode(sample(d, link="wifi", rtt_ms=10.0, meeting_id="ks-test")),
+                          qos=1).wait_for_publish(5)
+    assert _wait(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) == 2)
+    mosquitto.kill()
+    assert _wait(lambda: not rt.mqtt.connected, 5)
+    time.sleep(2.0)  # twice the silence limit: without the broker, silence proves nothing
+    rt.tick()
+    view = rt.view("ks-test")
+    assert view is not None
+    assert view.monitoring == "interrupted" and view.verdict == "monitoring_interrupted"
+    assert all(p.state != "lost" for p in view.participants)
+    health = rt.health()
+    assert health["broker"]["connected"] is False and health["broker"]["monitoring"] == "interrupted"
+    mosquitto.start()
+    assert _wait(lambda: rt.mqtt.connected, 15)
+    assert rt.view("ks-test").monitoring == "active"  # type: ignore[union-attr]
+
+
+def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
+    b = PrivateBroker(tmp_path)
+    b.start()
+    try:
+        pid = b.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        assert _wait(lambda: b.restarts == 1 and b.pid != pid, 10)
+        c = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        c.connect(b.host, b.port, keepalive=5)  # same port after the restart
+        c.disconnect()
+        last = b.pid
+    finally:
+        b.stop()
+    assert last is not None
+    assert _wait(lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(), 5)
+    assert (tmp_path / "mosquitto" / "port").read_text() == str(b.port)
