@@ -46,7 +46,7 @@ def test_device_meetings_for_the_agent_scheduler(client_rt: tuple[TestClient, ob
 
 
 def test_actions_recorded_and_validated(client_rt: tuple[TestClient, object]) -> None:
-    client, rt = client_rt
+    client, _rt = client_rt
     r = client.post("/api/meetings/ks-test/actions", json={"kind": "adjourn", "by": "ordförande"})
     assert r.status_code == 201, r.text
     assert client.get("/api/meetings/ks-test").json()["adjourned_since"] is not None
