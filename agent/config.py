@@ -1,0 +1,180 @@
+"""The agent's typed configuration (``deploy/agent.example.toml`` documents every key).
+
+Loaded with :func:`load_agent_config` from TOML plus ``LIKAVILLKOR_AGENT__SECTION__KEY``
+environment variables; unknown keys are rejected with the file, line and key
+(``likavillkor.config``). The sections of the probes and media checks (``path``, ``speedtest``,
+``camera``, ``microphone``, ``mediapath``) are declared in their own modules and imported here;
+a module that is not installed gives a permissive placeholder, so that the rest of the agent
+still starts and its check reports "check unavailable".
+
+Importing this module must stay light (the monitor's budget is ≤60 MB RSS): those modules must
+not import cv2, numpy or aiortc at import time (tests/agent/test_light.py watches this).
+"""
+
+from __future__ import annotations
+
+import importlib
+import uuid
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+import msgspec
+
+from likavillkor.config import ConfigError, Section, load
+
+ENV_PREFIX = "LIKAVILLKOR_AGENT"
+
+
+class Unavailable(msgspec.Struct, kw_only=True, forbid_unknown_fields=False):
+    """Stands in for the section of a module that is not installed: any keys, all ignored."""
+
+
+def _section(module: str, name: str) -> Any:
+    try:
+        found = getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError):
+        return Unavailable
+    return found if isinstance(found, type) and issubclass(found, msgspec.Struct) else Unavailable
+
+
+if TYPE_CHECKING:
+    from agent.media.camera import CameraConfig
+    from agent.media.microphone import MicrophoneConfig
+    from agent.media.path import MediaPathConfig
+    from agent.probes.bandwidth import SpeedtestConfig
+    from agent.probes.path import PathProbeConfig
+else:
+    PathProbeConfig = _section("agent.probes.path", "PathProbeConfig")
+    SpeedtestConfig = _section("agent.probes.bandwidth", "SpeedtestConfig")
+    CameraConfig = _section("agent.media.camera", "CameraConfig")
+    MicrophoneConfig = _section("agent.media.microphone", "MicrophoneConfig")
+    MediaPathConfig = _section("agent.media.path", "MediaPathConfig")
+
+Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
+
+
+class MqttConfig(Section):
+    """``[mqtt]``: the broker. Empty ``url``: nothing is published (a self-test still runs)."""
+
+    url: str = ""  # mqtt://host:1883 or mqtts://host:8883
+    username: str = ""
+    password: str = ""
+    ca_file: str = ""  # CA bundle for mqtts://; empty: the system's
+    cert_file: str = ""  # client certificate (optional)
+    key_file: str = ""
+    keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
+    connect_timeout_s: Seconds = 5.0
+    reconnect_min_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 1
+    reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+    inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # unacknowledged QoS 1 messages at once
+
+    def __post_init__(self) -> None:
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+                raise ValueError(f"url must be mqtt://host[:port] or mqtts://host[:port], not {self.url!r}")
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+
+
+class CollectorConfig(Section):
+    """``[collector]``: the collector's HTTP API (meetings, reflector host, media peer)."""
+
+    url: str = ""  # http(s)://collector.example:8080
+    timeout_s: Seconds = 5.0
+    meetings_refresh_s: Seconds = 300.0
+
+    def __post_init__(self) -> None:
+        if self.url:
+            parts = urlsplit(self.url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"url must be http(s)://host[:port], not {self.url!r}")
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or ""
+
+
+class MonitorConfig(Section):
+    """``[monitor]``: the light sampling loop (≤1 % of a core, ≤60 MB RSS)."""
+
+    sample_period_s: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 1.0
+    path_probe: bool = True  # STAMP probes to the collector's reflector while monitoring
+
+
+class SelftestConfig(Section):
+    """``[selftest]`` (H8, H9, H20)."""
+
+    servicedesk_phone: str = "08-606 78 00"  # H20
+    run_before_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 900.0  # H8: 15 minutes before start
+    timeout_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 45.0
+    skip: list[str] = msgspec.field(default_factory=list)  # check groups not to run, e.g. ["bandwidth"]
+    cpu_warn_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 85.0
+    cpu_fail_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 97.0
+    mem_warn_available_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 15.0
+    mem_fail_available_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 5.0
+    battery_warn_percent: Annotated[float, msgspec.Meta(ge=0, le=100)] = 30.0
+
+
+class OutboxConfig(Section):
+    """``[outbox]``: the durable queue on disk (issue 8). Oldest messages are dropped first."""
+
+    max_messages: Annotated[int, msgspec.Meta(ge=1, le=10_000_000)] = 50_000
+    max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10**10)] = 64 * 1024 * 1024
+
+
+class AgentConfig(Section):
+    device_id: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^([A-Za-z0-9][A-Za-z0-9_.-]*)?$")] = ""
+    lang: Literal["sv", "en"] = "sv"
+    data_dir: str = ""  # empty: ~/.local/state/likavillkor-agent (outbox.sqlite lives here)
+    mqtt: MqttConfig = msgspec.field(default_factory=MqttConfig)
+    collector: CollectorConfig = msgspec.field(default_factory=CollectorConfig)
+    monitor: MonitorConfig = msgspec.field(default_factory=MonitorConfig)
+    selftest: SelftestConfig = msgspec.field(default_factory=SelftestConfig)
+    outbox: OutboxConfig = msgspec.field(default_factory=OutboxConfig)
+    path: PathProbeConfig = msgspec.field(default_factory=PathProbeConfig)
+    speedtest: SpeedtestConfig = msgspec.field(default_factory=SpeedtestConfig)
+    camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
+    microphone: MicrophoneConfig = msgspec.field(default_factory=MicrophoneConfig)
+    mediapath: MediaPathConfig = msgspec.field(default_factory=MediaPathConfig)
+
+    @property
+    def resolved_device_id(self) -> str:
+        return self.device_id or _hostname_id()
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.data_dir).expanduser() if self.data_dir else \
+            Path.home() / ".local" / "state" / "likavillkor-agent"
+
+
+def _hostname_id() -> str:
+    import re
+    import socket
+
+    name = re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).strip("-.") or "device"
+    return name[:64] if name[0].isalnum() else f"d{name}"[:64]
+
+
+def new_boot_id() -> str:
+    return uuid.uuid4().hex[:16]
+
+
+def load_agent_config(path: str | Path | None) -> AgentConfig:
+    """Load and validate; raises :class:`likavillkor.config.ConfigError` naming the key and line."""
+    return load(path, AgentConfig, env_prefix=ENV_PREFIX)
+
+
+__all__ = ["AgentConfig", "CollectorConfig", "ConfigError", "MonitorConfig", "MqttConfig", "OutboxConfig",
+           "SelftestConfig", "Unavailable", "load_agent_config", "new_boot_id"]

@@ -1,0 +1,220 @@
+"""Monitor mode: one :class:`likavillkor.wire.Sample` every ``sample_period_s`` (default 1 s).
+
+Filled from the platform facade (link, H9; battery, H9), byte rates of the interface (the cheap
+sign that video flows), the battery forecast to the meeting's end, host CPU/memory, and the path
+prober's snapshot (STAMP to the collector's reflector, H1/H2). No speed tests and no camera here
+("speed tests are heavy; never run one during a session").
+
+Budget: ≤1 % of a core and ≤60 MB RSS, so this module and everything it imports on this path
+must never import cv2, aiortc or numpy (tests/agent/test_light.py checks it). Every source is
+imported lazily: a module that is missing or fails gives ``None`` fields and one log line, never a
+crash, because a sample that says "unknown" is still a data point (an outage must not vanish).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import importlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from agent.config import AgentConfig, Unavailable
+from agent.identity import Identity
+from likavillkor import wire
+
+log = logging.getLogger(__name__)
+
+#: Battery readings kept for the forecast (one a minute is enough for a trend).
+BATTERY_HISTORY = 90
+BATTERY_EVERY_S = 60.0
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except Exception as exc:  # a missing or broken optional module: log once and go on without it
+        log.warning("monitor: %s unavailable (%s); its fields stay empty", module, exc)
+        return None
+
+
+def clamp(value: float | None, low: float, high: float) -> float | None:
+    """Keep a reading inside the wire's bounds (a driver reporting 101 % must not void a sample)."""
+    if value is None:
+        return None
+    return max(low, min(high, float(value)))
+
+
+def rate_kbps(prev: tuple[float, int] | None, now_t: float, now_bytes: int) -> float | None:
+    """Kilobits per second between two counter readings; None at the start or when a counter
+    went backwards (interface reset, wrapped counter)."""
+    if prev is None:
+        return None
+    dt = now_t - prev[0]
+    delta = now_bytes - prev[1]
+    if dt <= 0 or delta < 0:
+        return None
+    return delta * 8 / 1000 / dt
+
+
+class SampleSources:
+    """Reads the device once per sample. Pure of scheduling; ``now`` is passed in."""
+
+    def __init__(self, cfg: AgentConfig) -> None:
+        self.cfg = cfg
+        self.platform = _optional("agent.platform")
+        self.forecaster = _optional("agent.probes.battery_forecast")
+        self.psutil = _optional("psutil")
+        self.problems: collections.Counter[str] = collections.Counter()
+        self._counters: dict[str, tuple[float, int]] = {}
+        self._battery: collections.deque[tuple[float, float]] = collections.deque(maxlen=BATTERY_HISTORY)
+        if self.psutil is not None:
+            self.psutil.cpu_percent(interval=None)  # prime: the first call has no interval
+
+    def _safe(self, name: str, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # one bad reading must not lose the whole sample
+            self.problems[name] += 1
+            if self.problems[name] == 1:
+                log.warning("monitor: reading %s failed: %s", name, exc)
+            return None
+
+    def read(self, now: float, meeting_end: float | None) -> dict[str, Any]:
+        fields: dict[str, Any] = {}
+        if self.platform is not None:
+            fields.update(self._safe("link", self._link) or {})
+            fields.update(self._safe("rates", lambda: self._rates(now, fields.get("iface"))) or {})
+            fields.update(self._safe("battery", lambda: self._battery_fields(now, meeting_end)) or {})
+        if self.psutil is not None:
+            fields.update(self._safe("host", self._host) or {})
+        return fields
+
+    def _link(self) -> dict[str, Any]:
+        info = self.platform.link_info()  # type: ignore[union-attr]
+        return {"link": info.link, "iface": info.iface, "metered": info.metered,
+                "hotspot_reason": info.hotspot_reason,
+                "wifi_signal_dbm": clamp(info.wifi_signal_dbm, -150, 30),
+                "wifi_signal_percent": clamp(info.wifi_signal_percent, 0, 100),
+                "link_rate_mbps": clamp(info.link_rate_mbps, 0, 100_000_000)}
+
+    def _rates(self, now: float, iface: str | None) -> dict[str, Any]:
+        counters = self.platform.net_counters(iface)  # type: ignore[union-attr]
+        if counters is None:
+            return {}
+        key = iface or ""
+        tx = rate_kbps(self._counters.get(key + ":tx"), now, counters.tx_bytes)
+        rx = rate_kbps(self._counters.get(key + ":rx"), now, counters.rx_bytes)
+        self._counters[key + ":tx"] = (now, counters.tx_bytes)
+        self._counters[key + ":rx"] = (now, counters.rx_bytes)
+        return {"tx_kbps": clamp(tx, 0, 100_000_000), "rx_kbps": clamp(rx, 0, 100_000_000)}
+
+    def _battery_fields(self, now: float, meeting_end: float | None) -> dict[str, Any]:
+        info = self.platform.battery()  # type: ignore[union-attr]
+        if info is None:
+            return {}
+        if not self._battery or now - self._battery[-1][0] >= BATTERY_EVERY_S:
+            self._battery.append((now, float(info.percent)))
+        out: dict[str, Any] = {"battery_percent": clamp(info.percent, 0, 100), "battery_charging": info.charging}
+        if self.forecaster is not None:
+            fc = self.forecaster.forecast(list(self._battery), info.charging, now, meeting_end)
+            out["battery_minutes_left"] = clamp(fc.minutes_left, 0, 100_000)
+            out["battery_lasts_meeting"] = fc.lasts_meeting
+        elif info.seconds_left is not None:
+            out["battery_minutes_left"] = clamp(info.seconds_left / 60, 0, 100_000)
+        return out
+
+    def _host(self) -> dict[str, Any]:
+        ps = self.psutil
+        mem = ps.virtual_memory()  # type: ignore[union-attr]
+        return {"cpu_percent": clamp(ps.cpu_percent(interval=None), 0, 100),  # type: ignore[union-attr]
+                "mem_available_percent": clamp(100.0 * mem.available / mem.total, 0, 100)}
+
+
+MeetingLookup = Callable[[float], tuple[str, float] | None]  # now -> (meeting id, end) or None
+
+
+class Monitor:
+    """Publishes a Sample every ``cfg.monitor.sample_period_s`` through ``sink`` (the outbox).
+
+    ``clock`` (monotonic) paces the loop, ``wall`` stamps the samples; both are injectable.
+    """
+
+    def __init__(self, cfg: AgentConfig, identity: Identity, sink: Callable[[wire.Sample], None], *,
+                 meeting: MeetingLookup = lambda _now: None, dropped: Callable[[], int] = lambda: 0,
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 sources: SampleSources | None = None) -> None:
+        self.cfg = cfg
+        self.identity = identity
+        self.sink = sink
+        self.meeting = meeting
+        self.dropped = dropped
+        self.clock = clock
+        self.wall = wall
+        self.sources = sources or SampleSources(cfg)
+        self.prober: Any = None
+        self.samples = 0
+        self._task: asyncio.Task[None] | None = None
+
+    def make_sample(self) -> wire.Sample:
+        now = self.wall()
+        current = self.meeting(now)
+        fields = self.sources.read(now, current[1] if current else None)
+        if self.prober is not None:
+            fields.update(self.prober.snapshot())
+        return wire.Sample(device_id=self.identity.device_id, boot_id=self.identity.boot_id,
+                           seq=self.identity.next_seq(), ts=now, meeting_id=current[0] if current else None,
+                           outbox_dropped=self.dropped(), **fields)
+
+    async def start(self) -> None:
+        await self._start_prober()
+        self._task = asyncio.create_task(self._run(), name="monitor")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self.prober is not None:
+            await self.prober.stop()
+            self.prober = None
+
+    async def _start_prober(self) -> None:
+        cfg = self.cfg
+        if not cfg.monitor.path_probe or isinstance(cfg.path, Unavailable):
+            return
+        host = getattr(cfg.path, "host", "") or cfg.collector.host
+        if not host:
+            log.info("monitor: no reflector host ([path] host or [collector] url): no path probes")
+            return
+        module = _optional("agent.probes.path")
+        if module is None:
+            return
+        try:
+            self.prober = module.PathProber(cfg.path, host=host)
+            await self.prober.start()
+        except Exception as exc:  # the monitor runs on without path fields
+            log.warning("monitor: path prober failed to start: %s", exc)
+            self.prober = None
+
+    async def _run(self) -> None:
+        period = self.cfg.monitor.sample_period_s
+        next_t = self.clock()
+        while True:
+            try:
+                self.sink(self.make_sample())
+                self.samples += 1
+            except Exception as exc:  # a full disk or a bad value: count, log once, keep sampling
+                self.sources.problems["publish"] += 1
+                if self.sources.problems["publish"] == 1:
+                    log.warning("monitor: could not queue a sample: %s", exc)
+            next_t += period
+            delay = next_t - self.clock()
+            if delay < -period:  # starved (suspend, overload): skip ahead rather than burst
+                next_t = self.clock()
+                delay = 0.0
+            await asyncio.sleep(max(0.0, delay))

@@ -1,0 +1,210 @@
+"""The agent's MQTT link: paho-mqtt 2.x (callback API v2), MQTT v5, TLS and user/password.
+
+- On every connect it publishes a retained ``status`` ``online``; the broker holds a retained
+  ``offline`` last will (``reason="will"``) that it publishes if the agent vanishes (crash, power,
+  network). A clean stop publishes ``offline`` with ``reason="shutdown"`` before disconnecting.
+- paho reconnects by itself with back-off (``reconnect_delay_set``) from its network thread.
+- Samples and self-test results never go to paho directly: they go into the durable
+  :class:`agent.outbox.Outbox` and a courier task moves them to paho in order, at most
+  ``inflight`` unacknowledged at a time, deleting each row only when its PUBACK arrives
+  (``on_publish`` mid). paho resends its in-flight messages itself after a reconnect; rows not yet
+  handed to paho wait on disk, so a broker outage loses nothing and costs no memory.
+
+Threading: paho calls ``on_publish`` while holding its own message lock, so the callbacks only
+queue the event and wake the courier (an asyncio task); all bookkeeping happens in that task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import queue
+import ssl
+import time
+from collections.abc import Callable
+from typing import Any
+
+import paho.mqtt.client as paho
+from paho.mqtt.enums import CallbackAPIVersion
+
+from agent.config import MqttConfig
+from agent.identity import Identity
+from agent.outbox import Outbox
+from likavillkor import __version__, topics, wire
+
+log = logging.getLogger(__name__)
+
+DataMessage = wire.Sample | wire.SelftestResult
+
+
+class AgentMqtt:
+    """Connects, keeps the retained status, and drains the outbox. ``start``/``stop`` are async."""
+
+    COURIER_IDLE_S = 0.5
+
+    def __init__(self, cfg: MqttConfig, identity: Identity, outbox: Outbox, *,
+                 clock: Callable[[], float] = time.time, announce: bool = True) -> None:
+        """``announce=False`` (a one-shot self-test beside a running agent): no status, no will,
+        and a client id of its own so it does not take over the agent's session."""
+        if not cfg.url:
+            raise ValueError("mqtt: no broker url configured")
+        self.cfg = cfg
+        self.identity = identity
+        self.outbox = outbox
+        self._clock = clock
+        self.announce = announce
+        self.counters: dict[str, int] = {"connects": 0, "disconnects": 0, "published": 0, "acked": 0,
+                                         "publish_errors": 0}
+        self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
+        self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._connected = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._client = self._make_client()
+
+    # -- set-up ----------------------------------------------------------------------------
+    def _status(self, state: wire.DeviceState, reason: str | None) -> bytes:
+        msg = wire.Status(device_id=self.identity.device_id, boot_id=self.identity.boot_id,
+                          seq=self.identity.next_status_seq(), ts=self._clock(), state=state, reason=reason,
+                          agent_version=__version__)
+        return wire.encode(msg)
+
+    @property
+    def status_topic(self) -> str:
+        return topics.device_topic(self.identity.device_id, "status")
+
+    def _make_client(self) -> paho.Client:
+        suffix = "" if self.announce else f"-selftest-{self.identity.boot_id[:8]}"
+        client_id = f"lv-agent-{self.identity.device_id}"[: 64 - len(suffix)] + suffix
+        client = paho.Client(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
+        if self.cfg.username:
+            client.username_pw_set(self.cfg.username, self.cfg.password or None)
+        if self.cfg.tls:
+            client.tls_set(ca_certs=self.cfg.ca_file or None, certfile=self.cfg.cert_file or None,
+                           keyfile=self.cfg.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+        client.connect_timeout = self.cfg.connect_timeout_s
+        client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
+        client.max_inflight_messages_set(self.cfg.inflight)
+        if self.announce:
+            client.will_set(self.status_topic, self._status(wire.DeviceState.OFFLINE, "will"), qos=1, retain=True)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_publish = self._on_publish
+        return client
+
+    # -- paho callbacks (network thread): queue and wake only -------------------------------
+    def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        if getattr(reason, "is_failure", False):
+            log.warning("mqtt: broker %s refused the connection: %s", self.cfg.url, reason)
+            return
+        if self.announce:
+            client.publish(self.status_topic, self._status(wire.DeviceState.ONLINE, None), qos=1, retain=True)
+        self._events.put(("connect", 0))
+        self._signal()
+
+    def _on_disconnect(self, _c: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
+        self._events.put(("disconnect", 0))
+        self._signal()
+
+    def _on_publish(self, _c: paho.Client, _u: Any, mid: int, _reason: Any, _props: Any) -> None:
+        self._events.put(("ack", mid))
+        self._signal()
+
+    def _signal(self) -> None:
+        loop, wake = self._loop, self._wake
+        if loop is None or wake is None:
+            return
+        with contextlib.suppress(RuntimeError):  # the loop is closing
+            loop.call_soon_threadsafe(wake.set)
+
+    # -- public ------------------------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self._connected
+
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
+        self._client.connect_async(self.cfg.host, self.cfg.port, keepalive=self.cfg.keepalive_s)
+        self._client.loop_start()
+        self._task = asyncio.create_task(self._courier(), name="mqtt-courier")
+
+    def publish(self, msg: DataMessage) -> None:
+        """Store ``msg`` in the outbox (QoS 1); the courier sends it when the broker is reachable."""
+        kind: topics.Kind = "sample" if isinstance(msg, wire.Sample) else "selftest"
+        self.outbox.put(topics.device_topic(self.identity.device_id, kind), wire.encode(msg), qos=1)
+        if self._wake is not None:
+            self._wake.set()
+
+    async def flush(self, timeout_s: float) -> bool:
+        """Wait until the outbox is empty (every message acknowledged); False on timeout."""
+        deadline = time.monotonic() + timeout_s
+        while len(self.outbox) > 0 and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        return len(self.outbox) == 0
+
+    async def stop(self, timeout_s: float = 3.0) -> None:
+        """Publish ``offline`` (reason ``shutdown``), disconnect cleanly (no will), stop the thread."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._connected and self.announce:
+            info = self._client.publish(self.status_topic, self._status(wire.DeviceState.OFFLINE, "shutdown"),
+                                        qos=1, retain=True)
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        self._client.disconnect()
+        await asyncio.to_thread(self._client.loop_stop)
+        self._connected = False
+        self._loop = None
+        self._wake = None
+
+    # -- courier -----------------------------------------------------------------------------
+    async def _courier(self) -> None:
+        assert self._wake is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), self.COURIER_IDLE_S)
+            self._wake.clear()
+            self._drain_events()
+            self._send_more()
+
+    def _drain_events(self) -> None:
+        while True:
+            try:
+                kind, mid = self._events.get_nowait()
+            except queue.Empty:
+                return
+            if kind == "ack":
+                row = self._inflight.pop(mid, None)
+                if row is not None:  # None: a status message, not an outbox row
+                    self.outbox.ack(row)
+                    self.counters["acked"] += 1
+            elif kind == "connect":
+                self._connected = True
+                self.counters["connects"] += 1
+                log.info("mqtt: connected to %s", self.cfg.url)
+            else:
+                if self._connected:
+                    log.warning("mqtt: lost the broker %s; reconnecting, messages wait in the outbox",
+                                self.cfg.url)
+                self._connected = False
+                self.counters["disconnects"] += 1
+
+    def _send_more(self) -> None:
+        if not self._connected:
+            return
+        for row in self.outbox.next_batch(self.cfg.inflight - len(self._inflight)):
+            try:
+                info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            except (ValueError, TypeError) as exc:
+                self.counters["publish_errors"] += 1
+                log.warning("mqtt: dropping a message paho refused: %s", exc)
+                self.outbox.ack(row.id)
+                continue
+            self._inflight[info.mid] = row.id
+            self.counters["published"] += 1
