@@ -1,0 +1,122 @@
+"""End to end with real processes: the collector (``python -m collector run``, private or
+external Mosquitto, SQLite) and a device process publishing samples.
+
+- SIGKILL the device: the API shows it ``lost`` and the meeting ``adjourn`` within the
+  configured silence limit + 1 s (H15).
+- The collector loses the broker: health and the meeting view say monitoring is interrupted,
+  and nobody is marked lost (silence proves nothing without a broker).
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from tests.collector.helpers import write_config, write_roster
+from tests.support.services import Mosquitto, free_port, stop_pid
+
+ROOT = Path(__file__).resolve().parents[2]
+SILENCE_S = 2.0
+
+
+@contextmanager
+def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = ("dev-a",)) -> Iterator[str]:
+    roster = write_roster(tmp_path / "roster.toml", list(devices))
+    port = free_port()
+    cfg = write_config(tmp_path / "collector.toml", data_dir=tmp_path / "data", roster=roster, mqtt_url=mqtt_url,
+                       http_port=port, silence_lost_s=SILENCE_S, extra="[ingest]\ntick_interval_s = 0.1\n")
+    log = open(tmp_path / "collector.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
+                            stdout=log, stderr=log, start_new_session=True)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        _until(lambda: _get(base, "/api/health") is not None and _get(base, "/api/health")["broker"]["connected"],
+               20, "collector up and connected to its broker", tmp_path / "collector.log")
+        yield base
+    finally:
+        stop_pid(proc, timeout=10)
+        log.close()
+
+
+@contextmanager
+def device(port: int, device_id: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    log = open(tmp_path / f"{device_id}.log", "ab")  # noqa: SIM115
+    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/publisher.py"), "--port", str(port),
+                             "--device", device_id, "--meeting", "ks-test", "--period", "0.2"],
+                            cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        yield proc
+    finally:
+        stop_pid(proc)
+        log.close()
+
+
+def _get(base: str, path: str) -> Any:
+    try:
+        r = httpx.get(base + path, timeout=2)
+    except httpx.HTTPError:
+        return None
+    return r.json() if r.status_code == 200 else None
+
+
+def _until(pred: Any, timeout: float, what: str, log: Path | None = None) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    tail = log.read_text()[-2000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out waiting for {what}\n{tail}")
+
+
+def _participant(base: str, device_id: str) -> dict[str, Any]:
+    view = _get(base, "/api/meetings/ks-test")
+    return next(p for p in view["participants"] if p["device_id"] == device_id)
+
+
+def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path) -> None:
+    with collector(tmp_path) as base:
+        broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])  # private Mosquitto
+        with device(broker_port, "dev-a", tmp_path) as proc:
+            _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok")
+            assert _get(base, "/api/meetings/ks-test")["verdict"] == "equal_terms"
+            os.kill(proc.pid, signal.SIGKILL)
+            killed = time.monotonic()
+            proc.wait(5)
+
+            def lost_and_adjourn() -> bool:
+                v = _get(base, "/api/meetings/ks-test")
+                return v is not None and v["verdict"] == "adjourn" and v["participants"][0]["state"] == "lost"
+
+            seen = _until(lost_and_adjourn, SILENCE_S + 5, "lost + adjourn")
+            assert seen - killed <= SILENCE_S + 1.0, f"took {seen - killed:.2f} s"
+        incidents = _get(base, "/api/incidents?kind=connection_lost")
+        assert [i["device_id"] for i in incidents] == ["dev-a"]
+
+
+def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mosquitto: Mosquitto) -> None:
+    with collector(tmp_path, mqtt_url=mosquitto.url) as base, device(mosquitto.port, "dev-a", tmp_path):
+        _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok")
+        mosquitto.kill()
+        _until(lambda: _get(base, "/api/health")["broker"]["connected"] is False, 10, "broker loss seen")
+        time.sleep(SILENCE_S + 1.0)
+        health = _get(base, "/api/health")
+        view = _get(base, "/api/meetings/ks-test")
+        assert health["broker"]["monitoring"] == "interrupted"
+        assert view["monitoring"] == "interrupted" and view["verdict"] == "monitoring_interrupted"
+        assert all(p["state"] != "lost" for p in view["participants"])
+        metrics = httpx.get(base + "/metrics", timeout=2).text
+        assert "likavillkor_mqtt_connected 0.0" in metrics
+        mosquitto.start()
+        _until(lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", 20, "monitoring back")
+        _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok again")
