@@ -42,6 +42,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from likavillkor.config import ConfigError
 from likavillkor.roster import load_body_table, load_roster
@@ -217,6 +218,18 @@ def read_credentials_password(text: str) -> str | None:
 
 # ---------------------------------------------------------------------------- decisions (pure)
 
+def check_mqtt_url(url: str, *, option: str = "--mqtt-url") -> str:
+    """``mqtts://host[:port]`` (or ``mqtt://`` for a broker without TLS), else CredentialError."""
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        raise CredentialError(f"{option} {url!r}: the port is not a number from 1 to 65535") from None
+    if parts.scheme not in ("mqtts", "mqtt") or not parts.hostname or parts.path not in ("", "/"):
+        raise CredentialError(f"{option} {url!r}: expected mqtts://host:8883")
+    return url
+
+
 def check_usernames(device_ids: Iterable[str], collector_user: str) -> list[str]:
     """The device ids sorted, or :class:`CredentialError` for one unusable as an MQTT user."""
     ids = sorted(set(device_ids))
@@ -364,6 +377,8 @@ def _write_broker_files(lay: Layout, plans: Sequence[UserPlan], ids: Sequence[st
 
 
 def _write_credentials(lay: Layout, plans: Sequence[UserPlan], opts: Options) -> None:
+    lay.devices.mkdir(parents=True, exist_ok=True)
+    lay.devices.chmod(0o700)
     for plan in plans:
         if plan.password is None:
             continue
@@ -388,8 +403,8 @@ def build_parser(prog: str = "likavillkor-collector broker-credentials") -> argp
     p.add_argument("--roster", required=True, help="the roster TOML (meetings, participants, [[device]])")
     p.add_argument("--out", required=True, help="output directory (see docs/operations.md)")
     p.add_argument("--bodies", default="", help="a body table replacing the shipped one (H22)")
-    p.add_argument("--mqtt-url", default="", help="broker URL written into the devices' files, "
-                   "e.g. mqtts://mqtt.kommun.se:8883")
+    p.add_argument("--mqtt-url", required=True, help="broker URL written into the devices' files, "
+                   "e.g. mqtts://likavillkor.kommun.se:8883 (the name in the broker's certificate)")
     p.add_argument("--collector-mqtt-url", default="", help="broker URL for the collector (default: --mqtt-url)")
     p.add_argument("--ca-file", default="", help="CA file path on the devices (empty: system trust store)")
     p.add_argument("--collector-ca-file", default="", help="CA file path for the collector (default: --ca-file)")
@@ -415,6 +430,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         bodies = load_body_table(args.bodies) if args.bodies else None
         roster = load_roster(args.roster, bodies=bodies)
+        check_mqtt_url(args.mqtt_url)
+        if args.collector_mqtt_url:
+            check_mqtt_url(args.collector_mqtt_url, option="--collector-mqtt-url")
         rotate: bool | frozenset[str] = True if args.rotate else frozenset(args.rotate_device)
         unknown = sorted(set(args.rotate_device) - set(roster.devices) - {args.collector_user})
         if unknown:

@@ -206,7 +206,8 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         anna_before, bo_before = dep.password("anna-ipad"), dep.password("bo-ipad")
         # bo leaves the roster; anna's tablet is lost and gets a new password
         roster.write_text(ROSTER.replace('[[meeting.participant]]\nname = "Bo Berg"\ndevice_id = "bo-ipad"\n', ""))
-        assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--rotate-device", "anna-ipad"]) == 0
+        assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883",
+                                "--rotate-device", "anna-ipad"]) == 0
         assert not (out / "devices" / "bo-ipad.toml").exists()
         assert dep.password("anna-ipad") != anna_before
         assert broker.proc is not None

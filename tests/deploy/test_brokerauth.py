@@ -1,0 +1,197 @@
+"""collector.brokerauth without a broker: the hash format against the real mosquitto_passwd, the
+ACL text, keeping and rotating passwords, file modes, and clear refusals of bad input."""
+
+from __future__ import annotations
+
+import base64
+import logging
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from collector import brokerauth as ba
+from likavillkor.config import load
+from tests.support.services import require_binary
+
+ROSTER = """
+[[meeting]]
+id = "sn-2026-12-03"
+body = "socialnämnden"
+secret = true
+start = 2026-12-03T13:00:00+01:00
+end = 2026-12-03T16:00:00+01:00
+[[meeting.participant]]
+name = "Cecilia Ek"
+device_id = "cecilia-ipad"
+[[meeting.participant]]
+name = "David Falk"
+device_id = "david-ipad"
+"""
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _run(tmp_path: Path, roster_text: str = ROSTER, *extra: str) -> tuple[int, Path]:
+    roster = tmp_path / "roster.toml"
+    roster.write_text(roster_text)
+    out = tmp_path / "out"
+    if "--mqtt-url" not in extra:
+        extra = ("--mqtt-url", "mqtts://likavillkor.kommun.example:8883", *extra)
+    return ba.main(["--roster", str(roster), "--out", str(out), *extra]), out
+
+
+def test_hash_is_byte_identical_to_mosquitto_passwd(tmp_path: Path) -> None:
+    pwfile = tmp_path / "pw"
+    binary = require_binary("mosquitto_passwd")
+    subprocess.run([binary, "-c", "-b", str(pwfile), "anna-ipad", "hemligt lösenord"], check=True, timeout=10)
+    hashes = ba.parse_password_file(pwfile.read_text())
+    theirs = hashes["anna-ipad"]
+    assert ba.verify_password("hemligt lösenord", theirs)
+    assert not ba.verify_password("hemligt lösenord!", theirs)
+    _, seven, iterations, salt_b64, _ = theirs.split("$")
+    ours = ba.hash_password("hemligt lösenord", salt=base64.b64decode(salt_b64), iterations=int(iterations))
+    assert seven == "7" and ours == theirs
+
+
+@pytest.mark.parametrize("bad", ["", "$6$abc$def", "$7$101$!!!$???", "$7$0$AAAA$AAAA", "plain"])
+def test_verify_rejects_malformed_hashes(bad: str) -> None:
+    assert ba.verify_password("x", bad) is False
+
+
+def test_each_hash_has_its_own_salt() -> None:
+    a, b = ba.hash_password("same"), ba.hash_password("same")
+    assert a != b and ba.verify_password("same", a) and ba.verify_password("same", b)
+
+
+def test_new_passwords_are_long_random_and_never_parse_as_toml_values() -> None:
+    pws = {ba.new_password() for _ in range(200)}
+    assert len(pws) == 200
+    assert all(len(p) == ba.PASSWORD_LENGTH and p[0].isalpha() and p.isalnum() for p in pws)
+
+
+def test_acl_gives_each_device_its_own_prefix_and_the_collector_read_only() -> None:
+    acl = ba.render_acl(["b", "a"], collector_user="coll")
+    blocks = [blk.strip().splitlines() for blk in acl.split("\n\n")]
+    rules = {b[-2]: b[-1] for b in blocks if len(b) >= 2 and b[-2].startswith("user ")}
+    assert rules == {"user coll": "topic read likavillkor/v1/#",
+                     "user a": "topic write likavillkor/v1/devices/a/#",
+                     "user b": "topic write likavillkor/v1/devices/b/#"}
+    assert "pattern" not in acl and "readwrite" not in acl
+    # nothing before the first 'user' line: anonymous clients get no rule
+    before_first_user = acl.split("\nuser ", 1)[0]
+    assert all(line.startswith("#") or not line for line in before_first_user.splitlines())
+
+
+def test_auth_conf_refuses_anonymous() -> None:
+    conf = ba.render_auth_conf("/mosquitto/auth/")
+    assert conf.splitlines()[2:] == ["allow_anonymous false", "password_file /mosquitto/auth/passwords",
+                                     "acl_file /mosquitto/auth/acl"]
+
+
+def test_plan_keeps_rotates_and_creates() -> None:
+    counter = iter(range(100))
+
+    def make() -> str:
+        return f"pw{next(counter)}"
+
+    old = ba.hash_password("old")
+    kept = ba.plan_user("u", existing_hash=old, existing_password="old", rotate=False, make_password=make)
+    assert (kept.action, kept.hash, kept.password) == (ba.Action.KEPT, old, "old")
+    rotated = ba.plan_user("u", existing_hash=old, existing_password="old", rotate=True, make_password=make)
+    assert rotated.action is ba.Action.ROTATED and rotated.password == "pw0"
+    assert ba.verify_password("pw0", rotated.hash)
+    new = ba.plan_user("u", existing_hash=None, existing_password=None, rotate=False, make_password=make)
+    assert new.action is ba.Action.NEW and ba.verify_password("pw1", new.hash)
+    hash_only = ba.plan_user("u", existing_hash=old, existing_password=None, rotate=False, make_password=make)
+    assert (hash_only.action, hash_only.hash, hash_only.password) == (ba.Action.KEPT_HASH_ONLY, old, None)
+    # a credentials file whose password no longer matches the hash wins: the hash is redone
+    drifted = ba.plan_user("u", existing_hash=old, existing_password="other", rotate=False, make_password=make)
+    assert drifted.action is ba.Action.KEPT and ba.verify_password("other", drifted.hash)
+    _, revoked = ba.plan_all(["u"], existing_hashes={"u": old, "gone": old}, existing_passwords={}, rotate=False)
+    assert revoked == ["gone"]
+
+
+def test_files_modes_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
+    rc, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883", "--ca-file", "")
+    assert rc == 0
+    files = [out / "broker" / "passwords", out / "broker" / "acl", out / "devices" / "cecilia-ipad.toml",
+             out / "devices" / "david-ipad.toml", out / "collector-mqtt.toml", out / "collector.env"]
+    before = {f: f.read_bytes() for f in files}
+    assert [_mode(f) for f in files] == [0o640, 0o640, 0o600, 0o600, 0o600, 0o600]
+    assert _mode(out / "devices") == 0o700
+    device = (out / "devices" / "cecilia-ipad.toml").read_text()
+    assert 'device_id = "cecilia-ipad"' in device and 'username = "cecilia-ipad"' in device
+    assert 'url = "mqtts://mqtt.kommun.example:8883"' in device
+    env = (out / "collector.env").read_text()
+    assert f"LIKAVILLKOR_COLLECTOR__MQTT__USERNAME={ba.COLLECTOR_USER}\n" in env
+    assert _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883")[0] == 0
+    assert {f: f.read_bytes() for f in files} == before
+    assert _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883", "--rotate")[0] == 0
+    assert all(f.read_bytes() != before[f] for f in files if f.name != "acl")
+
+
+def test_lost_credentials_file_keeps_the_hash_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    _, out = _run(tmp_path)
+    hashes = ba.parse_password_file((out / "broker" / "passwords").read_text())
+    (out / "devices" / "david-ipad.toml").unlink()
+    with caplog.at_level(logging.WARNING, logger="collector.brokerauth"):
+        assert _run(tmp_path)[0] == 0
+    assert ba.parse_password_file((out / "broker" / "passwords").read_text())["david-ipad"] == hashes["david-ipad"]
+    assert not (out / "devices" / "david-ipad.toml").exists()
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["david-ipad"]
+    assert _run(tmp_path, ROSTER, "--rotate-device", "david-ipad")[0] == 0
+    assert (out / "devices" / "david-ipad.toml").exists()
+
+
+@pytest.mark.parametrize(("roster_extra", "args", "message"), [
+    ('\n[[device]]\nid = "evil/+"\n', (), "cannot be an MQTT user name"),
+    ('\n[[device]]\nid = "a:b"\n', (), "cannot be an MQTT user name"),
+    (f'\n[[device]]\nid = "{ba.COLLECTOR_USER}"\n', (), "collector's user name"),
+    ("", ("--rotate-device", "nobodys-ipad"), "not a device in the roster"),
+    ("\n[[meeting]]\nid = 'x'\n", (), "roster.toml"),
+    ("", ("--mqtt-url", "https://likavillkor.kommun.example"), "expected mqtts://host:8883"),
+    ("", ("--mqtt-url", "mqtts://likavillkor.kommun.example:88830"), "port"),
+])
+def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str], roster_extra: str, args: tuple[str, ...],
+        message: str) -> None:
+    rc, out = _run(tmp_path, ROSTER + roster_extra, *args)
+    assert rc == 2
+    err = capsys.readouterr().err
+    assert err.startswith("broker-credentials: ") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+def test_missing_roster_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert ba.main(["--roster", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o"),
+                    "--mqtt-url", "mqtts://h:8883"]) == 2
+    assert "cannot read roster" in capsys.readouterr().err
+
+
+def test_device_file_is_a_valid_agent_config(tmp_path: Path) -> None:
+    from agent.config import AgentConfig
+
+    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883", "--ca-file",
+                  "/etc/likavillkor/ca.crt")
+    path = out / "devices" / "david-ipad.toml"
+    cfg = load(path, AgentConfig)
+    assert (cfg.device_id, cfg.mqtt.username, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls, cfg.mqtt.ca_file) == (
+        "david-ipad", "david-ipad", "likavillkor.kommun.example", 8883, True, "/etc/likavillkor/ca.crt")
+    assert cfg.mqtt.password == ba.read_credentials_password(path.read_text())
+
+
+def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
+    from collector.config import CollectorConfig
+
+    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883",
+                  "--collector-mqtt-url", "mqtts://mosquitto.internal:8883")
+    from_toml = load(out / "collector-mqtt.toml", CollectorConfig)
+    env = dict(line.split("=", 1) for line in (out / "collector.env").read_text().splitlines())
+    from_env = load(None, CollectorConfig, env_prefix="LIKAVILLKOR_COLLECTOR", environ=env)
+    assert from_toml.mqtt == from_env.mqtt
+    assert (from_env.mqtt.url, from_env.mqtt.username) == ("mqtts://mosquitto.internal:8883", ba.COLLECTOR_USER)
+    assert len(from_env.mqtt.password) == ba.PASSWORD_LENGTH
