@@ -18,6 +18,9 @@ class FrameLimits(Section):
     frozen_ssim: float = 0.985
     #: testrtc: the check fails when more than a third of its frames are black (or frozen)
     bad_frame_ratio: float = 1.0 / 3.0
+    #: a black or frozen stretch at least this long is a warning even below the share above (project's
+    #: choice: half a second is visible to the room; single odd frames are not)
+    visible_run_s: float = 0.5
     #: testrtc: the check fails when the capture frame rate is below 5 fps
     min_fps: float = 5.0
     #: Teams CQD: video is poor below 7 fps (used for the received side of the media path)

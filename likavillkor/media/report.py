@@ -107,11 +107,11 @@ def judge_video(report: VideoReport, limits: FrameLimits | None = None, *, prefi
     share = lim.bad_frame_ratio
     black = report.black_frames / report.frames
     frozen = report.frozen_frames / report.frames
-    out.append(_ratio_issue(f"{prefix}.black", black, share, "H4",
+    out.append(_ratio_issue(f"{prefix}.black", black, share, _longest(report.black_runs), lim.visible_run_s, "H4",
                             _t("svart bild", "black picture"),
                             _t("kameran visar svart bild — ta bort skyddet eller välj en annan kamera",
                                "the camera shows a black picture — remove the cover or choose another camera")))
-    out.append(_ratio_issue(f"{prefix}.frozen", frozen, share, "H1",
+    out.append(_ratio_issue(f"{prefix}.frozen", frozen, share, _longest(report.frozen_runs), lim.visible_run_s, "H1",
                             _t("fryst bild", "frozen picture"),
                             _t("bilden står still — starta om kameran eller appen",
                                "the picture does not move — restart the camera or the app")))
@@ -141,10 +141,15 @@ def judge_video(report: VideoReport, limits: FrameLimits | None = None, *, prefi
     return out
 
 
-def _ratio_issue(iid: str, ratio: float, share: float, rule: str, what: dict[str, str],
-                 advice: dict[str, str]) -> Issue:
+def _longest(segments: list[Segment]) -> float:
+    return max((s.end_s - s.start_s for s in segments), default=0.0)
+
+
+def _ratio_issue(iid: str, ratio: float, share: float, longest_s: float, visible_s: float, rule: str,
+                 what: dict[str, str], advice: dict[str, str]) -> Issue:
+    """fail above the testrtc share; warn when a stretch long enough to be seen occurred."""
     bad = ratio > share
-    status = CheckStatus.FAIL if bad else (CheckStatus.WARN if ratio > 0 else CheckStatus.PASS)
+    status = CheckStatus.FAIL if bad else (CheckStatus.WARN if longest_s >= visible_s else CheckStatus.PASS)
     pct = round(100 * ratio, 1)
     return Issue(id=iid, status=status, value=pct, unit="%", rule=rule,
                  text=_t(f"{what['sv']}: {pct} % av bilderna", f"{what['en']}: {pct} % of frames"),
@@ -214,3 +219,108 @@ def worst(issues: list[Issue]) -> Verdict:
     if CheckStatus.WARN in statuses:
         return Verdict.DEGRADED
     return Verdict.GOOD
+
+
+class PathReport(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """One direction of the media path check (H1): ``up`` is the member's camera and microphone as
+    the collector received them, ``down`` the room's test stream as the member's device received it."""
+
+    direction: str  # "up" | "down"
+    device_id: str | None = None
+    meeting_id: str | None = None
+    connected: bool = False
+    duration_s: float = 0.0
+    fps: float | None = None
+    width: int | None = None
+    height: int | None = None
+    frames: int = 0
+    freezes: int = 0
+    black_frames: int = 0
+    frozen_frames: int = 0
+    black_runs: list[Segment] = msgspec.field(default_factory=list)
+    frozen_runs: list[Segment] = msgspec.field(default_factory=list)
+    audio_rms_dbfs: float | None = None
+    tone_dbfs: float | None = None
+    loss_percent: float | None = None
+    jitter_ms: float | None = None
+    rtt_ms: float | None = None
+    verdict: Verdict = Verdict.FAILED
+    reason: str | None = None
+    findings: list[Issue] = msgspec.field(default_factory=list)
+    video: VideoReport | None = None
+    audio: AudioReport | None = None
+
+
+#: network limits used when no policy is given: the shipped defaults of likavillkor/data/policy.toml
+_NET_DEFAULTS = {"loss_percent": (1.0, 10.0), "jitter_ms": (30.0, 60.0), "rtt_ms": (100.0, 500.0)}
+
+
+def _net_issue(iid: str, value: float | None, name: str, unit: str, limits: dict[str, tuple[float, float]],
+               what: dict[str, str]) -> Issue | None:
+    if value is None:
+        return None
+    warn, fail = limits.get(name, _NET_DEFAULTS[name])
+    status = CheckStatus.FAIL if value > fail else CheckStatus.WARN if value > warn else CheckStatus.PASS
+    shown = round(value, 1)
+    advice = _t("anslutningen är för dålig för lika villkor — byt till ett bättre wifi eller flytta närmare "
+                "routern, ring Servicedesk om det inte hjälper (H20)",
+                "the connection is not good enough for equal terms — use a better Wi-Fi or move closer to the "
+                "router, call the Servicedesk if that does not help (H20)")
+    return Issue(id=iid, status=status, value=shown, unit=unit, rule="H1",
+                 text=_t(f"{what['sv']} {shown} {unit}", f"{what['en']} {shown} {unit}"),
+                 advice=advice if status is not CheckStatus.PASS else {})
+
+
+def judge_path(report: PathReport, *, expect_tone_dbfs: float | None = None,
+               net_limits: dict[str, tuple[float, float]] | None = None,
+               frame_limits: FrameLimits | None = None) -> list[Issue]:
+    """Issues of one direction: video as the far end saw it, sound, loss, jitter and RTT."""
+    p = f"mediapath.{report.direction}"
+    if not report.connected:
+        return [Issue(id=f"{p}.connect", status=CheckStatus.FAIL, value=False, rule="H1",
+                      text=_t("ingen mediaförbindelse till kommunens server",
+                              "no media connection to the municipality's server"),
+                      advice=_t("nätet släpper inte igenom bild och ljud — prova ett annat nät eller ring "
+                                "Servicedesk (H20)", "the network blocks sound and image — try another network "
+                                "or call the Servicedesk (H20)"))]
+    limits = net_limits or {}
+    out = judge_video(report.video or VideoReport(frames=0), frame_limits, prefix=f"{p}.video", received=True)
+    out.extend(_judge_sound(report, p, expect_tone_dbfs))
+    for issue in (_net_issue(f"{p}.loss", report.loss_percent, "loss_percent", "%", limits,
+                             _t("paketförlust", "packet loss")),
+                  _net_issue(f"{p}.jitter", report.jitter_ms, "jitter_ms", "ms", limits, _t("jitter", "jitter")),
+                  _net_issue(f"{p}.rtt", report.rtt_ms, "rtt_ms", "ms", limits,
+                             _t("svarstid", "round-trip time"))):
+        if issue is not None:
+            out.append(issue)
+    return out
+
+
+def _judge_sound(report: PathReport, p: str, expect_tone_dbfs: float | None) -> list[Issue]:
+    audio = report.audio
+    if audio is None or audio.samples == 0:
+        return [Issue(id=f"{p}.audio", status=CheckStatus.FAIL, value=0, unit="samples", rule="H1",
+                      text=_t("inget ljud kom fram", "no sound arrived"),
+                      advice=_t("ljudet når inte fram — kontrollera mikrofonen och nätet",
+                                "the sound does not get through — check the microphone and the network"))]
+    if expect_tone_dbfs is not None:
+        tone = audio.tone_dbfs if audio.tone_dbfs is not None else -120.0
+        ok = tone >= expect_tone_dbfs - 10.0
+        return [Issue(id=f"{p}.tone", status=CheckStatus.PASS if ok else CheckStatus.FAIL, value=round(tone, 1),
+                      unit="dBFS", rule="H1", text=_t(f"rummets testton {tone:.1f} dBFS",
+                                                      f"the room's test tone {tone:.1f} dBFS"),
+                      advice={} if ok else _t("du skulle inte höra rummet — kontrollera nätet",
+                                              "you would not hear the room — check the network"))]
+    rms = audio.rms_dbfs if audio.rms_dbfs is not None else -120.0
+    status = CheckStatus.WARN if audio.silent else CheckStatus.PASS
+    return [Issue(id=f"{p}.audio", status=status, value=round(rms, 1), unit="dBFS", rule="H4",
+                  text=_t(f"ljudnivå hos mottagaren {rms:.1f} dBFS", f"sound level at the receiver {rms:.1f} dBFS"),
+                  advice=_t("ditt ljud hörs inte — slå av ljudavstängningen",
+                            "your sound is not heard — unmute the microphone") if audio.silent else {})]
+
+
+def complete(report: PathReport, **judge_kw: object) -> PathReport:
+    """Fill ``findings`` and ``verdict`` of a report from its numbers."""
+    report.findings = judge_path(report, **judge_kw)  # type: ignore[arg-type]
+    report.verdict = worst(report.findings) if report.connected else Verdict.FAILED
+    return report
