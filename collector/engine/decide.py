@@ -121,7 +121,9 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
                       now: float) -> Assessment:
     """One participant's state at ``now`` (issue 5), and the conditions behind it."""
     if m.replaced_at is not None:
-        return Assessment(PS.REPLACED, m.lost_since, m.replaced_at, m.replaced_at, {"connection_lost": 2})
+        # the loss stays an open incident until the chair records the substitute (H16)
+        conds = {} if m.handled_at is not None else {"connection_lost": 2}
+        return Assessment(PS.REPLACED, m.lost_since, m.replaced_at, m.replaced_at, conds)
     if m.left_at is not None:
         return Assessment(PS.LEFT)
     if m.excused_at is not None:

@@ -60,7 +60,7 @@ class _Meeting(msgspec.Struct, kw_only=True):
 
 
 class _Device(msgspec.Struct, array_like=True):
-    boots: dict[str, list[int]]
+    boots: dict[str, tuple[int, str]]  # boot_id -> (max seq, seen-seq bitmask in hex: may exceed 64 bits)
     lag_base: float | None
 
 
@@ -89,7 +89,8 @@ def take(meetings: dict[str, MeetingRt], devices: dict[str, DeviceTrack], unknow
         meetings=[_Meeting(meeting_id=mid, members=[_member(m) for m in mt.members.values()],
                            **{f: getattr(mt, f) for f in _MEETING_FIELDS})
                   for mid, mt in meetings.items()],
-        devices={d: _Device(dev.boots, dev.lag_base) for d, dev in devices.items() if dev.boots},
+        devices={d: _Device({b: (r[0], format(r[1], "x")) for b, r in dev.boots.items()}, dev.lag_base)
+                 for d, dev in devices.items() if dev.boots},
         unknown_devices=dict(unknown))
     return _encoder.encode(snap)
 
@@ -127,6 +128,6 @@ def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, Device
     for device_id, sd in snap.devices.items():
         dev = devices.get(device_id)
         if dev is not None:
-            dev.boots = sd.boots
+            dev.boots = {b: [seq, int(mask, 16)] for b, (seq, mask) in sd.boots.items()}
             dev.lag_base = sd.lag_base
     unknown.update(snap.unknown_devices)
