@@ -21,7 +21,7 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Final
+from typing import Final, cast
 
 from likavillkor import stamp
 
@@ -37,8 +37,7 @@ class _Protocol(asyncio.DatagramProtocol):
         self.transport: asyncio.DatagramTransport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.DatagramTransport)
-        self.transport = transport
+        self.transport = cast(asyncio.DatagramTransport, transport)  # selector transports do not subclass it
 
     def datagram_received(self, data: bytes, addr: tuple[str | int, ...]) -> None:
         reply = self._owner.answer(data, time.time())

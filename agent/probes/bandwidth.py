@@ -281,12 +281,12 @@ async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link
     end = time.monotonic() + cfg.deadline_s
     if deadline is not None:
         end = min(end, deadline)
-    if cfg.target is SpeedtestTarget.COLLECTOR:
+    if cfg.target == SpeedtestTarget.COLLECTOR:
         if not collector_url:
             return BandwidthResult(None, None, None, 0, None, "no collector URL to test against", Outcome.NO_TARGET)
         return await _in_thread(cfg, collector_url, False, end)
     public = await _in_thread(cfg, collector_url, True, end)
-    if public.outcome is not Outcome.UNREACHABLE or cfg.target is SpeedtestTarget.PUBLIC or not collector_url:
+    if public.outcome is not Outcome.UNREACHABLE or cfg.target == SpeedtestTarget.PUBLIC or not collector_url:
         return public
     fallback = await _in_thread(cfg, collector_url, False, end)
     note = f"{public.error}; measured against the collector instead"
