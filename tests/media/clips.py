@@ -73,8 +73,9 @@ def frame_at(i: int, w: int, h: int, rng: np.random.Generator, frozen: np.ndarra
     return _noisy(_face(i, w, h, rng), rng)
 
 
-def write_clip(path: Path, width: int = 640, height: int = 480, seconds: float = DURATION_S) -> Path:
-    """Write the clip as Motion-JPEG AVI (quality 95; every frame a key frame)."""
+def write_clip(path: Path, width: int = 640, height: int = 480, seconds: float = DURATION_S,
+               start_s: float = 0.0) -> Path:
+    """Write the clip (from ``start_s``) as Motion-JPEG AVI (quality 95; every frame a key frame)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (width, height))
     if not writer.isOpened():
         raise RuntimeError(f"cannot write {path}")
@@ -82,7 +83,8 @@ def write_clip(path: Path, width: int = 640, height: int = 480, seconds: float =
     rng = np.random.default_rng(7)
     frozen = _noisy(_desk(3 * FPS, width, height, rng), rng)
     try:
-        for i in range(round(seconds * FPS)):
+        first = round(start_s * FPS)
+        for i in range(first, first + round(seconds * FPS)):
             writer.write(frame_at(i, width, height, rng, frozen))
     finally:
         writer.release()
