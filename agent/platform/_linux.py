@@ -273,6 +273,8 @@ class LinuxPlatform:
         self.battery_source = battery_source
         self.timeout_s = timeout_s
         self._metered_cache: TtlCache[bool | None] = TtlCache(ttl_s=30.0, clock=clock)
+        # NetworkManager refreshes its signal figure every few seconds at best: ask it at most every 5 s.
+        self._nm_wifi_cache: TtlCache[WifiReading | None] = TtlCache(ttl_s=5.0, clock=clock)
 
     def _read(self, path: Path) -> str | None:
         try:
@@ -315,10 +317,13 @@ class LinuxPlatform:
         dbm = parse_proc_wireless(self._read(self.proc_root / "net/wireless") or "").get(iface)
         nm = None
         if primary is None or primary.link_rate_mbps is None:
-            nm_out = self.run(["nmcli", "-t", "-f", "IN-USE,SIGNAL,RATE", "dev", "wifi", "list",
-                               "ifname", iface, "--rescan", "no"], self.timeout_s)
-            nm = parse_nmcli_wifi(nm_out) if nm_out else None
+            nm = self._nm_wifi_cache.get(iface, lambda: self.nm_wifi(iface))
         return merge_wifi(primary, dbm, nm)
+
+    def nm_wifi(self, iface: str) -> WifiReading | None:
+        out = self.run(["nmcli", "-t", "-f", "IN-USE,SIGNAL,RATE", "dev", "wifi", "list", "ifname", iface,
+                        "--rescan", "no"], self.timeout_s)
+        return parse_nmcli_wifi(out) if out else None
 
     def link_info(self) -> LinkInfo:
         route = self.default_route()

@@ -178,6 +178,10 @@ class MacPlatform:
         self.profiler_timeout_s = profiler_timeout_s
         self._ports: TtlCache[dict[str, str]] = TtlCache(ttl_s=60.0, clock=clock)
         self._profiler: TtlCache[WifiReading | None] = TtlCache(ttl_s=15.0, clock=clock)
+        # airport is gone for good once it prints its deprecation notice (macOS 14.4+); wdutil
+        # fails for good when the agent is not root. Stop asking them after that.
+        self._airport_gone = False
+        self._wdutil_gone = False
 
     def default_route(self) -> MacRoute | None:
         for argv in (["route", "-n", "get", "default"], ["route", "-n", "get", "-inet6", "default"]):
@@ -194,10 +198,14 @@ class MacPlatform:
         return self._ports.get("ports", ask)
 
     def wifi(self, iface: str) -> WifiReading | None:
-        out = self.run([AIRPORT, "-I"], self.timeout_s)
-        reading = parse_airport(out) if out else None
-        if reading is None:
+        reading = None
+        if not self._airport_gone:
+            out = self.run([AIRPORT, "-I"], self.timeout_s)
+            self._airport_gone = out is None or "deprecated" in out
+            reading = parse_airport(out) if out else None
+        if reading is None and not self._wdutil_gone:
             out = self.run(["wdutil", "info"], self.timeout_s)
+            self._wdutil_gone = out is None
             reading = parse_wdutil(out) if out else None
         if reading is None:
             def ask() -> WifiReading | None:

@@ -195,3 +195,14 @@ def test_this_machine_matches_proc_net_route() -> None:
 def test_this_machine_battery_is_none_or_sane() -> None:
     got = _linux.battery()
     assert got is None or (isinstance(got, BatteryInfo) and 0 <= got.percent <= 100)
+
+
+def test_networkmanager_wifi_is_asked_at_most_every_5_s() -> None:
+    now = [0.0]
+    root = DATA / "linux" / "wifi_nmcli"
+    runner = RecordedRunner(load_commands(root))
+    plat = LinuxPlatform(sys_root=root / "sys", proc_root=root / "proc", run=runner, clock=lambda: now[0])
+    for i in range(10):
+        now[0] = i * 1.0
+        assert plat.link_info().wifi_signal_percent == 61.0
+    assert sum("dev wifi list" in k for k, _ in runner.calls) == 2

@@ -111,3 +111,12 @@ def test_battery_falls_back_to_pmset() -> None:
     assert plat.battery() == BatteryInfo(percent=30.0, charging=False, seconds_left=3000.0)
     psutil_says = BatteryInfo(percent=31.0, charging=False, seconds_left=None)
     assert MacPlatform(run=runner, battery_source=lambda: psutil_says).battery() == psutil_says
+
+
+def test_deprecated_airport_and_non_root_wdutil_are_asked_once() -> None:
+    plat, runner = platform_for("wifi_system_profiler")
+    for _ in range(3):
+        plat.link_info()
+    keys = [k for k, _ in runner.calls]
+    assert sum(k.endswith("airport -I") for k in keys) == 1
+    assert keys.count("wdutil info") == 1
