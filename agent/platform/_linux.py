@@ -314,6 +314,8 @@ class LinuxPlatform:
     def wifi(self, iface: str) -> WifiReading:
         iw_out = self.run(["iw", "dev", iface, "link"], self.timeout_s)
         primary = parse_iw_link(iw_out) if iw_out else None
+        if iw_out and primary is None and not iw_out.startswith("Not connected"):
+            note_problem("parse.iw_link", iw_out[:200])
         dbm = parse_proc_wireless(self._read(self.proc_root / "net/wireless") or "").get(iface)
         nm = None
         if primary is None or primary.link_rate_mbps is None:

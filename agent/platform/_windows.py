@@ -120,9 +120,15 @@ def _opt_bool(value: object) -> bool | None:
 
 
 def parse_ps_details(text: str) -> PsDetails | None:
-    """The JSON object :data:`PS_SCRIPT` prints; ``None`` when it is not one."""
+    """The JSON object :data:`PS_SCRIPT` prints (a BOM or warning lines around it are ignored);
+    ``None`` when there is none."""
+    start, end = text.find("{"), text.rfind("}")
+    if start < 0 or end < start:
+        if text.strip():
+            note_problem("parse.windows_ps", text[:200])
+        return None
     try:
-        data = json.loads(text)
+        data = json.loads(text[start:end + 1])
     except ValueError:
         note_problem("parse.windows_ps", text[:200])
         return None

@@ -206,3 +206,15 @@ def test_networkmanager_wifi_is_asked_at_most_every_5_s() -> None:
         now[0] = i * 1.0
         assert plat.link_info().wifi_signal_percent == 61.0
     assert sum("dev wifi list" in k for k, _ in runner.calls) == 2
+
+
+def test_unexpected_iw_output_is_counted() -> None:
+    from agent.platform._run import PROBLEMS
+
+    root = DATA / "linux" / "wifi_iw"
+    runner = RecordedRunner({"iw dev wlp2s0 link": "command failed: No such device (-19)\n"})
+    plat = LinuxPlatform(sys_root=root / "sys", proc_root=root / "proc", run=runner)
+    before = PROBLEMS["parse.iw_link"]
+    info = plat.link_info()
+    assert info.link is LinkType.WIFI and info.wifi_signal_dbm == -58.0  # /proc/net/wireless still answers
+    assert PROBLEMS["parse.iw_link"] == before + 1

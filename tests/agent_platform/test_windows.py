@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from agent.platform._run import PROBLEMS
 from agent.platform._types import NetCounters
 from agent.platform._windows import (
     PS_ARGV,
@@ -98,9 +99,23 @@ def test_route_print_on_link_and_metric_order() -> None:
     assert [(r.gateway, r.iface_ip) for r in routes] == [(None, "10.8.0.2"), ("192.168.1.1", "192.168.1.23")]
 
 
-@pytest.mark.parametrize("text", ["", "not json", "[1, 2]", "WARNING: something\n"])
-def test_bad_powershell_output_is_none(text: str) -> None:
+@pytest.mark.parametrize("text", ["not json", "[1, 2]", "WARNING: something\n", "{broken: }"])
+def test_bad_powershell_output_is_counted_and_none(text: str) -> None:
+    before = PROBLEMS["parse.windows_ps"]
     assert parse_ps_details(text) is None
+    assert PROBLEMS["parse.windows_ps"] == before + 1
+
+
+def test_empty_powershell_output_is_none_without_a_problem() -> None:
+    before = PROBLEMS["parse.windows_ps"]
+    assert parse_ps_details("") is None
+    assert PROBLEMS["parse.windows_ps"] == before
+
+
+def test_powershell_json_after_bom_and_warning() -> None:
+    text = '\ufeffWARNING: slow\r\n{"InterfaceAlias":"Wi-Fi","NetworkCostType":"Variable"}\r\n'
+    details = parse_ps_details(text)
+    assert details is not None and (details.alias, details.cost) == ("Wi-Fi", "Variable")
 
 
 def test_ps_details_ipv6_unspecified_next_hop() -> None:
