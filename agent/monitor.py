@@ -1,7 +1,8 @@
 """Monitor mode: one :class:`likavillkor.wire.Sample` every ``sample_period_s`` (default 1 s).
 
 Filled from the platform facade (link, H9; battery, H9), byte rates of the interface (the cheap
-sign that video flows), the battery forecast to the meeting's end, host CPU/memory, and the path
+sign that video flows, ``agent.probes.byterate``), the battery forecast
+(``agent.probes.battery_forecast``) to the meeting's end, host CPU/memory, and the path
 prober's snapshot (STAMP to the collector's reflector, H1/H2). No speed tests and no camera here
 ("speed tests are heavy; never run one during a session").
 
@@ -28,11 +29,6 @@ from likavillkor import wire
 
 log = logging.getLogger(__name__)
 
-#: Battery readings kept for the forecast (one a minute is enough for a trend).
-BATTERY_HISTORY = 90
-BATTERY_EVERY_S = 60.0
-
-
 def _optional(module: str) -> Any | None:
     try:
         return importlib.import_module(module)
@@ -48,18 +44,6 @@ def clamp(value: float | None, low: float, high: float) -> float | None:
     return max(low, min(high, float(value)))
 
 
-def rate_kbps(prev: tuple[float, int] | None, now_t: float, now_bytes: int) -> float | None:
-    """Kilobits per second between two counter readings; None at the start or when a counter
-    went backwards (interface reset, wrapped counter)."""
-    if prev is None:
-        return None
-    dt = now_t - prev[0]
-    delta = now_bytes - prev[1]
-    if dt <= 0 or delta < 0:
-        return None
-    return delta * 8 / 1000 / dt
-
-
 class SampleSources:
     """Reads the device once per sample. Pure of scheduling; ``now`` is passed in."""
 
@@ -69,8 +53,9 @@ class SampleSources:
         self.forecaster = _optional("agent.probes.battery_forecast")
         self.psutil = _optional("psutil")
         self.problems: collections.Counter[str] = collections.Counter()
-        self._counters: dict[str, tuple[float, int]] = {}
-        self._battery: collections.deque[tuple[float, float]] = collections.deque(maxlen=BATTERY_HISTORY)
+        byterate = _optional("agent.probes.byterate")
+        self.byterate: Any = byterate.ByteRate() if byterate is not None else None
+        self.history: Any = self.forecaster.BatteryHistory() if self.forecaster is not None else None
         if self.psutil is not None:
             self.psutil.cpu_percent(interval=None)  # prime: the first call has no interval
 
@@ -102,29 +87,24 @@ class SampleSources:
                 "link_rate_mbps": clamp(info.link_rate_mbps, 0, 100_000_000)}
 
     def _rates(self, now: float, iface: str | None) -> dict[str, Any]:
-        counters = self.platform.net_counters(iface)  # type: ignore[union-attr]
-        if counters is None:
+        if self.byterate is None:
             return {}
-        key = iface or ""
-        tx = rate_kbps(self._counters.get(key + ":tx"), now, counters.tx_bytes)
-        rx = rate_kbps(self._counters.get(key + ":rx"), now, counters.rx_bytes)
-        self._counters[key + ":tx"] = (now, counters.tx_bytes)
-        self._counters[key + ":rx"] = (now, counters.rx_bytes)
-        return {"tx_kbps": clamp(tx, 0, 100_000_000), "rx_kbps": clamp(rx, 0, 100_000_000)}
+        rates = self.byterate.feed(now, self.platform.net_counters(iface), iface)  # type: ignore[union-attr]
+        if rates is None:
+            return {}
+        return {"tx_kbps": clamp(rates.tx_kbps, 0, 100_000_000), "rx_kbps": clamp(rates.rx_kbps, 0, 100_000_000)}
 
     def _battery_fields(self, now: float, meeting_end: float | None) -> dict[str, Any]:
         info = self.platform.battery()  # type: ignore[union-attr]
         if info is None:
             return {}
-        if not self._battery or now - self._battery[-1][0] >= BATTERY_EVERY_S:
-            self._battery.append((now, float(info.percent)))
         out: dict[str, Any] = {"battery_percent": clamp(info.percent, 0, 100), "battery_charging": info.charging}
-        if self.forecaster is not None:
-            fc = self.forecaster.forecast(list(self._battery), info.charging, now, meeting_end)
+        if self.history is not None:
+            self.history.add(now, info)
+            fc = self.forecaster.forecast(self.history.readings(), info.charging, now, meeting_end,  # type: ignore[union-attr]
+                                          seconds_left=info.seconds_left)
             out["battery_minutes_left"] = clamp(fc.minutes_left, 0, 100_000)
             out["battery_lasts_meeting"] = fc.lasts_meeting
-        elif info.seconds_left is not None:
-            out["battery_minutes_left"] = clamp(info.seconds_left / 60, 0, 100_000)
         return out
 
     def _host(self) -> dict[str, Any]:

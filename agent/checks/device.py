@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import time
 from typing import Any
 
 from agent.checks.base import CheckContext, Finding, Text, tr
@@ -97,8 +98,12 @@ ADVICE_CHARGER = tr("Anslut laddaren nu och låt den sitta i under mötet.",
 
 
 def battery_finding(percent: float | None, charging: bool | None, minutes_left: float | None,
-                    now: float, meeting_end: float | None, *, warn_percent: float = 30.0) -> Finding:
-    """H9: the battery must last the meeting, otherwise the device is plugged in."""
+                    lasts_meeting: bool | None, minutes_to_end: float | None, *,
+                    warn_percent: float = 30.0) -> Finding:
+    """H9: the battery must last the meeting, otherwise the device is plugged in.
+
+    ``minutes_left``/``lasts_meeting`` come from ``agent.probes.battery_forecast.forecast``
+    (which asks for a margin beyond the end); ``minutes_to_end`` is None without a meeting."""
     f = Finding(id="battery.level", status=CheckStatus.PASS, rule="H9", why=WHY_BATTERY)
     if percent is None:
         f.status = CheckStatus.SKIPPED
@@ -110,20 +115,17 @@ def battery_finding(percent: float | None, charging: bool | None, minutes_left: 
         f.text = tr(f"Batteriet är på {percent:.0f} % och laddaren är ansluten.",
                     f"The battery is at {percent:.0f} % and the charger is plugged in.")
         return f
-    need_min = None if meeting_end is None else max(0.0, (meeting_end - now) / 60)
-    if need_min is not None and minutes_left is not None:
-        if minutes_left < need_min:
-            f.status = CheckStatus.FAIL
-            f.text = tr(f"Batteriet ({percent:.0f} %) räcker ungefär {minutes_left:.0f} minuter, "
-                        f"men mötet slutar om {need_min:.0f} minuter.",
-                        f"The battery ({percent:.0f} %) lasts about {minutes_left:.0f} minutes, "
-                        f"but the meeting ends in {need_min:.0f} minutes.")
-            f.advice = ADVICE_CHARGER
-        else:
-            f.text = tr(f"Batteriet ({percent:.0f} %) räcker mötet ut (ungefär {minutes_left:.0f} minuter).",
-                        f"The battery ({percent:.0f} %) lasts the meeting (about {minutes_left:.0f} minutes).")
-        return f
-    if percent < warn_percent:
+    if lasts_meeting is False:
+        left = f"{minutes_left:.0f}" if minutes_left is not None else "?"
+        end = f"{minutes_to_end:.0f}" if minutes_to_end is not None else "?"
+        f.status = CheckStatus.FAIL
+        f.text = tr(f"Batteriet ({percent:.0f} %) räcker ungefär {left} minuter, men mötet slutar om {end} minuter.",
+                    f"The battery ({percent:.0f} %) lasts about {left} minutes, but the meeting ends in {end} minutes.")
+        f.advice = ADVICE_CHARGER
+    elif lasts_meeting is True:
+        f.text = tr(f"Batteriet ({percent:.0f} %) räcker mötet ut.",
+                    f"The battery ({percent:.0f} %) lasts the meeting.")
+    elif percent < warn_percent:
         f.status = CheckStatus.WARN
         f.text = tr(f"Batteriet är på {percent:.0f} % och laddaren är inte ansluten.",
                     f"The battery is at {percent:.0f} % and the charger is not plugged in.")
@@ -143,9 +145,9 @@ def cpu_finding(cpu_percent: float, *, warn_percent: float = 85.0, fail_percent:
     f = Finding(id="host.cpu", status=CheckStatus.PASS, value=round(cpu_percent, 1), unit="%", why=WHY_HOST,
                 text=tr(f"Processorn är belastad till {cpu_percent:.0f} %.",
                         f"The processor is {cpu_percent:.0f} % busy."))
-    if cpu_percent >= fail_percent:
+    if cpu_percent > fail_percent:
         f.status = CheckStatus.FAIL
-    elif cpu_percent >= warn_percent:
+    elif cpu_percent > warn_percent:
         f.status = CheckStatus.WARN
     if f.status is not CheckStatus.PASS:
         f.advice = ADVICE_CLOSE
@@ -185,32 +187,33 @@ async def check_network(ctx: CheckContext) -> list[Finding]:
     return [finding]
 
 
-def _forecast_minutes(percent: float, charging: bool | None, seconds_left: float | None, now: float,
-                      meeting_end: float | None) -> float | None:
-    """The battery-forecast probe's estimate when it has one, else the OS's own."""
+def _forecast(percent: float, charging: bool | None, seconds_left: float | None, now: float,
+              meeting_end: float | None) -> tuple[float | None, bool | None]:
+    """``(minutes_left, lasts_meeting)`` from the battery-forecast probe; from the OS's estimate
+    alone when that module is missing."""
     try:
         module = importlib.import_module("agent.probes.battery_forecast")
-        fc = module.forecast([(now, percent)], charging, now, meeting_end)
-        if fc.minutes_left is not None:
-            return float(fc.minutes_left)
-    except Exception:  # the probe is optional here: fall back to the OS's estimate
-        pass
-    return None if seconds_left is None else seconds_left / 60
+    except ImportError:
+        if charging or seconds_left is None:
+            return None, None
+        lasts = None if meeting_end is None else now + seconds_left >= meeting_end
+        return seconds_left / 60, lasts
+    fc = module.forecast([(now, percent)], charging, now, meeting_end, seconds_left=seconds_left)
+    return fc.minutes_left, fc.lasts_meeting
 
 
 async def check_battery(ctx: CheckContext) -> list[Finding]:
-    import time
-
     try:
         info = await asyncio.to_thread(lambda: _platform().battery())
     except Exception as exc:
         return [unavailable("battery.level", f"{type(exc).__name__}: {exc}")]
     now = time.time()
+    to_end = None if ctx.meeting_end is None else max(0.0, (ctx.meeting_end - now) / 60)
     if info is None:
-        return [battery_finding(None, None, None, now, ctx.meeting_end)]
-    minutes = _forecast_minutes(info.percent, info.charging, info.seconds_left, now, ctx.meeting_end)
+        return [battery_finding(None, None, None, None, to_end)]
+    minutes, lasts = _forecast(info.percent, info.charging, info.seconds_left, now, ctx.meeting_end)
     warn = getattr(getattr(ctx.config, "selftest", None), "battery_warn_percent", 30.0)
-    return [battery_finding(info.percent, info.charging, minutes, now, ctx.meeting_end, warn_percent=warn)]
+    return [battery_finding(info.percent, info.charging, minutes, lasts, to_end, warn_percent=warn)]
 
 
 async def check_host(ctx: CheckContext) -> list[Finding]:
