@@ -195,3 +195,15 @@ def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
     assert from_toml.mqtt == from_env.mqtt
     assert (from_env.mqtt.url, from_env.mqtt.username) == ("mqtts://mosquitto.internal:8883", ba.COLLECTOR_USER)
     assert len(from_env.mqtt.password) == ba.PASSWORD_LENGTH
+
+
+def test_reachable_through_the_collector_cli(tmp_path: Path) -> None:
+    from collector.cli import main as collector_main
+
+    roster = tmp_path / "roster.toml"
+    roster.write_text(ROSTER)
+    out = tmp_path / "out"
+    assert collector_main(["broker-credentials", "--roster", str(roster), "--out", str(out),
+                           "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]) == 0
+    users = ba.parse_password_file((out / "broker" / "passwords").read_text())
+    assert set(users) == {ba.COLLECTOR_USER, "cecilia-ipad", "david-ipad"}
