@@ -188,12 +188,13 @@ def capture_blocking(config: CameraConfig, deadline: float, stop: threading.Even
     early = _precheck(config)
     if early is not None:
         return early
-    if config.source is not None:
-        cap = cv2.VideoCapture(config.source, cv2.CAP_FFMPEG)
-    else:
-        cap = cv2.VideoCapture(config.device, _backend())
-    mark_open("camera")
+    mark_open("camera")  # counted from the attempt: an open() that hangs may hold the device already
+    cap = None
     try:
+        if config.source is not None:
+            cap = cv2.VideoCapture(config.source, cv2.CAP_FFMPEG)
+        else:
+            cap = cv2.VideoCapture(config.device, _backend())
         if not cap.isOpened():
             state = CameraState.IN_USE if _busy(config) else CameraState.ERROR
             return CameraResult(state, detail="could not open the camera")
@@ -207,7 +208,8 @@ def capture_blocking(config: CameraConfig, deadline: float, stop: threading.Even
             state, detail = CameraState.IN_USE, "held by another application"
         return CameraResult(state, report=stats.report(), detail=detail, elapsed_s=time.monotonic() - started)
     finally:
-        cap.release()
+        if cap is not None:
+            cap.release()
         mark_released("camera")
 
 

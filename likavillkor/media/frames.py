@@ -20,6 +20,7 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Any
 
 import cv2
 import numpy as np
@@ -29,6 +30,7 @@ from likavillkor.media.limits import FrameLimits
 from likavillkor.media.report import Segment, VideoReport
 
 Image = npt.NDArray[np.uint8]
+Frame = npt.NDArray[Any]  # what callers pass in: uint8 BGR or luma, as OpenCV/PyAV hand it out
 
 ANALYSIS_SIZE = (320, 240)  # luma plane for blur, exposure, faces
 SSIM_SIZE = (160, 120)  # luma plane for SSIM
@@ -46,10 +48,10 @@ class Exposure(StrEnum):
     OVER = "over"
 
 
-def luma(frame: Image) -> Image:
+def luma(frame: Frame) -> Image:
     """The luma plane of a frame: a 2-D array is taken as luma already, a 3-D one as BGR."""
     if frame.ndim == 2:
-        return frame
+        return np.asarray(frame, dtype=np.uint8)
     if frame.ndim == 3 and frame.shape[2] >= 3:
         return np.asarray(cv2.transform(frame[:, :, :3], _LUMA_BGR), dtype=np.uint8)
     raise ValueError(f"not an image: shape {frame.shape}")
@@ -129,7 +131,7 @@ class FaceDetector:
         if self._cascade.empty():
             raise RuntimeError(f"cannot load the Haar cascade {path}")
 
-    def count(self, plane: Image) -> int:
+    def count(self, plane: Frame) -> int:
         found = self._cascade.detectMultiScale(plane, scaleFactor=1.1, minNeighbors=5, minSize=(30, 30))
         return len(found)
 
@@ -182,7 +184,7 @@ class FrameStats:
     _last_face_t: float | None = None
     _faces: FaceDetector | None = None
 
-    def add(self, frame: Image, t_s: float, arrival_s: float | None = None) -> FrameCheck:
+    def add(self, frame: Frame, t_s: float, arrival_s: float | None = None) -> FrameCheck:
         check = self._analyse(luma(frame), t_s)
         self.checks.append(check)
         self.arrivals.append(t_s if arrival_s is None else arrival_s)

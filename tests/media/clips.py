@@ -45,10 +45,17 @@ def _noisy(frame: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     return np.clip(frame.astype(np.int16) + noise, 0, 255).astype(np.uint8)
 
 
+def face_photo() -> np.ndarray:
+    photo = cv2.imread(str(FACE))
+    if photo is None:
+        raise FileNotFoundError(FACE)
+    return np.asarray(photo)
+
+
 def _face(i: int, w: int, h: int, rng: np.random.Generator) -> np.ndarray:
     frame = _desk(i, w, h, rng)
     side = int(h * 0.85)
-    photo = cv2.resize(cv2.imread(str(FACE)), (side, side), interpolation=cv2.INTER_CUBIC)
+    photo = cv2.resize(face_photo(), (side, side), interpolation=cv2.INTER_CUBIC)
     sway = round(math.sin(i / 3) * (w - side) / 2.5)  # the member sways a little
     top, left = (h - side) // 2, (w - side) // 2 + sway
     frame[top : top + side, left : left + side] = photo

@@ -12,7 +12,7 @@ import pytest
 from likavillkor.media.frames import FaceDetector, FrameStats, luma, ssim, w3c_freezes
 from likavillkor.media.report import Segment, VideoReport, judge_video
 from likavillkor.wire import CheckStatus
-from tests.media.clips import FACE, FPS, SEGMENTS
+from tests.media.clips import FPS, SEGMENTS, face_photo
 
 
 def analyse(path: Path, **kw: object) -> VideoReport:
@@ -139,7 +139,7 @@ def test_w3c_freeze_rule() -> None:
 
 
 def test_shipped_photo_has_a_face() -> None:
-    grey = cv2.cvtColor(cv2.imread(str(FACE)), cv2.COLOR_BGR2GRAY)
+    grey = cv2.cvtColor(face_photo(), cv2.COLOR_BGR2GRAY)
     assert FaceDetector().count(grey) == 1
 
 
