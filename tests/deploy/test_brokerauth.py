@@ -198,12 +198,15 @@ def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
 
 
 def test_reachable_through_the_collector_cli(tmp_path: Path) -> None:
-    from collector.cli import main as collector_main
+    import argparse
+
+    from collector.cli import cmd_broker_credentials
 
     roster = tmp_path / "roster.toml"
     roster.write_text(ROSTER)
     out = tmp_path / "out"
-    assert collector_main(["broker-credentials", "--roster", str(roster), "--out", str(out),
-                           "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]) == 0
+    # the collector CLI's `broker-credentials` subcommand hands its remaining arguments over
+    rest = ["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]
+    assert cmd_broker_credentials(argparse.Namespace(rest=rest)) == 0
     users = ba.parse_password_file((out / "broker" / "passwords").read_text())
     assert set(users) == {ba.COLLECTOR_USER, "cecilia-ipad", "david-ipad"}
