@@ -116,8 +116,10 @@ class Judge:
         """Empty histories: two ints (warn bits, fail bits) per channel."""
         return [0] * (2 * len(self.names))
 
-    def update(self, hist: list[int], warn_up: int, fail_up: int, s: wire.Sample) -> tuple[int, int]:
-        """Shift one sample into every channel; return the new raised masks (bit i = channel i)."""
+    def update(self, hist: list[int], warn_up: int, fail_up: int, s: wire.Sample,
+               bad: dict[int, float] | None = None) -> tuple[int, int]:
+        """Shift one sample into every channel; return the new raised masks (bit i = channel i).
+        ``bad`` receives the last value that crossed a numeric channel's limit (for the reason)."""
         values = self._get(s)
         charging = values[-1]
         mask = self.mask
@@ -138,6 +140,8 @@ class Judge:
                     lw = lf = False  # a charging battery is fine whatever its level (H9)
                     if not hist[2 * i]:
                         continue
+                elif bad is not None:
+                    bad[i] = v
                 crossings.append((i, lw, lf))
             elif hist[2 * i]:
                 crossings.append((i, False, False))

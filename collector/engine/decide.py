@@ -192,7 +192,9 @@ def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
         sev = 2 if (m.fail_up >> i) & 1 else 1
         code = reason_code(name)
         if name in R.METRICS:
-            value = getattr(s, name, None) if s is not None else None
+            value = m.bad.get(i)
+            if value is None and s is not None:
+                value = getattr(s, name, None)
             charging = s.battery_charging if s is not None else None
             out.append((sev, R.metric(name, value, m.member_id, charging=charging)))
         else:
@@ -272,9 +274,10 @@ _SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS
 
 
 def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
-                    adjourned_since: float | None, vote_running: bool) -> tuple[Verdict, list[Reason]]:
+                    adjourned_since: float | None, vote_running: bool,
+                    explain: bool = True) -> tuple[Verdict, list[Reason]]:
     """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
-    itself lost the broker: that is ``monitoring_interrupted``."""
+    itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
     if phase in (Phase.CLOSED, Phase.PRE):
         return Verdict.NOT_STARTED, [R.not_started(start)]
     if phase is Phase.ENDED:
@@ -294,12 +297,13 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
             degraded = True
         else:
             continue
-        worst.append((_SEVERITY_ORDER[s.state], s))
+        if explain:
+            worst.append((_SEVERITY_ORDER[s.state], s))
     worst.sort(key=lambda t: t[0])
     out = [R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst]
     if vote_running:
         out.extend(R.vote_risk(s.name, str(s.state), s.member_id) for _, s in worst if s.vote_risk)
-    if adjourned_since is not None:
+    if adjourned_since is not None and explain:
         out.append(R.adjourned(adjourned_since))
     if due:
         return Verdict.SUBSTITUTE_DUE, out
@@ -307,4 +311,4 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
         return Verdict.ADJOURN, out
     if degraded:
         return Verdict.AT_RISK, out
-    return Verdict.EQUAL_TERMS, out or [R.all_ok()]
+    return Verdict.EQUAL_TERMS, out or ([R.all_ok()] if explain else [])

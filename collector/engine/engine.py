@@ -105,7 +105,7 @@ class Engine:
             prev = old.pop(mid, None)
             mt = MeetingRt(meeting, policy, judge, now)
             if prev is not None:
-                for attr in ("verdict", "verdict_reasons", "verdict_since", "adjourned_since", "adjournments",
+                for attr in ("verdict", "verdict_since", "adjourned_since", "adjournments",
                              "vote_running", "vote_since", "agenda_item", "actions"):
                     setattr(mt, attr, getattr(prev, attr))
                 for member_id, m in mt.members.items():
@@ -127,6 +127,8 @@ class Engine:
             dev.members = []
         for mt in self._meetings.values():
             for m in mt.members.values():
+                m.open_from = mt.meeting.start - mt.policy.watch_before_s
+                m.open_until = mt.meeting.end
                 self._track(m.device_id).members.append(m)
         for mt in self._meetings.values():
             self._refresh_meeting(mt, now, out)
@@ -150,7 +152,7 @@ class Engine:
         fresh = self._fresh(dev, msg, received_at)
         if fresh is None:
             return IngestOutcome.DUPLICATE, []
-        members = [m for m in dev.members if self._window_open(m, received_at)]
+        members = [m for m in dev.members if m.open_from <= received_at < m.open_until]
         if not members:
             return IngestOutcome.NO_MEETING, []
         out: list[Change] = []
@@ -159,10 +161,9 @@ class Engine:
             self._apply(self._meetings[m.meeting_id], m, msg, received_at, fresh, out)
         return outcome, out
 
-    def _window_open(self, m: Member, t: float) -> bool:
-        mt = self._meetings[m.meeting_id]
-        meeting = mt.meeting
-        return meeting.start - mt.policy.watch_before_s <= t < meeting.end
+    @staticmethod
+    def _window_open(m: Member, t: float) -> bool:
+        return m.open_from <= t < m.open_until
 
     def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
         """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
@@ -225,7 +226,7 @@ class Engine:
             if link is not None and link != m.link:
                 m.link = link
                 changed = True
-            w, f = mt.judge.update(m.hist, m.warn_up, m.fail_up, msg)
+            w, f = mt.judge.update(m.hist, m.warn_up, m.fail_up, msg, m.bad)
             if w != m.warn_up or f != m.fail_up:
                 m.warn_up, m.fail_up = w, f
                 changed = True
@@ -427,29 +428,37 @@ class Engine:
             self._refresh(mt, m, now, out, verdict=False)
         self._reverdict(mt, now, self._phase(mt, now), out)
 
-    def _standings(self, mt: MeetingRt, now: float, phase: Phase) -> list[Standing]:
+    def _standings(self, mt: MeetingRt, now: float, phase: Phase, *, explain: bool) -> list[Standing]:
+        """The members as the verdict sees them; reasons only when ``explain`` (they cost)."""
+        if phase is not Phase.RUNNING or not self._monitor.connected:
+            return []  # the verdict does not look at members then
         out: list[Standing] = []
         for m in mt.members.values():
             st = m.state
+            risk = mt.vote_running and at_vote_risk(m, st)
             quiet = st in _QUIET or st in (PS.EXCUSED, PS.LEFT)
-            if quiet and not (mt.vote_running and at_vote_risk(m, st)):
-                out.append(Standing(m.member_id, m.name, st, None))
+            if not explain or (quiet and not risk):
+                out.append(Standing(m.member_id, m.name, st, None, handled=m.handled_at is not None,
+                                    vote_risk=risk))
                 continue
-            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else Assessment(st)
+            a = self._assess(mt, m, now, phase)
             reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
                                           mt.vote_running)
             out.append(Standing(m.member_id, m.name, st, reasons[0] if reasons else None,
-                                handled=m.handled_at is not None,
-                                vote_risk=mt.vote_running and at_vote_risk(m, st)))
+                                handled=m.handled_at is not None, vote_risk=risk))
         return out
 
     def _reverdict(self, mt: MeetingRt, now: float, phase: Phase, out: list[Change]) -> None:
         meeting = mt.meeting
-        verdict, reasons = meeting_verdict(phase, self._monitor, self._standings(mt, now, phase),
-                                           start=meeting.start, end=meeting.end,
-                                           adjourned_since=mt.adjourned_since, vote_running=mt.vote_running)
-        mt.verdict_reasons = reasons
+
+        def decide(explain: bool) -> tuple[Verdict, list[Reason]]:
+            return meeting_verdict(phase, self._monitor, self._standings(mt, now, phase, explain=explain),
+                                   start=meeting.start, end=meeting.end, adjourned_since=mt.adjourned_since,
+                                   vote_running=mt.vote_running, explain=explain)
+
+        verdict, _ = decide(False)
         if verdict is not mt.verdict:
+            verdict, reasons = decide(True)
             out.append(VerdictChanged(at=now, meeting_id=meeting.id, old=mt.verdict, new=verdict, reasons=reasons))
             mt.verdict = verdict
             mt.verdict_since = now

@@ -7,6 +7,7 @@ decimal comma in Swedish. Each reason names the handbook rule it comes from.
 from __future__ import annotations
 
 import datetime as dt
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from collector.engine.types import Reason
@@ -16,6 +17,11 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
 def clock(t: float) -> str:
     """``14:02:11`` in Swedish local time."""
+    return _clock(int(t))
+
+
+@lru_cache(maxsize=8192)
+def _clock(t: int) -> str:
     return dt.datetime.fromtimestamp(t, STOCKHOLM).strftime("%H:%M:%S")
 
 

@@ -38,6 +38,7 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     returned_at: float | None = None
     left_at: float | None = None
     hist: list[int] = []
+    bad: dict[int, float] = {}
     warn_up: int = 0
     fail_up: int = 0
     link: str | None = None

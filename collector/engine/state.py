@@ -29,11 +29,11 @@ class OpenIncident:
 class Member:
     """One remote participant of one meeting."""
 
-    __slots__ = ("device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
+    __slots__ = ("bad", "device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
                  "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
                  "lost_since", "may_not_return", "media_ok", "mediapath", "meeting_id", "member_id", "name",
-                 "reconnected_at", "replaced_at", "returned_at", "role", "sample", "selftest", "since", "state",
-                 "warn_up")
+                 "open_from", "open_until", "reconnected_at", "replaced_at", "returned_at", "role", "sample",
+                 "selftest", "since", "state", "warn_up")
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
@@ -41,6 +41,8 @@ class Member:
         self.name = p.name
         self.role = str(p.role)
         self.device_id = p.device_id
+        self.open_from = 0.0  # the meeting's window: samples count from here (start - watch_before_s)
+        self.open_until = 0.0  # ... to the end
         self.first_contact: float | None = None
         self.last_contact: float | None = None
         self.lost_since: float | None = None  # sticky once lost (persisted): the five-minute origin
@@ -57,6 +59,7 @@ class Member:
         self.hist = judge.fresh()
         self.warn_up = 0
         self.fail_up = 0
+        self.bad: dict[int, float] = {}  # channel -> last value over its limit (shown in the reason)
         self.link: str | None = None
         self.sample: wire.Sample | None = None
         self.selftest: Any = None  # SelftestSummary
@@ -71,7 +74,7 @@ class MeetingRt:
     """One meeting at run time: its roster entry, policy, members and the chair's record."""
 
     __slots__ = ("actions", "adjourned_since", "adjournments", "agenda_item", "judge", "meeting", "members",
-                 "policy", "verdict", "verdict_reasons", "verdict_since", "vote_running", "vote_since")
+                 "policy", "verdict", "verdict_since", "vote_running", "vote_since")
 
     def __init__(self, meeting: Meeting, policy: Policy, judge: Judge, now: float) -> None:
         self.meeting = meeting
@@ -80,7 +83,6 @@ class MeetingRt:
         self.members: dict[str, Member] = {p.member_id: Member(meeting.id, p, judge, now)
                                            for p in meeting.participants}
         self.verdict = Verdict.NOT_STARTED
-        self.verdict_reasons: list[Any] = []
         self.verdict_since = now
         self.adjourned_since: float | None = None
         self.adjournments: list[list[float | None]] = []  # [start, end or None]

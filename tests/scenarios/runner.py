@@ -281,9 +281,9 @@ def check_run(run: Run, expected: dict[str, Any]) -> list[str]:
         if transitions.get(member, []) != seq:
             errs.append(f"{member} went {transitions.get(member, [])}, expected {seq}")
     if "verdicts" in expected:
-        got = [str(ch.new) for ch in run.changes if isinstance(ch, VerdictChanged)]
-        if got != expected["verdicts"]:
-            errs.append(f"verdicts went {got}, expected {expected['verdicts']}")
+        verdicts = [str(ch.new) for ch in run.changes if isinstance(ch, VerdictChanged)]
+        if verdicts != expected["verdicts"]:
+            errs.append(f"verdicts went {verdicts}, expected {expected['verdicts']}")
     incidents = list(incidents_of(run).values())
     if "incident_kinds" in expected:
         got_kinds = sorted(f"{i.member_id}:{i.kind}" for i in incidents)
