@@ -285,8 +285,11 @@ async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link
         if not collector_url:
             return BandwidthResult(None, None, None, 0, None, "no collector URL to test against", Outcome.NO_TARGET)
         return await _in_thread(cfg, collector_url, False, end)
-    public = await _in_thread(cfg, collector_url, True, end)
-    if public.outcome is not Outcome.UNREACHABLE or cfg.target == SpeedtestTarget.PUBLIC or not collector_url:
+    strict = cfg.target == SpeedtestTarget.PUBLIC or not collector_url
+    # "auto" keeps half of the time for the collector, in case speedtest.net hangs (DNS, firewall)
+    public_end = end if strict else time.monotonic() + (end - time.monotonic()) / 2
+    public = await _in_thread(cfg, collector_url, True, public_end)
+    if strict or public.outcome not in (Outcome.UNREACHABLE, Outcome.TIMEOUT):
         return public
     fallback = await _in_thread(cfg, collector_url, False, end)
     note = f"{public.error}; measured against the collector instead"

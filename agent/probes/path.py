@@ -171,6 +171,9 @@ class _Protocol(asyncio.DatagramProtocol):
     def error_received(self, exc: Exception) -> None:
         self._owner.count("send_errors")  # e.g. ICMP port unreachable: those probes stay lost
 
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._owner.on_closed(self)
+
 
 class PathProber:
     """Sends probes to the reflector from ``start()`` until ``stop()``; read :meth:`snapshot`."""
@@ -254,6 +257,11 @@ class PathProber:
             self._transport.sendto(stamp.encode_sender(packet))
         except OSError:
             self.count("send_errors")
+
+    def on_closed(self, protocol: asyncio.DatagramProtocol) -> None:
+        """The socket closed under us (fatal error): reopen it later; probes meanwhile count as lost."""
+        if self._transport is not None and self._transport.get_protocol() is protocol:
+            self._transport = None
 
     def on_datagram(self, data: bytes) -> None:
         recv_t = self._clock()
