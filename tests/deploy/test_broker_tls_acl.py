@@ -9,11 +9,14 @@ import os
 import signal
 import socket
 import ssl
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import httpx
 import pytest
 
 from collector import brokerauth
@@ -21,7 +24,7 @@ from likavillkor.topics import DEVICE_WILDCARD, device_topic
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import DEADLINE_S, TlsClient
 from tests.deploy.pki import Pki, make_pki
-from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf
+from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid, wait_port
 
 NOT_AUTHORIZED = 0x87
 BAD_LOGIN = {0x86, 0x87}  # "bad user name or password" / "not authorized"
@@ -218,3 +221,56 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         anna.close()
         collector = dep.connected(brokerauth.COLLECTOR_USER)  # kept across the re-run
         collector.close()
+
+
+def _metric(text: str, name: str) -> float | None:
+    for line in text.splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return None
+
+
+def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment, tmp_path: Path) -> None:
+    """The collector itself, configured as docs/tls.md says: MQTT over TLS with its generated login
+    and the CA file, HTTPS with the server certificate ([http] tls_cert / tls_key)."""
+    http_port, udp_port = free_port(), free_port(kind=socket.SOCK_DGRAM)
+    creds = (deployment.out / "collector-mqtt.toml").read_text()
+    config = tmp_path / "collector.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nroster = "{deployment.roster}"\n\n'
+        + creds.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"')
+        .replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
+        + f'\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
+        f'tls_cert = "{deployment.pki.server_cert}"\ntls_key = "{deployment.pki.server_key}"\n'
+        f"\n[reflector]\nport = {udp_port}\n"
+    )
+    tls = ssl.create_default_context(cafile=str(deployment.pki.ca_cert))
+    with open(tmp_path / "collector.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
+                                stdout=log, stderr=log, start_new_session=True)
+    try:
+        wait_port("127.0.0.1", http_port, timeout=30)
+
+        def metrics() -> str:
+            return httpx.get(f"https://localhost:{http_port}/metrics", verify=tls, timeout=DEADLINE_S).text
+
+        deadline = time.monotonic() + 10
+        while _metric(metrics(), "likavillkor_mqtt_connected") != 1.0:
+            assert time.monotonic() < deadline, "collector did not connect to the broker:\n" + \
+                (tmp_path / "collector.log").read_text()[-3000:]
+            time.sleep(0.1)
+        before = _metric(metrics(), "likavillkor_ingest_received_total") or 0.0
+        anna = deployment.connected("anna-ipad")
+        try:
+            assert anna.publish(device_topic("bo-ipad", "sample"), b"forged").value == NOT_AUTHORIZED
+            assert anna.publish(device_topic("anna-ipad", "sample"), b"genuine").value == 0
+        finally:
+            anna.close()
+        while (_metric(metrics(), "likavillkor_ingest_received_total") or 0.0) < before + 1:
+            assert time.monotonic() < deadline + 10, "the collector never received the device's message"
+            time.sleep(0.05)
+        assert _metric(metrics(), "likavillkor_ingest_received_total") == before + 1  # the forged one never came
+        with pytest.raises(httpx.ConnectError):  # the system's trust store does not know the test CA
+            httpx.get(f"https://localhost:{http_port}/metrics", timeout=DEADLINE_S)
+    finally:
+        stop_pid(proc)
