@@ -1,0 +1,554 @@
+"""Who may see what: sign-in, sessions, CSRF, API tokens and role checks for every page and API route.
+
+Nothing that names a member, a state or an incident is visible without signing in.
+
+Roles
+  * ``chair`` / ``secretary``: the meetings of their own bodies (``bodies = [...]``), the chair's
+    view, its actions (H5, H14, H15, H16, H18) and the members' self-test links (H7).
+  * ``it``: everything, including incidents, reports and devices.
+  * ``member``: only their own self-test, reached through the personal link (``/selftest/{token}``,
+    see :mod:`collector.selftest_links`), never through a password.
+
+Users and API tokens live in a TOML file (``{data_dir}/users.toml``), written by :func:`add_user` and
+:func:`add_api_token` (also ``python -m collector.auth add-user ...``). Passwords are argon2id hashes;
+API tokens are random 256-bit strings stored only as SHA-256 (a hash that is fast on purpose: the
+token has full entropy, and it is checked on every automated request).
+
+Sessions are signed cookies (HMAC-SHA256 with ``{data_dir}/web-secret.key``) that carry their expiry,
+checked on the server, so a chair's tablet stays signed in across a collector restart. Cookies are
+HttpOnly, SameSite=Strict, and Secure when the collector is served over TLS. A state-changing request
+made with a session cookie must carry the session's CSRF token (header ``X-CSRF-Token`` or form field
+``csrf_token``); Bearer-token requests carry no cookie and need none.
+
+Sign-in is pluggable: an :class:`Authenticator` (password first; the municipality's OIDC / Entra ID
+can be added as another implementation without touching the pages).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import hmac
+import json
+import logging
+import os
+import secrets
+import sys
+import threading
+import time
+import tomllib
+import unicodedata
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Protocol
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+from fastapi import Depends, HTTPException, Request, Response
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+
+log = logging.getLogger(__name__)
+
+SESSION_COOKIE = "lv_session"
+CSRF_HEADER = "X-CSRF-Token"
+CSRF_FIELD = "csrf_token"
+SELFTEST_HEADER = "X-Selftest-Token"
+DEFAULT_SESSION_S = 12 * 3600.0  # one long meeting day
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+#: security schemes, so /openapi.json says how to authenticate (checking is done in Auth.principal)
+BEARER = HTTPBearer(auto_error=False, scheme_name="apiToken",
+                    description="API token for automation: `python -m collector.auth add-token NAME`")
+SESSION = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
+                       description="browser session after /login; state-changing requests also need X-CSRF-Token")
+
+
+class Role(StrEnum):
+    CHAIR = "chair"
+    SECRETARY = "secretary"
+    IT = "it"
+    MEMBER = "member"
+
+
+def normalize_body(name: str) -> str:
+    return unicodedata.normalize("NFC", name).strip().casefold()
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is asking. ``via`` is ``session``, ``token`` (Bearer) or ``selftest`` (a member's link)."""
+
+    username: str
+    role: Role
+    bodies: frozenset[str] = frozenset()
+    name: str = ""
+    via: str = "session"
+    session_id: str = ""
+    #: member principals only: the one meeting and member the self-test link is for
+    meeting_id: str | None = None
+    member_id: str | None = None
+
+    def may_see_body(self, body: str) -> bool:
+        if self.role is Role.IT:
+            return True
+        if self.role in (Role.CHAIR, Role.SECRETARY):
+            return normalize_body(body) in self.bodies or "*" in self.bodies
+        return False
+
+
+# --- the secret ---------------------------------------------------------------------------------
+
+def load_secret(path: Path) -> bytes:
+    """The HMAC key for sessions, CSRF and self-test links; created (0600) on first use."""
+    try:
+        data = path.read_bytes()
+        if len(data) >= 32:
+            return data
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    data = secrets.token_bytes(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+    return data
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def sign(secret: bytes, purpose: str, payload: dict[str, Any]) -> str:
+    """``base64url(json).base64url(hmac)``; ``purpose`` separates keys (session vs self-test link)."""
+    body = _b64(json.dumps(payload, separators=(",", ":"), sort_keys=True).encode())
+    mac = hmac.new(secret, f"{purpose}:{body}".encode(), hashlib.sha256).digest()
+    return f"{body}.{_b64(mac)}"
+
+
+class SignatureError(ValueError):
+    """A token that was forged, tampered with or is not a token at all. ``reason`` names which."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def unsign(secret: bytes, purpose: str, token: str, *, max_len: int = 2048) -> dict[str, Any]:
+    if not token or len(token) > max_len or token.count(".") != 1:
+        raise SignatureError("malformed")
+    body, mac = token.split(".")
+    try:
+        given = _unb64(mac)
+    except (ValueError, TypeError):
+        raise SignatureError("malformed") from None
+    want = hmac.new(secret, f"{purpose}:{body}".encode(), hashlib.sha256).digest()
+    if not hmac.compare_digest(given, want):
+        raise SignatureError("bad_signature")
+    try:
+        payload = json.loads(_unb64(body))
+    except (ValueError, TypeError):
+        raise SignatureError("malformed") from None
+    if not isinstance(payload, dict):
+        raise SignatureError("malformed")
+    return payload
+
+
+# --- users and API tokens ------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class User:
+    username: str
+    role: Role
+    password_hash: str
+    bodies: tuple[str, ...] = ()
+    name: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ApiToken:
+    name: str
+    role: Role
+    token_sha256: str
+    bodies: tuple[str, ...] = ()
+
+
+@dataclass(slots=True)
+class UserFile:
+    users: dict[str, User] = field(default_factory=dict)
+    tokens: dict[str, ApiToken] = field(default_factory=dict)  # sha256 -> token
+
+
+_HASHER = PasswordHasher()
+_FILE_LOCK = threading.Lock()
+
+
+class UserFileError(ValueError):
+    pass
+
+
+def _toml_str(value: str) -> str:
+    # JSON string escapes are valid TOML basic-string escapes
+    return json.dumps(value, ensure_ascii=False)
+
+
+def read_users(path: Path) -> UserFile:
+    """Parse the users file; a missing file is an empty one. Bad entries raise with the entry named."""
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return UserFile()
+    except tomllib.TOMLDecodeError as exc:
+        raise UserFileError(f"{path}: not valid TOML: {exc}") from None
+    out = UserFile()
+    for i, u in enumerate(raw.get("user", [])):
+        try:
+            user = User(username=str(u["username"]), role=Role(u["role"]), password_hash=str(u["password_hash"]),
+                        bodies=tuple(normalize_body(b) for b in u.get("bodies", [])), name=str(u.get("name", "")))
+        except (KeyError, ValueError) as exc:
+            raise UserFileError(f"{path}: [[user]] number {i + 1}: {exc}") from None
+        out.users[user.username.casefold()] = user
+    for i, t in enumerate(raw.get("token", [])):
+        try:
+            tok = ApiToken(name=str(t["name"]), role=Role(t["role"]), token_sha256=str(t["token_sha256"]),
+                           bodies=tuple(normalize_body(b) for b in t.get("bodies", [])))
+        except (KeyError, ValueError) as exc:
+            raise UserFileError(f"{path}: [[token]] number {i + 1}: {exc}") from None
+        out.tokens[tok.token_sha256] = tok
+    return out
+
+
+def write_users(path: Path, data: UserFile) -> None:
+    lines = ["# Likavillkor users and API tokens. Edit with `python -m collector.auth`.", ""]
+    for u in data.users.values():
+        lines += ["[[user]]", f"username = {_toml_str(u.username)}", f"name = {_toml_str(u.name)}",
+                  f"role = {_toml_str(u.role.value)}",
+                  f"bodies = [{', '.join(_toml_str(b) for b in u.bodies)}]",
+                  f"password_hash = {_toml_str(u.password_hash)}", ""]
+    for t in data.tokens.values():
+        lines += ["[[token]]", f"name = {_toml_str(t.name)}", f"role = {_toml_str(t.role.value)}",
+                  f"bodies = [{', '.join(_toml_str(b) for b in t.bodies)}]",
+                  f"token_sha256 = {_toml_str(t.token_sha256)}", ""]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines))
+    os.replace(tmp, path)
+
+
+def add_user(path: str | Path, username: str, password: str, role: Role | str, *,
+             bodies: Iterable[str] = (), name: str = "") -> User:
+    """Add or replace a user (argon2id hash). Members sign in through their link, not here."""
+    role = Role(role)
+    if role is Role.MEMBER:
+        raise UserFileError("members use their personal self-test link (H7), not a password")
+    if not username or len(username) > 128 or any(c.isspace() for c in username):
+        raise UserFileError("username must be 1-128 characters without spaces")
+    if len(password) < 10:
+        raise UserFileError("password must be at least 10 characters")
+    body_list = tuple(normalize_body(b) for b in bodies)
+    if role in (Role.CHAIR, Role.SECRETARY) and not body_list:
+        raise UserFileError("a chair or secretary needs at least one body (bodies = [...])")
+    user = User(username=username, role=role, password_hash=_HASHER.hash(password), bodies=body_list, name=name)
+    p = Path(path)
+    with _FILE_LOCK:
+        data = read_users(p)
+        data.users[username.casefold()] = user
+        write_users(p, data)
+    return user
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def add_api_token(path: str | Path, name: str, role: Role | str = Role.IT, *, bodies: Iterable[str] = ()) -> str:
+    """Create an API token for automation; returns it ONCE (only its SHA-256 is stored)."""
+    role = Role(role)
+    if role is Role.MEMBER:
+        raise UserFileError("API tokens are for chair, secretary or it")
+    token = "lvt_" + secrets.token_urlsafe(32)
+    p = Path(path)
+    with _FILE_LOCK:
+        data = read_users(p)
+        data.tokens[hash_token(token)] = ApiToken(name=name, role=role, token_sha256=hash_token(token),
+                                                  bodies=tuple(normalize_body(b) for b in bodies))
+        write_users(p, data)
+    return token
+
+
+# --- sign-in --------------------------------------------------------------------------------------
+
+class Authenticator(Protocol):
+    """One way to sign in. The login page lists every configured authenticator.
+
+    ``form`` authenticators (password) get the posted form in :meth:`complete`; redirect-based ones
+    (OIDC: ``form = False``) return a redirect from :meth:`begin` and finish in :meth:`complete` on
+    their callback. Either returns the signed-in :class:`Principal` or None.
+    """
+
+    id: str
+    label: dict[str, str]
+    form: bool
+
+    async def begin(self, request: Request) -> Response | None: ...
+
+    async def complete(self, request: Request) -> Principal | None: ...
+
+
+class PasswordAuthenticator:
+    def __init__(self, users: Callable[[], UserFile]) -> None:
+        self._users = users
+        self.id = "password"
+        self.label = {"sv": "Användarnamn och lösenord", "en": "Username and password"}
+        self.form = True
+
+    async def begin(self, request: Request) -> Response | None:
+        return None  # the login page shows the form
+
+    async def complete(self, request: Request) -> Principal | None:
+        form = await request.form()
+        username = str(form.get("username") or "")[:128]
+        password = str(form.get("password") or "")[:1024]
+        return self.check(username, password)
+
+    def check(self, username: str, password: str) -> Principal | None:
+        user = self._users().users.get(username.casefold())
+        if user is None:
+            # same cost as a real check, so a wrong username is not faster than a wrong password
+            _dummy_verify(password)
+            return None
+        try:
+            _HASHER.verify(user.password_hash, password)
+        except (VerifyMismatchError, VerificationError, InvalidHashError):
+            return None
+        return Principal(username=user.username, role=user.role, bodies=frozenset(user.bodies), name=user.name)
+
+
+_DUMMY_HASH = _HASHER.hash("not-a-real-password")
+
+
+def _dummy_verify(password: str) -> None:
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        _HASHER.verify(_DUMMY_HASH, password + "x")
+
+
+# --- the auth service ----------------------------------------------------------------------------
+
+@dataclass
+class AuthCounters:
+    login_ok: int = 0
+    login_failed: int = 0
+    csrf_rejected: int = 0
+    token_rejected: int = 0
+    session_rejected: int = 0
+
+
+class Auth:
+    """Sessions, CSRF, API tokens and role checks, bound to one secret and one users file.
+
+    ``meeting_body(meeting_id) -> body | None`` lets :meth:`require` check a chair's or secretary's
+    bodies against the meeting a route names.
+    """
+
+    def __init__(self, *, secret: bytes, users_path: Path, meeting_body: Callable[[str], str | None],
+                 session_s: float = DEFAULT_SESSION_S, secure_cookies: bool = False,
+                 clock: Callable[[], float] = time.time,
+                 authenticators: Sequence[Authenticator] | None = None) -> None:
+        self.secret = secret
+        self.users_path = users_path
+        self.meeting_body = meeting_body
+        self.session_s = session_s
+        self.secure_cookies = secure_cookies
+        self.clock = clock
+        self.counters = AuthCounters()
+        self._users_cache: tuple[float, UserFile] | None = None
+        self._revoked: dict[str, float] = {}  # session id -> its expiry (signed-out sessions)
+        self.authenticators: list[Authenticator] = list(authenticators or [PasswordAuthenticator(self.users)])
+        #: set by the pages: resolves a self-test link into a member principal (or raises HTTPException)
+        self.selftest_principal: Callable[[str], Principal] | None = None
+
+    # users file, re-read when it changes so `add_user` takes effect without a restart
+    def users(self) -> UserFile:
+        try:
+            mtime = self.users_path.stat().st_mtime
+        except FileNotFoundError:
+            return UserFile()
+        if self._users_cache is None or self._users_cache[0] != mtime:
+            self._users_cache = (mtime, read_users(self.users_path))
+        return self._users_cache[1]
+
+    # -- sessions --
+    def new_session(self, response: Response, who: Principal) -> str:
+        sid = secrets.token_urlsafe(16)
+        payload = {"sid": sid, "u": who.username, "r": who.role.value, "b": sorted(who.bodies), "n": who.name,
+                   "exp": self.clock() + self.session_s}
+        response.set_cookie(SESSION_COOKIE, sign(self.secret, "session", payload), max_age=int(self.session_s),
+                            httponly=True, samesite="strict", secure=self.secure_cookies, path="/")
+        self.counters.login_ok += 1
+        return sid
+
+    def end_session(self, request: Request, response: Response) -> None:
+        who = self.session_principal(request)
+        if who is not None:
+            self._revoked[who.session_id] = self.clock() + self.session_s
+        response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="strict", secure=self.secure_cookies)
+
+    def session_principal(self, request: Request) -> Principal | None:
+        cookie = request.cookies.get(SESSION_COOKIE)
+        if not cookie:
+            return None
+        try:
+            p = unsign(self.secret, "session", cookie)
+            exp = float(p["exp"])
+            sid = str(p["sid"])
+            who = Principal(username=str(p["u"]), role=Role(p["r"]), bodies=frozenset(p.get("b", [])),
+                            name=str(p.get("n", "")), via="session", session_id=sid)
+        except (SignatureError, KeyError, ValueError, TypeError):
+            self.counters.session_rejected += 1
+            return None
+        now = self.clock()
+        if exp < now or sid in self._revoked:
+            return None
+        user = self.users().users.get(who.username.casefold())
+        if user is None or user.role is not who.role:
+            return None  # removed or changed since sign-in
+        self._prune(now)
+        return who
+
+    def _prune(self, now: float) -> None:
+        if len(self._revoked) > 1000:
+            self._revoked = {k: v for k, v in self._revoked.items() if v > now}
+
+    def csrf_token(self, who: Principal) -> str:
+        return hmac.new(self.secret, f"csrf:{who.session_id}".encode(), hashlib.sha256).hexdigest()
+
+    # -- API tokens --
+    def token_principal(self, request: Request) -> Principal | None:
+        header = request.headers.get("authorization", "")
+        if not header.lower().startswith("bearer "):
+            return None
+        token = header[7:].strip()
+        found = self.users().tokens.get(hash_token(token)) if token else None
+        if found is None:
+            self.counters.token_rejected += 1
+            raise HTTPException(401, "invalid API token", headers={"WWW-Authenticate": "Bearer"})
+        return Principal(username=f"token:{found.name}", role=found.role, bodies=frozenset(found.bodies),
+                         name=found.name, via="token")
+
+    async def principal(self, request: Request) -> Principal | None:
+        """The caller, or None. A bad Bearer token is a 401 (never silently anonymous)."""
+        who = self.token_principal(request)
+        if who is not None:
+            return who
+        link = request.headers.get(SELFTEST_HEADER)
+        if link and self.selftest_principal is not None:
+            return self.selftest_principal(link)
+        return self.session_principal(request)
+
+    async def check_csrf(self, request: Request, who: Principal) -> None:
+        if request.method in SAFE_METHODS or who.via != "session":
+            return
+        given = request.headers.get(CSRF_HEADER)
+        if not given and request.headers.get("content-type", "").startswith(
+                ("application/x-www-form-urlencoded", "multipart/form-data")):
+            given = str((await request.form()).get(CSRF_FIELD) or "")
+        if not given or not hmac.compare_digest(given, self.csrf_token(who)):
+            self.counters.csrf_rejected += 1
+            log.info("CSRF token missing or wrong on %s %s by %s", request.method, request.url.path, who.username)
+            raise HTTPException(403, "CSRF token missing or wrong")
+
+    # -- the dependency --
+    def require(self, *roles: Role | str, body_of: Callable[[Request], str | None] | None = None,
+                html: bool = False) -> Callable[[Request], Awaitable[Principal]]:
+        """A FastAPI dependency: the caller must have one of ``roles``; with ``body_of`` (the body a
+        request is about, e.g. :meth:`meeting_path_body`) a chair or secretary must sit on that body.
+
+        Not signed in: 401 (``html=True``: a redirect to the login page). Wrong role or body: 403.
+        State-changing requests with a session cookie need the CSRF token.
+        """
+        wanted = frozenset(Role(r) for r in roles) or frozenset(Role)
+
+        async def dependency(request: Request,
+                             _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                             _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal:
+            who = await self.principal(request)
+            if who is None:
+                if html:
+                    raise HTTPException(303, "sign in", headers={"Location": login_url(request)})
+                raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+            if who.role not in wanted:
+                raise HTTPException(403, "not allowed for your role")
+            if body_of is not None and who.role is not Role.IT:
+                body = body_of(request)
+                if body is None:
+                    raise HTTPException(404, "no such meeting")
+                if who.role is Role.MEMBER:
+                    if who.meeting_id != request.path_params.get("meeting_id"):
+                        raise HTTPException(403, "this link is for another meeting")
+                elif not who.may_see_body(body):
+                    raise HTTPException(403, "not one of your bodies' meetings")
+            await self.check_csrf(request, who)
+            request.state.principal = who
+            return who
+
+        return dependency
+
+    def meeting_path_body(self, request: Request) -> str | None:
+        """``body_of`` for routes with a ``{meeting_id}`` path parameter."""
+        meeting_id = request.path_params.get("meeting_id")
+        return self.meeting_body(str(meeting_id)) if meeting_id is not None else None
+
+
+def login_url(request: Request) -> str:
+    from urllib.parse import quote
+
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return f"/login?next={quote(target, safe='')}"
+
+
+def safe_next(target: str | None) -> str:
+    """Only local paths: never an open redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/"
+    return target
+
+
+# --- command line ---------------------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m collector.auth", description="Manage Likavillkor users.")
+    parser.add_argument("--users", default="data/users.toml", help="the users file (default data/users.toml)")
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("add-user", help="add or replace a user; the password is read from stdin")
+    a.add_argument("username")
+    a.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.MEMBER])
+    a.add_argument("--body", action="append", default=[], help="a body this chair/secretary serves (repeat)")
+    a.add_argument("--name", default="")
+    t = sub.add_parser("add-token", help="create an API token (printed once)")
+    t.add_argument("name")
+    t.add_argument("--role", default="it", choices=[r.value for r in Role if r is not Role.MEMBER])
+    t.add_argument("--body", action="append", default=[])
+    args = parser.parse_args(argv)
+    try:
+        if args.cmd == "add-user":
+            password = sys.stdin.readline().rstrip("\n")
+            add_user(args.users, args.username, password, args.role, bodies=args.body, name=args.name)
+            print(f"user {args.username} saved in {args.users}")
+        else:
+            print(add_api_token(args.users, args.name, args.role, bodies=args.body))
+    except UserFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,579 @@
+"""The collector's pages: sign-in, the chair's live view (+ SSE), self-test links, the browser
+self-test and IT's pages. Everything is served by the collector itself (no CDN: the meeting room
+may have no internet).
+
+The chair's view and ``GET /api/meetings/{id}`` show the SAME JSON: ``runtime.view_json`` encodes the
+engine's ``MeetingView``; the page embeds it at load and the event stream
+(``/api/meetings/{id}/events``) sends it again whenever it changes, so the two cannot disagree.
+"""
+
+# No `from __future__ import annotations` here: FastAPI must see the dependency aliases built inside
+# router() as real objects, not as strings it cannot resolve.
+import asyncio
+import contextlib
+import datetime as dt
+import inspect
+import json
+import logging
+import re
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+import msgspec
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
+from jinja2 import Environment, PackageLoader, select_autoescape
+from pydantic import BaseModel, Field
+
+from collector import selftest_links, webqueries
+from collector.auth import Auth, Principal, Role, safe_next
+from collector.engine.types import MeetingView
+from collector.web import i18n, icons, report
+from likavillkor import wire
+from likavillkor.roster import Meeting, Roster
+
+log = logging.getLogger(__name__)
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+_ENCODER = msgspec.json.Encoder()
+LANG_COOKIE = "lv_lang"
+#: how often the event stream looks at the view when the runtime gives no change signal
+POLL_S = 0.2
+#: a "ping" event at least this often, so the page can tell a live view from a stale one
+HEARTBEAT_S = 4.0
+#: the browser self-test may move at most this many bytes per speed-test request
+SPEEDTEST_MAX_BYTES = 8 * 1024 * 1024
+
+
+class ChangeHub:
+    """Wakes every open event stream when the runtime reports engine changes (from any thread)."""
+
+    def __init__(self) -> None:
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self, _changes: object = None) -> None:
+        for loop, event in list(self._waiters):
+            with contextlib.suppress(RuntimeError):  # loop closed
+                loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout: float) -> None:
+        entry = (asyncio.get_running_loop(), asyncio.Event())
+        self._waiters.add(entry)
+        try:
+            await asyncio.wait_for(entry[1].wait(), timeout)
+        except TimeoutError:
+            pass
+        finally:
+            self._waiters.discard(entry)
+
+
+@dataclass
+class WebDeps:
+    """What the pages need from the collector's runtime (see :func:`deps_from_runtime`)."""
+
+    auth: Auth
+    secret: bytes
+    roster: Callable[[], Roster]
+    view: Callable[[str], MeetingView | None]
+    #: THE encoding of a meeting view (runtime.view_json): the API, the page and the stream share it
+    view_json: Callable[[str], bytes | None]
+    ingest: Callable[[wire.Message], str]  # a browser self-test result, through the collector's ingest
+    now: Callable[[], float] = time.time
+    store: Any = None  # collector.store.Store, for IT's pages
+    policies: Any = None  # likavillkor.policy.PolicySet: the self-test's RTT limits per body
+    ice_servers: list[dict[str, Any]] = field(default_factory=list)
+    hub: ChangeHub = field(default_factory=ChangeHub)
+    mediapath_offer_url: str = "/api/mediapath/offer"
+    speedtest_url: str = "/speedtest"
+    link_grace_s: float = selftest_links.DEFAULT_GRACE_S
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str) -> None:
+        self.counters[name] = self.counters.get(name, 0) + 1
+
+
+def deps_from_runtime(runtime: Any, auth: Auth, secret: bytes, *, ice_servers: list[dict[str, Any]] | None = None
+                      ) -> WebDeps:
+    """Bind the pages to ``collector.runtime.Runtime``: its lock-taking view/view_json, its ingest path
+    (validation, rate limit, store, engine) and its change listeners."""
+    from likavillkor.topics import device_topic
+
+    def ingest(msg: wire.Message) -> str:
+        return str(runtime.ingestor.handle(device_topic(msg.device_id, "selftest"), wire.encode(msg),
+                                           runtime.clock()))
+
+    deps = WebDeps(auth=auth, secret=secret, roster=lambda: runtime.index.roster, view=runtime.view,
+                   view_json=runtime.view_json, ingest=ingest, now=runtime.clock, store=runtime.store,
+                   policies=getattr(runtime, "policies", None), ice_servers=list(ice_servers or []))
+    runtime.listeners.append(deps.hub.notify)
+    return deps
+
+
+# --- templates -------------------------------------------------------------------------------------
+
+_env = Environment(loader=PackageLoader("collector.web", "templates"), autoescape=select_autoescape(["html"]),
+                   trim_blocks=True, lstrip_blocks=True)
+
+
+def _when(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, STOCKHOLM).strftime("%Y-%m-%d %H:%M")
+
+
+def _clock(t: float | None) -> str:
+    return "" if t is None else dt.datetime.fromtimestamp(t, STOCKHOLM).strftime("%H:%M:%S")
+
+
+def language(request: Request) -> str:
+    q = request.query_params.get("lang")
+    if q in i18n.LANGS:
+        return q
+    return i18n.lang_of(request.cookies.get(LANG_COOKIE))
+
+
+def render(request: Request, deps: WebDeps, name: str, status: int = 200, **ctx: Any) -> HTMLResponse:
+    lang = language(request)
+    who: Principal | None = ctx.get("who")
+    other = "en" if lang == "sv" else "sv"
+    params = dict(request.query_params)
+    params["lang"] = other
+    from urllib.parse import urlencode
+
+    html = _env.get_template(name).render(
+        lang=lang, other_lang=other, other_lang_url=f"{request.url.path}?{urlencode(params)}",
+        lang_q="?lang=en" if lang == "en" else "", t=lambda k: i18n.t(k, lang), icon=icons.svg,
+        when=_when, clock=_clock, csrf=deps.auth.csrf_token(who) if who and who.via == "session" else "",
+        **ctx)
+    response = HTMLResponse(html, status_code=status)
+    if request.query_params.get("lang") in i18n.LANGS:
+        response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Content-Security-Policy"] = (
+        "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+        "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+# --- API models (OpenAPI) ---------------------------------------------------------------------------
+
+class CheckIn(BaseModel):
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[a-z][a-z0-9_.-]*$")
+    status: wire.CheckStatus
+    value: float | bool | str | None = Field(default=None)
+    unit: str | None = Field(default=None, max_length=16)
+    summary: str | None = Field(default=None, max_length=2000)
+    rule: str | None = Field(default=None, max_length=16)
+
+
+class BrowserSelftestIn(BaseModel):
+    """What the browser self-test posts. The server decides ``overall`` from the checks."""
+
+    started_at: float = Field(ge=946_684_800, le=4_102_444_800)
+    duration_s: float = Field(ge=0, le=3600)
+    checks: list[CheckIn] = Field(max_length=32)
+    user_agent: str | None = Field(default=None, max_length=400)
+
+
+class SelftestAccepted(BaseModel):
+    overall: wire.CheckStatus
+    outcome: str
+    meeting_id: str
+    member_id: str
+    checks: int
+
+
+class MemberStatus(BaseModel):
+    meeting_id: str
+    member_id: str
+    name: str
+    state: str | None
+    selftest: dict[str, Any] | None
+    mediapath: dict[str, Any] | None
+    at: float
+
+
+class LinkOut(BaseModel):
+    member_id: str
+    name: str
+    role: str
+    device_id: str
+    email: str | None
+    url: str
+    expires_at: float
+
+
+class FailingDeviceOut(BaseModel):
+    device_id: str
+    member_ids: list[str]
+    incidents: int
+    failures: int
+    meetings: int
+    kinds: dict[str, int]
+    last_at: float
+
+
+#: Throughput limits of the browser self-test (published figures, docs/web.md): warn below Microsoft's
+#: recommendation for Teams meetings (4 Mbit/s down, 2.5 Mbit/s up), fail below its recommended
+#: 1:1 video rate (1.5 Mbit/s). RTT limits come from the meeting's policy (``rtt_ms``).
+THROUGHPUT_LIMITS = {"down_warn_kbps": 4000.0, "down_fail_kbps": 1500.0, "up_warn_kbps": 2500.0,
+                     "up_fail_kbps": 1500.0}
+
+
+def selftest_limits(policies: Any, meeting: Meeting) -> dict[str, float]:
+    limits = dict(THROUGHPUT_LIMITS)
+    rtt_warn, rtt_fail = 100.0, 500.0
+    if policies is not None:
+        lim = policies.for_meeting(str(meeting.system), meeting.body).limits.get("rtt_ms")
+        if lim is not None:
+            rtt_warn = lim.warn if lim.warn is not None else rtt_warn
+            rtt_fail = lim.fail if lim.fail is not None else rtt_fail
+    limits.update(rtt_warn_ms=rtt_warn, rtt_fail_ms=rtt_fail)
+    return limits
+
+
+_STATUS_RANK = {wire.CheckStatus.PASS: 0, wire.CheckStatus.SKIPPED: 0, wire.CheckStatus.WARN: 1,
+                wire.CheckStatus.ERROR: 2, wire.CheckStatus.FAIL: 2}
+
+
+def overall_of(checks: list[wire.CheckResult]) -> wire.CheckStatus:
+    """Worst of the checks: fail/error -> fail, warn -> warn, else pass (skipped is not a failure)."""
+    worst = max((_STATUS_RANK[c.status] for c in checks), default=2)
+    return {0: wire.CheckStatus.PASS, 1: wire.CheckStatus.WARN, 2: wire.CheckStatus.FAIL}[worst]
+
+
+#: What a browser cannot measure (H9); added to every browser result so the record says so.
+BROWSER_BLIND: list[tuple[str, str, dict[str, str]]] = [
+    ("network.link", "H9", {"sv": "Webbläsaren kan inte se om nätet är wifi, mobildata eller en surfzon: "
+                                  "medlemmen kontrollerar själv (H9).",
+                            "en": "A browser cannot tell Wi-Fi from mobile data or a hotspot: the member checks "
+                                  "by hand (H9)."}),
+    ("battery.level", "H9", {"sv": "Batterinivån syns inte i alla webbläsare (inte i Safari på iPad): "
+                                   "medlemmen kontrollerar själv (H9).",
+                             "en": "The battery level is hidden from most browsers (not in iPad Safari): the "
+                                   "member checks by hand (H9)."}),
+]
+
+
+def browser_result(body: BrowserSelftestIn, meeting: Meeting, device_id: str, now: float,
+                   lang: str) -> wire.SelftestResult:
+    checks = [wire.CheckResult(id=c.id, status=c.status, value=c.value, unit=c.unit, summary=c.summary,
+                               rule=c.rule) for c in body.checks]
+    have = {c.id for c in checks}
+    for cid, rule, text in BROWSER_BLIND:
+        if cid not in have:
+            checks.append(wire.CheckResult(id=cid, status=wire.CheckStatus.SKIPPED, summary=text[lang], rule=rule))
+    return wire.SelftestResult(
+        device_id=device_id, boot_id="browser", seq=int(now * 1000), ts=now, meeting_id=meeting.id,
+        source="browser", overall=overall_of(checks), started_at=min(body.started_at, now),
+        duration_s=body.duration_s, checks=checks[:64])
+
+
+# --- the router -------------------------------------------------------------------------------------
+
+def router(deps: WebDeps) -> APIRouter:
+    r = APIRouter()
+    auth = deps.auth
+    staff = (Role.CHAIR, Role.SECRETARY, Role.IT)
+    by_meeting = auth.meeting_path_body
+    page_staff = auth.require(*staff, body_of=by_meeting, html=True)
+    api_staff = auth.require(*staff, body_of=by_meeting)
+    page_it = auth.require(Role.IT, html=True)
+    api_it = auth.require(Role.IT)
+    StaffPage = Annotated[Principal, Depends(page_staff)]
+    StaffApi = Annotated[Principal, Depends(api_staff)]
+    ItPage = Annotated[Principal, Depends(page_it)]
+    ItApi = Annotated[Principal, Depends(api_it)]
+    AnyStaffPage = Annotated[Principal, Depends(auth.require(*staff, html=True))]
+    SignedIn = Annotated[Principal, Depends(auth.require(html=True))]
+    Filter = Annotated[webqueries.IncidentFilter, Depends(webqueries.IncidentFilter.from_query)]
+
+    def meeting_or_404(meeting_id: str) -> Meeting:
+        meeting = deps.roster().meetings.get(meeting_id)
+        if meeting is None:
+            raise HTTPException(404, "no such meeting")
+        return meeting
+
+    def current_view(meeting_id: str) -> MeetingView:
+        view = deps.view(meeting_id)
+        if view is None:
+            raise HTTPException(404, "no such meeting")
+        return view
+
+    # -- static files: a fixed list, no directory walking --
+    static = resources.files("collector.web").joinpath("static")
+    types = {"css": "text/css; charset=utf-8", "js": "text/javascript; charset=utf-8", "svg": "image/svg+xml"}
+
+    @r.get("/static/{name}", include_in_schema=False)
+    def static_file(name: str) -> Response:
+        ext = name.rsplit(".", 1)[-1]
+        if "/" in name or ".." in name or ext not in types:
+            raise HTTPException(404, "not found")
+        f = static.joinpath(name)
+        if not f.is_file():
+            raise HTTPException(404, "not found")
+        return Response(f.read_bytes(), media_type=types[ext], headers={"Cache-Control": "no-cache"})
+
+    # -- sign-in --
+    @r.get("/login", include_in_schema=False)
+    async def login_page(request: Request, next: str = "/") -> Response:
+        return render(request, deps, "login.html", who=None, next=safe_next(next), failed=False,
+                      authenticators=auth.authenticators)
+
+    @r.post("/login", include_in_schema=False)
+    async def login(request: Request, next: str = "/") -> Response:
+        form = await request.form()
+        method = str(form.get("method") or "password")
+        chosen = next_auth = None
+        for a in auth.authenticators:
+            if a.id == method:
+                chosen = a
+        if chosen is not None:
+            next_auth = await chosen.complete(request)
+        if next_auth is None:
+            auth.counters.login_failed += 1
+            log.info("failed sign-in for %r", str(form.get("username") or "")[:64])
+            return render(request, deps, "login.html", status=401, who=None, next=safe_next(next), failed=True,
+                          authenticators=auth.authenticators)
+        response = RedirectResponse(safe_next(next), status_code=303)
+        auth.new_session(response, next_auth)
+        return response
+
+    @r.get("/login/{method}", include_in_schema=False)
+    async def login_redirect(request: Request, method: str) -> Response:
+        for a in auth.authenticators:
+            if a.id == method and not a.form:
+                started = await a.begin(request)
+                if started is not None:
+                    return started
+        raise HTTPException(404, "no such sign-in method")
+
+    @r.post("/logout", include_in_schema=False)
+    async def logout(request: Request, who: SignedIn) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        auth.end_session(request, response)
+        return response
+
+    # -- home: the meetings this person may see --
+    @r.get("/", include_in_schema=False)
+    async def home(request: Request, who: AnyStaffPage) -> Response:
+        meetings = sorted((m for m in deps.roster().meetings.values() if who.may_see_body(m.body)),
+                          key=lambda m: m.start)
+        return render(request, deps, "home.html", who=who, meetings=meetings)
+
+    # -- the chair's view --
+    @r.get("/chair/{meeting_id}", include_in_schema=False)
+    async def chair(request: Request, meeting_id: str, who: StaffPage) -> Response:
+        meeting = meeting_or_404(meeting_id)
+        view = current_view(meeting_id)
+        lang = language(request)
+        boot = {"view": json.loads(deps.view_json(meeting_id) or b"null"), "texts": i18n.bundle(lang),
+                "icons": icons.all_icons(), "lang": lang, "csrf": auth.csrf_token(who) if who.via == "session" else "",
+                "events_url": f"/api/meetings/{meeting_id}/events",
+                "actions_url": f"/api/meetings/{meeting_id}/actions",
+                "may_act": who.role in (Role.CHAIR, Role.SECRETARY, Role.IT), "username": who.username}
+        return render(request, deps, "chair.html", who=who, meeting=meeting, view=view, boot=boot,
+                      may_act=boot["may_act"])
+
+    @r.get("/api/meetings/{meeting_id}/events", include_in_schema=False)
+    async def events(request: Request, meeting_id: str, who: StaffApi) -> Response:
+        current_view(meeting_id)
+        return StreamingResponse(_event_stream(request, deps, meeting_id), media_type="text/event-stream",
+                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+
+    # -- self-test links (H7) --
+    def links(meeting: Meeting, request: Request) -> list[LinkOut]:
+        base = str(request.base_url).rstrip("/")
+        return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
+                        url=base + x.path, expires_at=x.expires_at)
+                for x in selftest_links.links_for_meeting(deps.secret, meeting, deps.link_grace_s)]
+
+    @r.get("/api/meetings/{meeting_id}/selftest-links", response_model=list[LinkOut], tags=["self-test"],
+           summary="Each remote member's personal self-test link (H7)",
+           responses={404: {"description": "no such meeting"}})
+    async def links_api(request: Request, meeting_id: str, who: StaffApi) -> list[LinkOut]:
+        return links(meeting_or_404(meeting_id), request)
+
+    @r.get("/secretary/{meeting_id}/links", include_in_schema=False)
+    async def links_page(request: Request, meeting_id: str, who: StaffPage) -> Response:
+        meeting = meeting_or_404(meeting_id)
+        return render(request, deps, "links.html", who=who, meeting=meeting, links=links(meeting, request))
+
+    # -- the browser self-test (a member, through their link) --
+    def resolve_link(token: str) -> tuple[Meeting, Any]:
+        try:
+            return selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+        except selftest_links.InvalidLink as exc:
+            deps.count(f"selftest_link_{exc.reason.value}")
+            log.info("refused self-test link: %s", exc.reason.value)
+            raise HTTPException(403 if exc.reason is not selftest_links.LinkError.EXPIRED else 410,
+                                exc.reason.value) from None
+
+    def link_principal(token: str) -> Principal:
+        meeting, p = resolve_link(token)
+        return Principal(username=f"member:{p.member_id}", role=Role.MEMBER, name=p.name, via="selftest",
+                         meeting_id=meeting.id, member_id=p.member_id)
+
+    auth.selftest_principal = link_principal
+
+    @r.get("/selftest/{token}", include_in_schema=False)
+    async def selftest_page(request: Request, token: str) -> Response:
+        lang = language(request)
+        try:
+            meeting, p = selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+        except selftest_links.InvalidLink as exc:
+            deps.count(f"selftest_link_{exc.reason.value}")
+            status = 410 if exc.reason is selftest_links.LinkError.EXPIRED else 403
+            return render(request, deps, "error.html", status=status, who=None,
+                          message=selftest_links.TEXT[exc.reason][lang], detail="")
+        base = f"/selftest/{token}"
+        st = deps.speedtest_url.rstrip("/")
+        boot = {"token": token, "lang": lang, "texts": i18n.bundle(lang), "icons": icons.all_icons(),
+                "meeting_id": meeting.id, "device_id": p.device_id, "ice_servers": deps.ice_servers,
+                "offer_url": deps.mediapath_offer_url, "result_url": f"{base}/result",
+                "status_url": f"{base}/status", "ping_url": f"{st}/latency.txt",
+                "download_url": f"{st}/random750x750.jpg", "upload_url": f"{st}/upload.php",
+                "upload_bytes": 1_000_000, "limits": selftest_limits(deps.policies, meeting)}
+        return render(request, deps, "selftest.html", who=None, meeting=meeting, participant=p, boot=boot)
+
+    @r.get("/selftest/{token}/status", response_model=MemberStatus, tags=["self-test"],
+           summary="The member's own state, self-test and media path check (the member's link only)",
+           responses={403: {"description": "invalid link"}, 410: {"description": "expired link"}})
+    async def selftest_status(token: str) -> MemberStatus:
+        meeting, p = resolve_link(token)
+        view = deps.view(meeting.id)
+        mine = next((x for x in view.participants if x.member_id == p.member_id), None) if view else None
+        return MemberStatus(meeting_id=meeting.id, member_id=p.member_id, name=p.name,
+                            state=mine.state.value if mine else None,
+                            selftest=msgspec.to_builtins(mine.selftest) if mine and mine.selftest else None,
+                            mediapath=mine.mediapath if mine else None, at=deps.now())
+
+    @r.post("/selftest/{token}/result", response_model=SelftestAccepted, tags=["self-test"],
+            summary="Record a browser self-test for the link's member and meeting (wire.SelftestResult, "
+                    "source 'browser')",
+            responses={403: {"description": "invalid link"}, 410: {"description": "expired link"}})
+    async def selftest_result(request: Request, token: str, body: BrowserSelftestIn) -> SelftestAccepted:
+        meeting, p = resolve_link(token)
+        msg = browser_result(body, meeting, p.device_id, deps.now(), language(request))
+        result = deps.ingest(msg)
+        if inspect.isawaitable(result):
+            result = await result
+        outcome = result[0] if isinstance(result, tuple) else result
+        deps.count("selftest_browser")
+        return SelftestAccepted(overall=msg.overall, outcome=str(getattr(outcome, "value", outcome)),
+                                meeting_id=meeting.id, member_id=p.member_id, checks=len(msg.checks))
+
+    # -- IT --
+    @r.get("/it/incidents", include_in_schema=False)
+    async def incidents_page(request: Request, who: ItPage,
+                             f: Filter,
+                             format: Literal["html", "csv", "json"] = "html") -> Response:
+        rows = webqueries.incidents(deps.store, f)
+        if format == "json":
+            return JSONResponse(rows, headers={"Content-Disposition": 'attachment; filename="incidents.json"'})
+        if format == "csv":
+            return PlainTextResponse(webqueries.incidents_csv(rows), media_type="text/csv; charset=utf-8",
+                                     headers={"Content-Disposition": 'attachment; filename="incidents.csv"'})
+        return render(request, deps, "incidents.html", who=who, rows=rows, f=f,
+                      query=request.url.query)
+
+    @r.get("/api/devices/failing", response_model=list[FailingDeviceOut], tags=["incidents"],
+           summary="Devices that keep failing (IT)")
+    async def failing_api(who: ItApi, days: float = Query(90, gt=0, le=3650),
+                          min_incidents: int = Query(2, ge=1, le=10_000)) -> list[FailingDeviceOut]:
+        return [FailingDeviceOut(**d) for d in webqueries.failing_devices(deps.store, deps.now(), days,
+                                                                          min_incidents)]
+
+    @r.get("/it/devices", include_in_schema=False)
+    async def failing_page(request: Request, who: ItPage,
+                           days: float = Query(90, gt=0, le=3650),
+                           min_incidents: int = Query(2, ge=1, le=10_000)) -> Response:
+        rows = webqueries.failing_devices(deps.store, deps.now(), days, min_incidents)
+        return render(request, deps, "devices.html", who=who, rows=rows, days=days, min_incidents=min_incidents)
+
+    @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
+    async def report_page(request: Request, meeting_id: str, who: ItPage,
+                          format: Literal["html", "csv"] = "html") -> Response:
+        meeting = meeting_or_404(meeting_id)
+        data = webqueries.meeting_history(deps.store, meeting_id)
+        rep = report.build(meeting, data, now=deps.now())
+        lang = language(request)
+        if format == "csv":
+            return PlainTextResponse(report.to_csv(rep, lang), media_type="text/csv; charset=utf-8",
+                                     headers={"Content-Disposition":
+                                              f'attachment; filename="report-{meeting_id}.csv"'})
+        return render(request, deps, "report.html", who=who, meeting=meeting, rep=rep,
+                      timeline=report.timeline_svg(rep, lang),
+                      segment_title=lambda seg: report.segment_title(seg, lang),
+                      verdict_text=lambda seg: report.verdict_text(seg, lang))
+
+    return r
+
+
+async def _event_stream(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
+    """``view`` events carrying the MeetingView JSON (``runtime.view_json``, byte for byte what
+    ``GET /api/meetings/{id}`` returns) whenever it changes, and a ``ping`` every HEARTBEAT_S so the page
+    can tell a live view from a stale one. The countdown ticks in the page, so a view that differs only
+    in ``at`` / ``substitute_in_s`` is not re-sent."""
+    yield b"retry: 1000\n\n"
+    last_key: bytes | None = None
+    last_sent = 0.0
+    while True:
+        if await request.is_disconnected():
+            return
+        payload = deps.view_json(meeting_id)
+        if payload is None:
+            return
+        key = _change_key(payload)
+        mono = time.monotonic()
+        if key != last_key:
+            last_key = key
+            last_sent = mono
+            yield b"event: view\ndata: " + payload + b"\n\n"
+        elif mono - last_sent >= HEARTBEAT_S:
+            last_sent = mono
+            yield b"event: ping\ndata: " + _ENCODER.encode({"at": deps.now()}) + b"\n\n"
+        await deps.hub.wait(POLL_S * 5)
+
+
+_VOLATILE = re.compile(rb'"substitute_in_s":[-0-9.eE+]+|,"at":[-0-9.eE+]+}$')
+
+
+def _change_key(payload: bytes) -> bytes:
+    """The payload without what changes every instant: the view's own ``at`` (last field) and the
+    countdowns (the page computes them from ``at`` and ``lost_since``)."""
+    return _VOLATILE.sub(b"", payload)
+
+
+def ice_servers_of(config: Any) -> list[dict[str, Any]]:
+    """ICE servers for the browser's RTCPeerConnection, from the collector config when it names any
+    (``[mediapath] ice_servers`` / ``[media] ice_servers``); none on a LAN."""
+    for section in ("mediapath", "media", "webrtc"):
+        servers = getattr(getattr(config, section, None), "ice_servers", None)
+        if servers:
+            return [s if isinstance(s, dict) else {"urls": s} for s in msgspec.to_builtins(servers)]
+    return []
+
+
+def setup(app: Any, runtime: Any) -> Auth:
+    """Add sign-in and the pages to the collector's app; returns the :class:`Auth` whose ``require``
+    guards the API routes. Users and API tokens: ``{data_dir}/users.toml``; secret:
+    ``{data_dir}/web-secret.key``; cookies are Secure when the collector serves TLS."""
+    from collector.auth import load_secret
+
+    config = runtime.config
+    data = config.data_path
+    secret = load_secret(data / "web-secret.key")
+
+    def meeting_body(meeting_id: str) -> str | None:
+        meeting = runtime.index.roster.meetings.get(meeting_id)
+        return meeting.body if meeting is not None else None
+
+    auth = Auth(secret=secret, users_path=data / "users.toml", meeting_body=meeting_body,
+                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock)
+    deps = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
+    app.state.web = deps
+    app.include_router(router(deps))
+    return auth

@@ -1,0 +1,100 @@
+"""Personal self-test links (H7, H8): one member, one meeting, expiring after the meeting.
+
+A link is ``/selftest/{token}``. The token is HMAC-signed (the collector's web secret, purpose
+``selftest``) over the meeting id, the member id and the expiry, so nothing is stored and a link
+cannot be altered to name another member or meeting. It expires ``grace_s`` after the meeting ends.
+The secretary gets every member's link from ``/secretary/{meeting_id}/links`` (or its JSON twin).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from collector.auth import SignatureError, sign, unsign
+from likavillkor.roster import Meeting, Participant, Roster
+
+PURPOSE = "selftest"
+#: how long after the meeting's end a link still works (the member may look at the result)
+DEFAULT_GRACE_S = 3600.0
+
+
+class LinkError(StrEnum):
+    MALFORMED = "malformed"
+    BAD_SIGNATURE = "bad_signature"
+    EXPIRED = "expired"
+    UNKNOWN_MEETING = "unknown_meeting"
+    NOT_A_PARTICIPANT = "not_a_participant"
+
+
+TEXT: dict[LinkError, dict[str, str]] = {
+    LinkError.MALFORMED: {"sv": "Länken är ofullständig.", "en": "The link is incomplete."},
+    LinkError.BAD_SIGNATURE: {"sv": "Länken är inte giltig.", "en": "The link is not valid."},
+    LinkError.EXPIRED: {"sv": "Länken har gått ut: sammanträdet är slut.",
+                        "en": "The link has expired: the meeting is over."},
+    LinkError.UNKNOWN_MEETING: {"sv": "Sammanträdet finns inte längre.", "en": "The meeting no longer exists."},
+    LinkError.NOT_A_PARTICIPANT: {"sv": "Du står inte längre med som distansdeltagare i sammanträdet.",
+                                  "en": "You are no longer listed as a remote participant of the meeting."},
+}
+
+
+class InvalidLink(ValueError):
+    def __init__(self, reason: LinkError) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class LinkClaims:
+    meeting_id: str
+    member_id: str
+    expires_at: float
+
+
+def make_token(secret: bytes, meeting_id: str, member_id: str, expires_at: float) -> str:
+    return sign(secret, PURPOSE, {"m": meeting_id, "p": member_id, "exp": round(expires_at, 3)})
+
+
+def read_token(secret: bytes, token: str, now: float) -> LinkClaims:
+    """Verify signature and expiry. Raises :class:`InvalidLink` naming why."""
+    try:
+        payload = unsign(secret, PURPOSE, token, max_len=600)
+        claims = LinkClaims(meeting_id=str(payload["m"]), member_id=str(payload["p"]),
+                            expires_at=float(payload["exp"]))
+    except SignatureError as exc:
+        raise InvalidLink(LinkError(exc.reason)) from None
+    except (KeyError, ValueError, TypeError):
+        raise InvalidLink(LinkError.MALFORMED) from None
+    if claims.expires_at < now:
+        raise InvalidLink(LinkError.EXPIRED)
+    return claims
+
+
+def resolve(secret: bytes, token: str, roster: Roster, now: float) -> tuple[Meeting, Participant]:
+    """The meeting and participant a valid, current link is for."""
+    claims = read_token(secret, token, now)
+    meeting = roster.meetings.get(claims.meeting_id)
+    if meeting is None:
+        raise InvalidLink(LinkError.UNKNOWN_MEETING)
+    for p in meeting.participants:
+        if p.member_id == claims.member_id:
+            return meeting, p
+    raise InvalidLink(LinkError.NOT_A_PARTICIPANT)
+
+
+@dataclass(frozen=True, slots=True)
+class MemberLink:
+    member_id: str
+    name: str
+    role: str
+    device_id: str
+    email: str | None
+    path: str
+    expires_at: float
+
+
+def links_for_meeting(secret: bytes, meeting: Meeting, grace_s: float = DEFAULT_GRACE_S) -> list[MemberLink]:
+    expires = meeting.end + grace_s
+    return [MemberLink(member_id=p.member_id, name=p.name, role=p.role.value, device_id=p.device_id, email=p.email,
+                       path=f"/selftest/{make_token(secret, meeting.id, p.member_id, expires)}", expires_at=expires)
+            for p in meeting.participants]

@@ -1,0 +1,1 @@
+"""The collector's own web pages: templates, static JS/CSS and the texts they show (no CDN)."""

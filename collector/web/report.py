@@ -1,0 +1,245 @@
+"""The meeting report (pure): for each agenda item and vote, whether equal terms held (H1, H2, H5),
+who was affected, adjournments from–to (H2, H15), substitutions (H16), and a timeline picture of
+each remote participant's state. Built from the stored history; no I/O here.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+from dataclasses import dataclass, field
+from html import escape
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from collector.web import i18n
+from collector.webqueries import MeetingHistory
+from likavillkor.roster import Meeting
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+BREACH_STATES = frozenset({"failing", "lost"})
+BREACH_VERDICTS = frozenset({"adjourn", "substitute_due"})
+UNKNOWN_VERDICTS = frozenset({"monitoring_interrupted"})
+#: timeline colours: fill, and text colour on it (contrast >= 4.5, checked in tests/web/test_contrast.py)
+TIMELINE_COLOURS: dict[str, tuple[str, str]] = {
+    "good": ("#dcfce7", "#14532d"), "warn": ("#fef3c7", "#713f12"), "bad": ("#fee2e2", "#7f1d1d"),
+    "neutral": ("#f3f4f6", "#1f2937"), "info": ("#dbeafe", "#1e3a8a"),
+}
+STATE_CLASS = {"ok": "good", "ready": "good", "connected": "good", "degraded": "warn", "expected": "neutral",
+               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral"}
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    start: float
+    end: float
+    value: str
+
+
+@dataclass(slots=True)
+class Segment:
+    kind: str  # "whole" | "item" | "vote"
+    label: str
+    start: float
+    end: float
+    equal_terms: str = "held"  # "held" | "not_held" | "unknown"
+    affected: list[str] = field(default_factory=list)  # names
+
+
+@dataclass(slots=True)
+class Report:
+    meeting: Meeting
+    start: float
+    end: float
+    segments: list[Segment]
+    adjournments: list[Interval]  # value: who recorded it
+    substitutions: list[tuple[float, str]]  # (at, name)
+    timelines: dict[str, list[Interval]]  # member_id -> state intervals
+    names: dict[str, str]
+    incidents: list[dict[str, Any]]
+
+
+def _clock(t: float) -> str:
+    return dt.datetime.fromtimestamp(t, STOCKHOLM).strftime("%H:%M:%S")
+
+
+def label(key: str, lang: str) -> str:
+    return i18n.t(key, lang)
+
+
+def _intervals(points: list[tuple[float, str]], start: float, end: float, initial: str) -> list[Interval]:
+    out: list[Interval] = []
+    cur_t, cur_v = start, initial
+    for at, value in sorted(points):
+        at = min(max(at, start), end)
+        if at > cur_t:
+            out.append(Interval(cur_t, at, cur_v))
+        cur_t, cur_v = max(cur_t, at), value
+    if end > cur_t:
+        out.append(Interval(cur_t, end, cur_v))
+    return out
+
+
+def _overlap(a0: float, a1: float, b0: float, b1: float) -> float:
+    return max(0.0, min(a1, b1) - max(a0, b0))
+
+
+def _active(seg0: float, seg1: float, adjourned: list[Interval]) -> list[tuple[float, float]]:
+    """The segment minus adjournments: while adjourned nothing is decided."""
+    parts = [(seg0, seg1)]
+    for adj in adjourned:
+        nxt: list[tuple[float, float]] = []
+        for a, b in parts:
+            if adj.end <= a or adj.start >= b:
+                nxt.append((a, b))
+                continue
+            if adj.start > a:
+                nxt.append((a, adj.start))
+            if adj.end < b:
+                nxt.append((adj.end, b))
+        parts = nxt
+    return parts
+
+
+def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
+    events = [a["at"] for a in history.actions] + [s["at"] for s in history.state_changes]
+    start = meeting.start
+    end = meeting.end if now >= meeting.end else max(now, max(events, default=start))
+    end = max(end, start + 1)
+    names = {p.member_id: p.name for p in meeting.participants}
+
+    timelines: dict[str, list[Interval]] = {}
+    first_start = min([start, *events]) if events else start
+    for p in meeting.participants:
+        points = [(s["at"], s["new"]) for s in history.state_changes if s["member_id"] == p.member_id]
+        timelines[p.member_id] = _intervals(points, first_start, end, "expected")
+    verdicts = _intervals([(v["at"], v["new"]) for v in history.verdicts], first_start, end, "not_started")
+
+    adjournments: list[Interval] = []
+    opened: dict[str, Any] | None = None
+    for a in history.actions:
+        if a["kind"] == "adjourn" and opened is None:
+            opened = a
+        elif a["kind"] == "resume" and opened is not None:
+            adjournments.append(Interval(opened["at"], a["at"], opened["by"]))
+            opened = None
+    if opened is not None:
+        adjournments.append(Interval(opened["at"], end, opened["by"]))
+
+    segments = [Segment("whole", "", start, end)]
+    items = [a for a in history.actions if a["kind"] == "item_start"]
+    for i, a in enumerate(items):
+        stop = items[i + 1]["at"] if i + 1 < len(items) else end
+        segments.append(Segment("item", str(a.get("item") or "?"), a["at"], stop))
+    vote_open: dict[str, Any] | None = None
+    for a in history.actions:
+        if a["kind"] == "vote_start":
+            vote_open = a
+        elif a["kind"] == "vote_end" and vote_open is not None:
+            segments.append(Segment("vote", str(vote_open.get("item") or vote_open.get("note") or ""),
+                                    vote_open["at"], a["at"]))
+            vote_open = None
+    if vote_open is not None:
+        segments.append(Segment("vote", str(vote_open.get("item") or ""), vote_open["at"], end))
+
+    for seg in segments:
+        _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
+
+    subs = sorted((s["at"], names.get(s["member_id"], s["member_id"])) for s in history.state_changes
+                  if s["new"] == "replaced")
+    return Report(meeting=meeting, start=start, end=end, segments=segments, adjournments=adjournments,
+                  substitutions=subs, timelines=timelines, names=names, incidents=history.incidents)
+
+
+def _judge(seg: Segment, active: list[tuple[float, float]], verdicts: list[Interval],
+           timelines: dict[str, list[Interval]], names: dict[str, str]) -> None:
+    def touches(iv: Interval) -> bool:
+        return any(_overlap(a, b, iv.start, iv.end) > 0 for a, b in active)
+
+    affected = sorted({names.get(m, m) for m, ivs in timelines.items()
+                       for iv in ivs if iv.value in BREACH_STATES and touches(iv)})
+    if affected or any(iv.value in BREACH_VERDICTS and touches(iv) for iv in verdicts):
+        seg.equal_terms = "not_held"
+    elif any(iv.value in UNKNOWN_VERDICTS and touches(iv) for iv in verdicts):
+        seg.equal_terms = "unknown"
+    seg.affected = affected
+
+
+def segment_title(seg: Segment, lang: str) -> str:
+    if seg.kind == "whole":
+        return label("rep.whole", lang)
+    if seg.kind == "item":
+        return f"§ {seg.label}"
+    return label("rep.vote", lang) + (f" ({seg.label})" if seg.label else "")
+
+
+def verdict_text(seg: Segment, lang: str) -> str:
+    return label({"held": "rep.held", "not_held": "rep.not_held", "unknown": "rep.unknown"}[seg.equal_terms], lang)
+
+
+def to_csv(rep: Report, lang: str) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["meeting_id", "section", "label", "from", "to", "equal_terms", "affected"])
+    mid = rep.meeting.id
+    for seg in rep.segments:
+        w.writerow([mid, seg.kind, segment_title(seg, lang), _clock(seg.start), _clock(seg.end), seg.equal_terms,
+                    "; ".join(seg.affected)])
+    for adj in rep.adjournments:
+        w.writerow([mid, "adjournment", adj.value, _clock(adj.start), _clock(adj.end), "", ""])
+    for at, name in rep.substitutions:
+        w.writerow([mid, "substitution", name, _clock(at), "", "", name])
+    for member_id, ivs in rep.timelines.items():
+        for iv in ivs:
+            w.writerow([mid, "state", rep.names.get(member_id, member_id), _clock(iv.start), _clock(iv.end),
+                        iv.value, ""])
+    return buf.getvalue()
+
+
+def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:
+    """One row per remote participant; each state a bar with its name written in it (not colour alone);
+    adjournments hatched across all rows; agenda items as labelled lines."""
+    name_w, row_h, top = 190, 30, 28
+    span = max(rep.end - rep.start, 1.0)
+    plot_w = width - name_w - 10
+    height = top + row_h * max(1, len(rep.timelines)) + 24
+
+    def x(t: float) -> float:
+        return name_w + plot_w * (min(max(t, rep.start), rep.end) - rep.start) / span
+
+    out = [f'<svg class="timeline" role="img" viewBox="0 0 {width} {height}" width="100%" '
+           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label("rep.timeline", lang))}</title>',
+           '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
+           'patternTransform="rotate(45)"><rect width="3" height="8" fill="#6b7280" opacity="0.45"/></pattern></defs>']
+    for i, (member_id, ivs) in enumerate(rep.timelines.items()):
+        y = top + i * row_h
+        out.append(f'<text x="4" y="{y + 19}">{escape(rep.names.get(member_id, member_id))}</text>')
+        for iv in ivs:
+            x0, x1 = x(iv.start), x(iv.end)
+            if x1 - x0 < 0.5:
+                continue
+            fill, ink = TIMELINE_COLOURS[STATE_CLASS.get(iv.value, "neutral")]
+            text = label(f"state.{iv.value}", lang)
+            out.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{row_h - 6}" fill="{fill}" '
+                       f'stroke="{ink}" stroke-width="0.6"><title>{escape(text)} {_clock(iv.start)}–'
+                       f'{_clock(iv.end)}</title></rect>')
+            if x1 - x0 > 7 * len(text):
+                out.append(f'<text x="{x0 + 4:.1f}" y="{y + 19}" style="fill:{ink}">{escape(text)}</text>')
+    rows_bottom = top + row_h * max(1, len(rep.timelines))
+    for adj in rep.adjournments:
+        out.append(f'<rect x="{x(adj.start):.1f}" y="{top}" width="{max(1.0, x(adj.end) - x(adj.start)):.1f}" '
+                   f'height="{rows_bottom - top}" fill="url(#hatch)"><title>{escape(label("adjourned", lang))} '
+                   f'{_clock(adj.start)}–{_clock(adj.end)}</title></rect>')
+    for seg in rep.segments:
+        if seg.kind == "item":
+            out.append(f'<line x1="{x(seg.start):.1f}" x2="{x(seg.start):.1f}" y1="12" y2="{rows_bottom}" '
+                       'stroke="#111827" stroke-dasharray="3 3"/>')
+            out.append(f'<text x="{x(seg.start) + 3:.1f}" y="20">§ {escape(seg.label)}</text>')
+    steps = 6
+    for k in range(steps + 1):
+        t = rep.start + span * k / steps
+        anchor = "start" if k == 0 else "end" if k == steps else "middle"
+        out.append(f'<text x="{x(t):.1f}" y="{height - 6}" text-anchor="{anchor}">{_clock(t)[:5]}</text>')
+    out.append("</svg>")
+    return "".join(out)

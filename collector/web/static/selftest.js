@@ -1,0 +1,232 @@
+// The browser self-test (H8, H9): camera and microphone with a local preview, the media path to the
+// collector's WebRTC peer (does the room see and hear me?), round-trip time and throughput against the
+// collector, then the result is posted and recorded like an agent's self-test (source "browser").
+// Plain ES2017, no build step: works in iPad Safari as in Chromium.
+"use strict";
+(function () {
+  var boot = JSON.parse(document.getElementById("boot").textContent);
+  var T = boot.texts, I = boot.icons, L = boot.limits;
+  var checks = [], stream = null, startedAt = 0;
+
+  function $(id) { return document.getElementById(id); }
+  function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
+  function withTimeout(p, ms, what) {
+    return Promise.race([p, new Promise(function (_, rej) { setTimeout(function () { rej(new Error(what + ": timeout")); }, ms); })]);
+  }
+  function fetchT(url, opts, ms) {
+    var ctl = window.AbortController ? new AbortController() : null;
+    opts = opts || {}; if (ctl) opts.signal = ctl.signal;
+    var timer = setTimeout(function () { if (ctl) ctl.abort(); }, ms || 10000);
+    return fetch(url, opts).then(function (r) { clearTimeout(timer); return r; },
+      function (e) { clearTimeout(timer); throw e; });
+  }
+  function show(id, status, label, text) {
+    var li = document.querySelector('[data-check="' + id + '"]');
+    if (!li) { li = document.createElement("li"); li.setAttribute("data-check", id); $("checks").appendChild(li); }
+    var cls = {pass: "s-good", warn: "s-warn", fail: "s-bad", error: "s-bad", skipped: "s-neutral", pending: "s-info"}[status];
+    var ic = {pass: "check", warn: "warning", fail: "cross", error: "cross", skipped: "question", pending: "clock"}[status];
+    li.textContent = "";
+    var b = document.createElement("span"); b.className = "badge " + cls; b.innerHTML = I[ic];
+    var s = document.createElement("span"); s.textContent = label; b.appendChild(s); li.appendChild(b);
+    var d = document.createElement("span"); d.textContent = " " + text; li.appendChild(d);
+    li.setAttribute("data-status", status);
+  }
+  function record(id, label, status, value, unit, summary, rule) {
+    checks.push({id: id, status: status, value: value, unit: unit || null, summary: summary, rule: rule || null});
+    show(id, status, label, summary);
+  }
+  function level(value, warn, fail, below) {
+    if (below) return value < fail ? "fail" : value < warn ? "warn" : "pass";
+    return value > fail ? "fail" : value > warn ? "warn" : "pass";
+  }
+
+  // 1. camera and microphone, with the preview the member sees
+  function cameraAndMic() {
+    show("camera.capture", "pending", T["chk.camera"], T["chk.pending"]);
+    show("microphone.level", "pending", T["chk.microphone"], T["chk.pending"]);
+    return navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: true})
+      .then(function (s) {
+        stream = s; $("preview").srcObject = s;
+        return Promise.all([measureVideo(s), measureAudio(s)]);
+      }).catch(function (err) {
+        record("camera.capture", T["chk.camera"], "fail", null, null, String(err.name || err), "H1");
+        record("microphone.level", T["chk.microphone"], "fail", null, null, String(err.name || err), "H1");
+      });
+  }
+  function measureVideo(s) {
+    var video = $("preview"), canvas = document.createElement("canvas"), ctx = canvas.getContext("2d");
+    var lumas = [], diffs = [], prev = null;
+    canvas.width = 64; canvas.height = 48;
+    return withTimeout(new Promise(function (r) { if (video.readyState >= 2) r(); else video.onloadeddata = r; }), 5000, "video")
+      .then(function () {
+        var n = 0;
+        return new Promise(function (done) {
+          var iv = setInterval(function () {
+            ctx.drawImage(video, 0, 0, 64, 48);
+            var px = ctx.getImageData(0, 0, 64, 48).data, sum = 0, diff = 0;
+            for (var i = 0; i < px.length; i += 4) {
+              var y = 0.21 * px[i] + 0.72 * px[i + 1] + 0.07 * px[i + 2]; sum += y;
+              if (prev) diff += Math.abs(y - prev[i / 4]);
+              if (!prev) { /* first frame */ }
+            }
+            var cur = new Float32Array(px.length / 4);
+            for (var j = 0; j < cur.length; j++) cur[j] = 0.21 * px[j * 4] + 0.72 * px[j * 4 + 1] + 0.07 * px[j * 4 + 2];
+            if (prev) diffs.push(diff / cur.length);
+            prev = cur; lumas.push(sum / cur.length);
+            if (++n >= 10) { clearInterval(iv); done(); }
+          }, 200);
+        });
+      }).then(function () {
+        var settings = s.getVideoTracks()[0].getSettings();
+        var black = lumas.filter(function (y) { return y <= 20; }).length;   // WebRTC troubleshooter: luma <= 20
+        var frozen = diffs.filter(function (d) { return d < 0.5; }).length;
+        var mean = lumas.reduce(function (a, b) { return a + b; }, 0) / lumas.length;
+        var status = black > lumas.length / 3 || frozen > diffs.length / 3 ? "fail" : "pass";
+        var res = (settings.width || video.videoWidth) + "×" + (settings.height || video.videoHeight);
+        var why = black > lumas.length / 3 ? (boot.lang === "en" ? "black picture" : "svart bild")
+          : frozen > diffs.length / 3 ? (boot.lang === "en" ? "frozen picture" : "fryst bild") : "";
+        record("camera.capture", T["chk.camera"], status, Math.round(mean), "luma", res + (why ? " — " + why : ""), "H4");
+      }).catch(function (err) {
+        record("camera.capture", T["chk.camera"], "error", null, null, String(err.message || err), "H4");
+      });
+  }
+  function measureAudio(s) {
+    var AC = window.AudioContext || window.webkitAudioContext;
+    if (!AC) { record("microphone.level", T["chk.microphone"], "skipped", null, null, "no Web Audio", "H1"); return Promise.resolve(); }
+    var ctx = new AC(), src = ctx.createMediaStreamSource(s), an = ctx.createAnalyser();
+    an.fftSize = 2048; src.connect(an);
+    var buf = new Float32Array(an.fftSize), peak = -120, sumDb = 0, n = 0;
+    return (ctx.resume ? ctx.resume() : Promise.resolve()).then(function () {
+      return new Promise(function (done) {
+        var iv = setInterval(function () {
+          an.getFloatTimeDomainData(buf);
+          var sq = 0; for (var i = 0; i < buf.length; i++) sq += buf[i] * buf[i];
+          var db = 20 * Math.log10(Math.sqrt(sq / buf.length) + 1e-9);
+          peak = Math.max(peak, db); sumDb += db; n++;
+          $("level").style.width = Math.max(0, Math.min(100, (db + 80) * 1.25)) + "%";
+          if (n >= 20) { clearInterval(iv); done(); }
+        }, 100);
+      });
+    }).then(function () {
+      var status = peak < -60 ? "warn" : "pass";    // quieter than -60 dBFS: muted or dead (testrtc)
+      record("microphone.level", T["chk.microphone"], status, Math.round(peak), "dBFS",
+        Math.round(peak) + " dBFS" + (status === "warn" ? (boot.lang === "en" ? " — too quiet, is it muted?" : " — för tyst, är den avstängd?") : ""), "H1");
+      ctx.close && ctx.close();
+    });
+  }
+
+  // 2. the media path: our camera and microphone to the collector's WebRTC peer (H1, H13). The peer
+  // measures what it receives for MEDIA_S seconds; "done" on the data channel asks for the result,
+  // which comes back on the same channel (and is recorded for the chair's roll-call column).
+  var MEDIA_S = 4;
+  function mediaPath() {
+    var id = "mediapath.roundtrip", label = T["chk.mediapath"];
+    show(id, "pending", label, T["chk.pending"]);
+    if (!stream || !window.RTCPeerConnection) { record(id, label, "error", null, null, "WebRTC", "H1"); return Promise.resolve(); }
+    var pc = new RTCPeerConnection({iceServers: boot.ice_servers || []});
+    var channel = pc.createDataChannel("mediapath");
+    var result = new Promise(function (resolve) {
+      channel.onmessage = function (ev) { try { resolve(JSON.parse(ev.data)); } catch (e) { resolve(null); } };
+    });
+    var opened = new Promise(function (resolve) { channel.onopen = resolve; });
+    stream.getTracks().forEach(function (t) { pc.addTrack(t, stream); });
+    return pc.createOffer().then(function (o) { return pc.setLocalDescription(o); })
+      .then(function () {
+        return withTimeout(new Promise(function (r) {
+          if (pc.iceGatheringState === "complete") return r();
+          pc.addEventListener("icegatheringstatechange", function () { if (pc.iceGatheringState === "complete") r(); });
+        }), 4000, "ice").catch(function () { /* send what we have */ });
+      }).then(function () {
+        return fetchT(boot.offer_url, {method: "POST", headers: {"Content-Type": "application/json", "X-Selftest-Token": boot.token},
+          body: JSON.stringify({device_id: boot.device_id, meeting_id: boot.meeting_id, sdp: pc.localDescription.sdp,
+            type: pc.localDescription.type, seconds: MEDIA_S})}, 15000);
+      }).then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); })
+      .then(function (answer) { return pc.setRemoteDescription({type: answer.type, sdp: answer.sdp}); })
+      .then(function () { return withTimeout(opened, 12000, "connection"); })
+      .then(function () { return sleep(MEDIA_S * 1000); })
+      .then(function () { channel.send("done"); return withTimeout(result, 15000, "result"); })
+      .then(function (m) {
+        var status = mediaStatus(m);
+        record(id, label, status, status === "pass" || status === "warn", null, mediaText(m, status), "H13");
+      }).catch(function (err) {
+        record(id, label, "fail", false, null, String(err.message || err), "H13");
+      }).then(function () { pc.close(); });
+  }
+  function mediaStatus(m) {
+    if (!m) return "fail";
+    return {good: "pass", degraded: "warn", poor: "fail", failed: "fail"}[m.verdict] || "fail";
+  }
+  function mediaText(m, status) {
+    if (!m) return T.not_seen_heard;
+    var bad = (m.findings || []).filter(function (f) { return f.status !== "pass"; })
+      .map(function (f) { return f.text ? (f.text[boot.lang] || f.text.sv) : f.id; });
+    var head = status === "pass" || status === "warn" ? T.seen_heard : T.not_seen_heard;
+    var nums = [];
+    if (m.fps != null) nums.push(Math.round(m.fps) + " fps");
+    if (m.audio_rms_dbfs != null) nums.push(Math.round(m.audio_rms_dbfs) + " dBFS");
+    return head + (nums.length ? " (" + nums.join(", ") + ")" : "") + (bad.length ? " — " + bad.join("; ") : "") +
+      (m.reason ? " — " + m.reason : "");
+  }
+
+  // 3. round-trip time and throughput against the collector (bounded in bytes)
+  function rtt() {
+    var label = T["chk.rtt"], times = [], i = 0;
+    show("network.rtt", "pending", label, T["chk.pending"]);
+    function once() {
+      var t0 = performance.now();
+      return fetchT(boot.ping_url + "?n=" + Math.random(), {cache: "no-store"}, 5000).then(function (r) {
+        return r.text().then(function () { times.push(performance.now() - t0); });
+      });
+    }
+    function loop() { return i++ < 6 ? once().then(loop) : Promise.resolve(); }
+    return loop().then(function () {
+      times.shift(); times.sort(function (a, b) { return a - b; });   // the first one pays for the connection
+      var med = times[Math.floor(times.length / 2)];
+      record("network.rtt", label, level(med, L.rtt_warn_ms, L.rtt_fail_ms, false), Math.round(med * 10) / 10, "ms",
+        Math.round(med) + " ms", "H1");
+    }).catch(function (err) { record("network.rtt", label, "error", null, null, String(err.message || err), "H1"); });
+  }
+  function download() {
+    var label = T["chk.download"];
+    show("network.download", "pending", label, T["chk.pending"]);
+    var t0 = performance.now();
+    return fetchT(boot.download_url + "?n=" + Math.random(), {cache: "no-store"}, 20000)
+      .then(function (r) { return r.arrayBuffer(); }).then(function (b) {
+        var kbps = b.byteLength * 8 / Math.max(1, performance.now() - t0);
+        record("network.download", label, level(kbps, L.down_warn_kbps, L.down_fail_kbps, true), Math.round(kbps), "kbps",
+          (kbps / 1000).toFixed(1) + " Mbit/s", "H1");
+      }).catch(function (err) { record("network.download", label, "error", null, null, String(err.message || err), "H1"); });
+  }
+  function upload() {
+    var label = T["chk.upload"], data = new Uint8Array(boot.upload_bytes);
+    if (window.crypto && crypto.getRandomValues) for (var o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(o + 65536, data.length)));
+    show("network.upload", "pending", label, T["chk.pending"]);
+    var t0 = performance.now();
+    return fetchT(boot.upload_url, {method: "POST", body: data, headers: {"Content-Type": "application/octet-stream"}}, 20000)
+      .then(function (r) { return r.text(); }).then(function () {
+        var kbps = data.length * 8 / Math.max(1, performance.now() - t0);
+        record("network.upload", label, level(kbps, L.up_warn_kbps, L.up_fail_kbps, true), Math.round(kbps), "kbps",
+          (kbps / 1000).toFixed(1) + " Mbit/s", "H1");
+      }).catch(function (err) { record("network.upload", label, "error", null, null, String(err.message || err), "H1"); });
+  }
+
+  function send() {
+    var body = {started_at: startedAt, duration_s: Date.now() / 1000 - startedAt, checks: checks, user_agent: navigator.userAgent.slice(0, 400)};
+    return fetchT(boot.result_url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)}, 10000)
+      .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
+  }
+
+  $("start").addEventListener("click", function () {
+    var btn = $("start"); btn.disabled = true; checks = []; $("checks").textContent = "";
+    $("status").textContent = T["st.running"]; startedAt = Date.now() / 1000;
+    cameraAndMic().then(mediaPath).then(rtt).then(download).then(upload).then(send).then(function (res) {
+      $("status").textContent = T[res.overall === "pass" ? "st.done_pass" : res.overall === "warn" ? "st.done_warn" : "st.done_fail"];
+      $("status").setAttribute("data-overall", res.overall);
+    }).catch(function () {
+      $("status").textContent = T["st.send_failed"]; $("status").setAttribute("data-overall", "send_failed");
+    }).then(function () {
+      btn.disabled = false;
+      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+    });
+  });
+})();

@@ -1,0 +1,204 @@
+"""Fixtures for the web tests: a real collector process (with its pages), real device processes
+publishing over a real Mosquitto, users and an API token, and Debian's Chromium through Playwright.
+
+Never a downloaded browser: ``/usr/bin/chromium`` from the distribution's package. A missing
+Chromium fails the test with the reason (scripts/install-deps.sh installs it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from collector import auth
+from tests.support.services import Mosquitto, free_port, require_binary, running_mosquitto, stop_pid
+
+ROOT = Path(__file__).resolve().parents[2]
+SILENCE_S = 2.0
+SUBSTITUTE_S = 12.0
+PASSWORD = "correct horse battery"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+
+
+def iso(epoch: float) -> str:
+    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+
+
+def write_roster(path: Path, now: float) -> None:
+    """ks-test (kommunstyrelsen, running now) with Anna and Bo; sn-test (socialnämnden) with Zoe."""
+    path.write_text(f"""
+[[meeting]]
+id = "ks-test"
+body = "kommunstyrelsen"
+start = {iso(now - 60)}
+end = {iso(now + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Anna Andersson"
+member_id = "anna"
+device_id = "dev-a"
+email = "anna@example.org"
+
+[[meeting.participant]]
+name = "Bo Berg"
+member_id = "bo"
+device_id = "dev-b"
+role = "ersättare"
+
+[[meeting]]
+id = "sn-test"
+body = "socialnämnden"
+start = {iso(now - 60)}
+end = {iso(now + 7200)}
+room = "Rum 2"
+
+[[meeting.participant]]
+name = "Zoe Zetterberg"
+member_id = "zoe"
+device_id = "dev-z"
+""", encoding="utf-8")
+
+
+@dataclass
+class Collector:
+    base: str
+    data: Path
+    workdir: Path
+    config: Path
+    token: str
+    mosquitto: Mosquitto
+    proc: subprocess.Popen[bytes] | None = None
+    devices: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def api(self, path: str) -> Any:
+        r = httpx.get(self.base + path, headers=self.headers, timeout=5)
+        r.raise_for_status()
+        return r.json()
+
+    def start(self) -> None:
+        log = open(self.workdir / "collector.log", "ab")  # noqa: SIM115 - closed with the process
+        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/web/serve.py"), "--config", str(self.config)],
+                                     cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+        until(lambda: self._health_ok(), 30, "collector up and connected", self.workdir / "collector.log")
+
+    def _health_ok(self) -> bool:
+        try:
+            r = httpx.get(self.base + "/api/health", headers=self.headers, timeout=1)
+        except httpx.HTTPError:
+            return False
+        return r.status_code == 200 and bool(r.json()["broker"]["connected"])
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            stop_pid(self.proc, timeout=10)
+            self.proc = None
+
+    def start_device(self, device_id: str, meeting_id: str = "ks-test") -> subprocess.Popen[bytes]:
+        log = open(self.workdir / f"{device_id}.log", "ab")  # noqa: SIM115
+        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/publisher.py"), "--port",
+                                 str(self.mosquitto.port), "--device", device_id, "--meeting", meeting_id,
+                                 "--period", "0.2"], cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
+                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        self.devices[device_id] = proc
+        return proc
+
+    def kill_device(self, device_id: str) -> None:
+        proc = self.devices.pop(device_id)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+    def participant(self, meeting_id: str, member_id: str) -> dict[str, Any]:
+        view = self.api(f"/api/meetings/{meeting_id}")
+        return next(p for p in view["participants"] if p["member_id"] == member_id)
+
+
+def until(pred: Callable[[], Any], timeout: float, what: str, log: Path | None = None) -> float:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return time.monotonic()
+        time.sleep(0.05)
+    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
+
+
+def make_collector(workdir: Path, mosquitto: Mosquitto) -> Collector:
+    workdir.mkdir(parents=True, exist_ok=True)
+    data = workdir / "data"
+    roster = workdir / "roster.toml"
+    write_roster(roster, time.time())
+    policy = workdir / "policy.toml"
+    policy.write_text(f"[defaults]\nsilence_lost_s = {SILENCE_S}\nsubstitute_after_s = {SUBSTITUTE_S}\n")
+    port = free_port()
+    cfg = workdir / "collector.toml"
+    cfg.write_text(f'data_dir = "{data}"\nroster = "{roster}"\npolicy = "{policy}"\n'
+                   f'[mqtt]\nurl = "{mosquitto.url}"\n[http]\nport = {port}\n'
+                   "[store]\nsnapshot_interval_s = 0.5\nflush_interval_s = 0.05\n"
+                   "[reflector]\nenabled = false\n[ingest]\ntick_interval_s = 0.1\n", encoding="utf-8")
+    users = data / "users.toml"
+    auth.add_user(users, "ordf", PASSWORD, "chair", bodies=["Kommunstyrelsen"], name="Eva Ordförande")
+    auth.add_user(users, "sekr-sn", PASSWORD, "secretary", bodies=["socialnämnden"], name="Sam Sekreterare")
+    auth.add_user(users, "it", PASSWORD, "it", name="IT-support")
+    token = auth.add_api_token(users, "tests", "it")
+    return Collector(base=f"http://127.0.0.1:{port}", data=data, workdir=workdir, config=cfg, token=token,
+                     mosquitto=mosquitto)
+
+
+@pytest.fixture(scope="module")
+def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
+    """A real collector process for the module, with an external Mosquitto the tests can kill."""
+    workdir = tmp_path_factory.mktemp("web")
+    with running_mosquitto(workdir / "mosquitto") as broker:
+        c = make_collector(workdir, broker)
+        c.start()
+        try:
+            yield c
+        finally:
+            for proc in c.devices.values():
+                stop_pid(proc)
+            c.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from playwright.sync_api import sync_playwright
+
+    chromium = require_binary("chromium", "/usr/bin/chromium")
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=30_000)
+        try:
+            yield b
+        finally:
+            b.close()
+
+
+def sign_in(browser: Any, base: str, username: str, *, path: str = "/", viewport: tuple[int, int] = (1280, 800)) -> Any:
+    """A new browser context (own cookies) signed in as ``username``; returns the page."""
+    # bypass_csp: Playwright evaluates its waiting predicates as strings, which the pages CSP forbids
+    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="sv-SE",
+                                  bypass_csp=True, timezone_id="Europe/Stockholm")
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    page.goto(f"{base}/login?next={path}")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
