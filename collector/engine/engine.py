@@ -144,7 +144,7 @@ class Engine:
     def ingest(self, msg: wire.Message, received_at: float) -> tuple[IngestOutcome, list[Change]]:
         """Apply one validated message. Liveness uses ``received_at`` (the collector's clock) only."""
         dev = self._devices.get(msg.device_id)
-        if dev is None:
+        if dev is None or not dev.members:
             if msg.device_id not in self._known:
                 self.unknown_devices[msg.device_id] = received_at
                 return IngestOutcome.UNKNOWN_DEVICE, []

@@ -1,0 +1,187 @@
+"""The Engine holding state: outcomes, duplicates, late samples, roster changes, per-body policy,
+actions, media path, snapshot/restore, and JSON encoding of everything it returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import pytest
+
+from collector.engine import (
+    Action,
+    ActionKind,
+    Engine,
+    IncidentClosed,
+    IncidentOpened,
+    IngestOutcome,
+    ParticipantState,
+    StateChanged,
+    Verdict,
+    VerdictChanged,
+)
+from likavillkor import wire
+from likavillkor.policy import load_policy
+
+from .conftest import END, START, Feeder, roster
+
+Make = Callable[..., tuple[Engine, Feeder]]
+
+
+def test_unknown_device_is_reported_never_accepted_h12(make: Make) -> None:
+    engine, feed = make("anna", extra_devices=("spare-ipad",))
+    assert feed.sample("stranger", START) == "unknown_device"
+    assert engine.unknown_devices == {"stranger": START}
+    assert feed.sample("spare-ipad", START) == "no_meeting"  # known device, in no meeting
+    assert feed.sample("anna-ipad", START - 4000) == "no_meeting"  # before the window opens
+    assert feed.sample("anna-ipad", END + 1) == "no_meeting"  # after the end
+    assert feed.sample("anna-ipad", START) == "accepted"
+
+
+def test_duplicates_and_out_of_order(make: Make) -> None:
+    engine, feed = make("anna")
+    msgs = [feed.msg("anna-ipad", START + i, link=wire.LinkType.WIFI) for i in range(5)]
+    assert [str(engine.ingest(m, START + i)[0]) for i, m in enumerate(msgs[:3])] == ["accepted"] * 3
+    assert engine.ingest(msgs[4], START + 4)[0] is IngestOutcome.ACCEPTED
+    assert engine.ingest(msgs[3], START + 4.5)[0] is IngestOutcome.LATE  # overtaken
+    assert engine.ingest(msgs[3], START + 4.6)[0] is IngestOutcome.DUPLICATE
+    assert engine.ingest(msgs[1], START + 4.7)[0] is IngestOutcome.DUPLICATE
+    # a new boot starts a new sequence
+    reboot = wire.Sample(device_id="anna-ipad", boot_id="b2", seq=0, ts=START + 6)
+    assert engine.ingest(reboot, START + 6)[0] is IngestOutcome.ACCEPTED
+
+
+def test_late_samples_never_flip_a_verdict(make: Make) -> None:
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 1000, START + 30, rtt_ms=20.0)
+    before = engine.view("ks-1", START + 30)
+    assert before is not None and before.verdict is Verdict.EQUAL_TERMS
+    # a replay of old, awful samples from the outbox (device time 20 minutes back)
+    for i in range(10):
+        msg = feed.msg("anna-ipad", START - 1200 + i, link=wire.LinkType.WWAN, loss_percent=80.0)
+        outcome, changes = engine.ingest(msg, START + 30 + i * 0.01)
+        assert outcome is IngestOutcome.LATE and changes == []
+    after = engine.view("ks-1", START + 31)
+    assert after is not None and after.verdict is Verdict.EQUAL_TERMS
+    assert after.participants[0].state is ParticipantState.OK
+
+
+def test_view_and_changes_encode_to_json(make: Make) -> None:
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 1000, START + 10, rtt_ms=20.0)
+    feed.run(["anna-ipad"], START + 10, START + 30, rtt_ms=20.0)
+    view = engine.view("ks-1", START + 30)
+    assert view is not None
+    data = msgspec.json.decode(msgspec.json.encode(view))
+    assert data["verdict"] == "adjourn"
+    bo = next(p for p in data["participants"] if p["member_id"] == "bo")
+    assert bo["state"] == "lost" and bo["reason"]["code"] == "no_contact"
+    assert bo["substitute_in_s"] == 279.0  # lost since +9 s: due at 309, now 30
+    tags = {msgspec.json.decode(msgspec.json.encode(c)).get("type") for c in feed.changes}
+    assert {"state", "verdict", "incident_opened"} <= tags
+    assert engine.view("nope", START) is None
+    assert engine.meeting_ids() == ["ks-1"]
+    assert engine.meetings_for_device("bo-ipad") == ["ks-1"] and engine.meetings_for_device("x") == []
+
+
+def test_incident_ids_are_deterministic(make: Make) -> None:
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 100, START + 10)
+    feed.run([], START + 10, START + 20)
+    opened = [c.incident for c in feed.changes if isinstance(c, IncidentOpened)]
+    assert [i.id for i in opened] == [f"ks-1:anna:connection_lost:{int((START + 9) * 1000)}"]
+    assert engine.open_incidents()[0].id == opened[0].id
+
+
+def test_per_body_policy(tmp_path: Path) -> None:
+    f = tmp_path / "policy.toml"
+    f.write_text('[bodies."socialnämnden".limits.rtt_ms]\ndirection = "above"\nwarn = 10.0\nfail = 500.0\n')
+    policies = load_policy(f)
+    r = roster("anna", body="kommunstyrelsen", meeting_id="ks-1")
+    r2 = roster("bo", body="socialnämnden", meeting_id="sn-1")
+    r.meetings.update(r2.meetings)
+    r.devices.update(r2.devices)
+    engine = Engine(r, policies, now=START - 1000)
+    feed = Feeder(engine)
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 20, rtt_ms=40.0)
+    ks, sn = engine.view("ks-1", START + 20), engine.view("sn-1", START + 20)
+    assert ks is not None and sn is not None
+    assert ks.verdict is Verdict.EQUAL_TERMS
+    assert sn.verdict is Verdict.AT_RISK and sn.participants[0].reason is not None
+    assert sn.participants[0].reason.sv == "svarstid 40 ms"
+
+
+def test_set_roster_keeps_state_and_closes_removed(make: Make) -> None:
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10, link=wire.LinkType.WWAN)
+    assert {i.member_id for i in engine.open_incidents()} == {"anna", "bo"}
+    changes = engine.set_roster(roster("anna"), START + 11)
+    closed = [c.incident for c in changes if isinstance(c, IncidentClosed)]
+    assert [i.member_id for i in closed] == ["bo"] and closed[0].ended_at == START + 11
+    view = engine.view("ks-1", START + 11)
+    assert view is not None and [p.state for p in view.participants] == [ParticipantState.FAILING]
+    assert engine.ingest(feed.msg("bo-ipad", START + 12), START + 12)[0] is IngestOutcome.UNKNOWN_DEVICE
+
+
+def test_media_path_result(make: Make) -> None:
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 100, START + 5)
+    changes = engine.record_mediapath("anna-ipad", None, {"ok": False, "detail": "no audio"}, START + 5)
+    assert any(isinstance(c, StateChanged) and c.new is ParticipantState.FAILING for c in changes)
+    view = engine.view("ks-1", START + 5)
+    assert view is not None and view.participants[0].mediapath == {"ok": False, "detail": "no audio"}
+    assert engine.record_mediapath("nobody", None, {"ok": False}, START + 6) == []
+
+
+def test_actions_are_recorded_with_time_and_who(make: Make) -> None:
+    engine, _ = make("anna")
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.ITEM_START, at=START + 1, by="sekreterare", item="§ 3"))
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_START, at=START + 2, by="ordförande"))
+    with pytest.raises(ValueError, match="needs member_id"):
+        engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 3, by="sekreterare"))
+    acts = engine.actions("ks-1")
+    assert [(a.kind, a.at, a.by) for a in acts] == [(ActionKind.ITEM_START, START + 1, "sekreterare"),
+                                                   (ActionKind.VOTE_START, START + 2, "ordförande")]
+    view = engine.view("ks-1", START + 3)
+    assert view is not None and view.vote_running and view.agenda_item == "§ 3"
+    assert engine.actions("nope") == []
+
+
+def test_snapshot_restore_round_trip(make: Make, policies: Any) -> None:
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 60, loss_percent=5.0)
+    feed.run(["bo-ipad"], START + 60, START + 100, loss_percent=5.0)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.ADJOURN, at=START + 70, by="ordförande"))
+    blob = engine.snapshot()
+    assert len(blob) < 4000
+    fresh = Engine(roster("anna", "bo"), policies, now=START + 200)
+    fresh.restore(blob, START + 200)
+    assert sorted((i.id, i.started_at) for i in fresh.open_incidents()) == \
+        sorted((i.id, i.started_at) for i in engine.open_incidents())
+    assert fresh.actions("ks-1") == engine.actions("ks-1")
+    v = fresh.view("ks-1", START + 201)
+    assert v is not None and v.adjourned_since == START + 70
+    anna = next(p for p in v.participants if p.member_id == "anna")
+    assert anna.state is ParticipantState.LOST and anna.lost_since == START + 59
+    assert anna.substitute_in_s == pytest.approx(300 - (201 - 59))
+    # the debounce continues: bo's raised alarm survives the restart
+    bo = next(p for p in v.participants if p.member_id == "bo")
+    assert bo.state is ParticipantState.DEGRADED
+    # the duplicate memory survives too
+    old = wire.Sample(device_id="bo-ipad", boot_id="b1", seq=5, ts=START - 95)
+    assert fresh.ingest(old, START + 202)[0] is IngestOutcome.DUPLICATE
+    with pytest.raises(ValueError, match="not an engine snapshot"):
+        fresh.restore(b"\x00garbage", START + 300)
+
+
+def test_meeting_end_closes_incidents(make: Make) -> None:
+    engine, feed = make("anna", end=START + 60)
+    feed.run(["anna-ipad"], START - 100, START + 30, link=wire.LinkType.WWAN)
+    changes = engine.tick(START + 61)
+    closed = [c.incident for c in changes if isinstance(c, IncidentClosed)]
+    assert closed and all(i.ended_at == START + 60 for i in closed)
+    assert any(isinstance(c, VerdictChanged) and c.new is Verdict.ENDED for c in changes)
+    assert engine.open_incidents() == []
+    assert engine.tick(START + 62) == []
