@@ -248,6 +248,10 @@ class MediaPeer:
             self.counters["rejected_invalid"] += 1
             log.info("media path: invalid offer: %s", exc)
             return 400, {"error": f"invalid offer: {exc}"[:300]}
+        if not offer.sdp.startswith("v=0") or "\nm=" not in offer.sdp:
+            self.counters["rejected_invalid"] += 1
+            log.info("media path: offer from %s is not an SDP with media", offer.device_id)
+            return 400, {"error": "invalid offer: not an SDP offer with media"}
         if len(self.sessions) >= self.config.max_peers:
             self.counters["rejected_busy"] += 1
             return 503, {"error": "too many media path checks at once, try again in a minute"}

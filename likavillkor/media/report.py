@@ -221,7 +221,7 @@ def worst(issues: list[Issue]) -> Verdict:
     return Verdict.GOOD
 
 
-class PathReport(msgspec.Struct, kw_only=True, omit_defaults=True):
+class PathReport(msgspec.Struct, kw_only=True):
     """One direction of the media path check (H1): ``up`` is the member's camera and microphone as
     the collector received them, ``down`` the room's test stream as the member's device received it."""
 
