@@ -118,7 +118,8 @@ def test_member_sees_and_hears_the_room(session: dict[str, Any]) -> None:
 def test_collector_hands_the_result_to_on_result_and_keeps_it(collector: Collector,
                                                               session: dict[str, Any]) -> None:
     lines = [r for r in collector.on_result_lines() if r["device_id"] == "dev-media-1"]
-    assert len(lines) == 1 and lines[0]["meeting_id"] == "m1" and lines[0]["black_frames"] == session["up"]["black_frames"]
+    assert len(lines) == 1 and lines[0]["meeting_id"] == "m1"
+    assert lines[0]["black_frames"] == session["up"]["black_frames"]
     latest = httpx.get(f"{collector.url}/api/mediapath/results/dev-media-1", timeout=5).json()
     assert latest["session_id"] == lines[0]["session_id"]
     assert httpx.get(f"{collector.url}/api/mediapath/results/nobody", timeout=5).status_code == 404
