@@ -14,6 +14,7 @@ import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from likavillkor import topics, wire
 
@@ -102,26 +103,30 @@ Sink = Callable[[wire.Message, str, list[object], float], None]
 class Ingestor:
     def __init__(self, *, engine_call: EngineCall, known_device: Callable[[str], bool], sink: Sink,
                  on_unknown: Callable[[str, float], None] | None = None,
-                 rate_per_device: float = 20.0, burst: float = 60.0, log_every_s: float = 60.0) -> None:
+                 rate_per_device: float = 20.0, burst: float = 60.0, log_every_s: float = 60.0,
+                 lock: Any = None) -> None:
         self._engine_call = engine_call
         self._known = known_device
         self._sink = sink
         self._on_unknown = on_unknown
         self._limiter = RateLimiter(rate_per_device, burst)
         self._logs = LogLimiter(log_every_s)
-        self._lock = threading.Lock()  # counters and limiter: paho thread plus direct callers
+        #: one lock for counters, limiter and the engine call; the runtime passes its engine lock,
+        #: so one message costs one acquisition
+        self.lock: threading.RLock | Any = lock if lock is not None else threading.RLock()
         self.counters = IngestCounters()
 
     def handle(self, topic: str, payload: bytes, received_at: float) -> str:
         """Check one message and pass it on. Returns the engine outcome or the rejection reason."""
-        try:
-            return self._handle(topic, payload, received_at)
-        except Exception as exc:  # never crash the MQTT thread
-            return self._reject(ENGINE_ERROR, "?", received_at, f"{type(exc).__name__}: {exc}")
+        with self.lock:
+            try:
+                return self._handle(topic, payload, received_at)
+            except Exception as exc:  # never crash the MQTT thread
+                return self._reject(ENGINE_ERROR, "?", received_at, f"{type(exc).__name__}: {exc}")
 
     def _handle(self, topic: str, payload: bytes, received_at: float) -> str:
-        with self._lock:
-            self.counters.received += 1
+        counters = self.counters
+        counters.received += 1
         parsed = topics.parse_device_topic(topic)
         if parsed is None:
             return self._reject(BAD_TOPIC, "?", received_at, f"topic {topic[:120]!r}")
@@ -133,28 +138,23 @@ class Ingestor:
         if msg.device_id != topic_device:
             return self._reject(CROSS_DEVICE, topic_device, received_at,
                                 f"payload claims device {msg.device_id!r}")
-        if type(msg).__struct_config__.tag != kind:
-            return self._reject(KIND_MISMATCH, topic_device, received_at,
-                                f"{type(msg).__struct_config__.tag} on a {kind} topic")
+        tag = type(msg).__struct_config__.tag
+        if tag != kind:
+            return self._reject(KIND_MISMATCH, topic_device, received_at, f"{tag} on a {kind} topic")
         if not self._known(msg.device_id):
             if self._on_unknown is not None:
                 self._on_unknown(msg.device_id, received_at)
             return self._reject(UNKNOWN_DEVICE, msg.device_id, received_at, "device on no roster (H12)")
-        with self._lock:
-            allowed = self._limiter.allow(msg.device_id, received_at)
-        if not allowed:
+        if not self._limiter.allow(msg.device_id, received_at):
             return self._reject(RATE_LIMITED, msg.device_id, received_at, "over the per-device rate")
         outcome, changes = self._engine_call(msg, received_at)
-        with self._lock:
-            self.counters.outcomes[outcome] = self.counters.outcomes.get(outcome, 0) + 1
+        counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + 1
         self._sink(msg, outcome, changes, received_at)
         return outcome
 
     def _reject(self, reason: str, device_id: str, now: float, detail: str) -> str:
-        with self._lock:
-            self.counters.rejected[reason] = self.counters.rejected.get(reason, 0) + 1
-            should_log = self._logs.allow(reason, device_id, now)
-        if should_log:
+        self.counters.rejected[reason] = self.counters.rejected.get(reason, 0) + 1
+        if self._logs.allow(reason, device_id, now):
             log.warning("dropped message from %s: %s (%s); further ones counted, not logged",
                         device_id, reason, detail[:300])
         return reason

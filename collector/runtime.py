@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import importlib
 import logging
+import operator
 import threading
 import time
 from collections.abc import Callable
@@ -37,13 +38,13 @@ from collector.engine import (
 )
 from collector.ingest import Ingestor
 from collector.store import Store
+from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 from likavillkor import wire
 from likavillkor.policy import PolicySet, load_policy
 from likavillkor.roster import BodyTable, Meeting, Roster, load_body_table, load_roster
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
-_SAMPLE_EXTRA = ("link", "battery_charging", "probe_reachable", "camera", "microphone")
 
 
 def _incident_row(inc: Any) -> dict[str, Any]:
@@ -54,21 +55,15 @@ def _incident_row(inc: Any) -> dict[str, Any]:
             "metrics": dict(inc.metrics)}
 
 
-def sample_row(msg: wire.Sample, *, member_id: str | None, outcome: str, received_at: float) -> dict[str, Any]:
-    """One ``samples`` row; every column present so rows batch into one executemany."""
-    from collector.store.schema import SAMPLE_NUMERIC_FIELDS
+_sample_values = operator.attrgetter("battery_charging", "probe_reachable", "camera", "microphone",
+                                     *SAMPLE_NUMERIC_FIELDS)
 
-    row: dict[str, Any] = {
-        "device_id": msg.device_id, "member_id": member_id, "meeting_id": msg.meeting_id,
-        "msg_id": msg.msg_id, "received_at": received_at, "device_ts": msg.ts, "outcome": outcome,
-        "late": outcome == "late",
-    }
-    for name in _SAMPLE_EXTRA:
-        value = getattr(msg, name)
-        row[name] = str(value) if name == "link" and value is not None else value
-    for name in SAMPLE_NUMERIC_FIELDS:
-        row[name] = getattr(msg, name)
-    return row
+
+def sample_row(msg: wire.Sample, *, member_id: str | None, outcome: str, received_at: float) -> tuple[Any, ...]:
+    """One ``samples`` row as a tuple in ``schema.SAMPLE_COLUMNS`` order (the store's fast path)."""
+    link = msg.link
+    return (msg.device_id, member_id, msg.meeting_id, f"{msg.boot_id}:{msg.seq}", received_at, msg.ts, outcome,
+            outcome == "late", None if link is None else str(link), *_sample_values(msg))
 
 
 @dataclass
@@ -132,7 +127,8 @@ class Runtime:
         self.ingestor = Ingestor(engine_call=self._engine_ingest, known_device=self._known,
                                  sink=self._sink, on_unknown=self._unknown,
                                  rate_per_device=config.ingest.max_rate_per_device,
-                                 burst=config.ingest.burst, log_every_s=config.ingest.log_every_s)
+                                 burst=config.ingest.burst, log_every_s=config.ingest.log_every_s,
+                                 lock=self.lock)
         self.broker: Any = None  # collector.broker.PrivateBroker when spawned
         self.mqtt: Any = None  # collector.mqtt.MqttClient
         self.mqtt_url = config.mqtt.url
@@ -257,9 +253,8 @@ class Runtime:
         return self.index.known(device_id)
 
     def _engine_ingest(self, msg: wire.Message, received_at: float) -> tuple[str, list[Any]]:
-        with self.lock:
-            outcome, changes = self.engine.ingest(msg, received_at)
-        return str(outcome), list(changes)
+        outcome, changes = self.engine.ingest(msg, received_at)  # the ingestor holds self.lock
+        return outcome.value, changes
 
     def _unknown(self, device_id: str, now: float) -> None:
         entry = self.unknown_devices.get(device_id)
@@ -358,24 +353,31 @@ class Runtime:
                 log.exception("engine tick failed")
 
     def _housekeeping_loop(self) -> None:
-        next_snapshot = next_state = 0.0
-        next_purge = time.monotonic() + 5.0
+        mono = time.monotonic()
+        due = {"snapshot": mono, "state": mono, "purge": mono + 5.0}
+        every = {"snapshot": self.config.store.snapshot_interval_s, "state": self.config.influx.state_interval_s,
+                 "purge": self.config.retention.purge_interval_s}
+        jobs: dict[str, Callable[[], None]] = {"snapshot": self._save_snapshot, "purge": self._purge}
+        if self.influx is not None:
+            jobs["state"] = self.write_current_state
+        failing: dict[str, str] = {}
         while not self._stop.wait(0.5):
-            mono = time.monotonic()
-            try:
-                if mono >= next_snapshot:
-                    next_snapshot = mono + self.config.store.snapshot_interval_s
-                    self._save_snapshot()
-                if self.influx is not None and mono >= next_state:
-                    next_state = mono + self.config.influx.state_interval_s
-                    self.write_current_state()
-                if mono >= next_purge:
-                    next_purge = mono + self.config.retention.purge_interval_s
-                    r = self.config.retention
-                    self.last_purge = retention.purge(self.store, self.clock(), samples_days=r.samples_days,
-                                                      incidents_days=r.incidents_days)
-            except Exception:
-                log.exception("housekeeping failed")
+            for name, job in jobs.items():
+                if time.monotonic() < due[name]:
+                    continue
+                due[name] = time.monotonic() + every[name]
+                try:
+                    job()
+                    failing.pop(name, None)
+                except Exception as exc:
+                    if failing.get(name) != repr(exc):  # log each distinct failure once
+                        log.exception("housekeeping %s failed", name)
+                    failing[name] = repr(exc)
+
+    def _purge(self) -> None:
+        r = self.config.retention
+        self.last_purge = retention.purge(self.store, self.clock(), samples_days=r.samples_days,
+                                          incidents_days=r.incidents_days)
 
     def write_current_state(self) -> None:
         """Periodic participant_state / meeting_verdict points, so dashboards show current values."""

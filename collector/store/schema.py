@@ -17,6 +17,11 @@ _NUMERIC_SAMPLE_FIELDS = (
     "cpu_percent", "mem_available_percent",
 )
 SAMPLE_NUMERIC_FIELDS: tuple[str, ...] = _NUMERIC_SAMPLE_FIELDS
+#: the order of a queued sample row (a tuple, for the fast executemany path)
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "device_id", "member_id", "meeting_id", "msg_id", "received_at", "device_ts", "outcome", "late",
+    "link", "battery_charging", "probe_reachable", "camera", "microphone", *_NUMERIC_SAMPLE_FIELDS,
+)
 
 samples = sa.Table(
     "samples", metadata,
