@@ -51,7 +51,7 @@ def incident_kind(channel: str) -> str:
         return "no_face" if value == "no_face" else f"camera_{value}"
     if channel.startswith("microphone:"):
         value = channel.split(":", 1)[1]
-        return "mic_silent" if value in ("silent", "dead") else f"mic_{value}"
+        return "mic_silent" if value in ("silent", "dead", "no_samples") else f"mic_{value}"
     return "device_load"
 
 

@@ -112,8 +112,10 @@ def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
     cond = link_condition(m.link)
     if cond is not None:
         out[_LINK_KIND[cond]] = 2
-    if m.media_ok is False and phase is Phase.RUNNING:
-        out["media_path_failed"] = 2
+    if m.media_levels and phase is Phase.RUNNING:
+        level = max(m.media_levels.values())
+        if level:
+            out["media_path_failed" if level == 2 else "media_path_degraded"] = level
     return out
 
 
@@ -232,8 +234,7 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
             out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
     else:
         out.extend(_link_reasons(m))
-        if m.media_ok is False and phase is Phase.RUNNING:
-            out.append(R.condition("media_path_failed", mid))
+        out.extend(_media_reasons(m, phase))
         out.extend(_channel_reasons(m, judge, phase))
         if st is PS.READY and m.selftest is not None:
             out.append(R.selftest_passed(m.selftest.at, mid))
@@ -246,6 +247,16 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
     if vote_running and at_vote_risk(m, st):
         out.append(R.vote_risk(m.name, str(st), mid))
     return out
+
+
+def _media_reasons(m: Member, phase: Phase) -> list[Reason]:
+    if not m.media_levels or phase is not Phase.RUNNING:
+        return []
+    level = max(m.media_levels.values())
+    if not level:
+        return []
+    detail = str((m.mediapath or {}).get("reason") or (m.mediapath or {}).get("detail") or "")
+    return [R.condition("media_path_failed" if level == 2 else "media_path_degraded", m.member_id, detail[:200])]
 
 
 def _link_reasons(m: Member) -> list[Reason]:

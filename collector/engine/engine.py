@@ -59,16 +59,21 @@ def _copy(incident: Incident) -> Incident:
     return msgspec.structs.replace(incident, metrics=dict(incident.metrics))
 
 
-def media_ok(result: dict[str, Any]) -> bool | None:
-    """Read a media path check result: ``{"ok": bool}`` or ``{"status"|"overall": "pass"|"fail"}``."""
+_MEDIA_LEVELS = {"good": 0, "pass": 0, "ok": 0, "passed": 0, "degraded": 1, "warn": 1, "poor": 2, "fail": 2,
+                 "failed": 2, "error": 2}
+
+
+def media_level(result: dict[str, Any]) -> int | None:
+    """Read a media path check result (``likavillkor.media.report.PathReport`` as a dict: ``verdict``
+    good/degraded/poor/failed; or ``{"ok": bool}``, ``{"status": "pass"|"fail"}``): 0 fine, 1 warning,
+    2 failure, None when it says nothing."""
     ok = result.get("ok")
     if isinstance(ok, bool):
-        return ok
-    status = str(result.get("status", result.get("overall", ""))).lower()
-    if status in ("pass", "ok", "warn", "passed"):
-        return True
-    if status in ("fail", "error", "failed"):
-        return False
+        return 0 if ok else 2
+    for key in ("verdict", "status", "overall"):
+        level = _MEDIA_LEVELS.get(str(result.get(key, "")).lower())
+        if level is not None:
+            return level
     return None
 
 
@@ -281,7 +286,10 @@ class Engine:
             if meeting_id is None and not self._window_open(m, at):
                 continue
             m.mediapath = dict(result)
-            m.media_ok = media_ok(result)
+            level = media_level(result)
+            direction = str(result.get("direction", ""))
+            if level is not None:
+                m.media_levels = {**(m.media_levels or {}), direction: level}
             self._refresh(self._meetings[m.meeting_id], m, at, out, verdict=True)
         return out
 

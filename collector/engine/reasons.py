@@ -71,6 +71,10 @@ CONDITIONS: dict[str, tuple[str, str, str]] = {
     "mic_clipping": ("mikrofonen överstyr", "the microphone is clipping", "H1"),
     "media_path_failed": ("ljud och bild når inte fram (mediavägen fungerar inte)",
                           "sound and picture do not get through (media path failed)", "H1"),
+    "media_path_degraded": ("ljud och bild når fram med försämrad kvalitet",
+                            "sound and picture get through with degraded quality", "H1"),
+    "camera_no_frames": ("kameran ger ingen bild", "the camera gives no picture", "H4"),
+    "mic_no_samples": ("mikrofonen ger inget ljud", "the microphone gives no sound", "H1"),
 }
 
 

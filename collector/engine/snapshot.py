@@ -42,7 +42,7 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     warn_up: int = 0
     fail_up: int = 0
     link: str | None = None
-    media_ok: bool | None = None
+    media_levels: dict[str, int] | None = None
     selftest: SelftestSummary | None = None
     incidents: list[_Open] = []
 

@@ -31,7 +31,7 @@ class Member:
 
     __slots__ = ("bad", "device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
                  "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
-                 "lost_since", "may_not_return", "media_ok", "mediapath", "meeting_id", "member_id", "name",
+                 "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id", "member_id", "name",
                  "open_from", "open_until", "reconnected_at", "replaced_at", "returned_at", "role", "sample",
                  "selftest", "since", "state", "warn_up")
 
@@ -64,7 +64,7 @@ class Member:
         self.sample: wire.Sample | None = None
         self.selftest: Any = None  # SelftestSummary
         self.mediapath: dict[str, Any] | None = None
-        self.media_ok: bool | None = None
+        self.media_levels: dict[str, int] | None = None  # media path check direction -> 0/1/2
         self.state = ParticipantState.EXPECTED
         self.since = now
         self.incidents: dict[str, OpenIncident] | None = None

@@ -185,3 +185,25 @@ def test_meeting_end_closes_incidents(make: Make) -> None:
     assert any(isinstance(c, VerdictChanged) and c.new is Verdict.ENDED for c in changes)
     assert engine.open_incidents() == []
     assert engine.tick(START + 62) == []
+
+
+def test_media_path_report_verdicts_per_direction(make: Make) -> None:
+    """``likavillkor.media.report.PathReport`` dicts: good/degraded/poor/failed per direction (H1)."""
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 100, START + 5)
+
+    def state_after(result: dict[str, Any]) -> tuple[ParticipantState, str | None]:
+        engine.record_mediapath("anna-ipad", "ks-1", result, START + 6)
+        view = engine.view("ks-1", START + 6)
+        assert view is not None
+        p = view.participants[0]
+        return p.state, p.reason.code if p.reason else None
+
+    assert state_after({"direction": "up", "verdict": "degraded"}) == (ParticipantState.DEGRADED,
+                                                                       "media_path_degraded")
+    assert state_after({"direction": "down", "verdict": "poor", "reason": "no video"}) == (
+        ParticipantState.FAILING, "media_path_failed")
+    assert state_after({"direction": "down", "verdict": "good"}) == (ParticipantState.DEGRADED,
+                                                                     "media_path_degraded")
+    assert state_after({"direction": "up", "verdict": "good"}) == (ParticipantState.OK, None)
+    assert state_after({"direction": "up", "something": "else"}) == (ParticipantState.OK, None)
