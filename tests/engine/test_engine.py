@@ -190,7 +190,7 @@ def test_meeting_end_closes_incidents(make: Make) -> None:
 def test_media_path_report_verdicts_per_direction(make: Make) -> None:
     """``likavillkor.media.report.PathReport`` dicts: good/degraded/poor/failed per direction (H1)."""
     engine, feed = make("anna")
-    feed.run(["anna-ipad"], START - 100, START + 5)
+    feed.run(["anna-ipad"], START - 1000, START + 5)
 
     def state_after(result: dict[str, Any]) -> tuple[ParticipantState, str | None]:
         engine.record_mediapath("anna-ipad", "ks-1", result, START + 6)
