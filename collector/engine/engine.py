@@ -115,8 +115,10 @@ class Engine:
                     setattr(mt, attr, getattr(prev, attr))
                 for member_id, m in mt.members.items():
                     pm = prev.members.pop(member_id, None)
-                    if pm is not None and prev.judge is judge:
+                    if pm is not None:
                         pm.name, pm.role, pm.device_id = m.name, m.role, m.device_id
+                        if prev.judge is not judge:  # another policy: other channels, debounce afresh
+                            pm.hist, pm.warn_up, pm.fail_up, pm.bad = judge.fresh(), 0, 0, {}
                         mt.members[member_id] = pm
                 for pm in prev.members.values():
                     self._close_all(prev, pm, now, out)
@@ -239,7 +241,8 @@ class Engine:
                 for oi in m.incidents.values():
                     inc_.accumulate(oi.stats, msg)
         elif offline:
-            if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
+            planned = m.excused_at is not None or m.left_at is not None
+            if m.lost_since is None and m.replaced_at is None and m.last_contact is not None and not planned:
                 m.lost_since = m.last_contact
                 m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
                 m.lost_cause_at = t
@@ -348,6 +351,7 @@ class Engine:
             m.lost_since, m.lost_cause = None, ""
         elif m is not None and kind is ActionKind.RETURN:
             m.excused_at, m.excused_item, m.returned_at = None, None, t
+            m.lost_since, m.lost_cause = None, ""  # back from a planned absence: a fresh grace from now
         elif m is not None and kind is ActionKind.LEFT:
             if m.replaced_at is not None:
                 m.handled_at = t  # the substitute is in (H16): the verdict no longer waits for it

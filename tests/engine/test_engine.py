@@ -207,3 +207,23 @@ def test_media_path_report_verdicts_per_direction(make: Make) -> None:
                                                                      "media_path_degraded")
     assert state_after({"direction": "up", "verdict": "good"}) == (ParticipantState.OK, None)
     assert state_after({"direction": "up", "something": "else"}) == (ParticipantState.OK, None)
+
+
+def test_planned_absence_is_not_a_loss_h18(make: Make) -> None:
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 1000, START + 10)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 10, by="sekreterare",
+                      member_id="anna", item="§ 4"))
+    # her tablet disconnects while she is out: the last will is no failure
+    outcome, _ = engine.ingest(feed.msg("anna-ipad", START + 11, kind=wire.Status, state=wire.DeviceState.OFFLINE,
+                                        reason="will"), START + 11)
+    assert outcome is IngestOutcome.ACCEPTED
+    feed.run([], START + 11, START + 600)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.RETURN, at=START + 600, by="sekreterare",
+                      member_id="anna"))
+    view = engine.view("ks-1", START + 604)
+    assert view is not None and view.participants[0].state is ParticipantState.OK  # a fresh grace
+    view = engine.view("ks-1", START + 606)
+    assert view is not None and view.participants[0].state is ParticipantState.LOST
+    assert view.participants[0].lost_since == START + 600
+    assert view.participants[0].substitute_in_s == 294.0  # not replaced at once
