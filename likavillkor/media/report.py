@@ -293,7 +293,16 @@ def judge_path(report: PathReport, *, expect_tone_dbfs: float | None = None,
                              _t("svarstid", "round-trip time"))):
         if issue is not None:
             out.append(issue)
+    who = _WHO.get(report.direction)
+    if who:
+        for issue in out:
+            issue.text = {lang: f"{who[lang]}: {text}" for lang, text in issue.text.items()}
     return out
+
+
+#: whose view a media path finding is, so the member can tell the two directions apart
+_WHO = {"up": _t("det rummet tar emot från dig", "what the room receives from you"),
+        "down": _t("det du tar emot från rummet", "what you receive from the room")}
 
 
 def _judge_sound(report: PathReport, p: str, expect_tone_dbfs: float | None) -> list[Issue]:

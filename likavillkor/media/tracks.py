@@ -82,7 +82,7 @@ class PatternTrack(MediaStreamTrack):
 
 
 class ToneTrack(MediaStreamTrack):
-    """A steady sine (default 1 kHz at -20 dBFS RMS), 20 ms frames of 48 kHz mono s16."""
+    """A steady sine (default 1 kHz at -20 dBFS RMS), 20 ms frames of 48 kHz stereo s16 (L = R)."""
 
     kind = "audio"
 
@@ -96,8 +96,10 @@ class ToneTrack(MediaStreamTrack):
     async def recv(self) -> av.AudioFrame:
         n = await self._pace.wait()
         t = (np.arange(self._samples) + n * self._samples) / AUDIO_RATE
-        pcm = (self._amplitude * np.sin(2 * math.pi * self._freq * t)).astype(np.int16).reshape(1, -1)
-        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="mono")
+        mono_pcm = (self._amplitude * np.sin(2 * math.pi * self._freq * t)).astype(np.int16)
+        # stereo (L = R): aiortc's Opus encoder would upmix mono with the centre at -3 dB per channel
+        pcm = np.repeat(mono_pcm, 2).reshape(1, -1)
+        frame = av.AudioFrame.from_ndarray(pcm, format="s16", layout="stereo")
         frame.sample_rate = AUDIO_RATE
         frame.pts = n * self._samples
         frame.time_base = fractions.Fraction(1, AUDIO_RATE)
