@@ -43,6 +43,27 @@ def _load_config(path: str | None) -> Any:
     return config.load(path)
 
 
+def _server(config: Any) -> Any:
+    """A uvicorn server that does not re-raise SIGTERM/SIGINT after shutdown, so the collector's
+    own clean-up (stop the private Mosquitto by PID, save the engine snapshot) always runs."""
+    import contextlib
+    import signal
+
+    import uvicorn
+
+    class Server(uvicorn.Server):
+        @contextlib.contextmanager
+        def capture_signals(self) -> Any:
+            previous = {sig: signal.signal(sig, self.handle_exit) for sig in (signal.SIGINT, signal.SIGTERM)}
+            try:
+                yield
+            finally:
+                for sig, handler in previous.items():
+                    signal.signal(sig, handler)
+
+    return Server(config)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -54,7 +75,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     runtime.start()
     app = create_app(runtime)
     h = cfg.http
-    server = uvicorn.Server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
+    server = _server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
                                            access_log=False, ssl_certfile=h.tls_cert or None,
                                            ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3))
     scheme = "https" if h.tls_cert else "http"
@@ -63,6 +84,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         server.run()
     finally:
         runtime.stop()
+        log.info("collector stopped")
     return 0
 
 

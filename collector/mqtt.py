@@ -49,6 +49,7 @@ class MqttClient:
         self._session_expiry_s = session_expiry_s
         self.connected = False
         self.connects = 0
+        self._stopping = False
         self._started = threading.Event()
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
         if username:
@@ -70,6 +71,7 @@ class MqttClient:
         self._client.loop_start()
 
     def stop(self) -> None:
+        self._stopping = True
         self._client.disconnect()
         self._client.loop_stop()
 
@@ -88,7 +90,10 @@ class MqttClient:
     def _disconnected(self, _c: paho.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was = self.connected
         self.connected = False
-        if was:
+        if was and self._stopping:
+            log.info("MQTT disconnected from %s:%d", self.host, self.port)
+            self._on_connection(False)
+        elif was:
             log.warning("MQTT connection to %s:%d lost: %s; reconnecting", self.host, self.port, reason)
             self._on_connection(False)
 

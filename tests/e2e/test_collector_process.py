@@ -1,5 +1,5 @@
 """End to end with real processes: the collector (``python -m collector run``, private or
-external Mosquitto, SQLite) and a device process publishing samples.
+external Mosquitto, SQLite) and the agent (``likavillkor-agent monitor``) publishing samples.
 
 - SIGKILL the device: the API shows it ``lost`` and the meeting ``adjourn`` within the
   configured silence limit + 1 s (H15).
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -20,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 
 from tests.collector.helpers import write_config, write_roster
 from tests.support.services import Mosquitto, free_port, stop_pid
@@ -48,12 +50,17 @@ def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = 
 
 
 @contextmanager
-def device(port: int, device_id: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def device(port: int, device_id: str, tmp_path: Path, api: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The real agent (``likavillkor-agent monitor``) publishing five samples a second."""
+    cfg = tmp_path / f"agent-{device_id}.toml"
+    cfg.write_text(f'device_id = "{device_id}"\ndata_dir = "{tmp_path / ("agent-" + device_id)}"\n'
+                   f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nkeepalive_s = 5\n'
+                   f'[collector]\nurl = "{api}"\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n')
     log = open(tmp_path / f"{device_id}.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/publisher.py"), "--port", str(port),
-                             "--device", device_id, "--meeting", "ks-test", "--period", "0.2"],
-                            cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
-                            env={**os.environ, "PYTHONPATH": str(ROOT)})
+    now = time.time()
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "likavillkor-agent"), "monitor", "--config", str(cfg),
+                             "--meeting", "ks-test", "--start", str(now - 60), "--end", str(now + 3600)],
+                            cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
     try:
         yield proc
     finally:
@@ -87,7 +94,7 @@ def _participant(base: str, device_id: str) -> dict[str, Any]:
 def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path) -> None:
     with collector(tmp_path) as base:
         broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])  # private Mosquitto
-        with device(broker_port, "dev-a", tmp_path) as proc:
+        with device(broker_port, "dev-a", tmp_path, base) as proc:
             _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok")
             assert _get(base, "/api/meetings/ks-test")["verdict"] == "equal_terms"
             os.kill(proc.pid, signal.SIGKILL)
@@ -102,10 +109,13 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
             assert seen - killed <= SILENCE_S + 1.0, f"took {seen - killed:.2f} s"
         incidents = _get(base, "/api/incidents?kind=connection_lost")
         assert [i["device_id"] for i in incidents] == ["dev-a"]
+    # the collector stopped its private Mosquitto by PID on the way out
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", broker_port), timeout=1).close()
 
 
 def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mosquitto: Mosquitto) -> None:
-    with collector(tmp_path, mqtt_url=mosquitto.url) as base, device(mosquitto.port, "dev-a", tmp_path):
+    with collector(tmp_path, mqtt_url=mosquitto.url) as base, device(mosquitto.port, "dev-a", tmp_path, base):
         _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok")
         mosquitto.kill()
         _until(lambda: _get(base, "/api/health")["broker"]["connected"] is False, 10, "broker loss seen")

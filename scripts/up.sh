@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# The README's first command: a working Likavillkor on this machine, in the foreground.
+#   - installs Mosquitto and the Python packages when missing (scripts/install-deps.sh run)
+#   - creates data/ with a demo roster: one meeting starting now, this machine as the remote member
+#   - starts the collector (private Mosquitto on loopback, SQLite in data/) and a local agent
+#     (likavillkor-agent monitor) that publishes this machine's samples
+# Ctrl-C stops both.  Environment: LIKAVILLKOR_HTTP_PORT (default 8860).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/install-deps.sh run
+
+PY=.venv/bin/python
+PORT="${LIKAVILLKOR_HTTP_PORT:-8860}"
+DATA=data
+mkdir -p "$DATA"
+
+DEVICE_ID="$($PY - <<'PYEOF'
+try:
+    from agent.config import load_agent_config
+    print(load_agent_config(None).resolved_device_id)
+except Exception:
+    import re, socket
+    print((re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname()).strip("-.") or "device")[:64])
+PYEOF
+)"
+
+if [ ! -f "$DATA/roster.toml" ]; then
+  $PY - "$DATA/roster.toml" "$DEVICE_ID" <<'PYEOF'
+import datetime as dt, sys
+path, device = sys.argv[1], sys.argv[2]
+now = dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+start, end = now - dt.timedelta(minutes=5), now + dt.timedelta(hours=3)
+open(path, "w", encoding="utf-8").write(f"""# Demo roster written by scripts/up.sh: one meeting starting now, this machine as the remote member.
+# The format is described in README.md and deploy/roster.example.toml.
+[[meeting]]
+id = "demo-{now:%Y%m%d-%H%M}"
+body = "kommunstyrelsen"
+start = {start.isoformat()}
+end = {end.isoformat()}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Demo Ledamot"
+member_id = "demo.ledamot"
+device_id = "{device}"
+""")
+PYEOF
+  echo "wrote a demo roster: $DATA/roster.toml (device $DEVICE_ID)"
+fi
+
+if [ ! -f "$DATA/collector.toml" ]; then
+  cat > "$DATA/collector.toml" <<TOML
+# Written by scripts/up.sh. All keys: deploy/collector.example.toml
+data_dir = "$DATA"
+roster = "$DATA/roster.toml"
+[mqtt]
+url = ""            # empty: the collector runs its own Mosquitto on loopback
+[http]
+host = "127.0.0.1"
+port = $PORT
+TOML
+fi
+
+pids=()
+cleanup() {
+  trap - INT TERM EXIT
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+}
+trap cleanup INT TERM EXIT
+
+$PY -m collector run --config "$DATA/collector.toml" &
+pids+=($!)
+
+API="http://127.0.0.1:$PORT"
+BROKER=""
+for _ in $(seq 1 100); do
+  BROKER="$($PY - "$API" <<'PYEOF' 2>/dev/null || true
+import sys, httpx
+h = httpx.get(sys.argv[1] + "/api/health", timeout=1).json()
+print(h["broker"]["url"] if h["broker"]["connected"] else "")
+PYEOF
+)"
+  [ -n "$BROKER" ] && break
+  sleep 0.2
+done
+if [ -z "$BROKER" ]; then echo "the collector did not come up on $API" >&2; exit 1; fi
+
+if $PY -c "import agent.cli" 2>/dev/null; then
+  cat > "$DATA/agent.toml" <<TOML
+# Written by scripts/up.sh for the local agent. All keys: deploy/agent.example.toml
+device_id = "$DEVICE_ID"
+data_dir = "$DATA/agent"
+[mqtt]
+url = "$BROKER"
+[collector]
+url = "$API"
+TOML
+  .venv/bin/likavillkor-agent monitor --config "$DATA/agent.toml" &
+  pids+=($!)
+  AGENT="local agent: device id $DEVICE_ID (likavillkor-agent monitor --config $DATA/agent.toml)"
+else
+  AGENT="local agent: not installed yet (agent/cli.py missing); publish as device $DEVICE_ID to $BROKER"
+fi
+
+cat <<MSG
+
+Likavillkor is running.
+  API:        $API/api/meetings      (OpenAPI docs: $API/docs, health: $API/api/health)
+  MQTT:       $BROKER (private Mosquitto, loopback only)
+  $AGENT
+  data:       $DATA/ (SQLite database, roster, configs)
+Ctrl-C stops both.
+MSG
+wait -n "${pids[@]}"
