@@ -11,6 +11,7 @@ from typing import Any
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 DEADLINE_S = 5.0
@@ -30,6 +31,8 @@ class TlsClient:
     username: str | None = None
     password: str | None = None
     client_id: str = ""
+    #: (topic, payload): a retained QoS 1 will, as the agent sets on its status topic
+    will: tuple[str, bytes] | None = None
     messages: queue.Queue[Received] = field(default_factory=queue.Queue)
     _connack: queue.Queue[ReasonCode] = field(default_factory=queue.Queue)
     _acks: dict[int, tuple[threading.Event, list[Any]]] = field(default_factory=dict)
@@ -44,6 +47,8 @@ class TlsClient:
             self.client.tls_set()  # the system's trust store
         if self.username is not None:
             self.client.username_pw_set(self.username, self.password)
+        if self.will is not None:
+            self.client.will_set(self.will[0], self.will[1], qos=1, retain=True)
         self.client.on_connect = self._on_connect
         self.client.on_message = self._on_message
         self.client.on_publish = self._on_ack
@@ -88,9 +93,9 @@ class TlsClient:
         reasons: list[ReasonCode] = self._wait_ack(mid)
         return reasons
 
-    def publish(self, topic: str, payload: bytes, qos: int = 1) -> ReasonCode:
+    def publish(self, topic: str, payload: bytes, qos: int = 1, retain: bool = False) -> ReasonCode:
         """Publish at QoS 1 and return the PUBACK's reason code (0x87 when the ACL refuses)."""
-        info = self.client.publish(topic, payload, qos=qos)
+        info = self.client.publish(topic, payload, qos=qos, retain=retain)
         reason: ReasonCode = self._wait_ack(info.mid)
         return reason
 
@@ -107,6 +112,11 @@ class TlsClient:
                 out.append(self.messages.get_nowait())
             except queue.Empty:
                 return out
+
+    def drop_with_will(self) -> None:
+        """MQTT v5 DISCONNECT with reason 0x04: the broker publishes the will, as if the link broke."""
+        self.client.disconnect(reasoncode=ReasonCode(PacketTypes.DISCONNECT, "Disconnect with will message"))
+        self.client.loop_stop()
 
     def close(self) -> None:
         self.client.disconnect()

@@ -60,14 +60,15 @@ class Deployment:
         assert pw
         return pw
 
-    def client(self, user: str | None, password: str | None = None, *, trust_test_ca: bool = True) -> TlsClient:
+    def client(self, user: str | None, password: str | None = None, *, trust_test_ca: bool = True,
+               will: tuple[str, bytes] | None = None) -> TlsClient:
         ca_file = self.pki.ca_cert if trust_test_ca else None
         pw = password if password is not None or user is None else self.password(user)
         return TlsClient(self.broker.host, self.broker.port, ca_file, user, pw,
-                         client_id=f"{user or 'anon'}-{time.monotonic_ns()}")
+                         client_id=f"{user or 'anon'}-{time.monotonic_ns()}", will=will)
 
-    def connected(self, user: str) -> TlsClient:
-        c = self.client(user)
+    def connected(self, user: str, will: tuple[str, bytes] | None = None) -> TlsClient:
+        c = self.client(user, will=will)
         reason = c.connect()
         assert not reason.is_failure, f"{user} refused: {reason}"
         return c
@@ -146,6 +147,48 @@ def test_device_cannot_read_other_devices_messages(deployment: Deployment) -> No
     finally:
         for c in (collector, anna, bo):
             c.close()
+
+
+def test_device_will_and_retained_status_reach_the_collector_only_on_its_own_topic(deployment: Deployment) -> None:
+    """The agent keeps a retained status and a will on its own status topic (agent/mqtt.py)."""
+    status = device_topic("anna-ipad", "status")
+    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    try:
+        collector.subscribe(DEVICE_WILDCARD)
+        anna = deployment.connected("anna-ipad", will=(status, b"offline"))
+        assert anna.publish(status, b"online").value == 0
+        assert (collector.next_message().payload) == b"online"
+        anna.drop_with_will()
+        will = collector.next_message()
+        assert (will.topic, will.payload) == (status, b"offline")
+    finally:
+        collector.close()
+    late = deployment.connected(brokerauth.COLLECTOR_USER)  # retained: a restarted collector sees it
+    try:
+        late.subscribe(status)
+        assert late.next_message().payload == b"offline"
+    finally:
+        late.close()
+        cleaner = deployment.connected("anna-ipad")  # clear the retained status for the other tests
+        assert not cleaner.publish(status, b"", retain=True).is_failure
+        cleaner.close()
+    # a will on another device's topic: Mosquitto 2.0 may accept the login, but never delivers it
+    watcher = deployment.connected(brokerauth.COLLECTOR_USER)
+    try:
+        watcher.subscribe(device_topic("bo-ipad", "status"))  # no retained status there yet
+        watcher.subscribe(device_topic("anna-ipad", "sample"))
+        forged = deployment.client("anna-ipad", will=(device_topic("bo-ipad", "status"), b"forged"))
+        if not forged.connect().is_failure:
+            forged.drop_with_will()
+        forged.close()
+        # the DISCONNECT above was sent before this new login and publish even began
+        anna = deployment.connected("anna-ipad")
+        assert anna.publish(device_topic("anna-ipad", "sample"), b"after").value == 0
+        anna.close()
+        first = watcher.next_message()
+        assert (first.topic, first.payload) == (device_topic("anna-ipad", "sample"), b"after")
+    finally:
+        watcher.close()
 
 
 def test_collector_publishes_nothing(deployment: Deployment) -> None:
