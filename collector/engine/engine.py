@@ -203,17 +203,18 @@ class Engine:
             dev.lag_base = base + 0.05 * (lag - base)
             dev.last_lag = None
             return in_order
-        # Late by the clock. A steady new offset over a few messages is a reset device clock, not a replay.
+        # Late by the clock. A steady new offset over a few messages whose device time advances is a
+        # reset device clock, not a replay (a replay arrives faster than its device time advances).
         last = dev.last_lag
-        if last is not None and abs(lag - last[0]) < 0.5:
+        if last is not None and abs(lag - last[0]) < 0.5 and msg.ts > last[2]:
             count = last[1] + 1
             if count >= _STABLE_LAGS:
                 dev.lag_base = lag
                 dev.last_lag = None
                 return in_order
-            dev.last_lag = (lag, count)
-        else:
-            dev.last_lag = (lag, 1)
+            dev.last_lag = (lag, count, msg.ts)
+        elif last is None or msg.ts > last[2]:
+            dev.last_lag = (lag, 1, msg.ts)
         return False
 
     def _apply(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
@@ -581,7 +582,7 @@ class Engine:
         from collector.engine.snapshot import apply
 
         apply(blob, self._meetings, self._devices, self.unknown_devices)
-        self._monitor = Monitor(True, None, now)
+        self._monitor = Monitor(self._monitor.connected, self._monitor.down_since, now)
 
 
 def _since(a: Assessment, now: float) -> float:

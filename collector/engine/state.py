@@ -101,5 +101,5 @@ class DeviceTrack:
         # boot_id -> [max_seq, bitmask of seen seqs below/at max_seq (bit 0 = max_seq)]
         self.boots: dict[str, list[int]] = {}
         self.lag_base: float | None = None  # usual received_at - ts: the device clock's offset
-        self.last_lag: tuple[float, int] | None = None  # (lag, how many in a row)
+        self.last_lag: tuple[float, int, float] | None = None  # (lag, how many in a row, device ts)
         self.members: list[Member] = []

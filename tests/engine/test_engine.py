@@ -227,3 +227,16 @@ def test_planned_absence_is_not_a_loss_h18(make: Make) -> None:
     assert view is not None and view.participants[0].state is ParticipantState.LOST
     assert view.participants[0].lost_since == START + 600
     assert view.participants[0].substitute_in_s == 294.0  # not replaced at once
+
+
+def test_replays_at_one_device_time_stay_late(make: Make) -> None:
+    """Several old messages with the same device time (a sample, a self-test, a status) are a
+    replay, not a device clock that was reset: they all stay LATE."""
+    engine, feed = make("anna")
+    feed.run(["anna-ipad"], START - 1000, START + 10)
+    outcomes = [engine.ingest(feed.msg("anna-ipad", START - 600, loss_percent=90.0), START + 10 + k * 0.01)[0]
+                for k in range(6)]
+    assert outcomes == [IngestOutcome.LATE] * 6
+    # a clock that really jumped: the device time advances with the collector's, offset steady
+    jumped = [engine.ingest(feed.msg("anna-ipad", START - 589 + k), START + 11 + k)[0] for k in range(4)]
+    assert jumped == [IngestOutcome.LATE, IngestOutcome.LATE, IngestOutcome.ACCEPTED, IngestOutcome.ACCEPTED]
