@@ -230,6 +230,16 @@ def check_mqtt_url(url: str, *, option: str = "--mqtt-url") -> str:
     return url
 
 
+def check_group(name: str) -> int:
+    """The group's id, or CredentialError before anything is written."""
+    import grp  # POSIX only; the broker's host
+
+    try:
+        return grp.getgrnam(name).gr_gid
+    except KeyError:
+        raise CredentialError(f"--group {name!r}: no such group on this machine") from None
+
+
 def check_usernames(device_ids: Iterable[str], collector_user: str) -> list[str]:
     """The device ids sorted, or :class:`CredentialError` for one unusable as an MQTT user."""
     ids = sorted(set(device_ids))
@@ -345,6 +355,8 @@ def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], 
     """Write every file of the layout for ``device_ids``; returns the plans and the revoked users."""
     lay = Layout(opts.out)
     ids = check_usernames(device_ids, opts.collector_user)
+    if opts.group:
+        check_group(opts.group)
     old_text = _read(lay.passwords)
     existing_hashes = parse_password_file(old_text, source=str(lay.passwords)) if old_text else {}
     existing_pw: dict[str, str] = {}

@@ -4,7 +4,9 @@ ACL text, keeping and rotating passwords, file modes, and clear refusals of bad 
 from __future__ import annotations
 
 import base64
+import grp
 import logging
+import os
 import stat
 import subprocess
 from pathlib import Path
@@ -155,6 +157,7 @@ def test_lost_credentials_file_keeps_the_hash_and_warns(tmp_path: Path, caplog: 
     ("\n[[meeting]]\nid = 'x'\n", (), "roster.toml"),
     ("", ("--mqtt-url", "https://likavillkor.kommun.example"), "expected mqtts://host:8883"),
     ("", ("--mqtt-url", "mqtts://likavillkor.kommun.example:88830"), "port"),
+    ("", ("--group", "no-such-group-here"), "no such group"),
 ])
 def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(
         tmp_path: Path, capsys: pytest.CaptureFixture[str], roster_extra: str, args: tuple[str, ...],
@@ -210,3 +213,11 @@ def test_reachable_through_the_collector_cli(tmp_path: Path) -> None:
     assert cmd_broker_credentials(argparse.Namespace(rest=rest)) == 0
     users = ba.parse_password_file((out / "broker" / "passwords").read_text())
     assert set(users) == {ba.COLLECTOR_USER, "cecilia-ipad", "david-ipad"}
+
+
+def test_group_makes_the_broker_files_readable_by_the_broker_group(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    _, out = _run(tmp_path, ROSTER, "--group", group)
+    for name in ("passwords", "acl", "auth.conf"):
+        assert (out / "broker" / name).stat().st_gid == os.getgid()
+    assert _mode(out / "broker" / "passwords") == 0o640
