@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from types import SimpleNamespace
 
-from agent.checks.base import CheckContext
+from agent.checks.base import CheckContext, Finding
 from agent.checks.network_path import (
     bandwidth_findings,
     check_bandwidth,
@@ -20,7 +20,7 @@ from likavillkor.wire import CheckStatus, LinkType
 from tests.net.asyncutil import sync
 
 
-def by_id(findings: list) -> dict:  # type: ignore[type-arg]
+def by_id(findings: list[Finding]) -> dict[str, Finding]:
     return {f.id: f for f in findings}
 
 
@@ -55,7 +55,8 @@ def test_unreachable_path_fails_with_h2() -> None:
     assert "kollektorn" in f[0].text["sv"] and f[0].to_wire("en").summary
 
 
-def result(down: float | None, up: float | None, outcome: Outcome = Outcome.OK, error: str | None = None) -> BandwidthResult:
+def result(down: float | None, up: float | None, outcome: Outcome = Outcome.OK,
+           error: str | None = None) -> BandwidthResult:
     return BandwidthResult(down, up, 10.0, 1000, "x", error, outcome)
 
 
@@ -106,6 +107,6 @@ async def test_check_bandwidth_refuses_mobile_and_session_and_measures_otherwise
     f = await check_bandwidth(ctx, link=LinkType.WIFI)
     assert f[0].status is CheckStatus.SKIPPED
     ctx.in_session = False
-    f = by_id(await check_bandwidth(ctx, link=LinkType.WIFI))
-    assert f["network.download"].status is CheckStatus.PASS and f["network.upload"].status is CheckStatus.PASS
-    assert f["network.download"].unit == "Mbit/s"
+    g = by_id(await check_bandwidth(ctx, link=LinkType.WIFI))
+    assert g["network.download"].status is CheckStatus.PASS and g["network.upload"].status is CheckStatus.PASS
+    assert g["network.download"].unit == "Mbit/s"
