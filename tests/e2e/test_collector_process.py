@@ -109,6 +109,12 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
             assert seen - killed <= SILENCE_S + 1.0, f"took {seen - killed:.2f} s"
         incidents = _get(base, "/api/incidents?kind=connection_lost")
         assert [i["device_id"] for i in incidents] == ["dev-a"]
+        # the chair records the adjournment from the command line, through the HTTP API (H15)
+        cli = subprocess.run([sys.executable, "-m", "collector", "actions", "--url", base, "--meeting", "ks-test",
+                              "--kind", "adjourn", "--by", "ordförande"], cwd=ROOT, capture_output=True, text=True,
+                             timeout=30)
+        assert cli.returncode == 0, cli.stderr
+        assert _get(base, "/api/meetings/ks-test")["adjourned_since"] is not None
     # the collector stopped its private Mosquitto by PID on the way out
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", broker_port), timeout=1).close()
