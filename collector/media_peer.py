@@ -303,6 +303,10 @@ class MediaPeer:
             status, payload = await self.offer(body)
             return _json(status, payload)
 
+        @api.get("/status")
+        async def get_status() -> Response:
+            return _json(200, {"open_peers": len(self.sessions), "counters": self.counters})
+
         @api.get("/results")
         async def get_results() -> Response:
             return _json(200, {"results": list(self.latest.values())})

@@ -27,6 +27,7 @@ from typing import Any
 
 import msgspec
 
+from agent.media.worker import mark_open, mark_released
 from likavillkor.config import Section
 from likavillkor.media.report import Issue, PathReport, Verdict, complete, worst
 
@@ -140,6 +141,7 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
     started = time.monotonic()
     deadline = deadline or started + config.seconds + config.connect_timeout_s + config.result_timeout_s + 10
     pc = RTCPeerConnection(rtc_configuration(config.ice_servers))
+    mark_open("peer")
     players: list[Any] = []
     tasks: list[asyncio.Task[None]] = []
     vsink, asink = VideoSink(), AudioSink(max_seconds=config.seconds + 5)
@@ -194,6 +196,7 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
         log.info("media path failed: %s", state["error"])
     finally:
         await _close(pc, players, tasks)
+        mark_released("peer")
     down = _down_report(vsink, asink, state, device_id, meeting_id, started, TONE_HZ, TONE_DBFS)
     up: PathReport | None = state["up"]
     findings = list(down.findings) + (list(up.findings) if up else [])

@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI, Request  # module level: FastAPI resolves the handler's annotations here
 
 from tests.media.clips import speech_like, write_clip, write_wav
 from tests.support.services import free_port, stop_pid, wait_port
@@ -212,3 +213,59 @@ def test_check_media_path_with_generated_streams_passes(collector: Collector) ->
     assert {v for k, v in status.items() if not k.endswith((".frozen", ".freezes"))} == {"pass"}, status
     skipped = asyncio.run(check_media_path(CheckContext(config=_Cfg(config), deadline=time.monotonic() + 5)))
     assert [(f.id, f.status.value) for f in skipped] == [("mediapath.connect", "skipped")]
+
+
+def test_collector_counts_and_closes_its_peers(collector: Collector, session: dict[str, Any]) -> None:
+    status = httpx.get(f"{collector.url}/api/mediapath/status", timeout=5).json()
+    assert status["counters"]["results"] >= 1
+    end = time.monotonic() + 10
+    while status["open_peers"] and time.monotonic() < end:  # the ICE-less peer may still be waiting
+        time.sleep(0.2)
+        status = httpx.get(f"{collector.url}/api/mediapath/status", timeout=5).json()
+    assert status["open_peers"] == 0
+
+
+def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
+    """A collector that answers and then vanishes (its peer closed at once): the agent gives up after
+    its connect timeout, reports failed with the reason, and has closed its peer connection."""
+    import asyncio
+
+    import uvicorn
+    from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
+
+    from agent.media.path import MediaPathConfig, run
+    from agent.media.worker import open_count
+
+    app = FastAPI()
+
+    @app.post("/api/mediapath/offer")
+    async def offer(request: Request) -> dict[str, str]:
+        body = await request.json()
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=[]))
+        await pc.setRemoteDescription(RTCSessionDescription(sdp=body["sdp"], type="offer"))
+        await pc.setLocalDescription(await pc.createAnswer())
+        answer = {"sdp": pc.localDescription.sdp, "type": "answer"}
+        await pc.close()  # nobody will answer the agent's connectivity checks
+        return answer
+
+    async def scenario() -> tuple[Any, float]:
+        port = free_port()
+        server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+        serving = asyncio.ensure_future(server.serve())
+        try:
+            while not server.started:
+                await asyncio.sleep(0.02)
+            t0 = time.monotonic()
+            outcome = await run(f"http://127.0.0.1:{port}", "dev-z", MediaPathConfig(seconds=2, connect_timeout_s=2),
+                                deadline=time.monotonic() + 15)
+            return outcome, time.monotonic() - t0
+        finally:
+            server.should_exit = True
+            await asyncio.wait_for(serving, 10)
+
+    outcome, elapsed = asyncio.run(scenario())
+    assert outcome.verdict.value == "failed" and outcome.up is None
+    assert outcome.error == "no ICE/DTLS connection to the collector"
+    assert elapsed < 2 + 6
+    assert open_count("peer") == 0
+    assert outcome.down.findings[0].id == "mediapath.down.connect"
