@@ -224,6 +224,8 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
     elif st is PS.EXPECTED:
         if phase is Phase.RUNNING:
             out.append(R.not_connected(start, mid))
+        else:
+            out.append(R.expected(start - policy.connect_early_s, mid))
     elif st is PS.LOST:
         lost = a.lost_since if a.lost_since is not None else now
         if m.lost_cause in ("will", "shutdown"):
@@ -242,6 +244,8 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
             if m.selftest is not None and m.selftest.overall not in ("pass", "warn"):
                 out.append(R.selftest_failed(m.selftest.failed, mid))
             out.append(R.connected(m.first_contact, mid))
+        elif st is PS.OK:
+            out.append(R.equal_terms(mid))
     if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
         out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, mid))
     if vote_running and at_vote_risk(m, st):

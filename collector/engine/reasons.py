@@ -145,6 +145,17 @@ def not_connected(start: float, member_id: str | None = None) -> Reason:
                   en=f"has not connected (start {clock(start)})", rule="H12", member_id=member_id)
 
 
+def expected(deadline: float, member_id: str | None = None) -> Reason:
+    return Reason(code="expected", sv=f"väntas ansluta senast {clock(deadline)} (15 min före start)",
+                  en=f"expected to connect by {clock(deadline)} (15 min before the start)", rule="H8",
+                  member_id=member_id)
+
+
+def equal_terms(member_id: str | None = None) -> Reason:
+    return Reason(code="ok", sv="ser och hörs på lika villkor", en="sees and is heard on equal terms", rule="H1",
+                  member_id=member_id)
+
+
 def late_connect(first: float | None, deadline: float, member_id: str | None = None) -> Reason:
     if first is None:
         return Reason(code="late_connect", sv=f"inte ansluten {clock(deadline)}, 15 min före start",

@@ -205,8 +205,8 @@ def test_media_path_report_verdicts_per_direction(make: Make) -> None:
         ParticipantState.FAILING, "media_path_failed")
     assert state_after({"direction": "down", "verdict": "good"}) == (ParticipantState.DEGRADED,
                                                                      "media_path_degraded")
-    assert state_after({"direction": "up", "verdict": "good"}) == (ParticipantState.OK, None)
-    assert state_after({"direction": "up", "something": "else"}) == (ParticipantState.OK, None)
+    assert state_after({"direction": "up", "verdict": "good"}) == (ParticipantState.OK, "ok")
+    assert state_after({"direction": "up", "something": "else"}) == (ParticipantState.OK, "ok")
 
 
 def test_planned_absence_is_not_a_loss_h18(make: Make) -> None:
@@ -240,3 +240,34 @@ def test_replays_at_one_device_time_stay_late(make: Make) -> None:
     # a clock that really jumped: the device time advances with the collector's, offset steady
     jumped = [engine.ingest(feed.msg("anna-ipad", START - 589 + k), START + 11 + k)[0] for k in range(4)]
     assert jumped == [IngestOutcome.LATE, IngestOutcome.LATE, IngestOutcome.ACCEPTED, IngestOutcome.ACCEPTED]
+
+
+def test_every_state_has_a_reason_in_both_languages(make: Make) -> None:
+    engine, feed = make("anna", "bo", "cecilia", "david", "eva")
+    seen: set[ParticipantState] = set()
+
+    def look(now: float) -> None:
+        view = engine.view("ks-1", now)
+        assert view is not None and view.reasons
+        for p in view.participants:
+            assert p.reason is not None and p.reason.sv and p.reason.en, (p.member_id, p.state)
+            assert p.reason is p.reasons[0]
+            seen.add(p.state)
+
+    look(START - 1000)  # expected
+    feed.run(["anna-ipad", "bo-ipad", "cecilia-ipad", "david-ipad"], START - 1000, START - 990)
+    engine.ingest(feed.msg("anna-ipad", START - 989, kind=wire.SelftestResult, overall=wire.CheckStatus.PASS,
+                           started_at=START - 999, duration_s=10, checks=[]), START - 989)
+    look(START - 989)  # connected, ready
+    feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START - 990, START + 10, rtt_ms=20.0)
+    feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START + 10, START + 20, rtt_ms=200.0)
+    for t in range(20, 30):
+        feed.sample("anna-ipad", START + t, link=wire.LinkType.WWAN)
+        feed.sample("cecilia-ipad", START + t)
+        feed.sample("david-ipad", START + t, rtt_ms=200.0)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 30, by="s", member_id="cecilia"))
+    look(START + 30)  # failing, lost, excused, degraded
+    feed.run(["anna-ipad", "david-ipad"], START + 30, START + 400, rtt_ms=20.0)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.LEFT, at=START + 400, by="s", member_id="anna"))
+    look(START + 400)  # left, replaced, ok
+    assert seen == set(ParticipantState)
