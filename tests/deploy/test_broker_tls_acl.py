@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from collector import brokerauth
+from likavillkor import wire
 from likavillkor.topics import DEVICE_WILDCARD, device_topic
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import DEADLINE_S, TlsClient
@@ -317,3 +318,43 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
             httpx.get(f"https://localhost:{http_port}/metrics", timeout=DEADLINE_S)
     finally:
         stop_pid(proc)
+
+
+def test_real_agent_with_its_credentials_file_reports_over_tls(deployment: Deployment, tmp_path: Path) -> None:
+    """The device's file from broker-credentials, used as the agent's config (plus the test CA and
+    a state directory): the real agent connects over TLS and its status and samples arrive."""
+    device_file = (deployment.out / "devices" / "bo-ipad.toml").read_text()
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "state"}"\n'
+        + device_file.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"')
+        .replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
+        + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n"
+    )
+    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector.subscribe("likavillkor/v1/devices/bo-ipad/+")
+    with open(tmp_path / "agent.log", "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "agent", "monitor", "--config", str(config)],
+                                stdout=log, stderr=log, start_new_session=True)
+    try:
+        got: list[wire.Message] = []
+        deadline = time.monotonic() + 20
+        while not any(isinstance(m, wire.Sample) for m in got):
+            assert time.monotonic() < deadline and proc.poll() is None, (tmp_path / "agent.log").read_text()[-3000:]
+            try:
+                received = collector.next_message()
+            except TimeoutError:
+                continue
+            if received.payload:
+                got.append(wire.decode(received.payload))
+        status = next(m for m in got if isinstance(m, wire.Status))
+        assert status.device_id == "bo-ipad" and status.state is wire.DeviceState.ONLINE
+        assert all(m.device_id == "bo-ipad" for m in got)
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(10) == 0
+    finally:
+        stop_pid(proc)
+        collector.close()
+        cleaner = deployment.connected("bo-ipad")  # clear the agent's retained status for the other tests
+        assert not cleaner.publish(device_topic("bo-ipad", "status"), b"", retain=True).is_failure
+        cleaner.close()
