@@ -28,7 +28,7 @@ import msgspec
 from fastapi import APIRouter, Request, Response
 
 from likavillkor.config import Section
-from likavillkor.media.report import PathReport, complete
+from likavillkor.media.report import Direction, PathReport, complete
 from likavillkor.wire import MAX_PAYLOAD_BYTES, DeviceId, ShortText
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,9 @@ class MediaPeerConfig(Section):
     keep_results: int = 1000
 
 
-class Offer(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class Offer(msgspec.Struct, kw_only=True):
+    """The agent's offer. Unknown fields are ignored (a newer agent may send more)."""
+
     device_id: DeviceId
     sdp: Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_SDP_BYTES)]
     type: Literal["offer"]
@@ -172,7 +174,7 @@ class PeerSession:
         video = self.video.report()
         audio = self.audio.report()
         report = PathReport(
-            direction="up", device_id=self.offer.device_id, meeting_id=self.offer.meeting_id,
+            direction=Direction.UP, device_id=self.offer.device_id, meeting_id=self.offer.meeting_id,
             connected=self.connected and video.frames + audio.samples > 0,
             duration_s=round(time.monotonic() - self.started, 2), fps=video.fps, width=video.width,
             height=video.height, frames=video.frames, freezes=video.freezes, black_frames=video.black_frames,

@@ -29,7 +29,7 @@ import msgspec
 
 from agent.media.worker import mark_open, mark_released
 from likavillkor.config import Section
-from likavillkor.media.report import Issue, PathReport, Verdict, complete, worst
+from likavillkor.media.report import Direction, Issue, PathReport, Verdict, complete, worst
 
 log = logging.getLogger(__name__)
 
@@ -214,7 +214,7 @@ def _down_report(vsink: Any, asink: Any, state: dict[str, Any], device_id: str, 
     video = vsink.report()
     audio = asink.report(tone_hz=tone_hz)
     report = PathReport(
-        direction="down", device_id=device_id, meeting_id=meeting_id,
+        direction=Direction.DOWN, device_id=device_id, meeting_id=meeting_id,
         connected=bool(state["connected"]) and video.frames + audio.samples > 0,
         duration_s=round(time.monotonic() - started, 2), fps=video.fps, width=video.width, height=video.height,
         frames=video.frames, freezes=video.freezes, black_frames=video.black_frames,

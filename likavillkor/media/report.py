@@ -22,6 +22,11 @@ class Verdict(StrEnum):
     FAILED = "failed"  # the check could not measure (no connection, no media)
 
 
+class Direction(StrEnum):
+    UP = "up"  # the member's camera and microphone as the collector received them
+    DOWN = "down"  # the room's test stream as the member's device received it
+
+
 class Segment(msgspec.Struct, kw_only=True, omit_defaults=True):
     """A stretch of time within a check, in seconds from its start."""
 
@@ -225,7 +230,7 @@ class PathReport(msgspec.Struct, kw_only=True):
     """One direction of the media path check (H1): ``up`` is the member's camera and microphone as
     the collector received them, ``down`` the room's test stream as the member's device received it."""
 
-    direction: str  # "up" | "down"
+    direction: Direction
     device_id: str | None = None
     meeting_id: str | None = None
     connected: bool = False
@@ -293,7 +298,7 @@ def judge_path(report: PathReport, *, expect_tone_dbfs: float | None = None,
                              _t("svarstid", "round-trip time"))):
         if issue is not None:
             out.append(issue)
-    who = _WHO.get(report.direction)
+    who = _WHO.get(Direction(report.direction))
     if who:
         for issue in out:
             issue.text = {lang: f"{who[lang]}: {text}" for lang, text in issue.text.items()}
@@ -301,8 +306,8 @@ def judge_path(report: PathReport, *, expect_tone_dbfs: float | None = None,
 
 
 #: whose view a media path finding is, so the member can tell the two directions apart
-_WHO = {"up": _t("det rummet tar emot från dig", "what the room receives from you"),
-        "down": _t("det du tar emot från rummet", "what you receive from the room")}
+_WHO = {Direction.UP: _t("det rummet tar emot från dig", "what the room receives from you"),
+        Direction.DOWN: _t("det du tar emot från rummet", "what you receive from the room")}
 
 
 def _judge_sound(report: PathReport, p: str, expect_tone_dbfs: float | None) -> list[Issue]:
