@@ -257,3 +257,17 @@ def test_example_roster_parses_with_a_teams_and_a_secret_compodium_meeting(tmp_p
 def test_site_files_are_kept_out_of_git() -> None:
     ignored = (DEPLOY / ".gitignore").read_text().split()
     assert "/site/" in ignored and "/.env" in ignored
+
+
+def test_agent_unit_settings_are_real_config_keys(tmp_path: Path) -> None:
+    from agent.config import ENV_PREFIX as AGENT_ENV
+    from agent.config import AgentConfig
+
+    unit = _unit("likavillkor-agent.service")
+    env = dict(v.split("=", 1) for v in unit["Environment"])
+    assert env and all(k.startswith(AGENT_ENV + "__") for k in env)
+    cfg = load(None, AgentConfig, env_prefix=AGENT_ENV, environ=env)  # unknown keys raise
+    assert cfg.data_dir == "/var/lib/" + unit["StateDirectory"][0]
+    words = shlex.split(unit["ExecStart"][0])
+    assert words[1:3] == ["run", "--config"] and words[3] == "%d/agent.toml"
+    assert "agent.toml:/etc/likavillkor/agent.toml" in unit["LoadCredential"]
