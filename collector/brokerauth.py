@@ -373,9 +373,8 @@ def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], 
     _write_broker_files(lay, plans, ids, opts)
     _write_credentials(lay, plans, opts)
     for user in revoked:
-        with_file = lay.device_file(user)
-        if with_file.exists():
-            with_file.unlink()
+        if _USER_RE.match(user):  # never a path out of devices/, whatever the old file held
+            lay.device_file(user).unlink(missing_ok=True)
     return plans, revoked
 
 
@@ -438,7 +437,10 @@ def _summary(plans: Sequence[UserPlan], revoked: Sequence[str], lay: Layout) -> 
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help, or a usage error argparse has already explained
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
     try:
         bodies = load_body_table(args.bodies) if args.bodies else None
         roster = load_roster(args.roster, bodies=bodies)

@@ -221,3 +221,10 @@ def test_group_makes_the_broker_files_readable_by_the_broker_group(tmp_path: Pat
     for name in ("passwords", "acl", "auth.conf"):
         assert (out / "broker" / name).stat().st_gid == os.getgid()
     assert _mode(out / "broker" / "passwords") == 0o640
+
+
+def test_usage_errors_return_2_and_help_returns_0(capsys: pytest.CaptureFixture[str]) -> None:
+    assert ba.main(["--out", "x"]) == 2
+    assert "--roster" in capsys.readouterr().err
+    assert ba.main(["--help"]) == 0
+    assert "--rotate-device" in capsys.readouterr().out
