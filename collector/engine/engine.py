@@ -223,6 +223,10 @@ class Engine:
         is_status = type(msg) is wire.Status
         offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
         if not offline:
+            last = m.last_contact
+            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh:
+                # the silence was longer than allowed but no tick saw it: record the loss first (H15)
+                self._refresh(mt, m, t, out, verdict=True)
             changed = self._contact(m, t)
         if not fresh:
             if changed:

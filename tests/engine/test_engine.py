@@ -271,3 +271,15 @@ def test_every_state_has_a_reason_in_both_languages(make: Make) -> None:
     engine.act(Action(meeting_id="ks-1", kind=ActionKind.LEFT, at=START + 400, by="s", member_id="anna"))
     look(START + 400)  # left, replaced, ok
     assert seen == set(ParticipantState)
+
+
+def test_a_loss_between_ticks_is_still_recorded_h15(make: Make) -> None:
+    _, feed = make("anna")
+    feed.run(["anna-ipad"], START - 1000, START + 10)
+    # no tick for 8 s of silence, then the tablet is back
+    feed.changes.clear()
+    feed.sample("anna-ipad", START + 18)
+    states = [(c.old, c.new) for c in feed.changes if isinstance(c, StateChanged)]
+    assert states == [(ParticipantState.OK, ParticipantState.LOST), (ParticipantState.LOST, ParticipantState.OK)]
+    closed = [c.incident for c in feed.changes if isinstance(c, IncidentClosed)]
+    assert [(i.kind, i.started_at, i.ended_at) for i in closed] == [("connection_lost", START + 9, START + 18)]
