@@ -135,3 +135,16 @@ async def test_check_camera_without_a_camera_and_during_a_session() -> None:
     during = await check_camera(CheckContext(config=_Cfg(CameraConfig()), deadline=time.monotonic() + 5,
                                              in_session=True))
     assert [f.id for f in during] == ["camera.device"]  # state only: the camera is never grabbed in a session
+
+
+async def test_a_camera_that_opens_but_delivers_nothing(tmp_path: Path) -> None:
+    import cv2
+
+    empty = tmp_path / "empty.avi"
+    cv2.VideoWriter(str(empty), cv2.VideoWriter.fourcc(*"MJPG"), 15, (640, 480)).release()  # header, no frames
+    result = await capture(CameraConfig(source=str(empty)), time.monotonic() + 5)
+    assert result.state is CameraState.NO_FRAMES
+    findings = await check_camera(CheckContext(config=_Cfg(CameraConfig(source=str(empty))),
+                                               deadline=time.monotonic() + 5))
+    assert [(f.id, f.status, f.value) for f in findings] == [("camera.device", CheckStatus.FAIL, "no_frames")]
+    assert open_count("camera") == 0
