@@ -7,6 +7,7 @@ Chromium fails the test with the reason (scripts/install-deps.sh installs it).
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import signal
@@ -25,6 +26,7 @@ from collector import auth
 from tests.support.services import Mosquitto, free_port, require_binary, running_mosquitto, stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]
+SHOTS = ROOT / "docs" / "screenshots"
 SILENCE_S = 2.0
 SUBSTITUTE_S = 12.0
 PASSWORD = "correct horse battery"
@@ -112,7 +114,7 @@ class Collector:
 
     def start_device(self, device_id: str, meeting_id: str = "ks-test") -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{device_id}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/e2e/publisher.py"), "--port",
+        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/web/device.py"), "--port",
                                  str(self.mosquitto.port), "--device", device_id, "--meeting", meeting_id,
                                  "--period", "0.2"], cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
                                 env={**os.environ, "PYTHONPATH": str(ROOT)})
@@ -176,17 +178,47 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
             c.stop()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
+@contextlib.contextmanager
+def launch_chromium(extra_args: tuple[str, ...] = ()) -> Iterator[Any]:
     from playwright.sync_api import sync_playwright
 
     chromium = require_binary("chromium", "/usr/bin/chromium")
     with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS, timeout=30_000)
+        b = p.chromium.launch(executable_path=chromium, args=[*CHROMIUM_ARGS, *extra_args], timeout=30_000)
         try:
             yield b
         finally:
             b.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    with launch_chromium() as b:
+        yield b
+
+
+def write_camera_clip(path: Path, seconds: float = 3.0, fps: int = 15, size: tuple[int, int] = (320, 240)) -> Path:
+    """A Y4M clip for Chromium's fake camera: the astronaut photograph (a face, H4) panning slowly.
+
+    Chromium's built-in fake camera draws its pacman on a Y plane of 7..42 with zero chroma: green on
+    screen but "black" by luma (Y <= 20, the WebRTC troubleshooter's test), so the collector's media
+    path check rightly calls it dark. A real picture is the fair test of the path.
+    """
+    import cv2
+    import numpy as np
+
+    photo = cv2.imread(str(ROOT / "tests/data/media/astronaut-eileen-collins.jpg"))
+    w, h = size
+    big = cv2.resize(photo, (h + 60, h + 60), interpolation=cv2.INTER_AREA)
+    with open(path, "wb") as f:
+        f.write(f"YUV4MPEG2 W{w} H{h} F{fps}:1 Ip A1:1 C420jpeg\n".encode())
+        for i in range(int(seconds * fps)):
+            frame = np.full((h, w, 3), 90, np.uint8)
+            shift = int(30 + 28 * np.sin(2 * np.pi * i / (seconds * fps)))
+            frame[:, 20:20 + h] = big[shift:shift + h, shift:shift + h]
+            frame[:, w - 40 + (i % 20): w - 30 + (i % 20)] = 230  # a moving bar: never a frozen picture
+            f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
+    return path
 
 
 def sign_in(browser: Any, base: str, username: str, *, path: str = "/", viewport: tuple[int, int] = (1280, 800)) -> Any:

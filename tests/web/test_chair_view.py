@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import re
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
 
-from tests.web.conftest import SILENCE_S, SUBSTITUTE_S, Collector, sign_in, until
-
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
+from tests.web.conftest import SHOTS, SILENCE_S, SUBSTITUTE_S, Collector, sign_in, until
 
 
 def banner(page: Any) -> tuple[str, str]:

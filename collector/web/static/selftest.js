@@ -118,7 +118,7 @@
   // 2. the media path: our camera and microphone to the collector's WebRTC peer (H1, H13). The peer
   // measures what it receives for MEDIA_S seconds; "done" on the data channel asks for the result,
   // which comes back on the same channel (and is recorded for the chair's roll-call column).
-  var MEDIA_S = 4;
+  var MEDIA_S = 8;
   function mediaPath() {
     var id = "mediapath.roundtrip", label = T["chk.mediapath"];
     show(id, "pending", label, T["chk.pending"]);
@@ -210,7 +210,27 @@
       }).catch(function (err) { record("network.upload", label, "error", null, null, String(err.message || err), "H1"); });
   }
 
+  // the H9 checklist: what only the member can tell, confirmed by hand and recorded with the result
+  function checklist() {
+    var boxes = document.querySelectorAll("input[data-confirm]");
+    for (var i = 0; i < boxes.length; i++) {
+      var b = boxes[i], text = b.parentNode.textContent.trim();
+      checks.push({id: b.getAttribute("data-confirm"), status: b.checked ? "pass" : "warn", value: b.checked,
+        unit: null, summary: (b.checked ? T["st.confirmed"] : T["st.not_confirmed"]) + ": " + text,
+        rule: b.getAttribute("data-rule")});
+    }
+  }
+  function keepLastFrame() {
+    var video = $("preview");
+    try {
+      var c = document.createElement("canvas"); c.width = video.videoWidth; c.height = video.videoHeight;
+      c.getContext("2d").drawImage(video, 0, 0); video.poster = c.toDataURL("image/jpeg", 0.7);
+    } catch (e) { /* no frame: nothing to keep */ }
+    video.srcObject = null;
+  }
+
   function send() {
+    checklist();
     var body = {started_at: startedAt, duration_s: Date.now() / 1000 - startedAt, checks: checks, user_agent: navigator.userAgent.slice(0, 400)};
     return fetchT(boot.result_url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)}, 10000)
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
@@ -226,7 +246,8 @@
       $("status").textContent = T["st.send_failed"]; $("status").setAttribute("data-overall", "send_failed");
     }).then(function () {
       btn.disabled = false;
-      if (stream) stream.getTracks().forEach(function (t) { t.stop(); });
+      // the camera and microphone are released as soon as the test is over
+      if (stream) { keepLastFrame(); stream.getTracks().forEach(function (t) { t.stop(); }); }
     });
   });
 })();
