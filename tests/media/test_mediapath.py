@@ -269,3 +269,16 @@ def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
     assert elapsed < 2 + 6
     assert open_count("peer") == 0
     assert outcome.down.findings[0].id == "mediapath.down.connect"
+
+
+def test_ice_servers_are_always_explicit() -> None:
+    """aiortc falls back to a public Google STUN server when iceServers is None: both ends always pass
+    the configured list, empty meaning host candidates only."""
+    from agent.media import path
+    from collector import media_peer
+
+    for module in (path, media_peer):
+        assert module.rtc_configuration([]).iceServers == []
+        turn = module.IceServer(urls=["turn:turn.kommun.example:3478"], username="u", credential="c")
+        (server,) = module.rtc_configuration([turn]).iceServers
+        assert (server.urls, server.username, server.credential) == (["turn:turn.kommun.example:3478"], "u", "c")
