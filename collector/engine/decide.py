@@ -315,9 +315,10 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
         if explain:
             worst.append((_SEVERITY_ORDER[s.state], s))
     worst.sort(key=lambda t: t[0])
-    out = [R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst]
-    if vote_running:
+    out: list[Reason] = []
+    if vote_running:  # loudest first: the decision being taken may not be valid (H5)
         out.extend(R.vote_risk(s.name, str(s.state), s.member_id) for _, s in worst if s.vote_risk)
+    out.extend(R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst)
     if adjourned_since is not None and explain:
         out.append(R.adjourned(adjourned_since))
     if due:

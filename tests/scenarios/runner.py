@@ -229,6 +229,8 @@ def check_at(engine: Engine, c: dict[str, Any], now: float) -> list[str]:
         want("adjourned_since", None if view.adjourned_since is None else view.adjourned_since - START,
              _none(c["adjourned_since"]))
     codes = [r.code for r in view.reasons]
+    if "verdict_reason" in c:
+        want("main verdict reason", codes[0] if codes else None, c["verdict_reason"])
     for code in c.get("verdict_reasons", []):
         if code not in codes:
             errs.append(f"t={t}: verdict reasons {codes} lack {code!r}")
