@@ -109,7 +109,7 @@ class CollectorConfig(Section):
 class MonitorConfig(Section):
     """``[monitor]``: the light sampling loop (≤1 % of a core, ≤60 MB RSS)."""
 
-    sample_period_s: Annotated[float, msgspec.Meta(ge=0.05, le=3600)] = 1.0
+    sample_period_s: Annotated[float, msgspec.Meta(ge=0.01, le=3600)] = 1.0
     path_probe: bool = True  # STAMP probes to the collector's reflector while monitoring
 
 

@@ -114,3 +114,57 @@ def test_broker_restart_loses_nothing_and_keeps_order(mosquitto: Mosquitto, tmp_
         outbox.close()
     first_seen = list(dict.fromkeys(seen))  # duplicates (QoS 1 redelivery) are allowed, gaps are not
     assert first_seen == list(range(total)), f"missing: {sorted(set(range(total)) - set(seen))[:10]}"
+
+
+def test_full_outbox_drops_oldest_and_samples_say_so(mosquitto: Mosquitto, tmp_path: Path) -> None:
+    """Issue 8: with the broker away, the bounded outbox keeps the newest samples; the count of
+    dropped ones travels in Sample.outbox_dropped."""
+    sub = Subscriber(mosquitto, "likavillkor/v1/devices/+/sample", persistent=True)
+    mosquitto.stop()
+    cfg = loads(_config(mosquitto, tmp_path, 0.02), AgentConfig)
+    identity = Identity("dev-1")
+    outbox = Outbox(tmp_path / "outbox.sqlite", max_messages=10)
+    link = AgentMqtt(cfg.mqtt, identity, outbox)
+    monitor = Monitor(cfg, identity, link.publish, dropped=lambda: outbox.dropped)
+
+    async def scenario() -> int:
+        await link.start()
+        await monitor.start()
+        while monitor.samples < 30:
+            await asyncio.sleep(0.02)
+        await monitor.stop()
+        assert len(outbox) == 10 and outbox.dropped == monitor.samples - 10
+        await asyncio.to_thread(mosquitto.start)
+        assert await link.flush(15)
+        await link.stop()
+        return monitor.samples
+
+    try:
+        total = asyncio.run(scenario())
+        got: list[wire.Sample] = []
+        deadline = time.monotonic() + 10
+        while len({m.seq for m in got}) < 10 and time.monotonic() < deadline:
+            got += [m for _, m, _ in sub.drain() if isinstance(m, wire.Sample)]
+            time.sleep(0.05)
+    finally:
+        sub.close()
+        outbox.close()
+    seqs = list(dict.fromkeys(m.seq for m in got))
+    assert seqs == list(range(total - 10, total)), seqs  # the newest ten, in order
+    assert got[-1].outbox_dropped == total - 11  # counted when that sample was made
+
+
+def test_selftest_result_is_published(mosquitto: Mosquitto, subscriber: Subscriber, tmp_path: Path) -> None:
+    from tests.agent.conftest import run_agent
+
+    cfg = write_config(tmp_path / "a.toml", _config(mosquitto, tmp_path, 1.0, device="dev-st") +
+                       '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n')
+    proc = run_agent("selftest", "--meeting", "ks-9", "--config", str(cfg))
+    assert proc.returncode in (0, 1, 2), proc.stderr
+    assert "Resultatet är skickat" in proc.stderr
+    msg = subscriber.wait_for(_is(wire.SelftestResult, "dev-st"))
+    assert isinstance(msg, wire.SelftestResult) and msg.meeting_id == "ks-9"
+    assert [c.id for c in msg.checks][:4] == ["network.link", "battery.level", "host.cpu", "host.memory"]
+    assert {1: "warn", 2: "fail", 0: "pass"}[proc.returncode] == msg.overall
+    # a one-shot self-test neither announces the device online nor leaves it "offline"
+    assert not [m for _, m, _ in subscriber.drain() if isinstance(m, wire.Status)]

@@ -103,6 +103,9 @@ def mosquitto_config(workdir: Path, port: int, extra: str = "") -> Path:
         "max_queued_messages 100000\n"
         "log_dest stderr\n"
         "log_type error\nlog_type warning\n"
+        # As root Mosquitto drops to the 'mosquitto' user, which cannot write its persistence file
+        # in pytest's 0700 dirs: sessions would then not survive restart().
+        + ("user root\n" if getattr(os, "geteuid", lambda: 1)() == 0 else "")
         + extra
     )
     return conf
