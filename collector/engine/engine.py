@@ -51,6 +51,7 @@ from likavillkor.roster import Roster
 
 PS = ParticipantState
 _MAX_BOOTS = 4  # boots per device remembered for duplicates
+_MAX_UNKNOWN = 10_000  # unknown devices remembered (H12), most recently seen kept
 _STABLE_LAGS = 3  # consecutive "late" messages with a steady clock offset = the device clock was reset
 _QUIET = frozenset({PS.OK, PS.READY, PS.CONNECTED})
 
@@ -153,7 +154,11 @@ class Engine:
         dev = self._devices.get(msg.device_id)
         if dev is None or not dev.members:
             if msg.device_id not in self._known:
-                self.unknown_devices[msg.device_id] = received_at
+                unknown = self.unknown_devices
+                unknown.pop(msg.device_id, None)
+                unknown[msg.device_id] = received_at
+                if len(unknown) > _MAX_UNKNOWN:
+                    del unknown[next(iter(unknown))]  # bounded: the longest unseen goes first
                 return IngestOutcome.UNKNOWN_DEVICE, []
             dev = self._track(msg.device_id)
         fresh = self._fresh(dev, msg, received_at)

@@ -283,3 +283,14 @@ def test_a_loss_between_ticks_is_still_recorded_h15(make: Make) -> None:
     assert states == [(ParticipantState.OK, ParticipantState.LOST), (ParticipantState.LOST, ParticipantState.OK)]
     closed = [c.incident for c in feed.changes if isinstance(c, IncidentClosed)]
     assert [(i.kind, i.started_at, i.ended_at) for i in closed] == [("connection_lost", START + 9, START + 18)]
+
+
+def test_unknown_devices_are_bounded(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    import collector.engine.engine as engine_module
+
+    monkeypatch.setattr(engine_module, "_MAX_UNKNOWN", 3)
+    engine, feed = make("anna")
+    for i in range(5):
+        assert feed.sample(f"stranger-{i}", START + i) == "unknown_device"
+    feed.sample("stranger-2", START + 10)
+    assert list(engine.unknown_devices) == ["stranger-3", "stranger-4", "stranger-2"]
