@@ -548,7 +548,7 @@ class Engine:
         parts: list[ParticipantView] = []
         standings: list[Standing] = []
         for m in mt.members.values():
-            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else Assessment(m.state)
+            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else _frozen(m)
             reasons = participant_reasons(m, a, phase, meeting.start, mt.policy, mt.judge, now, mt.vote_running)
             flags = participant_flags(m, a.state, meeting.start, mt.policy, now, mt.vote_running)
             parts.append(_participant_view(m, a, reasons, flags, now))
@@ -592,6 +592,11 @@ class Engine:
 
         apply(blob, self._meetings, self._devices, self.unknown_devices)
         self._monitor = Monitor(self._monitor.connected, self._monitor.down_since, now)
+
+
+def _frozen(m: Member) -> Assessment:
+    """After the end the states stay as they were."""
+    return Assessment(m.state, m.lost_since, m.replaced_at)
 
 
 def _since(a: Assessment, now: float) -> float:
