@@ -81,6 +81,8 @@ _decoder = msgspec.msgpack.Decoder(_Snapshot)
 
 def _member(m: Member) -> _Member:
     fields = {f: getattr(m, f) for f in _MEMBER_FIELDS}
+    if not any(m.hist):
+        fields["hist"] = []  # all quiet: restored as fresh histories
     opened = [_Open(oi.incident, oi.stats) for oi in (m.incidents or {}).values()]
     return _Member(member_id=m.member_id, incidents=opened, **fields)
 
@@ -118,7 +120,7 @@ def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, Device
             for f in _MEMBER_FIELDS:
                 value = getattr(smem, f)
                 if f == "hist" and len(value) != len(m.hist):
-                    continue  # the policy's channels changed: start the debounce afresh
+                    continue  # all quiet, or the policy's channels changed: start the debounce afresh
                 setattr(m, f, value)
             if smem.incidents:
                 m.incidents = {}
