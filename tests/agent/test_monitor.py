@@ -1,0 +1,57 @@
+"""The monitor's sample: path quality from the collector's real STAMP reflector, meeting id, and
+no crash when a source misbehaves."""
+
+from __future__ import annotations
+
+import asyncio
+
+from agent.config import AgentConfig
+from agent.identity import Identity
+from agent.monitor import Monitor, SampleSources
+from collector.reflector import Reflector
+from likavillkor import wire
+from likavillkor.config import loads
+
+
+def test_sample_carries_path_quality_from_the_reflector() -> None:
+    async def scenario() -> tuple[wire.Sample, list[wire.Sample]]:
+        reflector = Reflector()
+        await reflector.start("127.0.0.1", 0)
+        cfg = loads(f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\nrate_hz = 20.0\nwindow_s = 2.0\n'
+                    'timeout_ms = 200.0\n[monitor]\nsample_period_s = 0.1\n', AgentConfig)
+        got: list[wire.Sample] = []
+        monitor = Monitor(cfg, Identity("dev-1"), got.append, meeting=lambda now: ("ks-1", now + 60))
+        await monitor.start()
+        await asyncio.sleep(1.0)
+        sample = monitor.make_sample()
+        await monitor.stop()
+        await reflector.stop()
+        return sample, got
+
+    sample, got = asyncio.run(scenario())
+    assert sample.probe_reachable is True
+    assert sample.rtt_ms is not None and 0 <= sample.rtt_ms < 100
+    assert sample.loss_percent == 0 and sample.mos is not None and sample.mos > 4
+    assert sample.meeting_id == "ks-1"
+    assert 7 <= len(got) <= 12  # one every 0.1 s for 1 s
+    assert wire.decode(wire.encode(sample)) == sample  # within the wire's bounds
+
+
+def test_a_failing_source_leaves_fields_empty_but_the_sample_goes_out() -> None:
+    class Broken:
+        def link_info(self) -> object:
+            raise OSError("nmcli vanished")
+
+        def net_counters(self, _iface: object) -> None:
+            return None
+
+        def battery(self) -> None:
+            return None
+
+    sources = SampleSources(AgentConfig())
+    sources.platform = Broken()
+    monitor = Monitor(AgentConfig(), Identity("dev-1"), lambda _s: None, sources=sources)
+    first, second = monitor.make_sample(), monitor.make_sample()
+    assert first.link is None and first.cpu_percent is not None
+    assert (first.seq, second.seq) == (0, 1)
+    assert sources.problems["link"] == 2
