@@ -17,6 +17,7 @@ import contextlib
 import json
 import logging
 import signal
+import sqlite3
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -97,25 +98,34 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         return asyncio.run(_selftest(cfg, args, lang))
     if not cfg.mqtt.url:
-        return _config_error(ConfigError("no broker: set [mqtt] url", key="mqtt.url"), lang)
+        no_broker = ConfigError('no broker: set mqtt.url ([mqtt] url = "mqtt://host")', key="mqtt.url")
+        return _config_error(no_broker, lang)
     return asyncio.run(_serve(cfg, args, meetings, scheduled=args.command == "run"))
 
 
 def _cli_meetings(args: argparse.Namespace) -> list[Meeting]:
+    """``--meeting ID --start ISO --end ISO``; raises ValueError with a message for the member."""
     from agent.scheduler import Meeting, parse_time
 
-    if not args.meeting or not (args.start and args.end):
+    try:
+        start = parse_time(args.start) if args.start else None
+        end = parse_time(args.end) if args.end else None
+    except ValueError as exc:
+        raise ValueError(f"--start/--end: not a time ({exc})") from None
+    args.end_epoch = end
+    if args.command == "selftest" or not (args.meeting or start or end):
         return []
-    return [Meeting(id=args.meeting, start=parse_time(args.start), end=parse_time(args.end))]
+    if not (args.meeting and start is not None and end is not None):
+        raise ValueError("--meeting, --start and --end go together")
+    return [Meeting(id=args.meeting, start=start, end=end)]
 
 
 # -- selftest ------------------------------------------------------------------------------------
 async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> int:
-    from agent.scheduler import parse_time
     from agent.selftest import render, run_selftest
 
     device_id = cfg.resolved_device_id
-    end = parse_time(args.end) if args.end else None
+    end = args.end_epoch
 
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
@@ -129,7 +139,10 @@ async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> in
     else:
         sys.stdout.write("\n" + render(doc))
     if cfg.mqtt.url and not args.no_publish:
-        await _publish_selftest(cfg, doc, lang)
+        try:
+            await _publish_selftest(cfg, doc, lang)
+        except (OSError, sqlite3.Error, ValueError) as exc:  # the member still has the result on screen
+            log.warning("could not save the result for sending: %s", exc)
     sys.stdout.flush()
     return doc.exit_code
 
@@ -165,8 +178,12 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
     from agent.scheduler import Scheduler
 
     identity = Identity(cfg.resolved_device_id)
-    outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
-                    max_bytes=cfg.outbox.max_bytes)
+    try:
+        outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
+                        max_bytes=cfg.outbox.max_bytes)
+    except (OSError, sqlite3.Error) as exc:
+        return _config_error(ConfigError(f"cannot open the outbox in {cfg.data_path}: {exc}", key="data_dir"),
+                             cfg.lang)
     link = AgentMqtt(cfg.mqtt, identity, outbox)
 
     async def runner(meeting: Meeting, in_session: bool) -> None:

@@ -150,3 +150,12 @@ def test_cli_version_and_help() -> None:
     assert run_agent("--version").stdout.startswith("likavillkor-agent ")
     helptext = run_agent("--help").stdout
     assert all(cmd in helptext for cmd in ("selftest", "monitor", "run"))
+
+
+def test_cli_refuses_what_cannot_run_with_exit_3(tmp_path: Path) -> None:
+    no_broker = run_agent("monitor")
+    assert no_broker.returncode == 3 and "mqtt.url" in no_broker.stderr
+    bad_time = run_agent("selftest", "--end", "tomorrow-ish")
+    assert bad_time.returncode == 3 and "--start/--end" in bad_time.stderr
+    half_meeting = run_agent("run", "--meeting", "ks-1")
+    assert half_meeting.returncode == 3 and "go together" in half_meeting.stderr
