@@ -97,7 +97,10 @@ class AgentMqtt:
     # -- paho callbacks (network thread): queue and wake only -------------------------------
     def _on_connect(self, client: paho.Client, _u: Any, _flags: Any, reason: Any, _props: Any) -> None:
         if getattr(reason, "is_failure", False):
-            log.warning("mqtt: broker %s refused the connection: %s", self.cfg.url, reason)
+            self.counters["refused"] = self.counters.get("refused", 0) + 1
+            if self.counters["refused"] % 100 == 1:  # once, then every 100th retry
+                log.warning("mqtt: broker %s refused the connection (%d times): %s", self.cfg.url,
+                            self.counters["refused"], reason)
             return
         if self.announce:
             client.publish(self.status_topic, self._status(wire.DeviceState.ONLINE, None), qos=1, retain=True)
