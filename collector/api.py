@@ -124,8 +124,15 @@ def api_router(runtime: Any) -> APIRouter:
 
 def mount_optional(app: FastAPI, runtime: Any) -> None:
     """Routers from other modules; a missing module is logged, never fatal."""
-    def on_mediapath(device_id: str, meeting_id: str | None, result: dict[str, Any]) -> None:
-        runtime.record_mediapath(device_id, meeting_id, result)
+    def on_mediapath(result: dict[str, Any]) -> None:
+        """A media path result (H13 roll-call helper) -> the engine and the database. Only for a
+        device on the roster: an unknown device's result is counted by the peer, not recorded."""
+        device_id = str(result.get("device_id") or "")
+        if not runtime.index.known(device_id):
+            log.warning("media path result from a device on no roster: %s", device_id[:64])
+            return
+        meeting = result.get("meeting_id")
+        runtime.record_mediapath(device_id, str(meeting) if meeting else None, result)
 
     specs: list[tuple[str, str, Any]] = [
         ("collector.speedtest_server", "/speedtest", lambda mod: mod.router()),
@@ -134,7 +141,10 @@ def mount_optional(app: FastAPI, runtime: Any) -> None:
     for module, prefix, make in specs:
         try:
             mod = importlib.import_module(module)
-            app.include_router(make(mod), prefix=prefix)
+            router = make(mod)
+            app.include_router(router, prefix=prefix)
+            if hasattr(router, "media_peer"):
+                app.state.media_peer = router.media_peer
             runtime.optional_modules[module] = "loaded"
         except Exception as exc:
             runtime.optional_modules[module] = f"not loaded: {exc}"

@@ -148,8 +148,7 @@ class Runtime:
         # monitoring starts interrupted until the broker connection is up; without MQTT (tests and
         # tools feeding messages directly) the feed counts as connected
         with self.lock:
-            changes = self.engine.broker(not mqtt, self.clock())
-        self._apply(changes)
+            self._apply(self.engine.broker(not mqtt, self.clock()))
         if mqtt:
             self._start_mqtt()
         self._start_reflector()
@@ -246,8 +245,7 @@ class Runtime:
 
     def on_broker(self, connected: bool) -> None:
         with self.lock:
-            changes = self.engine.broker(connected, self.clock())
-        self._apply(changes)
+            self._apply(self.engine.broker(connected, self.clock()))
 
     def _known(self, device_id: str) -> bool:
         return self.index.known(device_id)
@@ -295,7 +293,10 @@ class Runtime:
 
     # -- changes -----------------------------------------------------------------------------------
     def _apply(self, changes: list[Any]) -> None:
-        """Persist engine changes, write them to InfluxDB and tell the listeners (live views)."""
+        """Persist engine changes, write them to InfluxDB and tell the listeners (live views).
+
+        Called with ``self.lock`` held, so whatever a view shows has already been queued for the
+        database; everything here is a non-blocking enqueue, and listeners must be as cheap."""
         for ch in changes:
             if isinstance(ch, StateChanged):
                 self.store.put("state_change", {
@@ -341,8 +342,8 @@ class Runtime:
     def tick(self) -> None:
         with self.lock:
             changes = self.engine.tick(self.clock())
-        if changes:
-            self._apply(changes)
+            if changes:
+                self._apply(changes)
 
     def _tick_loop(self) -> None:
         interval = self.config.ingest.tick_interval_s
@@ -413,22 +414,22 @@ class Runtime:
         """Record a chair's/secretary's action (H5, H18). Raises ValueError for an invalid one."""
         with self.lock:
             changes = list(self.engine.act(action))
-        self._apply(changes)
+            self._apply(changes)
         return changes
 
     def record_mediapath(self, device_id: str, meeting_id: str | None, result: dict[str, Any]) -> None:
         now = self.clock()
         with self.lock:
             changes = list(self.engine.record_mediapath(device_id, meeting_id, result, now))
-        self.store.put("mediapath", {"device_id": device_id, "member_id": self.index.member(device_id),
-                                     "meeting_id": meeting_id, "at": now, "result": result})
-        self._apply(changes)
+            self.store.put("mediapath", {"device_id": device_id, "member_id": self.index.member(device_id),
+                                         "meeting_id": meeting_id, "at": now, "result": result})
+            self._apply(changes)
 
     def set_roster(self, roster: Roster) -> None:
         with self.lock:
             changes = list(self.engine.set_roster(roster, self.clock()))
             self.index = RosterIndex(roster)
-        self._apply(changes)
+            self._apply(changes)
 
     def reload_roster(self) -> None:
         self.set_roster(load_roster(self.config.roster_path, bodies=self.bodies))

@@ -8,7 +8,6 @@ the queue absorbs new rows; when the queue is full, new rows are dropped and cou
 
 from __future__ import annotations
 
-import itertools
 import logging
 import threading
 import time
@@ -185,7 +184,7 @@ class Store:
         # (on the MQTT thread) to well under a microsecond
         self._queue: deque[Op] = deque()
         self._max = queue_max
-        self._enqueued = itertools.count(1)
+        self._count_lock = threading.Lock()
         self._n_enqueued = 0
         self._n_done = 0  # written or given up, by the writer thread only
         self._batch = batch
@@ -218,8 +217,9 @@ class Store:
         if len(self._queue) >= self._max:
             self.stats.dropped += 1
             return False
-        self._queue.append((op, row))
-        self._n_enqueued = next(self._enqueued)
+        with self._count_lock:
+            self._queue.append((op, row))
+            self._n_enqueued += 1
         return True
 
     def flush(self, timeout: float = 10.0) -> bool:

@@ -24,7 +24,9 @@ def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
              name: str = "rt") -> Runtime:
         base = tmp_path / name
         base.mkdir(exist_ok=True)
-        roster = write_roster(base / "roster.toml", devices if devices is not None else ["dev-a", "dev-b"])
+        roster = base / "roster.toml"
+        if not roster.exists():  # a second runtime of the same name sees the same roster (restarts)
+            write_roster(roster, devices if devices is not None else ["dev-a", "dev-b"])
         cfg_path = write_config(base / "collector.toml", data_dir=base / "data", roster=roster,
                                 mqtt_url=mqtt_url or "", store_url=store_url, influx=influx, extra=extra,
                                 silence_lost_s=silence_lost_s)

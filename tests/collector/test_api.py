@@ -90,3 +90,21 @@ def test_health_metrics_openapi(client_rt: tuple[TestClient, object]) -> None:
     paths = client.get("/openapi.json").json()["paths"]
     assert {"/api/meetings", "/api/meetings/{meeting_id}", "/api/incidents", "/api/health"} <= set(paths)
     assert client.get("/docs").status_code == 200
+
+
+def test_optional_routers_mounted_and_mediapath_results_recorded(client_rt: tuple[TestClient, object]) -> None:
+    client, rt = client_rt
+    modules = client.get("/api/health").json()["modules"]
+    assert modules.get("collector.speedtest_server") == "loaded", modules
+    assert modules.get("collector.media_peer") == "loaded", modules
+    assert client.get("/speedtest/latency.txt").text == "test=test"
+    # the callback the media peer calls with each result: known devices recorded, strangers not
+    from collector.store import schema as s
+
+    on_result = client.app.state.media_peer.on_result  # type: ignore[attr-defined]
+    on_result({"device_id": "dev-a", "meeting_id": "ks-test", "direction": "up", "ok": True})
+    on_result({"device_id": "stranger", "meeting_id": "ks-test", "ok": True})
+    assert rt.store.flush(5)  # type: ignore[attr-defined]
+    assert [r["device_id"] for r in rt.store.rows(s.mediapath)] == ["dev-a"]  # type: ignore[attr-defined]
+    view = client.get("/api/meetings/ks-test").json()
+    assert {p["device_id"]: p["mediapath"] for p in view["participants"]}["dev-a"] is not None
