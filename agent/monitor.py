@@ -53,6 +53,9 @@ class SampleSources:
         self.forecaster = _optional("agent.probes.battery_forecast")
         self.psutil = _optional("psutil")
         self.problems: collections.Counter[str] = collections.Counter()
+        linkwatch = _optional("agent.probes.linkwatch")
+        self.linkwatch: Any = linkwatch.LinkWatcher() if linkwatch is not None else None
+        self.link_changes = 0
         byterate = _optional("agent.probes.byterate")
         self.byterate: Any = byterate.ByteRate() if byterate is not None else None
         self.history: Any = self.forecaster.BatteryHistory() if self.forecaster is not None else None
@@ -71,15 +74,21 @@ class SampleSources:
     def read(self, now: float, meeting_end: float | None) -> dict[str, Any]:
         fields: dict[str, Any] = {}
         if self.platform is not None:
-            fields.update(self._safe("link", self._link) or {})
+            fields.update(self._safe("link", lambda: self._link(now)) or {})
             fields.update(self._safe("rates", lambda: self._rates(now, fields.get("iface"))) or {})
             fields.update(self._safe("battery", lambda: self._battery_fields(now, meeting_end)) or {})
         if self.psutil is not None:
             fields.update(self._safe("host", self._host) or {})
         return fields
 
-    def _link(self) -> dict[str, Any]:
+    def _link(self, now: float) -> dict[str, Any]:
         info = self.platform.link_info()  # type: ignore[union-attr]
+        if self.linkwatch is not None:
+            for change in self.linkwatch.update(now, info):
+                self.link_changes += 1
+                level = logging.WARNING if change.to_mobile_data or change.lost else logging.INFO
+                log.log(level, "monitor: link %s changed: %s -> %s%s", change.kind, change.old, change.new,
+                        " (mobile data is not sufficient, H9)" if change.to_mobile_data else "")
         return {"link": info.link, "iface": info.iface, "metered": info.metered,
                 "hotspot_reason": info.hotspot_reason,
                 "wifi_signal_dbm": clamp(info.wifi_signal_dbm, -150, 30),

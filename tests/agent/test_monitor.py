@@ -4,6 +4,9 @@ no crash when a source misbehaves."""
 from __future__ import annotations
 
 import asyncio
+import logging
+
+import pytest
 
 from agent.config import AgentConfig
 from agent.identity import Identity
@@ -11,6 +14,7 @@ from agent.monitor import Monitor, SampleSources
 from collector.reflector import Reflector
 from likavillkor import wire
 from likavillkor.config import loads
+from likavillkor.wire import LinkType
 
 
 def test_sample_carries_path_quality_from_the_reflector() -> None:
@@ -55,3 +59,34 @@ def test_a_failing_source_leaves_fields_empty_but_the_sample_goes_out() -> None:
     assert first.link is None and first.cpu_percent is not None
     assert (first.seq, second.seq) == (0, 1)
     assert sources.problems["link"] == 2
+
+
+def test_a_switch_to_a_phone_hotspot_is_logged_and_sampled(caplog: pytest.LogCaptureFixture) -> None:
+    from agent.platform import LinkInfo
+
+    wifi = LinkInfo(iface="wlan0", link=LinkType.WIFI, gateway="192.168.1.1", metered=False, hotspot_reason=None,
+                    wifi_signal_dbm=-55.0, wifi_signal_percent=90.0, link_rate_mbps=300.0)
+    hotspot = LinkInfo(iface="wlan0", link=LinkType.HOTSPOT, gateway="172.20.10.1", metered=None,
+                       hotspot_reason="ios_gateway", wifi_signal_dbm=-40.0, wifi_signal_percent=None,
+                       link_rate_mbps=None)
+    links = iter([wifi, hotspot])
+
+    class Platform:
+        def link_info(self) -> LinkInfo:
+            return next(links)
+
+        def net_counters(self, _iface: object) -> None:
+            return None
+
+        def battery(self) -> None:
+            return None
+
+    sources = SampleSources(AgentConfig())
+    sources.platform = Platform()
+    monitor = Monitor(AgentConfig(), Identity("dev-1"), lambda _s: None, sources=sources)
+    with caplog.at_level(logging.INFO, logger="agent.monitor"):
+        first, second = monitor.make_sample(), monitor.make_sample()
+    assert (first.link, second.link) == (LinkType.WIFI, LinkType.HOTSPOT)
+    assert second.hotspot_reason == "ios_gateway" and second.wifi_signal_percent is None
+    assert sources.link_changes == 2  # another gateway and another link type
+    assert any("H9" in r.message and r.levelno == logging.WARNING for r in caplog.records)
