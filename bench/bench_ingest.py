@@ -8,6 +8,13 @@ every sample goes through engine.ingest, ticks keep running), and queues rows fo
     .venv/bin/python bench/bench_ingest.py [--messages 20000] [--devices 200]
 
 Prints both rates and the ratio (target >= 0.8).
+
+Measured on the shared 2-core build machine (2026-11-27, 30,000 samples, 50 devices, several runs,
+other engineers' tests running): bare paho 22-28k msg/s; collector 10-15k msg/s; ratio 0.45-0.65
+(both modes alike, "thread" not better). NOT the 0.8 target. With the engine call stubbed out the
+ratio is about 1.0 and without the database about 0.6: the engine's per-sample work (debounce and
+reasons, ~6-10 us) plus the GIL shared with paho's own ~37 us per message is what is left.
+The real load is about one sample a second per remote member, far below either rate.
 """
 
 from __future__ import annotations
@@ -28,8 +35,8 @@ sys.path.insert(0, str(ROOT))
 
 from collector import config  # noqa: E402
 from collector.runtime import Runtime  # noqa: E402
-from likavillkor import topics, wire  # noqa: E402
-from tests.collector.helpers import write_config, write_roster  # noqa: E402
+from likavillkor import topics  # noqa: E402
+from tests.collector.helpers import publish_backlog, wait_count, write_config, write_roster  # noqa: E402
 from tests.support.services import running_mosquitto  # noqa: E402
 
 
@@ -38,41 +45,6 @@ def _persistent(client_id: str) -> tuple[paho.Client, Properties]:
     props = Properties(PacketTypes.CONNECT)
     props.SessionExpiryInterval = 3600
     return c, props
-
-
-def publish_backlog(host: str, port: int, n: int, devices: list[str]) -> None:
-    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
-    c.max_inflight_messages_set(1000)
-    c.connect(host, port)
-    c.loop_start()
-    boot = f"bench-{time.monotonic_ns()}"
-    last = None
-    for i in range(n):
-        d = devices[i % len(devices)]
-        s = wire.Sample(device_id=d, boot_id=boot, seq=i // len(devices), ts=time.time(), meeting_id="ks-test",
-                        link=wire.LinkType.WIFI, rtt_ms=20.0 + i % 7, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
-                        battery_percent=80.0, battery_charging=True, tx_kbps=900.0, rx_kbps=1500.0,
-                        cpu_percent=20.0, mem_available_percent=50.0, wifi_signal_dbm=-55.0)
-        last = c.publish(topics.device_topic(d, "sample"), wire.encode(s), qos=1)
-    assert last is not None
-    last.wait_for_publish(60)
-    c.disconnect()
-    c.loop_stop()
-
-
-def wait_count(get: object, n: int, timeout: float = 300.0) -> tuple[float, float]:
-    """(time of first message, time of the n-th) by polling a counter every 2 ms."""
-    first = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        c = get()  # type: ignore[operator]
-        now = time.monotonic()
-        if c > 0 and first is None:
-            first = now
-        if c >= n:
-            return first or now, now
-        time.sleep(0.002)
-    raise TimeoutError(f"only {get()} of {n} messages arrived")  # type: ignore[operator]
 
 
 def bare_rate(host: str, port: int, n: int, devices: list[str]) -> float:
@@ -103,11 +75,12 @@ def bare_rate(host: str, port: int, n: int, devices: list[str]) -> float:
     return (n - 1) / (t1 - t0)
 
 
-def collector_rate(host: str, port: int, n: int, devices: list[str], work: Path) -> tuple[float, dict[str, object]]:
+def collector_rate(host: str, port: int, n: int, devices: list[str], work: Path,
+                   mode: str = "inline") -> tuple[float, dict[str, object]]:
     roster = write_roster(work / "roster.toml", devices)
     cfg = config.load(write_config(work / "c.toml", data_dir=work / "data", roster=roster,
                                    mqtt_url=f"mqtt://{host}:{port}",
-                                   extra="[ingest]\nmax_rate_per_device = 100000\nburst = 100000\n"))
+                                   extra=f'[ingest]\nmax_rate_per_device = 100000\nburst = 100000\nmode = "{mode}"\n'))
     rt = Runtime(cfg)
     rt.start()
     time.sleep(0.5)
@@ -127,15 +100,17 @@ def collector_rate(host: str, port: int, n: int, devices: list[str], work: Path)
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--messages", type=int, default=20_000)
-    p.add_argument("--devices", type=int, default=200)
+    p.add_argument("--messages", type=int, default=30_000)
+    p.add_argument("--devices", type=int, default=50)
+    p.add_argument("--mode", choices=("inline", "thread"), default="inline",
+                   help="inline: engine in the MQTT callback; thread: callback queues, one engine thread")
     args = p.parse_args()
     devices = [f"bench-{i:04d}" for i in range(args.devices)]
     with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp) / "mq") as broker:
         bare = bare_rate(broker.host, broker.port, args.messages, devices)
-        coll, info = collector_rate(broker.host, broker.port, args.messages, devices, Path(tmp))
+        coll, info = collector_rate(broker.host, broker.port, args.messages, devices, Path(tmp), args.mode)
     ratio = coll / bare
-    print(f"messages={args.messages} devices={args.devices}")
+    print(f"messages={args.messages} devices={args.devices} mode={args.mode}")
     print(f"bare paho subscriber : {bare:9.0f} msg/s")
     print(f"collector ingest     : {coll:9.0f} msg/s  ({info})")
     print(f"ratio                : {ratio:.2f}  (target >= 0.80: {'PASS' if ratio >= 0.8 else 'FAIL'})")

@@ -86,6 +86,9 @@ class IngestSection(cfg.Section):
     tick_interval_s: float = 0.25
     #: at most one log line per (reason, device) in this many seconds
     log_every_s: float = 60.0
+    #: "inline": checks and engine run in the MQTT callback; "thread": the callback only queues
+    #: (topic, payload, received_at) and one engine thread drains the queue in batches
+    mode: str = "inline"
 
 
 class CollectorConfig(cfg.Section):

@@ -124,6 +124,13 @@ class Ingestor:
             except Exception as exc:  # never crash the MQTT thread
                 return self._reject(ENGINE_ERROR, "?", received_at, f"{type(exc).__name__}: {exc}")
 
+    def handle_locked(self, topic: str, payload: bytes, received_at: float) -> str:
+        """:meth:`handle` for a caller that already holds :attr:`lock` (the engine thread)."""
+        try:
+            return self._handle(topic, payload, received_at)
+        except Exception as exc:  # never crash the engine thread
+            return self._reject(ENGINE_ERROR, "?", received_at, f"{type(exc).__name__}: {exc}")
+
     def _handle(self, topic: str, payload: bytes, received_at: float) -> str:
         counters = self.counters
         counters.received += 1

@@ -14,6 +14,7 @@ import logging
 import operator
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -136,6 +137,10 @@ class Runtime:
         self.optional_modules: dict[str, str] = {}  # module -> "loaded" or why not
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        if config.ingest.mode not in ("inline", "thread"):
+            raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
+        self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
+        self._inbox_wake = threading.Event()
         self.last_purge: dict[str, int] = {}
 
     # -- lifecycle -------------------------------------------------------------------------------
@@ -152,7 +157,11 @@ class Runtime:
         if mqtt:
             self._start_mqtt()
         self._start_reflector()
-        for target, name in ((self._tick_loop, "tick"), (self._housekeeping_loop, "housekeeping")):
+        loops: list[tuple[Callable[[], None], str]] = [(self._tick_loop, "tick"),
+                                                       (self._housekeeping_loop, "housekeeping")]
+        if self._inbox is not None:
+            loops.append((self._engine_loop, "engine"))
+        for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
             self._threads.append(t)
@@ -241,7 +250,26 @@ class Runtime:
 
     # -- ingest ------------------------------------------------------------------------------------
     def on_mqtt_message(self, topic: str, payload: bytes) -> None:
-        self.ingestor.handle(topic, payload, self.clock())
+        if self._inbox is None:
+            self.ingestor.handle(topic, payload, self.clock())
+        else:  # "thread" mode: keep the paho callback to an append
+            self._inbox.append((topic, payload, self.clock()))
+            if not self._inbox_wake.is_set():
+                self._inbox_wake.set()
+
+    def _engine_loop(self) -> None:
+        inbox = self._inbox
+        assert inbox is not None
+        handle = self.ingestor.handle_locked
+        while not self._stop.is_set():
+            if not inbox:
+                self._inbox_wake.wait(0.1)
+                self._inbox_wake.clear()
+                continue
+            with self.lock:  # one acquisition per batch
+                for _ in range(min(len(inbox), 1000)):
+                    topic, payload, at = inbox.popleft()
+                    handle(topic, payload, at)
 
     def on_broker(self, connected: bool) -> None:
         with self.lock:

@@ -8,6 +8,8 @@ import time
 import uuid
 from pathlib import Path
 
+import paho.mqtt.client as paho
+
 from likavillkor import topics, wire
 
 _seq = itertools.count(1)
@@ -52,3 +54,38 @@ def sample(device_id: str, *, boot_id: str | None = None, seq: int | None = None
 
 def topic(device_id: str, kind: topics.Kind = "sample") -> str:
     return topics.device_topic(device_id, kind)
+
+
+def publish_backlog(host: str, port: int, n: int, devices: list[str]) -> None:
+    c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="bench-pub", protocol=paho.MQTTv5)
+    c.max_inflight_messages_set(1000)
+    c.connect(host, port)
+    c.loop_start()
+    boot = f"bench-{time.monotonic_ns()}"
+    last = None
+    for i in range(n):
+        d = devices[i % len(devices)]
+        s = wire.Sample(device_id=d, boot_id=boot, seq=i // len(devices), ts=time.time(), meeting_id="ks-test",
+                        link=wire.LinkType.WIFI, rtt_ms=20.0 + i % 7, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
+                        battery_percent=80.0, battery_charging=True, tx_kbps=900.0, rx_kbps=1500.0,
+                        cpu_percent=20.0, mem_available_percent=50.0, wifi_signal_dbm=-55.0)
+        last = c.publish(topics.device_topic(d, "sample"), wire.encode(s), qos=1)
+    assert last is not None
+    last.wait_for_publish(60)
+    c.disconnect()
+    c.loop_stop()
+
+
+def wait_count(get: object, n: int, timeout: float = 300.0) -> tuple[float, float]:
+    """(time of first message, time of the n-th) by polling a counter every 2 ms."""
+    first = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = get()  # type: ignore[operator]
+        now = time.monotonic()
+        if c > 0 and first is None:
+            first = now
+        if c >= n:
+            return first or now, now
+        time.sleep(0.002)
+    raise TimeoutError(f"only {get()} of {n} messages arrived")  # type: ignore[operator]
