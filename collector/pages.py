@@ -26,11 +26,12 @@ from zoneinfo import ZoneInfo
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 
 from collector import selftest_links, webqueries
-from collector.auth import Auth, Principal, Role, safe_next
+from collector.auth import BEARER, SELFTEST_HEADER, SESSION, SESSION_COOKIE, Auth, Principal, Role, safe_next
 from collector.engine.types import MeetingView
 from collector.web import i18n, icons, report
 from likavillkor import wire
@@ -377,7 +378,13 @@ def router(deps: WebDeps) -> APIRouter:
         return render(request, deps, "chair.html", who=who, meeting=meeting, view=view, boot=boot,
                       may_act=boot["may_act"])
 
-    @r.get("/api/meetings/{meeting_id}/events", include_in_schema=False)
+    @r.get("/api/meetings/{meeting_id}/events", tags=["meetings"], response_class=StreamingResponse,
+           summary="Live meeting view (server-sent events)",
+           description="`event: view` with the same MeetingView JSON as GET /api/meetings/{meeting_id} whenever "
+                       "it changes; `event: ping` with the collector's time every few seconds. Reconnect with "
+                       "EventSource (`retry: 1000`).",
+           responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+                      404: {"description": "no such meeting"}})
     async def events(request: Request, meeting_id: str, who: StaffApi) -> Response:
         current_view(meeting_id)
         return StreamingResponse(_event_stream(request, deps, meeting_id), media_type="text/event-stream",
@@ -576,4 +583,123 @@ def setup(app: Any, runtime: Any) -> Auth:
     deps = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
     app.state.web = deps
     app.include_router(router(deps))
+    describe_meeting_view(app)
     return auth
+
+
+_ERROR = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
+
+
+def _document_errors(schema: dict[str, Any]) -> None:
+    """The answers the sign-in layer and the routes give besides their own: 401 (not signed in),
+    403 (wrong role, body, link or CSRF token), 404 (no such meeting/device), 400 (a body that is
+    not JSON), 409 (an action the engine refuses)."""
+    for path, item in schema.get("paths", {}).items():
+        for method, op in item.items():
+            if not isinstance(op, dict) or "responses" not in op:
+                continue
+            extra: dict[str, str] = {}
+            if op.get("security") or path.startswith("/selftest/"):
+                extra["401" if not path.startswith("/selftest/") else "410"] = \
+                    "sign in first" if not path.startswith("/selftest/") else "the link has expired"
+                extra["403"] = "not allowed (role, body, link or CSRF token)"
+            if "{" in path:
+                extra["404"] = "not found"
+            if "requestBody" in op:
+                extra["400"] = "the body is not valid JSON"
+            if method == "post" and path.endswith("/actions"):
+                extra["409"] = "the engine refused the action"
+            for code, text in extra.items():
+                op["responses"].setdefault(code, {"description": text, "content": _ERROR})
+            formats = [p for p in op.get("parameters", []) if p.get("name") == "format"]
+            if formats and "csv" in json.dumps(formats[0].get("schema", {})) and "200" in op["responses"]:
+                op["responses"]["200"].setdefault("content", {})["text/csv"] = {"schema": {"type": "string"}}
+
+
+def describe_meeting_view(app: Any) -> None:
+    """Put the engine's MeetingView (a msgspec struct) into /openapi.json as the response of
+    ``GET /api/meetings/{meeting_id}``, so clients and schemathesis can check it."""
+    base = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return dict(app.openapi_schema)
+        schema = base()
+        (ref,), components = msgspec.json.schema_components([MeetingView],
+                                                            ref_template="#/components/schemas/{name}")
+        schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
+        op = schema.get("paths", {}).get("/api/meetings/{meeting_id}", {}).get("get")
+        if op is not None:
+            ok = op.setdefault("responses", {}).setdefault("200", {"description": "the meeting view"})
+            ok["content"] = {"application/json": {"schema": ref}}
+        _document_errors(schema)
+        app.openapi_schema = schema
+        return dict(schema)
+
+    app.openapi = openapi
+
+
+# --- guards for routes defined elsewhere (collector.api, collector.media_peer) ------------------------
+
+def api_guard(auth: Auth) -> Callable[..., Any]:
+    """For ``collector.api``'s router: a route about one meeting (``{meeting_id}``) needs a chair or
+    secretary of that meeting's body, or IT; every other route (meeting list, incidents, health)
+    needs IT. The agent's scheduler route (``/api/devices/{device_id}/meetings``: meeting ids and
+    times, no names, no states) stays open: agents have no HTTP credentials yet."""
+    staff = auth.require(Role.CHAIR, Role.SECRETARY, Role.IT, body_of=auth.meeting_path_body)
+    it = auth.require(Role.IT)
+
+    async def guard(request: Request,
+                    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                    _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
+        params = request.path_params
+        if "device_id" in params and request.url.path.endswith("/meetings"):
+            return None
+        if "meeting_id" in params:
+            return await staff(request)
+        return await it(request)
+
+    return guard
+
+
+def it_guard(auth: Auth) -> Callable[..., Any]:
+    """IT only (``/metrics``: Prometheus scrapes with an API token)."""
+    return auth.require(Role.IT)
+
+
+def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
+    """For ``collector.media_peer``'s router. Results (GET) are IT's. An offer made with a member's
+    self-test link must be for that member's device and meeting; one made signed in needs staff.
+    An offer with no credentials at all is an agent's (devices have MQTT credentials but no HTTP
+    ones yet): accepted, and only a roster device's result is recorded (collector.api)."""
+    it = auth.require(Role.IT)
+    staff = auth.require(Role.CHAIR, Role.SECRETARY, Role.IT)
+
+    async def guard(request: Request,
+                    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                    _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
+        if request.method != "POST":
+            return await it(request)
+        link = request.headers.get(SELFTEST_HEADER)
+        if link:
+            try:
+                meeting, p = selftest_links.resolve(deps.secret, link, deps.roster(), deps.now())
+            except selftest_links.InvalidLink as exc:
+                deps.count(f"selftest_link_{exc.reason.value}")
+                raise HTTPException(410 if exc.reason is selftest_links.LinkError.EXPIRED else 403,
+                                    exc.reason.value) from None
+            body = await request.body()  # cached on the request: the offer handler reads it again
+            try:
+                offer = json.loads(body[: 70 * 1024]) if body else {}
+            except ValueError:
+                offer = {}
+            if not isinstance(offer, dict) or offer.get("device_id") != p.device_id or \
+                    offer.get("meeting_id") not in (None, meeting.id):
+                deps.count("mediapath_offer_refused")
+                raise HTTPException(403, "this link is for another device or meeting")
+            return None
+        if request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE):
+            return await staff(request)
+        return None
+
+    return guard
