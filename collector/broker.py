@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import pwd
 import shutil
 import signal
 import socket
@@ -60,6 +61,20 @@ def render_conf(workdir: Path, port: int, host: str = "127.0.0.1") -> str:
             "log_type error\nlog_type warning\n")
 
 
+def _give_to_mosquitto_user(workdir: Path) -> None:
+    """Started as root, Mosquitto drops to the ``mosquitto`` user: it must own its persistence dir."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pw = pwd.getpwnam("mosquitto")
+    except KeyError:
+        return
+    os.chown(workdir, pw.pw_uid, pw.pw_gid)
+    for child in workdir.iterdir():
+        if child.name.startswith("mosquitto.db"):
+            os.chown(child, pw.pw_uid, pw.pw_gid)
+
+
 class PrivateBroker:
     def __init__(self, data_dir: Path, *, host: str = "127.0.0.1", port: int | None = None) -> None:
         self.workdir = (data_dir / "mosquitto").resolve()
@@ -85,6 +100,7 @@ class PrivateBroker:
 
     def start(self, timeout: float = 10.0) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
+        _give_to_mosquitto_user(self.workdir)
         if not self._spawn(timeout):
             # the remembered port may be taken now: take a fresh one
             self.port = free_port(self.host)

@@ -5,7 +5,9 @@ Mosquitto is restarted when it dies and stopped by PID."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
+import tempfile
 import time
 from pathlib import Path
 
@@ -74,3 +76,19 @@ def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
     assert last is not None
     assert _wait(lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(), 5)
     assert (tmp_path / "mosquitto" / "port").read_text() == str(b.port)
+
+
+def test_private_broker_persists_its_queue_to_disk() -> None:
+    """Mosquitto writes its persistence file into data_dir (also when started as root, where it
+    drops to the mosquitto user), so a queued session survives a broker restart. The data dir is
+    an ordinary 0755 directory, as data/ is for scripts/up.sh (pytest's tmp_path is 0700)."""
+    data = Path(tempfile.mkdtemp(prefix="likavillkor-broker-"))
+    try:
+        data.chmod(0o755)
+        b = PrivateBroker(data)
+        b.start()
+        b.stop()
+        assert "Permission denied" not in (data / "mosquitto" / "mosquitto.log").read_text()
+        assert (data / "mosquitto" / "mosquitto.db").exists()
+    finally:
+        shutil.rmtree(data, ignore_errors=True)
