@@ -205,6 +205,11 @@ def build_parser() -> argparse.ArgumentParser:
                         add_help=False)
     bc.add_argument("rest", nargs=argparse.REMAINDER)
     bc.set_defaults(func=cmd_broker_credentials)
+
+    from collector import dashboards  # grafana-client itself is imported only when pushing
+
+    dashboards.add_arguments(sub.add_parser("dashboards", help="Grafana: push the dashboards and the "
+                                                                 "InfluxDB data source (docs/dashboards.md)"))
     return p
 
 
