@@ -4,14 +4,14 @@
 #   - creates data/ with a demo roster: one meeting starting now, this machine as the remote member
 #   - starts the collector (private Mosquitto on loopback, SQLite in data/) and a local agent
 #     (likavillkor-agent monitor) that publishes this machine's samples
-# Ctrl-C stops both.  Environment: LIKAVILLKOR_HTTP_PORT (default 8860).
+# Ctrl-C stops both.  Environment: LIKAVILLKOR_HTTP_PORT (default 8860), LIKAVILLKOR_DATA (default data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh run
 
 PY=.venv/bin/python
 PORT="${LIKAVILLKOR_HTTP_PORT:-8860}"
-DATA=data
+DATA="${LIKAVILLKOR_DATA:-data}"
 mkdir -p "$DATA"
 
 DEVICE_ID="$($PY - <<'PYEOF'

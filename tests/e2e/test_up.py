@@ -1,0 +1,76 @@
+"""The README's first command: scripts/up.sh starts the collector (private Mosquitto, SQLite) and a
+local agent on a demo roster, the agent's device shows up in the meeting, and Ctrl-C stops both."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.support.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _closed(port: int) -> bool:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    except OSError:
+        return True
+    return False
+
+
+def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
+    data = Path(tempfile.mkdtemp(prefix="likavillkor-up-"))
+    data.chmod(0o755)
+    port = free_port()
+    env = {**os.environ, "LIKAVILLKOR_DATA": str(data), "LIKAVILLKOR_HTTP_PORT": str(port)}
+    proc = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    out: list[str] = []
+    try:
+        assert proc.stdout is not None
+        deadline = time.monotonic() + 120  # includes install-deps.sh run on a fresh machine
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            out.append(line)
+            if line.startswith("Ctrl-C stops both"):
+                break
+        text = "".join(out)
+        assert "Likavillkor is running" in text, text[-3000:]
+        device = re.search(r"local agent: device id (\S+)", text)
+        broker = re.search(r"MQTT:\s+mqtt://127.0.0.1:(\d+)", text)
+        assert device and broker, text[-3000:]
+        base = f"http://127.0.0.1:{port}"
+        meetings = httpx.get(f"{base}/api/meetings", timeout=5).json()
+        assert len(meetings) == 1 and meetings[0]["body"] == "kommunstyrelsen"
+        mid = meetings[0]["meeting_id"]
+
+        def state() -> str:
+            view = httpx.get(f"{base}/api/meetings/{mid}", timeout=5).json()
+            return str(next(p["state"] for p in view["participants"] if p["device_id"] == device.group(1)))
+
+        deadline = time.monotonic() + 30
+        while state() == "expected" and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert state() != "expected", "the local agent's samples never reached the meeting"
+        os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
+        proc.wait(20)
+        assert _closed(port) and _closed(int(broker.group(1)))
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+            pytest.fail("up.sh did not stop on Ctrl-C:\n" + "".join(out)[-3000:])
+        shutil.rmtree(data, ignore_errors=True)
