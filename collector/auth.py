@@ -284,6 +284,33 @@ def add_api_token(path: str | Path, name: str, role: Role | str = Role.IT, *, bo
     return token
 
 
+LOCAL_TOKEN_FILE = "api-token.local"
+
+
+def local_token(data_dir: Path) -> str:
+    """The collector host's own API token (role it), created on first use in ``{data_dir}`` with mode
+    0600: for the CLI and scripts on the collector host, who can read the database anyway. Anyone who
+    can read this file is IT; keep ``data_dir`` private."""
+    path = Path(data_dir) / LOCAL_TOKEN_FILE
+    try:
+        token = path.read_text(encoding="ascii").strip()
+        if token:
+            return token
+    except FileNotFoundError:
+        pass
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = "lvl_" + secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(token + "\n")
+    return token
+
+
+def local_headers(data_dir: str | Path) -> dict[str, str]:
+    """``{"Authorization": "Bearer <the host's local token>"}`` for the CLI and tests."""
+    return {"Authorization": f"Bearer {local_token(Path(data_dir))}"}
+
+
 # --- sign-in --------------------------------------------------------------------------------------
 
 class Authenticator(Protocol):
@@ -361,8 +388,9 @@ class Auth:
     def __init__(self, *, secret: bytes, users_path: Path, meeting_body: Callable[[str], str | None],
                  session_s: float = DEFAULT_SESSION_S, secure_cookies: bool = False,
                  clock: Callable[[], float] = time.time,
-                 authenticators: Sequence[Authenticator] | None = None) -> None:
+                 authenticators: Sequence[Authenticator] | None = None, local_token: str | None = None) -> None:
         self.secret = secret
+        self._local_sha256 = hash_token(local_token) if local_token else None
         self.users_path = users_path
         self.meeting_body = meeting_body
         self.session_s = session_s
@@ -436,6 +464,8 @@ class Auth:
         if not header.lower().startswith("bearer "):
             return None
         token = header[7:].strip()
+        if token and self._local_sha256 and hmac.compare_digest(hash_token(token), self._local_sha256):
+            return Principal(username="local", role=Role.IT, name="collector host", via="token")
         found = self.users().tokens.get(hash_token(token)) if token else None
         if found is None:
             self.counters.token_rejected += 1

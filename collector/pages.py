@@ -567,8 +567,9 @@ def ice_servers_of(config: Any) -> list[dict[str, Any]]:
 def setup(app: Any, runtime: Any) -> Auth:
     """Add sign-in and the pages to the collector's app; returns the :class:`Auth` whose ``require``
     guards the API routes. Users and API tokens: ``{data_dir}/users.toml``; secret:
-    ``{data_dir}/web-secret.key``; cookies are Secure when the collector serves TLS."""
-    from collector.auth import load_secret
+    ``{data_dir}/web-secret.key``; the host's own IT token for the CLI: ``{data_dir}/api-token.local``
+    (:func:`collector.auth.local_headers`); cookies are Secure when the collector serves TLS."""
+    from collector.auth import load_secret, local_token
 
     config = runtime.config
     data = config.data_path
@@ -579,7 +580,7 @@ def setup(app: Any, runtime: Any) -> Auth:
         return meeting.body if meeting is not None else None
 
     auth = Auth(secret=secret, users_path=data / "users.toml", meeting_body=meeting_body,
-                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock)
+                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data))
     deps = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
     app.state.web = deps
     app.include_router(router(deps))

@@ -240,6 +240,7 @@ def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:
     for k in range(steps + 1):
         t = rep.start + span * k / steps
         anchor = "start" if k == 0 else "end" if k == steps else "middle"
-        out.append(f'<text x="{x(t):.1f}" y="{height - 6}" text-anchor="{anchor}">{_clock(t)[:5]}</text>')
+        shown = _clock(t) if span < 1800 else _clock(t)[:5]  # seconds only matter in a short span
+        out.append(f'<text x="{x(t):.1f}" y="{height - 6}" text-anchor="{anchor}">{shown}</text>')
     out.append("</svg>")
     return "".join(out)

@@ -164,3 +164,19 @@ def test_sign_unsign_and_safe_next() -> None:
         auth.unsign(b"s" * 32, "session", token)  # a link is never a session
     assert auth.safe_next("/chair/ks") == "/chair/ks"
     assert auth.safe_next("//evil.example/") == "/" and auth.safe_next("https://evil.example") == "/"
+
+
+def test_the_hosts_local_token_is_it_and_private(tmp_path: Path, users: Path) -> None:
+    token = auth.local_token(tmp_path)
+    assert auth.local_token(tmp_path) == token  # created once
+    assert (tmp_path / auth.LOCAL_TOKEN_FILE).stat().st_mode & 0o077 == 0
+    a = Auth(secret=b"k" * 32, users_path=users, meeting_body=lambda _m: "kommunstyrelsen", local_token=token)
+    app = FastAPI()
+
+    @app.get("/m/{meeting_id}")
+    def read(meeting_id: str, who: Annotated[Principal, Depends(a.require(Role.IT))]) -> dict[str, str]:
+        return {"who": who.username}
+
+    client = TestClient(app)
+    assert client.get("/m/ks", headers=auth.local_headers(tmp_path)).json() == {"who": "local"}
+    assert client.get("/m/ks", headers={"Authorization": f"Bearer {token}x"}).status_code == 401

@@ -136,7 +136,7 @@ def test_view_and_api_are_the_same_json(collector: Collector) -> None:
     assert [p["state"] for p in streamed["participants"]] == [p["state"] for p in api["participants"]]
 
 
-def test_it_pages_show_history(collector: Collector) -> None:
+def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     """After the scenario above: the incident export and the meeting report (IT only)."""
     until(lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")), 5, "incident stored")
     csv = httpx.get(collector.base + "/it/incidents?format=csv&device=dev-a", headers=collector.headers, timeout=5)
@@ -151,9 +151,33 @@ def test_it_pages_show_history(collector: Collector) -> None:
     rep_csv = httpx.get(collector.base + "/it/meetings/ks-test/report?format=csv", headers=collector.headers,
                         timeout=5)
     assert "adjournment" in rep_csv.text and "substitution,Anna Andersson" in rep_csv.text
+    it = sign_in(browser, collector.base, "it", path="/it/meetings/ks-test/report")
+    it.wait_for_selector("svg.timeline")
+    assert it.locator('#segments tr[data-kind="whole"]').inner_text().count("INTE uppfyllt") == 1
+    it.screenshot(path=str(SHOTS / "report.png"), full_page=True)
+    it.goto(collector.base + "/it/incidents")
+    assert "connection_lost" in it.inner_text("main")
+    it.context.close()
     # the chair may not see IT's pages
     chair = httpx.post(collector.base + "/login", data={"username": "ordf", "password": "correct horse battery"},
                        timeout=10)
     assert chair.status_code == 303
     forbidden = httpx.get(collector.base + "/it/incidents", cookies=chair.cookies, timeout=5)
     assert forbidden.status_code == 403
+
+
+def test_the_view_survives_a_collector_restart(collector: Collector, browser: Any) -> None:
+    """The chair's tablet keeps its session and its live view across a collector restart: the
+    event stream reconnects by itself and the next change shows up."""
+    page = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
+    if "dev-b" not in collector.devices:
+        collector.start_device("dev-b")
+    until(lambda: collector.participant("ks-test", "bo")["state"] == "ok", 15, "Bo ok")
+    page.wait_for_selector('tr[data-member="bo"][data-state="ok"]')
+    collector.stop()
+    page.wait_for_selector("#conn >> text=återansluter", timeout=10_000)
+    collector.start()
+    collector.kill_device("dev-b")
+    page.wait_for_selector('tr[data-member="bo"][data-state="lost"]', timeout=20_000)
+    assert page.locator("#conn").inner_text() == ""
+    page.context.close()
