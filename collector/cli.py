@@ -214,6 +214,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["broker-credentials"]:  # its own parser, --help included
+        return cmd_broker_credentials(argparse.Namespace(rest=argv[1:]))
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

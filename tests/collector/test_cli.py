@@ -55,3 +55,12 @@ def test_config_error_is_reported_not_raised(tmp_path: Path, capsys: pytest.Capt
     bad.write_text("[store]\nurll = 1\n")
     assert main(["incidents", "--config", str(bad)]) == 2
     assert "line 2" in capsys.readouterr().err
+
+
+def test_broker_credentials_delegates_with_its_own_help(capsys: pytest.CaptureFixture[str]) -> None:
+    try:
+        code = main(["broker-credentials", "--help"])
+    except SystemExit as done:
+        code = int(done.code or 0)
+    assert code == 0
+    assert "usage: likavillkor-collector broker-credentials" in capsys.readouterr().out
