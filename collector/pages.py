@@ -29,6 +29,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, Red
 from fastapi.security import HTTPAuthorizationCredentials
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import selftest_links, webqueries
 from collector.auth import BEARER, SELFTEST_HEADER, SESSION, SESSION_COOKIE, Auth, Principal, Role, safe_next
@@ -584,8 +585,27 @@ def setup(app: Any, runtime: Any) -> Auth:
     deps = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
     app.state.web = deps
     app.include_router(router(deps))
+    app.add_exception_handler(StarletteHTTPException, _html_errors(deps))
     describe_meeting_view(app)
     return auth
+
+
+_PAGE_ERRORS = {403: "forbidden", 404: "not_found"}
+
+
+def _html_errors(deps: WebDeps) -> Callable[..., Any]:
+    """A browser asking for a page gets a page for 403/404, not JSON; the API keeps FastAPI's JSON."""
+    from fastapi.exception_handlers import http_exception_handler
+
+    async def handler(request: Request, exc: StarletteHTTPException) -> Response:
+        wants_html = "text/html" in request.headers.get("accept", "")
+        if wants_html and exc.status_code in _PAGE_ERRORS and not request.url.path.startswith("/api/"):
+            lang = language(request)
+            return render(request, deps, "error.html", status=exc.status_code, who=None,
+                          message=i18n.t(_PAGE_ERRORS[exc.status_code], lang), detail="")
+        return await http_exception_handler(request, exc)
+
+    return handler
 
 
 _ERROR = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}

@@ -31,7 +31,20 @@ def wait_verdict(page: Any, verdict: str, timeout_s: float) -> float:
     return time.monotonic()
 
 
+#: WCAG contrast of an element's computed text colour on its computed background, in the browser
+RATIO_JS = r"""e => {
+    const s = getComputedStyle(e);
+    const lum = c => { const v = c.match(/\d+/g).slice(0, 3).map(x => x / 255)
+        .map(x => x <= 0.04045 ? x / 12.92 : Math.pow((x + 0.055) / 1.055, 2.4));
+        return 0.2126 * v[0] + 0.7152 * v[1] + 0.0722 * v[2]; };
+    const a = lum(s.color), b = lum(s.backgroundColor);
+    return (Math.max(a, b) + 0.05) / (Math.min(a, b) + 0.05); }"""
+
+
 def shot(page: Any, name: str) -> None:
+    """Screenshot of the chair's view, after checking the contrast the browser actually renders."""
+    for el in [page.locator("#banner"), *page.locator("#rows td.state .badge").all()]:
+        assert float(el.evaluate(RATIO_JS)) >= 4.5
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"chair-{name}.png"), full_page=True)
 
