@@ -96,7 +96,7 @@ class Collector:
 
     def start(self) -> None:
         log = open(self.workdir / "collector.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, str(ROOT / "tests/web/serve.py"), "--config", str(self.config)],
+        self.proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(self.config)],
                                      cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
         until(lambda: self._health_ok(), 30, "collector up and connected", self.workdir / "collector.log")
 
