@@ -307,8 +307,25 @@ def local_token(data_dir: Path) -> str:
 
 
 def local_headers(data_dir: str | Path) -> dict[str, str]:
-    """``{"Authorization": "Bearer <the host's local token>"}`` for the CLI and tests."""
+    """``{"Authorization": "Bearer <the host's local token>"}`` for tests and tools that run beside the
+    collector (the token is made when missing)."""
     return {"Authorization": f"Bearer {local_token(Path(data_dir))}"}
+
+
+TOKEN_ENV = "LIKAVILLKOR_API_TOKEN"
+
+
+def client_headers(data_dir: str | Path | None = None, environ: dict[str, str] | None = None) -> dict[str, str]:
+    """Headers for a client of the collector's API (the CLI): ``$LIKAVILLKOR_API_TOKEN`` when set, else
+    the host's local token when it can be read, else none (the API will answer 401)."""
+    env = os.environ if environ is None else environ
+    token = env.get(TOKEN_ENV, "").strip()
+    if not token and data_dir is not None:
+        try:
+            token = (Path(data_dir) / LOCAL_TOKEN_FILE).read_text(encoding="ascii").strip()
+        except OSError:
+            token = ""
+    return {"Authorization": f"Bearer {token}"} if token else {}
 
 
 # --- sign-in --------------------------------------------------------------------------------------

@@ -180,3 +180,11 @@ def test_the_hosts_local_token_is_it_and_private(tmp_path: Path, users: Path) ->
     client = TestClient(app)
     assert client.get("/m/ks", headers=auth.local_headers(tmp_path)).json() == {"who": "local"}
     assert client.get("/m/ks", headers={"Authorization": f"Bearer {token}x"}).status_code == 401
+
+
+def test_client_headers_for_the_cli(tmp_path: Path) -> None:
+    assert auth.client_headers(tmp_path, environ={}) == {}  # never creates a token
+    assert not (tmp_path / auth.LOCAL_TOKEN_FILE).exists()
+    token = auth.local_token(tmp_path)
+    assert auth.client_headers(tmp_path, environ={}) == {"Authorization": f"Bearer {token}"}
+    assert auth.client_headers(tmp_path, environ={auth.TOKEN_ENV: "lvt_x"}) == {"Authorization": "Bearer lvt_x"}
