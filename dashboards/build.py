@@ -326,8 +326,7 @@ def device_health() -> Json:
                                                        (q("mean", "jitter_ms"), "Jitter")], unit="ms"),
         series("Paketförlust", (12, 0, 12, 7), [(q("max", "loss_percent"), "Paketförlust")], unit="percent"),
         series("Samtalskvalitet (MOS)", (0, 7, 12, 7), [(q("min", "mos"), "MOS")], unit="none"),
-        series("Batteri", (12, 7, 12, 7), [(q("mean", "battery_percent"), "Batteri %"),
-                                           (q("max", "battery_charging"), "Laddar (1)")], unit="percent"),
+        series("Batteri", (12, 7, 12, 7), [(q("mean", "battery_percent"), "Batteri")], unit="percent"),
         series("Batteritid kvar", (0, 14, 12, 7), [(q("mean", "battery_minutes_left"), "Minuter kvar")],
                unit="m"),
         series("Wi-Fi-signal", (12, 14, 12, 7), [(q("mean", "wifi_signal_dbm"), "Signal (dBm)")], unit="dBm"),
@@ -341,9 +340,9 @@ def device_health() -> Json:
         series("Fördröjning till insamlaren", (12, 28, 12, 7), [(q("max", "device_lag_s"), "Fördröjning")],
                unit="s", description="Mottagningstid minus enhetens klocka: stora värden betyder att "
                                      "enheten skickar upp mätningar den sparat medan den var utan nät."),
-        series("Reflektorn nåbar och uppmätt anslutning", (0, 35, 12, 7), [
-            (q("min", "probe_reachable"), "Reflektorn nåbar (1)"), (q("max", "metered"), "Uppmätt/mobil (1)")],
-            unit="none"),
+        series("Laddar, reflektorn nåbar, uppmätt anslutning (1 = ja)", (0, 35, 12, 7), [
+            (q("max", "battery_charging"), "Laddar"), (q("min", "probe_reachable"), "Reflektorn nåbar"),
+            (q("max", "metered"), "Uppmätt anslutning")], unit="none"),
         series("Nätverkstyp (mätningar per intervall)", (12, 35, 12, 7), [(
             f'SELECT count("device_lag_s") FROM "sample" WHERE {d} GROUP BY time($__interval), "link" fill(none)',
             "$tag_link")], unit="none", draw="bars"),

@@ -66,3 +66,26 @@ def test_every_verdict_and_state_code_has_a_swedish_name() -> None:
     states = _mapped(chair["Deltagarnas läge"])
     assert set(states) == {str(c) for c in STATE_CODES.values()}
     assert states[str(STATE_CODES["lost"])] == "Ingen kontakt"
+
+
+def test_deploy_provisioning_serves_these_dashboards() -> None:
+    """deploy/grafana (another engineer's) mounts this folder and names the data source by our uid."""
+    import yaml
+
+    deploy = iq.DASHBOARDS.parent / "deploy"
+    ds = yaml.safe_load((deploy / "grafana/provisioning/datasources/likavillkor.yaml").read_text(encoding="utf-8"))
+    assert [d["uid"] for d in ds["datasources"]] == ["likavillkor-influxdb"]
+    assert ds["datasources"][0]["jsonData"]["version"] == "InfluxQL"
+    provider = yaml.safe_load((deploy / "grafana/provisioning/dashboards/likavillkor.yaml").read_text(
+        encoding="utf-8"))["providers"][0]
+    compose = yaml.safe_load((deploy / "compose.yaml").read_text(encoding="utf-8"))
+    mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
+    assert mounts["../dashboards"] == provider["options"]["path"]
+
+
+def test_docs_name_every_panel_and_variable() -> None:
+    docs = " ".join((iq.DASHBOARDS.parent / "docs" / "dashboards.md").read_text(encoding="utf-8").split())
+    missing = [f"{name}: {p['title']}" for name in NAMES for p in iq.load(name)["panels"] if p["title"] not in docs]
+    missing += [f"{name}: ${v}" for name in NAMES for v in iq.variable_names(name) if v not in docs]
+    missing += [uid for uid in ("likavillkor-chair", "likavillkor-incidents", "likavillkor-device") if uid not in docs]
+    assert missing == []
