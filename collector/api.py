@@ -7,6 +7,7 @@ import csv
 import importlib
 import io
 import logging
+from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
@@ -57,8 +58,9 @@ def incidents_csv(rows: list[dict[str, Any]]) -> str:
     return buf.getvalue()
 
 
-def api_router(runtime: Any) -> APIRouter:
-    r = APIRouter(prefix="/api")
+def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
+    """``dependencies`` (FastAPI ``Depends(...)``) apply to every route: the hook for auth (issue 6)."""
+    r = APIRouter(prefix="/api", dependencies=list(dependencies))
 
     @r.get("/meetings", summary="All meetings with their current verdict")
     def meetings() -> Response:
@@ -151,16 +153,32 @@ def mount_optional(app: FastAPI, runtime: Any) -> None:
             log.warning("%s not mounted at %s: %s", module, prefix, exc)
 
 
-def create_app(runtime: Any) -> FastAPI:
+def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI:
+    """The collector's app. ``api_dependencies`` guard ``/api/...`` and ``/metrics`` (e.g. an auth
+    ``Depends``); the pages (collector/pages.py) are mounted when installed."""
     app = FastAPI(title="Likavillkor collector", version=__version__,
                   description="Watches that remote members attend on equal terms (H1-H23).")
     app.state.runtime = runtime
-    app.include_router(api_router(runtime))
+    app.include_router(api_router(runtime, api_dependencies))
 
-    @app.get("/metrics", summary="Prometheus text format", response_class=Response)
+    @app.get("/metrics", summary="Prometheus text format", response_class=Response,
+             dependencies=list(api_dependencies))
     def prometheus() -> Response:
         return Response(content=metrics.from_health(runtime.health()),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
     mount_optional(app, runtime)
+    mount_pages(app, runtime)
     return app
+
+
+def mount_pages(app: FastAPI, runtime: Any) -> None:
+    """Sign-in and the chair's/IT pages (collector/pages.py, issue 6) when installed. ``app.state.auth``
+    is its Auth (``require`` guards routes); the API routes above are not guarded here."""
+    try:
+        pages = importlib.import_module("collector.pages")
+        app.state.auth = pages.setup(app, runtime)
+        runtime.optional_modules["collector.pages"] = "loaded"
+    except Exception as exc:
+        runtime.optional_modules["collector.pages"] = f"not loaded: {exc}"
+        log.warning("collector.pages not mounted: %s", exc)

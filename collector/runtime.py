@@ -175,7 +175,8 @@ class Runtime:
         if self.broker is not None:
             self.broker.stop()
         self._stop_reflector()
-        self._save_snapshot(direct=True)
+        # the last snapshot goes through the queue, behind any older one still waiting there
+        self._save_snapshot()
         if self.influx is not None:
             self.influx.stop()
         self.store.stop()
