@@ -214,9 +214,11 @@ def test_incident_counts(loaded: tuple[InfluxV1, Script]) -> None:
                              ("Per enhet", "device_id", "device_id"), ("Per nämnd", "body", "body")):
         got = {r[tag]: r["count"] for r in history(db, panel(d, title))}
         assert got == dict(Counter(getattr(i, attr) for i in opened)), title
-    # filters: one member only
+    # filters: one member; two members the way Grafana writes a multi-value selection
     assert [r["count"] for r in history(db, panel(d, "Incidenter"), member="bo")] == \
         [sum(i.member_id == "bo" for i in opened)]
+    two = {r["member_id"]: r["count"] for r in history(db, panel(d, "Per ledamot"), member="(anna|cecilia)")}
+    assert two == dict(Counter(i.member_id for i in opened if i.member_id in ("anna", "cecilia")))
 
 
 def test_devices_that_keep_failing(loaded: tuple[InfluxV1, Script]) -> None:
