@@ -5,6 +5,7 @@ sees only their own bodies' meetings; state changes need the CSRF token."""
 from __future__ import annotations
 
 import time
+from contextlib import closing
 
 import httpx
 import pytest
@@ -53,7 +54,7 @@ def test_wrong_password_and_forged_token(collector: Collector) -> None:
 
 
 def test_chair_sees_own_bodies_only_and_actions_need_csrf(collector: Collector) -> None:
-    with session(collector, "ordf") as chair:
+    with closing(session(collector, "ordf")) as chair:
         assert chair.get("/chair/ks-test").status_code == 200
         assert chair.get("/chair/sn-test").status_code == 403
         page = chair.get("/chair/sn-test", headers={"Accept": "text/html"})  # a browser gets a page
@@ -72,7 +73,7 @@ def test_chair_sees_own_bodies_only_and_actions_need_csrf(collector: Collector) 
         assert r.status_code == 201
     acts = [a for a in collector.api("/api/meetings/ks-test/actions") if a["kind"].startswith("vote")]
     assert [(a["kind"], a["by"]) for a in acts] == [("vote_start", "ordf"), ("vote_end", "ordf")]
-    with session(collector, "sekr-sn") as secretary:
+    with closing(session(collector, "sekr-sn")) as secretary:
         assert secretary.get("/secretary/sn-test/links").status_code == 200
         assert secretary.get("/secretary/ks-test/links").status_code == 403
 
