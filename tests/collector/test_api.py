@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import time
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -21,9 +22,8 @@ def client_rt(make_runtime: RuntimeFactory) -> tuple[TestClient, object]:
     return TestClient(create_app(rt)), rt
 
 
-def _feed(rt: object, device: str, **fields: object) -> None:
-    rt.ingestor.handle(topic(device), wire.encode(sample(device, meeting_id="ks-test", **fields)),  # type: ignore[attr-defined]
-                       time.time())
+def _feed(rt: Any, device: str, **fields: Any) -> None:
+    rt.ingestor.handle(topic(device), wire.encode(sample(device, meeting_id="ks-test", **fields)), time.time())
 
 
 def test_meetings_view_and_404(client_rt: tuple[TestClient, object]) -> None:
