@@ -3,10 +3,12 @@ dropped, and a valid message published beside them still lands (engine + databas
 
 from __future__ import annotations
 
+import logging
 import time
 
 import msgspec
 import paho.mqtt.client as paho
+import pytest
 
 from collector.ingest import LogLimiter, RateLimiter, TokenBucket
 from collector.store import schema as s
@@ -103,3 +105,15 @@ def test_engine_error_is_counted_not_raised(make_runtime: RuntimeFactory) -> Non
     rt.ingestor._engine_call = boom  # a failing engine must not kill the MQTT thread
     out = rt.ingestor.handle(topic("dev-a"), wire.encode(sample("dev-a")), time.time())
     assert out == "engine_error" and rt.ingestor.counters.rejected["engine_error"] == 1
+
+
+def test_rejections_logged_once_per_reason_and_device(make_runtime: RuntimeFactory,
+                                                       caplog: pytest.LogCaptureFixture) -> None:
+    rt = make_runtime()
+    caplog.set_level(logging.WARNING, logger="collector.ingest")
+    now = time.time()
+    for i in range(50):
+        rt.ingestor.handle(topic("dev-a"), b"{broken", now + i * 0.01)
+        rt.ingestor.handle(topic("dev-b"), b"{broken", now + i * 0.01)
+    lines = [r.getMessage() for r in caplog.records if r.name == "collector.ingest"]
+    assert len(lines) == 2 and rt.ingestor.counters.rejected["malformed"] == 100
