@@ -99,8 +99,18 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
     page.wait_for_selector("#toast.s-good")
     page.wait_for_selector('#actions button[data-kind="resume"]:not([hidden])')
     actions = collector.api("/api/meetings/ks-test/actions")
-    assert [(a["kind"], a["by"]) for a in actions] == [("adjourn", "ordf")]
+    assert [(a["kind"], a["by"]) for a in actions] == [("adjourn", "ordf")]  # who: the signed-in chair
     page.wait_for_selector("#status-line >> text=Ajournerat sedan")
+
+    # any change reaches the page within a second: a vote started through the API (H5)
+    started = time.monotonic()
+    r = httpx.post(collector.base + "/api/meetings/ks-test/actions", headers=collector.headers, timeout=5,
+                   json={"kind": "vote_start", "by": "secretary's script", "item": "4"})
+    assert r.status_code == 201, r.text
+    page.wait_for_selector("#status-line >> text=Omröstning pågår", timeout=5000)
+    assert time.monotonic() - started < 1.0
+    httpx.post(collector.base + "/api/meetings/ks-test/actions", headers=collector.headers, timeout=5,
+               json={"kind": "vote_end", "by": "secretary's script"}).raise_for_status()
 
     # H16: not back within the limit -> a substitute must be called in
     wait_verdict(page, "substitute_due", SUBSTITUTE_S + 3)
@@ -164,12 +174,16 @@ def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     rep_csv = httpx.get(collector.base + "/it/meetings/ks-test/report?format=csv", headers=collector.headers,
                         timeout=5)
     assert "adjournment" in rep_csv.text and "substitution,Anna Andersson" in rep_csv.text
+    failing = httpx.get(collector.base + "/api/devices/failing?min_incidents=1", headers=collector.headers, timeout=5)
+    assert [d["device_id"] for d in failing.json()] == ["dev-a"]
     it = sign_in(browser, collector.base, "it", path="/it/meetings/ks-test/report")
     it.wait_for_selector("svg.timeline")
     assert it.locator('#segments tr[data-kind="whole"]').inner_text().count("INTE uppfyllt") == 1
     it.screenshot(path=str(SHOTS / "report.png"), full_page=True)
     it.goto(collector.base + "/it/incidents")
     assert "connection_lost" in it.inner_text("main")
+    it.goto(collector.base + "/it/devices?min_incidents=1")
+    assert "dev-a" in it.inner_text("main")
     it.context.close()
     # the chair may not see IT's pages
     chair = httpx.post(collector.base + "/login", data={"username": "ordf", "password": "correct horse battery"},
