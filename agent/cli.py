@@ -236,7 +236,8 @@ async def _selftest_subprocess(args: argparse.Namespace, meeting: Meeting, in_se
     proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
                                                 stderr=asyncio.subprocess.DEVNULL)
     try:
-        out, _ = await asyncio.wait_for(proc.communicate(), timeout_s + SUBPROCESS_GRACE_S)
+        async with asyncio.timeout(timeout_s + SUBPROCESS_GRACE_S):  # not wait_for: see agent/mqtt.py
+            out, _ = await proc.communicate()
     except TimeoutError:
         proc.kill()
         await proc.wait()

@@ -59,6 +59,7 @@ class AgentMqtt:
         self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._connected = False
+        self._closing = False
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._task: asyncio.Task[None] | None = None
@@ -150,6 +151,7 @@ class AgentMqtt:
 
     async def stop(self, timeout_s: float = 3.0) -> None:
         """Publish ``offline`` (reason ``shutdown``), disconnect cleanly (no will), stop the thread."""
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -168,10 +170,13 @@ class AgentMqtt:
 
     # -- courier -----------------------------------------------------------------------------
     async def _courier(self) -> None:
+        # asyncio.timeout, not wait_for: Python 3.11's wait_for can swallow a cancellation when the
+        # inner wait completes at the same moment (gh-86296), which left stop() waiting forever.
         assert self._wake is not None
-        while True:
+        while not self._closing:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.COURIER_IDLE_S)
+                async with asyncio.timeout(self.COURIER_IDLE_S):
+                    await self._wake.wait()
             self._wake.clear()
             self._drain_events()
             self._send_more()

@@ -124,9 +124,9 @@ class Scheduler:
             return
         self._last_fetch = self.clock()
         try:
-            self.fetched = await asyncio.wait_for(
-                asyncio.to_thread(fetch_meetings, self.collector_url, self.device_id, self.timeout_s),
-                self.timeout_s + 1)
+            async with asyncio.timeout(self.timeout_s + 1):  # not wait_for: see agent/mqtt.py
+                self.fetched = await asyncio.to_thread(fetch_meetings, self.collector_url, self.device_id,
+                                                       self.timeout_s)
         except (OSError, ValueError, TimeoutError, urllib.error.URLError) as exc:
             self.fetch_errors += 1
             if self.fetch_errors == 1 or self.fetch_errors % 100 == 0:

@@ -127,7 +127,8 @@ async def _run_one(spec: CheckSpec, ctx: CheckContext) -> list[Finding]:
     if fn is None:
         return [_error(spec, "unavailable", ctx.lang)]
     try:
-        findings = await asyncio.wait_for(fn(ctx), max(0.0, ctx.deadline - time.monotonic()))
+        async with asyncio.timeout(max(0.0, ctx.deadline - time.monotonic())):
+            findings = await fn(ctx)
     except TimeoutError:
         return [_error(spec, "timed_out", ctx.lang)]
     except Exception as exc:  # a check must not take the whole self-test down

@@ -32,7 +32,7 @@ def test_sample_carries_path_quality_from_the_reflector() -> None:
         await reflector.stop()
         return sample, got
 
-    sample, got = asyncio.run(scenario())
+    sample, got = asyncio.run(asyncio.wait_for(scenario(), 20))
     assert sample.probe_reachable is True
     assert sample.rtt_ms is not None and 0 <= sample.rtt_ms < 100
     assert sample.loss_percent == 0 and sample.mos is not None and sample.mos > 4

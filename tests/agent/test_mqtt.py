@@ -101,7 +101,7 @@ def test_broker_restart_loses_nothing_and_keeps_order(mosquitto: Mosquitto, tmp_
         return backlog, monitor.samples
 
     try:
-        backlog, total = asyncio.run(scenario())
+        backlog, total = asyncio.run(asyncio.wait_for(scenario(), 40))
         assert backlog >= 10, "samples should have waited in the outbox while the broker was down"
         assert link.counters["connects"] >= 2
         seen: list[int] = []
@@ -140,7 +140,7 @@ def test_full_outbox_drops_oldest_and_samples_say_so(mosquitto: Mosquitto, tmp_p
         return monitor.samples
 
     try:
-        total = asyncio.run(scenario())
+        total = asyncio.run(asyncio.wait_for(scenario(), 40))
         got: list[wire.Sample] = []
         deadline = time.monotonic() + 10
         while len({m.seq for m in got}) < 10 and time.monotonic() < deadline:
