@@ -13,6 +13,7 @@ from typing import Any, Literal
 import msgspec
 from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
 from pydantic import BaseModel, Field
+from sqlalchemy.exc import SQLAlchemyError
 
 from collector import metrics
 from collector.engine import Action, ActionKind
@@ -111,8 +112,11 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
                   meeting: str | None = None,
                   format: Literal["json", "csv"] = Query("json")) -> Response:
         runtime.store.flush(2.0)
-        rows = runtime.store.incidents(since=since, until=until, body=body, member=member, device=device,
-                                       kind=kind, meeting=meeting)
+        try:
+            rows = runtime.store.incidents(since=since, until=until, body=body, member=member, device=device,
+                                           kind=kind, meeting=meeting)
+        except SQLAlchemyError as exc:
+            raise HTTPException(503, f"the database is not reachable: {str(exc).splitlines()[0][:200]}") from None
         if format == "csv":
             return Response(content=incidents_csv(rows), media_type="text/csv; charset=utf-8")
         return _json(rows)

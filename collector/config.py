@@ -45,6 +45,8 @@ class StoreSection(cfg.Section):
     batch: int = 500
     flush_interval_s: float = 0.2
     snapshot_interval_s: float = 2.0
+    #: longest wait between retries while the database is down
+    retry_max_s: float = 5.0
 
 
 class InfluxSection(cfg.Section):

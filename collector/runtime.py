@@ -120,7 +120,7 @@ class Runtime:
         self.engine = Engine(roster, self.policies, now=clock())
         self.lock = threading.RLock()
         self.store = Store(config.store_url, queue_max=config.store.queue_max, batch=config.store.batch,
-                           flush_interval_s=config.store.flush_interval_s)
+                           flush_interval_s=config.store.flush_interval_s, retry_max_s=config.store.retry_max_s)
         self.influx = fx.make_writer(config.influx)
         self.unknown_devices: dict[str, UnknownDevice] = {}
         self._device_written: dict[str, float] = {}

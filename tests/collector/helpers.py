@@ -39,7 +39,7 @@ def write_config(path: Path, *, data_dir: Path, roster: Path, mqtt_url: str = ""
         policy.write_text(f"[defaults]\nsilence_lost_s = {silence_lost_s}\n")
         text.append(f'policy = "{policy}"')
     text += ["[mqtt]", f'url = "{mqtt_url}"', "[http]", f"port = {http_port}", "[store]", f'url = "{store_url}"',
-             "snapshot_interval_s = 0.5", "[reflector]", "enabled = false"]
+             "snapshot_interval_s = 0.5", "retry_max_s = 0.5", "[reflector]", "enabled = false"]
     if influx:
         text += ["[influx]", influx]
     text.append(extra)

@@ -14,6 +14,7 @@ from collector.api import create_app
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
+from tests.support.databases import Postgres
 
 
 @pytest.fixture
@@ -108,3 +109,24 @@ def test_optional_routers_mounted_and_mediapath_results_recorded(client_rt: tupl
     assert [r["device_id"] for r in rt.store.rows(s.mediapath)] == ["dev-a"]  # type: ignore[attr-defined]
     view = client.get("/api/meetings/ks-test").json()
     assert {p["device_id"]: p["mediapath"] for p in view["participants"]}["dev-a"] is not None
+
+
+def test_database_down_ingest_and_verdicts_go_on(make_runtime: RuntimeFactory, postgres_server: Postgres) -> None:
+    url = postgres_server.create_database(f"apidown_{int(time.time() * 1000) % 10**8}")
+    rt = make_runtime(store_url=url, silence_lost_s=0.5, name="pgdown")
+    client = TestClient(create_app(rt))
+    postgres_server.stop()
+    try:
+        _feed(rt, "dev-a", link="wifi", rtt_ms=20.0)
+        _feed(rt, "dev-b", link="wifi", rtt_ms=20.0)
+        assert client.get("/api/meetings/ks-test").json()["verdict"] == "equal_terms"
+        time.sleep(0.7)
+        rt.tick()
+        assert client.get("/api/meetings/ks-test").json()["verdict"] == "adjourn"  # verdicts go on
+        r = client.get("/api/incidents")
+        assert r.status_code == 503 and "database" in r.json()["detail"]
+        assert client.get("/api/health").json()["store"]["queued"] > 0
+    finally:
+        postgres_server.start()
+    assert rt.store.flush(20)  # and everything lands once the database is back
+    assert {i["member_id"] for i in client.get("/api/incidents").json()} == {"member-0", "member-1"}

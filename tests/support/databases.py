@@ -7,6 +7,7 @@ import contextlib
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import tempfile
 import time
@@ -59,8 +60,15 @@ class Postgres:
         _wait_pg_ready(self)
 
     def stop(self) -> None:
+        """Fast shutdown (SIGINT): SIGTERM would wait for every client to disconnect."""
         if self.proc is not None:
-            stop_pid(self.proc, timeout=10)
+            if self.proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(self.proc.pid, signal.SIGINT)
+                try:
+                    self.proc.wait(10)
+                except subprocess.TimeoutExpired:
+                    stop_pid(self.proc, timeout=5)
             self.proc = None
 
 
