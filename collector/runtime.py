@@ -41,6 +41,7 @@ from collector.ingest import Ingestor
 from collector.store import Store
 from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 from likavillkor import wire
+from likavillkor.config import ConfigError
 from likavillkor.policy import PolicySet, load_policy
 from likavillkor.roster import BodyTable, Meeting, Roster, load_body_table, load_roster
 
@@ -142,6 +143,8 @@ class Runtime:
         self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
         self._inbox_wake = threading.Event()
         self.last_purge: dict[str, int] = {}
+        self._roster_seen = self._roster_stamp()
+        self.roster_error = ""
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, mqtt: bool = True) -> None:
@@ -384,10 +387,11 @@ class Runtime:
 
     def _housekeeping_loop(self) -> None:
         mono = time.monotonic()
-        due = {"snapshot": mono, "state": mono, "purge": mono + 5.0}
+        due = {"snapshot": mono, "state": mono, "purge": mono + 5.0, "roster": mono + 1.0}
         every = {"snapshot": self.config.store.snapshot_interval_s, "state": self.config.influx.state_interval_s,
-                 "purge": self.config.retention.purge_interval_s}
-        jobs: dict[str, Callable[[], None]] = {"snapshot": self._save_snapshot, "purge": self._purge}
+                 "purge": self.config.retention.purge_interval_s, "roster": 1.0}
+        jobs: dict[str, Callable[[], None]] = {"snapshot": self._save_snapshot, "purge": self._purge,
+                                               "roster": self._watch_roster}
         if self.influx is not None:
             jobs["state"] = self.write_current_state
         failing: dict[str, str] = {}
@@ -463,6 +467,30 @@ class Runtime:
     def reload_roster(self) -> None:
         self.set_roster(load_roster(self.config.roster_path, bodies=self.bodies))
 
+    def _roster_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.config.roster_path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def _watch_roster(self) -> None:
+        """The secretary edits the roster file: reload it when it changes. A broken file is logged
+        (with the line at fault) and the previous roster stays in force."""
+        stamp = self._roster_stamp()
+        if stamp is None or stamp == self._roster_seen:
+            return
+        self._roster_seen = stamp
+        try:
+            roster = load_roster(self.config.roster_path, bodies=self.bodies)
+        except ConfigError as exc:
+            self.roster_error = str(exc)
+            log.error("roster not reloaded, the previous one stays in force: %s", exc)
+            return
+        self.roster_error = ""
+        self.set_roster(roster)
+        log.info("roster reloaded: %d meetings, %d devices", len(roster.meetings), len(roster.devices))
+
     def device_meetings(self, device_id: str) -> list[dict[str, Any]]:
         """For the agent's scheduler: the meetings this device takes part in."""
         out = []
@@ -503,6 +531,8 @@ class Runtime:
             "meetings": [{"meeting_id": mid, "verdict": str(v.verdict), "monitoring": v.monitoring}
                          for mid, v in meetings if v is not None],
             "modules": dict(self.optional_modules),
+            "roster": {"path": str(self.config.roster_path), "meetings": len(self.index.roster.meetings),
+                       "error": self.roster_error},
         }
 
     def forget_member(self, member_id: str) -> dict[str, int]:

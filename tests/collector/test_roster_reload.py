@@ -1,0 +1,24 @@
+"""The secretary edits the roster while the collector runs: the change is picked up; a broken
+file keeps the previous roster in force and is reported in /api/health."""
+
+from __future__ import annotations
+
+import time
+
+from tests.collector.conftest import RuntimeFactory
+from tests.collector.helpers import write_roster
+from tests.collector.test_ingest import _wait
+
+
+def test_roster_edits_are_picked_up_and_broken_ones_refused(make_runtime: RuntimeFactory) -> None:
+    rt = make_runtime(["dev-a"], name="edit")
+    assert rt.meeting_ids() == ["ks-test"]
+    path = rt.config.roster_path
+    time.sleep(0.01)
+    write_roster(path, ["dev-a", "dev-new"], meeting_id="ks-extra")
+    assert _wait(lambda: rt.meeting_ids() == ["ks-extra"], 5)
+    assert rt.index.known("dev-new")
+    path.write_text(path.read_text() + "\n[[meeting]]\nid = \"broken\"\nbody = \"socialnämndens individutskott\"\n")
+    assert _wait(lambda: rt.health()["roster"]["error"] != "", 5)
+    assert "line" in rt.health()["roster"]["error"]
+    assert rt.meeting_ids() == ["ks-extra"]  # the previous roster stays in force
