@@ -115,6 +115,7 @@ class Ingestor:
         #: so one message costs one acquisition
         self.lock: threading.RLock | Any = lock if lock is not None else threading.RLock()
         self.counters = IngestCounters()
+        self._topics: dict[str, tuple[str, str]] = {}
 
     def handle(self, topic: str, payload: bytes, received_at: float) -> str:
         """Check one message and pass it on. Returns the engine outcome or the rejection reason."""
@@ -134,7 +135,13 @@ class Ingestor:
     def _handle(self, topic: str, payload: bytes, received_at: float) -> str:
         counters = self.counters
         counters.received += 1
-        parsed = topics.parse_device_topic(topic)
+        parsed = self._topics.get(topic)
+        if parsed is None:
+            parsed = topics.parse_device_topic(topic)
+            if parsed is not None:
+                if len(self._topics) > 100_000:  # bounded: a device per topic, a few kinds each
+                    self._topics.clear()
+                self._topics[topic] = parsed
         if parsed is None:
             return self._reject(BAD_TOPIC, "?", received_at, f"topic {topic[:120]!r}")
         topic_device, kind = parsed
