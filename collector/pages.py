@@ -17,6 +17,7 @@ import json
 import logging
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
@@ -565,13 +566,18 @@ def ice_servers_of(config: Any) -> list[dict[str, Any]]:
     return []
 
 
-def setup(app: Any, runtime: Any) -> Auth:
-    """Add sign-in and the pages to the collector's app; returns the :class:`Auth` whose ``require``
-    guards the API routes. Users and API tokens: ``{data_dir}/users.toml``; secret:
-    ``{data_dir}/web-secret.key``; the host's own IT token for the CLI: ``{data_dir}/api-token.local``
-    (:func:`collector.auth.local_headers`); cookies are Secure when the collector serves TLS."""
+_WEB: "weakref.WeakKeyDictionary[Any, WebDeps]" = weakref.WeakKeyDictionary()
+
+
+def web_for(runtime: Any) -> WebDeps:
+    """The pages' state for a runtime, made once: the Auth (users ``{data_dir}/users.toml``, secret
+    ``{data_dir}/web-secret.key``, the host's own IT token ``{data_dir}/api-token.local``; cookies
+    Secure when the collector serves TLS) and the runtime hooks."""
     from collector.auth import load_secret, local_token
 
+    deps = _WEB.get(runtime)
+    if deps is not None:
+        return deps
     config = runtime.config
     data = config.data_path
     secret = load_secret(data / "web-secret.key")
@@ -582,12 +588,59 @@ def setup(app: Any, runtime: Any) -> Auth:
 
     auth = Auth(secret=secret, users_path=data / "users.toml", meeting_body=meeting_body,
                 secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data))
-    deps = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
+    deps = _WEB[runtime] = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
+    return deps
+
+
+def setup(app: Any, runtime: Any) -> Auth:
+    """Add sign-in and the pages to the collector's app; returns the :class:`Auth`. Guard the API
+    routes with :func:`api_dependencies` (the same Auth)."""
+    deps = web_for(runtime)
     app.state.web = deps
     app.include_router(router(deps))
     app.add_exception_handler(StarletteHTTPException, _html_errors(deps))
     describe_meeting_view(app)
-    return auth
+    return deps.auth
+
+
+def api_dependencies(runtime: Any) -> list[Any]:
+    """FastAPI dependencies for every route of ``collector.api`` (``/api/...``, ``/metrics``) and the
+    media path peer: see :func:`guard`."""
+    return [Depends(guard(web_for(runtime)))]
+
+
+def guard(deps: WebDeps) -> Callable[..., Any]:
+    """One guard for the routes defined outside this module, by what the route is about:
+
+    * ``/api/mediapath/...``: :func:`mediapath_guard`;
+    * ``/speedtest/...``: open (random bytes, bounded by the speed-test server; agents and the browser
+      self-test use it);
+    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler: meeting ids and times, no names,
+      no states): open, agents have no HTTP credentials yet;
+    * a route with ``{meeting_id}``: a chair or secretary of that meeting's body, or IT;
+    * everything else (meeting list, incidents, health, ``/metrics``): IT.
+    """
+    auth = deps.auth
+    staff = auth.require(Role.CHAIR, Role.SECRETARY, Role.IT, body_of=auth.meeting_path_body)
+    it = auth.require(Role.IT)
+    media = mediapath_guard(auth, deps)
+
+    async def dependency(request: Request,
+                         _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
+                         _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
+        path = request.url.path
+        if path.startswith("/api/mediapath/"):
+            return await media(request)
+        if path.startswith("/speedtest/"):
+            return None
+        params = request.path_params
+        if "device_id" in params and path.endswith("/meetings"):
+            return None
+        if "meeting_id" in params:
+            return await staff(request)
+        return await it(request)
+
+    return dependency
 
 
 _PAGE_ERRORS = {403: "forbidden", 404: "not_found"}
@@ -661,32 +714,6 @@ def describe_meeting_view(app: Any) -> None:
 
 
 # --- guards for routes defined elsewhere (collector.api, collector.media_peer) ------------------------
-
-def api_guard(auth: Auth) -> Callable[..., Any]:
-    """For ``collector.api``'s router: a route about one meeting (``{meeting_id}``) needs a chair or
-    secretary of that meeting's body, or IT; every other route (meeting list, incidents, health)
-    needs IT. The agent's scheduler route (``/api/devices/{device_id}/meetings``: meeting ids and
-    times, no names, no states) stays open: agents have no HTTP credentials yet."""
-    staff = auth.require(Role.CHAIR, Role.SECRETARY, Role.IT, body_of=auth.meeting_path_body)
-    it = auth.require(Role.IT)
-
-    async def guard(request: Request,
-                    _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-                    _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
-        params = request.path_params
-        if "device_id" in params and request.url.path.endswith("/meetings"):
-            return None
-        if "meeting_id" in params:
-            return await staff(request)
-        return await it(request)
-
-    return guard
-
-
-def it_guard(auth: Auth) -> Callable[..., Any]:
-    """IT only (``/metrics``: Prometheus scrapes with an API token)."""
-    return auth.require(Role.IT)
-
 
 def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
     """For ``collector.media_peer``'s router. Results (GET) are IT's. An offer made with a member's
