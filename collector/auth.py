@@ -416,9 +416,39 @@ class Auth:
         self.counters = AuthCounters()
         self._users_cache: tuple[float, UserFile] | None = None
         self._revoked: dict[str, float] = {}  # session id -> its expiry (signed-out sessions)
+        self._failures: dict[str, list[float]] = {}  # throttle key -> recent failed sign-ins
         self.authenticators: list[Authenticator] = list(authenticators or [PasswordAuthenticator(self.users)])
         #: set by the pages: resolves a self-test link into a member principal (or raises HTTPException)
         self.selftest_principal: Callable[[str], Principal] | None = None
+
+    # -- password guessing: a username tried from one address, and one address overall, are throttled
+    # separately, so a guesser elsewhere cannot lock the chair out in the middle of a meeting --
+    FAIL_MAX = 5  # per username and address
+    FAIL_MAX_ADDRESS = 50  # per address, any usernames (password spraying)
+    FAIL_WINDOW_S = 300.0
+
+    @staticmethod
+    def throttle_keys(username: str, address: str) -> tuple[str, str]:
+        return f"user:{username.casefold()}|{address}", f"ip:{address}"
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        return [t for t in self._failures.get(key, ()) if now - t < self.FAIL_WINDOW_S]
+
+    def locked(self, username: str, address: str) -> bool:
+        """True while this username from this address, or this address, has failed too often."""
+        now = self.clock()
+        pair, ip = self.throttle_keys(username, address)
+        return len(self._recent(pair, now)) >= self.FAIL_MAX or len(self._recent(ip, now)) >= self.FAIL_MAX_ADDRESS
+
+    def note_failure(self, username: str, address: str) -> None:
+        now = self.clock()
+        self.counters.login_failed += 1
+        for key, keep in zip(self.throttle_keys(username, address), (self.FAIL_MAX, self.FAIL_MAX_ADDRESS),
+                             strict=True):
+            self._failures[key] = [*self._recent(key, now), now][-keep:]
+        if len(self._failures) > 10_000:  # bounded: forget the oldest keys
+            for key in list(self._failures)[:5000]:
+                del self._failures[key]
 
     # users file, re-read when it changes so `add_user` takes effect without a restart
     def users(self) -> UserFile:

@@ -322,26 +322,30 @@ def router(deps: WebDeps) -> APIRouter:
     # -- sign-in --
     @r.get("/login", include_in_schema=False)
     async def login_page(request: Request, next: str = "/") -> Response:
-        return render(request, deps, "login.html", who=None, next=safe_next(next), failed=False,
+        return render(request, deps, "login.html", who=None, next=safe_next(next), failed=False, locked=False,
                       authenticators=auth.authenticators)
 
     @r.post("/login", include_in_schema=False)
     async def login(request: Request, next: str = "/") -> Response:
         form = await request.form()
         method = str(form.get("method") or "password")
-        chosen = next_auth = None
-        for a in auth.authenticators:
+        username = str(form.get("username") or "")[:128].casefold()
+        keys = (username, request.client.host if request.client else "?")
+        if auth.locked(*keys):
+            log.info("sign-in refused for %r: too many failures", username[:64])
+            return render(request, deps, "login.html", status=429, who=None, next=safe_next(next), failed=True,
+                          locked=True, authenticators=auth.authenticators)
+        who = None
+        for a in auth.authenticators:  # (`next` is the page to return to here)
             if a.id == method:
-                chosen = a
-        if chosen is not None:
-            next_auth = await chosen.complete(request)
-        if next_auth is None:
-            auth.counters.login_failed += 1
-            log.info("failed sign-in for %r", str(form.get("username") or "")[:64])
+                who = await a.complete(request)
+        if who is None:
+            auth.note_failure(*keys)
+            log.info("failed sign-in for %r", username[:64])
             return render(request, deps, "login.html", status=401, who=None, next=safe_next(next), failed=True,
-                          authenticators=auth.authenticators)
+                          locked=False, authenticators=auth.authenticators)
         response = RedirectResponse(safe_next(next), status_code=303)
-        auth.new_session(response, next_auth)
+        auth.new_session(response, who)
         return response
 
     @r.get("/login/{method}", include_in_schema=False)

@@ -12,6 +12,8 @@ TEXT: dict[str, Text] = {
     "username": {"sv": "Användarnamn", "en": "Username"},
     "password": {"sv": "Lösenord", "en": "Password"},
     "login_failed": {"sv": "Fel användarnamn eller lösenord.", "en": "Wrong username or password."},
+    "login_locked": {"sv": "För många misslyckade försök. Vänta fem minuter.",
+                     "en": "Too many failed attempts. Wait five minutes."},
     "meetings": {"sv": "Sammanträden", "en": "Meetings"},
     "no_meetings": {"sv": "Inga sammanträden som du har tillgång till.", "en": "No meetings you have access to."},
     "chair_view": {"sv": "Ordförandens vy", "en": "Chair's view"},

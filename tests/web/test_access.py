@@ -108,3 +108,11 @@ def test_forged_and_expired_links_are_refused(collector: Collector) -> None:
         assert r.status_code == status
         assert get(collector, "/api/meetings/ks-test", headers={auth.SELFTEST_HEADER: token}).status_code == status
     assert "Länken har gått ut" in get(collector, f"/selftest/{expired}").text
+
+
+def test_password_guessing_is_throttled(collector: Collector) -> None:
+    for _ in range(5):
+        r = httpx.post(collector.base + "/login", data={"username": "sekr-sn", "password": "guess"}, timeout=10)
+        assert r.status_code == 401
+    r = httpx.post(collector.base + "/login", data={"username": "sekr-sn", "password": PASSWORD}, timeout=10)
+    assert r.status_code == 429 and "För många misslyckade försök" in r.text

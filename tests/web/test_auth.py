@@ -188,3 +188,19 @@ def test_client_headers_for_the_cli(tmp_path: Path) -> None:
     token = auth.local_token(tmp_path)
     assert auth.client_headers(tmp_path, environ={}) == {"Authorization": f"Bearer {token}"}
     assert auth.client_headers(tmp_path, environ={auth.TOKEN_ENV: "lvt_x"}) == {"Authorization": "Bearer lvt_x"}
+
+
+def test_password_guessing_is_throttled(users: Path) -> None:
+    clock = Clock()
+    a = Auth(secret=b"k" * 32, users_path=users, meeting_body=lambda _m: None, clock=clock)
+    for _ in range(a.FAIL_MAX):
+        assert not a.locked("ordf", "10.0.0.7")
+        a.note_failure("ORDF", "10.0.0.7")
+    assert a.locked("ordf", "10.0.0.7")
+    assert not a.locked("ordf", "10.0.0.8")  # the chair elsewhere is not locked out by a guesser
+    clock.t += a.FAIL_WINDOW_S + 1
+    assert not a.locked("ordf", "10.0.0.7")
+    for i in range(a.FAIL_MAX_ADDRESS):  # spraying many usernames from one address
+        a.note_failure(f"user{i}", "10.0.0.9")
+    assert a.locked("someone-new", "10.0.0.9")
+    assert a.counters.login_failed == a.FAIL_MAX + a.FAIL_MAX_ADDRESS
