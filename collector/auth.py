@@ -59,6 +59,9 @@ CSRF_FIELD = "csrf_token"
 SELFTEST_HEADER = "X-Selftest-Token"
 DEFAULT_SESSION_S = 12 * 3600.0  # one long meeting day
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+NOT_SIGNED_IN = ("sign in first: a browser at /login; a program with 'Authorization: Bearer <API token>' "
+                 "(python -m collector.auth add-token; on the collector host collector.auth.local_headers(data_dir) "
+                 "reads {data_dir}/api-token.local)")
 #: security schemes, so /openapi.json says how to authenticate (checking is done in Auth.principal)
 BEARER = HTTPBearer(auto_error=False, scheme_name="apiToken",
                     description="API token for automation: `python -m collector.auth add-token NAME`")
@@ -560,7 +563,7 @@ class Auth:
             if who is None:
                 if html:
                     raise HTTPException(303, "sign in", headers={"Location": login_url(request)})
-                raise HTTPException(401, "sign in first", headers={"WWW-Authenticate": "Bearer"})
+                raise HTTPException(401, NOT_SIGNED_IN, headers={"WWW-Authenticate": "Bearer"})
             if who.role not in wanted:
                 raise HTTPException(403, "not allowed for your role")
             if body_of is not None and who.role is not Role.IT:
