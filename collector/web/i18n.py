@@ -117,6 +117,8 @@ TEXT: dict[str, Text] = {
                       "en": "You use the municipality's tablet or equivalent equipment."},
     "st.chk.silent": {"sv": "Telefonen är ljudlös och surfplattans aviseringar är avstängda.",
                       "en": "The phone is silenced and the tablet's notifications are off."},
+    "st.insecure": {"sv": "Webbläsaren ger bara kameran till sidor över https: be IT öppna självtestet med https.",
+                    "en": "Browsers give the camera only to https pages: ask IT to serve the self-test over https."},
     "st.confirm": {"sv": "Bocka för det som stämmer innan du startar: det skickas med resultatet.",
                    "en": "Tick what is true before you start: it is sent with the result."},
     "st.confirmed": {"sv": "bekräftat av ledamoten", "en": "confirmed by the member"},

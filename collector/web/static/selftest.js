@@ -6,7 +6,7 @@
 (function () {
   var boot = JSON.parse(document.getElementById("boot").textContent);
   var T = boot.texts, I = boot.icons, L = boot.limits;
-  var checks = [], stream = null, startedAt = 0;
+  var checks = [], stream = null, startedAt = 0, audioCtx = null;
 
   function $(id) { return document.getElementById(id); }
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
@@ -44,10 +44,18 @@
   function cameraAndMic() {
     show("camera.capture", "pending", T["chk.camera"], T["chk.pending"]);
     show("microphone.level", "pending", T["chk.microphone"], T["chk.pending"]);
+    if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
+      // browsers give the camera only to https pages (and localhost)
+      record("camera.capture", T["chk.camera"], "error", null, null, T["st.insecure"], "H1");
+      record("microphone.level", T["chk.microphone"], "error", null, null, T["st.insecure"], "H1");
+      return Promise.resolve();
+    }
     return navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: true})
       .then(function (s) {
         stream = s; $("preview").srcObject = s;
-        return Promise.all([measureVideo(s), measureAudio(s)]);
+        return Promise.all([measureVideo(s), withTimeout(measureAudio(s), 8000, "audio").catch(function (err) {
+          record("microphone.level", T["chk.microphone"], "error", null, null, String(err.message || err), "H1");
+        })]);
       }).catch(function (err) {
         record("camera.capture", T["chk.camera"], "fail", null, null, String(err.name || err), "H1");
         record("microphone.level", T["chk.microphone"], "fail", null, null, String(err.name || err), "H1");
@@ -91,9 +99,9 @@
       });
   }
   function measureAudio(s) {
-    var AC = window.AudioContext || window.webkitAudioContext;
-    if (!AC) { record("microphone.level", T["chk.microphone"], "skipped", null, null, "no Web Audio", "H1"); return Promise.resolve(); }
-    var ctx = new AC(), src = ctx.createMediaStreamSource(s), an = ctx.createAnalyser();
+    var ctx = audioCtx;
+    if (!ctx) { record("microphone.level", T["chk.microphone"], "skipped", null, null, "no Web Audio", "H1"); return Promise.resolve(); }
+    var src = ctx.createMediaStreamSource(s), an = ctx.createAnalyser();
     an.fftSize = 2048; src.connect(an);
     var buf = new Float32Array(an.fftSize), peak = -120, sumDb = 0, n = 0;
     return (ctx.resume ? ctx.resume() : Promise.resolve()).then(function () {
@@ -111,7 +119,7 @@
       var status = peak < -60 ? "warn" : "pass";    // quieter than -60 dBFS: muted or dead (testrtc)
       record("microphone.level", T["chk.microphone"], status, Math.round(peak), "dBFS",
         Math.round(peak) + " dBFS" + (status === "warn" ? (boot.lang === "en" ? " — too quiet, is it muted?" : " — för tyst, är den avstängd?") : ""), "H1");
-      ctx.close && ctx.close();
+      if (ctx.close) ctx.close();
     });
   }
 
@@ -238,6 +246,9 @@
 
   $("start").addEventListener("click", function () {
     var btn = $("start"); btn.disabled = true; checks = []; $("checks").textContent = "";
+    // iPad Safari starts audio only inside the tap itself: make the AudioContext before any await
+    var AC = window.AudioContext || window.webkitAudioContext;
+    audioCtx = AC ? new AC() : null;
     $("status").textContent = T["st.running"]; startedAt = Date.now() / 1000;
     cameraAndMic().then(mediaPath).then(rtt).then(download).then(upload).then(send).then(function (res) {
       $("status").textContent = T[res.overall === "pass" ? "st.done_pass" : res.overall === "warn" ? "st.done_warn" : "st.done_fail"];
