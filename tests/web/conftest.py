@@ -39,7 +39,8 @@ def iso(epoch: float) -> str:
 
 
 def write_roster(path: Path, now: float) -> None:
-    """ks-test (kommunstyrelsen, running now) with Anna and Bo; sn-test (socialnämnden) with Zoe."""
+    """ks-test (kommunstyrelsen, running now) with Anna and Bo, ks-later (tomorrow) and ks-earlier
+    (yesterday) with Anna; sn-test (socialnämnden, running now) with Zoe."""
     path.write_text(f"""
 [[meeting]]
 id = "ks-test"
@@ -59,6 +60,30 @@ name = "Bo Berg"
 member_id = "bo"
 device_id = "dev-b"
 role = "ersättare"
+
+[[meeting]]
+id = "ks-later"
+body = "kommunstyrelsen"
+start = {iso(now + 86400)}
+end = {iso(now + 86400 + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Anna Andersson"
+member_id = "anna"
+device_id = "dev-a"
+
+[[meeting]]
+id = "ks-earlier"
+body = "kommunstyrelsen"
+start = {iso(now - 86400)}
+end = {iso(now - 86400 + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Anna Andersson"
+member_id = "anna"
+device_id = "dev-a"
 
 [[meeting]]
 id = "sn-test"

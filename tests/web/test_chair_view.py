@@ -137,6 +137,18 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
     page.context.close()
 
 
+def test_before_and_after_the_meeting(collector: Collector, browser: Any) -> None:
+    page = sign_in(browser, collector.base, "ordf", path="/chair/ks-later")
+    wait_verdict(page, "not_started", 10)
+    assert banner(page)[1].startswith("Sammanträdet har inte börjat")
+    shot(page, "not_started")
+    page.goto(collector.base + "/chair/ks-earlier")
+    wait_verdict(page, "ended", 10)
+    assert banner(page)[1].startswith("Sammanträdet är avslutat")
+    shot(page, "ended")
+    page.context.close()
+
+
 def test_view_and_api_are_the_same_json(collector: Collector) -> None:
     """One encoding feeds the page, the stream and GET /api/meetings/{id}."""
     api = collector.api("/api/meetings/ks-test")

@@ -141,7 +141,7 @@
       net.appendChild(el("div", "battery", T["col.battery"] + ": " + batteryText(p)));
       cell(tr, "selftest", selftestNode(p));
       cell(tr, "mediapath", mediapathNode(p));
-      if (boot.may_act) cell(tr, "acts", rowActions(p));
+      if (boot.may_act) cell(tr, "acts", view.verdict === "ended" ? "" : rowActions(p));
       body.appendChild(tr);
     });
     tick();
@@ -179,6 +179,7 @@
       var b = box.querySelector('button[data-kind="' + k + '"]');
       if (b) b.hidden = hide[k];
     });
+    box.hidden = view.verdict === "ended";  // nothing left to record after the meeting
   }
 
   function apply(v) {
