@@ -140,6 +140,9 @@ TEXT: dict[str, Text] = {
                           "efter mötet.",
                     "en": "Send each remote participant their personal self-test link (H7, H8). The link "
                           "works only for that person and this meeting and expires after the meeting."},
+    "links.subject": {"sv": "Självtest inför sammanträdet", "en": "Self-test before the meeting"},
+    "links.body": {"sv": "Gör självtestet senast 15 minuter före start (H8). Din personliga länk:",
+                   "en": "Run the self-test at least 15 minutes before the start (H8). Your personal link:"},
     "expires": {"sv": "Gäller till", "en": "Valid until"},
     "role": {"sv": "Roll", "en": "Role"},
     "device": {"sv": "Enhet", "en": "Device"},

@@ -74,7 +74,8 @@ def test_chair_sees_own_bodies_only_and_actions_need_csrf(collector: Collector) 
     acts = [a for a in collector.api("/api/meetings/ks-test/actions") if a["kind"].startswith("vote")]
     assert [(a["kind"], a["by"]) for a in acts] == [("vote_start", "ordf"), ("vote_end", "ordf")]
     with closing(session(collector, "sekr-sn")) as secretary:
-        assert secretary.get("/secretary/sn-test/links").status_code == 200
+        links_page = secretary.get("/secretary/sn-test/links")
+        assert links_page.status_code == 200 and "Zoe Zetterberg" in links_page.text and "/selftest/" in links_page.text
         assert secretary.get("/secretary/ks-test/links").status_code == 403
 
 
