@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from typing import Any, Literal
 
 import msgspec
-from fastapi import APIRouter, FastAPI, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -29,7 +29,8 @@ class ActionIn(BaseModel):
     """A chair's or secretary's action (H5 votes, H15 adjourn/resume, H18 conflict of interest)."""
 
     kind: ActionKind
-    by: str = Field(min_length=1, max_length=200, description="who recorded it (name or role)")
+    by: str = Field(default="", max_length=200,
+                    description="who recorded it (name or role); a signed-in user is recorded as themself")
     member_id: str | None = Field(default=None, max_length=128)
     item: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
@@ -83,10 +84,12 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
 
     @r.post("/meetings/{meeting_id}/actions", status_code=201,
             summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left")
-    def act(meeting_id: str, action: ActionIn) -> Response:
+    def act(meeting_id: str, action: ActionIn, request: Request) -> Response:
         if runtime.view(meeting_id) is None:
             raise HTTPException(404, f"no meeting {meeting_id!r}")
-        a = Action(meeting_id=meeting_id, kind=action.kind, at=action.at or runtime.clock(), by=action.by,
+        who = getattr(request.state, "principal", None)  # set by the sign-in guard (collector.pages)
+        by = who.username if who is not None and (who.via == "session" or not action.by) else action.by
+        a = Action(meeting_id=meeting_id, kind=action.kind, at=action.at or runtime.clock(), by=by,
                    member_id=action.member_id, item=action.item, note=action.note)
         try:
             changes = runtime.act(a)
@@ -128,7 +131,7 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
     return r
 
 
-def mount_optional(app: FastAPI, runtime: Any) -> None:
+def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ()) -> None:
     """Routers from other modules; a missing module is logged, never fatal."""
     def on_mediapath(result: dict[str, Any]) -> None:
         """A media path result (H13 roll-call helper) -> the engine and the database. Only for a
@@ -148,7 +151,7 @@ def mount_optional(app: FastAPI, runtime: Any) -> None:
         try:
             mod = importlib.import_module(module)
             router = make(mod)
-            app.include_router(router, prefix=prefix)
+            app.include_router(router, prefix=prefix, dependencies=list(dependencies))
             if hasattr(router, "media_peer"):
                 app.state.media_peer = router.media_peer
             runtime.optional_modules[module] = "loaded"
@@ -163,6 +166,8 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
     app = FastAPI(title="Likavillkor collector", version=__version__,
                   description="Watches that remote members attend on equal terms (H1-H23).")
     app.state.runtime = runtime
+    if not api_dependencies:  # sign-in (collector.pages) guards every route unless told otherwise
+        api_dependencies = default_guards(runtime)
     app.include_router(api_router(runtime, api_dependencies))
 
     @app.get("/metrics", summary="Prometheus text format", response_class=Response,
@@ -171,9 +176,23 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
         return Response(content=metrics.from_health(runtime.health()),
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    mount_optional(app, runtime)
+    mount_optional(app, runtime, api_dependencies)
     mount_pages(app, runtime)
     return app
+
+
+def _signin_unavailable() -> None:
+    raise HTTPException(503, "sign-in is not available: see the collector log")
+
+
+def default_guards(runtime: Any) -> list[Any]:
+    """The sign-in guards of collector.pages (a meeting's route: its chair/secretary or IT; the rest:
+    IT). If they cannot load, the API stays closed (503), never open; MQTT ingest runs on."""
+    try:
+        return list(importlib.import_module("collector.pages").api_dependencies(runtime))
+    except Exception as exc:
+        log.error("sign-in not available, the API is closed: %s", exc)
+        return [Depends(_signin_unavailable)]
 
 
 def mount_pages(app: FastAPI, runtime: Any) -> None:
