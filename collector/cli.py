@@ -118,7 +118,9 @@ def cmd_actions(args: argparse.Namespace) -> int:
     cfg = _load_config(args.config)
     base = args.url or f"{'https' if cfg.http.tls_cert else 'http'}://{cfg.http.host}:{cfg.http.port}"
     url = f"{base}/api/meetings/{args.meeting}/actions"
-    with httpx.Client(timeout=10.0, verify=not args.insecure) as client:
+    from collector.auth import client_headers  # $LIKAVILLKOR_API_TOKEN or the host's local token
+
+    with httpx.Client(timeout=10.0, verify=not args.insecure, headers=client_headers(cfg.data_path)) as client:
         if args.kind is None:
             r = client.get(url)
         else:

@@ -75,9 +75,10 @@ pids+=($!)
 API="http://127.0.0.1:$PORT"
 BROKER=""
 for _ in $(seq 1 100); do
-  BROKER="$($PY - "$API" <<'PYEOF' 2>/dev/null || true
+  BROKER="$($PY - "$API" "$DATA" <<'PYEOF' 2>/dev/null || true
 import sys, httpx
-h = httpx.get(sys.argv[1] + "/api/health", timeout=1).json()
+from collector.auth import client_headers
+h = httpx.get(sys.argv[1] + "/api/health", headers=client_headers(sys.argv[2]), timeout=1).json()
 print(h["broker"]["url"] if h["broker"]["connected"] else "")
 PYEOF
 )"

@@ -11,6 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector.api import create_app
+from collector.auth import local_headers
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
@@ -20,7 +21,7 @@ from tests.support.databases import Postgres
 @pytest.fixture
 def client_rt(make_runtime: RuntimeFactory) -> tuple[TestClient, object]:
     rt = make_runtime(silence_lost_s=0.5)
-    return TestClient(create_app(rt)), rt
+    return TestClient(create_app(rt), headers=local_headers(rt.config.data_path)), rt
 
 
 def _feed(rt: Any, device: str, **fields: Any) -> None:
@@ -114,7 +115,7 @@ def test_optional_routers_mounted_and_mediapath_results_recorded(client_rt: tupl
 def test_database_down_ingest_and_verdicts_go_on(make_runtime: RuntimeFactory, postgres_server: Postgres) -> None:
     url = postgres_server.create_database(f"apidown_{int(time.time() * 1000) % 10**8}")
     rt = make_runtime(store_url=url, silence_lost_s=0.5, name="pgdown")
-    client = TestClient(create_app(rt))
+    client = TestClient(create_app(rt), headers=local_headers(rt.config.data_path))
     postgres_server.stop()
     try:
         _feed(rt, "dev-a", link="wifi", rtt_ms=20.0)

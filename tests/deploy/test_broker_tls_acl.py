@@ -20,6 +20,7 @@ import httpx
 import pytest
 
 from collector import brokerauth
+from collector.auth import local_headers
 from likavillkor import wire
 from likavillkor.topics import DEVICE_WILDCARD, device_topic
 from tests.deploy.broker import conf_for_test
@@ -296,7 +297,8 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
         wait_port("127.0.0.1", http_port, timeout=30)
 
         def metrics() -> str:
-            return httpx.get(f"https://localhost:{http_port}/metrics", verify=tls, timeout=DEADLINE_S).text
+            return httpx.get(f"https://localhost:{http_port}/metrics", verify=tls, timeout=DEADLINE_S,
+                             headers=local_headers(tmp_path / "data")).text
 
         deadline = time.monotonic() + 10
         while _metric(metrics(), "likavillkor_mqtt_connected") != 1.0:

@@ -23,11 +23,13 @@ from typing import Any
 import httpx
 import pytest
 
+from collector.auth import local_headers
 from tests.collector.helpers import write_config, write_roster
 from tests.support.services import Mosquitto, free_port, stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENCE_S = 2.0
+_HEADERS: dict[str, str] = {}
 
 
 @contextmanager
@@ -40,6 +42,7 @@ def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = 
     proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
                             stdout=log, stderr=log, start_new_session=True)
     base = f"http://127.0.0.1:{port}"
+    _HEADERS.update(local_headers(tmp_path / "data"))  # the host's own token (collector.auth)
     try:
         _until(lambda: _get(base, "/api/health") is not None and _get(base, "/api/health")["broker"]["connected"],
                20, "collector up and connected to its broker", tmp_path / "collector.log")
@@ -70,7 +73,7 @@ def device(port: int, device_id: str, tmp_path: Path, api: str) -> Iterator[subp
 
 def _get(base: str, path: str) -> Any:
     try:
-        r = httpx.get(base + path, timeout=2)
+        r = httpx.get(base + path, headers=_HEADERS, timeout=2)
     except httpx.HTTPError:
         return None
     return r.json() if r.status_code == 200 else None
@@ -113,7 +116,7 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
         # the chair records the adjournment from the command line, through the HTTP API (H15)
         cli = subprocess.run([sys.executable, "-m", "collector", "actions", "--url", base, "--meeting", "ks-test",
                               "--kind", "adjourn", "--by", "ordförande"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=30)
+                             timeout=30, env={**os.environ, "LIKAVILLKOR_API_TOKEN": _HEADERS["Authorization"][7:]})
         assert cli.returncode == 0, cli.stderr
         assert _get(base, "/api/meetings/ks-test")["adjourned_since"] is not None
     # the collector stopped its private Mosquitto by PID on the way out
@@ -132,7 +135,7 @@ def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mo
         assert health["broker"]["monitoring"] == "interrupted"
         assert view["monitoring"] == "interrupted" and view["verdict"] == "monitoring_interrupted"
         assert all(p["state"] != "lost" for p in view["participants"])
-        metrics = httpx.get(base + "/metrics", timeout=2).text
+        metrics = httpx.get(base + "/metrics", headers=_HEADERS, timeout=2).text
         assert "likavillkor_mqtt_connected 0.0" in metrics
         mosquitto.start()
         _until(lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", 20, "monitoring back")

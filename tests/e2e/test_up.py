@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from collector.auth import local_headers
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -53,12 +54,13 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
         broker = re.search(r"MQTT:\s+mqtt://127.0.0.1:(\d+)", text)
         assert device and broker, text[-3000:]
         base = f"http://127.0.0.1:{port}"
-        meetings = httpx.get(f"{base}/api/meetings", timeout=5).json()
+        headers = local_headers(data)  # the host's own token (collector.auth)
+        meetings = httpx.get(f"{base}/api/meetings", headers=headers, timeout=5).json()
         assert len(meetings) == 1 and meetings[0]["body"] == "kommunstyrelsen"
         mid = meetings[0]["meeting_id"]
 
         def state() -> str:
-            view = httpx.get(f"{base}/api/meetings/{mid}", timeout=5).json()
+            view = httpx.get(f"{base}/api/meetings/{mid}", headers=headers, timeout=5).json()
             return str(next(p["state"] for p in view["participants"] if p["device_id"] == device.group(1)))
 
         deadline = time.monotonic() + 30
