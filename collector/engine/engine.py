@@ -89,6 +89,7 @@ class Engine:
         self._known: dict[str, str | None] = {}
         self._monitor = Monitor()
         self._dedupe_window = policies.defaults.dedupe_window
+        self._dedupe_mask = (1 << self._dedupe_window) - 1
         self._late_after_s = policies.defaults.late_after_s
         self.unknown_devices: dict[str, float] = {}
         self.set_roster(roster, now)
@@ -187,7 +188,9 @@ class Engine:
             if len(dev.boots) > _MAX_BOOTS:
                 del dev.boots[next(iter(dev.boots))]
         elif seq > rec[0]:
-            rec[1] = ((rec[1] << (seq - rec[0])) | 1) & ((1 << self._dedupe_window) - 1)
+            # bounded whatever the jump: a seq far ahead (up to 2**53) starts a fresh window
+            jump = seq - rec[0]
+            rec[1] = ((rec[1] << jump) | 1) & self._dedupe_mask if jump < self._dedupe_window else 1
             rec[0] = seq
         else:
             d = rec[0] - seq
@@ -590,7 +593,7 @@ class Engine:
         their persisted times. Devices get a grace of ``silence_lost_s`` from ``now``."""
         from collector.engine.snapshot import apply
 
-        apply(blob, self._meetings, self._devices, self.unknown_devices)
+        apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._dedupe_window)
         self._monitor = Monitor(self._monitor.connected, self._monitor.down_since, now)
 
 

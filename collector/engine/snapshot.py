@@ -61,7 +61,9 @@ class _Meeting(msgspec.Struct, kw_only=True):
 
 
 class _Device(msgspec.Struct, array_like=True):
-    boots: dict[str, tuple[int, str]]  # boot_id -> (max seq, seen-seq bitmask in hex: may exceed 64 bits)
+    # boot_id -> (highest seq, seen-seq bitmask in hex): the mask holds at most ``dedupe_window`` bits
+    # (more than msgpack's 64-bit integers, hence hex); the engine keeps it bounded for any seq jump
+    boots: dict[str, tuple[int, str]]
     lag_base: float | None
 
 
@@ -98,8 +100,21 @@ def take(meetings: dict[str, MeetingRt], devices: dict[str, DeviceTrack], unknow
     return _encoder.encode(snap)
 
 
+def _boots(boots: dict[str, tuple[int, str]], window: int) -> dict[str, list[int]]:
+    """The duplicate memory from a snapshot, cut to ``window`` bits; a damaged mask is forgotten
+    (fewer duplicates recognised, never a failed restore)."""
+    out: dict[str, list[int]] = {}
+    for boot_id, (seq, mask) in boots.items():
+        try:
+            bits = int(mask[-((window + 3) // 4):], 16) & ((1 << window) - 1)  # the low digits
+        except ValueError:
+            bits = 1
+        out[boot_id] = [seq, bits | 1]
+    return out
+
+
 def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, DeviceTrack],
-          unknown: dict[str, float]) -> None:
+          unknown: dict[str, float], *, window: int = 256) -> None:
     """Load a snapshot onto the engine's records (meetings/members no longer on the roster are dropped)."""
     try:
         snap = _decoder.decode(blob)
@@ -131,6 +146,6 @@ def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, Device
     for device_id, sd in snap.devices.items():
         dev = devices.get(device_id)
         if dev is not None:
-            dev.boots = {b: [seq, int(mask, 16)] for b, (seq, mask) in sd.boots.items()}
+            dev.boots = _boots(sd.boots, window)
             dev.lag_base = sd.lag_base
     unknown.update(snap.unknown_devices)
