@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from likavillkor import topics, wire  # noqa: E402
-from tests.e2e.test_collector_process import SILENCE_S, collector, device  # noqa: E402
+from tests.e2e.test_collector_process import _HEADERS, SILENCE_S, collector, device  # noqa: E402
 
 
 def _view(base: str) -> Any:
-    return httpx.get(f"{base}/api/meetings/ks-test", timeout=2).json()
+    return httpx.get(f"{base}/api/meetings/ks-test", headers=_HEADERS, timeout=2).json()
 
 
 def sample_to_api(base: str, broker_port: int, n: int) -> list[float]:
@@ -85,7 +85,8 @@ def main() -> None:
     p.add_argument("--kills", type=int, default=3)
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp, collector(Path(tmp), devices=("dev-a", "dev-b")) as base:
-        port = int(httpx.get(f"{base}/api/health", timeout=2).json()["broker"]["url"].rsplit(":", 1)[1])
+        port = int(httpx.get(f"{base}/api/health", headers=_HEADERS, timeout=2).json()["broker"]["url"]
+                   .rsplit(":", 1)[1])
         lat = sample_to_api(base, port, args.samples)
         kills = kill_to_verdict(base, port, Path(tmp), args.kills)
     lat_ms = sorted(x * 1000 for x in lat)
