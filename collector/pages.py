@@ -93,6 +93,7 @@ class WebDeps:
     speedtest_url: str = "/speedtest"
     link_grace_s: float = selftest_links.DEFAULT_GRACE_S
     counters: dict[str, int] = field(default_factory=dict)
+    streams: int = 0  # open live views (event streams)
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -206,6 +207,14 @@ class LinkOut(BaseModel):
     email: str | None
     url: str
     expires_at: float
+
+
+class WebCounters(BaseModel):
+    """Sign-in and page counters (bad input is counted, logged once, never a crash)."""
+
+    auth: dict[str, int]
+    pages: dict[str, int]
+    event_streams: int
 
 
 class FailingDeviceOut(BaseModel):
@@ -479,6 +488,11 @@ def router(deps: WebDeps) -> APIRouter:
                                 meeting_id=meeting.id, member_id=p.member_id, checks=len(msg.checks))
 
     # -- IT --
+    @r.get("/api/web/counters", response_model=WebCounters, tags=["health"],
+           summary="Sign-in and page counters: failed sign-ins, refused tokens and links, open live views (IT)")
+    async def web_counters(who: ItApi) -> WebCounters:
+        return WebCounters(auth=dict(vars(auth.counters)), pages=dict(deps.counters), event_streams=deps.streams)
+
     @r.get("/it/incidents", include_in_schema=False)
     async def incidents_page(request: Request, who: ItPage,
                              f: Filter,
@@ -530,6 +544,15 @@ async def _event_stream(request: Request, deps: WebDeps, meeting_id: str) -> Asy
     ``GET /api/meetings/{id}`` returns) whenever it changes, and a ``ping`` every HEARTBEAT_S so the page
     can tell a live view from a stale one. The countdown ticks in the page, so a view that differs only
     in ``at`` / ``substitute_in_s`` is not re-sent."""
+    deps.streams += 1
+    try:
+        async for chunk in _stream_views(request, deps, meeting_id):
+            yield chunk
+    finally:
+        deps.streams -= 1
+
+
+async def _stream_views(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     last_key: bytes | None = None
     last_sent = 0.0

@@ -117,3 +117,12 @@ def test_password_guessing_is_throttled(collector: Collector) -> None:
         assert r.status_code == 401
     r = httpx.post(collector.base + "/login", data={"username": "sekr-sn", "password": PASSWORD}, timeout=10)
     assert r.status_code == 429 and "För många misslyckade försök" in r.text
+
+
+def test_refusals_are_counted(collector: Collector) -> None:
+    get(collector, "/selftest/not-a-token")
+    httpx.post(collector.base + "/login", data={"username": "nobody", "password": "nothing at all"}, timeout=10)
+    counters = collector.api("/api/web/counters")
+    assert counters["auth"]["login_failed"] >= 1
+    assert counters["pages"]["selftest_link_malformed"] >= 1
+    assert get(collector, "/api/web/counters").status_code == 401
