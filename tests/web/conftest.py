@@ -13,6 +13,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -26,7 +27,10 @@ from collector import auth
 from tests.support.services import Mosquitto, free_port, require_binary, running_mosquitto, stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]
-SHOTS = ROOT / "docs" / "screenshots"
+#: where screenshots go: docs/screenshots/ when LIKAVILLKOR_SCREENSHOTS=1 (to refresh docs/web.md),
+#: else a scratch directory, so a test run leaves the source tree as it was
+SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("LIKAVILLKOR_SCREENSHOTS") == "1" else \
+    Path(tempfile.gettempdir()) / "likavillkor-screenshots"
 SILENCE_S = 2.0
 SUBSTITUTE_S = 12.0
 PASSWORD = "correct horse battery"
