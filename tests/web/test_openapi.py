@@ -68,3 +68,15 @@ def test_openapi_describes_the_api_with_models(collector: Collector) -> None:
     assert {"apiToken", "session"} <= set(spec["components"]["securitySchemes"])
     # the pages themselves are not API
     assert "/chair/{meeting_id}" not in paths and "/login" not in paths
+
+
+def test_a_real_meeting_view_matches_its_published_schema(collector: Collector) -> None:
+    """Random ids mostly hit 404s: check a real MeetingView (with a lost participant) against the schema."""
+    import jsonschema
+
+    spec = httpx.get(collector.base + "/openapi.json", timeout=5).json()
+    schema = {"$ref": "#/components/schemas/MeetingView", "components": spec["components"]}
+    view = collector.api("/api/meetings/ks-test")
+    jsonschema.Draft202012Validator(schema).validate(view)
+    broken = {**view, "verdict": "all_fine"}
+    assert not jsonschema.Draft202012Validator(schema).is_valid(broken)
