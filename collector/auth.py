@@ -90,6 +90,8 @@ class Principal:
     name: str = ""
     via: str = "session"
     session_id: str = ""
+    #: which Authenticator signed the user in ("password", "oidc", ...)
+    method: str = "password"
     #: member principals only: the one meeting and member the self-test link is for
     meeting_id: str | None = None
     member_id: str | None = None
@@ -467,7 +469,7 @@ class Auth:
     def new_session(self, response: Response, who: Principal) -> str:
         sid = secrets.token_urlsafe(16)
         payload = {"sid": sid, "u": who.username, "r": who.role.value, "b": sorted(who.bodies), "n": who.name,
-                   "exp": self.clock() + self.session_s}
+                   "a": who.method, "exp": self.clock() + self.session_s}
         response.set_cookie(SESSION_COOKIE, sign(self.secret, "session", payload), max_age=int(self.session_s),
                             httponly=True, samesite="strict", secure=self.secure_cookies, path="/")
         self.counters.login_ok += 1
@@ -488,16 +490,17 @@ class Auth:
             exp = float(p["exp"])
             sid = str(p["sid"])
             who = Principal(username=str(p["u"]), role=Role(p["r"]), bodies=frozenset(p.get("b", [])),
-                            name=str(p.get("n", "")), via="session", session_id=sid)
+                            name=str(p.get("n", "")), via="session", session_id=sid, method=str(p.get("a", "password")))
         except (SignatureError, KeyError, ValueError, TypeError):
             self.counters.session_rejected += 1
             return None
         now = self.clock()
         if exp < now or sid in self._revoked:
             return None
-        user = self.users().users.get(who.username.casefold())
-        if user is None or user.role is not who.role:
-            return None  # removed or changed since sign-in
+        if who.method == "password":  # other methods' users live at their identity provider
+            user = self.users().users.get(who.username.casefold())
+            if user is None or user.role is not who.role:
+                return None  # removed or changed since sign-in
         self._prune(now)
         return who
 

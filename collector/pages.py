@@ -359,11 +359,27 @@ def router(deps: WebDeps) -> APIRouter:
 
     @r.get("/login/{method}", include_in_schema=False)
     async def login_redirect(request: Request, method: str) -> Response:
+        """A redirect-based sign-in (OIDC): off to the identity provider."""
         for a in auth.authenticators:
             if a.id == method and not a.form:
                 started = await a.begin(request)
                 if started is not None:
                     return started
+        raise HTTPException(404, "no such sign-in method")
+
+    @r.get("/login/{method}/callback", include_in_schema=False)
+    async def login_callback(request: Request, method: str, next: str = "/") -> Response:
+        """Back from the identity provider: the authenticator checks the answer and names the user."""
+        for a in auth.authenticators:
+            if a.id == method and not a.form:
+                who = await a.complete(request)
+                if who is None:
+                    auth.note_failure(f"{method}-callback", request.client.host if request.client else "?")
+                    return render(request, deps, "login.html", status=401, who=None, next=safe_next(next),
+                                  failed=True, locked=False, authenticators=auth.authenticators)
+                response = RedirectResponse(safe_next(next), status_code=303)
+                auth.new_session(response, who)
+                return response
         raise HTTPException(404, "no such sign-in method")
 
     @r.post("/logout", include_in_schema=False)
