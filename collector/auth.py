@@ -466,12 +466,15 @@ class Auth:
         return self._users_cache[1]
 
     # -- sessions --
-    def new_session(self, response: Response, who: Principal) -> str:
+    def new_session(self, response: Response, who: Principal, request: Request | None = None) -> str:
+        """Sign ``who`` in: a signed cookie, Secure when the collector serves TLS or the request came
+        over https (uvicorn's --proxy-headers makes a TLS-terminating proxy count)."""
+        secure = self.secure_cookies or (request is not None and request.url.scheme == "https")
         sid = secrets.token_urlsafe(16)
         payload = {"sid": sid, "u": who.username, "r": who.role.value, "b": sorted(who.bodies), "n": who.name,
                    "a": who.method, "exp": self.clock() + self.session_s}
         response.set_cookie(SESSION_COOKIE, sign(self.secret, "session", payload), max_age=int(self.session_s),
-                            httponly=True, samesite="strict", secure=self.secure_cookies, path="/")
+                            httponly=True, samesite="strict", secure=secure, path="/")
         self.counters.login_ok += 1
         return sid
 

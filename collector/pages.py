@@ -354,7 +354,7 @@ def router(deps: WebDeps) -> APIRouter:
             return render(request, deps, "login.html", status=401, who=None, next=safe_next(next), failed=True,
                           locked=False, authenticators=auth.authenticators)
         response = RedirectResponse(safe_next(next), status_code=303)
-        auth.new_session(response, who)
+        auth.new_session(response, who, request)
         return response
 
     @r.get("/login/{method}", include_in_schema=False)
@@ -378,7 +378,7 @@ def router(deps: WebDeps) -> APIRouter:
                     return render(request, deps, "login.html", status=401, who=None, next=safe_next(next),
                                   failed=True, locked=False, authenticators=auth.authenticators)
                 response = RedirectResponse(safe_next(next), status_code=303)
-                auth.new_session(response, who)
+                auth.new_session(response, who, request)
                 return response
         raise HTTPException(404, "no such sign-in method")
 

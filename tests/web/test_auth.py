@@ -44,7 +44,7 @@ def app_for(users: Path, clock: Clock) -> tuple[TestClient, Auth]:
         who = await a.authenticators[0].complete(request)
         response = Response(status_code=204 if who else 401)
         if who:
-            a.new_session(response, who)
+            a.new_session(response, who, request)
         return response
 
     @app.post("/logout")
@@ -204,3 +204,10 @@ def test_password_guessing_is_throttled(users: Path) -> None:
         a.note_failure(f"user{i}", "10.0.0.9")
     assert a.locked("someone-new", "10.0.0.9")
     assert a.counters.login_failed == a.FAIL_MAX + a.FAIL_MAX_ADDRESS
+
+
+def test_cookies_are_secure_over_https(users: Path) -> None:
+    client, _ = app_for(users, Clock())
+    https = TestClient(client.app, base_url="https://collector.example")
+    r = https.post("/login", data={"username": "ordf", "password": PW})
+    assert r.status_code == 204 and "Secure" in r.headers["set-cookie"]
