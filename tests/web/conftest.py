@@ -237,6 +237,7 @@ def write_camera_clip(path: Path, seconds: float = 3.0, fps: int = 15, size: tup
     import numpy as np
 
     photo = cv2.imread(str(ROOT / "tests/data/media/astronaut-eileen-collins.jpg"))
+    assert photo is not None, "tests/data/media/astronaut-eileen-collins.jpg is missing"
     w, h = size
     big = cv2.resize(photo, (h + 60, h + 60), interpolation=cv2.INTER_AREA)
     with open(path, "wb") as f:

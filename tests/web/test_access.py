@@ -57,8 +57,8 @@ def test_chair_sees_own_bodies_only_and_actions_need_csrf(collector: Collector) 
     with closing(session(collector, "ordf")) as chair:
         assert chair.get("/chair/ks-test").status_code == 200
         assert chair.get("/chair/sn-test").status_code == 403
-        page = chair.get("/chair/sn-test", headers={"Accept": "text/html"})  # a browser gets a page
-        assert page.status_code == 403 and "Du har inte behörighet" in page.text and "Zoe" not in page.text
+        refused = chair.get("/chair/sn-test", headers={"Accept": "text/html"})  # a browser gets a page
+        assert refused.status_code == 403 and "Du har inte behörighet" in refused.text and "Zoe" not in refused.text
         assert chair.get("/api/meetings/sn-test").status_code == 403
         assert chair.get("/it/incidents").status_code == 403
         home = chair.get("/").text
