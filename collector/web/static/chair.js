@@ -54,6 +54,11 @@
       why.forEach(function (w) { box.appendChild(el("span", "why", w)); });
     }
     b.appendChild(box);
+    // screen readers hear the verdict when it changes, not every tick of the reasons
+    if (verdict !== renderBanner.announced) {
+      renderBanner.announced = verdict;
+      document.getElementById("announce").textContent = box.firstChild ? box.firstChild.textContent : verdict;
+    }
   }
 
   function renderStatus() {
