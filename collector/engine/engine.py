@@ -181,10 +181,13 @@ class Engine:
     def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
         """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
         seq = msg.seq
-        rec = dev.boots.get(msg.boot_id)
+        # status messages number their own series (from 2**52, agent.identity): kept apart, or the
+        # first status would put every later sample of the boot "out of order", hence late
+        key = msg.boot_id + "/status" if type(msg) is wire.Status else msg.boot_id
+        rec = dev.boots.get(key)
         in_order = True
         if rec is None:
-            dev.boots[msg.boot_id] = [seq, 1]
+            dev.boots[key] = [seq, 1]
             if len(dev.boots) > _MAX_BOOTS:
                 del dev.boots[next(iter(dev.boots))]
         elif seq > rec[0]:
