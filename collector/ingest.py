@@ -50,21 +50,46 @@ class TokenBucket:
         return False
 
 
+#: a replay's device time is at most this far ahead of the collector (device clocks off by minutes) ...
+REPLAY_SKEW_S = 600.0
+#: ... and at most this old (the outbox's 50,000 messages at 1 sample/s are 14 h)
+REPLAY_HORIZON_S = 24 * 3600.0
+
+
 @dataclass
 class RateLimiter:
-    """One bucket per device, so one flooding device never starves the others."""
+    """One bucket per device, so one flooding device never starves the others.
+
+    An outbox replay after an outage (issue 8) arrives as fast as the broker delivers it, far over
+    the live rate, yet it is the device's history and must not be dropped. A message over the rate
+    whose device time is plausible (``REPLAY_HORIZON_S`` old at most) is therefore
+    judged by a second bucket that runs on the *device's* clock: a replay spaced like live samples
+    passes, a flood of messages whose device time does not advance does not. That clock only moves
+    forward and stays within ``REPLAY_SKEW_S`` of the collector's, so over time it adds at most the
+    live rate again."""
 
     rate: float
     burst: float
     buckets: dict[str, TokenBucket] = field(default_factory=dict)
+    replay: dict[str, TokenBucket] = field(default_factory=dict)
 
-    def allow(self, device_id: str, now: float) -> bool:
+    def allow(self, device_id: str, now: float, device_ts: float | None = None) -> bool:
         bucket = self.buckets.get(device_id)
         if bucket is None:
             if len(self.buckets) > 100_000:  # bounded: forget idle devices
                 self.buckets.clear()
+                self.replay.clear()
             bucket = self.buckets[device_id] = TokenBucket(self.rate, self.burst, self.burst, now)
-        return bucket.allow(now)
+        if bucket.allow(now):
+            return True
+        if device_ts is None or not now - REPLAY_HORIZON_S <= device_ts <= now + REPLAY_SKEW_S:
+            return False
+        rb = self.replay.get(device_id)
+        if rb is None:
+            rb = self.replay[device_id] = TokenBucket(self.rate, self.burst, self.burst, device_ts)
+        if device_ts < rb.last:  # the device clock of this bucket never runs backwards
+            device_ts = rb.last
+        return rb.allow(device_ts)
 
 
 @dataclass
@@ -159,7 +184,7 @@ class Ingestor:
             if self._on_unknown is not None:
                 self._on_unknown(msg.device_id, received_at)
             return self._reject(UNKNOWN_DEVICE, msg.device_id, received_at, "device on no roster (H12)")
-        if not self._limiter.allow(msg.device_id, received_at):
+        if not self._limiter.allow(msg.device_id, received_at, msg.ts):
             return self._reject(RATE_LIMITED, msg.device_id, received_at, "over the per-device rate")
         outcome, changes = self._engine_call(msg, received_at)
         counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + 1

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.faults.harness import broker_for
+from tests.faults.harness import broker_for, default_route
 from tests.support.netns import NetNs, require_root
 from tests.support.services import Mosquitto
 
@@ -23,6 +23,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def ns() -> Iterator[NetNs]:
     require_root()
     with NetNs() as n:
+        default_route(n)
         yield n
 
 

@@ -22,6 +22,7 @@ from tests.faults.harness import (
     Agent,
     Collector,
     late_count,
+    restore,
     state_changes,
     tally,
     until,
@@ -31,6 +32,7 @@ from tests.support.services import Mosquitto
 
 CYCLES = 4 if LONG else 1
 STRETCH = 5.0 if LONG else 1.0
+LATE_AFTER_S = 5.0  # the shipped policy's late_after_s: a longer cut makes the outbox replay late
 
 
 def _link_cut(ns: NetNs, col: Collector, dev: str, hold_s: float) -> None:
@@ -44,7 +46,7 @@ def _link_cut(ns: NetNs, col: Collector, dev: str, hold_s: float) -> None:
     # while cut the verdict stays adjourn: nothing brings it back by itself
     time.sleep(max(0.0, hold_s - (time.monotonic() - cut)))
     assert col.state_is(dev, "lost", "adjourn")
-    ns.restore()
+    restore(ns)
     until(lambda: col.state_is(dev, "ok"), 20, "device ok after the link came back", col.log)
     # the replayed backlog arrived late: counted, stored (below), never a live state
     until(lambda: col.health()["ingest"]["outcomes"].get("late", 0) > late_before, 10, "late samples counted")
@@ -123,7 +125,7 @@ def test_nothing_lost_across_link_loss_bandwidth_broker_and_collector_faults(
             ns.shape(0.064)  # 64 kbit/s, tc tbf both ways: far more than the samples need
             time.sleep(3.0 * STRETCH)
             ns.unshape()
-            _link_cut(ns, col, dev, hold_s=(SILENCE_S + 2.0) * STRETCH)
+            _link_cut(ns, col, dev, hold_s=LATE_AFTER_S + 3.0 * STRETCH)
             _broker_crash(broker, col, dev)
             _collector_crash(col, dev)
             _flood(broker, col, dev, flooder)
