@@ -8,7 +8,6 @@ marked late, and a link cut must make all three ``lost`` within the same limit (
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
