@@ -12,6 +12,7 @@ import contextlib
 import importlib
 import logging
 import operator
+import sys
 import threading
 import time
 from collections import deque
@@ -47,6 +48,7 @@ from likavillkor.roster import BodyTable, Meeting, Roster, load_body_table, load
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
+_SWITCH_INTERVAL_S = 0.001
 
 
 def _incident_row(inc: Any) -> dict[str, Any]:
@@ -148,6 +150,11 @@ class Runtime:
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, mqtt: bool = True) -> None:
+        # latency under load (issue 5): a thread waiting for the GIL gets it after 1 ms, not 5 ms;
+        # the MQTT thread gives the GIL up at every system call, so with the store writer or an
+        # HTTP handler busy the default 5 ms made it wait 5 ms per call
+        if sys.getswitchinterval() > _SWITCH_INTERVAL_S:
+            sys.setswitchinterval(_SWITCH_INTERVAL_S)
         self.config.data_path.mkdir(parents=True, exist_ok=True)
         self.store.start()
         self._restore()
