@@ -39,8 +39,9 @@ MEETING = "ks-test"
 #: The shipped policy with a short silence limit (H15) and the media and host limits opened: the test
 #: devices run no meeting program (no media bytes: rx/tx_kbps would fail them, correctly) on a busy
 #: shared machine (cpu_percent). The suite judges contact and the record, not media quality.
-POLICY = f"""[defaults]
-silence_lost_s = {SILENCE_S}
+def policy_text(silence_s: float = SILENCE_S) -> str:
+    return f"""[defaults]
+silence_lost_s = {silence_s}
 
 [defaults.limits.rx_kbps]
 direction = "below"
@@ -64,6 +65,9 @@ direction = "below"
 warn = 0.0
 source = "fault suite: the test machine is shared and busy"
 """
+
+
+POLICY = policy_text()
 
 
 def until(pred: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
@@ -123,6 +127,7 @@ class Collector:
     extra: str = ""
     #: lines added to the [store] section (which write_config already opens)
     store_extra: str = ""
+    silence_s: float = SILENCE_S
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
 
@@ -134,9 +139,10 @@ class Collector:
                 f.write(f'\n[[device]]\nid = "{d}"\n')
         self.config = write_config(
             self.workdir / "collector.toml", data_dir=self.workdir / "data", roster=roster, mqtt_url=self.mqtt_url,
-            http_port=self.port, store_url=self.store_url, silence_lost_s=SILENCE_S,
+            http_port=self.port, store_url=self.store_url, silence_lost_s=self.silence_s,
             extra="[ingest]\ntick_interval_s = 0.1\n" + self.extra)
-        (self.workdir / "policy.toml").write_text(POLICY, encoding="utf-8")  # write_config points here
+        # write_config pointed the config at this file
+        (self.workdir / "policy.toml").write_text(policy_text(self.silence_s), encoding="utf-8")
         if self.store_extra:
             text = self.config.read_text(encoding="utf-8")
             self.config.write_text(text.replace("[store]\n", "[store]\n" + self.store_extra + "\n", 1),
