@@ -39,7 +39,8 @@ def test_wrong_type_names_the_line() -> None:
 
 
 def test_environment_overrides_and_unknown_env_key() -> None:
-    cfg = loads("", Cfg, env_prefix="LV", environ={"LV__MQTT__URL": "mqtt://broker:1883", "LV__MQTT__KEEPALIVE_S": "10"})
+    env = {"LV__MQTT__URL": "mqtt://broker:1883", "LV__MQTT__KEEPALIVE_S": "10"}
+    cfg = loads("", Cfg, env_prefix="LV", environ=env)
     assert cfg.mqtt.url == "mqtt://broker:1883" and cfg.mqtt.keepalive_s == 10
     with pytest.raises(ConfigError) as info:
         loads("", Cfg, env_prefix="LV", environ={"LV__MQTT__NOPE": "1"})
