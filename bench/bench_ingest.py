@@ -23,6 +23,10 @@ other engineers' tests running):
   message against stock paho's ~35 us for counting alone. With ``--lean`` (another run): bare
   20,114, collector 33,575 (ratio 1.67), lean client counting only 75,154 msg/s: collector/lean
   0.45, i.e. checks + engine + store row cost ~17 us per message in situ.
+* with the GIL switch interval at 1 ms (Runtime.start, for latency under load, issue 5; see
+  bench_e2e_latency.py --load): the store writer now gets the GIL more often while the backlog
+  drains. Runs: ratio 1.17 (bare 19,984, collector 23,284; lean 78,053) and 1.12 (collector
+  25,778); the same run with 5 ms: 1.75 (collector 34,328). Still well above 0.8.
 """
 
 from __future__ import annotations
