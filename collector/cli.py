@@ -1,4 +1,5 @@
-"""``likavillkor-collector``: run the collector, query incidents, record actions, forget a member.
+"""``likavillkor-collector``: run the collector, query incidents, record actions, forget a member,
+migrate, back up and restore the database.
 
 Logging is configured here only (architecture.md).
 """
@@ -35,6 +36,8 @@ def _time(value: str) -> float:
 def _setup_logging(verbose: bool) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if not verbose:  # Alembic announces every plugin it sets up; keep "Running upgrade ..." lines
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
 
 
 def _load_config(path: str | None) -> Any:
@@ -71,6 +74,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     from collector.runtime import Runtime
 
     cfg = _load_config(args.config)
+    if not _migrate_or_log(cfg.store_url):
+        return 3
     runtime = Runtime(cfg)
     runtime.start()
     app = create_app(runtime)
@@ -89,11 +94,97 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def _store(cfg: Any) -> Any:
-    from collector.store import Store, migrate
+    from collector.store import Store, revisions
 
     store = Store(cfg.store_url)
-    migrate(store.engine)
+    revisions.upgrade(store.engine)
     return store
+
+
+def _safe_url(url: str) -> str:
+    import sqlalchemy as sa
+
+    return sa.engine.make_url(url).render_as_string(hide_password=True)
+
+
+def _migrate_or_log(url: str) -> bool:
+    """Upgrade to the head before anything starts; a failure is one log line (and False)."""
+    from collector.store import connect_engine, revisions
+
+    engine = connect_engine(url)
+    try:
+        revisions.upgrade(engine)
+    except revisions.MigrationError as exc:
+        log.error("database migration failed, not starting (%s): %s", _safe_url(url), exc)
+        return False
+    except Exception as exc:  # unreachable database and the like
+        log.error("database %s unusable, not starting: %s", _safe_url(url), str(exc).splitlines()[0][:300])
+        return False
+    finally:
+        engine.dispose()
+    return True
+
+
+def cmd_db(args: argparse.Namespace) -> int:
+    """Schema migrations on demand (``run`` upgrades at every start anyway)."""
+    from collector.store import connect_engine, revisions
+
+    cfg = _load_config(args.config)
+    if args.action == "history":
+        head = revisions.head()
+        for r in revisions.history():
+            print(f"{r.down_revision or 'base'} -> {r.revision}{' (head)' if r.revision == head else ''}: {r.doc}")
+        return 0
+    engine = connect_engine(cfg.store_url)
+    try:
+        if args.action == "current":
+            print(revisions.current(engine) or "base")
+        elif args.action == "upgrade":
+            revisions.upgrade(engine, args.revision or "head")
+            print(revisions.current(engine) or "base")
+        elif args.action == "downgrade":
+            if not args.revision:
+                print("db downgrade needs a revision (or base)", file=sys.stderr)
+                return 2
+            revisions.downgrade(engine, args.revision)
+            print(revisions.current(engine) or "base")
+    except revisions.MigrationError as exc:
+        log.error("database migration failed (%s): %s", _safe_url(cfg.store_url), exc)
+        return 3
+    finally:
+        engine.dispose()
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from collector.store import backup
+
+    cfg = _load_config(args.config)
+    try:
+        info = backup.backup(cfg.store_url, Path(args.out), timeout_s=args.timeout)
+    except backup.BackupError as exc:
+        log.error("backup failed: %s", exc)
+        return 1
+    print(json.dumps({"backup": str(info.path), "dialect": str(info.dialect), "revision": info.revision}))
+    return 0
+
+
+def cmd_restore(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from collector.store import backup, revisions
+
+    cfg = _load_config(args.config)
+    try:
+        info = backup.restore(cfg.store_url, Path(args.from_file), force=args.force, timeout_s=args.timeout)
+    except (backup.BackupError, revisions.MigrationError) as exc:
+        log.error("restore refused or failed: %s", exc)
+        return 1
+    print(json.dumps({"restored": str(info.path), "dialect": str(info.dialect), "backup_revision": info.revision,
+                      "now_at": revisions.head()}))
+    return 0
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
@@ -135,21 +226,38 @@ def cmd_actions(args: argparse.Namespace) -> int:
 
 
 def cmd_forget(args: argparse.Namespace) -> int:
-    from collector import retention
+    """Delete one member's data from the database, then from InfluxDB when ``[influx]`` is set
+    (docs/operations.md "Retention and deletion" says what is deleted and kept)."""
+    from collector import influx, retention
     from likavillkor.roster import load_body_table, load_roster
 
     cfg = _load_config(args.config)
     store = _store(cfg)
     devices: set[str] = set()
+    in_roster = False
     if cfg.roster_path.exists():
         roster = load_roster(cfg.roster_path, bodies=load_body_table(cfg.bodies or None))
         devices = {d for d, m in roster.devices.items() if m == args.member}
+        in_roster = bool(devices) or any(p.member_id == args.member for m in roster.meetings.values()
+                                         for p in m.participants)
+    devices |= retention.member_devices(store, args.member)
     deleted = retention.forget_member(store, args.member, devices)
     store.engine.dispose()
-    print(json.dumps({"member_id": args.member, "deleted": deleted}, ensure_ascii=False))
-    print("Note: the running collector's memory still holds today's live state; it is not persisted "
-          "beyond the engine snapshot.", file=sys.stderr)
-    return 0
+    report: dict[str, Any] = {"member_id": args.member, "devices": sorted(devices), "deleted": deleted,
+                              "influx": None}
+    status = 0
+    if cfg.influx.url:
+        try:
+            report["influx"] = influx.delete_member(cfg.influx, args.member, devices, timeout_s=args.timeout)
+        except influx.InfluxDeleteError as exc:
+            log.error("forget: the database is done, but InfluxDB was not: %s (run forget again)", exc)
+            status = 1
+    print(json.dumps(report, ensure_ascii=False))
+    if in_roster:
+        print(f"Note: {args.member} is still in the roster: remove them, then re-run broker-credentials. "
+              "Their self-test links are not stored anywhere (signed, H7) and stop working once they are "
+              "off the roster.", file=sys.stderr)
+    return status
 
 
 def cmd_broker_credentials(args: argparse.Namespace) -> int:
@@ -199,9 +307,29 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
     act.set_defaults(func=cmd_actions)
 
-    fg = with_config(sub.add_parser("forget", help="delete one member's data (samples, incidents, ...)"))
+    fg = with_config(sub.add_parser("forget", help="delete one member's data (samples, incidents, ...; "
+                                                   "InfluxDB series too when [influx] is set)"))
     fg.add_argument("--member", required=True)
+    fg.add_argument("--timeout", type=float, default=60.0, help="deadline per InfluxDB request, s (default 60)")
     fg.set_defaults(func=cmd_forget)
+
+    db = with_config(sub.add_parser("db", help="schema migrations: upgrade, current, history, downgrade"))
+    db.add_argument("action", choices=("upgrade", "current", "history", "downgrade"))
+    db.add_argument("revision", nargs="?", help="target revision (upgrade: default head; downgrade: required, "
+                                                "'base' drops every table)")
+    db.set_defaults(func=cmd_db)
+
+    bk = with_config(sub.add_parser("backup", help="back up the database (SQLite online backup, pg_dump -Fc)"))
+    bk.add_argument("--out", required=True, help="the backup file to write")
+    bk.add_argument("--timeout", type=float, default=3600.0, help="deadline for pg_dump, s (default 3600)")
+    bk.set_defaults(func=cmd_backup)
+
+    rs = with_config(sub.add_parser("restore", help="restore a backup into the configured database "
+                                                    "(collector stopped)"))
+    rs.add_argument("--from", dest="from_file", required=True, help="a file written by backup")
+    rs.add_argument("--force", action="store_true", help="overwrite a database that is not empty")
+    rs.add_argument("--timeout", type=float, default=3600.0, help="deadline for pg_restore, s (default 3600)")
+    rs.set_defaults(func=cmd_restore)
 
     bc = sub.add_parser("broker-credentials", help="manage device credentials and ACLs for the broker",
                         add_help=False)

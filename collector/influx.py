@@ -276,3 +276,74 @@ def make_writer(section: Any) -> InfluxWriter | None:
         raise ValueError(f"[influx] api must be 'v2' or 'v1', got {section.api!r}")
     return InfluxWriter(transport, batch=section.batch, max_buffer=section.max_buffer,
                         flush_interval_s=section.flush_interval_s)
+
+
+# --- deletion (``forget --member``) --------------------------------------------------------------
+
+#: the v2 delete API needs a time range; this covers every point InfluxDB can hold
+DELETE_START = "1970-01-01T00:00:00Z"
+DELETE_STOP = "2262-04-11T00:00:00Z"
+
+
+class InfluxDeleteError(RuntimeError):
+    """Deleting series failed; the message is one line for the operator."""
+
+
+def _influxql_string(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+def _predicate_value(value: str) -> str:
+    if '"' in value or "\\" in value:
+        raise InfluxDeleteError(f"cannot express {value!r} in an InfluxDB delete predicate")
+    return f'"{value}"'
+
+
+def delete_tag_series(section: Any, tags: list[tuple[str, str]], *,
+                      timeout_s: float = 60.0) -> list[str]:
+    """Delete every series with one of the given (tag, value) pairs, in every measurement.
+
+    ``api = "v1"`` (InfluxDB 1.x): ``POST /query?db=<database>`` with
+    ``DROP SERIES FROM /.*/ WHERE <tag> = '<value>'``. ``api = "v2"`` (2.x, 1.8+): ``POST
+    /api/v2/delete?org=&bucket=`` with ``{"start", "stop", "predicate": "<tag>=\\"<value>\\""}``, one
+    request per pair (the predicate language has no OR). Each request has ``timeout_s`` as its
+    deadline. Returns the statements/predicates sent."""
+    headers = {"Authorization": f"Token {section.token}"} if section.token else {}
+    sent: list[str] = []
+    try:
+        with httpx.Client(base_url=section.url, timeout=timeout_s, headers=headers) as client:
+            for tag, value in tags:
+                if section.api == "v1":
+                    q = f"DROP SERIES FROM /.*/ WHERE {_esc_key(tag)} = {_influxql_string(value)}"
+                    r = client.post("/query", params={"db": section.database}, data={"q": q})
+                    _check_v1(r)
+                    sent.append(q)
+                elif section.api == "v2":
+                    predicate = f"{tag}={_predicate_value(value)}"
+                    r = client.post("/api/v2/delete", params={"org": section.org or "-", "bucket": section.bucket},
+                                    json={"start": DELETE_START, "stop": DELETE_STOP, "predicate": predicate})
+                    if r.status_code >= 300:
+                        raise InfluxDeleteError(f"InfluxDB /api/v2/delete answered {r.status_code}: {r.text[:200]}")
+                    sent.append(predicate)
+                else:
+                    raise InfluxDeleteError(f"[influx] api must be 'v2' or 'v1', got {section.api!r}")
+    except httpx.HTTPError as exc:
+        raise InfluxDeleteError(f"InfluxDB at {section.url} did not answer within {timeout_s:g} s: "
+                                f"{type(exc).__name__}: {exc}") from None
+    return sent
+
+
+def _check_v1(r: httpx.Response) -> None:
+    if r.status_code >= 300:
+        raise InfluxDeleteError(f"InfluxDB /query answered {r.status_code}: {r.text[:200]}")
+    for result in r.json().get("results", []):
+        if "error" in result:
+            raise InfluxDeleteError(f"InfluxDB /query: {result['error']}")
+
+
+def delete_member(section: Any, member_id: str, device_ids: set[str] | frozenset[str] = frozenset(), *,
+                  timeout_s: float = 60.0) -> list[str]:
+    """Every series tagged with the member, or with one of their devices (samples of a device whose
+    member was not yet known carry only ``device_id``)."""
+    tags = [("member_id", member_id)] + [("device_id", d) for d in sorted(device_ids)]
+    return delete_tag_series(section, tags, timeout_s=timeout_s)
