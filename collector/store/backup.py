@@ -170,7 +170,9 @@ def pg_conninfo(url: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = str(u.password)
-    uri = u.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    bare = sa.engine.URL.create("postgresql", username=u.username, host=u.host, port=u.port, database=u.database,
+                                query=u.query)
+    uri = bare.render_as_string(hide_password=False)
     return uri, env
 
 
