@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 Sample = tuple[str, Mapping[str, str], float]
+Family = tuple[str, str, str, list[Sample]]
 
 
 def _labels(labels: Mapping[str, str]) -> str:
@@ -26,8 +28,39 @@ def render(families: Iterable[tuple[str, str, str, Iterable[Sample]]]) -> str:
     return "\n".join(out) + "\n"
 
 
-def from_health(h: Mapping[str, object]) -> str:
-    """The collector's /metrics from its health dict (one source for both)."""
+def component_families(*, reflector: Mapping[str, int] | None = None, media_peer: Mapping[str, int] | None = None,
+                       media_peer_open: int | None = None) -> list[Family]:
+    """The STAMP reflector's and the media path peer's own counters (absent component: no family)."""
+    fams: list[Family] = []
+    if reflector is not None:
+        fams.append(("likavillkor_reflector_packets_total", "counter",
+                     "UDP datagrams at the STAMP reflector, by result (reflected, malformed, send_errors)",
+                     [("likavillkor_reflector_packets_total", {"result": k}, v) for k, v in reflector.items()]))
+    if media_peer is not None:
+        fams.append(("likavillkor_media_peer_events_total", "counter",
+                     "media path peer: offers, rejections (by reason), results, failures",
+                     [("likavillkor_media_peer_events_total", {"event": k}, v) for k, v in media_peer.items()]))
+    if media_peer_open is not None:
+        fams.append(("likavillkor_media_peer_open", "gauge", "media path sessions running now",
+                     [("likavillkor_media_peer_open", {}, media_peer_open)]))
+    return fams
+
+
+def components(runtime: Any, app_state: Any = None) -> list[Family]:
+    """Families for what is reachable: ``runtime.reflector`` (``(Reflector, loop)`` while it runs) and
+    ``app.state.media_peer``. The speed-test server keeps no counters it exposes."""
+    running = getattr(runtime, "reflector", None)
+    reflector = running[0] if isinstance(running, tuple) and running else None
+    peer = getattr(app_state, "media_peer", None) if app_state is not None else None
+    return component_families(
+        reflector=dict(reflector.counters) if reflector is not None else None,
+        media_peer=dict(peer.counters) if peer is not None else None,
+        media_peer_open=len(peer.sessions) if peer is not None else None)
+
+
+def from_health(h: Mapping[str, object], extra: Iterable[Family] = ()) -> str:
+    """The collector's /metrics from its health dict (one source for both), plus ``extra`` families
+    (e.g. :func:`components`)."""
     ingest: dict = h["ingest"]  # type: ignore[assignment]
     store: dict = h["store"]  # type: ignore[assignment]
     influx: dict = h["influx"]  # type: ignore[assignment]
@@ -61,4 +94,4 @@ def from_health(h: Mapping[str, object]) -> str:
          [("likavillkor_meeting_verdict", {"meeting_id": m["meeting_id"], "verdict": m["verdict"]}, 1.0)
           for m in meetings]),
     ]
-    return render(fams)
+    return render([*fams, *extra])
