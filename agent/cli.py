@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.config import AgentConfig, load_agent_config
+from agent.config import AgentConfig, collector_credentials, load_agent_config
 from likavillkor import __version__
 from likavillkor.config import ConfigError
 
@@ -195,7 +195,8 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
 
     scheduler = Scheduler(run_before_s=cfg.selftest.run_before_s, runner=runner, meetings=meetings,
                           collector_url=cfg.collector.url if scheduled else "", device_id=identity.device_id,
-                          timeout_s=cfg.collector.timeout_s, refresh_s=cfg.collector.meetings_refresh_s)
+                          timeout_s=cfg.collector.timeout_s, refresh_s=cfg.collector.meetings_refresh_s,
+                          credentials=collector_credentials(cfg))
     monitor = Monitor(cfg, identity, link.publish, meeting=scheduler.current, dropped=lambda: outbox.dropped)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

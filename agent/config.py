@@ -89,11 +89,17 @@ class MqttConfig(Section):
 
 
 class CollectorConfig(Section):
-    """``[collector]``: the collector's HTTP API (meetings, reflector host, media peer)."""
+    """``[collector]``: the collector's HTTP API (meetings, reflector host, media peer).
+
+    The agent signs in with HTTP Basic using its broker credentials (``[mqtt] username/password``,
+    filled by the credentials file of ``broker-credentials``) on every call; ``send_credentials =
+    false`` turns that off (a collector in loopback mode needs none).
+    """
 
     url: str = ""  # http(s)://collector.example:8080
     timeout_s: Seconds = 5.0
     meetings_refresh_s: Seconds = 300.0
+    send_credentials: bool = True
 
     def __post_init__(self) -> None:
         if self.url:
@@ -159,6 +165,18 @@ class AgentConfig(Section):
             Path.home() / ".local" / "state" / "likavillkor-agent"
 
 
+def collector_credentials(config: Any) -> tuple[str, str] | None:
+    """``(username, password)`` for HTTP Basic to the collector: the device's broker credentials
+    (``[mqtt] username/password``), None when it has none or ``[collector] send_credentials`` is off.
+    Takes any object shaped like :class:`AgentConfig` (the checks get theirs untyped)."""
+    collector = getattr(config, "collector", None)
+    mqtt = getattr(config, "mqtt", None)
+    if mqtt is None or not getattr(collector, "send_credentials", True):
+        return None
+    username, password = str(getattr(mqtt, "username", "") or ""), str(getattr(mqtt, "password", "") or "")
+    return (username, password) if username and password else None
+
+
 def _hostname_id() -> str:
     import re
     import socket
@@ -176,5 +194,16 @@ def load_agent_config(path: str | Path | None) -> AgentConfig:
     return load(path, AgentConfig, env_prefix=ENV_PREFIX)
 
 
-__all__ = ["AgentConfig", "CollectorConfig", "ConfigError", "MonitorConfig", "MqttConfig", "OutboxConfig",
-           "SelftestConfig", "Unavailable", "load_agent_config", "new_boot_id"]
+__all__ = [
+    "AgentConfig",
+    "CollectorConfig",
+    "ConfigError",
+    "MonitorConfig",
+    "MqttConfig",
+    "OutboxConfig",
+    "SelftestConfig",
+    "Unavailable",
+    "collector_credentials",
+    "load_agent_config",
+    "new_boot_id",
+]

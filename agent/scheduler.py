@@ -10,6 +10,7 @@ them, with a deadline on every HTTP call.
 from __future__ import annotations
 
 import asyncio
+import base64
 import contextlib
 import logging
 import time
@@ -76,10 +77,20 @@ def due_selftests(meetings: Iterable[Meeting], now: float, run_before_s: float, 
                   key=lambda m: m.start)
 
 
-def fetch_meetings(collector_url: str, device_id: str, timeout_s: float) -> list[Meeting]:
-    """Blocking GET with a deadline. Raises OSError / ValueError on failure."""
+def basic_auth(credentials: tuple[str, str] | None) -> dict[str, str]:
+    """``{"Authorization": "Basic ..."}`` for the device's broker credentials; {} without them."""
+    if credentials is None:
+        return {}
+    token = base64.b64encode(f"{credentials[0]}:{credentials[1]}".encode()).decode("ascii")
+    return {"Authorization": f"Basic {token}"}
+
+
+def fetch_meetings(collector_url: str, device_id: str, timeout_s: float,
+                   credentials: tuple[str, str] | None = None) -> list[Meeting]:
+    """Blocking GET with a deadline, signed in as the device (HTTP Basic with its broker credentials,
+    docs/web.md). Raises OSError (urllib.error.HTTPError for 401/403) / ValueError on failure."""
     url = f"{collector_url.rstrip('/')}/api/devices/{quote(device_id, safe='')}/meetings"
-    request = urllib.request.Request(url, headers={"Accept": "application/json"})
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **basic_auth(credentials)})
     with urllib.request.urlopen(request, timeout=timeout_s) as response:  # http(s) only: checked in config
         return parse_meetings(response.read(1024 * 1024))
 
@@ -94,7 +105,9 @@ class Scheduler:
 
     def __init__(self, *, run_before_s: float, runner: SelftestRunner, meetings: list[Meeting] | None = None,
                  collector_url: str = "", device_id: str = "", timeout_s: float = 5.0, refresh_s: float = 300.0,
-                 wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic) -> None:
+                 wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
+                 credentials: tuple[str, str] | None = None) -> None:
+        self.credentials = credentials
         self.run_before_s = run_before_s
         self.runner = runner
         self.fixed = list(meetings or [])
@@ -107,6 +120,7 @@ class Scheduler:
         self.clock = clock
         self.done: set[str] = set()
         self.fetch_errors = 0
+        self.auth_errors = 0  # 401/403: wrong or missing device credentials
         self._last_fetch = float("-inf")
         self._task: asyncio.Task[None] | None = None
 
@@ -126,8 +140,17 @@ class Scheduler:
         try:
             async with asyncio.timeout(self.timeout_s + 1):  # not wait_for: see agent/mqtt.py
                 self.fetched = await asyncio.to_thread(fetch_meetings, self.collector_url, self.device_id,
-                                                       self.timeout_s)
-        except (OSError, ValueError, TimeoutError, urllib.error.URLError) as exc:
+                                                       self.timeout_s, self.credentials)
+        except urllib.error.HTTPError as exc:
+            self.fetch_errors += 1
+            if exc.code in (401, 403):
+                self.auth_errors += 1
+            if self.fetch_errors == 1 or self.fetch_errors % 100 == 0:
+                log.warning("scheduler: the collector %s refused the meetings request (%d failures): HTTP %d%s",
+                            self.collector_url, self.fetch_errors, exc.code,
+                            "; check [mqtt] username/password (the device's credentials file)"
+                            if exc.code in (401, 403) else "")
+        except (OSError, ValueError, TimeoutError) as exc:
             self.fetch_errors += 1
             if self.fetch_errors == 1 or self.fetch_errors % 100 == 0:
                 log.warning("scheduler: cannot fetch meetings from %s (%d failures): %s",

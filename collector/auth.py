@@ -8,6 +8,10 @@ Roles
   * ``it``: everything, including incidents, reports and devices.
   * ``member``: only their own self-test, reached through the personal link (``/selftest/{token}``,
     see :mod:`collector.selftest_links`), never through a password.
+  * ``device``: a member's agent, with the SAME credentials it uses for the broker: HTTP Basic
+    ``device_id:password`` checked against the Mosquitto password file that
+    :mod:`collector.brokerauth` writes (``[http] device_passwords``). Only its own device routes
+    (its meetings, its media path offer); see :class:`DeviceAuthMode` for a broker without passwords.
 
 Users and API tokens live in a TOML file (``{data_dir}/users.toml``), written by :func:`add_user` and
 :func:`add_api_token` (also ``python -m collector.auth add-user ...``). Passwords are argon2id hashes;
@@ -49,7 +53,7 @@ from typing import Annotated, Any, Protocol
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 from fastapi import Depends, HTTPException, Request, Response
-from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBasic, HTTPBearer
 
 log = logging.getLogger(__name__)
 
@@ -62,9 +66,19 @@ SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 NOT_SIGNED_IN = ("sign in first: a browser at /login; a program with 'Authorization: Bearer <API token>' "
                  "(python -m collector.auth add-token; on the collector host collector.auth.local_headers(data_dir) "
                  "reads {data_dir}/api-token.local)")
+DEVICE_NOT_SIGNED_IN = {
+    "passwords": "a device signs in with HTTP Basic device_id:password, its broker credentials "
+                 "(the agent's [mqtt] username/password)",
+    "loopback": "device routes answer only this host: the broker has no device passwords "
+                "(set [http] device_passwords to the broker's password file)",
+    "none": "device routes are open",
+}
 #: security schemes, so /openapi.json says how to authenticate (checking is done in Auth.principal)
 BEARER = HTTPBearer(auto_error=False, scheme_name="apiToken",
                     description="API token for automation: `python -m collector.auth add-token NAME`")
+DEVICE_BASIC = HTTPBasic(auto_error=False, scheme_name="deviceBasic", realm="likavillkor-device",
+                         description="a device (agent): HTTP Basic device_id:password, its broker credentials; "
+                                     "only its own device routes")
 SESSION = APIKeyCookie(name=SESSION_COOKIE, auto_error=False, scheme_name="session",
                        description="browser session after /login; state-changing requests also need X-CSRF-Token")
 
@@ -74,6 +88,7 @@ class Role(StrEnum):
     SECRETARY = "secretary"
     IT = "it"
     MEMBER = "member"
+    DEVICE = "device"
 
 
 def normalize_body(name: str) -> str:
@@ -95,6 +110,14 @@ class Principal:
     #: member principals only: the one meeting and member the self-test link is for
     meeting_id: str | None = None
     member_id: str | None = None
+    #: device principals only: the device it signed in as; None = any device (loopback/none mode)
+    device_id: str | None = None
+
+    def may_act_for_device(self, device_id: str) -> bool:
+        """IT may act for any device; a device only for itself (or any, when device auth is off)."""
+        if self.role is Role.IT:
+            return True
+        return self.role is Role.DEVICE and (self.device_id is None or self.device_id == device_id)
 
     def may_see_body(self, body: str) -> bool:
         if self.role is Role.IT:
@@ -203,6 +226,14 @@ def _toml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
+def _file_role(value: object) -> Role:
+    """A role a users file may grant: never ``device`` (devices sign in with their broker credentials)."""
+    role = Role(str(value))
+    if role is Role.DEVICE:
+        raise ValueError("role 'device' cannot be given in the users file")
+    return role
+
+
 def read_users(path: Path) -> UserFile:
     """Parse the users file; a missing file is an empty one. Bad entries raise with the entry named."""
     try:
@@ -214,14 +245,14 @@ def read_users(path: Path) -> UserFile:
     out = UserFile()
     for i, u in enumerate(raw.get("user", [])):
         try:
-            user = User(username=str(u["username"]), role=Role(u["role"]), password_hash=str(u["password_hash"]),
+            user = User(username=str(u["username"]), role=_file_role(u["role"]), password_hash=str(u["password_hash"]),
                         bodies=tuple(normalize_body(b) for b in u.get("bodies", [])), name=str(u.get("name", "")))
         except (KeyError, ValueError) as exc:
             raise UserFileError(f"{path}: [[user]] number {i + 1}: {exc}") from None
         out.users[user.username.casefold()] = user
     for i, t in enumerate(raw.get("token", [])):
         try:
-            tok = ApiToken(name=str(t["name"]), role=Role(t["role"]), token_sha256=str(t["token_sha256"]),
+            tok = ApiToken(name=str(t["name"]), role=_file_role(t["role"]), token_sha256=str(t["token_sha256"]),
                            bodies=tuple(normalize_body(b) for b in t.get("bodies", [])))
         except (KeyError, ValueError) as exc:
             raise UserFileError(f"{path}: [[token]] number {i + 1}: {exc}") from None
@@ -254,6 +285,8 @@ def add_user(path: str | Path, username: str, password: str, role: Role | str, *
     role = Role(role)
     if role is Role.MEMBER:
         raise UserFileError("members use their personal self-test link (H7), not a password")
+    if role is Role.DEVICE:
+        raise UserFileError("devices use their broker credentials (broker-credentials), not a user")
     if not username or len(username) > 128 or any(c.isspace() for c in username):
         raise UserFileError("username must be 1-128 characters without spaces")
     if len(password) < 10:
@@ -277,7 +310,7 @@ def hash_token(token: str) -> str:
 def add_api_token(path: str | Path, name: str, role: Role | str = Role.IT, *, bodies: Iterable[str] = ()) -> str:
     """Create an API token for automation; returns it ONCE (only its SHA-256 is stored)."""
     role = Role(role)
-    if role is Role.MEMBER:
+    if role in (Role.MEMBER, Role.DEVICE):
         raise UserFileError("API tokens are for chair, secretary or it")
     token = "lvt_" + secrets.token_urlsafe(32)
     p = Path(path)
@@ -389,6 +422,137 @@ def _dummy_verify(password: str) -> None:
         _HASHER.verify(_DUMMY_HASH, password + "x")
 
 
+# --- devices: HTTP Basic with the broker credentials ----------------------------------------------
+
+class DeviceAuthMode(StrEnum):
+    """How an agent proves which device it is on HTTP (``[http] device_auth``).
+
+    * ``passwords``: HTTP Basic ``device_id:password``, the device's broker credentials, checked
+      against the Mosquitto password file (``[http] device_passwords``).
+    * ``loopback``: the broker has no passwords (the private demo broker of scripts/up.sh): device
+      routes answer only clients on this host (127.0.0.0/8, ::1), for any device.
+    * ``none``: device routes answer anyone, for any device. A closed lab network only.
+    """
+
+    PASSWORDS = "passwords"
+    LOOPBACK = "loopback"
+    NONE = "none"
+
+
+DEVICE_REALM = 'Basic realm="likavillkor-device", charset="UTF-8"'
+
+
+def resolve_device_auth(mode: str, passwords_path: str) -> DeviceAuthMode:
+    """The configured mode; empty: ``passwords`` when a password file is configured, else ``loopback``."""
+    if mode:
+        return DeviceAuthMode(mode)
+    return DeviceAuthMode.PASSWORDS if passwords_path else DeviceAuthMode.LOOPBACK
+
+
+def parse_basic(header: str) -> tuple[str, str] | None:
+    """``Authorization: Basic base64(user:password)`` -> ``(user, password)``; None when the header is
+    not Basic; ValueError when it is Basic but malformed."""
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    value = value.strip()
+    if not value or len(value) > 1024:
+        raise ValueError("malformed Basic credentials")
+    try:
+        decoded = base64.b64decode(value, validate=True).decode("utf-8")
+    except (ValueError, UnicodeDecodeError):
+        raise ValueError("malformed Basic credentials") from None
+    user, sep, password = decoded.partition(":")
+    if not sep or not user or not password:
+        raise ValueError("malformed Basic credentials")
+    return user, password
+
+
+def is_loopback(host: str | None) -> bool:
+    import ipaddress
+
+    if not host:
+        return False
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+    except ValueError:
+        return False
+
+
+class DevicePasswords:
+    """The broker's password file (``user:$7$...`` lines, :mod:`collector.brokerauth`), parsed once
+    and re-read when the file changes (size, mtime or inode). A file that cannot be read or parsed
+    keeps the last good hashes (one log line per change) or, at start, none.
+
+    Successful checks are remembered for ``cache_s`` (PBKDF2 is slow on purpose), keyed by an HMAC of
+    the credentials and the stored hash under a per-process key: a rotated password (new hash)
+    misses the cache at once; the plain password is never kept.
+    """
+
+    MAX_CACHED = 10_000
+
+    def __init__(self, path: Path, *, cache_s: float = 300.0, clock: Callable[[], float] = time.monotonic,
+                 verify: Callable[[str, str], bool] | None = None) -> None:
+        from collector import brokerauth
+
+        self.path = path
+        self.cache_s = cache_s
+        self.clock = clock
+        self._verify = verify or brokerauth.verify_password
+        self._stamp: tuple[int, int, int] | None = None
+        self._hashes: dict[str, str] = {}
+        self._ok: dict[bytes, float] = {}  # credential MAC -> valid until (clock)
+        self._key = secrets.token_bytes(32)
+        self.reloads = 0
+        self.load_errors = 0
+        self.verifications = 0  # PBKDF2 runs
+        self.cache_hits = 0
+
+    def hashes(self) -> dict[str, str]:
+        from collector import brokerauth
+
+        try:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+        except OSError as exc:
+            if self._stamp != (-1, -1, -1):
+                self.load_errors += 1
+                log.warning("device passwords %s cannot be read (%s): no device can sign in", self.path, exc)
+                self._stamp, self._hashes, self._ok = (-1, -1, -1), {}, {}
+            return self._hashes
+        if stamp != self._stamp:
+            self._stamp = stamp
+            try:
+                self._hashes = brokerauth.parse_password_file(self.path.read_text(encoding="utf-8"),
+                                                              source=str(self.path))
+                self.reloads += 1
+            except (OSError, UnicodeDecodeError, brokerauth.CredentialError) as exc:
+                self.load_errors += 1
+                log.warning("device passwords %s not loaded, keeping the previous ones: %s", self.path, exc)
+            self._ok = {}
+        return self._hashes
+
+    def verify(self, device_id: str, password: str) -> bool:
+        stored = self.hashes().get(device_id)
+        if stored is None:
+            return False
+        mac = hmac.new(self._key, "\0".join((device_id, password, stored)).encode(), hashlib.sha256).digest()
+        now = self.clock()
+        until = self._ok.get(mac)
+        if until is not None and until > now:
+            self.cache_hits += 1
+            return True
+        self.verifications += 1
+        if not self._verify(password, stored):
+            return False
+        if len(self._ok) >= self.MAX_CACHED:
+            self._ok = {k: v for k, v in self._ok.items() if v > now}
+            if len(self._ok) >= self.MAX_CACHED:
+                self._ok.clear()
+        self._ok[mac] = now + self.cache_s
+        return True
+
+
 # --- the auth service ----------------------------------------------------------------------------
 
 @dataclass
@@ -398,6 +562,8 @@ class AuthCounters:
     csrf_rejected: int = 0
     token_rejected: int = 0
     session_rejected: int = 0
+    device_ok: int = 0
+    device_rejected: int = 0
 
 
 class Auth:
@@ -410,7 +576,14 @@ class Auth:
     def __init__(self, *, secret: bytes, users_path: Path, meeting_body: Callable[[str], str | None],
                  session_s: float = DEFAULT_SESSION_S, secure_cookies: bool = False,
                  clock: Callable[[], float] = time.time,
-                 authenticators: Sequence[Authenticator] | None = None, local_token: str | None = None) -> None:
+                 authenticators: Sequence[Authenticator] | None = None, local_token: str | None = None,
+                 device_auth: DeviceAuthMode = DeviceAuthMode.LOOPBACK,
+                 device_passwords: DevicePasswords | None = None) -> None:
+        if device_auth is DeviceAuthMode.PASSWORDS and device_passwords is None:
+            raise ValueError("device_auth = 'passwords' needs the broker's password file ([http] device_passwords)")
+        self.device_auth = device_auth
+        self.device_passwords = device_passwords
+        self._device_logged: dict[str, float] = {}
         self.secret = secret
         self._local_sha256 = hash_token(local_token) if local_token else None
         self.users_path = users_path
@@ -529,6 +702,71 @@ class Auth:
         return Principal(username=f"token:{found.name}", role=found.role, bodies=frozenset(found.bodies),
                          name=found.name, via="token")
 
+    # -- devices (agents) --
+    DEVICE_LOG_EVERY_S = 60.0
+
+    def device_principal(self, request: Request) -> Principal | None:
+        """The device calling, by :attr:`device_auth`; None when it brought no credentials (or, in
+        loopback mode, is not on this host). Wrong or malformed Basic credentials are a 401."""
+        header = request.headers.get("authorization", "")
+        host = request.client.host if request.client else None
+        if self.device_auth is DeviceAuthMode.PASSWORDS:
+            assert self.device_passwords is not None
+            try:
+                creds = parse_basic(header)
+            except ValueError:
+                self._device_refused("?", host, "malformed Basic credentials")
+                raise
+            if creds is None:
+                return None
+            device_id, password = creds
+            if not self.device_passwords.verify(device_id, password):
+                self._device_refused(device_id, host, "unknown device or wrong password")
+                raise ValueError("unknown device or wrong password")
+            self.counters.device_ok += 1
+            return Principal(username=device_id, role=Role.DEVICE, name=device_id, via="device", device_id=device_id)
+        if self.device_auth is DeviceAuthMode.LOOPBACK and not is_loopback(host):
+            return None
+        return Principal(username=f"device@{host or '?'}", role=Role.DEVICE, via=self.device_auth.value)
+
+    def _device_refused(self, device_id: str, host: str | None, why: str) -> None:
+        self.counters.device_rejected += 1
+        now = self.clock()
+        key = f"{device_id[:64]}|{host}"
+        if now - self._device_logged.get(key, float("-inf")) >= self.DEVICE_LOG_EVERY_S:
+            if len(self._device_logged) > 1000:
+                self._device_logged.clear()
+            self._device_logged[key] = now
+            log.info("device sign-in refused for %r from %s: %s", device_id[:64], host, why)
+
+    def require_device(self, device_id_of: Callable[[Request], Awaitable[str | None]]
+                       ) -> Callable[[Request], Awaitable[Principal]]:
+        """A dependency for a device's own route: the device itself (:meth:`device_principal`), or IT
+        with a token or session. ``device_id_of`` names the device the request is about (None: the
+        request names none, a 400 was not raised, so 403). No credentials: 401 with a Basic challenge;
+        another device's route: 403."""
+        it = self.require(Role.IT)
+
+        async def dependency(request: Request) -> Principal:
+            header = request.headers.get("authorization", "")
+            if header.lower().startswith("bearer ") or (SESSION_COOKIE in request.cookies and not header):
+                return await it(request)
+            try:
+                who = self.device_principal(request)
+            except ValueError as exc:
+                raise HTTPException(401, f"device credentials refused: {exc}",
+                                    headers={"WWW-Authenticate": DEVICE_REALM}) from None
+            if who is None:
+                raise HTTPException(401, DEVICE_NOT_SIGNED_IN[self.device_auth],
+                                    headers={"WWW-Authenticate": DEVICE_REALM})
+            wanted = await device_id_of(request)
+            if wanted is None or not who.may_act_for_device(wanted):
+                raise HTTPException(403, "a device may only use its own device routes")
+            request.state.principal = who
+            return who
+
+        return dependency
+
     async def principal(self, request: Request) -> Principal | None:
         """The caller, or None. A bad Bearer token is a 401 (never silently anonymous)."""
         who = self.token_principal(request)
@@ -615,12 +853,12 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("add-user", help="add or replace a user; the password is read from stdin")
     a.add_argument("username")
-    a.add_argument("--role", required=True, choices=[r.value for r in Role if r is not Role.MEMBER])
+    a.add_argument("--role", required=True, choices=[r.value for r in Role if r not in (Role.MEMBER, Role.DEVICE)])
     a.add_argument("--body", action="append", default=[], help="a body this chair/secretary serves (repeat)")
     a.add_argument("--name", default="")
     t = sub.add_parser("add-token", help="create an API token (printed once)")
     t.add_argument("name")
-    t.add_argument("--role", default="it", choices=[r.value for r in Role if r is not Role.MEMBER])
+    t.add_argument("--role", default="it", choices=[r.value for r in Role if r not in (Role.MEMBER, Role.DEVICE)])
     t.add_argument("--body", action="append", default=[])
     args = parser.parse_args(argv)
     try:

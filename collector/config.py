@@ -8,6 +8,7 @@ SQLite database under ``data_dir``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -35,6 +36,19 @@ class HttpSection(cfg.Section):
     port: int = 8860
     tls_cert: str = ""
     tls_key: str = ""
+    #: the broker's Mosquitto password file (``broker-credentials`` writes DIR/broker/passwords):
+    #: agents sign in over HTTP with HTTP Basic device_id:password, their broker credentials
+    device_passwords: str = ""
+    #: "passwords" (needs device_passwords), "loopback" (device routes answer only this host: a
+    #: broker with anonymous access has no device passwords), "none" (open: a closed lab only);
+    #: empty: "passwords" when device_passwords is set, else "loopback" (docs/web.md)
+    device_auth: Literal["", "passwords", "loopback", "none"] = ""
+    #: how long a device's verified credentials are remembered (PBKDF2 is slow on purpose)
+    device_auth_cache_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 300.0
+
+    def __post_init__(self) -> None:
+        if self.device_auth == "passwords" and not self.device_passwords:
+            raise ValueError('device_auth = "passwords" needs device_passwords (the broker\'s password file)')
 
 
 class StoreSection(cfg.Section):

@@ -21,19 +21,33 @@ import weakref
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from importlib import resources
+from pathlib import Path
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
 from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, StreamingResponse
-from fastapi.security import HTTPAuthorizationCredentials
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBasicCredentials
 from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector import selftest_links, webqueries
-from collector.auth import BEARER, SELFTEST_HEADER, SESSION, SESSION_COOKIE, Auth, Principal, Role, safe_next
+from collector.auth import (
+    BEARER,
+    DEVICE_BASIC,
+    SELFTEST_HEADER,
+    SESSION,
+    SESSION_COOKIE,
+    Auth,
+    DeviceAuthMode,
+    DevicePasswords,
+    Principal,
+    Role,
+    resolve_device_auth,
+    safe_next,
+)
 from collector.engine.types import MeetingView
 from collector.web import i18n, icons, report
 from likavillkor import wire
@@ -612,6 +626,23 @@ def ice_servers_of(config: Any) -> list[dict[str, Any]]:
 _WEB: "weakref.WeakKeyDictionary[Any, WebDeps]" = weakref.WeakKeyDictionary()
 
 
+def device_auth_of(config: Any) -> tuple[DeviceAuthMode, DevicePasswords | None]:
+    """``[http] device_auth`` / ``device_passwords`` (collector/config.py) -> the mode and, for
+    ``passwords``, the broker's password file. Logged once, so the operator sees which it is."""
+    http = config.http
+    path = str(getattr(http, "device_passwords", "") or "")
+    mode = resolve_device_auth(str(getattr(http, "device_auth", "") or ""), path)
+    passwords = None
+    if mode is DeviceAuthMode.PASSWORDS:
+        passwords = DevicePasswords(Path(path), cache_s=float(getattr(http, "device_auth_cache_s", 300.0)))
+        log.info("devices sign in over HTTP with their broker credentials (%s)", path)
+    elif mode is DeviceAuthMode.LOOPBACK:
+        log.info("device routes answer only this host: no device passwords configured ([http] device_passwords)")
+    else:
+        log.warning("device routes are open to anyone ([http] device_auth = \"none\")")
+    return mode, passwords
+
+
 def web_for(runtime: Any) -> WebDeps:
     """The pages' state for a runtime, made once: the Auth (users ``{data_dir}/users.toml``, secret
     ``{data_dir}/web-secret.key``, the host's own IT token ``{data_dir}/api-token.local``; cookies
@@ -629,8 +660,10 @@ def web_for(runtime: Any) -> WebDeps:
         meeting = runtime.index.roster.meetings.get(meeting_id)
         return meeting.body if meeting is not None else None
 
+    mode, passwords = device_auth_of(config)
     auth = Auth(secret=secret, users_path=data / "users.toml", meeting_body=meeting_body,
-                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data))
+                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data),
+                device_auth=mode, device_passwords=passwords)
     deps = _WEB[runtime] = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
     return deps
 
@@ -658,8 +691,8 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
     * ``/api/mediapath/...``: :func:`mediapath_guard`;
     * ``/speedtest/...``: open (random bytes, bounded by the speed-test server; agents and the browser
       self-test use it);
-    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler: meeting ids and times, no names,
-      no states): open, agents have no HTTP credentials yet;
+    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler): that device itself, signed in
+      with its broker credentials (:meth:`Auth.require_device`), or IT;
     * a route with ``{meeting_id}``: a chair or secretary of that meeting's body, or IT;
     * everything else (meeting list, incidents, health, ``/metrics``): IT.
     """
@@ -668,9 +701,16 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
     it = auth.require(Role.IT)
     media = mediapath_guard(auth, deps)
 
+    async def path_device(request: Request) -> str | None:
+        return str(request.path_params.get("device_id", "")) or None
+
+    device = auth.require_device(path_device)
+
     async def dependency(request: Request,
                          _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-                         _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
+                         _cookie: Annotated[str | None, Depends(SESSION)] = None,
+                         _basic: Annotated[HTTPBasicCredentials | None, Depends(DEVICE_BASIC)] = None
+                         ) -> Principal | None:
         path = request.url.path
         if path.startswith("/api/mediapath/"):
             return await media(request)
@@ -678,7 +718,7 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
             return None
         params = request.path_params
         if "device_id" in params and path.endswith("/meetings"):
-            return None
+            return await device(request)
         if "meeting_id" in params:
             return await staff(request)
         return await it(request)
@@ -759,16 +799,26 @@ def describe_meeting_view(app: Any) -> None:
 # --- guards for routes defined elsewhere (collector.api, collector.media_peer) ------------------------
 
 def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
-    """For ``collector.media_peer``'s router. Results (GET) are IT's. An offer made with a member's
-    self-test link must be for that member's device and meeting; one made signed in needs staff.
-    An offer with no credentials at all is an agent's (devices have MQTT credentials but no HTTP
-    ones yet): accepted, and only a roster device's result is recorded (collector.api)."""
+    """For ``collector.media_peer``'s router. Results (GET) are IT's. An offer (POST) made
+
+    * with a member's self-test link must be for that member's device and meeting;
+    * signed in (session or API token) needs staff;
+    * otherwise it is an agent's: the device signed in with its broker credentials, offering for
+      itself only (:meth:`Auth.require_device`; loopback/none modes per ``[http] device_auth``).
+    Only a roster device's result is recorded (collector.api)."""
     it = auth.require(Role.IT)
     staff = auth.require(Role.CHAIR, Role.SECRETARY, Role.IT)
 
+    async def offer_device(request: Request) -> str | None:
+        device_id = (await _offer_of(request)).get("device_id")
+        return device_id if isinstance(device_id, str) and device_id else None
+
+    device = auth.require_device(offer_device)
+
     async def guard(request: Request,
                     _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-                    _cookie: Annotated[str | None, Depends(SESSION)] = None) -> Principal | None:
+                    _cookie: Annotated[str | None, Depends(SESSION)] = None,
+                    _basic: Annotated[HTTPBasicCredentials | None, Depends(DEVICE_BASIC)] = None) -> Principal | None:
         if request.method != "POST":
             return await it(request)
         link = request.headers.get(SELFTEST_HEADER)
@@ -779,18 +829,30 @@ def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
                 deps.count(f"selftest_link_{exc.reason.value}")
                 raise HTTPException(410 if exc.reason is selftest_links.LinkError.EXPIRED else 403,
                                     exc.reason.value) from None
-            body = await request.body()  # cached on the request: the offer handler reads it again
-            try:
-                offer = json.loads(body[: 70 * 1024]) if body else {}
-            except ValueError:
-                offer = {}
-            if not isinstance(offer, dict) or offer.get("device_id") != p.device_id or \
-                    offer.get("meeting_id") not in (None, meeting.id):
+            offer = await _offer_of(request)
+            if offer.get("device_id") != p.device_id or offer.get("meeting_id") not in (None, meeting.id):
                 deps.count("mediapath_offer_refused")
                 raise HTTPException(403, "this link is for another device or meeting")
             return None
-        if request.headers.get("authorization") or request.cookies.get(SESSION_COOKIE):
+        if request.headers.get("authorization", "").lower().startswith("bearer ") or \
+                request.cookies.get(SESSION_COOKIE):
             return await staff(request)
-        return None
+        try:
+            return await device(request)
+        except HTTPException as exc:
+            if exc.status_code == 403:
+                deps.count("mediapath_offer_refused")
+            raise
 
     return guard
+
+
+async def _offer_of(request: Request) -> dict[str, Any]:
+    """The offer's JSON object, {} when it is not one (the offer handler answers 400/413 itself).
+    The body is cached on the request, so the handler reads it again."""
+    body = await request.body()
+    try:
+        offer = json.loads(body[: 70 * 1024]) if body else {}
+    except ValueError:
+        offer = {}
+    return offer if isinstance(offer, dict) else {}

@@ -121,6 +121,7 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
     """A real WebRTC call to the municipality's collector (H1, H13): what the room receives from the
     member (fps, resolution, freezes, black frames, sound level, loss, jitter) and what the member
     receives from the room (test pattern and tone), plus the round-trip time."""
+    from agent.config import collector_credentials
     from agent.media.path import MediaPathConfig, run
 
     if not ctx.collector_url:
@@ -135,7 +136,7 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
     ctx.progress("bild och ljud testas mot kommunens server" if ctx.lang == "sv" else
                  "testing sound and image to the municipality's server")
     outcome = await run(ctx.collector_url.rstrip("/"), device_id, config, meeting_id=ctx.meeting_id,
-                        deadline=ctx.deadline)
+                        deadline=ctx.deadline, credentials=collector_credentials(ctx.config))
     findings = [to_finding(i) for i in outcome.findings]
     if outcome.up is None or not outcome.down.connected:
         findings.insert(0, Finding(id="mediapath.connect", status=CheckStatus.FAIL, value=False, rule="H1",

@@ -131,8 +131,9 @@ def open_sources(config: MediaPathConfig) -> tuple[Any, Any, list[Any]]:
 
 
 async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, meeting_id: str | None = None,
-              deadline: float | None = None) -> PathOutcome:
-    """The media path check. Always answers by ``deadline`` (``time.monotonic()``) and closes the peer."""
+              deadline: float | None = None, credentials: tuple[str, str] | None = None) -> PathOutcome:
+    """The media path check. Always answers by ``deadline`` (``time.monotonic()``) and closes the peer.
+    ``credentials``: the device's broker credentials, sent as HTTP Basic with the offer (docs/web.md)."""
     import httpx
     from aiortc import RTCPeerConnection, RTCSessionDescription
 
@@ -174,7 +175,7 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
         pc.addTrack(audio)
         await _within(pc.setLocalDescription(await pc.createOffer()), deadline)
         answer = await _post_offer(httpx, collector_url + config.endpoint, device_id, meeting_id, pc, config,
-                                   deadline)
+                                   credentials, deadline)
         await _within(pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])),
                       deadline)
         connect_by = min(deadline, time.monotonic() + config.connect_timeout_s)
@@ -234,17 +235,20 @@ async def _within(awaitable: Any, deadline: float) -> Any:
 
 
 async def _post_offer(httpx: Any, url: str, device_id: str, meeting_id: str | None, pc: Any,
-                      config: MediaPathConfig, deadline: float) -> dict[str, str]:
+                      config: MediaPathConfig, credentials: tuple[str, str] | None, deadline: float) -> dict[str, str]:
     body = {"device_id": device_id, "meeting_id": meeting_id, "sdp": pc.localDescription.sdp,
             "type": pc.localDescription.type, "seconds": config.seconds}
     if config.video_source or config.camera_device:
         body.update(width=config.width, height=config.height)
     timeout = max(0.1, min(config.http_timeout_s, deadline - time.monotonic()))
     try:
-        async with httpx.AsyncClient(timeout=timeout) as client:
+        async with httpx.AsyncClient(timeout=timeout, auth=credentials) as client:
             response = await client.post(url, json={k: v for k, v in body.items() if v is not None})
     except httpx.HTTPError as exc:
         raise OSError(f"cannot reach the collector's media peer: {exc}") from None
+    if response.status_code in (401, 403):
+        raise ValueError(f"the collector did not accept this device's credentials ([mqtt] username/password): "
+                         f"HTTP {response.status_code} {response.text[:100]}")
     if response.status_code != 200:
         raise ValueError(f"the collector refused the offer: HTTP {response.status_code} {response.text[:100]}")
     answer = response.json()
@@ -278,11 +282,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=float, default=15.0)
+    parser.add_argument("--credentials", help="the device's credentials file (broker-credentials: [mqtt] "
+                        "username/password), sent as HTTP Basic")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     config = MediaPathConfig(seconds=args.seconds, video_source=args.video, audio_source=args.audio,
                              width=args.width, height=args.height, fps=args.fps)
-    outcome = asyncio.run(run(args.collector.rstrip("/"), args.device_id, config, meeting_id=args.meeting_id))
+    credentials = None
+    if args.credentials:
+        from agent.config import collector_credentials, load_agent_config
+
+        credentials = collector_credentials(load_agent_config(args.credentials))
+    outcome = asyncio.run(run(args.collector.rstrip("/"), args.device_id, config, meeting_id=args.meeting_id,
+                              credentials=credentials))
     print(json.dumps(outcome.to_dict()))
     return 0 if outcome.verdict is not Verdict.FAILED else 1
 

@@ -170,7 +170,8 @@ def until(pred: Callable[[], Any], timeout: float, what: str, log: Path | None =
     raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
 
 
-def make_collector(workdir: Path, mosquitto: Mosquitto) -> Collector:
+def make_collector(workdir: Path, mosquitto: Mosquitto, *, http_extra: str = "") -> Collector:
+    """``http_extra``: more ``[http]`` keys, e.g. ``device_passwords = "..."``."""
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     roster = workdir / "roster.toml"
@@ -180,7 +181,7 @@ def make_collector(workdir: Path, mosquitto: Mosquitto) -> Collector:
     port = free_port()
     cfg = workdir / "collector.toml"
     cfg.write_text(f'data_dir = "{data}"\nroster = "{roster}"\npolicy = "{policy}"\n'
-                   f'[mqtt]\nurl = "{mosquitto.url}"\n[http]\nport = {port}\n'
+                   f'[mqtt]\nurl = "{mosquitto.url}"\n[http]\nport = {port}\n{http_extra}\n'
                    "[store]\nsnapshot_interval_s = 0.5\nflush_interval_s = 0.05\n"
                    "[reflector]\nenabled = false\n[ingest]\ntick_interval_s = 0.1\n", encoding="utf-8")
     users = data / "users.toml"
