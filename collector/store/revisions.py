@@ -5,6 +5,7 @@ downgrade, the current revision and the history. ``run`` upgrades to the head at
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from alembic import command
@@ -59,15 +60,37 @@ def _one_line(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {text[0][:300] if text else ''}"
 
 
+def _transactional_sqlite(engine: sa.Engine) -> sa.Engine:
+    """A SQLite engine whose DDL runs inside one transaction: Python's sqlite3 module does not BEGIN
+    before CREATE/DROP, so a migration failing half-way would leave half its tables. Here the driver's
+    own transaction handling is off and SQLAlchemy emits BEGIN itself (the SQLAlchemy docs' recipe)."""
+    mig = sa.create_engine(engine.url, connect_args={"timeout": 10}, poolclass=sa.pool.NullPool)
+
+    @sa.event.listens_for(mig, "connect")
+    def _connect(dbapi_conn: Any, _record: Any) -> None:
+        dbapi_conn.isolation_level = None
+        dbapi_conn.execute("PRAGMA journal_mode=WAL")
+
+    @sa.event.listens_for(mig, "begin")
+    def _begin(conn: sa.Connection) -> None:
+        conn.exec_driver_sql("BEGIN")
+
+    return mig
+
+
 def _run(engine: sa.Engine, action: str, target: str) -> None:
     cfg = alembic_config()
+    mig = _transactional_sqlite(engine) if engine.dialect.name == "sqlite" else engine
     try:
-        with engine.begin() as conn:
+        with mig.begin() as conn:
             cfg.attributes["connection"] = conn
             getattr(command, action)(cfg, target)
-    except Exception as exc:  # any failure: one clear line, the transaction rolled back
+    except Exception as exc:  # any failure: one clear line, the whole migration rolled back
         at = _safe_current(engine)
         raise MigrationError(f"{action} to {target} failed (database at revision {at}): {_one_line(exc)}") from exc
+    finally:
+        if mig is not engine:
+            mig.dispose()
 
 
 def _safe_current(engine: sa.Engine) -> str:

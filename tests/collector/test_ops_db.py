@@ -71,14 +71,16 @@ def test_unknown_downgrade_target_is_refused(tmp_path: Path, capsys: pytest.Capt
 def test_run_with_a_failing_migration_logs_one_line_and_exits_nonzero(tmp_path: Path,
                                                                       caplog: pytest.LogCaptureFixture) -> None:
     path = tmp_path / "broken.db"
-    with sqlite3.connect(path) as conn:  # a table in the way of the first migration
-        conn.execute("CREATE TABLE actions (x INTEGER)")
+    with sqlite3.connect(path) as conn:  # a table in the way of the migration's last step
+        conn.execute("CREATE TABLE verdicts (x INTEGER)")
     cfg = str(_config(tmp_path, f"sqlite:///{path}"))
     with caplog.at_level(logging.ERROR, logger="collector"):
         assert main(["run", "-c", cfg]) == 3
     errors = [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert len(errors) == 1 and "\n" not in errors[0].getMessage()
-    assert "migration failed" in errors[0].getMessage() and "actions" in errors[0].getMessage()
+    assert "migration failed" in errors[0].getMessage() and "verdicts" in errors[0].getMessage()
+    with sqlite3.connect(path) as conn:  # rolled back as a whole: nothing half-migrated
+        assert [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")] == ["verdicts"]
 
 
 def test_database_from_a_newer_version_is_refused(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
