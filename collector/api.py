@@ -8,10 +8,13 @@ import importlib
 import io
 import logging
 from collections.abc import Sequence
+from importlib import resources
 from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -163,8 +166,9 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
 def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI:
     """The collector's app. ``api_dependencies`` guard ``/api/...`` and ``/metrics`` (e.g. an auth
     ``Depends``); the pages (collector/pages.py) are mounted when installed."""
-    app = FastAPI(title="Likavillkor collector", version=__version__,
+    app = FastAPI(title="Likavillkor collector", version=__version__, docs_url=None, redoc_url=None,
                   description="Watches that remote members attend on equal terms (H1-H23).")
+    mount_docs(app)
     app.state.runtime = runtime
     if not api_dependencies:  # sign-in (collector.pages) guards every route unless told otherwise
         api_dependencies = default_guards(runtime)
@@ -179,6 +183,41 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
     mount_optional(app, runtime, api_dependencies)
     mount_pages(app, runtime)
     return app
+
+
+#: Swagger UI's files, vendored from the npm package swagger-ui-dist (collector/web/static/swagger/,
+#: README.md there): the meeting room may have no internet, so /docs loads nothing from a CDN
+SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+                  "swagger-ui.css": "text/css; charset=utf-8", "favicon-32x32.png": "image/png"}
+SWAGGER_PREFIX = "/docs/assets/"
+
+
+def docs_html(openapi_url: str, title: str) -> HTMLResponse:
+    """Swagger UI for ``openapi_url`` with every asset served by the collector. ``validatorUrl: null``:
+    Swagger UI would otherwise fetch a badge from validator.swagger.io."""
+    return get_swagger_ui_html(openapi_url=openapi_url, title=title,
+                               swagger_js_url=SWAGGER_PREFIX + "swagger-ui-bundle.js",
+                               swagger_css_url=SWAGGER_PREFIX + "swagger-ui.css",
+                               swagger_favicon_url=SWAGGER_PREFIX + "favicon-32x32.png",
+                               swagger_ui_parameters={"validatorUrl": None})
+
+
+def mount_docs(app: FastAPI) -> None:
+    """``/docs`` (Swagger UI) and its assets from the collector itself; like ``/openapi.json`` the
+    page names no member and holds no data (trying a route needs credentials)."""
+    swagger = resources.files("collector.web").joinpath("static", "swagger")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return docs_html(app.openapi_url or "/openapi.json", f"{app.title} - API")
+
+    @app.get(SWAGGER_PREFIX + "{name}", include_in_schema=False)
+    def docs_asset(name: str) -> Response:
+        media_type = SWAGGER_ASSETS.get(name)  # a fixed list: no path is built from the request
+        if media_type is None:
+            raise HTTPException(404, "not found")
+        return Response(swagger.joinpath(name).read_bytes(), media_type=media_type,
+                        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
 
 
 def _signin_unavailable() -> None:
