@@ -127,6 +127,8 @@ def _migrate_or_log(url: str) -> bool:
 
 def cmd_db(args: argparse.Namespace) -> int:
     """Schema migrations on demand (``run`` upgrades at every start anyway)."""
+    import sqlalchemy as sa
+
     from collector.store import connect_engine, revisions
 
     cfg = _load_config(args.config)
@@ -151,6 +153,9 @@ def cmd_db(args: argparse.Namespace) -> int:
     except revisions.MigrationError as exc:
         log.error("database migration failed (%s): %s", _safe_url(cfg.store_url), exc)
         return 3
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("database %s unusable: %s", _safe_url(cfg.store_url), str(exc).splitlines()[0][:300])
+        return 3
     finally:
         engine.dispose()
     return 0
@@ -174,6 +179,8 @@ def cmd_backup(args: argparse.Namespace) -> int:
 def cmd_restore(args: argparse.Namespace) -> int:
     from pathlib import Path
 
+    import sqlalchemy as sa
+
     from collector.store import backup, revisions
 
     cfg = _load_config(args.config)
@@ -181,6 +188,10 @@ def cmd_restore(args: argparse.Namespace) -> int:
         info = backup.restore(cfg.store_url, Path(args.from_file), force=args.force, timeout_s=args.timeout)
     except (backup.BackupError, revisions.MigrationError) as exc:
         log.error("restore refused or failed: %s", exc)
+        return 1
+    except sa.exc.SQLAlchemyError as exc:
+        log.error("restore failed, database %s unusable: %s", _safe_url(cfg.store_url),
+                  str(exc).splitlines()[0][:300])
         return 1
     print(json.dumps({"restored": str(info.path), "dialect": str(info.dialect), "backup_revision": info.revision,
                       "now_at": revisions.head()}))
@@ -354,6 +365,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
         return 2
+    except Exception as exc:  # a database that cannot be migrated or reached: one line, no traceback
+        from collector.store.revisions import MigrationError
+
+        if isinstance(exc, MigrationError):
+            log.error("database migration failed: %s", exc)
+            return 3
+        import sqlalchemy as sa
+
+        if isinstance(exc, sa.exc.SQLAlchemyError):
+            log.error("database unusable: %s", str(exc).splitlines()[0][:300])
+            return 3
+        raise
     except KeyboardInterrupt:
         return 130
 

@@ -184,8 +184,9 @@ def _run_tool(argv: list[str], env: dict[str, str], timeout_s: float, what: str)
     except OSError as exc:
         raise BackupError(f"{what} could not start: {exc.strerror}") from None
     if done.returncode != 0:
-        lines = [ln for ln in done.stderr.strip().splitlines() if ln.strip()]
-        raise BackupError(f"{what} failed (exit {done.returncode}): {lines[-1] if lines else 'no message'}")
+        lines = [ln.strip() for ln in done.stderr.strip().splitlines() if ln.strip()]
+        errors = [ln for ln in lines if "error:" in ln] or lines[-1:]
+        raise BackupError(f"{what} failed (exit {done.returncode}): {errors[0] if errors else 'no message'}")
     return done
 
 
