@@ -219,3 +219,16 @@ def test_pg_conninfo_keeps_the_password_off_the_command_line() -> None:
     assert uri == "postgresql://lv@db.example:5433/likavillkor?sslmode=require"
 
 
+
+
+def test_unreachable_database_is_one_line_and_exit_3(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from tests.support.services import free_port
+
+    cfg = str(_config(tmp_path, f"postgresql+psycopg://lv@127.0.0.1:{free_port()}/likavillkor"))
+    for argv in (["db", "current"], ["incidents"], ["forget", "--member", "m1"]):
+        caplog.clear()
+        with caplog.at_level(logging.ERROR, logger="collector"):
+            assert main([*argv, "-c", cfg]) == 3, argv
+        assert len(caplog.records) == 1, argv
+        message = caplog.records[0].getMessage()
+        assert "unusable" in message and "connection failed" in message and "\n" not in message, argv
