@@ -4,7 +4,17 @@ external Mosquitto, SQLite) and the agent (``likavillkor-agent monitor``) publis
 - SIGKILL the device: the API shows it ``lost`` and the meeting ``adjourn`` within the
   configured silence limit + 1 s (H15).
 - The collector loses the broker: health and the meeting view say monitoring is interrupted,
-  and nobody is marked lost (silence proves nothing without a broker).
+  and nobody is marked lost (silence proves nothing without a broker); when it returns, the
+  device is seen again and judged as before.
+
+The agent measures the data rate of the host's real interface (H1: ``rx_kbps``/``tx_kbps``). A
+test host runs no meeting program, so that rate is whatever else the machine happens to send,
+mostly ~0 kbit/s: under the shipped limits (warn 150, fail 10 kbit/s) the device turns *failing*
+about 0.6 s after its first rate (3 of 10 samples, debounce) — or not, when another process on
+the host is downloading. These tests are about silence and the broker, not media, so their policy
+switches the data-rate limits off (:data:`POLICY`); the rate limits are tested with fixed samples
+in tests/collector. (This made ``device ok again`` flaky: "ok" before the outage was only the
+moment before the debounce raised the alarm.)
 """
 
 from __future__ import annotations
@@ -29,6 +39,20 @@ from tests.support.services import Mosquitto, free_port, stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENCE_S = 2.0
+#: the test's policy: a short silence limit, and no judgement of the host's incidental data rate
+POLICY = f"""[defaults]
+silence_lost_s = {SILENCE_S}
+
+[defaults.limits.rx_kbps]
+warn = 0.0
+fail = 0.0
+source = "off in this test: no meeting program runs on the test host (see the module docstring)"
+
+[defaults.limits.tx_kbps]
+warn = 0.0
+fail = 0.0
+source = "off in this test: no meeting program runs on the test host (see the module docstring)"
+"""
 _HEADERS: dict[str, str] = {}
 
 
@@ -38,6 +62,7 @@ def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = 
     port = free_port()
     cfg = write_config(tmp_path / "collector.toml", data_dir=tmp_path / "data", roster=roster, mqtt_url=mqtt_url,
                        http_port=port, silence_lost_s=SILENCE_S, extra="[ingest]\ntick_interval_s = 0.1\n")
+    (cfg.parent / "policy.toml").write_text(POLICY, encoding="utf-8")  # write_config's, with the rates off
     log = open(tmp_path / "collector.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
                             stdout=log, stderr=log, start_new_session=True)
@@ -99,6 +124,8 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
         broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])  # private Mosquitto
         with device(broker_port, "dev-a", tmp_path, base) as proc:
             _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok")
+            time.sleep(1.0)  # past the rate debounce (3 of 10 samples at 0.2 s): still ok, still equal terms
+            assert _participant(base, "dev-a")["state"] == "ok"
             assert _get(base, "/api/meetings/ks-test")["verdict"] == "equal_terms"
             os.kill(proc.pid, signal.SIGKILL)
             killed = time.monotonic()
@@ -137,6 +164,13 @@ def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mo
         assert all(p["state"] != "lost" for p in view["participants"])
         metrics = httpx.get(base + "/metrics", headers=_HEADERS, timeout=2).text
         assert "likavillkor_mqtt_connected 0.0" in metrics
+        back = time.time()
         mosquitto.start()
         _until(lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", 20, "monitoring back")
-        _until(lambda: _participant(base, "dev-a")["state"] == "ok", 15, "device ok again")
+
+        def seen_again_and_ok() -> bool:
+            p = _participant(base, "dev-a")
+            return p["state"] == "ok" and (p["last_contact"] or 0) > back
+
+        _until(seen_again_and_ok, 15, "device seen after the broker's return and ok again")
+        assert _get(base, "/api/meetings/ks-test")["verdict"] == "equal_terms"
