@@ -60,9 +60,11 @@ def test_parse_meetings_and_times() -> None:
 class _Meetings(http.server.BaseHTTPRequestHandler):
     body: ClassVar[bytes] = b"[]"
     paths: ClassVar[list[str]] = []
+    auth: ClassVar[list[str | None]] = []
 
     def do_GET(self) -> None:
         type(self).paths.append(self.path)
+        type(self).auth.append(self.headers.get("Authorization"))
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(self.body)))
@@ -75,7 +77,7 @@ class _Meetings(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def collector_http() -> Iterator[tuple[str, type[_Meetings]]]:
-    handler = type("Handler", (_Meetings,), {"body": b"[]", "paths": []})
+    handler = type("Handler", (_Meetings,), {"body": b"[]", "paths": [], "auth": []})
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -89,6 +91,20 @@ def test_fetch_meetings_over_http(collector_http: tuple[str, type[_Meetings]]) -
     handler.body = json.dumps([{"id": "ks-1", "body": "KS", "start": T0, "end": T0 + 60}]).encode()
     assert fetch_meetings(url, "dev 1", 2.0)[0].id == "ks-1"
     assert handler.paths == ["/api/devices/dev%201/meetings"]
+    assert handler.auth == [None]  # no credentials: no header
+
+
+def test_fetch_meetings_signs_in_with_the_devices_broker_credentials(
+        collector_http: tuple[str, type[_Meetings]]) -> None:
+    """HTTP Basic device_id:password (docs/web.md); against a real collector in tests/web/test_device_auth.py."""
+    import base64
+
+    from agent.config import AgentConfig, MqttConfig, collector_credentials
+
+    url, handler = collector_http
+    cfg = AgentConfig(device_id="dev-1", mqtt=MqttConfig(username="dev-1", password="pa:ss"))
+    fetch_meetings(url, "dev-1", 2.0, collector_credentials(cfg))
+    assert handler.auth == ["Basic " + base64.b64encode(b"dev-1:pa:ss").decode()]
 
 
 def test_unreachable_collector_is_counted_not_fatal() -> None:
