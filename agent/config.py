@@ -66,7 +66,9 @@ class MqttConfig(Section):
     keepalive_s: Annotated[int, msgspec.Meta(ge=5, le=3600)] = 30
     connect_timeout_s: Seconds = 5.0
     reconnect_min_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 1
-    reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 30
+    # capped low so that after a broker restart every agent is back within the collector's
+    # policy reconnect_grace_s (10 s): a broker restart must never mark members lost (issue 8)
+    reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
     inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # unacknowledged QoS 1 messages at once
 
     def __post_init__(self) -> None:

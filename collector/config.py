@@ -28,7 +28,7 @@ class MqttSection(cfg.Section):
     session_expiry_s: int = 86_400
     keepalive_s: int = 15
     reconnect_min_s: float = 0.5
-    reconnect_max_s: float = 10.0
+    reconnect_max_s: float = 2.0  # the collector is one client: come back fast (issue 8: verdicts current within 5 s)
 
 
 class HttpSection(cfg.Section):

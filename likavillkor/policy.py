@@ -60,6 +60,10 @@ class Policy(Section):
     debounce_source: str = ""
     #: how long before the start a meeting's window opens (samples count, "connected"/"ready")
     watch_before_s: float = 3600.0
+    #: after the broker comes back (or the collector restarts), how long devices get to reconnect
+    #: before silence counts again; covers the agent's reconnect back-off cap (5 s by default)
+    reconnect_grace_s: float = 10.0
+    reconnect_grace_source: str = ""
     #: a sample whose device time lags the device's usual offset by more than this is an outbox
     #: replay: it completes history but never changes a live state
     late_after_s: float = 5.0

@@ -71,11 +71,15 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
     if m.last_contact is None or not monitor.connected:
         return None
     since = m.last_contact
+    allowed = policy.silence_lost_s
     if monitor.grace_from is not None and monitor.grace_from > since:
+        # the broker came back (or the collector restarted): agents need their reconnect back-off
         since = monitor.grace_from
+        allowed += policy.reconnect_grace_s
     if m.returned_at is not None and m.returned_at > since:
         since = m.returned_at
-    return since if now - since > policy.silence_lost_s else None
+        allowed = policy.silence_lost_s
+    return since if now - since > allowed else None
 
 
 def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monitor) -> float:
@@ -83,7 +87,7 @@ def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monito
     broker outage cannot call a substitute: the deadline is at least the end of the grace after it."""
     due = max(lost, start) + policy.substitute_after_s
     if monitor.grace_from is not None:
-        due = max(due, monitor.grace_from + policy.silence_lost_s)
+        due = max(due, monitor.grace_from + policy.reconnect_grace_s + policy.silence_lost_s)
     return due
 
 

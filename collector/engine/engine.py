@@ -314,7 +314,8 @@ class Engine:
 
     def broker(self, connected: bool, at: float) -> list[Change]:
         """The collector lost (False) or regained (True) its broker. While lost, nobody turns lost
-        and the verdict is ``monitoring_interrupted``; after it, devices get ``silence_lost_s``."""
+        and the verdict is ``monitoring_interrupted``; after it, devices get ``reconnect_grace_s`` +
+        ``silence_lost_s``."""
         if connected:
             self._monitor = Monitor(True, None, at)
         elif self._monitor.connected:
@@ -593,7 +594,7 @@ class Engine:
 
     def restore(self, blob: bytes, now: float) -> None:
         """Continue from a snapshot after a restart: incidents, five-minute timers and actions keep
-        their persisted times. Devices get a grace of ``silence_lost_s`` from ``now``."""
+        their persisted times. Devices get ``reconnect_grace_s`` + ``silence_lost_s`` from ``now``."""
         from collector.engine.snapshot import apply
 
         apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._dedupe_window)

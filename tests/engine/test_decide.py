@@ -54,15 +54,18 @@ def test_no_one_is_lost_while_the_broker_is_gone_and_grace_after() -> None:
     m = member(first_contact=START, last_contact=START + 10)
     assert lost_since(m, POLICY, Monitor(False, START + 11), START + 500) is None
     back = Monitor(True, None, START + 500)
-    assert lost_since(m, POLICY, back, START + 505) is None
-    assert lost_since(m, POLICY, back, START + 505.5) == START + 500
+    # silence counts from the broker's return, after the agents' reconnect grace (issue 8)
+    allowed = POLICY.silence_lost_s + POLICY.reconnect_grace_s
+    assert lost_since(m, POLICY, back, START + 500 + allowed) is None
+    assert lost_since(m, POLICY, back, START + 500.5 + allowed) == START + 500
 
 
 def test_five_minutes_from_the_loss_not_before_the_start() -> None:
     assert substitute_due_at(START + 60, START, POLICY, Monitor()) == START + 360
     assert substitute_due_at(START - 100, START, POLICY, Monitor()) == START + 300
     # a broker outage cannot call a substitute: at least the grace after it
-    assert substitute_due_at(START + 60, START, POLICY, Monitor(True, None, START + 358)) == START + 363
+    grace = POLICY.reconnect_grace_s + POLICY.silence_lost_s
+    assert substitute_due_at(START + 60, START, POLICY, Monitor(True, None, START + 358)) == START + 358 + grace
 
 
 def test_participant_state_lost_then_replaced() -> None:
