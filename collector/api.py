@@ -177,7 +177,8 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
     @app.get("/metrics", summary="Prometheus text format", response_class=Response,
              dependencies=list(api_dependencies))
     def prometheus() -> Response:
-        return Response(content=metrics.from_health(runtime.health()),
+        text = metrics.from_health(runtime.health(), metrics.components(runtime, app.state))
+        return Response(content=text,
                         media_type="text/plain; version=0.0.4; charset=utf-8")
 
     mount_optional(app, runtime, api_dependencies)

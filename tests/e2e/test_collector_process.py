@@ -164,6 +164,8 @@ def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mo
         assert all(p["state"] != "lost" for p in view["participants"])
         metrics = httpx.get(base + "/metrics", headers=_HEADERS, timeout=2).text
         assert "likavillkor_mqtt_connected 0.0" in metrics
+        # the running process's media peer is in the exposition too (the reflector is off in tests/e2e)
+        assert "likavillkor_media_peer_open 0" in metrics
         back = time.time()
         mosquitto.start()
         _until(lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", 20, "monitoring back")
