@@ -848,7 +848,7 @@ def safe_next(target: str | None) -> str:
 # --- command line ---------------------------------------------------------------------------------
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m collector.auth", description="Manage Likavillkor users.")
+    parser = argparse.ArgumentParser(prog="likavillkor-collector users", description="Manage Likavillkor users.")
     parser.add_argument("--users", default="data/users.toml", help="the users file (default data/users.toml)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     a = sub.add_parser("add-user", help="add or replace a user; the password is read from stdin")

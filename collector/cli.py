@@ -342,6 +342,8 @@ def build_parser() -> argparse.ArgumentParser:
     rs.add_argument("--timeout", type=float, default=3600.0, help="deadline for pg_restore, s (default 3600)")
     rs.set_defaults(func=cmd_restore)
 
+    sub.add_parser("users", help="add chairs, secretaries, IT users and API tokens (users add-user --help)",
+                   add_help=False)
     bc = sub.add_parser("broker-credentials", help="manage device credentials and ACLs for the broker",
                         add_help=False)
     bc.add_argument("rest", nargs=argparse.REMAINDER)
@@ -358,6 +360,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["broker-credentials"]:  # its own parser, --help included
         return cmd_broker_credentials(argparse.Namespace(rest=argv[1:]))
+    if argv[:1] == ["users"]:  # chairs, secretaries, IT and API tokens (docs/web.md)
+        from collector import auth
+
+        return auth.main(argv[1:])
     args = build_parser().parse_args(argv)
     _setup_logging(args.verbose)
     try:

@@ -104,10 +104,23 @@ else
   AGENT="local agent: not installed yet (agent/cli.py missing); publish as device $DEVICE_ID to $BROKER"
 fi
 
+# A sign-in for the demo: an IT user (sees everything) with a fresh password, shown once.
+LOGIN="see $DATA/demo-login.txt"
+if [ ! -f "$DATA/demo-login.txt" ]; then
+  PASSWORD="$($PY -c 'import secrets; print(secrets.token_urlsafe(12))')"
+  echo "$PASSWORD" | .venv/bin/likavillkor-collector users --users "$DATA/users.toml" add-user demo --role it \
+    --name "Demo IT" >/dev/null
+  (umask 077; printf 'user: demo\npassword: %s\n' "$PASSWORD" > "$DATA/demo-login.txt")
+  LOGIN="user demo, password $PASSWORD (also in $DATA/demo-login.txt)"
+fi
+MEETING="$($PY -c 'import sys, tomllib; print(tomllib.load(open(sys.argv[1], "rb"))["meeting"][0]["id"])' "$DATA/roster.toml")"
+
 cat <<MSG
 
 Likavillkor is running.
-  API:        $API/api/meetings      (OpenAPI docs: $API/docs, health: $API/api/health)
+  chair view: $API/chair/$MEETING   (sign in: $LOGIN)
+  API:        $API/api/meetings      (OpenAPI docs: $API/docs, health: $API/api/health;
+              from this host: curl -H "Authorization: Bearer \$(cat $DATA/api-token.local)" ...)
   MQTT:       $BROKER (private Mosquitto, loopback only)
   $AGENT
   data:       $DATA/ (SQLite database, roster, configs)

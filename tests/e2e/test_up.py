@@ -58,6 +58,15 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
         meetings = httpx.get(f"{base}/api/meetings", headers=headers, timeout=5).json()
         assert len(meetings) == 1 and meetings[0]["body"] == "kommunstyrelsen"
         mid = meetings[0]["meeting_id"]
+        # the printed demo sign-in opens the printed chair view; without it the page is refused
+        login = re.search(r"chair view: (\S+)\s+\(sign in: user demo, password (\S+) ", text)
+        assert login and login.group(1) == f"{base}/chair/{mid}", text[-3000:]
+        with httpx.Client(base_url=base, timeout=5) as web:
+            assert web.get(f"/chair/{mid}", follow_redirects=False).status_code in (302, 303, 401)
+            signed = web.post("/login", data={"username": "demo", "password": login.group(2)})
+            assert signed.status_code in (200, 303), signed.text[:500]
+            page = web.get(f"/chair/{mid}")
+            assert page.status_code == 200 and mid in page.text
 
         def state() -> str:
             view = httpx.get(f"{base}/api/meetings/{mid}", headers=headers, timeout=5).json()
