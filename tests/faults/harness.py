@@ -303,6 +303,27 @@ def stored_seqs(db_url: str, device_id: str) -> dict[str, set[int]]:
     return out
 
 
+def latest_received(db_url: str, device_id: str) -> float:
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as conn:
+            got = conn.execute(sa.text("SELECT MAX(received_at) FROM samples WHERE device_id = :d"),
+                               {"d": device_id}).scalar_one()
+    finally:
+        engine.dispose()
+    return float(got or 0.0)
+
+
+def wait_tail(col: Collector, *agents: Agent, clean_s: float = 1.0) -> None:
+    """Call when the faults are over, before stopping the agents: wait until each has samples
+    stored from ``clean_s`` after now. The seq series then runs on past every fault, so a sample
+    lost in a fault is a gap inside it, never an invisible missing tail."""
+    since = time.time() + clean_s
+    for a in agents:
+        until(lambda a=a: latest_received(col.db_url, a.device_id) >= since, 30,  # type: ignore[misc]
+              f"{a.device_id}: samples stored after the faults", col.log)
+
+
 def late_count(db_url: str, device_id: str) -> int:
     engine = sa.create_engine(db_url)
     try:

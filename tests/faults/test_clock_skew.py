@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.faults.harness import SILENCE_S, Agent, Collector, late_count, restore, tally, until
+from tests.faults.harness import SILENCE_S, Agent, Collector, late_count, restore, tally, until, wait_tail
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto
 
@@ -46,6 +46,7 @@ def test_device_clock_off_by_minutes_changes_no_verdict(ns: NetNs, broker: Mosqu
         assert col.view()["verdict"] == "adjourn"
         restore(ns)
         until(all_ok, 20, "all three back", detail=col.view)
+        wait_tail(col, *agents)
         for a in agents:
             a.stop()
         col.settled()

@@ -19,7 +19,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults.harness import SILENCE_S, Agent, Collector, restore, tally, until
+from tests.faults.harness import SILENCE_S, Agent, Collector, restore, tally, until, wait_tail
 from tests.support.databases import Postgres, running_postgres
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto
@@ -94,6 +94,7 @@ def test_postgres_down_and_hung_monitoring_goes_on_and_writes_catch_up(
                 time.sleep(0.2)
             assert col.health()["store"]["queued"] > queued
         col.settled(60)
+        wait_tail(col, agent)
         agent.stop()
         col.settled()
         t = tally(agent, col.db_url)
@@ -126,6 +127,7 @@ def test_queue_overflow_while_postgres_is_down_is_counted(
         finally:
             pg.start()
         col.settled(60)
+        wait_tail(col, agent)
         agent.stop()
         col.settled()
         t = tally(agent, col.db_url)

@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import pytest
 
 from likavillkor import topics, wire
 from tests.faults.harness import (
@@ -26,11 +27,13 @@ from tests.faults.harness import (
     state_changes,
     tally,
     until,
+    wait_tail,
 )
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto
 
 CYCLES = 4 if LONG else 1
+pytestmark = pytest.mark.timeout(1800 if LONG else 300)
 STRETCH = 5.0 if LONG else 1.0
 LATE_AFTER_S = 5.0  # the shipped policy's late_after_s: a longer cut makes the outbox replay late
 
@@ -130,6 +133,7 @@ def test_nothing_lost_across_link_loss_bandwidth_broker_and_collector_faults(
             _collector_crash(col, dev)
             _flood(broker, col, dev, flooder)
         until(lambda: time.time() - col.participant(dev)["last_contact"] < 1.0, 10, "live again")
+        wait_tail(col, agent)
         stopped_at = time.time()
         agent.stop()
         col.settled()
