@@ -170,6 +170,8 @@ def decode(payload: bytes) -> Message:
         raise WireError("invalid", str(exc)) from None
     except msgspec.DecodeError as exc:
         raise WireError("malformed", str(exc)) from None
+    except RecursionError:  # msgspec's own depth guard on deeply nested objects
+        raise WireError("malformed", "nested too deeply") from None
     if msg.v not in SUPPORTED_VERSIONS:
         raise WireError("unknown_version", f"v={msg.v}")
     return msg

@@ -47,6 +47,7 @@ def test_sample_round_trip_keeps_units_and_none() -> None:
         (sample(v=2), "unknown_version"),
         (json.dumps({"type": "nonsense", **BASE}).encode(), "invalid"),
         (b"[" * 5000 + b"]" * 5000, "invalid"),  # deep nesting, not an object
+        (b'{"a":' * 3000 + b"1" + b"}" * 3000, "malformed"),  # deep nesting of objects (found by fuzzing)
         (sample().replace(b'"seq": 7', b'"seq": 7, "camera": ' + b"[" * 3000 + b"]" * 3000), "invalid"),
         (sample(camera="x" * 70_000), "oversized"),
     ],
