@@ -119,6 +119,9 @@ class MonitorConfig(Section):
 
     sample_period_s: Annotated[float, msgspec.Meta(ge=0.01, le=3600)] = 1.0
     path_probe: bool = True  # STAMP probes to the collector's reflector while monitoring
+    #: how often the camera's state is looked up ("in_use" = the meeting program holds it: video
+    #: is on, issue 4); 0 = never. Cheap (no device is opened), but it scans open files.
+    camera_state_every_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 30.0
 
 
 class SelftestConfig(Section):

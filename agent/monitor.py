@@ -59,6 +59,9 @@ class SampleSources:
         byterate = _optional("agent.probes.byterate")
         self.byterate: Any = byterate.ByteRate() if byterate is not None else None
         self.history: Any = self.forecaster.BatteryHistory() if self.forecaster is not None else None
+        # camera state (issue 4): looked up every camera_state_every_s, never opening the device
+        self.camera_module = _optional("agent.media.camera") if cfg.monitor.camera_state_every_s else None
+        self._camera: tuple[float, str] | None = None
         if self.psutil is not None:
             self.psutil.cpu_percent(interval=None)  # prime: the first call has no interval
 
@@ -79,7 +82,21 @@ class SampleSources:
             fields.update(self._safe("battery", lambda: self._battery_fields(now, meeting_end)) or {})
         if self.psutil is not None:
             fields.update(self._safe("host", self._host) or {})
+        if self.camera_module is not None:
+            camera = self._safe("camera", lambda: self._camera_state(now))
+            # Only what the cheap look-up can be sure of: "in_use" (the meeting program holds it) or
+            # "ok" (present, idle). "absent"/"unknown" from a /dev scan may be a sandbox or missing
+            # permission, not a missing camera: the self-test, which opens the device, judges that.
+            if camera in ("in_use", "ok"):
+                fields["camera"] = camera
         return fields
+
+    def _camera_state(self, now: float) -> str:
+        """``in_use`` while the meeting program holds the camera: good news, video is on (issue 4).
+        Cached for ``camera_state_every_s``; the camera is never opened here."""
+        if self._camera is None or now - self._camera[0] >= self.cfg.monitor.camera_state_every_s:
+            self._camera = (now, str(self.camera_module.camera_state()))  # type: ignore[union-attr]
+        return self._camera[1]
 
     def _link(self, now: float) -> dict[str, Any]:
         info = self.platform.link_info()  # type: ignore[union-attr]

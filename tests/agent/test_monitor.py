@@ -90,3 +90,39 @@ def test_a_switch_to_a_phone_hotspot_is_logged_and_sampled(caplog: pytest.LogCap
     assert second.hotspot_reason == "ios_gateway" and second.wifi_signal_percent is None
     assert sources.link_changes == 2  # another gateway and another link type
     assert any("H9" in r.message and r.levelno == logging.WARNING for r in caplog.records)
+
+
+def test_camera_in_use_by_the_meeting_program_is_sampled_and_looked_up_sparingly() -> None:
+    """Issue 4: while Teams/Compodium holds the camera the sample says ``in_use`` (video is on);
+    the look-up runs at most every camera_state_every_s and never opens the device; an uncertain
+    ``absent``/``unknown`` is left to the self-test."""
+    answers = iter(["in_use", "ok", "absent"])
+    calls: list[float] = []
+
+    class FakeCamera:
+        @staticmethod
+        def camera_state() -> str:
+            calls.append(0.0)
+            return next(answers)
+
+    cfg = loads("[monitor]\ncamera_state_every_s = 30.0\n", AgentConfig)
+    sources = SampleSources(cfg)
+    sources.camera_module = FakeCamera()
+    assert sources.read(1000.0, None)["camera"] == "in_use"
+    assert sources.read(1010.0, None)["camera"] == "in_use"  # cached: no second look-up
+    assert len(calls) == 1
+    assert sources.read(1030.0, None)["camera"] == "ok"
+    assert "camera" not in sources.read(1060.0, None)  # "absent" from a scan is not published
+    assert len(calls) == 3
+
+
+def test_monitor_never_loads_heavy_media_modules() -> None:
+    """The camera look-up must not pull OpenCV/numpy/aiortc into the monitor (≤ 60 MB RSS)."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from agent.config import AgentConfig; from agent.monitor import SampleSources; "
+            "s = SampleSources(AgentConfig()); s.read(1000.0, None); "
+            "print([m for m in ('cv2', 'numpy', 'aiortc', 'av') if m in sys.modules])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
