@@ -48,11 +48,27 @@ PYEOF
   echo "wrote a demo roster: $DATA/roster.toml (device $DEVICE_ID)"
 fi
 
+if [ ! -f "$DATA/policy.toml" ]; then
+  cat > "$DATA/policy.toml" <<TOML
+# Written by scripts/up.sh for the demo. This machine runs no meeting program (Teams, Compodium), so
+# its network counters show no video stream: the "media stopped" byte-rate warning is switched off
+# here (below 0 kbit/s never happens). Every other limit is the shipped default
+# (likavillkor/data/policy.toml, each with its source).
+[defaults.limits.rx_kbps]
+warn = 0.0
+source = "scripts/up.sh demo: no meeting program runs on this machine"
+[defaults.limits.tx_kbps]
+warn = 0.0
+source = "scripts/up.sh demo: no meeting program runs on this machine"
+TOML
+fi
+
 if [ ! -f "$DATA/collector.toml" ]; then
   cat > "$DATA/collector.toml" <<TOML
 # Written by scripts/up.sh. All keys: deploy/collector.example.toml
 data_dir = "$DATA"
 roster = "$DATA/roster.toml"
+policy = "$DATA/policy.toml"
 [mqtt]
 url = ""            # empty: the collector runs its own Mosquitto on loopback
 [http]

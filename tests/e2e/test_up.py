@@ -76,6 +76,12 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
         while state() == "expected" and time.monotonic() < deadline:
             time.sleep(0.2)
         assert state() != "expected", "the local agent's samples never reached the meeting"
+        # the demo machine runs no meeting program: its idle network must not read as "media stopped"
+        time.sleep(5)  # more than the 3 of 10 samples the debounce needs
+        view = httpx.get(f"{base}/api/meetings/{mid}", headers=headers, timeout=5).json()
+        me = next(p for p in view["participants"] if p["device_id"] == device.group(1))
+        codes = {r["code"] for r in me["reasons"]}
+        assert not codes & {"rx_kbps", "tx_kbps"}, me["reasons"]
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
         proc.wait(20)
         assert _closed(port) and _closed(int(broker.group(1)))
