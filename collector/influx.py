@@ -13,14 +13,13 @@ Transports: ``v2`` posts through influxdb-client's write API to ``/api/v2/write`
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import httpx
+
+from collector.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
 
 log = logging.getLogger(__name__)
 
@@ -148,117 +147,41 @@ class V1Transport:
 
 
 @dataclass
-class InfluxStats:
+class InfluxStats(WriterStats):
     buffered: int = 0
-    written: int = 0
-    dropped: int = 0
-    failures: int = 0
-    last_error: str = ""
-    connected: bool = True
 
 
 class InfluxWriter:
+    """Points wait in a bounded buffer; a full buffer drops new points. A failed batch goes back to
+    the front of the buffer (what no longer fits is dropped) and is retried with back-off."""
+
     def __init__(self, transport: Transport, *, batch: int = 1000, max_buffer: int = 100_000,
                  flush_interval_s: float = 1.0, retry_max_s: float = 30.0) -> None:
         self._transport = transport
-        self._batch = batch
-        self._max = max_buffer
-        self._flush_interval_s = flush_interval_s
-        self._retry_max_s = retry_max_s
-        self._buf: deque[str] = deque()
-        self._lock = threading.Lock()
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._inflight = 0
         self.stats = InfluxStats()
+        self._writer: BatchWriter[str] = BatchWriter(
+            transport.write, self.stats,
+            FailureLog(log, "InfluxDB write failed, will retry (%d points buffered): %s"),
+            name="influx-writer", batch=batch, max_items=max_buffer, flush_interval_s=flush_interval_s,
+            retry_initial_s=0.5, retry_max_s=retry_max_s, on_failure=OnFailure.REQUEUE, pacing=Pacing.LINGER)
 
     def put(self, point: str | None) -> None:
         """Queue one line; never blocks. Over ``max_buffer`` the point is dropped and counted."""
-        if point is None:
-            return
-        with self._lock:
-            if len(self._buf) >= self._max:
-                self.stats.dropped += 1
-                return
-            self._buf.append(point)
-            full = len(self._buf) >= self._batch
-        if full:
-            self._wake.set()
+        if point is not None:
+            self._writer.put(point)
 
     def start(self) -> None:
-        self._thread = threading.Thread(target=self._run, name="influx-writer", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self.flush(timeout)
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._writer.stop(timeout)
         self._transport.close()
 
     def flush(self, timeout: float = 5.0) -> bool:
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while time.monotonic() < deadline:
-            with self._lock:
-                if not self._buf and self._inflight == 0:
-                    return True
-            time.sleep(0.02)
-        return False
+        return self._writer.flush(timeout)
 
     def buffered(self) -> int:
-        with self._lock:
-            return len(self._buf) + self._inflight
-
-    def _take(self) -> list[str]:
-        with self._lock:
-            n = min(self._batch, len(self._buf))
-            lines = [self._buf.popleft() for _ in range(n)]
-            self._inflight = n
-        return lines
-
-    def _requeue(self, lines: list[str]) -> None:
-        with self._lock:
-            room = self._max - len(self._buf)
-            keep = lines[:room] if room > 0 else []
-            self.stats.dropped += len(lines) - len(keep)
-            self._buf.extendleft(reversed(keep))
-            self._inflight = 0
-
-    def _run(self) -> None:
-        delay = 0.5
-        while True:
-            self._wake.wait(self._flush_interval_s)
-            self._wake.clear()
-            while True:
-                lines = self._take()
-                if not lines:
-                    break
-                try:
-                    self._transport.write(lines)
-                except Exception as exc:  # any transport error: keep the points and retry later
-                    self.stats.failures += 1
-                    self.stats.connected = False
-                    msg = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
-                    if msg != self.stats.last_error:
-                        log.warning("InfluxDB write failed, will retry (%d points buffered): %s",
-                                    self.buffered(), msg)
-                    self.stats.last_error = msg
-                    self._requeue(lines)
-                    if self._stop.wait(delay):
-                        return
-                    delay = min(delay * 2, self._retry_max_s)
-                    continue
-                with self._lock:
-                    self._inflight = 0
-                self.stats.written += len(lines)
-                self.stats.connected = True
-                delay = 0.5
-            if self._stop.is_set():
-                return
+        return self._writer.pending()
 
 
 def make_writer(section: Any) -> InfluxWriter | None:

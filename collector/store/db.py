@@ -9,9 +9,6 @@ the queue absorbs new rows; when the queue is full, new rows are dropped and cou
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -22,6 +19,7 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
+from collector.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
 from collector.store import schema
 
 log = logging.getLogger(__name__)
@@ -164,87 +162,58 @@ OPS = frozenset(_WRITERS)
 
 
 @dataclass
-class StoreStats:
+class StoreStats(WriterStats):
     queued: int = 0
-    written: int = 0
-    dropped: int = 0
-    failures: int = 0
-    last_error: str = ""
-    connected: bool = True
+
+
+def _store_error_text(exc: BaseException) -> str:
+    return str(exc)[:200]
+
+
+def _store_log_detail(exc: BaseException) -> str:
+    return str(exc).splitlines()[0][:300]
 
 
 class Store:
-    """Owns the engine, the queue and the writer thread. Reads run directly (they are rare)."""
+    """Owns the engine, the queue and the writer thread. Reads run directly (they are rare).
+
+    A full queue drops new rows; a failed batch stays with the writer and is retried with back-off
+    (after :meth:`stop`, given up once the back-off has reached ``retry_max_s``)."""
 
     def __init__(self, url: str, *, queue_max: int = 100_000, batch: int = 500,
                  flush_interval_s: float = 0.2, retry_max_s: float = 5.0) -> None:
         self.url = url
         self.engine = connect_engine(url)
-        # a deque, not queue.Queue: append/popleft are atomic and lock-free, which keeps put()
-        # (on the MQTT thread) to well under a microsecond
-        self._queue: deque[Op] = deque()
-        self._max = queue_max
-        self._count_lock = threading.Lock()
-        self._n_enqueued = 0
-        self._n_done = 0  # written or given up, by the writer thread only
-        self._batch = batch
-        self._flush_interval_s = flush_interval_s
-        self._retry_max_s = retry_max_s
-        self._wake = threading.Event()
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self.stats = StoreStats()
+        failure_log = FailureLog(log, "store write failed, will retry (%d rows queued): %s",
+                                 error_text=_store_error_text, log_detail=_store_log_detail,
+                                 resumed="store writes resumed")
+        self._writer: BatchWriter[Op] = BatchWriter(
+            self._write, self.stats, failure_log, name="store-writer", batch=batch, max_items=queue_max,
+            flush_interval_s=flush_interval_s, retry_initial_s=0.1, retry_max_s=retry_max_s,
+            on_failure=OnFailure.HOLD, pacing=Pacing.IDLE)
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, run_migrations: bool = True) -> None:
         if run_migrations:
             migrate(self.engine)
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._thread.start()
+        self._writer.start()
 
     def stop(self, timeout: float = 10.0) -> None:
-        self.flush(timeout)
-        self._stop.set()
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        self._writer.stop(timeout)
         self.engine.dispose()
 
     # -- writes ----------------------------------------------------------------------------------
     def put(self, op: str, row: Any) -> bool:
         """Queue one row; never blocks. False (and counted) when the queue is full."""
-        if len(self._queue) >= self._max:
-            self.stats.dropped += 1
-            return False
-        with self._count_lock:
-            self._queue.append((op, row))
-            self._n_enqueued += 1
-        return True
+        return self._writer.put((op, row))
 
     def flush(self, timeout: float = 10.0) -> bool:
         """Wait until everything queued so far is written (or ``timeout``). True when drained."""
-        target = self._n_enqueued
-        deadline = time.monotonic() + timeout
-        self._wake.set()
-        while self._n_done < target:
-            if time.monotonic() >= deadline or self._thread is None:
-                return False
-            time.sleep(0.01)
-        return True
+        return self._writer.flush(timeout)
 
     def queue_size(self) -> int:
-        return len(self._queue)
-
-    def _take_batch(self) -> list[Op]:
-        if not self._queue:
-            self._wake.wait(self._flush_interval_s)
-            self._wake.clear()
-        batch: list[Op] = []
-        q = self._queue
-        while q and len(batch) < self._batch:
-            batch.append(q.popleft())
-        return batch
+        return self._writer.queued()
 
     def _write(self, batch: list[Op]) -> None:
         grouped: dict[str, list[Row]] = {}
@@ -254,42 +223,6 @@ class Store:
             # order matters for the timeline only within a kind; keep first-seen order of kinds
             for op, rows in grouped.items():
                 _WRITERS[op](conn, rows)
-
-    def _run(self) -> None:
-        batch: list[Op] = []
-        delay = 0.1
-        while True:
-            if not batch:
-                if self._stop.is_set() and not self._queue:
-                    return
-                batch = self._take_batch()
-                if not batch:
-                    continue
-            try:
-                self._write(batch)
-            except Exception as exc:
-                self.stats.failures += 1
-                self.stats.connected = False
-                if str(exc)[:200] != self.stats.last_error:
-                    log.warning("store write failed, will retry (%d rows queued): %s",
-                                len(self._queue) + len(batch), str(exc).splitlines()[0][:300])
-                self.stats.last_error = str(exc)[:200]
-                if self._stop.wait(delay) and self._stop.is_set() and delay >= self._retry_max_s:
-                    self.stats.dropped += len(batch)
-                    self._done(len(batch))
-                    return
-                delay = min(delay * 2, self._retry_max_s)
-                continue
-            if not self.stats.connected:
-                log.warning("store writes resumed")
-            self.stats.connected = True
-            delay = 0.1
-            self.stats.written += len(batch)
-            self._done(len(batch))
-            batch = []
-
-    def _done(self, n: int) -> None:
-        self._n_done += n
 
     # -- reads -----------------------------------------------------------------------------------
     def load_snapshot(self) -> bytes | None:
