@@ -542,11 +542,6 @@ class Runtime:
                        "error": self.roster_error},
         }
 
-    def forget_member(self, member_id: str) -> dict[str, int]:
-        devices = {d for d, m in self.index.roster.devices.items() if m == member_id}
-        self.store.flush()
-        return retention.forget_member(self.store, member_id, devices)
-
 
 def data_dir_of(config: CollectorConfig) -> Path:
     return config.data_path
