@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import contextlib
 import importlib
 import logging
 import time
@@ -25,6 +24,7 @@ from typing import Any
 
 from agent.config import AgentConfig, Unavailable
 from agent.identity import Identity
+from agent.tasks import cancel_and_wait
 from likavillkor import wire
 
 log = logging.getLogger(__name__)
@@ -180,11 +180,8 @@ class Monitor:
         self._task = asyncio.create_task(self._run(), name="monitor")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self.prober is not None:
             await self.prober.stop()
             self.prober = None

@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from agent.config import MqttConfig
 from agent.identity import Identity
 from agent.outbox import Outbox
+from agent.tasks import cancel_and_wait
 from likavillkor import __version__, topics, wire
 
 log = logging.getLogger(__name__)
@@ -152,11 +153,8 @@ class AgentMqtt:
     async def stop(self, timeout_s: float = 3.0) -> None:
         """Publish ``offline`` (reason ``shutdown``), disconnect cleanly (no will), stop the thread."""
         self._closing = True
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._connected and self.announce:
             info = self._client.publish(self.status_topic, self._status(wire.DeviceState.OFFLINE, "shutdown"),
                                         qos=1, retain=True)

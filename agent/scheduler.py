@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import contextlib
 import logging
 import time
 import urllib.error
@@ -22,6 +21,8 @@ from typing import Annotated
 from urllib.parse import quote
 
 import msgspec
+
+from agent.tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -169,11 +170,8 @@ class Scheduler:
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

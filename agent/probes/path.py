@@ -22,7 +22,6 @@ tested without sleeping; :class:`PathProber` is the asyncio I/O around it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import statistics
 import time
@@ -34,6 +33,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from agent.tasks import cancel_and_wait
 from likavillkor import emodel, stamp
 from likavillkor.config import Section
 
@@ -204,11 +204,8 @@ class PathProber:
             self._task = asyncio.create_task(self._run(), name="path-prober")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._transport is not None:
             self._transport.close()
             self._transport = None
