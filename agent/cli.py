@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from agent.config import AgentConfig, collector_credentials, load_agent_config
+from agent.config import GAP_TEXT, AgentConfig, Gap, collector_credentials, load_agent_config, measurement_gaps
 from likavillkor import __version__
 from likavillkor.config import ConfigError
 
@@ -95,12 +95,39 @@ def main(argv: list[str] | None = None) -> int:
     except (ConfigError, ValueError) as exc:
         return _config_error(exc, lang)
     lang = args.lang or cfg.lang
+    try:
+        _trust_collector_ca(cfg)
+    except (OSError, ValueError) as exc:
+        return _config_error(ConfigError(f"collector.ca_file: {exc}", key="collector.ca_file"), lang)
     if args.command == "selftest":
         return asyncio.run(_selftest(cfg, args, lang))
     if not cfg.mqtt.url:
         no_broker = ConfigError('no broker: set mqtt.url ([mqtt] url = "mqtt://host")', key="mqtt.url")
         return _config_error(no_broker, lang)
+    gaps = measurement_gaps(cfg)
+    if args.command == "run" and Gap.NO_COLLECTOR in gaps and not meetings:
+        # `run` exists to self-test before each meeting (H8): without the collector it knows none
+        no_collector = ConfigError(f"{GAP_TEXT[Gap.NO_COLLECTOR]}; set [collector] url = "
+                                   '"https://host:8860" (broker-credentials writes it)', key="collector.url")
+        return _config_error(no_collector, lang)
+    for gap in gaps:
+        log.error("CANNOT MEASURE (%s): %s", gap.value, GAP_TEXT[gap])
     return asyncio.run(_serve(cfg, args, meetings, scheduled=args.command == "run"))
+
+
+def _trust_collector_ca(cfg: AgentConfig) -> None:
+    """``[collector] ca_file``: the system's CA bundle plus that file, in the agent's state directory,
+    exported as ``SSL_CERT_FILE`` so that every HTTPS call (meetings, speed test, media peer, the
+    self-test subprocess) trusts the municipality's internal CA (docs/tls.md)."""
+    import os
+
+    from agent.config import trust_bundle
+
+    if not cfg.collector.ca_file:
+        return
+    bundle = trust_bundle(Path(cfg.collector.ca_file).expanduser(), cfg.data_path / "ca-bundle.pem")
+    os.environ["SSL_CERT_FILE"] = str(bundle)
+    os.environ["REQUESTS_CA_BUNDLE"] = str(bundle)
 
 
 def _cli_meetings(args: argparse.Namespace) -> list[Meeting]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import uuid
+from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 from urllib.parse import urlsplit
@@ -98,7 +99,10 @@ class CollectorConfig(Section):
     false`` turns that off (a collector in loopback mode needs none).
     """
 
-    url: str = ""  # http(s)://collector.example:8080
+    url: str = ""  # http(s)://collector.example:8860 (with the port)
+    #: CA bundle (PEM) that issued the collector's certificate, e.g. the municipality's internal root;
+    #: added to the system's trust store for every HTTPS call the agent makes; empty: the system's only
+    ca_file: str = ""
     timeout_s: Seconds = 5.0
     meetings_refresh_s: Seconds = 300.0
     send_credentials: bool = True
@@ -182,6 +186,57 @@ def collector_credentials(config: Any) -> tuple[str, str] | None:
     return (username, password) if username and password else None
 
 
+class Gap(StrEnum):
+    """What the agent cannot measure with this config: the chair's figures that stay empty."""
+
+    NO_BROKER = "no_broker"
+    NO_COLLECTOR = "no_collector"
+    NO_PATH_PROBES = "no_path_probes"
+
+
+GAP_TEXT: dict[Gap, str] = {
+    Gap.NO_BROKER: "no [mqtt] url: nothing is published, the chair sees this member as never connected",
+    Gap.NO_COLLECTOR: "no [collector] url: no meeting ids, no scheduled self-test 15 minutes before the "
+                      "start (H8), no speed test or media path check",
+    Gap.NO_PATH_PROBES: "path probes are off ([monitor] path_probe = false or no reflector host): the chair's "
+                        "network figures (round trip, jitter, loss, MOS) stay empty",
+}
+
+
+def measurement_gaps(config: AgentConfig) -> list[Gap]:
+    """Pure: what this config leaves unmeasured (empty for a complete device config)."""
+    gaps: list[Gap] = []
+    if not config.mqtt.url:
+        gaps.append(Gap.NO_BROKER)
+    if not config.collector.url:
+        gaps.append(Gap.NO_COLLECTOR)
+    if not config.monitor.path_probe or not (getattr(config.path, "host", "") or config.collector.host):
+        gaps.append(Gap.NO_PATH_PROBES)
+    return gaps
+
+
+def trust_bundle(ca_file: Path, out: Path, system_bundle: str | None = None) -> Path:
+    """Write ``out``: the system's CA bundle followed by ``ca_file`` (PEM), so that ``SSL_CERT_FILE``
+    can point at it and every HTTPS client of the agent (urllib, httpx, speedtest, the self-test
+    subprocess) trusts both. Raises OSError/ValueError with the path when ``ca_file`` is unusable."""
+    import ssl
+
+    extra = ca_file.read_text(encoding="ascii", errors="replace")
+    if "-----BEGIN CERTIFICATE-----" not in extra:
+        raise ValueError(f"{ca_file}: no PEM certificate in it")
+    if len(extra) > 1_000_000:
+        raise ValueError(f"{ca_file}: larger than 1 MB, not a CA bundle")
+    base = ""
+    system = system_bundle or ssl.get_default_verify_paths().cafile or ssl.get_default_verify_paths().openssl_cafile
+    if system and Path(system).is_file():
+        base = Path(system).read_text(encoding="ascii", errors="replace")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(base.rstrip("\n") + "\n" + extra, encoding="ascii")
+    tmp.replace(out)
+    return out
+
+
 def _hostname_id() -> str:
     import re
     import socket
@@ -203,6 +258,7 @@ __all__ = [
     "AgentConfig",
     "CollectorConfig",
     "ConfigError",
+    "Gap",
     "MonitorConfig",
     "MqttConfig",
     "OutboxConfig",
@@ -210,5 +266,7 @@ __all__ = [
     "Unavailable",
     "collector_credentials",
     "load_agent_config",
+    "measurement_gaps",
     "new_boot_id",
+    "trust_bundle",
 ]

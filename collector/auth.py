@@ -273,10 +273,71 @@ def write_users(path: Path, data: UserFile) -> None:
                   f"token_sha256 = {_toml_str(t.token_sha256)}", ""]
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, USERS_FILE_MODE)
     with os.fdopen(fd, "w", encoding="utf-8") as f:
+        os.fchmod(f.fileno(), USERS_FILE_MODE)
+        owner = users_file_owner(path, euid=os.geteuid())
+        if owner is not None:
+            os.fchown(f.fileno(), *owner)
         f.write("\n".join(lines))
     os.replace(tmp, path)
+
+
+#: owner read-write, the service's group read: the collector's service user reads it (a 500 on every
+#: signed-in request otherwise), nobody else does (argon2id hashes, token hashes)
+USERS_FILE_MODE = 0o640
+
+
+def users_file_owner(path: Path, *, euid: int) -> tuple[int, int] | None:
+    """Whom a rewritten users file belongs to: the file's present owner and group, or for a new file
+    the data directory's (the service user's, ``StateDirectory=``). None when not root (a plain user
+    cannot give files away, and then the file is the caller's own anyway)."""
+    if euid != 0:
+        return None
+    for candidate in (path, path.parent):
+        try:
+            st = candidate.stat()
+        except OSError:
+            continue
+        return st.st_uid, st.st_gid
+    return None
+
+
+def remove_user(path: str | Path, username: str) -> bool:
+    """Delete a user; False when there is none by that name. A session cookie already issued stays
+    valid until it expires (sessions are signed, not stored): to end it at once, delete
+    ``web-secret.key`` and restart the collector (signs everyone out; docs/operations.md)."""
+    p = Path(path)
+    with _FILE_LOCK:
+        data = read_users(p)
+        if data.users.pop(username.casefold(), None) is None:
+            return False
+        write_users(p, data)
+    return True
+
+
+def revoke_tokens(path: str | Path, name: str) -> int:
+    """Delete every API token named ``name`` (or whose SHA-256 starts with ``name``, 12+ hex digits);
+    returns how many."""
+    p = Path(path)
+    with _FILE_LOCK:
+        data = read_users(p)
+        doomed = [h for h, t in data.tokens.items()
+                  if t.name == name or (len(name) >= 12 and h.startswith(name.lower()))]
+        for h in doomed:
+            del data.tokens[h]
+        if doomed:
+            write_users(p, data)
+    return len(doomed)
+
+
+def list_lines(data: UserFile) -> list[str]:
+    """One line per user and token, no secrets (the token's SHA-256 prefix names it)."""
+    out = [f"user  {u.username}\t{u.role.value}\t{','.join(u.bodies) or '-'}\t{u.name}"
+           for u in sorted(data.users.values(), key=lambda u: u.username.casefold())]
+    out += [f"token {t.name}\t{t.role.value}\t{','.join(t.bodies) or '-'}\tsha256:{t.token_sha256[:12]}"
+            for t in sorted(data.tokens.values(), key=lambda t: (t.name, t.token_sha256))]
+    return out
 
 
 def add_user(path: str | Path, username: str, password: str, role: Role | str, *,
@@ -860,9 +921,27 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("name")
     t.add_argument("--role", default="it", choices=[r.value for r in Role if r not in (Role.MEMBER, Role.DEVICE)])
     t.add_argument("--body", action="append", default=[])
+    sub.add_parser("list", help="list users and API tokens (no secrets)")
+    rm = sub.add_parser("remove", help="delete a user")
+    rm.add_argument("username")
+    rv = sub.add_parser("revoke-token", help="delete the API tokens with this name (or sha256 prefix, see list)")
+    rv.add_argument("name")
     args = parser.parse_args(argv)
     try:
-        if args.cmd == "add-user":
+        if args.cmd == "list":
+            print("\n".join(list_lines(read_users(Path(args.users)))) or "(no users, no tokens)")
+        elif args.cmd == "remove":
+            if not remove_user(args.users, args.username):
+                print(f"error: no user {args.username!r} in {args.users}", file=sys.stderr)
+                return 1
+            print(f"user {args.username} removed from {args.users}")
+        elif args.cmd == "revoke-token":
+            n = revoke_tokens(args.users, args.name)
+            if not n:
+                print(f"error: no API token {args.name!r} in {args.users}", file=sys.stderr)
+                return 1
+            print(f"{n} API token(s) {args.name!r} revoked in {args.users}")
+        elif args.cmd == "add-user":
             password = sys.stdin.readline().rstrip("\n")
             add_user(args.users, args.username, password, args.role, bodies=args.body, name=args.name)
             print(f"user {args.username} saved in {args.users}")

@@ -19,6 +19,9 @@ from likavillkor.config import ConfigError
 
 log = logging.getLogger("collector")
 
+#: libraries that log a line per HTTP request (the InfluxDB writes) at INFO
+QUIET_LOGGERS = ("httpx", "httpcore", "influxdb_client", "urllib3")
+
 
 def _time(value: str) -> float:
     """Epoch seconds or an ISO 8601 time (local time zone when none is given)."""
@@ -38,6 +41,10 @@ def _setup_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if not verbose:  # Alembic announces every plugin it sets up; keep "Running upgrade ..." lines
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+        # httpx logs one INFO line per request: one per InfluxDB write (every second). Failures are
+        # logged by the writer itself (collector/batchwriter.py), once per outage.
+        for noisy in QUIET_LOGGERS:
+            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def _load_config(path: str | None) -> Any:
@@ -148,6 +155,10 @@ def cmd_db(args: argparse.Namespace) -> int:
             if not args.revision:
                 print("db downgrade needs a revision (or base)", file=sys.stderr)
                 return 2
+            if args.revision == "base" and not args.yes and not _confirm_drop_all(_safe_url(cfg.store_url)):
+                print("db downgrade base: not confirmed, nothing changed (--yes skips the question)",
+                      file=sys.stderr)
+                return 2
             revisions.downgrade(engine, args.revision)
             print(revisions.current(engine) or "base")
     except revisions.MigrationError as exc:
@@ -159,6 +170,19 @@ def cmd_db(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     return 0
+
+
+def _confirm_drop_all(where: str, stdin: Any = None) -> bool:
+    """Ask before ``db downgrade base`` drops every table; only ``yes`` on the next line counts (no
+    terminal, end of input: no)."""
+    stdin = sys.stdin if stdin is None else stdin
+    print(f"db downgrade base DELETES EVERY TABLE in {where}: incidents, actions, verdicts, samples. "
+          "Type yes to go on: ", end="", file=sys.stderr, flush=True)
+    try:
+        answer = stdin.readline()
+    except (OSError, ValueError):
+        return False
+    return answer.strip().lower() == "yes"
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -328,6 +352,7 @@ def build_parser() -> argparse.ArgumentParser:
     db.add_argument("action", choices=("upgrade", "current", "history", "downgrade"))
     db.add_argument("revision", nargs="?", help="target revision (upgrade: default head; downgrade: required, "
                                                 "'base' drops every table)")
+    db.add_argument("--yes", action="store_true", help="downgrade base without asking")
     db.set_defaults(func=cmd_db)
 
     bk = with_config(sub.add_parser("backup", help="back up the database (SQLite online backup, pg_dump -Fc)"))

@@ -74,6 +74,10 @@ class InfluxSection(cfg.Section):
     bucket: str = "likavillkor"
     #: v1 only
     database: str = "likavillkor"
+    #: v1 only: an InfluxDB 1.x user with WRITE (and, for ``forget``, ALL) on ``database``, sent as
+    #: HTTP Basic (1.x with ``auth-enabled = true``; deploy/host/influxdb1-setup.sh creates it)
+    username: str = ""
+    password: str = ""
     batch: int = 1000
     max_buffer: int = 100_000
     flush_interval_s: float = 1.0

@@ -132,9 +132,11 @@ class V2Transport:
 class V1Transport:
     """InfluxDB 1.x ``POST /write?db=...&precision=ns`` (no /api/v2 before 1.8)."""
 
-    def __init__(self, url: str, *, database: str, token: str, timeout_s: float) -> None:
-        headers = {"Authorization": f"Token {token}"} if token else {}
-        self._client = httpx.Client(base_url=url, timeout=timeout_s, headers=headers)
+    def __init__(self, url: str, *, database: str, token: str, timeout_s: float,
+                 username: str = "", password: str = "") -> None:
+        headers = {"Authorization": f"Token {token}"} if token and not username else {}
+        auth = httpx.BasicAuth(username, password) if username else None
+        self._client = httpx.Client(base_url=url, timeout=timeout_s, headers=headers, auth=auth)
         self._params = {"db": database, "precision": "ns"}
 
     def write(self, lines: list[str]) -> None:
@@ -191,7 +193,8 @@ def make_writer(section: Any) -> InfluxWriter | None:
     transport: Transport
     if section.api == "v1":
         transport = V1Transport(section.url, database=section.database, token=section.token,
-                                timeout_s=section.timeout_s)
+                                timeout_s=section.timeout_s, username=getattr(section, "username", ""),
+                                password=getattr(section, "password", ""))
     elif section.api == "v2":
         transport = V2Transport(section.url, token=section.token, org=section.org, bucket=section.bucket,
                                 timeout_s=section.timeout_s)
@@ -231,10 +234,12 @@ def delete_tag_series(section: Any, tags: list[tuple[str, str]], *,
     /api/v2/delete?org=&bucket=`` with ``{"start", "stop", "predicate": "<tag>=\\"<value>\\""}``, one
     request per pair (the predicate language has no OR). Each request has ``timeout_s`` as its
     deadline. Returns the statements/predicates sent."""
-    headers = {"Authorization": f"Token {section.token}"} if section.token else {}
+    username = getattr(section, "username", "") if section.api == "v1" else ""
+    headers = {"Authorization": f"Token {section.token}"} if section.token and not username else {}
+    auth = httpx.BasicAuth(username, getattr(section, "password", "")) if username else None
     sent: list[str] = []
     try:
-        with httpx.Client(base_url=section.url, timeout=timeout_s, headers=headers) as client:
+        with httpx.Client(base_url=section.url, timeout=timeout_s, headers=headers, auth=auth) as client:
             for tag, value in tags:
                 if section.api == "v1":
                     q = f"DROP SERIES FROM /.*/ WHERE {_esc_key(tag)} = {_influxql_string(value)}"

@@ -355,7 +355,7 @@ def router(deps: WebDeps) -> APIRouter:
         username = str(form.get("username") or "")[:128].casefold()
         keys = (username, request.client.host if request.client else "?")
         if auth.locked(*keys):
-            log.info("sign-in refused for %r: too many failures", username[:64])
+            log.info("sign-in refused for %r from %s: too many failures", username[:64], keys[1])
             return render(request, deps, "login.html", status=429, who=None, next=safe_next(next), failed=True,
                           locked=True, authenticators=auth.authenticators)
         who = None
@@ -364,11 +364,12 @@ def router(deps: WebDeps) -> APIRouter:
                 who = await a.complete(request)
         if who is None:
             auth.note_failure(*keys)
-            log.info("failed sign-in for %r", username[:64])
+            log.info("failed sign-in for %r from %s", username[:64], keys[1])
             return render(request, deps, "login.html", status=401, who=None, next=safe_next(next), failed=True,
                           locked=False, authenticators=auth.authenticators)
         response = RedirectResponse(safe_next(next), status_code=303)
         auth.new_session(response, who, request)
+        log.info("signed in: %r (%s) from %s", who.username[:64], who.role.value, keys[1])
         return response
 
     @r.get("/login/{method}", include_in_schema=False)
@@ -393,6 +394,8 @@ def router(deps: WebDeps) -> APIRouter:
                                   failed=True, locked=False, authenticators=auth.authenticators)
                 response = RedirectResponse(safe_next(next), status_code=303)
                 auth.new_session(response, who, request)
+                log.info("signed in: %r (%s, %s) from %s", who.username[:64], who.role.value, method,
+                         request.client.host if request.client else "?")
                 return response
         raise HTTPException(404, "no such sign-in method")
 

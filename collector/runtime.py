@@ -419,6 +419,9 @@ class Runtime:
         r = self.config.retention
         self.last_purge = retention.purge(self.store, self.clock(), samples_days=r.samples_days,
                                           incidents_days=r.incidents_days)
+        if any(self.last_purge.values()):  # personal data deleted: say what, once per purge that did something
+            log.info("retention purge (samples %g d, incidents %g d): %s", r.samples_days, r.incidents_days,
+                     ", ".join(f"{t} {n}" for t, n in sorted(self.last_purge.items()) if n))
 
     def write_current_state(self) -> None:
         """Periodic participant_state / meeting_verdict points, so dashboards show current values."""

@@ -116,14 +116,23 @@ def _sqlite_revision(path: Path) -> str | None:
     return str(row[0]) if row else None
 
 
+def _private_file(path: Path) -> None:
+    """Create ``path`` empty with mode 0600 before anything is written into it: a backup holds
+    personal data (samples, incidents) and must never be readable by other local users."""
+    path.unlink(missing_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    os.fchmod(fd, 0o600)  # whatever the umask
+    os.close(fd)
+
+
 def backup_sqlite(url: str, out: Path) -> BackupInfo:
     src = sqlite_path(url)
     if not src.exists():
         raise BackupError(f"no database at {src}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
-    tmp.unlink(missing_ok=True)
     try:
+        _private_file(tmp)
         _sqlite_backup(src, tmp)
         conn = sqlite3.connect(tmp)
         try:
@@ -195,6 +204,7 @@ def backup_postgres(url: str, out: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(out.name + ".partial")
     try:
+        _private_file(tmp)
         _run_tool([pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp), "-d", uri],
                   env, timeout_s, "pg_dump")
         os.replace(tmp, out)

@@ -52,7 +52,9 @@ def test_downgrade_to_base_and_upgrade_round_trips(db_url: str, tmp_path: Path,
     assert _out(capsys, ["db", "current", "-c", cfg]).strip() == revisions.head()
     history = _out(capsys, ["db", "history", "-c", cfg])
     assert f"-> {revisions.head()} (head)" in history
-    assert _out(capsys, ["db", "downgrade", "base", "-c", cfg]).strip() == "base"
+    assert _out(capsys, ["db", "downgrade", "base", "-c", cfg], code=2) == ""  # not confirmed: nothing done
+    assert _out(capsys, ["db", "current", "-c", cfg]).strip() == revisions.head()
+    assert _out(capsys, ["db", "downgrade", "base", "--yes", "-c", cfg]).strip() == "base"
     engine = sa.create_engine(db_url)
     assert not set(sa.inspect(engine).get_table_names()) & set(s.metadata.tables)
     assert _out(capsys, ["db", "upgrade", "-c", cfg]).strip() == revisions.head()
@@ -60,6 +62,40 @@ def test_downgrade_to_base_and_upgrade_round_trips(db_url: str, tmp_path: Path,
     engine.dispose()
     seed(db_url)  # the re-created schema takes the writer's rows
     assert _out(capsys, ["db", "current", "-c", cfg]).strip() == revisions.head()
+
+
+def test_downgrade_to_base_asks_and_only_yes_goes_on(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``db downgrade base`` deletes every table: it asks first; anything but "yes" changes nothing."""
+    import io
+
+    from collector.cli import _confirm_drop_all
+
+    url = f"sqlite:///{tmp_path / 'ask.db'}"
+    seed(url)
+    cfg = str(_config(tmp_path, url))
+    before = table_dump(url)
+    assert main(["db", "downgrade", "base", "-c", cfg]) == 2  # pytest's stdin: no answer
+    err = capsys.readouterr().err
+    assert "DELETES EVERY TABLE" in err and "not confirmed" in err
+    assert table_dump(url) == before
+    assert _confirm_drop_all("x", io.StringIO("yes\n")) is True
+    assert _confirm_drop_all("x", io.StringIO("y\n")) is False
+    assert _confirm_drop_all("x", io.StringIO("")) is False
+
+
+def test_backup_file_is_private_whatever_the_umask(tmp_path: Path) -> None:
+    """A backup holds samples and incidents (personal data): 0600 from the first byte."""
+    import os
+    import stat
+
+    url = f"sqlite:///{tmp_path / 'b.db'}"
+    seed(url)
+    old = os.umask(0o022)
+    try:
+        info = backup.backup(url, tmp_path / "out" / "b.bak")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(info.path.stat().st_mode) == 0o600
 
 
 def test_unknown_downgrade_target_is_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -101,7 +137,7 @@ def _wipe(url: str, cfg: str) -> None:
         for p in Path(backup.sqlite_path(url)).parent.glob("likavillkor.db*"):
             p.unlink()
     else:
-        assert main(["db", "downgrade", "base", "-c", cfg]) == 0
+        assert main(["db", "downgrade", "base", "--yes", "-c", cfg]) == 0
 
 
 def test_backup_wipe_restore_gives_the_same_history(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],

@@ -228,3 +228,53 @@ def test_usage_errors_return_2_and_help_returns_0(capsys: pytest.CaptureFixture[
     assert "--roster" in capsys.readouterr().err
     assert ba.main(["--help"]) == 0
     assert "--rotate-device" in capsys.readouterr().out
+
+
+def test_device_file_is_a_complete_agent_config_that_measures(tmp_path: Path) -> None:
+    """Enrolment yields a working agent (issue 16): the device file, installed as the agent's whole
+    config, names the collector with its port, the reflector and the CA, so that nothing the chair
+    needs goes unmeasured (agent.config.measurement_gaps is empty)."""
+    from agent.config import AgentConfig, measurement_gaps
+
+    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883", "--ca-file",
+                  "/etc/likavillkor/ca.crt")
+    cfg = load(out / "devices" / "david-ipad.toml", AgentConfig)
+    assert cfg.collector.url == "https://likavillkor.kommun.example:8860"
+    assert cfg.collector.ca_file == cfg.mqtt.ca_file == "/etc/likavillkor/ca.crt"
+    assert (cfg.path.host, cfg.path.port) == ("likavillkor.kommun.example", 8862)
+    assert measurement_gaps(cfg) == []
+    (tmp_path / "b").mkdir()
+    _, out2 = _run(tmp_path / "b", ROSTER, "--collector-url", "https://web.kommun.example:9443/",
+                   "--reflector", "stamp.kommun.example:9862")
+    cfg2 = load(out2 / "devices" / "david-ipad.toml", AgentConfig)
+    assert (cfg2.collector.url, cfg2.path.host, cfg2.path.port) == (
+        "https://web.kommun.example:9443", "stamp.kommun.example", 9862)
+
+
+@pytest.mark.parametrize(("option", "value"), [("--collector-url", "https://web.kommun.example"),
+                                               ("--collector-url", "ftp://web:21"),
+                                               ("--reflector", "stamp.kommun.example"),
+                                               ("--reflector", "stamp:99999")])
+def test_incomplete_collector_or_reflector_is_refused(tmp_path: Path, option: str, value: str,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, out = _run(tmp_path, ROSTER, option, value)
+    assert code == 2 and option in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_hint_never_sends_a_host_install_into_the_include_dir_trap(tmp_path: Path,
+                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    """Mosquitto follows include_dir only in its main file: on a Debian host the hint must say to
+    link auth.conf into conf.d, not to include_dir it from a conf.d file."""
+    code, _ = _run(tmp_path)
+    printed = capsys.readouterr().out
+    assert code == 0 and "conf.d" in printed and "include_dir works only in the main" in printed
+    assert "include_dir it from" not in printed
+
+
+def test_group_lets_the_group_enter_the_output_directories(tmp_path: Path) -> None:
+    group = grp.getgrgid(os.getgid()).gr_name
+    _, out = _run(tmp_path, ROSTER, "--group", group)
+    for d in (out, out / "broker"):
+        assert (_mode(d), d.stat().st_gid) == (0o750, os.getgid())
+    assert _mode(out / "devices") == 0o700  # device files stay root's

@@ -212,8 +212,14 @@ def _unit(name: str) -> dict[str, list[str]]:
 def test_systemd_unit_passes_systemd_analyze_and_is_hardened(tmp_path: Path, name: str) -> None:
     unit = _unit(name)
     for key, value in {"ProtectSystem": "strict", "Restart": "on-failure", "NoNewPrivileges": "yes",
-                       "DynamicUser": "yes", "ProtectHome": "yes", "PrivateTmp": "yes"}.items():
+                       "ProtectHome": "yes", "PrivateTmp": "yes"}.items():
         assert unit[key] == [value], key
+    if name == "likavillkor-collector.service":
+        # a fixed service user, not DynamicUser=: the broker's password file (root:likavillkor 0640)
+        # and users.toml written by `users ...` as root must be readable by a known group (issue 16)
+        assert unit["User"] == unit["Group"] == ["likavillkor"] and "DynamicUser" not in unit
+    else:
+        assert unit["DynamicUser"] == ["yes"]
     assert unit["StateDirectory"] and unit["CapabilityBoundingSet"] == [""]
     binary = shlex.split(unit["ExecStart"][0])[0]
     assert binary.startswith("/opt/likavillkor/bin/likavillkor-")
@@ -271,3 +277,86 @@ def test_agent_unit_settings_are_real_config_keys(tmp_path: Path) -> None:
     words = shlex.split(unit["ExecStart"][0])
     assert words[1:3] == ["run", "--config"] and words[3] == "%d/agent.toml"
     assert "agent.toml:/etc/likavillkor/agent.toml" in unit["LoadCredential"]
+
+
+# ---- issue 16: the files the configs read are where the install puts them -------------------------
+
+def _compose_collector_config(tmp_path: Path) -> CollectorConfig:
+    """What the Compose collector runs with: site/collector.toml (the example, as the docs copy it)
+    plus the service's environment and collector.env."""
+    service = _compose()["services"]["collector"]
+    env = {k: v for k, v in _service_env(service).items() if k.startswith(COLLECTOR_ENV + "__")}
+    env[f"{COLLECTOR_ENV}__MQTT__PASSWORD"] = "x"
+    return load(DEPLOY / "collector.example.toml", CollectorConfig, env_prefix=COLLECTOR_ENV, environ=env)
+
+
+def _path_settings(cfg: CollectorConfig) -> dict[str, str]:
+    """Every setting of the collector's config that names a file or directory it reads."""
+    found = {"roster": cfg.roster, "data_dir": cfg.data_dir, "policy": cfg.policy, "bodies": cfg.bodies,
+             "mqtt.ca_file": cfg.mqtt.ca_file, "http.tls_cert": cfg.http.tls_cert, "http.tls_key": cfg.http.tls_key,
+             "http.device_passwords": cfg.http.device_passwords}
+    return {k: v for k, v in found.items() if v}
+
+
+def test_compose_mounts_every_file_the_collector_config_reads(tmp_path: Path) -> None:
+    """Each path the Compose collector's config reads lies in one of its mounts, and that mount's
+    source holds the file there (site/ as the docs lay it out: credentials/ from broker-credentials)."""
+    service = _compose()["services"]["collector"]
+    mounts: dict[str, str] = {}
+    for volume in service["volumes"]:
+        source, target = _interpolate(volume, _env_example()).split(":")[:2]
+        mounts[target] = source
+    cfg = _compose_collector_config(tmp_path)
+    site_layout = {"credentials/broker/passwords": brokerauth.Layout(Path("credentials")).passwords}
+    for key, path in _path_settings(cfg).items():
+        target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
+        assert target is not None, f"{key} = {path}: not inside any of the collector's mounts {sorted(mounts)}"
+        source = mounts[target]
+        if source.startswith("./site"):
+            rel = (source.removeprefix("./site/") + path.removeprefix(target)).strip("/")
+            if rel.startswith("credentials/"):
+                assert Path(rel) == site_layout.get(rel, Path(rel)), key
+    assert cfg.http.device_passwords == "/etc/likavillkor/credentials/broker/passwords"
+
+
+def test_example_config_reads_the_password_file_where_broker_credentials_writes_it(tmp_path: Path) -> None:
+    """collector.example.toml's device_passwords is the file `broker-credentials --out
+    /etc/likavillkor/credentials` (docs/operations.md, the unit, install.sh) writes."""
+    cfg = load(DEPLOY / "collector.example.toml", CollectorConfig)
+    assert Path(cfg.http.device_passwords) == brokerauth.Layout(Path("/etc/likavillkor/credentials")).passwords
+    doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    assert "--out /etc/likavillkor/credentials" in doc
+    host = (DEPLOY / "host" / "collector.toml").read_text(encoding="utf-8")
+    host_cfg = loads_collector(host.replace("@HOSTNAME@", "h").replace("@MQTT_PORT@", "8883")
+                               .replace("@HTTP_PORT@", "8860").replace("@REFLECTOR_PORT@", "8862")
+                               .replace("@INFLUX_PORT@", "8086").replace("@RETENTION_DAYS@", "90")
+                               .replace("@STORE_URL@", "postgresql+psycopg://u:p@h/d")
+                               .replace("@INFLUX_PASSWORD@", "pw"))
+    assert host_cfg.http.device_passwords == cfg.http.device_passwords
+    assert (host_cfg.influx.api, host_cfg.influx.username, host_cfg.influx.password) == ("v1", "likavillkor", "pw")
+    unit = _unit("likavillkor-collector.service")
+    assert "-/etc/likavillkor/credentials/collector.env" in unit["EnvironmentFile"]
+
+
+def loads_collector(text: str) -> CollectorConfig:
+    from likavillkor.config import loads
+
+    return loads(text, CollectorConfig, source="deploy/host/collector.toml")
+
+
+def test_host_mosquitto_conf_d_file_has_no_include_dir() -> None:
+    """Mosquitto follows include_dir only in its main file: in a conf.d file it never loads the
+    generated logins, and the broker refuses everyone (issue 16)."""
+    text = (DEPLOY / "mosquitto" / "conf.d" / "likavillkor.conf").read_text(encoding="utf-8")
+    settings = [line.split()[0] for line in text.splitlines() if line and not line.startswith("#")]
+    assert "include_dir" not in settings and "listener" in settings
+    assert not {"persistence", "persistence_location", "pid_file", "log_dest"} & set(settings)  # Debian's main file's
+    install = (DEPLOY / "host" / "install.sh").read_text(encoding="utf-8")
+    assert 'ln -sfn "$CRED/broker/auth.conf" "$P/etc/mosquitto/conf.d/likavillkor-auth.conf"' in install
+
+
+def test_host_scripts_are_valid_bash() -> None:
+    for script in sorted((DEPLOY / "host").glob("*.sh")):
+        done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
+        assert done.returncode == 0, f"{script}: {done.stderr}"
+        assert os.access(script, os.X_OK), f"{script} is not executable"
