@@ -35,6 +35,7 @@ import logging
 import os
 import re
 import secrets
+import shutil
 import string
 import sys
 import tomllib
@@ -235,6 +236,23 @@ def render_device_credentials(device_id: str, password: str, *, mqtt_url: str, c
     )
 
 
+#: where deploy/windows/install-agent.ps1 puts a device's files
+WINDOWS_DATA = "C:\\ProgramData\\Likavillkor"
+
+
+def render_windows_agent_config(device_id: str, password: str, target: AgentTarget, *, with_ca: bool) -> str:
+    """A Windows device's complete agent config for deploy/windows/install-agent.ps1: the device
+    file with Windows paths (state and, when the bundle has one, the CA in C:\\ProgramData\\Likavillkor)."""
+    ca = f"{WINDOWS_DATA}\\ca.crt" if with_ca else ""
+    windows = AgentTarget(mqtt_url=target.mqtt_url, collector_url=target.collector_url,
+                          reflector_host=target.reflector_host, reflector_port=target.reflector_port, ca_file=ca)
+    body = render_device_credentials(device_id, password, mqtt_url=target.mqtt_url, ca_file=ca, target=windows)
+    head, sep, rest = body.partition("\n\n[mqtt]")
+    return (f"{head}\n# the outbox and the CA bundle (install-agent.ps1 makes it, SYSTEM and Administrators only)\n"
+            f"data_dir = {_toml_str(WINDOWS_DATA + chr(92) + 'state')}{sep}{rest}"
+            if sep else body)
+
+
 def render_collector_credentials(username: str, password: str, *, mqtt_url: str, ca_file: str) -> str:
     """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection)."""
     return (
@@ -416,6 +434,10 @@ class Options:
     group: str = ""
     #: the collector and reflector written into every device's file; None: the broker login only
     target: AgentTarget | None = None
+    #: per-device bundles for deploy/windows/install-agent.ps1 (DIR/<id>/agent.toml [+ ca.crt])
+    windows_dir: Path | None = None
+    #: the CA (PEM) copied into every bundle; empty: the devices trust the broker's chain already
+    bundle_ca: Path | None = None
 
 
 def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], list[str]]:
@@ -442,7 +464,34 @@ def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], 
     for user in revoked:
         if _USER_RE.match(user):  # never a path out of devices/, whatever the old file held
             lay.device_file(user).unlink(missing_ok=True)
+            if opts.windows_dir is not None:
+                shutil.rmtree(opts.windows_dir / user, ignore_errors=True)
+    if opts.windows_dir is not None:
+        _write_windows_bundles(opts.windows_dir, plans, opts)
     return plans, revoked
+
+
+def _write_windows_bundles(root: Path, plans: Sequence[UserPlan], opts: Options) -> None:
+    """One folder per device: what deploy/windows/install-agent.ps1 installs on that PC (secret: 0700)."""
+    if opts.target is None:
+        raise CredentialError("--windows-bundles needs the collector's address (--collector-url)")
+    ca_text = opts.bundle_ca.read_text(encoding="ascii") if opts.bundle_ca else ""
+    if opts.bundle_ca and "-----BEGIN CERTIFICATE-----" not in ca_text:
+        raise CredentialError(f"--bundle-ca {opts.bundle_ca}: no PEM certificate in it")
+    root.mkdir(parents=True, exist_ok=True)
+    root.chmod(0o700)
+    for plan in plans:
+        if plan.password is None or plan.username == opts.collector_user:
+            continue
+        folder = root / plan.username
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o700)
+        write_secret(folder / "agent.toml", render_windows_agent_config(plan.username, plan.password, opts.target,
+                                                                       with_ca=bool(ca_text)), 0o600)
+        if ca_text:
+            write_secret(folder / "ca.crt", ca_text, 0o644)
+        else:
+            (folder / "ca.crt").unlink(missing_ok=True)
 
 
 def _write_broker_files(lay: Layout, plans: Sequence[UserPlan], ids: Sequence[str], opts: Options) -> None:
@@ -497,6 +546,10 @@ def build_parser(prog: str = "likavillkor-collector broker-credentials") -> argp
                    "port (default: https://<the --mqtt-url host>:8860)")
     p.add_argument("--reflector", default="", metavar="HOST:PORT", help="the UDP reflector for the path probes "
                    "(default: the collector's host, port 8862)")
+    p.add_argument("--windows-bundles", default="", metavar="DIR", help="also write DIR/<device id>/agent.toml "
+                   "(+ ca.crt) for deploy/windows/install-agent.ps1 (Windows paths)")
+    p.add_argument("--bundle-ca", default="", metavar="PEM", help="the CA copied into every Windows bundle "
+                   "(devices that do not trust the municipality's internal CA)")
     p.add_argument("--collector-user", default=COLLECTOR_USER)
     p.add_argument("--group", default="", help="chgrp the broker files to this group (e.g. mosquitto)")
     p.add_argument("--rotate", action="store_true", help="issue new passwords to everyone")
@@ -534,7 +587,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         opts = Options(out=Path(args.out), collector_user=args.collector_user, mqtt_url=args.mqtt_url,
                        collector_mqtt_url=args.collector_mqtt_url, ca_file=args.ca_file,
                        collector_ca_file=args.collector_ca_file, broker_dir=args.broker_dir,
-                       rotate=rotate, group=args.group, target=target)
+                       rotate=rotate, group=args.group, target=target,
+                       windows_dir=Path(args.windows_bundles) if args.windows_bundles else None,
+                       bundle_ca=Path(args.bundle_ca) if args.bundle_ca else None)
         plans, revoked = generate(roster.devices, opts)
     except (ConfigError, CredentialError, OSError, LookupError) as exc:
         print(f"broker-credentials: {exc}", file=sys.stderr)

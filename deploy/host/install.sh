@@ -9,7 +9,8 @@
 #   2. the service user and group `likavillkor`; the mosquitto user joins the group so that the
 #      broker reads the generated password and ACL files (root:likavillkor 0640), which the
 #      collector reads too (device sign-ins over HTTP);
-#   3. the collector in a virtual environment, /opt/likavillkor (pip install SOURCE[collector,postgres]);
+#   3. the collector in a virtual environment, /opt/likavillkor (pip install SOURCE[collector,postgres];
+#      run from the Debian package, /usr/share/likavillkor/deploy/host/install.sh, the package made it);
 #   4. /etc/likavillkor (root:likavillkor 0750): roster.toml, tls/ (server.crt, server.key, ca.crt);
 #      /var/lib/likavillkor (the service's data: users.toml, web-secret.key, api-token.local);
 #   5. the broker credentials (broker-credentials --out /etc/likavillkor/credentials --group
@@ -99,8 +100,11 @@ if ! id -nG mosquitto | tr ' ' '\n' | grep -qx "$SVC_USER"; then
 fi
 
 step "3. the collector in $VENV"
-[ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"   # Debian's Python (python3-venv)
-"$VENV/bin/python" -m pip install --quiet --upgrade "$SRC[collector,postgres]"
+if [ -f "$SRC/pyproject.toml" ]; then   # a source tree; from the Debian package the venv is there already
+  [ -x "$VENV/bin/python" ] || /usr/bin/python3 -m venv "$VENV"   # Debian's Python (python3-venv)
+  "$VENV/bin/python" -m pip install --quiet --upgrade "$SRC[collector,postgres]"
+fi
+[ -x "$VENV/bin/likavillkor-collector" ] || { echo "$VENV/bin/likavillkor-collector: missing" >&2; exit 1; }
 
 step "4. $ETC"
 install -d -m 0750 -o root -g "$SVC_USER" "$ETC" "$ETC/tls"
