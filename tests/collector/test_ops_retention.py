@@ -13,6 +13,7 @@ from collector import retention
 from collector.config import RetentionSection
 from collector.store import Store
 from collector.store import schema as s
+from tests.collector.conftest import RuntimeFactory
 from tests.collector.test_ops_seed import put_meeting, put_member, table_dump
 
 NOW = 1_800_000_000.0
@@ -71,3 +72,22 @@ def test_purge_of_nothing_old_deletes_nothing(store: Store) -> None:
     assert store.flush(10)
     deleted = retention.purge(store, NOW, samples_days=90, incidents_days=730)
     assert set(deleted.values()) == {0} and store.count(s.samples) == 1
+
+
+def test_the_runtimes_purge_logs_what_it_deleted(make_runtime: RuntimeFactory,
+                                                 caplog: pytest.LogCaptureFixture) -> None:
+    """Deleting personal data is logged (issue 16): one line per purge that deleted something, with
+    the periods and the counts per table; a purge that found nothing old stays quiet."""
+    import logging
+    import time
+
+    rt = make_runtime([], name="purge")
+    with caplog.at_level(logging.INFO, logger="collector.runtime"):
+        rt._purge()
+        assert not [r for r in caplog.records if "retention purge" in r.getMessage()]
+        put_member(rt.store, "gone", "d-gone", time.time() - 800 * DAY, tag="g")
+        assert rt.store.flush(10)
+        rt._purge()
+    lines = [r.getMessage() for r in caplog.records if "retention purge" in r.getMessage()]
+    assert len(lines) == 1, lines
+    assert "samples 90 d, incidents 730 d" in lines[0] and "samples 1" in lines[0] and "incidents 1" in lines[0]

@@ -325,6 +325,11 @@ def test_services_run_as_their_users_and_read_the_generated_files(installed: Ins
         ).status_code
         == 401
     )
+    # the unit as installed (its paths in this root), with its real ExecStart program: systemd's own check
+    unit = inst.root / "etc" / "systemd" / "system" / "likavillkor-collector.service"
+    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
     conf = (inst.root / "etc" / "influxdb" / "influxdb.conf").read_text()
     assert f'bind-address = "127.0.0.1:{inst.ports["8086"]}"' in conf and "auth-enabled = true" in conf
 
