@@ -14,8 +14,9 @@ want mosquitto python3-venv
 if [ "$mode" = "test" ]; then
   # real servers and tools for the test suite, all from the distribution's packages
   want mosquitto-clients postgresql influxdb victoria-metrics chromium nftables iproute2 openssl
-  # tests/deploy: systemd-analyze checks the shipped units (deploy/systemd)
-  want systemd
+  # tests/deploy: systemd-analyze checks the shipped units (deploy/systemd); the host install
+  # (deploy/host/install.sh) and the Debian package need curl and adduser (dpkg-deb is in dpkg)
+  want systemd curl adduser
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from the distribution: ${need[*]}" >&2

@@ -196,7 +196,11 @@ def test_dockerfile_installs_the_collector_extras_and_runs_unprivileged() -> Non
     assert exposed == {f"{defaults.http.port}/tcp", f"{defaults.reflector.port}/udp"}
 
 
-UNITS = ["likavillkor-collector.service", "likavillkor-agent.service"]
+UNITS = sorted(p.name for p in (DEPLOY / "systemd").glob("*.service"))  # every unit shipped
+
+
+def test_every_shipped_unit_is_checked() -> None:
+    assert set(UNITS) == {"likavillkor-collector.service", "likavillkor-agent.service"}
 
 
 def _unit(name: str) -> dict[str, list[str]]:
