@@ -7,6 +7,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
+
 from collector.engine import Incident
 from collector.influx import InfluxWriter, V1Transport, V2Transport, incident_line, line, sample_line
 from likavillkor import wire
@@ -99,3 +101,70 @@ def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path)
             assert w.stats.written == 100
     finally:
         w.stop(1)
+
+
+def test_v1_transport_signs_in_to_an_influxdb_1x_with_authentication(tmp_path: Path) -> None:
+    """InfluxDB 1.x with ``auth-enabled`` (deploy/host/influxdb.conf): the collector writes, and
+    ``forget`` drops series, with ``[influx] username/password``; without them InfluxDB says 401 and
+    the writer keeps the points (issue 16: the v1 transport had no credentials setting)."""
+    import httpx
+
+    from collector import influx
+    from collector.config import InfluxSection
+
+    with running_influxdb1(tmp_path / "influx", auth=True) as db:
+        admin = ("admin", "admin-secret-1")
+
+        def q(statement: str, auth: tuple[str, str] | None = admin) -> httpx.Response:
+            return httpx.post(f"{db.url}/query", data={"q": statement}, auth=auth, timeout=10)
+        assert q("CREATE USER admin WITH PASSWORD 'admin-secret-1' WITH ALL PRIVILEGES", None).status_code == 200
+        assert "error" not in q("CREATE DATABASE likavillkor").text
+        assert "error" not in q("CREATE USER likavillkor WITH PASSWORD 'writer-secret-1'").text
+        assert "error" not in q("GRANT ALL ON likavillkor TO likavillkor").text
+        line_ = sample_line(sample("dev-a", rtt_ms=12.0, meeting_id="ks"), member_id="m1", body="ks", at=time.time())
+        assert line_ is not None
+        anonymous = V1Transport(db.url, database="likavillkor", token="", timeout_s=5)
+        with pytest.raises(RuntimeError, match="401"):
+            anonymous.write([line_])
+        anonymous.close()
+        section = InfluxSection(url=db.url, api="v1", username="likavillkor", password="writer-secret-1")
+        writer = influx.make_writer(section)
+        assert writer is not None
+        writer.start()
+        writer.put(line_)
+        assert writer.flush(10)
+        writer.stop()
+        rows = httpx.get(f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"},
+                         auth=admin, timeout=10).json()["results"][0]["series"][0]["values"]
+        assert [r[1] for r in rows] == [12.0]
+        sent = influx.delete_member(section, "m1", {"dev-a"}, timeout_s=10)
+        assert len(sent) == 2
+        after = httpx.get(f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"},
+                          auth=admin, timeout=10).json()["results"][0]
+        assert "series" not in after
+
+
+def test_collector_logging_writes_no_line_per_influx_write(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The collector's log (collector.cli's set-up) gets no line per InfluxDB write: httpx logs one
+    INFO line per request, i.e. one a second (issue 16, "quiet logs")."""
+    import logging
+
+    from collector.cli import _setup_logging
+
+    before = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "influxdb_client", "urllib3")}
+    try:
+        _setup_logging(False)
+        with running_influxdb1(tmp_path / "influx") as db, caplog.at_level(logging.INFO):
+            db.create_database("likavillkor")
+            w = InfluxWriter(V1Transport(db.url, database="likavillkor", token="", timeout_s=5),
+                             flush_interval_s=0.01)
+            w.start()
+            for i in range(3):
+                w.put(line("m", {"t": "x"}, {"f": float(i)}, time.time()))
+                assert w.flush(10)
+            w.stop()
+            assert w.stats.written == 3
+        assert [r.getMessage() for r in caplog.records if r.name.startswith(("httpx", "httpcore"))] == []
+    finally:
+        for name, level in before.items():
+            logging.getLogger(name).setLevel(level)

@@ -143,7 +143,9 @@ class InfluxV1:
 
 
 @contextlib.contextmanager
-def running_influxdb1(workdir: Path) -> Iterator[InfluxV1]:
+def running_influxdb1(workdir: Path, *, auth: bool = False) -> Iterator[InfluxV1]:
+    """``auth``: ``auth-enabled = true`` (as deploy/host/influxdb.conf): create the first admin with
+    an unauthenticated ``CREATE USER ... WITH ALL PRIVILEGES``, then every request needs a login."""
     binary = require_binary("influxd", "/usr/bin/influxd")
     workdir.mkdir(parents=True, exist_ok=True)
     port, rpc = free_port(), free_port()
@@ -155,7 +157,8 @@ def running_influxdb1(workdir: Path) -> Iterator[InfluxV1]:
         f'[data]\n  dir = "{workdir}/data"\n  wal-dir = "{workdir}/wal"\n  query-log-enabled = false\n'
         "[monitor]\n  store-enabled = false\n"
         f'[http]\n  bind-address = "127.0.0.1:{port}"\n  log-enabled = false\n'
-        "[continuous_queries]\n  enabled = false\n"
+        + ("  auth-enabled = true\n" if auth else "")
+        + "[continuous_queries]\n  enabled = false\n"
     )
     log = open(workdir / "influxd.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([binary, "run", "-config", str(conf)], stdout=log, stderr=log,
