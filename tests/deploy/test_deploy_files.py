@@ -364,3 +364,33 @@ def test_host_scripts_are_valid_bash() -> None:
         done = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True, timeout=30)
         assert done.returncode == 0, f"{script}: {done.stderr}"
         assert os.access(script, os.X_OK), f"{script} is not executable"
+
+
+def test_compose_docs_credentials_command_yields_the_files_compose_mounts(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """The Compose section's broker-credentials command, taken from docs/operations.md and run in a
+    deploy/ copy: every file the broker's and the collector's mounts and env_file name exists, the
+    broker reads auth.conf where the container puts it, the collector's uid may read the passwords."""
+    doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = doc[doc.index("### With Compose"):doc.index("### With systemd on a Debian host")]
+    block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
+    command = next(line for line in block.splitlines() if "likavillkor-collector broker-credentials" in line)
+    argv = shlex.split(command.split("#", 1)[0])
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "roster.toml").write_text((DEPLOY / "roster.example.toml").read_text(encoding="utf-8"))
+    monkeypatch.chdir(tmp_path)
+    from collector.cli import main as collector_main
+
+    assert collector_main(argv[1:]) == 0
+    compose = _compose()
+    for name in ("mosquitto", "collector"):
+        service = compose["services"][name]
+        sources = [_interpolate(v, _env_example()).split(":")[0] for v in service.get("volumes", [])]
+        sources += [_interpolate(e, _env_example()) for e in service.get("env_file", [])]
+        for source in sources:
+            if source.startswith("./site/credentials"):
+                assert (tmp_path / source).exists(), f"{name}: {source} is not written by the documented command"
+    broker = site / "credentials" / "broker"
+    assert "password_file /mosquitto/auth/passwords" in (broker / "auth.conf").read_text()
+    assert (broker / "passwords").stat().st_gid == 10001 and (broker / "passwords").stat().st_mode & 0o040
