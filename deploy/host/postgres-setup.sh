@@ -16,6 +16,7 @@ DB="${LIKAVILLKOR_DB_NAME:-likavillkor}"
 HOST="${PGHOST:-127.0.0.1}"
 PORT="${PGPORT:-5432}"
 ENV_FILE="$CRED/store.env"
+export PGCONNECT_TIMEOUT="${PGCONNECT_TIMEOUT:-10}"   # every connection attempt has a deadline
 umask 077
 install -d -m 0750 "$CRED"
 

@@ -327,8 +327,9 @@ def test_services_run_as_their_users_and_read_the_generated_files(installed: Ins
     )
     # the unit as installed (its paths in this root), with its real ExecStart program: systemd's own check
     unit = inst.root / "etc" / "systemd" / "system" / "likavillkor-collector.service"
-    verify = subprocess.run(["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=120,
-                            check=False)
+    verify = subprocess.run(
+        ["systemd-analyze", "verify", str(unit)], capture_output=True, text=True, timeout=120, check=False
+    )
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
     conf = (inst.root / "etc" / "influxdb" / "influxdb.conf").read_text()
     assert f'bind-address = "127.0.0.1:{inst.ports["8086"]}"' in conf and "auth-enabled = true" in conf
@@ -377,3 +378,50 @@ def test_two_enrolled_agents_fill_the_chairs_panels(installed: Install, tmp_path
     collector_log = inst.log("likavillkor-collector")
     assert "HTTP Request:" not in collector_log  # no line per InfluxDB write
     assert "device sign-in refused" not in collector_log
+
+
+def test_running_the_install_again_keeps_every_password_and_the_service_comes_back(installed: Install) -> None:
+    """The doc says: run install.sh again after an upgrade; it keeps passwords, config and data."""
+    inst = installed
+    creds = inst.etc / "credentials"
+    watched = [
+        creds / "store.env",
+        creds / "influx.env",
+        creds / "grafana-influx.env",
+        creds / "collector.env",
+        creds / "broker" / "passwords",
+        inst.etc / "collector.toml",
+        *sorted((creds / "devices").glob("*.toml")),
+    ]
+    before = {p: p.read_text() for p in watched}
+    block = next(b for b in doc_blocks() if "deploy/host/install.sh" in b)
+    script = rewrite(block, root=inst.root, admin=inst.admin, ports=inst.ports)
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=inst.admin,
+        env=inst.env,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    changed = [str(p) for p in watched if p.read_text() != before[p]]
+    assert changed == []
+    token = (inst.admin / "prometheus.token").read_text().strip()
+    ca = ssl.create_default_context(cafile=str(inst.admin / "tls" / "ca.crt"))
+    deadline = time.monotonic() + 120
+    while True:
+        try:
+            r = httpx.get(
+                f"https://localhost:{inst.ports['8860']}/metrics",
+                verify=ca,
+                timeout=10,
+                headers={"Authorization": f"Bearer {token}"},
+            )
+            if r.status_code == 200 and "likavillkor_mqtt_connected 1" in r.text:
+                break
+        except httpx.HTTPError:
+            pass
+        assert time.monotonic() < deadline, inst.log("likavillkor-collector")[-3000:]
+        time.sleep(1)
