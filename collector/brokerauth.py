@@ -15,6 +15,11 @@ Output directory layout (``likavillkor-collector broker-credentials --roster R -
                                   with port, reflector, CA), mode 0600
     DIR/collector-mqtt.toml       the collector's [mqtt] section, mode 0600
     DIR/collector.env             the same as LIKAVILLKOR_COLLECTOR__MQTT__* variables, mode 0600
+    WIN/{id}/agent.toml, ca.crt   with ``--windows-bundles WIN``: the device's config in Windows paths
+                                  for deploy/windows/install-agent.ps1 (folder 0700, file 0600)
+
+With ``--group G`` the broker files and DIR, DIR/broker are group G (0640/0750): on a Debian host
+``likavillkor``, which both the collector's service user and ``mosquitto`` belong to.
 
 Re-running keeps every existing password (read back from the credentials files) unless
 ``--rotate`` (everyone) or ``--rotate-device ID`` is given. A device that left the roster loses
