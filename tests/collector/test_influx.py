@@ -95,10 +95,15 @@ def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path)
         assert _wait(lambda: w.stats.failures >= 1, 5)
         assert w.stats.dropped == 50 and w.buffered() == 100
         with running_victoria_metrics(tmp_path / "vm", port=port) as vm:
-            assert _wait(lambda: w.buffered() == 0, 15)
-            got = vm.wait_export('{__name__="probe_v"}', 1)
-            assert len(got[0]["values"]) == 100  # type: ignore[arg-type]
-            assert w.stats.written == 100
+            # buffered() is 0 as soon as the last batch is taken; it is written when stats say so
+            assert _wait(lambda: w.buffered() == 0 and w.stats.written == 100, 15)
+
+            def values() -> int:  # VictoriaMetrics makes what it took searchable in steps: poll
+                got = vm.wait_export('{__name__="probe_v"}', 1)
+                return len(got[0]["values"]) if got else 0  # type: ignore[arg-type]
+
+            assert _wait(lambda: values() >= 100, 15)
+            assert values() == 100
     finally:
         w.stop(1)
 
