@@ -3,7 +3,7 @@
 Loaded with :func:`load_agent_config` from TOML plus ``LIKAVILLKOR_AGENT__SECTION__KEY``
 environment variables; unknown keys are rejected with the file, line and key
 (``likavillkor.config``). The sections of the probes and media checks (``path``, ``speedtest``,
-``camera``, ``microphone``, ``mediapath``) are declared in their own modules and imported here;
+``camera``, ``microphone``, ``mediapath``, ``micwatch``) are declared in their own modules and imported here;
 a module that is not installed gives a permissive placeholder, so that the rest of the agent
 still starts and its check reports "check unavailable".
 
@@ -41,6 +41,7 @@ def _section(module: str, name: str) -> Any:
 if TYPE_CHECKING:
     from agent.media.camera import CameraConfig
     from agent.media.microphone import MicrophoneConfig
+    from agent.media.micwatch import MicWatchConfig
     from agent.media.path import MediaPathConfig
     from agent.probes.bandwidth import SpeedtestConfig
     from agent.probes.path import PathProbeConfig
@@ -50,6 +51,7 @@ else:
     CameraConfig = _section("agent.media.camera", "CameraConfig")
     MicrophoneConfig = _section("agent.media.microphone", "MicrophoneConfig")
     MediaPathConfig = _section("agent.media.path", "MediaPathConfig")
+    MicWatchConfig = _section("agent.media.micwatch", "MicWatchConfig")
 
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
@@ -159,6 +161,7 @@ class AgentConfig(Section):
     camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = msgspec.field(default_factory=MicrophoneConfig)
     mediapath: MediaPathConfig = msgspec.field(default_factory=MediaPathConfig)
+    micwatch: MicWatchConfig = msgspec.field(default_factory=MicWatchConfig)
 
     @property
     def resolved_device_id(self) -> str:

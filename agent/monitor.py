@@ -62,6 +62,9 @@ class SampleSources:
         # camera state (issue 4): looked up every camera_state_every_s, never opening the device
         self.camera_module = _optional("agent.media.camera") if cfg.monitor.camera_state_every_s else None
         self._camera: tuple[float, str] | None = None
+        # the microphone beside the meeting program (issue 14): read only while a meeting is on;
+        # sounddevice/PortAudio are imported when it starts, never on the idle path
+        self.micwatch: Any = None
         if self.psutil is not None:
             self.psutil.cpu_percent(interval=None)  # prime: the first call has no interval
 
@@ -82,6 +85,9 @@ class SampleSources:
             fields.update(self._safe("battery", lambda: self._battery_fields(now, meeting_end)) or {})
         if self.psutil is not None:
             fields.update(self._safe("host", self._host) or {})
+        mic = self._safe("micwatch", lambda: self._mic(meeting_end is not None))
+        if mic:
+            fields.update(mic)
         if self.camera_module is not None:
             camera = self._safe("camera", lambda: self._camera_state(now))
             # Only what the cheap look-up can be sure of: "in_use" (the meeting program holds it) or
@@ -90,6 +96,26 @@ class SampleSources:
             if camera in ("in_use", "ok"):
                 fields["camera"] = camera
         return fields
+
+    def _mic(self, in_meeting: bool) -> dict[str, Any] | None:
+        """The microphone watch's numbers, only while a meeting is on (started and stopped here)."""
+        cfg = getattr(self.cfg, "micwatch", None)
+        if not in_meeting or cfg is None or not getattr(cfg, "enabled", False):
+            self.close()
+            return None
+        if self.micwatch is None:
+            module = _optional("agent.media.micwatch")
+            if module is None:
+                return None
+            self.micwatch = module.MicWatch(cfg)
+            self.micwatch.start()
+        return self.micwatch.read()
+
+    def close(self) -> None:
+        """Stop the microphone watch (the meeting ended, or the monitor stops)."""
+        if self.micwatch is not None:
+            watch, self.micwatch = self.micwatch, None
+            watch.stop()
 
     def _camera_state(self, now: float) -> str:
         """``in_use`` while the meeting program holds the camera: good news, video is on (issue 4).
@@ -182,6 +208,7 @@ class Monitor:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
+        self.sources.close()
         if self.prober is not None:
             await self.prober.stop()
             self.prober = None
