@@ -15,8 +15,13 @@ from tests.agent_platform.recorded import RecordedRunner, load_commands
 
 DATA = Path(__file__).resolve().parent.parent / "data" / "audio"
 PLATFORM = {"linux": "linux", "windows": "win32", "macos": "darwin"}
-CASES = sorted((os_dir.name, case.name) for os_dir in DATA.iterdir() if os_dir.is_dir()
-               for case in os_dir.iterdir() if (case / "expected.toml").exists())
+CASES = sorted(
+    (os_dir.name, case.name)
+    for os_dir in DATA.iterdir()
+    if os_dir.is_dir()
+    for case in os_dir.iterdir()
+    if (case / "expected.toml").exists()
+)
 
 
 def test_there_are_cases_for_every_os() -> None:
@@ -40,9 +45,13 @@ def test_no_tools_at_all_is_all_unknown() -> None:
 
 
 def test_a_garbled_answer_is_unknown_not_a_crash() -> None:
-    runner = RecordedRunner({"system_profiler SPAudioDataType -json": "{not json",
-                             "reg query HKLM\\SOFTWARE\\Microsoft\\Windows\\CurrentVersion\\MMDevices\\Audio\\Render /s":
-                             "HKEY_LOCAL_MACHINE\\x\n    DeviceState    REG_DWORD    zz\n"})
+    reg = r"reg query HKLM\SOFTWARE\Microsoft\Windows\CurrentVersion\MMDevices\Audio\Render /s"
+    runner = RecordedRunner(
+        {
+            "system_profiler SPAudioDataType -json": "{not json",
+            reg: "HKEY_LOCAL_MACHINE\\x\n    DeviceState    REG_DWORD    zz\n",
+        }
+    )
     assert audio_facts(runner, platform="darwin").headphones is None
     assert audio_facts(runner, platform="win32") == AudioFacts()
 
