@@ -68,3 +68,23 @@ def test_shared_mode_input_is_chosen_from_the_recorded_portaudio_lists(name: str
     data = json.loads((DATA / f"portaudio_{name}.json").read_text(encoding="utf-8"))
     for wanted, index in data["expected"].items():
         assert pick_device(data["devices"], data["hostapis"], data["platform"], wanted) == index, (name, wanted)
+
+
+@pytest.mark.parametrize(("os_name", "case"), CASES)
+def test_self_test_advises_headphones_when_it_sees_loudspeakers(os_name: str, case: str) -> None:
+    from agent.checks.media import headphones_finding
+    from likavillkor.wire import CheckStatus
+
+    case_dir = DATA / os_name / case
+    expected = tomllib.loads((case_dir / "expected.toml").read_text(encoding="utf-8"))
+    facts = audio_facts(RecordedRunner(load_commands(case_dir)), source=expected.get("source"),
+                        platform=PLATFORM[os_name])
+    finding = headphones_finding(facts)
+    if expected.get("headphones") is None:
+        assert finding is None  # the OS does not tell: no guess
+    elif expected["headphones"]:
+        assert finding is not None and finding.status is CheckStatus.PASS and finding.rule == "H19"
+    else:
+        assert finding is not None and finding.status is CheckStatus.WARN
+        assert "hörlurar" in finding.advice["sv"] and "rundgång" in finding.advice["sv"]
+        assert "headphones" in finding.advice["en"]

@@ -247,3 +247,26 @@ def test_a_sound_server_that_dies_is_absent_or_no_samples(pulse: PulseServer, wa
     pulse.stop()
     seen = wait_for(watch, lambda f: f.get("microphone") in ("absent", "no_samples"))
     assert all(isinstance(f, dict) for f in seen)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize(("form_factor", "status"), [("speaker", "warn"), ("headphone", "pass")])
+async def test_self_test_reads_the_output_kind_from_the_sound_server(pulse: PulseServer, tmp_path: Path,
+                                                                     form_factor: str, status: str) -> None:
+    """H19 on a real PulseAudio: the default output's form factor decides the headphones finding."""
+    from agent.checks.base import CheckContext
+    from agent.checks.media import check_microphone
+    from agent.media.microphone import MicrophoneConfig
+    from tests.media.clips import write_wav
+
+    pulse.pactl("load-module", "module-null-sink", "sink_name=out",
+                f"sink_properties=device.form_factor={form_factor}")
+    pulse.pactl("set-default-sink", "out")
+    wav = write_wav(tmp_path / "speech.wav", speech_like(2, -25))
+
+    class Cfg:
+        microphone = MicrophoneConfig(source=str(wav.path), seconds=2)
+
+    findings = {f.id: f for f in await check_microphone(CheckContext(config=Cfg(), deadline=time.monotonic() + 30))}
+    assert findings["audio.headphones"].status.value == status
+    assert findings["audio.headphones"].rule == "H19"
