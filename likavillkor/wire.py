@@ -111,6 +111,10 @@ class Sample(_Msg, kw_only=True, tag="sample"):
     mos: Annotated[float, msgspec.Meta(ge=1, le=5)] | None = None
     # camera and microphone while the meeting runs
     camera: ShortText | None = None  # "ok", "in_use", "black", "frozen", "absent", ...
+    # the in-meeting camera check where the OS shares the camera (issue 14): numbers of a frame
+    # sampled every few seconds, never the picture
+    camera_luma: Annotated[float, msgspec.Meta(ge=0, le=255)] | None = None  # mean luma of the frame
+    camera_motion: Annotated[float, msgspec.Meta(ge=0, le=255)] | None = None  # largest block change
     # the in-meeting microphone watch (issue 14): "ok", "silent", "muted", "clipping", "dead",
     # "absent", "no_samples" — numbers only, no sound leaves the device
     microphone: ShortText | None = None
