@@ -2,11 +2,12 @@
 in shared mode, and turned into numbers once a second. No sound is kept or sent: each second's
 samples are reduced to levels and dropped.
 
-Shared capture, one path per OS behind PortAudio (``sounddevice``):
+Shared capture, one path per OS (:func:`open_shared`):
 
-* Linux: ALSA's ``pulse`` device, i.e. PulseAudio or PipeWire (``pipewire-pulse``); the source is
-  ``[micwatch] source`` (``PULSE_SOURCE``) or the default source. A sound server hands every reader
-  the same samples, so Teams and the agent read one microphone at once.
+* Linux: ``parec``, one more client of PulseAudio or PipeWire (``pipewire-pulse``); the source is
+  ``[micwatch] source`` or the default source. A sound server hands every client the same samples,
+  so Teams and the agent read one microphone at once. Without ``parec``: PortAudio's ALSA ``pulse``
+  device (``PULSE_SOURCE``), which costs the agent about 19 MB more (see :class:`ParecStream`).
 * Windows: the WASAPI host API in **shared** mode (``WasapiSettings(exclusive=False,
   auto_convert=True)``: Windows' engine mixes and converts for every reader).
 * macOS: Core Audio's default input (Core Audio always shares input devices).
@@ -20,21 +21,26 @@ OS lists no such input, or it cannot be opened); ``no_samples`` (opened, but not
 A device that disappears, a rate the agent did not ask for, a stream that stops: a state, never
 an exception out of the monitor.
 
-Cost: the analysis is pure Python on 16 kHz int16 (no numpy), about 1-2 ms a second; the capture
-thread is PortAudio's. ``sounddevice`` is imported only when the watch starts (a meeting is on and
-``[micwatch] enabled``), so the light monitor path stays light (tests/agent/test_light.py).
+Cost (bench/bench_micwatch.py, docs/performance.md): the analysis runs on 16 kHz int16 without
+numpy (audioop's C loops where the standard library still has them, pure Python otherwise); the
+capture is ``parec``'s or PortAudio's thread. Nothing is imported before the watch starts (a meeting
+is on and ``[micwatch] enabled``), so the idle monitor path stays light (tests/agent/test_light.py).
 """
 
 from __future__ import annotations
 
 import array
 import collections
+import importlib
 import logging
 import math
 import os
+import shutil
+import subprocess
 import sys
 import threading
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -87,7 +93,7 @@ class MicWatchConfig(Section):
     no_samples_after_s: Annotated[float, msgspec.Meta(gt=0, le=60)] = 3.0
     reopen_every_s: Annotated[float, msgspec.Meta(gt=0, le=600)] = 5.0
     #: how often the OS is asked for the mute switch, the input's presence and the output (H19)
-    facts_every_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 5.0
+    facts_every_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
 
 
 # ---- pure analysis -------------------------------------------------------------------------------
@@ -127,19 +133,44 @@ def clip_runs(pcm: Sequence[int], min_run: int) -> int:
     return runs
 
 
-def analyse(pcm: array.array[int], rate: int, min_run: int) -> Levels:
+def _audioop() -> Any:
+    """The standard library's C level meter (Python <= 3.12); None where it is gone."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            return importlib.import_module("audioop")
+    except ImportError:
+        return None
+
+
+_AUDIOOP = _audioop()
+
+
+def analyse(pcm: array.array[int], rate: int, min_run: int, *, fast: bool = True) -> Levels:
+    """Levels of mono int16 samples. ``fast``: audioop's C loops where available (about 0.3 ms a
+    second at 16 kHz), else pure Python (about 4 ms)."""
     n = len(pcm)
     if n == 0:
         return Levels(0, FLOOR_DBFS, FLOOR_DBFS, FLOOR_DBFS, 0, ())
-    power = sum(map(mul, pcm, pcm)) / n
-    mean = sum(pcm) / n
-    ac = max(0.0, power - mean * mean)
-    peak = max(max(pcm), -min(pcm))
     step = max(1, rate // 10)
-    windows = []
-    for start in range(0, n - step + 1, step):
-        w = pcm[start : start + step]
-        windows.append(math.sqrt(sum(map(mul, w, w)) / step) / 32768.0)
+    ops = _AUDIOOP if fast else None
+    if ops is not None:
+        raw = pcm.tobytes()
+        low, high = ops.minmax(raw, 2)
+        wide = ops.lin2lin(raw, 2, 4)  # 32-bit (x 65536): audioop's RMS is an integer, keep its precision
+        rms = ops.rms(wide, 4) / 65536.0
+        power, mean = rms * rms, ops.avg(wide, 4) / 65536.0
+        windows = [ops.rms(wide[4 * i : 4 * (i + step)], 4) / 2**31 for i in range(0, n - step + 1, step)]
+    else:
+        power = sum(map(mul, pcm, pcm)) / n
+        mean = sum(pcm) / n
+        low, high = min(pcm), max(pcm)
+        windows = []
+        for start in range(0, n - step + 1, step):
+            w = pcm[start : start + step]
+            windows.append(math.sqrt(sum(map(mul, w, w)) / step) / 32768.0)
+    ac = max(0.0, power - mean * mean)
+    peak = max(high, -low)
     return Levels(
         samples=n,
         rms_dbfs=round(dbfs(math.sqrt(power) / 32768.0), 2),
@@ -244,6 +275,66 @@ def pick_device(
     return candidates[0] if candidates else None
 
 
+class ParecStream:
+    """Linux: ``parec`` (pulseaudio-utils; PipeWire serves it through ``pipewire-pulse``) records the
+    source as one more client of the sound server, which hands every client the same samples. Its
+    raw s16le mono output is read in a daemon thread and handed on in 100 ms blocks.
+
+    Why not PortAudio here: PortAudio's ALSA host API enumerates every ALSA device and plugin when it
+    starts (about 19 MB of libraries in the agent, and pages of ALSA errors on stderr on a machine
+    without a sound card); ``parec`` is a separate process of about 4 MB that the agent can kill."""
+
+    def __init__(self, cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> None:
+        argv = [
+            "parec",
+            "--raw",
+            "--format=s16le",
+            "--channels=1",
+            f"--rate={cfg.sample_rate}",
+            "--latency-msec=250",
+            "--client-name=likavillkor-micwatch",
+        ]
+        if cfg.source:
+            argv.append(f"--device={cfg.source}")
+        self.samplerate = float(cfg.sample_rate)
+        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        self._block = max(2, cfg.sample_rate // 4 * 2)  # 250 ms
+        self._thread = threading.Thread(target=self._pump, args=(on_block,), name="micwatch-parec", daemon=True)
+        self._thread.start()
+
+    def _pump(self, on_block: Callable[[bytes], None]) -> None:
+        out = self._proc.stdout
+        assert out is not None
+        while True:
+            data = out.read(self._block)
+            if not data:
+                return  # parec exited: the source or the server is gone
+            on_block(data)
+
+    @property
+    def active(self) -> bool:
+        return self._proc.poll() is None and self._thread.is_alive()
+
+    def close(self) -> None:
+        if self._proc.poll() is None:
+            self._proc.terminate()
+            try:
+                self._proc.wait(3)
+            except subprocess.TimeoutExpired:
+                self._proc.kill()
+                self._proc.wait(3)
+        self._thread.join(3)
+        if self._proc.stdout is not None:
+            self._proc.stdout.close()
+
+
+def open_shared(cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> Stream:
+    """The shared-mode input of this OS: ``parec`` on Linux, PortAudio elsewhere."""
+    if sys.platform.startswith("linux") and shutil.which("parec"):
+        return ParecStream(cfg, on_block)
+    return open_sounddevice(cfg, on_block)
+
+
 def open_sounddevice(cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> Stream:
     """Open a shared-mode input stream with PortAudio (imported here, not at module import)."""
     import sounddevice as sd
@@ -297,7 +388,7 @@ class MicWatch:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.cfg = cfg
-        self.opener = opener or open_sounddevice
+        self.opener = opener or open_shared
         self.facts_reader = facts or _read_facts
         self.clock = clock
         self.judge = MicJudge(cfg)
@@ -337,6 +428,7 @@ class MicWatch:
                 self._queued -= len(self._blocks.popleft())
                 self.problems["dropped_blocks"] += 1
             self._last_block = self.clock()
+            self._open_failed = None  # sound flows: whatever failed before is over
 
     def _note(self, reason: str, detail: str) -> None:
         self.problems[reason] += 1
@@ -365,6 +457,12 @@ class MicWatch:
                     if self.clock() >= next_facts:
                         self._refresh_facts()
                         next_facts = self.clock() + self.cfg.facts_every_s
+                    if not stream.active:
+                        self._note("ended", "the input stopped: reopening it")
+                        with self._lock:
+                            if self._last_block is None:  # it ended before any sound: nothing to read
+                                self._open_failed = "the input ended before delivering sound"
+                        break
                     if self._stalled():
                         self._note("stalled", "no samples: reopening the input")
                         break
@@ -383,7 +481,6 @@ class MicWatch:
             return None
         rate = int(getattr(stream, "samplerate", 0) or 0)
         with self._lock:
-            self._open_failed = None
             self._opened_at = self.clock()
             self._last_block = None
             self._rate = rate if 1000 <= rate <= 384_000 else 0

@@ -270,3 +270,15 @@ async def test_self_test_reads_the_output_kind_from_the_sound_server(pulse: Puls
     findings = {f.id: f for f in await check_microphone(CheckContext(config=Cfg(), deadline=time.monotonic() + 30))}
     assert findings["audio.headphones"].status.value == status
     assert findings["audio.headphones"].rule == "H19"
+
+
+def test_the_c_and_the_pure_python_meters_agree() -> None:
+    rng = np.random.default_rng(9)
+    for x in (speech_like(1, -30, rate=RATE), tone(1, 50, -20, rate=RATE), np.full(RATE, 0.05),
+              np.clip(rng.normal(0, 0.8, RATE), -1.5, 1.5)):
+        fast = analyse(pcm(x), RATE, 7)
+        slow = analyse(pcm(x), RATE, 7, fast=False)
+        assert fast.rms_dbfs == pytest.approx(slow.rms_dbfs, abs=0.02)
+        assert fast.peak_dbfs == slow.peak_dbfs and fast.clip_runs == slow.clip_runs
+        assert fast.ac_dbfs == pytest.approx(slow.ac_dbfs, abs=0.05)
+        assert fast.window_rms == pytest.approx(slow.window_rms, rel=1e-3, abs=1e-6)
