@@ -59,5 +59,10 @@ class AudioLimits(Section):
     #: ... and (project's addition, so quiet speech is not "dead") its short-window level moves less
     #: than this many dB between the 10th and 90th percentile
     dead_level_spread_db: float = 6.0
+    #: ... and (issue 14: no *signal* variation) the level of 100 ms windows varies by less than this
+    #: (relative standard deviation): a hum, a DC offset or a stuck buffer is that steady; room noise
+    #: is not (white noise varies by about 1 % between 100 ms windows at 48 kHz), so a working
+    #: microphone in a quiet room with a fan is not "dead" when the member says nothing
+    dead_level_rel_std: float = 0.005
     #: window for the short-term level, the noise floor and the level spread
     window_s: float = 0.05

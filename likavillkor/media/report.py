@@ -77,6 +77,7 @@ class AudioReport(msgspec.Struct, kw_only=True, omit_defaults=True):
     noise_floor_dbfs: float | None = None
     level_std_percent: float | None = None
     level_spread_db: float | None = None
+    level_rel_std_percent: float | None = None  # relative std of the 100 ms level
     clipping_runs: list[ClipRun] = msgspec.field(default_factory=list)
     clipped_percent: float | None = None  # share of samples at full scale
     silent: bool = False

@@ -67,8 +67,18 @@ def scaled(frame: Frame, gain: float, offset: float = 0.0) -> Frame:
     return np.clip(frame.astype(np.float32) * gain + offset, 0, 255).astype(np.uint8)
 
 
+def hand(i: int, rng: np.random.Generator) -> Frame:
+    """The member holds still; only a hand (48x48 px) moves at the bottom of the picture."""
+    frame = member(0, rng).copy()
+    x = 260 + int(40 * np.sin(i / 3))
+    frame[400:448, x : x + 48] = (60, 140, 210)
+    return frame
+
+
 CLIPS: dict[str, Callable[[int, np.random.Generator], Frame]] = {
     "clean": lambda i, rng: _noisy(member(i, rng), rng),
+    # a sharp, lit, mostly still picture: SSIM is high, but a block moves beyond the noise
+    "small_motion": lambda i, rng: _noisy(hand(i, rng), rng),
     "dark_moving": lambda i, rng: _noisy(scaled(member(i, rng), 0.2), rng),
     "blurred_moving": lambda i, rng: _noisy(cv2.GaussianBlur(member(i, rng), (0, 0), 6), rng),
     "overexposed_moving": lambda i, rng: _noisy(scaled(member(i, rng), 2.6, 80), rng),
@@ -84,6 +94,7 @@ CLIPS: dict[str, Callable[[int, np.random.Generator], Frame]] = {
 #: the non-pass findings each clip must give: exactly these, nothing else
 EXPECTED = {
     "clean": {},
+    "small_motion": {},
     "dark_moving": {"camera.dark": CheckStatus.WARN},
     "blurred_moving": {"camera.blur": CheckStatus.WARN},
     "overexposed_moving": {"camera.bright": CheckStatus.WARN},
@@ -184,6 +195,11 @@ WAVS: dict[str, Callable[[float], np.ndarray]] = {
     "saturated_square": lambda s: square(s, 50),
     "clipped_hot_speech": clipped_loud_speech,
     "occasional_clips": occasional_clips,
+    # a working microphone in a quiet room with a fan, the member says nothing: steady, but noise
+    "steady_fan_member_quiet": lambda s: np.random.default_rng(6).normal(0, 10 ** (-45 / 20), int(s * RATE)),
+    # a mains hum under speech, and speech with a DC offset: the signal varies, nothing is dead
+    "speech_over_hum": lambda s: speech_like(s, -25) + tone(s, 50, -40),
+    "speech_with_dc_offset": lambda s: speech_like(s, -25) + 0.1,
 }
 
 WAV_EXPECTED = {
@@ -196,6 +212,9 @@ WAV_EXPECTED = {
     "saturated_square": {"microphone.clipping": CheckStatus.FAIL},
     "clipped_hot_speech": {"microphone.clipping": CheckStatus.FAIL},
     "occasional_clips": {"microphone.clipping": CheckStatus.WARN},
+    "steady_fan_member_quiet": {},
+    "speech_over_hum": {},
+    "speech_with_dc_offset": {},
 }
 
 
