@@ -18,8 +18,9 @@ class FrameLimits(Section):
     frozen_ssim: float = 0.985
     #: ... and (project's addition, issue 14) no block of an 8x8 grid over the 160x120 luma plane
     #: changed by more than this many levels on average: a live sensor's noise moves a block by about
-    #: 1 level, a moving hand or a pan by tens, even in a dark or blurred picture
-    frozen_motion_luma: float = 3.0
+    #: 1 level and a video codec refining a still picture by up to 4 (measured on the media path's
+    #: VP8), a moving hand or head by 15 or more
+    frozen_motion_luma: float = 6.0
     #: testrtc: the check fails when more than a third of its frames are black (or frozen)
     bad_frame_ratio: float = 1.0 / 3.0
     #: a black or frozen stretch at least this long is a warning even below the share above (project's

@@ -70,8 +70,8 @@ def scaled(frame: Frame, gain: float, offset: float = 0.0) -> Frame:
 def hand(i: int, rng: np.random.Generator) -> Frame:
     """The member holds still; only a hand (48x48 px) moves at the bottom of the picture."""
     frame = member(0, rng).copy()
-    x = 260 + int(40 * np.sin(i / 3))
-    frame[400:448, x : x + 48] = (60, 140, 210)
+    x = 540 + abs((i * 6) % 80 - 40)  # back and forth, 6 px a frame, beside the member
+    frame[300:348, x : x + 48] = (40, 50, 60)  # a dark sleeve against the light wall
     return frame
 
 
