@@ -282,3 +282,34 @@ def test_the_c_and_the_pure_python_meters_agree() -> None:
         assert fast.peak_dbfs == slow.peak_dbfs and fast.clip_runs == slow.clip_runs
         assert fast.ac_dbfs == pytest.approx(slow.ac_dbfs, abs=0.05)
         assert fast.window_rms == pytest.approx(slow.window_rms, rel=1e-3, abs=1e-6)
+
+
+def test_the_monitor_reads_the_microphone_only_during_a_meeting(pulse: PulseServer) -> None:
+    import msgspec
+
+    from agent.config import AgentConfig
+    from agent.monitor import SampleSources
+
+    def parecs() -> int:
+        import psutil
+
+        return sum(1 for p in psutil.Process().children(recursive=True) if p.name() in ("parec", "pacat"))
+
+    pulse.play(speech_like(60, -25, rate=48000))
+    players = parecs()
+    cfg = msgspec.convert({"monitor": {"camera_state_every_s": 0},
+                           "micwatch": {"source": "room.monitor", "no_samples_after_s": 2.0}}, AgentConfig)
+    sources = SampleSources(cfg)
+    try:
+        assert "microphone" not in sources.read(time.time(), None) and sources.micwatch is None  # no meeting
+        deadline = time.monotonic() + 30
+        fields: dict[str, Any] = {}
+        while time.monotonic() < deadline and fields.get("microphone") != "ok":
+            time.sleep(1.0)
+            fields = sources.read(time.time(), time.time() + 3600)
+        assert fields.get("microphone") == "ok" and -35 < fields["mic_dbfs"] < -15, fields
+        assert parecs() == players + 1  # one reader beside the meeting program
+        sources.read(time.time(), None)  # the meeting is over
+        assert sources.micwatch is None and parecs() == players  # the microphone is no longer read
+    finally:
+        sources.close()
