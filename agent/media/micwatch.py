@@ -17,7 +17,9 @@ Every second (:meth:`MicWatch.read`): ``microphone`` (the state), ``mic_dbfs`` (
 where it says) and ``headphones`` (H19). States: ``ok``; ``silent`` (below -60 dBFS: a listening
 member is silent, normal); ``muted`` (the OS's mute switch: normal); ``clipping``; ``dead`` (no
 variation at a level that is neither silent nor saturated, over ``dead_window_s``); ``absent`` (the
-OS lists no such input, or it cannot be opened); ``no_samples`` (opened, but nothing arrives).
+OS lists no such input, or a microphone heard in this meeting can no longer be opened);
+``no_samples`` (the OS lists it, or it was heard, but nothing arrives). Where no sound system ever
+answers (no sound server, a sandbox) no state is published: the self-test judges that.
 A device that disappears, a rate the agent did not ask for, a stream that stops: a state, never
 an exception out of the monitor.
 
@@ -401,6 +403,7 @@ class MicWatch:
         self._opened_at: float | None = None
         self._last_block: float | None = None
         self._open_failed: str | None = None
+        self._heard = False  # samples arrived during this watch (this meeting)
         self._facts: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -534,17 +537,29 @@ class MicWatch:
         muted = getattr(facts, "input_muted", None)
         out: dict[str, Any] = {"mic_muted": muted, "headphones": getattr(facts, "headphones", None)}
         now = self.clock()
-        if failed is not None or present is False:
+        # Only what the watch can be sure of (as the camera's look-up, agent/monitor.py): the OS says
+        # the input is gone, or a microphone heard in this meeting stopped, or the OS lists an input
+        # that gives nothing. A machine whose sound system never answered (no sound server, no
+        # tools, a sandbox) says nothing here: the self-test, which opens the device, judges that.
+        sure = present is not None or self._heard
+        if present is False or (failed is not None and self._heard):
             self.judge.reset()
             out["microphone"] = MicWatchState.ABSENT.value
+            return out
+        if failed is not None:
+            if sure:
+                out["microphone"] = MicWatchState.NO_SAMPLES.value
+            else:
+                self._note("unknown", f"no sound system answers ({failed}): the microphone state is not published")
             return out
         if opened is None:
             return out  # (re)opening: no evidence either way
         if not pcm:
             quiet_since = last if last is not None else opened
-            if now - quiet_since >= self.cfg.no_samples_after_s:
+            if sure and now - quiet_since >= self.cfg.no_samples_after_s:
                 out["microphone"] = self.judge.judge(None)
             return out
+        self._heard = True
         if rate == 0:
             out["microphone"] = MicWatchState.NO_SAMPLES.value  # a rate that makes no sense
             return out

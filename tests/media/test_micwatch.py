@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from agent.media.micwatch import MicJudge, MicWatch, MicWatchConfig, analyse, clip_runs
+from agent.platform.audio import AudioFacts
 from tests.media.clips import speech_like, tone
 from tests.support.pulse import PulseServer, running_pulse, wav_rms_dbfs
 
@@ -148,7 +149,8 @@ def test_a_device_that_gives_no_frames_is_no_samples_and_is_reopened() -> None:
         opened.append(time.monotonic())
         return FakeStream(cb, 16000.0, [])
 
-    watch = MicWatch(MicWatchConfig(no_samples_after_s=1.0, reopen_every_s=1.0), opener=opener, facts=lambda _s: None)
+    watch = MicWatch(MicWatchConfig(no_samples_after_s=1.0, reopen_every_s=1.0), opener=opener,
+                     facts=lambda _s: AudioFacts(input_present=True))  # the OS lists it: it gives nothing
     watch.start()
     try:
         wait_for(watch, lambda f: f.get("microphone") == "no_samples")
@@ -164,11 +166,29 @@ def test_a_device_that_cannot_be_opened_is_absent() -> None:
     def opener(cfg: MicWatchConfig, cb: Callable[[bytes], None]) -> FakeStream:
         raise OSError("Error querying device -1")
 
-    watch = MicWatch(MicWatchConfig(reopen_every_s=1.0), opener=opener, facts=lambda _s: None)
+    gone = MicWatch(MicWatchConfig(reopen_every_s=1.0), opener=opener,
+                    facts=lambda _s: AudioFacts(input_present=False))  # the OS no longer lists it
+    gone.start()
+    try:
+        wait_for(gone, lambda f: f.get("microphone") == "absent")
+        assert gone.problems["open"] >= 1
+    finally:
+        gone.stop()
+
+
+def test_no_sound_system_at_all_publishes_no_microphone_state() -> None:
+    """A test machine or a sandbox with no sound server: not sure, so nothing (the self-test judges)."""
+
+    def opener(cfg: MicWatchConfig, cb: Callable[[bytes], None]) -> FakeStream:
+        raise OSError("Connection refused")
+
+    watch = MicWatch(MicWatchConfig(reopen_every_s=1.0), opener=opener, facts=lambda _s: AudioFacts())
     watch.start()
     try:
-        wait_for(watch, lambda f: f.get("microphone") == "absent")
-        assert watch.problems["open"] >= 1
+        time.sleep(3.0)
+        fields = [watch.read() for _ in range(3)]
+        assert all("microphone" not in f for f in fields), fields
+        assert watch.problems["open"] >= 1 and watch.problems["unknown"] >= 1
     finally:
         watch.stop()
 
