@@ -404,6 +404,7 @@ class MicWatch:
         self._last_block: float | None = None
         self._open_failed: str | None = None
         self._heard = False  # samples arrived during this watch (this meeting)
+        self._idle_failures = 0
         self._facts: Any = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -453,7 +454,7 @@ class MicWatch:
                 next_facts = self.clock() + self.cfg.facts_every_s
             stream = self._open()
             if stream is None:
-                self._stop.wait(self.cfg.reopen_every_s)
+                self._stop.wait(self._reopen_delay())
                 continue
             try:
                 while not self._stop.wait(0.5):
@@ -471,7 +472,18 @@ class MicWatch:
                         break
             finally:
                 self._close(stream)
-            self._stop.wait(self.cfg.reopen_every_s)
+            self._stop.wait(self._reopen_delay())
+
+    def _reopen_delay(self) -> float:
+        """``reopen_every_s``; while nothing was ever heard (no sound system), doubling up to 60 s so a
+        machine without one is not asked every few seconds."""
+        with self._lock:
+            heard = self._last_block is not None or self._heard
+        if heard:
+            self._idle_failures = 0
+            return self.cfg.reopen_every_s
+        self._idle_failures += 1
+        return min(60.0, self.cfg.reopen_every_s * 2 ** min(self._idle_failures - 1, 6))
 
     def _open(self) -> Stream | None:
         try:
