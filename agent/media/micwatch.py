@@ -546,6 +546,8 @@ class MicWatch:
         pcm, rate, opened, last, failed = self._drain()
         facts = self._facts
         present = getattr(facts, "input_present", None)
+        if pcm:
+            present = True  # samples are proof, whatever an older answer of the OS said (plugged back in)
         muted = getattr(facts, "input_muted", None)
         out: dict[str, Any] = {"mic_muted": muted, "headphones": getattr(facts, "headphones", None)}
         now = self.clock()

@@ -333,3 +333,16 @@ def test_the_monitor_reads_the_microphone_only_during_a_meeting(pulse: PulseServ
         assert sources.micwatch is None and parecs() == players  # the microphone is no longer read
     finally:
         sources.close()
+
+
+def test_samples_overrule_an_older_answer_that_the_device_is_gone() -> None:
+    """Plugged back in: the OS's last answer (every facts_every_s) still says absent, the sound flows."""
+    x = pcm(speech_like(30, -25, rate=RATE)).tobytes()
+    blocks = [x[i : i + 3200] for i in range(0, len(x), 3200)]
+    watch = MicWatch(MicWatchConfig(facts_every_s=3600), opener=lambda cfg, cb: FakeStream(cb, 16000.0, blocks),
+                     facts=lambda _s: AudioFacts(input_present=False))
+    watch.start()
+    try:
+        wait_for(watch, lambda f: f.get("microphone") == "ok")
+    finally:
+        watch.stop()
