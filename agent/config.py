@@ -3,8 +3,8 @@
 Loaded with :func:`load_agent_config` from TOML plus ``LIKAVILLKOR_AGENT__SECTION__KEY``
 environment variables; unknown keys are rejected with the file, line and key
 (``likavillkor.config``). The sections of the probes and media checks (``path``, ``speedtest``,
-``camera``, ``microphone``, ``mediapath``) are declared in their own modules and imported here;
-a module that is not installed gives a permissive placeholder, so that the rest of the agent
+``camera``, ``microphone``, ``mediapath``, ``micwatch``, ``camwatch``) are declared in their own
+modules and imported here; a module that is not installed gives a permissive placeholder, so that the rest of the agent
 still starts and its check reports "check unavailable".
 
 Importing this module must stay light (the monitor's budget is ≤60 MB RSS): those modules must
@@ -41,7 +41,9 @@ def _section(module: str, name: str) -> Any:
 
 if TYPE_CHECKING:
     from agent.media.camera import CameraConfig
+    from agent.media.camwatch import CamWatchConfig
     from agent.media.microphone import MicrophoneConfig
+    from agent.media.micwatch import MicWatchConfig
     from agent.media.path import MediaPathConfig
     from agent.probes.bandwidth import SpeedtestConfig
     from agent.probes.path import PathProbeConfig
@@ -51,6 +53,8 @@ else:
     CameraConfig = _section("agent.media.camera", "CameraConfig")
     MicrophoneConfig = _section("agent.media.microphone", "MicrophoneConfig")
     MediaPathConfig = _section("agent.media.path", "MediaPathConfig")
+    MicWatchConfig = _section("agent.media.micwatch", "MicWatchConfig")
+    CamWatchConfig = _section("agent.media.camwatch", "CamWatchConfig")
 
 Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
@@ -163,6 +167,8 @@ class AgentConfig(Section):
     camera: CameraConfig = msgspec.field(default_factory=CameraConfig)
     microphone: MicrophoneConfig = msgspec.field(default_factory=MicrophoneConfig)
     mediapath: MediaPathConfig = msgspec.field(default_factory=MediaPathConfig)
+    micwatch: MicWatchConfig = msgspec.field(default_factory=MicWatchConfig)
+    camwatch: CamWatchConfig = msgspec.field(default_factory=CamWatchConfig)
 
     @property
     def resolved_device_id(self) -> str:

@@ -18,6 +18,7 @@ import asyncio
 import collections
 import importlib
 import logging
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,10 @@ class SampleSources:
         # camera state (issue 4): looked up every camera_state_every_s, never opening the device
         self.camera_module = _optional("agent.media.camera") if cfg.monitor.camera_state_every_s else None
         self._camera: tuple[float, str] | None = None
+        # the microphone beside the meeting program (issue 14): read only while a meeting is on;
+        # sounddevice/PortAudio are imported when it starts, never on the idle path
+        self.micwatch: Any = None
+        self.camwatch: Any = None
         if self.psutil is not None:
             self.psutil.cpu_percent(interval=None)  # prime: the first call has no interval
 
@@ -82,6 +87,10 @@ class SampleSources:
             fields.update(self._safe("battery", lambda: self._battery_fields(now, meeting_end)) or {})
         if self.psutil is not None:
             fields.update(self._safe("host", self._host) or {})
+        mic = self._safe("micwatch", lambda: self._mic(meeting_end is not None))
+        if mic:
+            fields.update(mic)
+        camera = None
         if self.camera_module is not None:
             camera = self._safe("camera", lambda: self._camera_state(now))
             # Only what the cheap look-up can be sure of: "in_use" (the meeting program holds it) or
@@ -89,7 +98,58 @@ class SampleSources:
             # permission, not a missing camera: the self-test, which opens the device, judges that.
             if camera in ("in_use", "ok"):
                 fields["camera"] = camera
+        seen = self._safe("camwatch", lambda: self._cam(meeting_end is not None, camera == "in_use"))
+        if seen:
+            fields.update(seen)
         return fields
+
+    def _cam(self, in_meeting: bool, in_use: bool) -> dict[str, Any] | None:
+        """A frame every few seconds beside the meeting program, where the OS shares the camera
+        (macOS, or a configured source; issue 14). Elsewhere the camera stays ``in_use`` only."""
+        cfg = getattr(self.cfg, "camwatch", None)
+        module = self._camwatch_module(cfg)
+        if not in_meeting or module is None or not (in_use or getattr(cfg, "source", None) is not None):
+            self._stop_camwatch()
+            return None
+        if self.camwatch is None:
+            self.camwatch = module.CamWatch(cfg)
+            self.camwatch.start()
+        return self.camwatch.read()
+
+    def _camwatch_module(self, cfg: Any) -> Any:
+        if cfg is None or not getattr(cfg, "enabled", False):
+            return None
+        module = _optional("agent.media.camwatch")  # light: OpenCV is imported when a frame is grabbed
+        # Linux V4L2 and Windows without the frame server's shared mode: in_use only
+        return module if module is not None and module.shared_access(sys.platform, cfg) else None
+
+    def _stop_camwatch(self) -> None:
+        if self.camwatch is not None:
+            watch, self.camwatch = self.camwatch, None
+            watch.stop()
+
+    def _mic(self, in_meeting: bool) -> dict[str, Any] | None:
+        """The microphone watch's numbers, only while a meeting is on (started and stopped here)."""
+        cfg = getattr(self.cfg, "micwatch", None)
+        if not in_meeting or cfg is None or not getattr(cfg, "enabled", False):
+            if self.micwatch is not None:
+                watch, self.micwatch = self.micwatch, None
+                watch.stop()
+            return None
+        if self.micwatch is None:
+            module = _optional("agent.media.micwatch")
+            if module is None:
+                return None
+            self.micwatch = module.MicWatch(cfg)
+            self.micwatch.start()
+        return self.micwatch.read()
+
+    def close(self) -> None:
+        """Stop the microphone watch (the meeting ended, or the monitor stops)."""
+        if self.micwatch is not None:
+            watch, self.micwatch = self.micwatch, None
+            watch.stop()
+        self._stop_camwatch()
 
     def _camera_state(self, now: float) -> str:
         """``in_use`` while the meeting program holds the camera: good news, video is on (issue 4).
@@ -182,6 +242,7 @@ class Monitor:
     async def stop(self) -> None:
         await cancel_and_wait(self._task)
         self._task = None
+        self.sources.close()
         if self.prober is not None:
             await self.prober.stop()
             self.prober = None

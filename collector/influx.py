@@ -39,8 +39,9 @@ SAMPLE_FIELDS = (
     "rtt_ms", "jitter_ms", "loss_percent", "mos", "battery_percent", "battery_minutes_left",
     "tx_kbps", "rx_kbps", "wifi_signal_dbm", "wifi_signal_percent", "link_rate_mbps",
     "cpu_percent", "mem_available_percent",
+    "mic_dbfs", "mic_peak_dbfs", "mic_clipping",  # the in-meeting microphone watch (issue 14)
 )
-SAMPLE_BOOL_FIELDS = ("battery_charging", "probe_reachable", "metered")
+SAMPLE_BOOL_FIELDS = ("battery_charging", "probe_reachable", "metered", "mic_muted", "headphones")
 
 
 def _esc_key(value: str) -> str:

@@ -36,6 +36,7 @@ Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
 Millis = Annotated[float, msgspec.Meta(ge=0, le=600_000)]
 Kbps = Annotated[float, msgspec.Meta(ge=0, le=100_000_000)]
 Dbm = Annotated[float, msgspec.Meta(ge=-150, le=30)]
+Dbfs = Annotated[float, msgspec.Meta(ge=-120, le=0)]
 # Epoch seconds between 2000-01-01 and 2100-01-01.
 Epoch = Annotated[float, msgspec.Meta(ge=946_684_800, le=4_102_444_800)]
 Seq = Annotated[int, msgspec.Meta(ge=0, le=2**53)]
@@ -110,7 +111,18 @@ class Sample(_Msg, kw_only=True, tag="sample"):
     mos: Annotated[float, msgspec.Meta(ge=1, le=5)] | None = None
     # camera and microphone while the meeting runs
     camera: ShortText | None = None  # "ok", "in_use", "black", "frozen", "absent", ...
+    # the in-meeting camera check where the OS shares the camera (issue 14): numbers of a frame
+    # sampled every few seconds, never the picture
+    camera_luma: Annotated[float, msgspec.Meta(ge=0, le=255)] | None = None  # mean luma of the frame
+    camera_motion: Annotated[float, msgspec.Meta(ge=0, le=255)] | None = None  # largest block change
+    # the in-meeting microphone watch (issue 14): "ok", "silent", "muted", "clipping", "dead",
+    # "absent", "no_samples" — numbers only, no sound leaves the device
     microphone: ShortText | None = None
+    mic_dbfs: Dbfs | None = None  # RMS level of the last second
+    mic_peak_dbfs: Dbfs | None = None
+    mic_clipping: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None  # clipping runs in the last second
+    mic_muted: bool | None = None  # the OS's mute switch of the input, where the OS reports it
+    headphones: bool | None = None  # H19: the output is headphones or a headset, where the OS tells
     # how many samples the device dropped from its outbox since boot (oldest first)
     outbox_dropped: Annotated[int, msgspec.Meta(ge=0)] | None = None
 

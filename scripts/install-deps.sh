@@ -11,12 +11,16 @@ have() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok ins
 want() { for p in "$@"; do have "$p" || need+=("$p"); done; }
 
 want mosquitto python3-venv
+# the agent's in-meeting microphone watch (issue 14): PortAudio, ALSA's pulse plugin, pactl (mute, ports)
+want libportaudio2 libasound2-plugins pulseaudio-utils
 if [ "$mode" = "test" ]; then
   # real servers and tools for the test suite, all from the distribution's packages
   want mosquitto-clients postgresql influxdb victoria-metrics chromium nftables iproute2 openssl
   # tests/deploy: systemd-analyze checks the shipped units (deploy/systemd); the host install
   # (deploy/host/install.sh) and the Debian package need curl and adduser (dpkg-deb is in dpkg)
   want systemd curl adduser
+  # tests/media: a real sound server (a null sink and its monitor as the microphone, pacat to play into it)
+  want pulseaudio
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from the distribution: ${need[*]}" >&2

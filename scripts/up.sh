@@ -104,6 +104,8 @@ done
 if [ -z "$BROKER" ]; then echo "the collector did not come up on $API" >&2; exit 1; fi
 
 if $PY -c "import agent.cli" 2>/dev/null; then
+  MICWATCH=false
+  if command -v pactl >/dev/null 2>&1 && timeout 3 pactl info >/dev/null 2>&1; then MICWATCH=true; fi
   cat > "$DATA/agent.toml" <<TOML
 # Written by scripts/up.sh for the local agent. All keys: deploy/agent.example.toml
 device_id = "$DEVICE_ID"
@@ -112,6 +114,10 @@ data_dir = "$DATA/agent"
 url = "$BROKER"
 [collector]
 url = "$API"
+# the microphone beside the meeting program (issue 14): only where a sound server answers, so a
+# demo machine without one does not show its member as having no microphone
+[micwatch]
+enabled = $MICWATCH
 TOML
   .venv/bin/likavillkor-agent monitor --config "$DATA/agent.toml" &
   pids+=($!)

@@ -114,7 +114,41 @@ async def check_microphone(ctx: CheckContext) -> list[Finding]:
     findings = [device_finding("microphone.device", result.state.value, _MIC_DEVICE, "H1")]
     if result.state in (MicState.OK, MicState.LOST) and result.report is not None:
         findings.extend(to_finding(i) for i in judge_audio(result.report, config.limits))
+    headphones = headphones_finding(await _audio_facts(ctx))
+    if headphones is not None:
+        findings.append(headphones)
     return findings
+
+
+async def _audio_facts(ctx: CheckContext) -> Any:
+    """What the OS says about the output (H19), within the check's deadline; None if it cannot say."""
+    import asyncio
+
+    from agent.platform.audio import audio_facts
+
+    watch = getattr(ctx.config, "micwatch", None)
+    source = getattr(watch, "source", "") or None
+    try:
+        async with asyncio.timeout(max(0.1, min(10.0, ctx.deadline - time.monotonic()))):
+            return await asyncio.to_thread(audio_facts, source=source)
+    except TimeoutError:
+        return None
+
+
+def headphones_finding(facts: Any) -> Finding | None:
+    """H19: headphones are recommended against feedback (*rundgång*). Passes on headphones or a
+    headset, warns on loudspeakers, and says nothing where the OS does not tell."""
+    headphones = getattr(facts, "headphones", None)
+    if headphones is None:
+        return None
+    kind = str(getattr(facts, "output_kind", "") or "")
+    if headphones:
+        return Finding(id="audio.headphones", status=CheckStatus.PASS, value=kind or True, rule="H19",
+                       text=tr("ljudet går till hörlurar", "the sound goes to headphones"))
+    return Finding(id="audio.headphones", status=CheckStatus.WARN, value=kind or False, rule="H19",
+                   text=tr("ljudet går till högtalare", "the sound goes to loudspeakers"),
+                   advice=tr("använd hörlurar eller headset — högtalare kan ge rundgång och sämre ljud (H19)",
+                             "use headphones or a headset — loudspeakers can cause feedback and worse sound (H19)"))
 
 
 async def check_media_path(ctx: CheckContext) -> list[Finding]:

@@ -1,7 +1,9 @@
 """The agent's platform facade: one implementation module chosen once per OS, as psutil does.
 
 ``_linux.py``, ``_windows.py`` and ``_macos.py`` each provide ``link_info``, ``battery`` and
-``net_counters``; the public functions below delegate in one line. Missing hardware (no
+``net_counters``; the public functions below delegate in one line. ``audio_facts`` (sound devices:
+the microphone's presence and mute switch, headphones H19) lives in ``audio.py`` with one section
+per OS. Missing hardware (no
 battery, no Wi-Fi, no default route) is a normal answer -- ``None`` or ``LinkType.NONE`` --
 and these functions never raise: unexpected errors are counted in :func:`problem_counts`.
 
@@ -16,6 +18,7 @@ from typing import Protocol
 
 from agent.platform._run import PROBLEMS
 from agent.platform._types import BatteryInfo, LinkInfo, NetCounters
+from agent.platform.audio import AudioFacts, audio_facts
 from agent.platform.hotspot import classify_hotspot
 
 
@@ -73,5 +76,5 @@ def problem_counts() -> dict[str, int]:
     return dict(PROBLEMS)
 
 
-__all__ = ["PLATFORM", "BatteryInfo", "LinkInfo", "NetCounters", "battery", "classify_hotspot", "link_info",
-           "net_counters", "problem_counts"]
+__all__ = ["PLATFORM", "AudioFacts", "BatteryInfo", "LinkInfo", "NetCounters", "audio_facts", "battery",
+           "classify_hotspot", "link_info", "net_counters", "problem_counts"]

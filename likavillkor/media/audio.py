@@ -5,9 +5,11 @@ Levels are dBFS with full scale = 1.0 (a full-scale sine is -3.01 dBFS RMS, no +
 * RMS and peak level;
 * silence: RMS < -60 dBFS (testrtc) — only a warning, a muted listener is normal;
 * clipping: runs of more than 6 consecutive full-scale samples (testrtc);
-* dead microphone: the level is almost constant — the standard deviation of the short-window
-  level is below 1 % of full scale (Twilio) — and it moves less than 6 dB between its 10th and
-  90th percentile (so quiet speech is not called dead);
+* dead microphone (neither silent nor clipping: one cause per fault): the level is almost
+  constant — the standard deviation of the short-window level is below 1 % of full scale
+  (Twilio) — and it moves less than 6 dB between its 10th and 90th percentile (so quiet speech
+  is not called dead), and the 100 ms level is steadier than any room noise (relative standard
+  deviation < 0.5 %: a hum, a DC offset, a stuck buffer; issue 14);
 * noise floor: the 10th percentile of the short-window RMS;
 * tone level: the level at one frequency (Goertzel), used to hear the collector's test tone.
 """
@@ -101,14 +103,23 @@ def analyse(samples: npt.NDArray[np.generic], rate: int, limits: AudioLimits | N
     std_percent = float(np.std(windows)) * 100.0
     spread = float(np.percentile(windows_db, 90) - np.percentile(windows_db, 10))
     rms_db = dbfs(level)
+    tenths = window_rms(x, rate, 0.1)  # 5 periods of 50 Hz, 6 of 60 Hz: a hum's level is exact here
+    mean_tenth = float(np.mean(tenths))
+    rel_std = float(np.std(tenths)) / mean_tenth if tenths.size > 1 and mean_tenth > 0 else 0.0
+    clipped = clipping_runs(x, rate, lim)
+    clipped_share = 100.0 * sum(r.samples for r in clipped) / x.size
     return AudioReport(
         samples=int(x.size), sample_rate=rate, duration_s=round(x.size / rate, 3),
         rms_dbfs=round(rms_db, 2), peak_dbfs=round(dbfs(peak(x)), 2),
         noise_floor_dbfs=round(float(np.percentile(windows_db, 10)), 2),
         level_std_percent=round(std_percent, 4), level_spread_db=round(spread, 2),
-        clipping_runs=clipping_runs(x, rate, lim),
+        level_rel_std_percent=round(100 * rel_std, 3),
+        clipping_runs=clipped, clipped_percent=round(clipped_share, 3),
         silent=rms_db < lim.silence_dbfs,
-        dead=std_percent < lim.dead_level_std_percent and spread < lim.dead_level_spread_db,
+        # dead: no variation at a level that is neither silent nor saturated (issue 14): a clipping
+        # signal is constant too, but its cause and advice are clipping
+        dead=(not clipped and rms_db >= lim.silence_dbfs and std_percent < lim.dead_level_std_percent
+              and spread < lim.dead_level_spread_db and rel_std < lim.dead_level_rel_std),
         tone_dbfs=round(tone_dbfs(x, rate, tone_hz), 2) if tone_hz else None,
     )
 

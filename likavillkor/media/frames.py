@@ -3,8 +3,10 @@
 Pure: frames in, numbers out, times passed in. Heavy (numpy, OpenCV): import on demand.
 
 * black: mean luma (0.21 R + 0.72 G + 0.07 B) <= 20/255 (webrtc/testrtc);
-* frozen: SSIM against the previous frame > 0.985 (testrtc), on a 160x120 copy of the luma plane;
-  a black frame is counted as black only, never also as frozen (one cause, one advice);
+* frozen: SSIM against the previous frame > 0.985 (testrtc), on a 160x120 copy of the luma plane,
+  and no 20x15 block of it changed by more than the sensor's noise — only on a frame that could
+  show movement: one cause per frame, ranked black > dark / over-exposed > blurred > frozen
+  (issue 14: a dim or smeared picture has a high SSIM although it moves);
 * blur: variance of the Laplacian on the 320x240 luma plane;
 * exposure: share of dark / clipped pixels in the histogram;
 * W3C freezes: a gap between frame arrivals >= max(3 x average frame duration, average + 150 ms)
@@ -85,6 +87,19 @@ def ssim(a: Image, b: Image) -> float:
     num = (2 * mxy + _C1) * (2 * sxy + _C2)
     den = (mx2 + my2 + _C1) * (sx + sy + _C2)
     return float(cv2.mean(num / den)[0])
+
+
+MOTION_GRID = (8, 8)  # blocks across and down the 160x120 plane for the motion test
+
+
+def motion(a: Image, b: Image) -> float:
+    """The largest mean absolute luma change of any block of an 8x8 grid between two equally
+    sized planes. Sensor noise averages out within a block (about 1 level on a live camera); a
+    codec refining a still picture about 4; a moving hand, face or bar changes its blocks by 15 or
+    more, however dim or smeared the picture."""
+    diff = cv2.absdiff(a, b)
+    blocks = cv2.resize(diff, MOTION_GRID, interpolation=cv2.INTER_AREA)
+    return float(blocks.max())
 
 
 def blur_variance(plane: Image) -> float:
@@ -181,6 +196,7 @@ class FrameStats:
     checks: list[FrameCheck] = field(default_factory=list)
     arrivals: list[float] = field(default_factory=list)
     _prev_small: Image | None = None
+    _prev_tiny: Image | None = None
     _last_face_t: float | None = None
     _faces: FaceDetector | None = None
 
@@ -198,12 +214,18 @@ class FrameStats:
         black = is_black(mean, self.limits)
         similarity = ssim(self._prev_small, tiny) if self._prev_small is not None else None
         self._prev_small = tiny
-        frozen = not black and similarity is not None and similarity > self.limits.frozen_ssim
         blur = blur_variance(small)
         lit = Exposure.OK if black else exposure(small, mean, self.limits)
-        faces = self._maybe_faces(small, t_s) if not black else None
-        # one cause, one advice: a black or dark frame is not also called blurred
+        # one cause per frame, ranked so the advice fixes the real problem first (issue 14):
+        # black, then too dark / over-exposed, then blurred, and frozen only on a picture that could
+        # show movement (lit and sharp: a dim or smeared picture has a high SSIM although it moves)
+        # and does not (no part of it changes by more than the sensor's noise)
         blurred = not black and lit is Exposure.OK and blur < self.limits.blur_laplacian_var
+        clear = not black and lit is Exposure.OK and not blurred
+        frozen = clear and similarity is not None and similarity > self.limits.frozen_ssim and (
+            self._prev_tiny is not None and motion(self._prev_tiny, tiny) < self.limits.frozen_motion_luma)
+        self._prev_tiny = tiny
+        faces = self._maybe_faces(small, t_s) if clear else None
         return FrameCheck(t_s=t_s, width=width, height=height, mean_luma=mean, black=black, frozen=frozen,
                           ssim=similarity, blur_var=blur, blurred=blurred, exposure=lit, faces=faces)
 

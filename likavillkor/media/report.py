@@ -77,7 +77,9 @@ class AudioReport(msgspec.Struct, kw_only=True, omit_defaults=True):
     noise_floor_dbfs: float | None = None
     level_std_percent: float | None = None
     level_spread_db: float | None = None
+    level_rel_std_percent: float | None = None  # relative std of the 100 ms level
     clipping_runs: list[ClipRun] = msgspec.field(default_factory=list)
+    clipped_percent: float | None = None  # share of samples at full scale
     silent: bool = False
     dead: bool = False
     tone_dbfs: float | None = None  # level at the test-tone frequency, when one was asked for
@@ -108,16 +110,16 @@ def judge_video(report: VideoReport, limits: FrameLimits | None = None, *, prefi
         return [Issue(id=f"{prefix}.frames", status=CheckStatus.FAIL, value=0, unit="frames", rule="H1",
                       text=_t("ingen bild kom fram", "no picture arrived"),
                       advice=_t("kontrollera att kameran är på och vald", "check the camera is on and selected"))]
-    out: list[Issue] = []
     share = lim.bad_frame_ratio
-    black = report.black_frames / report.frames
-    frozen = report.frozen_frames / report.frames
-    out.append(_ratio_issue(f"{prefix}.black", black, share, _longest(report.black_runs), lim.visible_run_s, "H4",
-                            _t("svart bild", "black picture"),
-                            _t("kameran visar svart bild — ta bort skyddet eller välj en annan kamera",
-                               "the camera shows a black picture — remove the cover or choose another camera")))
-    out.append(_ratio_issue(f"{prefix}.frozen", frozen, share, _longest(report.frozen_runs), lim.visible_run_s, "H1",
-                            _t("fryst bild", "frozen picture"),
+    # one cause per fault, ranked so the advice fixes the real problem first (issue 14): black, then
+    # too dark / over-exposed / blurred, then frozen (counted only on frames that could show movement)
+    out = [_ratio_issue(f"{prefix}.black", report.black_frames / report.frames, share,
+                        _longest(report.black_runs), lim.visible_run_s, "H4", _t("svart bild", "black picture"),
+                        _t("kameran visar svart bild — ta bort skyddet eller välj en annan kamera",
+                           "the camera shows a black picture — remove the cover or choose another camera"))]
+    out.extend(_quality_issues(report, prefix, share))
+    out.append(_ratio_issue(f"{prefix}.frozen", report.frozen_frames / report.frames, share,
+                            _longest(report.frozen_runs), lim.visible_run_s, "H1", _t("fryst bild", "frozen picture"),
                             _t("bilden står still — starta om kameran eller appen",
                                "the picture does not move — restart the camera or the app")))
     min_fps = lim.poor_received_fps if received else lim.min_fps
@@ -142,7 +144,12 @@ def judge_video(report: VideoReport, limits: FrameLimits | None = None, *, prefi
                                             f"the picture froze {report.freezes} times"),
                          advice=_t("bilden fryser ibland — kontrollera nätet",
                                    "the picture freezes — check the network")))
-    out.extend(_quality_issues(report, prefix, share))
+    if report.face_checks and report.face_seen == 0:
+        # face detection runs only on frames that are lit and sharp (frames.py): a dark or blurred
+        # picture is reported as such, never also as "no face"
+        out.append(Issue(id=f"{prefix}.face", status=CheckStatus.WARN, value=0, unit="faces", rule="H4",
+                         text=_t("inget ansikte syns i bilden", "no face visible in the picture"),
+                         advice=_t("sätt dig så att ansiktet syns i bild", "sit so that your face is in the picture")))
     return out
 
 
@@ -161,32 +168,35 @@ def _ratio_issue(iid: str, ratio: float, share: float, longest_s: float, visible
                  advice=advice if status is not CheckStatus.PASS else {})
 
 
+#: picture-quality causes in rank order: (id suffix, report count, Swedish/English name, advice)
+_QUALITY = (
+    ("dark", "dark_frames", _t("för mörk bild", "picture too dark"),
+     _t("bilden är för mörk — tänd en lampa framför dig", "the picture is too dark — turn on a light in front of you")),
+    ("bright", "bright_frames", _t("överexponerad bild", "picture over-exposed"),
+     _t("bilden är överexponerad — sitt inte med ett fönster bakom dig",
+        "the picture is over-exposed — do not sit with a window behind you")),
+    ("blur", "blurred_frames", _t("suddig bild", "blurred picture"),
+     _t("bilden är suddig — torka av linsen eller ställ in skärpan",
+        "the picture is blurred — clean the lens or adjust the focus")),
+)
+
+
 def _quality_issues(report: VideoReport, prefix: str, share: float) -> list[Issue]:
+    """A warning per quality cause seen on more than a third of the frames, with its share in percent."""
     out: list[Issue] = []
-    n = report.frames
-    if report.blurred_frames / n > share:
-        out.append(Issue(id=f"{prefix}.blur", status=CheckStatus.WARN, value=report.blurred_frames, unit="frames",
-                         rule="H4", text=_t("suddig bild", "blurred picture"),
-                         advice=_t("bilden är suddig — torka av linsen", "the picture is blurred — clean the lens")))
-    if report.dark_frames / n > share:
-        out.append(Issue(id=f"{prefix}.dark", status=CheckStatus.WARN, value=report.dark_frames, unit="frames",
-                         rule="H4", text=_t("för mörk bild", "picture too dark"),
-                         advice=_t("bilden är för mörk — tänd en lampa framför dig",
-                                   "the picture is too dark — turn on a light in front of you")))
-    if report.bright_frames / n > share:
-        out.append(Issue(id=f"{prefix}.bright", status=CheckStatus.WARN, value=report.bright_frames, unit="frames",
-                         rule="H4", text=_t("överexponerad bild", "picture over-exposed"),
-                         advice=_t("bilden är överexponerad — sitt inte med ett fönster bakom dig",
-                                   "the picture is over-exposed — do not sit with a window behind you")))
-    if report.face_checks and report.face_seen == 0:
-        out.append(Issue(id=f"{prefix}.face", status=CheckStatus.WARN, value=0, unit="faces", rule="H4",
-                         text=_t("inget ansikte syns i bilden", "no face visible in the picture"),
-                         advice=_t("sätt dig så att ansiktet syns i bild", "sit so that your face is in the picture")))
+    for suffix, count_field, what, advice in _QUALITY:
+        ratio = getattr(report, count_field) / report.frames
+        if ratio > share:
+            pct = round(100 * ratio, 1)
+            out.append(Issue(id=f"{prefix}.{suffix}", status=CheckStatus.WARN, value=pct, unit="%", rule="H4",
+                             text=_t(f"{what['sv']}: {pct} % av bilderna", f"{what['en']}: {pct} % of frames"),
+                             advice=advice))
     return out
 
 
 def judge_audio(report: AudioReport, limits: AudioLimits | None = None, *, prefix: str = "microphone") -> list[Issue]:
-    """Issues of an audio report: silent (warn: a muted listener is normal), dead (fail), clipping."""
+    """Issues of an audio report, one cause per fault: silent (warn: a muted listener is normal),
+    dead (fail: no variation at a level that is neither silent nor saturated), clipping (input level)."""
     if report.samples == 0 or report.rms_dbfs is None:
         return [Issue(id=f"{prefix}.samples", status=CheckStatus.FAIL, value=0, unit="samples", rule="H1",
                       text=_t("inget ljud kom fram", "no sound arrived"),
@@ -194,11 +204,14 @@ def judge_audio(report: AudioReport, limits: AudioLimits | None = None, *, prefi
                                 "check the microphone is on and selected"))]
     rms = round(report.rms_dbfs, 1)
     level = _t(f"nivå {rms} dBFS", f"level {rms} dBFS")
+    clips = len(report.clipping_runs)
+    # one cause per fault (issue 14): a saturated signal is constant too, but it is clipping (advice:
+    # lower the input level), never "dead" (advice: choose another microphone); silence is not dead
     if report.silent:
         out = [Issue(id=f"{prefix}.level", status=CheckStatus.WARN, value=rms, unit="dBFS", rule="H4", text=level,
                      advice=_t("mikrofonen tar inte upp något ljud — slå av ljudavstängningen eller välj en annan "
                                "mikrofon", "the microphone picks up no sound — unmute it or choose another one"))]
-    elif report.dead:
+    elif report.dead and not clips:
         out = [Issue(id=f"{prefix}.level", status=CheckStatus.FAIL, value=rms, unit="dBFS", rule="H4",
                      text=_t(f"{level['sv']}, helt jämn", f"{level['en']}, constant"),
                      advice=_t("mikrofonens nivå rör sig inte alls — säg något under testet; gör den fortfarande "
@@ -207,12 +220,24 @@ def judge_audio(report: AudioReport, limits: AudioLimits | None = None, *, prefi
                                "not, the microphone is broken: choose another one"))]
     else:
         out = [Issue(id=f"{prefix}.level", status=CheckStatus.PASS, value=rms, unit="dBFS", rule="H4", text=level)]
-    clips = len(report.clipping_runs)
-    out.append(Issue(id=f"{prefix}.clipping", status=CheckStatus.WARN if clips else CheckStatus.PASS, value=clips,
-                     unit="runs", rule="H1", text=_t(f"{clips} överstyrningar", f"{clips} clipping runs"),
-                     advice=_t("ljudet överstyr — sänk mikrofonens känslighet eller sitt längre bort",
-                               "the sound clips — lower the microphone gain or sit further away") if clips else {}))
+    out.append(_clipping_issue(report, prefix, limits or AudioLimits()))
     return out
+
+
+def _clipping_issue(report: AudioReport, prefix: str, lim: AudioLimits) -> Issue:
+    """Clipping runs (testrtc: more than 6 full-scale samples): a warning, a failure when more than
+    ``clip_fail_percent`` of the samples are clipped (the room hears distortion, not words)."""
+    clips = len(report.clipping_runs)
+    share = report.clipped_percent or 0.0
+    status = (CheckStatus.FAIL if share > lim.clip_fail_percent else CheckStatus.WARN) if clips else CheckStatus.PASS
+    text = _t(f"{clips} överstyrningar", f"{clips} clipping runs")
+    if clips:
+        text = _t(f"{text['sv']} ({share:.1f} % av ljudet)", f"{text['en']} ({share:.1f} % of the sound)")
+    return Issue(id=f"{prefix}.clipping", status=status, value=clips, unit="runs", rule="H1", text=text,
+                 advice=_t("ljudet överstyr — sänk mikrofonens inspelningsnivå (ingångsnivå) i ljudinställningarna "
+                           "eller sitt längre bort från mikrofonen",
+                           "the sound clips — lower the microphone's input level in the sound settings or sit "
+                           "further away from the microphone") if clips else {})
 
 
 def worst(issues: list[Issue]) -> Verdict:

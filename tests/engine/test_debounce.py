@@ -72,8 +72,11 @@ def test_below_limits_and_discrete_channels() -> None:
         w, f = judge.update(hist, w, f, sample(mos=2.5, camera="black", microphone="silent"), bad)
     names = {judge.names[i] for i in range(len(judge.names)) if w >> i & 1}
     fails = {judge.names[i] for i in range(len(judge.names)) if f >> i & 1}
-    assert names == {"mos", "camera:black", "microphone:silent"}
-    assert fails == {"mos", "camera:black"}  # a silent microphone is a warning only
+    assert names == {"mos", "camera:black"}  # a silent microphone is normal: a listening member (issue 14)
+    assert fails == {"mos", "camera:black"}
+    for _ in range(3):
+        w, f = judge.update(hist, w, f, sample(mos=2.5, camera="black", microphone="dead"), bad)
+    assert "microphone:dead" in {judge.names[i] for i in range(len(judge.names)) if f >> i & 1}
     assert bad[judge.names.index("mos")] == 2.5
     assert level_of(w, f) == 2
 

@@ -62,7 +62,9 @@ def test_blurred_and_dark_segments(report: VideoReport) -> None:
 
 
 def test_face_found_only_where_the_photo_is(report: VideoReport) -> None:
-    assert report.face_checks >= 7  # at most about once a second over 8 s
+    # at most about once a second, and only on frames that are lit and sharp (issue 14: a black, dark
+    # or blurred picture is reported as such, never also as "no face"): 5 of the clip's 8 s
+    assert 4 <= report.face_checks <= 6
     assert report.face_seen >= 2
     for run in report.face_runs:
         assert run.start_s >= SEGMENTS["face"][0] - 0.1, run
@@ -145,6 +147,7 @@ def test_shipped_photo_has_a_face() -> None:
 
 def test_face_detection_runs_at_most_once_a_second() -> None:
     stats = FrameStats(detect_faces=True)
-    frame = np.full((240, 320), 128, np.uint8)
-    ran = [stats.add(frame, i / 30).faces is not None for i in range(90)]
+    rng = np.random.default_rng(5)  # a lit, sharp picture that moves: face detection may run
+    ran = [stats.add(rng.integers(60, 200, (240, 320), dtype=np.uint8), i / 30).faces is not None
+           for i in range(90)]
     assert sum(ran) == 3
