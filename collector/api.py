@@ -183,7 +183,18 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
 
     mount_optional(app, runtime, api_dependencies)
     mount_pages(app, runtime)
+    limit_bodies(app)
     return app
+
+
+def limit_bodies(app: FastAPI) -> None:
+    """Every body bounded by route before it is read, and credential-less requests refused before
+    theirs is parsed (collector/bodylimit.py, issue 12); counted in the pages' counters."""
+    from collector.bodylimit import BodyLimit
+
+    web = getattr(app.state, "web", None)
+    precheck = importlib.import_module("collector.pages").body_precheck(web) if web is not None else None
+    app.add_middleware(BodyLimit, precheck=precheck, count=web.count if web is not None else None)
 
 
 #: Swagger UI's files, vendored from the npm package swagger-ui-dist (collector/web/static/swagger/,

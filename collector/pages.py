@@ -45,6 +45,7 @@ from collector.auth import (
     DevicePasswords,
     Principal,
     Role,
+    is_loopback,
     resolve_device_auth,
     safe_next,
 )
@@ -726,6 +727,42 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
     return dependency
 
 
+def body_precheck(deps: WebDeps) -> Callable[[Any], tuple[int, str] | None]:
+    """For :class:`collector.bodylimit.BodyLimit`: refuse, before the body is read, a state-changing
+    request that carries no credential for a route that needs one (401) and a self-test result for
+    a link that is not valid (403, 410). The full check still runs in the route's guard."""
+    from collector.bodylimit import cookie_names, has_header
+
+    auth = deps.auth
+
+    def check(scope: Any) -> tuple[int, str] | None:
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            return None
+        path = str(scope.get("path", ""))
+        if path.startswith("/selftest/") and path.endswith("/result"):
+            token = path[len("/selftest/"):-len("/result")]
+            try:
+                selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+            except selftest_links.InvalidLink as exc:
+                deps.count(f"selftest_link_{exc.reason.value}")
+                return (410 if exc.reason is selftest_links.LinkError.EXPIRED else 403), exc.reason.value
+            return None
+        credentials = has_header(scope, b"authorization") or SESSION_COOKIE in cookie_names(scope) or \
+            has_header(scope, SELFTEST_HEADER.lower().encode())
+        if path == "/api/mediapath/offer":
+            if credentials or auth.device_auth is DeviceAuthMode.NONE:
+                return None
+            client = scope.get("client") or ("", 0)
+            if auth.device_auth is DeviceAuthMode.LOOPBACK and is_loopback(client[0]):
+                return None
+            return 401, "sign in first (a self-test link, device credentials or staff)"
+        if (path.startswith("/api/") or path == "/metrics") and not credentials:
+            return 401, "sign in first"
+        return None
+
+    return check
+
+
 _PAGE_ERRORS = {403: "forbidden", 404: "not_found"}
 
 
@@ -836,7 +873,12 @@ def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
             return None
         if request.headers.get("authorization", "").lower().startswith("bearer ") or \
                 request.cookies.get(SESSION_COOKIE):
-            return await staff(request)
+            who = await staff(request)
+            if who.role is not Role.IT and not staff_may_offer(who, await _offer_of(request), deps.roster()):
+                deps.count("mediapath_offer_refused")
+                raise HTTPException(403, "a chair or secretary may check only a device of a meeting of their "
+                                         "own bodies (name its meeting_id)")
+            return who
         try:
             return await device(request)
         except HTTPException as exc:
@@ -847,10 +889,33 @@ def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
     return guard
 
 
+def staff_may_offer(who: Principal, offer: dict[str, Any], roster: Roster) -> bool:
+    """A chair's or secretary's media path offer must name a meeting of their own bodies and a device
+    of that meeting: its failed result turns the member ``failing`` and may adjourn the meeting (H15),
+    so a chair of one body must never reach another body's meeting (issue 12)."""
+    meeting_id, device_id = offer.get("meeting_id"), offer.get("device_id")
+    meeting = roster.meetings.get(meeting_id) if isinstance(meeting_id, str) else None
+    if meeting is None or not who.may_see_body(meeting.body):
+        return False
+    return any(p.device_id == device_id for p in meeting.participants)
+
+
 async def _offer_of(request: Request) -> dict[str, Any]:
     """The offer's JSON object, {} when it is not one (the offer handler answers 400/413 itself).
-    The body is cached on the request, so the handler reads it again."""
-    body = await request.body()
+    The body is read at most to the offer's limit (a chunked upload cannot exhaust memory) and kept on
+    the request, so the handler reads the same bytes again."""
+    from collector.media_peer import MAX_SDP_BYTES
+
+    body = getattr(request, "_body", None)
+    if body is None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SDP_BYTES:
+                break
+        body = request._body = b"".join(chunks)  # Starlette's own cache: request.stream() replays it
     try:
         offer = json.loads(body[: 70 * 1024]) if body else {}
     except ValueError:
