@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector import selftest_links, webqueries
+from collector import ratelimit, selftest_links, webqueries
 from collector.auth import (
     BEARER,
     DEVICE_BASIC,
@@ -64,6 +64,11 @@ POLL_S = 0.2
 HEARTBEAT_S = 4.0
 #: the browser self-test may move at most this many bytes per speed-test request
 SPEEDTEST_MAX_BYTES = 8 * 1024 * 1024
+#: browser self-test results one link may record: a burst of 5, then one per 30 s; one device (all its
+#: links together): 10, then one per 15 s. A result is at most 64 KiB (collector.bodylimit), so one
+#: link writes at most ~2 KiB/s to the database, not megabytes (issue 12)
+SELFTEST_LINK_BURST, SELFTEST_LINK_EVERY_S = 5, 30.0
+SELFTEST_DEVICE_BURST, SELFTEST_DEVICE_EVERY_S = 10, 15.0
 
 
 class ChangeHub:
@@ -109,6 +114,11 @@ class WebDeps:
     link_grace_s: float = selftest_links.DEFAULT_GRACE_S
     counters: dict[str, int] = field(default_factory=dict)
     streams: int = 0  # open live views (event streams)
+    #: accepted browser self-test results per link and per device (issue 12: a link must not fill the disk)
+    selftest_per_link: ratelimit.Buckets = field(
+        default_factory=lambda: ratelimit.Buckets(1 / SELFTEST_LINK_EVERY_S, SELFTEST_LINK_BURST))
+    selftest_per_device: ratelimit.Buckets = field(
+        default_factory=lambda: ratelimit.Buckets(1 / SELFTEST_DEVICE_EVERY_S, SELFTEST_DEVICE_BURST))
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -509,7 +519,18 @@ def router(deps: WebDeps) -> APIRouter:
             responses={403: {"description": "invalid link"}, 410: {"description": "expired link"}})
     async def selftest_result(request: Request, token: str, body: BrowserSelftestIn) -> SelftestAccepted:
         meeting, p = resolve_link(token)
-        msg = browser_result(body, meeting, p.device_id, deps.now(), language(request))
+        now = deps.now()
+        wait = deps.selftest_per_link.take(f"{meeting.id}\0{p.member_id}", now)
+        if wait is None:
+            wait = deps.selftest_per_device.take(p.device_id, now)
+        if wait is not None:
+            deps.count("selftest_rate_limited")
+            if deps.counters["selftest_rate_limited"] % 100 == 1:  # the first, then every 100th
+                log.info("browser self-test results for %s refused: too many (%d so far)", p.device_id[:64],
+                         deps.counters["selftest_rate_limited"])
+            raise HTTPException(429, "too many self-test results: try again later",
+                                headers={"Retry-After": ratelimit.retry_after(wait)})
+        msg = browser_result(body, meeting, p.device_id, now, language(request))
         result = deps.ingest(msg)
         if inspect.isawaitable(result):
             result = await result

@@ -5,6 +5,7 @@ stored, and its member must stay ``ok`` (nothing valid is lost beside an attack)
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -141,3 +142,23 @@ def test_selftest_links_use_the_configured_address_not_the_host_header(collector
 def test_after_the_attacks_the_collector_still_serves(collector: Collector) -> None:
     until(lambda: httpx.get(collector.base + "/api/health", headers=collector.headers, timeout=5).status_code == 200,
           10, "health")
+
+
+# -- item 5: a self-test link cannot fill the disk ------------------------------------------------------
+
+def test_one_link_records_a_few_results_then_429(collector: Collector) -> None:
+    link = selftest_link(collector, "bo")
+    body = {"started_at": time.time() - 5, "duration_s": 5.0,
+            "checks": [{"id": "network.rtt", "status": "pass", "value": 20.0, "unit": "ms",
+                        "summary": "x" * 2000}] * 28}
+    statuses: list[int] = []
+    with witness(collector) as w:
+        for _ in range(30):
+            r = httpx.post(f"{collector.base}/selftest/{link}/result", json=body, timeout=10)
+            statuses.append(r.status_code)
+            if r.status_code == 429:
+                assert int(r.headers["Retry-After"]) >= 1
+    w.check()
+    assert statuses[:5] == [200] * 5, statuses
+    assert statuses.count(200) <= 6 and statuses.count(429) >= 24, statuses
+    assert collector.api("/api/web/counters")["pages"]["selftest_rate_limited"] >= 24
