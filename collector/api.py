@@ -157,6 +157,8 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
             app.include_router(router, prefix=prefix, dependencies=list(dependencies))
             if hasattr(router, "media_peer"):
                 app.state.media_peer = router.media_peer
+            if hasattr(router, "speedtest_counters"):
+                app.state.speedtest_counters = router.speedtest_counters
             runtime.optional_modules[module] = "loaded"
         except Exception as exc:
             runtime.optional_modules[module] = f"not loaded: {exc}"

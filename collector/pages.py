@@ -542,8 +542,12 @@ def router(deps: WebDeps) -> APIRouter:
     # -- IT --
     @r.get("/api/web/counters", response_model=WebCounters, tags=["health"],
            summary="Sign-in and page counters: failed sign-ins, refused tokens and links, open live views (IT)")
-    async def web_counters(who: ItApi) -> WebCounters:
-        return WebCounters(auth=dict(vars(auth.counters)), pages=dict(deps.counters), event_streams=deps.streams)
+    async def web_counters(request: Request, who: ItApi) -> WebCounters:
+        pages = dict(deps.counters)
+        speedtest = getattr(request.app.state, "speedtest_counters", None)
+        if speedtest is not None:
+            pages.update({f"speedtest_{k}": v for k, v in vars(speedtest).items()})
+        return WebCounters(auth=dict(vars(auth.counters)), pages=pages, event_streams=deps.streams)
 
     @r.get("/it/incidents", include_in_schema=False)
     async def incidents_page(request: Request, who: ItPage,
@@ -728,6 +732,23 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
 
     device = auth.require_device(path_device)
 
+    async def speedtest_trusted(request: Request) -> bool:
+        """A member with a valid self-test link, a device with its login, or signed-in staff: the
+        speed test keeps slots for them that anonymous clients cannot take (issue 12)."""
+        link = request.headers.get(SELFTEST_HEADER)
+        header = request.headers.get("authorization", "")
+        try:
+            if link:
+                selftest_links.resolve(deps.secret, link, deps.roster(), deps.now())
+                return True
+            if header.lower().startswith("basic ") and auth.device_auth is DeviceAuthMode.PASSWORDS:
+                return auth.device_principal(request) is not None
+            if header or request.cookies.get(SESSION_COOKIE):
+                return await auth.principal(request) is not None
+        except (selftest_links.InvalidLink, ValueError, HTTPException):
+            return False
+        return False
+
     async def dependency(request: Request,
                          _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
                          _cookie: Annotated[str | None, Depends(SESSION)] = None,
@@ -737,6 +758,7 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
         if path.startswith("/api/mediapath/"):
             return await media(request)
         if path.startswith("/speedtest/"):
+            request.state.speedtest_trusted = await speedtest_trusted(request)
             return None
         params = request.path_params
         if "device_id" in params and path.endswith("/meetings"):

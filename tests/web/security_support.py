@@ -6,6 +6,7 @@ from __future__ import annotations
 import select
 import socket
 import sqlite3
+import struct
 import threading
 import time
 import uuid
@@ -145,3 +146,33 @@ class Witness:
         until(lambda: self.stored() >= len(self.acked), 30, f"{len(self.acked)} witness samples stored")
         until(lambda: self.collector.participant(self.meeting_id, self.member_id)["state"] == "ok", 20,
               f"{self.member_id} ok")
+
+
+def open_download(base: str, path: str, *, source: str = "127.0.0.1", headers: dict[str, str] | None = None,
+                  rcvbuf: int = 65536) -> socket.socket:
+    """A GET whose answer nobody reads (a slow reader): the socket, after the request was sent."""
+    host, port = base.removeprefix("http://").split(":")
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+    s.settimeout(10)
+    s.bind((source, 0))
+    s.connect((host, int(port)))
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{extra}\r\n".encode())
+    return s
+
+
+def status_of(s: socket.socket) -> int:
+    head = b""
+    while b"\r\n" not in head:
+        got = s.recv(1024)
+        if not got:
+            break
+        head += got
+    return int(head.split(b" ", 2)[1]) if head.startswith(b"HTTP/1.1 ") else 0
+
+
+def reset(s: socket.socket) -> None:
+    """Close with a TCP reset (SO_LINGER 0), as a client that is killed or loses its network does."""
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    s.close()

@@ -15,7 +15,7 @@ import pytest
 from collector import auth
 from tests.support.services import running_mosquitto
 from tests.web.conftest import Collector, make_collector, until
-from tests.web.security_support import Witness, chunked_post, rss_bytes
+from tests.web.security_support import Witness, chunked_post, open_download, reset, rss_bytes, status_of
 
 MIB = 1024 * 1024
 
@@ -162,3 +162,55 @@ def test_one_link_records_a_few_results_then_429(collector: Collector) -> None:
     assert statuses[:5] == [200] * 5, statuses
     assert statuses.count(200) <= 6 and statuses.count(429) >= 24, statuses
     assert collector.api("/api/web/counters")["pages"]["selftest_rate_limited"] >= 24
+
+
+# -- items 6, 7: the speed test cannot be blocked, and an aborted download is not a log flood ------------
+
+BIG = "/speedtest/random4000x4000.jpg"
+
+
+def test_slow_readers_cannot_block_the_speed_test_for_members_or_other_clients(collector: Collector) -> None:
+    link = selftest_link(collector)
+    readers = []
+    with witness(collector) as w:
+        try:
+            for _ in range(32):  # the attack: 32 downloads from one address that nobody reads
+                readers.append(open_download(collector.base, BIG))
+            statuses = [status_of(s) for s in readers]
+            assert statuses.count(200) <= 8 and statuses.count(503) >= 24, statuses
+            # a member with their link, from the same address, and another client elsewhere still get theirs
+            member = open_download(collector.base, BIG, headers={"X-Selftest-Token": link})
+            other = open_download(collector.base, BIG, source="127.0.0.2")
+            try:
+                assert status_of(member) == 200 and status_of(other) == 200
+            finally:
+                reset(member)
+                reset(other)
+            up = httpx.post(f"{collector.base}/speedtest/upload.php", content=b"u" * 100_000,
+                            headers={"X-Selftest-Token": link}, timeout=10)
+            assert up.status_code == 200 and up.text == "size=100000"
+            # the slow readers are dropped after the stall timeout: their slots come back
+            until(lambda: collector.api("/api/web/counters")["pages"].get("speedtest_stalled", 0) >= 1, 40,
+                  "a stalled download ended")
+        finally:
+            for s in readers:
+                reset(s)
+    w.check()
+
+
+def test_a_reset_download_writes_at_most_one_log_line(collector: Collector) -> None:
+    log = collector.workdir / "collector.log"
+    before = log.read_text(errors="replace").splitlines()
+    for _ in range(3):
+        s = open_download(collector.base, BIG, rcvbuf=1 << 20)
+        assert status_of(s) == 200
+        got = 0
+        while got < 300_000:
+            got += len(s.recv(65536))
+        reset(s)
+    time.sleep(2.0)  # anything the aborts would still log
+    new = log.read_text(errors="replace").splitlines()[len(before):]
+    assert len(new) <= 3, f"{len(new)} log lines: {new[:5]}"
+    assert not any("socket.send() raised exception" in line for line in new)
+    until(lambda: collector.api("/api/web/counters")["pages"].get("speedtest_aborted", 0) >= 3, 20,
+          "three aborted downloads counted")
