@@ -3,7 +3,6 @@ routers to it (auth and the chair's pages, issue 6). OpenAPI: ``/openapi.json``,
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import logging
@@ -18,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector import metrics
+from collector import csvsafe, metrics
 from collector.engine import Action, ActionKind
 from likavillkor import __version__
 
@@ -55,7 +54,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def incidents_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     w.writerow(INCIDENT_COLUMNS)
     for r in rows:
         w.writerow([msgspec.json.encode(r[c]).decode() if c == "metrics" else ("" if r[c] is None else r[c])

