@@ -6,14 +6,16 @@ from __future__ import annotations
 import importlib
 import io
 import logging
+import math
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -36,7 +38,8 @@ class ActionIn(BaseModel):
     member_id: str | None = Field(default=None, max_length=128)
     item: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
-    at: float | None = Field(default=None, description="epoch seconds; default: now (collector clock)")
+    at: float | None = Field(default=None, ge=946_684_800, le=4_102_444_800, allow_inf_nan=False,
+                             description="epoch seconds (2000-2100); default: now (collector clock)")
 
 
 class DeviceMeeting(BaseModel):
@@ -185,7 +188,27 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
     mount_optional(app, runtime, api_dependencies)
     mount_pages(app, runtime)
     limit_bodies(app)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity as text: FastAPI echoes a refused input, and JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """422 with FastAPI's error list, also for a NaN or Infinity it refused (issue 12), never a 500."""
+    from fastapi.encoders import jsonable_encoder
+
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(_finite(list(errors)))})
 
 
 def limit_bodies(app: FastAPI) -> None:

@@ -18,7 +18,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -112,6 +112,8 @@ class WebDeps:
     mediapath_offer_url: str = "/api/mediapath/offer"
     speedtest_url: str = "/speedtest"
     link_grace_s: float = selftest_links.DEFAULT_GRACE_S
+    #: where self-test links point ([http] public_url / the listener); never the request's Host header
+    public_url: str = ""
     counters: dict[str, int] = field(default_factory=dict)
     streams: int = 0  # open live views (event streams)
     #: accepted browser self-test results per link and per device (issue 12: a link must not fill the disk)
@@ -442,13 +444,23 @@ def router(deps: WebDeps) -> APIRouter:
            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       404: {"description": "no such meeting"}})
     async def events(request: Request, meeting_id: str, who: StaffApi) -> Response:
-        current_view(meeting_id)
-        return StreamingResponse(_event_stream(request, deps, meeting_id), media_type="text/event-stream",
+        view = current_view(meeting_id)
+
+        async def still_allowed() -> bool:
+            """Signed out, password changed, removed from the body, token revoked: the stream ends."""
+            try:
+                again = await auth.principal(request)
+            except HTTPException:
+                return False
+            return again is not None and again.role in staff and again.may_see_body(view.body)
+
+        return StreamingResponse(_event_stream(request, deps, meeting_id, still_allowed),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     # -- self-test links (H7) --
     def links(meeting: Meeting, request: Request) -> list[LinkOut]:
-        base = str(request.base_url).rstrip("/")
+        base = deps.public_url or str(request.base_url).rstrip("/")  # the configured address (issue 12)
         return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
                         url=base + x.path, expires_at=x.expires_at)
                 for x in selftest_links.links_for_meeting(deps.secret, meeting, deps.link_grace_s)]
@@ -595,25 +607,35 @@ def router(deps: WebDeps) -> APIRouter:
     return r
 
 
-async def _event_stream(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
+async def _always() -> bool:
+    return True
+
+
+async def _event_stream(request: Request, deps: WebDeps, meeting_id: str,
+                        allowed: Callable[[], Awaitable[bool]] = _always) -> AsyncIterator[bytes]:
     """``view`` events carrying the MeetingView JSON (``runtime.view_json``, byte for byte what
     ``GET /api/meetings/{id}`` returns) whenever it changes, and a ``ping`` every HEARTBEAT_S so the page
     can tell a live view from a stale one. The countdown ticks in the page, so a view that differs only
     in ``at`` / ``substitute_in_s`` is not re-sent."""
     deps.streams += 1
     try:
-        async for chunk in _stream_views(request, deps, meeting_id):
+        async for chunk in _stream_views(request, deps, meeting_id, allowed):
             yield chunk
     finally:
         deps.streams -= 1
 
 
-async def _stream_views(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
+async def _stream_views(request: Request, deps: WebDeps, meeting_id: str,
+                        allowed: Callable[[], Awaitable[bool]] = _always) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     last_key: bytes | None = None
     last_sent = 0.0
     while True:
         if await request.is_disconnected():
+            return
+        if not await allowed():  # re-checked every turn (at most 1 s apart): issue 12
+            deps.count("event_stream_ended_signed_out")
+            yield b"event: signed_out\ndata: {}\n\n"
             return
         payload = deps.view_json(meeting_id)
         if payload is None:
@@ -691,6 +713,7 @@ def web_for(runtime: Any) -> WebDeps:
                 secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data),
                 device_auth=mode, device_passwords=passwords)
     deps = _WEB[runtime] = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
+    deps.public_url = config.http.base_url
     return deps
 
 

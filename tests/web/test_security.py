@@ -5,7 +5,9 @@ stored, and its member must stay ``ok`` (nothing valid is lost beside an attack)
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -16,7 +18,7 @@ import pytest
 
 from collector import auth
 from tests.support.services import running_mosquitto
-from tests.web.conftest import Collector, make_collector, until
+from tests.web.conftest import PASSWORD, Collector, make_collector, until
 from tests.web.security_support import Witness, chunked_post, open_download, reset, rss_bytes, status_of
 
 MIB = 1024 * 1024
@@ -246,3 +248,55 @@ def test_csv_cell_rules() -> None:
     for bad in ("=1+1", "+1", "-1", "@A1", "\t=1", "\r=1"):
         assert csvsafe.cell(bad) == "'" + bad
     assert csvsafe.cell(-1.5) == -1.5 and csvsafe.cell("Anna") == "Anna" and csvsafe.cell(None) is None
+
+
+# -- item 9: a session ends with the password, the body and the sign-out -------------------------------
+
+def sign_in_http(c: Collector, username: str, password: str = PASSWORD) -> httpx.Client:
+    client = httpx.Client(base_url=c.base, timeout=10)
+    r = client.post("/login", data={"username": username, "password": password})
+    assert r.status_code == 303, r.text
+    return client
+
+
+def test_sessions_end_on_password_change_body_removal_and_sign_out(collector: Collector) -> None:
+    users = collector.data / "users.toml"
+    auth.add_user(users, "ordf-pw", PASSWORD, "chair", bodies=["kommunstyrelsen"])
+    auth.add_user(users, "ordf-body", PASSWORD, "chair", bodies=["kommunstyrelsen"])
+    auth.add_user(users, "ordf-out", PASSWORD, "chair", bodies=["kommunstyrelsen"])
+    pw, body, out = (sign_in_http(collector, u) for u in ("ordf-pw", "ordf-body", "ordf-out"))
+    try:
+        for client in (pw, body, out):
+            assert client.get("/api/meetings/ks-test").status_code == 200
+        auth.add_user(users, "ordf-pw", "a brand new password", "chair", bodies=["kommunstyrelsen"])
+        assert pw.get("/api/meetings/ks-test").status_code == 401
+        # IT moves the chair to another body (same password: the users file edited in place)
+        data = auth.read_users(users)
+        data.users["ordf-body"] = dataclasses.replace(data.users["ordf-body"], bodies=("socialnämnden",))
+        auth.write_users(users, data)
+        assert body.get("/api/meetings/ks-test").status_code == 404
+        assert body.get("/api/meetings/sn-test").status_code == 200
+        # an open live view ends when its session signs out
+        csrf = re.search(r'"csrf": ?"([0-9a-f]{64})"', out.get("/chair/ks-test").text)
+        assert csrf is not None
+        events: list[str] = []
+        ended = threading.Event()
+
+        def listen() -> None:
+            with out.stream("GET", "/api/meetings/ks-test/events", timeout=60) as r:
+                assert r.status_code == 200
+                for line in r.iter_lines():
+                    events.append(line)
+            ended.set()
+
+        t = threading.Thread(target=listen, daemon=True)
+        t.start()
+        until(lambda: "event: view" in events, 10, "the stream's first view")
+        logout = httpx.post(f"{collector.base}/logout", cookies=out.cookies, headers={"X-CSRF-Token": csrf[1]},
+                            timeout=10)
+        assert logout.status_code == 303
+        assert ended.wait(15), "the live view kept streaming after sign-out"
+        assert "event: signed_out" in events
+    finally:
+        for client in (pw, body, out):
+            client.close()
