@@ -18,7 +18,7 @@ import pytest
 
 from collector import auth
 from tests.support.services import running_mosquitto
-from tests.web.conftest import PASSWORD, Collector, make_collector, until
+from tests.web.conftest import PASSWORD, Collector, make_collector, sign_in, until
 from tests.web.security_support import Witness, chunked_post, open_download, reset, rss_bytes, status_of
 
 MIB = 1024 * 1024
@@ -300,3 +300,21 @@ def test_sessions_end_on_password_change_body_removal_and_sign_out(collector: Co
     finally:
         for client in (pw, body, out):
             client.close()
+
+
+def test_chair_view_in_chromium_leaves_for_the_sign_in_page_when_the_session_ends(collector: Collector,
+                                                                                   browser: Any) -> None:
+    auth.add_user(collector.data / "users.toml", "ordf-chromium", PASSWORD, "chair", bodies=["kommunstyrelsen"])
+    page = sign_in(browser, collector.base, "ordf-chromium", path="/chair/ks-test")
+    try:
+        page.wait_for_url("**/chair/ks-test")
+        page.wait_for_function("document.querySelector('#conn') !== null")
+        csrf = page.evaluate("JSON.parse(document.getElementById('boot').textContent).csrf")
+        # signed out from another tab of the same browser
+        r = page.context.request.post(f"{collector.base}/logout", headers={"X-CSRF-Token": csrf},
+                                      max_redirects=0)
+        assert r.status == 303
+        page.wait_for_url("**/login?next=*", timeout=15_000)
+        assert "/chair/ks-test" not in page.url.split("?")[0]
+    finally:
+        page.context.close()
