@@ -867,6 +867,9 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 extra["404"] = "not found"
             if "requestBody" in op:
                 extra["400"] = "the body is not valid JSON"
+                extra["413"] = "the body is larger than this route's limit (docs/security.md)"
+            if method == "post" and path.startswith("/selftest/"):
+                extra["429"] = "too many results through this link or device: see Retry-After"
             if method == "post" and path.endswith("/actions"):
                 extra["409"] = "the engine refused the action"
             for code, text in extra.items():
