@@ -119,3 +119,68 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
             for c in clients:
                 c.close()
             stop_pid(proc)
+
+
+QUICK = '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n'
+
+
+def test_a_one_shot_selftest_beside_the_running_agent_does_not_take_its_connection(tmp_path: Path) -> None:
+    """With client ids bound to user names, a second connection of the same device would take the
+    running agent's over (its will: offline). The one-shot ``selftest`` hands its result to the
+    running agent through their shared outbox instead: the result arrives, the agent stays online."""
+    pki = make_pki(tmp_path / "tls")
+    roster = tmp_path / "roster.toml"
+    roster.write_text(_roster(time.time()))
+    out = tmp_path / "credentials"
+    assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
+    port = free_port()
+    conf = conf_for_test(port=port, pki=pki, auth_dir=out / "broker", data_dir=tmp_path / "mqdata")
+    collector_pw = brokerauth.read_credentials_password((out / "collector-mqtt.toml").read_text())
+    config = tmp_path / "agent.toml"
+    config.write_text(
+        f'data_dir = "{tmp_path / "state"}"\n'
+        + (out / "devices" / "bo-ipad.toml").read_text()
+        .replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{port}"')
+        .replace('ca_file = ""', f'ca_file = "{pki.ca_cert}"')
+        + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n" + QUICK)
+    with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
+        watcher = TlsClient(broker.host, broker.port, pki.ca_cert, brokerauth.COLLECTOR_USER, collector_pw,
+                            client_id=brokerauth.COLLECTOR_USER)
+        assert not watcher.connect().is_failure
+        watcher.subscribe("likavillkor/v1/devices/bo-ipad/+")
+        with open(tmp_path / "agent.log", "wb") as log:
+            monitor = subprocess.Popen([sys.executable, "-m", "agent", "monitor", "--config", str(config)],
+                                       stdout=log, stderr=log, start_new_session=True)
+        try:
+            got: list[wire.Message] = []
+
+            def collect(until_: float) -> None:
+                while time.monotonic() < until_:
+                    try:
+                        received = watcher.next_message()
+                    except TimeoutError:
+                        continue
+                    if received.payload:
+                        got.append(wire.decode(received.payload))
+                    if any(isinstance(m, wire.SelftestResult) for m in got):
+                        return
+
+            deadline = time.monotonic() + 20
+            while not any(isinstance(m, wire.Sample) for m in got):
+                assert time.monotonic() < deadline and monitor.poll() is None, \
+                    (tmp_path / "agent.log").read_text()[-3000:]
+                collect(time.monotonic() + 1)
+            one_shot = subprocess.run([sys.executable, "-m", "agent", "selftest", "--config", str(config)],
+                                      capture_output=True, text=True, timeout=120)
+            assert one_shot.returncode in (0, 1, 2), one_shot.stderr[-2000:]
+            collect(time.monotonic() + 15)
+            assert any(isinstance(m, wire.SelftestResult) for m in got), "the one-shot's result never arrived"
+            time.sleep(1.0)
+            got += [wire.decode(r.payload) for r in watcher.drain() if r.payload]
+            offline = [m for m in got if isinstance(m, wire.Status) and m.state is not wire.DeviceState.ONLINE]
+            assert offline == [], f"the running agent went offline: {offline}"
+            assert "lost the broker" not in (tmp_path / "agent.log").read_text()
+            assert monitor.poll() is None
+        finally:
+            stop_pid(monitor)
+            watcher.close()
