@@ -52,22 +52,33 @@ def signin_flood(base: str, n: int) -> dict[str, float]:
     took = time.monotonic() - t0
     stop.set()
     prober.join()
-    during = latencies[len(base_line):]
-    return {"flood_s": took, "page_median_ms": statistics.median(during) * 1000, "page_max_ms": max(during) * 1000,
-            "idle_median_ms": statistics.median(base_line) * 1000}
+    during = latencies[len(base_line) :]
+    return {
+        "flood_s": took,
+        "page_median_ms": statistics.median(during) * 1000,
+        "page_max_ms": max(during) * 1000,
+        "idle_median_ms": statistics.median(base_line) * 1000,
+    }
 
 
 def body_flood(base: str, pid: int, n: int, mib: int) -> dict[str, float]:
     before = rss_bytes(pid)
     sent: list[int] = []
-    threads = [threading.Thread(target=lambda: sent.append(
-        chunked_post(base, "/api/meetings/ks-test/actions", mib * 1024 * 1024).sent)) for _ in range(n)]
+    threads = [
+        threading.Thread(
+            target=lambda: sent.append(chunked_post(base, "/api/meetings/ks-test/actions", mib * 1024 * 1024).sent)
+        )
+        for _ in range(n)
+    ]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    return {"rss_before_mib": before / 2**20, "rss_after_mib": rss_bytes(pid) / 2**20,
-            "max_sent_mib": max(sent) / 2**20}
+    return {
+        "rss_before_mib": before / 2**20,
+        "rss_after_mib": rss_bytes(pid) / 2**20,
+        "max_sent_mib": max(sent) / 2**20,
+    }
 
 
 def main() -> None:
@@ -83,8 +94,10 @@ def main() -> None:
         try:
             assert c.proc is not None
             print("sign-in flood:", {k: round(v, 1) for k, v in signin_flood(c.base, args.signins).items()})
-            print("body flood:", {k: round(v, 1) for k, v in body_flood(c.base, c.proc.pid, args.bodies,
-                                                                         args.body_mib).items()})
+            print(
+                "body flood:",
+                {k: round(v, 1) for k, v in body_flood(c.base, c.proc.pid, args.bodies, args.body_mib).items()},
+            )
         finally:
             c.stop()
 

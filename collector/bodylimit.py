@@ -64,9 +64,14 @@ class BodyLimit:
 
     LOG_EVERY_S = 60.0
 
-    def __init__(self, app: ASGIApp, *, limit: Callable[[str, str], int] = limit_for,
-                 precheck: Callable[[Scope], tuple[int, str] | None] | None = None,
-                 count: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        limit: Callable[[str, str], int] = limit_for,
+        precheck: Callable[[Scope], tuple[int, str] | None] | None = None,
+        count: Callable[[str], None] | None = None,
+    ) -> None:
         self.app = app
         self.limit = limit
         self.precheck = precheck
@@ -79,8 +84,14 @@ class BodyLimit:
         if now - self._logged.get(reason, float("-inf")) >= self.LOG_EVERY_S:
             self._logged[reason] = now
             client = scope.get("client") or ("?", 0)
-            log.info("%s %s from %s refused (%s): %s", scope.get("method"), str(scope.get("path"))[:120],
-                     client[0], reason, detail)
+            log.info(
+                "%s %s from %s refused (%s): %s",
+                scope.get("method"),
+                str(scope.get("path"))[:120],
+                client[0],
+                reason,
+                detail,
+            )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -133,8 +144,12 @@ class BodyLimit:
                 raise
         if exceeded and not started:
             self._note("body_too_large", scope, f"more than {limit} bytes sent")
-            await _answer(send, 413, {"detail": f"the body may be at most {limit} bytes", "limit_bytes": limit},
-                          [(b"connection", b"close")])
+            await _answer(
+                send,
+                413,
+                {"detail": f"the body may be at most {limit} bytes", "limit_bytes": limit},
+                [(b"connection", b"close")],
+            )
 
 
 def _header(scope: Scope, name: bytes) -> str | None:
@@ -153,10 +168,19 @@ def cookie_names(scope: Scope) -> set[str]:
     return {part.split("=", 1)[0].strip() for part in raw.split(";") if "=" in part}
 
 
-async def _answer(send: Send, status: int, body: dict[str, Any],
-                  headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def _answer(
+    send: Send, status: int, body: dict[str, Any], headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     data = msgspec.json.encode(body)
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(data)).encode()),
-                            *(headers or [])]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(data)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": data})

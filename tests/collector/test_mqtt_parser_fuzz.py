@@ -51,17 +51,27 @@ _ids = st.one_of(st.sampled_from([0x01, 0x02, 0x03, 0x08, 0x09, 0x0B, 0x23, 0x26
 _prop = st.builds(lambda i, raw: _vbi(i) + raw, _ids, st.binary(max_size=12))
 _props = st.one_of(
     st.builds(lambda ps: _vbi(len(b"".join(ps))) + b"".join(ps), st.lists(_prop, max_size=4)),
-    st.builds(lambda ps, extra: _vbi(max(0, len(b"".join(ps)) + extra)) + b"".join(ps),  # a wrong length
-              st.lists(_prop, max_size=4), st.integers(-5, 5)),
+    st.builds(
+        lambda ps, extra: _vbi(max(0, len(b"".join(ps)) + extra)) + b"".join(ps),  # a wrong length
+        st.lists(_prop, max_size=4),
+        st.integers(-5, 5),
+    ),
     st.binary(max_size=8),  # anything at all
 )
 
 
 @settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(flags=st.integers(0, 15), topic_=st.binary(max_size=20), mid=st.integers(0, 65535), props=_props,
-       payload=st.binary(max_size=40), cut=st.integers(0, 80))
-def test_malformed_headers_are_refused_where_paho_refuses_them(flags: int, topic_: bytes, mid: int, props: bytes,
-                                                              payload: bytes, cut: int) -> None:
+@given(
+    flags=st.integers(0, 15),
+    topic_=st.binary(max_size=20),
+    mid=st.integers(0, 65535),
+    props=_props,
+    payload=st.binary(max_size=40),
+    cut=st.integers(0, 80),
+)
+def test_malformed_headers_are_refused_where_paho_refuses_them(
+    flags: int, topic_: bytes, mid: int, props: bytes, payload: bytes, cut: int
+) -> None:
     header = 0x30 | flags
     qos = (flags >> 1) & 3
     body = struct.pack("!H", len(topic_)) + topic_ + (struct.pack("!H", mid) if qos else b"") + props + payload
@@ -89,14 +99,16 @@ def test_what_the_standard_refuses_in_particular() -> None:
 
 # -- reads split anywhere: the real MqttClient against a broker that sends in fragments --------------
 
+
 def _packet(header: int, body: bytes) -> bytes:
     return bytes([header]) + _vbi(len(body)) + body
 
 
 def _publish(topic_: str, payload: bytes, qos: int, mid: int, props: bytes = b"\x00") -> bytes:
     t = topic_.encode()
-    return _packet(0x30 | (qos << 1), struct.pack("!H", len(t)) + t + (struct.pack("!H", mid) if qos else b"")
-                   + props + payload)
+    return _packet(
+        0x30 | (qos << 1), struct.pack("!H", len(t)) + t + (struct.pack("!H", mid) if qos else b"") + props + payload
+    )
 
 
 class FragmentingBroker:
@@ -137,28 +149,40 @@ class FragmentingBroker:
             pos, i = 0, 0
             while pos < len(self.stream):
                 n = self.sizes[i % len(self.sizes)]
-                conn.sendall(self.stream[pos:pos + n])
+                conn.sendall(self.stream[pos : pos + n])
                 pos, i = pos + n, i + 1
                 time.sleep(0.001)
             time.sleep(0.5)
         self.server.close()
 
 
-_messages = st.lists(st.tuples(st.sampled_from(["t/a", "t/b/c", "likavillkor/v1/devices/x/sample"]),
-                               st.binary(max_size=3000), st.sampled_from([0, 1]),
-                               st.sampled_from([b"\x00", b"\x05\x26\x00\x00\x00\x00", b"\x03\x23\x00\x01"])),
-                     min_size=1, max_size=12)
+_messages = st.lists(
+    st.tuples(
+        st.sampled_from(["t/a", "t/b/c", "likavillkor/v1/devices/x/sample"]),
+        st.binary(max_size=3000),
+        st.sampled_from([0, 1]),
+        st.sampled_from([b"\x00", b"\x05\x26\x00\x00\x00\x00", b"\x03\x23\x00\x01"]),
+    ),
+    min_size=1,
+    max_size=12,
+)
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(messages=_messages, sizes=st.lists(st.integers(1, 1500), min_size=1, max_size=6))
-def test_fragmented_reads_deliver_every_message_once_in_order(messages: list[tuple[str, bytes, int, bytes]],
-                                                              sizes: list[int]) -> None:
+def test_fragmented_reads_deliver_every_message_once_in_order(
+    messages: list[tuple[str, bytes, int, bytes]], sizes: list[int]
+) -> None:
     stream = b"".join(_publish(t, p, q, i + 1, props) for i, (t, p, q, props) in enumerate(messages))
     broker = FragmentingBroker(stream, sizes)
     got: list[tuple[str, bytes]] = []
-    client = MqttClient(f"mqtt://127.0.0.1:{broker.port}", client_id="frag", on_message=lambda t, b: got.append((t, b)),
-                        on_connection=lambda _c: None, subscription="#")
+    client = MqttClient(
+        f"mqtt://127.0.0.1:{broker.port}",
+        client_id="frag",
+        on_message=lambda t, b: got.append((t, b)),
+        on_connection=lambda _c: None,
+        subscription="#",
+    )
     client.start()
     try:
         assert _wait(lambda: len(got) >= len(messages), 10), got
@@ -175,8 +199,13 @@ def test_a_malformed_publish_closes_the_connection_and_is_counted() -> None:
     bad = _packet(0x36, struct.pack("!H", 3) + b"t/a" + struct.pack("!H", 2) + b"\x00" + b"qos3")
     broker = FragmentingBroker(good + bad + _publish("t/a", b"after", 0, 0), [7])
     got: list[tuple[str, bytes]] = []
-    client = MqttClient(f"mqtt://127.0.0.1:{broker.port}", client_id="bad", on_message=lambda t, b: got.append((t, b)),
-                        on_connection=lambda _c: None, subscription="#")
+    client = MqttClient(
+        f"mqtt://127.0.0.1:{broker.port}",
+        client_id="bad",
+        on_message=lambda t, b: got.append((t, b)),
+        on_connection=lambda _c: None,
+        subscription="#",
+    )
     client.start()
     try:
         assert _wait(lambda: client.malformed == 1, 10)
@@ -188,8 +217,10 @@ def test_a_malformed_publish_closes_the_connection_and_is_counted() -> None:
 
 # -- a real Mosquitto honours the advertised limit ---------------------------------------------------
 
+
 def test_mosquitto_sends_the_collector_nothing_above_its_maximum_packet_size(
-        mosquitto: Mosquitto, make_runtime: RuntimeFactory, publisher: Any) -> None:
+    mosquitto: Mosquitto, make_runtime: RuntimeFactory, publisher: Any
+) -> None:
     rt = make_runtime(["dev-a", "dev-b"], mqtt_url=mosquitto.url)
     assert _wait(lambda: rt.mqtt.connected)
     big = b'{"type":"sample","pad":"' + b"x" * (MAX_PACKET_BYTES + 1000) + b'"}'

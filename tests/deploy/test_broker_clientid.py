@@ -29,16 +29,33 @@ def _iso(t: float) -> str:
 
 
 def _roster(now: float) -> str:
-    return (f'[[meeting]]\nid = "ks-now"\nbody = "kommunstyrelsen"\nstart = {_iso(now - 60)}\n'
-            f'end = {_iso(now + 7200)}\nroom = "Sessionssalen"\n'
-            '[[meeting.participant]]\nname = "Anna Andersson"\nmember_id = "anna"\ndevice_id = "anna-ipad"\n'
-            '[[meeting.participant]]\nname = "Bo Berg"\nmember_id = "bo"\ndevice_id = "bo-ipad"\n')
+    return (
+        f'[[meeting]]\nid = "ks-now"\nbody = "kommunstyrelsen"\nstart = {_iso(now - 60)}\n'
+        f'end = {_iso(now + 7200)}\nroom = "Sessionssalen"\n'
+        '[[meeting.participant]]\nname = "Anna Andersson"\nmember_id = "anna"\ndevice_id = "anna-ipad"\n'
+        '[[meeting.participant]]\nname = "Bo Berg"\nmember_id = "bo"\ndevice_id = "bo-ipad"\n'
+    )
 
 
 def _sample(device: str, boot: str, seq: int) -> bytes:
-    return wire.encode(wire.Sample(device_id=device, boot_id=boot, seq=seq, ts=time.time(), meeting_id="ks-now",
-                                   link=wire.LinkType.WIFI, rtt_ms=18.0, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
-                                   battery_percent=80.0, battery_charging=True, tx_kbps=900.0, rx_kbps=1500.0))
+    return wire.encode(
+        wire.Sample(
+            device_id=device,
+            boot_id=boot,
+            seq=seq,
+            ts=time.time(),
+            meeting_id="ks-now",
+            link=wire.LinkType.WIFI,
+            rtt_ms=18.0,
+            jitter_ms=2.0,
+            loss_percent=0.0,
+            mos=4.3,
+            battery_percent=80.0,
+            battery_charging=True,
+            tx_kbps=900.0,
+            rx_kbps=1500.0,
+        )
+    )
 
 
 def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no_session(tmp_path: Path) -> None:
@@ -62,21 +79,28 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
         config = tmp_path / "collector.toml"
         config.write_text(
             f'data_dir = "{tmp_path / "data"}"\nroster = "{roster}"\n\n'
-            + creds.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{port}"')
-            .replace('ca_file = ""', f'ca_file = "{pki.ca_cert}"')
+            + creds.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{port}"').replace(
+                'ca_file = ""', f'ca_file = "{pki.ca_cert}"'
+            )
             + f'\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n[reflector]\nenabled = false\n'
-            "[store]\nflush_interval_s = 0.05\n")
+            "[store]\nflush_interval_s = 0.05\n"
+        )
         with open(tmp_path / "collector.log", "wb") as log:
-            proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
-                                    stdout=log, stderr=log, start_new_session=True)
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "collector", "run", "--config", str(config)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         disconnects: list[Any] = []
         clients: list[TlsClient] = []
         try:
             wait_port("127.0.0.1", http_port, timeout=30)
 
             def health() -> dict[str, Any]:
-                r = httpx.get(f"http://127.0.0.1:{http_port}/api/health", headers=local_headers(tmp_path / "data"),
-                              timeout=5)
+                r = httpx.get(
+                    f"http://127.0.0.1:{http_port}/api/health", headers=local_headers(tmp_path / "data"), timeout=5
+                )
                 r.raise_for_status()
                 return dict(r.json())
 
@@ -85,8 +109,9 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
                 assert time.monotonic() < deadline, (tmp_path / "collector.log").read_text()[-3000:]
                 time.sleep(0.1)
             # bo's agent, connected with the agent's own client id, publishing samples throughout
-            bo = TlsClient(broker.host, broker.port, pki.ca_cert, "bo-ipad", password("bo-ipad"),
-                           client_id="lv-agent-bo-ipad")
+            bo = TlsClient(
+                broker.host, broker.port, pki.ca_cert, "bo-ipad", password("bo-ipad"), client_id="lv-agent-bo-ipad"
+            )
             bo.client.on_disconnect = lambda *a: disconnects.append(("bo", a[3]))
             clients.append(bo)
             assert not bo.connect().is_failure
@@ -97,8 +122,9 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
                 sent += 1
             # the attack: anna's own login, with the collector's client id, then with bo's agent's
             for stolen in (brokerauth.COLLECTOR_USER, "likavillkor-collector", "lv-agent-bo-ipad"):
-                evil = TlsClient(broker.host, broker.port, pki.ca_cert, "anna-ipad", password("anna-ipad"),
-                                 client_id=stolen)
+                evil = TlsClient(
+                    broker.host, broker.port, pki.ca_cert, "anna-ipad", password("anna-ipad"), client_id=stolen
+                )
                 clients.append(evil)
                 assert not evil.connect().is_failure  # the login is hers: it is her id she gets
                 for _ in range(5):
@@ -139,18 +165,31 @@ def test_a_one_shot_selftest_beside_the_running_agent_does_not_take_its_connecti
     config = tmp_path / "agent.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "state"}"\n'
-        + (out / "devices" / "bo-ipad.toml").read_text()
+        + (out / "devices" / "bo-ipad.toml")
+        .read_text()
         .replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{port}"')
         .replace('ca_file = ""', f'ca_file = "{pki.ca_cert}"')
-        + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n" + QUICK)
+        + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n"
+        + QUICK
+    )
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
-        watcher = TlsClient(broker.host, broker.port, pki.ca_cert, brokerauth.COLLECTOR_USER, collector_pw,
-                            client_id=brokerauth.COLLECTOR_USER)
+        watcher = TlsClient(
+            broker.host,
+            broker.port,
+            pki.ca_cert,
+            brokerauth.COLLECTOR_USER,
+            collector_pw,
+            client_id=brokerauth.COLLECTOR_USER,
+        )
         assert not watcher.connect().is_failure
         watcher.subscribe("likavillkor/v1/devices/bo-ipad/+")
         with open(tmp_path / "agent.log", "wb") as log:
-            monitor = subprocess.Popen([sys.executable, "-m", "agent", "monitor", "--config", str(config)],
-                                       stdout=log, stderr=log, start_new_session=True)
+            monitor = subprocess.Popen(
+                [sys.executable, "-m", "agent", "monitor", "--config", str(config)],
+                stdout=log,
+                stderr=log,
+                start_new_session=True,
+            )
         try:
             got: list[wire.Message] = []
 
@@ -167,11 +206,16 @@ def test_a_one_shot_selftest_beside_the_running_agent_does_not_take_its_connecti
 
             deadline = time.monotonic() + 20
             while not any(isinstance(m, wire.Sample) for m in got):
-                assert time.monotonic() < deadline and monitor.poll() is None, \
-                    (tmp_path / "agent.log").read_text()[-3000:]
+                assert time.monotonic() < deadline and monitor.poll() is None, (tmp_path / "agent.log").read_text()[
+                    -3000:
+                ]
                 collect(time.monotonic() + 1)
-            one_shot = subprocess.run([sys.executable, "-m", "agent", "selftest", "--config", str(config)],
-                                      capture_output=True, text=True, timeout=120)
+            one_shot = subprocess.run(
+                [sys.executable, "-m", "agent", "selftest", "--config", str(config)],
+                capture_output=True,
+                text=True,
+                timeout=120,
+            )
             assert one_shot.returncode in (0, 1, 2), one_shot.stderr[-2000:]
             collect(time.monotonic() + 15)
             assert any(isinstance(m, wire.SelftestResult) for m in got), "the one-shot's result never arrived"

@@ -33,14 +33,26 @@ class Answer:
     head: bytes
 
 
-def chunked_post(base: str, path: str, total: int, headers: dict[str, str] | None = None,
-                 chunk: int = 256 * 1024, timeout: float = 60.0, source: str = "127.0.0.1") -> Answer:
+def chunked_post(
+    base: str,
+    path: str,
+    total: int,
+    headers: dict[str, str] | None = None,
+    chunk: int = 256 * 1024,
+    timeout: float = 60.0,
+    source: str = "127.0.0.1",
+) -> Answer:
     """POST ``total`` bytes with Transfer-Encoding: chunked, stopping as soon as the server answers
     (or closes). Returns the status, how many body bytes were sent and the answer's head."""
     host, port = base.removeprefix("http://").split(":")
     s = socket.create_connection((host, int(port)), timeout=timeout, source_address=(source, 0))
-    lines = [f"POST {path} HTTP/1.1", f"Host: {host}:{port}", "Transfer-Encoding: chunked",
-             "Content-Type: application/json", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    lines = [
+        f"POST {path} HTTP/1.1",
+        f"Host: {host}:{port}",
+        "Transfer-Encoding: chunked",
+        "Content-Type: application/json",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
     s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
     block = f"{chunk:x}\r\n".encode() + b"x" * chunk + b"\r\n"
     sent = 0
@@ -109,10 +121,22 @@ class Witness:
             seq = 0
             while not self._stop.is_set():
                 seq += 1
-                s = wire.Sample(device_id=self.device_id, boot_id=self.boot, seq=seq, ts=time.time(),
-                                meeting_id=self.meeting_id, link=wire.LinkType.WIFI, rtt_ms=18.0, jitter_ms=2.0,
-                                loss_percent=0.0, mos=4.3, battery_percent=80.0, battery_charging=True,
-                                tx_kbps=900.0, rx_kbps=1500.0)
+                s = wire.Sample(
+                    device_id=self.device_id,
+                    boot_id=self.boot,
+                    seq=seq,
+                    ts=time.time(),
+                    meeting_id=self.meeting_id,
+                    link=wire.LinkType.WIFI,
+                    rtt_ms=18.0,
+                    jitter_ms=2.0,
+                    loss_percent=0.0,
+                    mos=4.3,
+                    battery_percent=80.0,
+                    battery_charging=True,
+                    tx_kbps=900.0,
+                    rx_kbps=1500.0,
+                )
                 with lock:
                     info = c.publish(topics.device_topic(self.device_id, "sample"), wire.encode(s), qos=1)
                     mids[info.mid] = seq
@@ -135,8 +159,10 @@ class Witness:
     def stored(self) -> int:
         db = self.collector.data / "likavillkor.db"
         with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=5) as con:
-            row = con.execute("SELECT count(DISTINCT msg_id) FROM samples WHERE device_id = ? AND msg_id LIKE ?",
-                              (self.device_id, f"{self.boot}:%")).fetchone()
+            row = con.execute(
+                "SELECT count(DISTINCT msg_id) FROM samples WHERE device_id = ? AND msg_id LIKE ?",
+                (self.device_id, f"{self.boot}:%"),
+            ).fetchone()
         return int(row[0])
 
     def check(self) -> None:
@@ -144,12 +170,16 @@ class Witness:
         valid is lost beside an attack)."""
         assert len(self.acked) >= 10, f"the witness published only {len(self.acked)} samples"
         until(lambda: self.stored() >= len(self.acked), 30, f"{len(self.acked)} witness samples stored")
-        until(lambda: self.collector.participant(self.meeting_id, self.member_id)["state"] == "ok", 20,
-              f"{self.member_id} ok")
+        until(
+            lambda: self.collector.participant(self.meeting_id, self.member_id)["state"] == "ok",
+            20,
+            f"{self.member_id} ok",
+        )
 
 
-def open_download(base: str, path: str, *, source: str = "127.0.0.1", headers: dict[str, str] | None = None,
-                  rcvbuf: int = 65536) -> socket.socket:
+def open_download(
+    base: str, path: str, *, source: str = "127.0.0.1", headers: dict[str, str] | None = None, rcvbuf: int = 65536
+) -> socket.socket:
     """A GET whose answer nobody reads (a slow reader): the socket, after the request was sent."""
     host, port = base.removeprefix("http://").split(":")
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

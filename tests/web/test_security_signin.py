@@ -32,8 +32,12 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
 
 
 def failed_sign_in(c: Collector, username: str, headers: dict[str, str] | None = None) -> int:
-    r = httpx.post(f"{c.base}/login", data={"username": username, "password": "wrong password!"},
-                   headers=headers or {}, timeout=120)
+    r = httpx.post(
+        f"{c.base}/login",
+        data={"username": username, "password": "wrong password!"},
+        headers=headers or {},
+        timeout=120,
+    )
     return r.status_code
 
 
@@ -80,21 +84,34 @@ def test_data_dir_database_and_backups_are_private_whatever_the_umask(tmp_path: 
         data = c.data
         data.chmod(0o755)  # as make_collector's files left it, or an old checkout's data/
         log = open(c.workdir / "collector.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(c.config)], cwd=ROOT,
-                                stdout=log, stderr=log, start_new_session=True, preexec_fn=lambda: os.umask(0o022))
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collector", "run", "--config", str(c.config)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            preexec_fn=lambda: os.umask(0o022),
+        )
         c.proc = proc
         try:
-            until(lambda: (data / "likavillkor.db").exists() and (data / "web-secret.key").exists(), 30,
-                  "the database and the key")
+            until(
+                lambda: (data / "likavillkor.db").exists() and (data / "web-secret.key").exists(),
+                30,
+                "the database and the key",
+            )
             until(lambda: c._health_ok(), 30, "collector up")
             assert _mode(data) == 0o700
             for f in data.iterdir():
                 if f.is_file():
                     assert _mode(f) & 0o077 == 0, f"{f.name} is {_mode(f):o}"
             backup = tmp_path / "backup.db"
-            done = subprocess.run([sys.executable, "-m", "collector", "backup", "--config", str(c.config), "--out",
-                                   str(backup)], cwd=ROOT, capture_output=True, timeout=120,
-                                  preexec_fn=lambda: os.umask(0o022))
+            done = subprocess.run(
+                [sys.executable, "-m", "collector", "backup", "--config", str(c.config), "--out", str(backup)],
+                cwd=ROOT,
+                capture_output=True,
+                timeout=120,
+                preexec_fn=lambda: os.umask(0o022),
+            )
             assert done.returncode == 0, done.stderr
             assert _mode(backup) == 0o600
         finally:
