@@ -19,6 +19,7 @@ import logging
 import signal
 import sqlite3
 import sys
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -174,25 +175,45 @@ async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> in
     return doc.exit_code
 
 
-async def _publish_selftest(cfg: AgentConfig, doc: SelftestDocument, lang: str, flush_s: float = 5.0) -> None:
-    """Send the result (QoS 1, via the outbox). Undelivered results stay on disk for the next run."""
+#: how long a one-shot self-test lets a running agent send its result before connecting itself
+HANDOFF_S = 2.0
+
+
+async def _publish_selftest(cfg: AgentConfig, doc: SelftestDocument, lang: str, flush_s: float = 5.0,
+                            handoff_s: float = HANDOFF_S) -> None:
+    """Send the result (QoS 1, via the outbox). Undelivered results stay on disk for the next run.
+
+    The broker binds the client id to the device's user name (use_username_as_clientid,
+    docs/security.md), so a second connection of this device would take the running agent's over.
+    The result is therefore put into the outbox the running agent shares (same ``data_dir``): when
+    that agent sends it within ``handoff_s``, nothing connects; only without a running agent does
+    this command connect itself."""
     from agent.i18n import t
     from agent.identity import Identity
     from agent.mqtt import AgentMqtt
     from agent.outbox import Outbox
     from agent.selftest import to_wire
+    from likavillkor import topics, wire
 
     identity = Identity(cfg.resolved_device_id)
     outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
                     max_bytes=cfg.outbox.max_bytes)
-    link = AgentMqtt(cfg.mqtt, identity, outbox, announce=False)
     try:
-        await link.start()
-        link.publish(to_wire(doc, identity))
-        sent = await link.flush(flush_s)
-        print(t("sent" if sent else "queued", lang), file=sys.stderr)
+        row = outbox.put(topics.device_topic(identity.device_id, "selftest"), wire.encode(to_wire(doc, identity)))
+        deadline = time.monotonic() + handoff_s
+        while outbox.holds(row) and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        if not outbox.holds(row):  # the running agent sent it
+            print(t("sent", lang), file=sys.stderr)
+            return
+        link = AgentMqtt(cfg.mqtt, identity, outbox, announce=False)
+        try:
+            await link.start()
+            sent = await link.flush(flush_s)
+            print(t("sent" if sent else "queued", lang), file=sys.stderr)
+        finally:
+            await link.stop()
     finally:
-        await link.stop()
         outbox.close()
 
 

@@ -124,6 +124,11 @@ class Outbox:
             self._bytes -= int(got[0])
 
     # -- introspection ----------------------------------------------------------------------
+    def holds(self, row_id: int) -> bool:
+        """True while row ``row_id`` is stored (another process sharing the file may have sent it)."""
+        with self._lock:
+            return self._db.execute("SELECT 1 FROM outbox WHERE id = ?", (row_id,)).fetchone() is not None
+
     def __len__(self) -> int:
         return self._count
 

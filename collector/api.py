@@ -3,22 +3,23 @@ routers to it (auth and the chair's pages, issue 6). OpenAPI: ``/openapi.json``,
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import logging
+import math
 from collections.abc import Sequence
 from importlib import resources
 from typing import Any, Literal
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from sqlalchemy.exc import SQLAlchemyError
 
-from collector import metrics
+from collector import csvsafe, metrics
 from collector.engine import Action, ActionKind
 from likavillkor import __version__
 
@@ -37,7 +38,8 @@ class ActionIn(BaseModel):
     member_id: str | None = Field(default=None, max_length=128)
     item: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
-    at: float | None = Field(default=None, description="epoch seconds; default: now (collector clock)")
+    at: float | None = Field(default=None, ge=946_684_800, le=4_102_444_800, allow_inf_nan=False,
+                             description="epoch seconds (2000-2100); default: now (collector clock)")
 
 
 class DeviceMeeting(BaseModel):
@@ -55,7 +57,7 @@ def _json(data: Any, status: int = 200) -> Response:
 
 def incidents_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     w.writerow(INCIDENT_COLUMNS)
     for r in rows:
         w.writerow([msgspec.json.encode(r[c]).decode() if c == "metrics" else ("" if r[c] is None else r[c])
@@ -157,6 +159,8 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
             app.include_router(router, prefix=prefix, dependencies=list(dependencies))
             if hasattr(router, "media_peer"):
                 app.state.media_peer = router.media_peer
+            if hasattr(router, "speedtest_counters"):
+                app.state.speedtest_counters = router.speedtest_counters
             runtime.optional_modules[module] = "loaded"
         except Exception as exc:
             runtime.optional_modules[module] = f"not loaded: {exc}"
@@ -183,7 +187,38 @@ def create_app(runtime: Any, *, api_dependencies: Sequence[Any] = ()) -> FastAPI
 
     mount_optional(app, runtime, api_dependencies)
     mount_pages(app, runtime)
+    limit_bodies(app)
+    app.add_exception_handler(RequestValidationError, _validation_error)
     return app
+
+
+def _finite(value: Any) -> Any:
+    """NaN and ±Infinity as text: FastAPI echoes a refused input, and JSON has no such numbers."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return repr(value)
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite(v) for v in value]
+    return value
+
+
+async def _validation_error(request: Request, exc: Exception) -> Response:
+    """422 with FastAPI's error list, also for a NaN or Infinity it refused (issue 12), never a 500."""
+    from fastapi.encoders import jsonable_encoder
+
+    errors = exc.errors() if isinstance(exc, RequestValidationError) else []
+    return JSONResponse(status_code=422, content={"detail": jsonable_encoder(_finite(list(errors)))})
+
+
+def limit_bodies(app: FastAPI) -> None:
+    """Every body bounded by route before it is read, and credential-less requests refused before
+    theirs is parsed (collector/bodylimit.py, issue 12); counted in the pages' counters."""
+    from collector.bodylimit import BodyLimit
+
+    web = getattr(app.state, "web", None)
+    precheck = importlib.import_module("collector.pages").body_precheck(web) if web is not None else None
+    app.add_middleware(BodyLimit, precheck=precheck, count=web.count if web is not None else None)
 
 
 #: Swagger UI's files, vendored from the npm package swagger-ui-dist (collector/web/static/swagger/,

@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import base64
 import contextlib
+import dataclasses
 import hashlib
 import hmac
 import json
@@ -460,7 +461,7 @@ class PasswordAuthenticator:
         form = await request.form()
         username = str(form.get("username") or "")[:128]
         password = str(form.get("password") or "")[:1024]
-        return self.check(username, password)
+        return await check_off_loop(self.check, username, password)
 
     def check(self, username: str, password: str) -> Principal | None:
         user = self._users().users.get(username.casefold())
@@ -476,6 +477,20 @@ class PasswordAuthenticator:
 
 
 _DUMMY_HASH = _HASHER.hash("not-a-real-password")
+#: argon2 runs in worker threads, never on the event loop, at most this many at once (each takes
+#: argon2's 64 MiB): a burst of failed sign-ins queues here and the pages and API stay quick (issue 12)
+HASH_THREADS = 2
+_hash_limiter: Any = None
+
+
+async def check_off_loop(check: Callable[[str, str], Principal | None], username: str,
+                         password: str) -> Principal | None:
+    import anyio
+
+    global _hash_limiter
+    if _hash_limiter is None:
+        _hash_limiter = anyio.CapacityLimiter(HASH_THREADS)
+    return await anyio.to_thread.run_sync(check, username, password, limiter=_hash_limiter)
 
 
 def _dummy_verify(password: str) -> None:
@@ -707,6 +722,10 @@ class Auth:
         sid = secrets.token_urlsafe(16)
         payload = {"sid": sid, "u": who.username, "r": who.role.value, "b": sorted(who.bodies), "n": who.name,
                    "a": who.method, "exp": self.clock() + self.session_s}
+        if who.method == "password":
+            user = self.users().users.get(who.username.casefold())
+            if user is not None:
+                payload["pw"] = self.password_mark(user)
         response.set_cookie(SESSION_COOKIE, sign(self.secret, "session", payload), max_age=int(self.session_s),
                             httponly=True, samesite="strict", secure=secure, path="/")
         self.counters.login_ok += 1
@@ -738,8 +757,18 @@ class Auth:
             user = self.users().users.get(who.username.casefold())
             if user is None or user.role is not who.role:
                 return None  # removed or changed since sign-in
+            if "pw" in p and not hmac.compare_digest(str(p["pw"]), self.password_mark(user)):
+                return None  # the password was changed since sign-in: every older session ends
+            # the bodies are the users file's now, not the cookie's: removal from a body takes effect at
+            # the next request (issue 12)
+            who = dataclasses.replace(who, bodies=frozenset(user.bodies), name=user.name)
         self._prune(now)
         return who
+
+    def password_mark(self, user: User) -> str:
+        """A short MAC of the user's password hash, carried in the session: a new password (a new hash)
+        ends every session signed in with the old one."""
+        return hmac.new(self.secret, f"pw:{user.password_hash}".encode(), hashlib.sha256).hexdigest()[:32]
 
     def _prune(self, now: float) -> None:
         if len(self._revoked) > 1000:
@@ -879,7 +908,8 @@ class Auth:
                     if who.meeting_id != request.path_params.get("meeting_id"):
                         raise HTTPException(403, "this link is for another meeting")
                 elif not who.may_see_body(body):
-                    raise HTTPException(403, "not one of your bodies' meetings")
+                    # the same answer as for a meeting that does not exist: ids cannot be probed (issue 12)
+                    raise HTTPException(404, "no such meeting")
             await self.check_csrf(request, who)
             request.state.principal = who
             return who

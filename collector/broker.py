@@ -62,7 +62,9 @@ def render_conf(workdir: Path, port: int, host: str = "127.0.0.1") -> str:
 
 
 def _give_to_mosquitto_user(workdir: Path) -> None:
-    """Started as root, Mosquitto drops to the ``mosquitto`` user: it must own its persistence dir."""
+    """Started as root, Mosquitto drops to the ``mosquitto`` user: it must own its persistence dir,
+    and reach it through ``data_dir``, which is private (0700, issue 12): the mosquitto group gets
+    search (x) on it, nobody else anything."""
     if os.geteuid() != 0:
         return
     try:
@@ -70,6 +72,11 @@ def _give_to_mosquitto_user(workdir: Path) -> None:
     except KeyError:
         return
     os.chown(workdir, pw.pw_uid, pw.pw_gid)
+    parent = workdir.parent
+    st = parent.stat()
+    if not st.st_mode & 0o001 and not (st.st_gid == pw.pw_gid and st.st_mode & 0o010):
+        os.chown(parent, -1, pw.pw_gid)
+        os.chmod(parent, (st.st_mode & 0o7777) | 0o010)
     for child in workdir.iterdir():
         if child.name.startswith("mosquitto.db"):
             os.chown(child, pw.pw_uid, pw.pw_gid)

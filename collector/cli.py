@@ -74,6 +74,29 @@ def _server(config: Any) -> Any:
     return Server(config)
 
 
+#: what the collector writes (database, backups, keys, tokens, snapshots) is personal data or a secret:
+#: private whatever umask the shell had (issue 12)
+PRIVATE_UMASK = 0o077
+
+
+def private_data_dir(path: Any) -> None:
+    """``data_dir`` created 0700; an existing one open to group or others is closed (one log line)."""
+    import os
+    import stat
+    from pathlib import Path
+
+    os.umask(PRIVATE_UMASK)
+    data = Path(path)
+    data.mkdir(parents=True, exist_ok=True, mode=0o700)
+    mode = stat.S_IMODE(data.stat().st_mode)
+    if mode & 0o077:
+        try:
+            data.chmod(mode & 0o700)
+            log.warning("data_dir %s was open to others (%o): now %o", data, mode, mode & 0o700)
+        except OSError as exc:
+            log.warning("data_dir %s is open to others (%o) and cannot be closed: %s", data, mode, exc)
+
+
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
@@ -81,15 +104,19 @@ def cmd_run(args: argparse.Namespace) -> int:
     from collector.runtime import Runtime
 
     cfg = _load_config(args.config)
+    private_data_dir(cfg.data_path)
     if not _migrate_or_log(cfg.store_url):
         return 3
     runtime = Runtime(cfg)
     runtime.start()
     app = create_app(runtime)
     h = cfg.http
+    # forwarded headers only from the configured proxies (uvicorn would trust loopback by default)
     server = _server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
                                            access_log=False, ssl_certfile=h.tls_cert or None,
-                                           ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3))
+                                           ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3,
+                                           proxy_headers=bool(h.trusted_proxies),
+                                           forwarded_allow_ips=list(h.trusted_proxies) or None))
     scheme = "https" if h.tls_cert else "http"
     log.info("collector API on %s://%s:%d/api (docs: /docs), MQTT %s", scheme, h.host, h.port, runtime.mqtt_url)
     try:
@@ -191,6 +218,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
     from collector.store import backup
 
     cfg = _load_config(args.config)
+    import os
+
+    os.umask(PRIVATE_UMASK)  # a backup holds everything the database holds
     try:
         info = backup.backup(cfg.store_url, Path(args.out), timeout_s=args.timeout)
     except backup.BackupError as exc:

@@ -45,10 +45,31 @@ class HttpSection(cfg.Section):
     device_auth: Literal["", "passwords", "loopback", "none"] = ""
     #: how long a device's verified credentials are remembered (PBKDF2 is slow on purpose)
     device_auth_cache_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)] = 300.0
+    #: the address members and devices reach the collector at, e.g. ``https://likavillkor.kommun.se``:
+    #: self-test links are built from it, never from a request's Host header. Empty: this listener's
+    #: own scheme, host and port (the machine's name when host is 0.0.0.0 or ::)
+    public_url: str = ""
+    #: addresses of reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (e.g.
+    #: ["127.0.0.1"] behind a local HAProxy). Empty: forwarded headers are ignored, so no client can
+    #: pick the address the sign-in throttle counts (issue 12)
+    trusted_proxies: list[str] = msgspec.field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.device_auth == "passwords" and not self.device_passwords:
             raise ValueError('device_auth = "passwords" needs device_passwords (the broker\'s password file)')
+        if self.public_url and not self.public_url.startswith(("https://", "http://")):
+            raise ValueError("public_url must start with https:// (or http://)")
+
+    @property
+    def base_url(self) -> str:
+        """The collector's public address without a trailing slash (see ``public_url``)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        import socket
+
+        host = socket.getfqdn() if self.host in ("0.0.0.0", "::", "") else self.host
+        host = f"[{host}]" if ":" in host else host
+        return f"{'https' if self.tls_cert else 'http'}://{host}:{self.port}"
 
 
 class StoreSection(cfg.Section):

@@ -25,6 +25,7 @@ BAD_TOPIC = "bad_topic"
 CROSS_DEVICE = "cross_device"
 UNKNOWN_DEVICE = "unknown_device"
 RATE_LIMITED = "rate_limited"
+SELFTEST_RATE_PER_DEVICE, SELFTEST_BURST = 1 / 15, 10.0
 KIND_MISMATCH = "kind_mismatch"
 ENGINE_ERROR = "engine_error"
 REJECT_REASONS = ("oversized", "malformed", "invalid", "unknown_version", BAD_TOPIC, CROSS_DEVICE,
@@ -135,6 +136,10 @@ class Ingestor:
         self._sink = sink
         self._on_unknown = on_unknown
         self._limiter = RateLimiter(rate_per_device, burst)
+        #: self-test results (up to 64 KiB each) have a bucket of their own per device, as a member's
+        #: link has (issue 12): a burst of 10, then one per 15 s; an outbox replay spaced like real
+        #: self-tests passes on the device's clock (RateLimiter)
+        self._selftests = RateLimiter(SELFTEST_RATE_PER_DEVICE, SELFTEST_BURST)
         self._logs = LogLimiter(log_every_s)
         #: one lock for counters, limiter and the engine call; the runtime passes its engine lock,
         #: so one message costs one acquisition
@@ -186,6 +191,8 @@ class Ingestor:
             return self._reject(UNKNOWN_DEVICE, msg.device_id, received_at, "device on no roster (H12)")
         if not self._limiter.allow(msg.device_id, received_at, msg.ts):
             return self._reject(RATE_LIMITED, msg.device_id, received_at, "over the per-device rate")
+        if tag == "selftest" and not self._selftests.allow(msg.device_id, received_at, msg.ts):
+            return self._reject(RATE_LIMITED, msg.device_id, received_at, "over the per-device self-test rate")
         outcome, changes = self._engine_call(msg, received_at)
         counters.outcomes[outcome] = counters.outcomes.get(outcome, 0) + 1
         self._sink(msg, outcome, changes, received_at)

@@ -67,30 +67,111 @@ class _ReadAheadSocket(socket.socket):
         return len(self._rbuf)
 
 
-def parse_publish(header: int, packet: bytes | bytearray) -> tuple[str, int, bytes] | None:
-    """An MQTT v5 PUBLISH body -> (topic, packet id, payload); None when it is not well formed.
+#: the largest packet the collector takes from the broker, advertised in CONNECT (Maximum Packet Size):
+#: the broker drops a bigger message for the collector instead of sending it (a payload above
+#: wire.MAX_PAYLOAD_BYTES, 64 KiB, is refused by ingest anyway; topic and properties fit easily)
+MAX_PACKET_BYTES = 128 * 1024
 
-    The properties are skipped (the collector reads topic and payload only), which spares paho's
-    per-message ``Properties`` object, ``MQTTMessage`` and callback matching."""
+# PUBLISH properties (MQTT v5, 3.3.2.3) by identifier: how each value is encoded
+_BYTE, _INT2, _INT4, _VBI, _BIN, _UTF8, _PAIR = range(7)
+_PUBLISH_PROPERTIES = {0x01: _BYTE, 0x02: _INT4, 0x03: _UTF8, 0x08: _UTF8, 0x09: _BIN, 0x0B: _VBI,
+                       0x23: _INT2, 0x26: _PAIR}
+_REPEATABLE = frozenset({0x0B, 0x26})  # subscription identifier, user property
+
+
+class Malformed(ValueError):
+    pass
+
+
+def _vbi(buf: bytes | bytearray, pos: int) -> tuple[int, int]:
+    """A variable byte integer at ``pos`` -> (value, position after it); at most four bytes."""
+    value = 0
+    for shift in (0, 7, 14, 21):
+        byte = buf[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return value, pos
+    raise Malformed("variable byte integer longer than four bytes")
+
+
+def _utf8(buf: bytes | bytearray, pos: int, end: int) -> int:
+    if pos + 2 > end:
+        raise Malformed("string length past the properties")
+    n = (buf[pos] << 8) | buf[pos + 1]
+    pos += 2
+    if pos + n > end:
+        raise Malformed("string past the properties")
+    text = bytes(buf[pos:pos + n]).decode("utf-8")  # surrogates are refused by the codec
+    if "\x00" in text or "\ufeff" in text:
+        raise Malformed("U+0000 or U+FEFF in a string (MQTT-1.5.4-2, -3)")
+    return pos + n
+
+
+def _check_properties(buf: bytes | bytearray, pos: int, end: int) -> None:
+    """Every property of a PUBLISH well formed, known and inside the properties' length, as paho's
+    own decoder demands (an unknown identifier, a repeated single property, a value past the end,
+    a payload format other than 0/1, topic alias or subscription identifier 0: Malformed)."""
+    seen: set[int] = set()
+    while pos < end:
+        ident, pos = _vbi(buf, pos)
+        kind = _PUBLISH_PROPERTIES.get(ident)
+        if kind is None:
+            raise Malformed(f"property {ident:#x} is not a PUBLISH property")
+        if ident in seen and ident not in _REPEATABLE:
+            raise Malformed(f"property {ident:#x} twice")
+        seen.add(ident)
+        if kind == _BYTE:
+            if pos + 1 > end or buf[pos] > 1:
+                raise Malformed("payload format indicator")
+            pos += 1
+        elif kind == _INT2:
+            if pos + 2 > end or (buf[pos] | buf[pos + 1]) == 0:
+                raise Malformed("topic alias")
+            pos += 2
+        elif kind == _INT4:
+            pos += 4
+        elif kind == _VBI:
+            value, pos = _vbi(buf, pos)
+            if value == 0:
+                raise Malformed("subscription identifier 0")
+        elif kind == _BIN:
+            if pos + 2 > end:
+                raise Malformed("binary length past the properties")
+            pos += 2 + ((buf[pos] << 8) | buf[pos + 1])
+        elif kind == _UTF8:
+            pos = _utf8(buf, pos, end)
+        else:
+            pos = _utf8(buf, _utf8(buf, pos, end), end)
+        if pos > end:
+            raise Malformed("property past the properties")
+
+
+def parse_publish(header: int, packet: bytes | bytearray) -> tuple[str, int, bytes] | None:
+    """An MQTT v5 PUBLISH body -> (topic, packet id, payload); None when it is not well formed:
+    QoS 3, packet id 0 at QoS 1 or 2 (MQTT-2.2.1-3), an empty topic (the collector allows no topic
+    aliases), a bad property (:func:`_check_properties`) or a truncated packet.
+
+    The property values are not kept (the collector reads topic and payload only), which spares
+    paho's per-message ``Properties`` object, ``MQTTMessage`` and callback matching."""
+    qos = (header >> 1) & 0x03
+    if qos == 3:
+        return None
     try:
         pos = 2 + ((packet[0] << 8) | packet[1])
         topic = bytes(packet[2:pos]).decode("utf-8")
         mid = 0
-        if header & 0x06:
+        if qos:
             mid = (packet[pos] << 8) | packet[pos + 1]
             pos += 2
-        length, shift = 0, 0
-        while True:  # the properties' length: a variable byte integer (at most four bytes)
-            byte = packet[pos]
-            pos += 1
-            length |= (byte & 0x7F) << shift
-            if not byte & 0x80:
-                break
-            shift += 7
-            if shift > 21:
+            if mid == 0:
                 return None
-        pos += length
-    except (IndexError, UnicodeDecodeError):
+        length, pos = _vbi(packet, pos)
+        end = pos + length
+        if length:
+            _check_properties(packet, pos, end)
+        pos = end
+    except (IndexError, ValueError):  # UnicodeDecodeError and Malformed are ValueErrors
         return None
     if pos > len(packet) or not topic:
         return None
@@ -103,11 +184,12 @@ class _Client(paho.Client):
     * plain TCP reads go through :class:`_ReadAheadSocket`, and every buffered packet is handled in
       one loop iteration (one ``select`` per batch, not per message); TLS and websockets unchanged;
     * QoS 0/1 PUBLISH packets go straight to ``fast_message(topic, payload)`` (see
-      :func:`parse_publish`), then the PUBACK; anything else (QoS 2, a malformed packet, no fast
-      callback) takes paho's own path.
+      :func:`parse_publish`), then the PUBACK; a malformed one closes the connection (counted in
+      ``malformed``, logged once per 100); QoS 2 or no fast callback takes paho's own path.
     """
 
     fast_message: Callable[[str, bytes], None] | None = None
+    malformed = 0
 
     def _handle_publish(self) -> paho.MQTTErrorCode:
         fast = self.fast_message
@@ -115,8 +197,11 @@ class _Client(paho.Client):
         if fast is None or header & 0x06 == 0x04 or self._manual_ack or self._protocol != paho.MQTTv5:
             return super()._handle_publish()
         parsed = parse_publish(header, self._in_packet["packet"])
-        if parsed is None:
-            return super()._handle_publish()  # paho reports the malformed packet its own way
+        if parsed is None:  # malformed (MQTT v5 4.13): drop the connection; paho reconnects
+            self.malformed += 1
+            if self.malformed % 100 == 1:
+                log.warning("malformed PUBLISH from the broker (%d so far): connection closed", self.malformed)
+            return paho.MQTTErrorCode.MQTT_ERR_PROTOCOL
         topic, mid, payload = parsed
         with self._in_callback_mutex:
             try:
@@ -186,9 +271,15 @@ class MqttClient:
         c.fast_message = on_message
         self._client = c
 
+    @property
+    def malformed(self) -> int:
+        """Malformed PUBLISH packets from the broker (each closed the connection)."""
+        return self._client.malformed
+
     def start(self) -> None:
         props = Properties(PacketTypes.CONNECT)
         props.SessionExpiryInterval = self._session_expiry_s
+        props.MaximumPacketSize = MAX_PACKET_BYTES  # the broker sends nothing larger (issue 12)
         self._client.connect_async(self.host, self.port, keepalive=self._keepalive_s,
                                    clean_start=False, properties=props)
         self._client.loop_start()

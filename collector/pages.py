@@ -18,7 +18,7 @@ import logging
 import re
 import time
 import weakref
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -33,7 +33,7 @@ from jinja2 import Environment, PackageLoader, select_autoescape
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from collector import selftest_links, webqueries
+from collector import ratelimit, selftest_links, webqueries
 from collector.auth import (
     BEARER,
     DEVICE_BASIC,
@@ -45,6 +45,7 @@ from collector.auth import (
     DevicePasswords,
     Principal,
     Role,
+    is_loopback,
     resolve_device_auth,
     safe_next,
 )
@@ -63,6 +64,11 @@ POLL_S = 0.2
 HEARTBEAT_S = 4.0
 #: the browser self-test may move at most this many bytes per speed-test request
 SPEEDTEST_MAX_BYTES = 8 * 1024 * 1024
+#: browser self-test results one link may record: a burst of 5, then one per 30 s; one device (all its
+#: links together): 10, then one per 15 s. A result is at most 64 KiB (collector.bodylimit), so one
+#: link writes at most ~2 KiB/s to the database, not megabytes (issue 12)
+SELFTEST_LINK_BURST, SELFTEST_LINK_EVERY_S = 5, 30.0
+SELFTEST_DEVICE_BURST, SELFTEST_DEVICE_EVERY_S = 10, 15.0
 
 
 class ChangeHub:
@@ -106,8 +112,15 @@ class WebDeps:
     mediapath_offer_url: str = "/api/mediapath/offer"
     speedtest_url: str = "/speedtest"
     link_grace_s: float = selftest_links.DEFAULT_GRACE_S
+    #: where self-test links point ([http] public_url / the listener); never the request's Host header
+    public_url: str = ""
     counters: dict[str, int] = field(default_factory=dict)
     streams: int = 0  # open live views (event streams)
+    #: accepted browser self-test results per link and per device (issue 12: a link must not fill the disk)
+    selftest_per_link: ratelimit.Buckets = field(
+        default_factory=lambda: ratelimit.Buckets(1 / SELFTEST_LINK_EVERY_S, SELFTEST_LINK_BURST))
+    selftest_per_device: ratelimit.Buckets = field(
+        default_factory=lambda: ratelimit.Buckets(1 / SELFTEST_DEVICE_EVERY_S, SELFTEST_DEVICE_BURST))
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -434,13 +447,23 @@ def router(deps: WebDeps) -> APIRouter:
            responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
                       404: {"description": "no such meeting"}})
     async def events(request: Request, meeting_id: str, who: StaffApi) -> Response:
-        current_view(meeting_id)
-        return StreamingResponse(_event_stream(request, deps, meeting_id), media_type="text/event-stream",
+        view = current_view(meeting_id)
+
+        async def still_allowed() -> bool:
+            """Signed out, password changed, removed from the body, token revoked: the stream ends."""
+            try:
+                again = await auth.principal(request)
+            except HTTPException:
+                return False
+            return again is not None and again.role in staff and again.may_see_body(view.body)
+
+        return StreamingResponse(_event_stream(request, deps, meeting_id, still_allowed),
+                                 media_type="text/event-stream",
                                  headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
 
     # -- self-test links (H7) --
     def links(meeting: Meeting, request: Request) -> list[LinkOut]:
-        base = str(request.base_url).rstrip("/")
+        base = deps.public_url or str(request.base_url).rstrip("/")  # the configured address (issue 12)
         return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
                         url=base + x.path, expires_at=x.expires_at)
                 for x in selftest_links.links_for_meeting(deps.secret, meeting, deps.link_grace_s)]
@@ -511,7 +534,18 @@ def router(deps: WebDeps) -> APIRouter:
             responses={403: {"description": "invalid link"}, 410: {"description": "expired link"}})
     async def selftest_result(request: Request, token: str, body: BrowserSelftestIn) -> SelftestAccepted:
         meeting, p = resolve_link(token)
-        msg = browser_result(body, meeting, p.device_id, deps.now(), language(request))
+        now = deps.now()
+        wait = deps.selftest_per_link.take(f"{meeting.id}\0{p.member_id}", now)
+        if wait is None:
+            wait = deps.selftest_per_device.take(p.device_id, now)
+        if wait is not None:
+            deps.count("selftest_rate_limited")
+            if deps.counters["selftest_rate_limited"] % 100 == 1:  # the first, then every 100th
+                log.info("browser self-test results for %s refused: too many (%d so far)", p.device_id[:64],
+                         deps.counters["selftest_rate_limited"])
+            raise HTTPException(429, "too many self-test results: try again later",
+                                headers={"Retry-After": ratelimit.retry_after(wait)})
+        msg = browser_result(body, meeting, p.device_id, now, language(request))
         result = deps.ingest(msg)
         if inspect.isawaitable(result):
             result = await result
@@ -523,8 +557,12 @@ def router(deps: WebDeps) -> APIRouter:
     # -- IT --
     @r.get("/api/web/counters", response_model=WebCounters, tags=["health"],
            summary="Sign-in and page counters: failed sign-ins, refused tokens and links, open live views (IT)")
-    async def web_counters(who: ItApi) -> WebCounters:
-        return WebCounters(auth=dict(vars(auth.counters)), pages=dict(deps.counters), event_streams=deps.streams)
+    async def web_counters(request: Request, who: ItApi) -> WebCounters:
+        pages = dict(deps.counters)
+        speedtest = getattr(request.app.state, "speedtest_counters", None)
+        if speedtest is not None:
+            pages.update({f"speedtest_{k}": v for k, v in vars(speedtest).items()})
+        return WebCounters(auth=dict(vars(auth.counters)), pages=pages, event_streams=deps.streams)
 
     @r.get("/it/incidents", include_in_schema=False)
     async def incidents_page(request: Request, who: ItPage,
@@ -572,25 +610,35 @@ def router(deps: WebDeps) -> APIRouter:
     return r
 
 
-async def _event_stream(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
+async def _always() -> bool:
+    return True
+
+
+async def _event_stream(request: Request, deps: WebDeps, meeting_id: str,
+                        allowed: Callable[[], Awaitable[bool]] = _always) -> AsyncIterator[bytes]:
     """``view`` events carrying the MeetingView JSON (``runtime.view_json``, byte for byte what
     ``GET /api/meetings/{id}`` returns) whenever it changes, and a ``ping`` every HEARTBEAT_S so the page
     can tell a live view from a stale one. The countdown ticks in the page, so a view that differs only
     in ``at`` / ``substitute_in_s`` is not re-sent."""
     deps.streams += 1
     try:
-        async for chunk in _stream_views(request, deps, meeting_id):
+        async for chunk in _stream_views(request, deps, meeting_id, allowed):
             yield chunk
     finally:
         deps.streams -= 1
 
 
-async def _stream_views(request: Request, deps: WebDeps, meeting_id: str) -> AsyncIterator[bytes]:
+async def _stream_views(request: Request, deps: WebDeps, meeting_id: str,
+                        allowed: Callable[[], Awaitable[bool]] = _always) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     last_key: bytes | None = None
     last_sent = 0.0
     while True:
         if await request.is_disconnected():
+            return
+        if not await allowed():  # re-checked every turn (at most 1 s apart): issue 12
+            deps.count("event_stream_ended_signed_out")
+            yield b"event: signed_out\ndata: {}\n\n"
             return
         payload = deps.view_json(meeting_id)
         if payload is None:
@@ -668,6 +716,7 @@ def web_for(runtime: Any) -> WebDeps:
                 secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data),
                 device_auth=mode, device_passwords=passwords)
     deps = _WEB[runtime] = deps_from_runtime(runtime, auth, secret, ice_servers=ice_servers_of(config))
+    deps.public_url = config.http.base_url
     return deps
 
 
@@ -709,6 +758,23 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
 
     device = auth.require_device(path_device)
 
+    async def speedtest_trusted(request: Request) -> bool:
+        """A member with a valid self-test link, a device with its login, or signed-in staff: the
+        speed test keeps slots for them that anonymous clients cannot take (issue 12)."""
+        link = request.headers.get(SELFTEST_HEADER)
+        header = request.headers.get("authorization", "")
+        try:
+            if link:
+                selftest_links.resolve(deps.secret, link, deps.roster(), deps.now())
+                return True
+            if header.lower().startswith("basic ") and auth.device_auth is DeviceAuthMode.PASSWORDS:
+                return auth.device_principal(request) is not None
+            if header or request.cookies.get(SESSION_COOKIE):
+                return await auth.principal(request) is not None
+        except (selftest_links.InvalidLink, ValueError, HTTPException):
+            return False
+        return False
+
     async def dependency(request: Request,
                          _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
                          _cookie: Annotated[str | None, Depends(SESSION)] = None,
@@ -718,6 +784,7 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
         if path.startswith("/api/mediapath/"):
             return await media(request)
         if path.startswith("/speedtest/"):
+            request.state.speedtest_trusted = await speedtest_trusted(request)
             return None
         params = request.path_params
         if "device_id" in params and path.endswith("/meetings"):
@@ -727,6 +794,42 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
         return await it(request)
 
     return dependency
+
+
+def body_precheck(deps: WebDeps) -> Callable[[Any], tuple[int, str] | None]:
+    """For :class:`collector.bodylimit.BodyLimit`: refuse, before the body is read, a state-changing
+    request that carries no credential for a route that needs one (401) and a self-test result for
+    a link that is not valid (403, 410). The full check still runs in the route's guard."""
+    from collector.bodylimit import cookie_names, has_header
+
+    auth = deps.auth
+
+    def check(scope: Any) -> tuple[int, str] | None:
+        if scope.get("method") in ("GET", "HEAD", "OPTIONS"):
+            return None
+        path = str(scope.get("path", ""))
+        if path.startswith("/selftest/") and path.endswith("/result"):
+            token = path[len("/selftest/"):-len("/result")]
+            try:
+                selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+            except selftest_links.InvalidLink as exc:
+                deps.count(f"selftest_link_{exc.reason.value}")
+                return (410 if exc.reason is selftest_links.LinkError.EXPIRED else 403), exc.reason.value
+            return None
+        credentials = has_header(scope, b"authorization") or SESSION_COOKIE in cookie_names(scope) or \
+            has_header(scope, SELFTEST_HEADER.lower().encode())
+        if path == "/api/mediapath/offer":
+            if credentials or auth.device_auth is DeviceAuthMode.NONE:
+                return None
+            client = scope.get("client") or ("", 0)
+            if auth.device_auth is DeviceAuthMode.LOOPBACK and is_loopback(client[0]):
+                return None
+            return 401, "sign in first (a self-test link, device credentials or staff)"
+        if (path.startswith("/api/") or path == "/metrics") and not credentials:
+            return 401, "sign in first"
+        return None
+
+    return check
 
 
 _PAGE_ERRORS = {403: "forbidden", 404: "not_found"}
@@ -767,6 +870,9 @@ def _document_errors(schema: dict[str, Any]) -> None:
                 extra["404"] = "not found"
             if "requestBody" in op:
                 extra["400"] = "the body is not valid JSON"
+                extra["413"] = "the body is larger than this route's limit (docs/security.md)"
+            if method == "post" and path.startswith("/selftest/"):
+                extra["429"] = "too many results through this link or device: see Retry-After"
             if method == "post" and path.endswith("/actions"):
                 extra["409"] = "the engine refused the action"
             for code, text in extra.items():
@@ -839,7 +945,12 @@ def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
             return None
         if request.headers.get("authorization", "").lower().startswith("bearer ") or \
                 request.cookies.get(SESSION_COOKIE):
-            return await staff(request)
+            who = await staff(request)
+            if who.role is not Role.IT and not staff_may_offer(who, await _offer_of(request), deps.roster()):
+                deps.count("mediapath_offer_refused")
+                raise HTTPException(403, "a chair or secretary may check only a device of a meeting of their "
+                                         "own bodies (name its meeting_id)")
+            return who
         try:
             return await device(request)
         except HTTPException as exc:
@@ -850,10 +961,33 @@ def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
     return guard
 
 
+def staff_may_offer(who: Principal, offer: dict[str, Any], roster: Roster) -> bool:
+    """A chair's or secretary's media path offer must name a meeting of their own bodies and a device
+    of that meeting: its failed result turns the member ``failing`` and may adjourn the meeting (H15),
+    so a chair of one body must never reach another body's meeting (issue 12)."""
+    meeting_id, device_id = offer.get("meeting_id"), offer.get("device_id")
+    meeting = roster.meetings.get(meeting_id) if isinstance(meeting_id, str) else None
+    if meeting is None or not who.may_see_body(meeting.body):
+        return False
+    return any(p.device_id == device_id for p in meeting.participants)
+
+
 async def _offer_of(request: Request) -> dict[str, Any]:
     """The offer's JSON object, {} when it is not one (the offer handler answers 400/413 itself).
-    The body is cached on the request, so the handler reads it again."""
-    body = await request.body()
+    The body is read at most to the offer's limit (a chunked upload cannot exhaust memory) and kept on
+    the request, so the handler reads the same bytes again."""
+    from collector.media_peer import MAX_SDP_BYTES
+
+    body = getattr(request, "_body", None)
+    if body is None:
+        chunks: list[bytes] = []
+        size = 0
+        async for chunk in request.stream():
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > MAX_SDP_BYTES:
+                break
+        body = request._body = b"".join(chunks)  # Starlette's own cache: request.stream() replays it
     try:
         offer = json.loads(body[: 70 * 1024]) if body else {}
     except ValueError:

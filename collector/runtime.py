@@ -531,6 +531,8 @@ class Runtime:
             "broker": {"connected": connected, "url": self.mqtt_url,
                        "private": self.broker is not None,
                        "restarts": self.broker.restarts if self.broker is not None else 0,
+                       "connects": self.mqtt.connects if self.mqtt is not None else 0,
+                       "malformed": self.mqtt.malformed if self.mqtt is not None else 0,
                        "monitoring": "active" if connected else "interrupted"},
             "ingest": self.ingestor.counters.as_dict(),
             "store": {"queued": self.store.queue_size(), "written": s.written, "dropped": s.dropped,

@@ -11,17 +11,23 @@ Mounted by the collector at ``/speedtest``, so the agent's server URL is
 ``{collector}/speedtest/upload.php``. Bounded: downloads only in the sizes speedtest.net serves
 (at most ~32 MB), uploads at most ``max_upload_bytes`` (413 beyond), and at most
 ``max_concurrent`` transfers at once (503 beyond), so a speed test cannot take the collector down
-during a meeting (H1, H2).
+during a meeting (H1, H2). Against a hostile client (issue 12): one address holds at most
+``per_client`` anonymous transfers, anonymous clients together never the ``reserved`` slots kept
+for a member with a self-test link, a device with its login or signed-in staff; a transfer whose
+client stops reading for ``stall_s`` or that runs past ``transfer_s`` is ended; a client that goes
+away mid-download is counted, never logged per chunk.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import AsyncIterator
-from typing import Final
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
 #: Byte sizes of speedtest.net's ``random{N}x{N}.jpg`` files; the client budgets data with them.
@@ -44,51 +50,137 @@ def _random_buffer() -> bytes:
 
 
 class _Slots:
-    """A bound on concurrent transfers that refuses (503) instead of queueing."""
+    """Bounds on concurrent transfers that refuse (503) instead of queueing (issue 12):
 
-    def __init__(self, limit: int) -> None:
+    * ``limit`` transfers in all;
+    * anonymous clients (no valid self-test link, device login or staff sign-in) share at most
+      ``limit - reserved`` of them, and one address holds at most ``per_client``; so a member with a
+      link or a device login always finds one of the ``reserved`` slots, whoever else is downloading.
+    """
+
+    def __init__(self, limit: int, *, reserved: int = 8, per_client: int = 8) -> None:
         self.limit = limit
+        self.reserved = min(reserved, limit)
+        self.per_client = per_client
         self.busy = 0
+        self.anonymous = 0
+        self.by_client: dict[str, int] = {}
+        self.refused = 0
 
-    def take(self) -> None:
-        if self.busy >= self.limit:
-            raise HTTPException(status_code=503, detail="too many speed tests at once")
+    def take(self, client: str, trusted: bool) -> None:
+        mine = self.by_client.get(client, 0)
+        if self.busy >= self.limit or mine >= self.per_client * (2 if trusted else 1) or \
+                (not trusted and self.anonymous >= self.limit - self.reserved):
+            self.refused += 1
+            raise HTTPException(status_code=503, detail="too many speed tests at once",
+                                headers={"Retry-After": "10"})
         self.busy += 1
+        self.anonymous += 0 if trusted else 1
+        self.by_client[client] = mine + 1
 
-    def release(self) -> None:
+    def release(self, client: str, trusted: bool) -> None:
         self.busy = max(0, self.busy - 1)
+        if not trusted:
+            self.anonymous = max(0, self.anonymous - 1)
+        left = self.by_client.get(client, 1) - 1
+        if left > 0:
+            self.by_client[client] = left
+        else:
+            self.by_client.pop(client, None)
 
 
-async def _image_bytes(total: int, slot: _Slots) -> AsyncIterator[bytes]:
-    view = memoryview(_random_buffer())
-    sent = 0
-    try:
-        while sent < total:
-            start = sent % _BUFFER_BYTES
-            n = min(_CHUNK, total - sent, _BUFFER_BYTES - start)
-            yield bytes(view[start : start + n])
-            sent += n
-    finally:
-        slot.release()
+@dataclass
+class Counters:
+    downloads: int = 0
+    uploads: int = 0
+    #: the client stopped reading for ``stall_s`` or the transfer passed ``transfer_s``
+    stalled: int = 0
+    #: the client went away mid-transfer (a reset, a closed tab): normal, never logged per chunk
+    aborted: int = 0
 
 
-def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: int = 32) -> APIRouter:
-    """The speed-test routes; mount with ``app.include_router(router(), prefix="/speedtest")``."""
+class _Download(Response):
+    """The N×N "image" as an ASGI response that ends early, and quietly, when the client goes away
+    (one counter, no log line per chunk: issue 12), stops reading for ``stall_s`` or takes longer
+    than ``transfer_s``; its slot is released in every case."""
+
+    def __init__(self, total: int, release: Callable[[], None], counters: Counters, *, stall_s: float,
+                 transfer_s: float) -> None:
+        super().__init__(media_type="image/jpeg",
+                         headers={"Content-Length": str(total), "Cache-Control": "no-store"})
+        self.total = total
+        self.release = release
+        self.counters = counters
+        self.stall_s = stall_s
+        self.transfer_s = transfer_s
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        gone = asyncio.Event()
+
+        async def watch() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.ensure_future(watch())
+        loop = asyncio.get_running_loop()
+        end = loop.time() + self.transfer_s
+        try:
+            await asyncio.wait_for(send({"type": "http.response.start", "status": self.status_code,
+                                         "headers": self.raw_headers}), self.stall_s)
+            view = memoryview(_random_buffer())
+            sent = 0
+            while sent < self.total:
+                if gone.is_set():
+                    self.counters.aborted += 1
+                    return
+                if loop.time() > end:
+                    raise TimeoutError
+                start = sent % _BUFFER_BYTES
+                n = min(_CHUNK, self.total - sent, _BUFFER_BYTES - start)
+                await asyncio.wait_for(send({"type": "http.response.body", "body": bytes(view[start:start + n]),
+                                             "more_body": True}), self.stall_s)
+                sent += n
+                await asyncio.sleep(0)  # lets a reset connection be noticed before the next chunk
+            await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except TimeoutError:
+            self.counters.stalled += 1  # uvicorn closes the connection (one log line of its own)
+        except OSError:
+            self.counters.aborted += 1
+        finally:
+            watcher.cancel()
+            self.release()
+
+
+def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: int = 32, reserved: int = 8,
+           per_client: int = 8, stall_s: float = 10.0, transfer_s: float = 60.0) -> APIRouter:
+    """The speed-test routes; mount with ``app.include_router(router(), prefix="/speedtest")``.
+
+    A request is "trusted" when ``request.state.speedtest_trusted`` is set (the collector's guard
+    sets it for a valid self-test link, device login or staff sign-in): see :class:`_Slots`."""
     api = APIRouter(tags=["speedtest"])
-    slots = _Slots(max_concurrent)
+    slots = _Slots(max_concurrent, reserved=reserved, per_client=per_client)
+    counters = Counters()
+    api.speedtest_counters = counters  # type: ignore[attr-defined]
+    api.speedtest_slots = slots  # type: ignore[attr-defined]
+
+    def who(request: Request) -> tuple[str, bool]:
+        return (request.client.host if request.client else "?"), bool(getattr(request.state, "speedtest_trusted",
+                                                                              False))
 
     @api.get("/latency.txt", response_class=PlainTextResponse)
     async def latency() -> str:
         return "test=test"
 
     @api.get("/random{width:int}x{height:int}.jpg")
-    async def image(width: int, height: int) -> Response:
+    async def image(request: Request, width: int, height: int) -> Response:
         if width != height or width not in IMAGE_BYTES:
             raise HTTPException(status_code=404, detail=f"sizes served: {sorted(IMAGE_BYTES)}")
-        total = IMAGE_BYTES[width]
-        slots.take()
-        return StreamingResponse(_image_bytes(total, slots), media_type="image/jpeg",
-                                 headers={"Content-Length": str(total), "Cache-Control": "no-store"})
+        client, trusted = who(request)
+        slots.take(client, trusted)
+        counters.downloads += 1
+        return _Download(IMAGE_BYTES[width], lambda: slots.release(client, trusted), counters, stall_s=stall_s,
+                         transfer_s=transfer_s)
 
     @api.get("/upload.php", response_class=PlainTextResponse)
     async def upload_probe() -> str:
@@ -99,17 +191,29 @@ def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: 
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_upload_bytes):
             raise HTTPException(status_code=413, detail=f"at most {max_upload_bytes} bytes")
-        slots.take()
+        client, trusted = who(request)
+        slots.take(client, trusted)
+        counters.uploads += 1
         size = 0
+        loop = asyncio.get_running_loop()
+        end = loop.time() + transfer_s
+        stream = request.stream().__aiter__()
         try:
-            async for chunk in request.stream():
+            while True:
+                chunk = await asyncio.wait_for(stream.__anext__(), max(0.01, min(stall_s, end - loop.time())))
                 size += len(chunk)
                 if size > max_upload_bytes:
                     raise HTTPException(status_code=413, detail=f"at most {max_upload_bytes} bytes")
-        except ClientDisconnect:  # the client's time was up mid-upload: normal for a speed test
+        except StopAsyncIteration:
             pass
+        except ClientDisconnect:  # the client's time was up mid-upload: normal for a speed test
+            counters.aborted += 1
+        except TimeoutError:
+            counters.stalled += 1
+            raise HTTPException(status_code=408, detail="the upload stalled",
+                                headers={"Connection": "close"}) from None
         finally:
-            slots.release()
+            slots.release(client, trusted)
         return f"size={size}"
 
     return api

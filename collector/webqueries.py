@@ -6,7 +6,6 @@ so a page shows what the engine has just decided.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from dataclasses import dataclass, field
@@ -14,6 +13,7 @@ from typing import Any
 
 from fastapi import Query
 
+from collector import csvsafe
 from collector.store import schema
 
 FLUSH_S = 1.0
@@ -70,7 +70,7 @@ def incidents(store: Any, f: IncidentFilter) -> list[dict[str, Any]]:
 
 def incidents_csv(rows: list[dict[str, Any]]) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     w.writerow(INCIDENT_COLUMNS)
     for r in rows:
         w.writerow([json.dumps(r[c], sort_keys=True) if c == "metrics" else ("" if r[c] is None else r[c])

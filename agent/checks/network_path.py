@@ -203,7 +203,10 @@ async def check_bandwidth(ctx: CheckContext, *, link: LinkType | None = None) ->
         info = await asyncio.to_thread(platform.link_info)
         link = info.link
     ctx.progress("network.bandwidth")
-    result = await run_speedtest(cfg, ctx.collector_url, link=link, in_session=ctx.in_session, deadline=ctx.deadline)
+    from agent.config import collector_credentials
+
+    result = await run_speedtest(cfg, ctx.collector_url, link=link, in_session=ctx.in_session, deadline=ctx.deadline,
+                                 credentials=collector_credentials(ctx.config))
     findings = bandwidth_findings(result)
     if result.note and result.outcome is Outcome.OK:
         for f in findings:

@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import threading
 import time
+import urllib.request
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, Final
@@ -162,7 +163,27 @@ class _Failure(Exception):
         self.outcome = outcome
 
 
-def _collector_speedtest(cfg: SpeedtestConfig, plan: TransferPlan, base_url: str, stop: _Stop) -> Any:
+class _DeviceAuth(urllib.request.BaseHandler):
+    """A urllib handler adding the device's HTTP Basic credentials (its broker login) to every
+    request of a speed test against the collector, never against speedtest.net: the collector keeps
+    slots for signed-in devices that anonymous clients cannot take (docs/security.md)."""
+
+    handler_order = 900
+
+    def __init__(self, credentials: tuple[str, str]) -> None:
+        import base64
+
+        self.header = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+
+    def http_request(self, request: Any) -> Any:
+        request.add_unredirected_header("Authorization", self.header)
+        return request
+
+    https_request = http_request
+
+
+def _collector_speedtest(cfg: SpeedtestConfig, plan: TransferPlan, base_url: str, stop: _Stop,
+                        credentials: tuple[str, str] | None = None) -> Any:
     import speedtest
 
     config = speedtest_config(plan, cfg)
@@ -175,6 +196,8 @@ def _collector_speedtest(cfg: SpeedtestConfig, plan: TransferPlan, base_url: str
 
     st = _CollectorSpeedtest(config=config, timeout=cfg.timeout_s, secure=base_url.startswith("https"),
                              shutdown_event=stop)
+    if credentials is not None:  # the collector keeps speed-test slots for signed-in devices
+        st._opener.add_handler(_DeviceAuth(credentials))
     server = {"url": f"{base_url.rstrip('/')}/speedtest/upload.php", "name": base_url, "sponsor": "Likavillkor",
               "id": 0, "d": 0, "latency": 0}
     _best_server(st, [server])
@@ -223,7 +246,8 @@ def _measure(st: Any, cfg: SpeedtestConfig, started: float) -> BandwidthResult:
     return BandwidthResult(round(down, 3), round(up, 3), ping_ms, used, server, None, duration_s=duration)
 
 
-def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool, stop: _Stop) -> BandwidthResult:
+def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool, stop: _Stop,
+                  credentials: tuple[str, str] | None = None) -> BandwidthResult:
     started = time.monotonic()
     plan = plan_transfers(cfg.max_bytes, cfg.threads, cfg.download_share)
     try:
@@ -231,7 +255,7 @@ def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool,
             st = _public_speedtest(cfg, plan, stop)
         else:
             assert collector_url is not None
-            st = _collector_speedtest(cfg, plan, collector_url, stop)
+            st = _collector_speedtest(cfg, plan, collector_url, stop, credentials)
         return _measure(st, cfg, started)
     except _Failure as exc:
         return BandwidthResult(None, None, None, 0, None if public else collector_url, str(exc), exc.outcome,
@@ -242,7 +266,8 @@ def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool,
                                duration_s=time.monotonic() - started)
 
 
-async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bool, deadline: float) -> BandwidthResult:
+async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bool, deadline: float,
+                     credentials: tuple[str, str] | None = None) -> BandwidthResult:
     """Runs speedtest-cli in a daemon thread; past the deadline, tells it to stop and returns at once."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[BandwidthResult] = loop.create_future()
@@ -253,7 +278,7 @@ async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bo
             done.set_result(result)
 
     def work() -> None:
-        result = _run_blocking(cfg, collector_url, public, stop)
+        result = _run_blocking(cfg, collector_url, public, stop, credentials)
         with contextlib.suppress(RuntimeError):  # the loop may be gone after a deadline
             loop.call_soon_threadsafe(deliver, result)
 
@@ -270,8 +295,10 @@ async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bo
 
 
 async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link: LinkType | None = None,
-                        in_session: bool = False, deadline: float | None = None) -> BandwidthResult:
+                        in_session: bool = False, deadline: float | None = None,
+                        credentials: tuple[str, str] | None = None) -> BandwidthResult:
     """One bounded speed test. ``deadline`` is ``time.monotonic()`` based (default: now + ``deadline_s``).
+    ``credentials`` (the device's broker login) go to the collector only, never to speedtest.net.
 
     ``link`` is what carries the default route: on mobile data or a hotspot it refuses (H9), as it
     does while a meeting runs (``in_session``)."""
@@ -284,14 +311,14 @@ async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link
     if cfg.target == SpeedtestTarget.COLLECTOR:
         if not collector_url:
             return BandwidthResult(None, None, None, 0, None, "no collector URL to test against", Outcome.NO_TARGET)
-        return await _in_thread(cfg, collector_url, False, end)
+        return await _in_thread(cfg, collector_url, False, end, credentials)
     strict = cfg.target == SpeedtestTarget.PUBLIC or not collector_url
     # "auto" keeps half of the time for the collector, in case speedtest.net hangs (DNS, firewall)
     public_end = end if strict else time.monotonic() + (end - time.monotonic()) / 2
     public = await _in_thread(cfg, collector_url, True, public_end)
     if strict or public.outcome not in (Outcome.UNREACHABLE, Outcome.TIMEOUT):
         return public
-    fallback = await _in_thread(cfg, collector_url, False, end)
+    fallback = await _in_thread(cfg, collector_url, False, end, credentials)
     note = f"{public.error}; measured against the collector instead"
     return BandwidthResult(fallback.down_mbps, fallback.up_mbps, fallback.ping_ms, fallback.bytes_used,
                            fallback.server, fallback.error, fallback.outcome, note,

@@ -5,7 +5,6 @@ each remote participant's state. Built from the stored history; no I/O here.
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import io
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from collector import csvsafe
 from collector.web import i18n
 from collector.webqueries import MeetingHistory
 from likavillkor.roster import Meeting
@@ -180,7 +180,7 @@ def verdict_text(seg: Segment, lang: str) -> str:
 
 def to_csv(rep: Report, lang: str) -> str:
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = csvsafe.writer(buf)
     w.writerow(["meeting_id", "section", "label", "from", "to", "equal_terms", "affected"])
     mid = rep.meeting.id
     for seg in rep.segments:

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import paho.mqtt.client as paho
+import pytest
 
 from collector.broker import PrivateBroker
 from collector.store import schema as s
@@ -78,17 +79,20 @@ def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
     assert (tmp_path / "mosquitto" / "port").read_text() == str(b.port)
 
 
-def test_private_broker_persists_its_queue_to_disk() -> None:
+@pytest.mark.parametrize("mode", [0o755, 0o700])
+def test_private_broker_persists_its_queue_to_disk(mode: int) -> None:
     """Mosquitto writes its persistence file into data_dir (also when started as root, where it
     drops to the mosquitto user), so a queued session survives a broker restart. The data dir is
-    an ordinary 0755 directory, as data/ is for scripts/up.sh (pytest's tmp_path is 0700)."""
+    an ordinary 0755 directory, as an old data/ is, or 0700 as the collector makes it (issue 12):
+    then only the mosquitto group may pass through it."""
     data = Path(tempfile.mkdtemp(prefix="likavillkor-broker-"))
     try:
-        data.chmod(0o755)
+        data.chmod(mode)
         b = PrivateBroker(data)
         b.start()
         b.stop()
         assert "Permission denied" not in (data / "mosquitto" / "mosquitto.log").read_text()
         assert (data / "mosquitto" / "mosquitto.db").exists()
+        assert data.stat().st_mode & 0o007 == mode & 0o007  # never opened to others
     finally:
         shutil.rmtree(data, ignore_errors=True)

@@ -108,7 +108,7 @@ def test_roles_bodies_and_csrf(users: Path) -> None:
     assert client.get("/m/ks").status_code == 401  # nothing without signing in
     csrf = signed_in(client, "ordf")
     assert client.get("/m/ks").json()["who"] == "ordf"
-    assert client.get("/m/sn").status_code == 403  # another body's meeting
+    assert client.get("/m/sn").status_code == 404  # another body's meeting: as if unknown (issue 12)
     assert client.get("/m/unknown").status_code == 404
     assert client.post("/m/ks").status_code == 403  # no CSRF token
     assert client.post("/m/ks", headers={"X-CSRF-Token": "0" * 64}).status_code == 403
@@ -149,7 +149,7 @@ def test_api_tokens(users: Path) -> None:
     bearer = {"Authorization": f"Bearer {token}"}
     assert client.get("/m/ks", headers=bearer).json()["who"] == "token:ci"
     assert client.post("/m/ks", headers=bearer).status_code == 200  # no cookie, no CSRF needed
-    assert client.get("/m/sn", headers=bearer).status_code == 403
+    assert client.get("/m/sn", headers=bearer).status_code == 404
     assert client.get("/m/ks", headers={"Authorization": "Bearer lvt_forged"}).status_code == 401
     assert a.counters.token_rejected == 1
 

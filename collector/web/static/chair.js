@@ -201,6 +201,11 @@
       retryMs = 1000; document.getElementById("conn").textContent = "";
       apply(JSON.parse(ev.data));
     });
+    source.addEventListener("signed_out", function () {
+      // signed out (here or in another tab), password changed, removed from the body: to sign-in
+      source.close();
+      window.location.assign("/login?next=" + encodeURIComponent(window.location.pathname));
+    });
     source.addEventListener("ping", function (ev) {
       lastEvent = Date.now(); var d = JSON.parse(ev.data); if (d.at) offset = d.at - Date.now() / 1000;
     });

@@ -198,7 +198,7 @@
     var label = T["chk.download"];
     show("network.download", "pending", label, T["chk.pending"]);
     var t0 = performance.now();
-    return fetchT(boot.download_url + "?n=" + Math.random(), {cache: "no-store"}, 20000)
+    return fetchT(boot.download_url + "?n=" + Math.random(), {cache: "no-store", headers: {"X-Selftest-Token": boot.token}}, 20000)
       .then(function (r) { return r.arrayBuffer(); }).then(function (b) {
         var kbps = b.byteLength * 8 / Math.max(1, performance.now() - t0);
         record("network.download", label, level(kbps, L.down_warn_kbps, L.down_fail_kbps, true), Math.round(kbps), "kbps",
@@ -210,7 +210,7 @@
     if (window.crypto && crypto.getRandomValues) for (var o = 0; o < data.length; o += 65536) crypto.getRandomValues(data.subarray(o, Math.min(o + 65536, data.length)));
     show("network.upload", "pending", label, T["chk.pending"]);
     var t0 = performance.now();
-    return fetchT(boot.upload_url, {method: "POST", body: data, headers: {"Content-Type": "application/octet-stream"}}, 20000)
+    return fetchT(boot.upload_url, {method: "POST", body: data, headers: {"Content-Type": "application/octet-stream", "X-Selftest-Token": boot.token}}, 20000)
       .then(function (r) { return r.text(); }).then(function () {
         var kbps = data.length * 8 / Math.max(1, performance.now() - t0);
         record("network.upload", label, level(kbps, L.up_warn_kbps, L.up_fail_kbps, true), Math.round(kbps), "kbps",
