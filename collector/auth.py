@@ -284,9 +284,9 @@ def write_users(path: Path, data: UserFile) -> None:
     os.replace(tmp, path)
 
 
-#: owner read-write, the service's group read: the collector's service user reads it (a 500 on every
-#: signed-in request otherwise), nobody else does (argon2id hashes, token hashes)
-USERS_FILE_MODE = 0o640
+#: owner read-write only: the file belongs to the collector's service user (see users_file_owner; a
+#: 500 on every signed-in request otherwise), nobody else reads it (argon2id hashes, token hashes)
+USERS_FILE_MODE = 0o600
 
 
 def users_file_owner(path: Path, *, euid: int) -> tuple[int, int] | None:

@@ -62,15 +62,15 @@ def test_revoke_by_hash_prefix_when_names_repeat(tmp_path: Path) -> None:
     assert auth.revoke_tokens(users, "scr") == 0  # a short prefix is not a hash prefix
 
 
-def test_users_file_is_group_readable_and_keeps_its_owner(tmp_path: Path) -> None:
-    """Written 0640 (the service's group reads it), never wider, whatever the umask."""
+def test_users_file_is_private_and_keeps_its_owner(tmp_path: Path) -> None:
+    """Written 0600 (it belongs to the service user, see below), never wider, whatever the umask (issue 12)."""
     users = tmp_path / "users.toml"
     old = os.umask(0o077)
     try:
         auth.add_api_token(users, "x")
     finally:
         os.umask(old)
-    assert stat.S_IMODE(users.stat().st_mode) == 0o640
+    assert stat.S_IMODE(users.stat().st_mode) == 0o600
 
 
 def test_as_root_a_new_users_file_belongs_to_the_data_directorys_owner(tmp_path: Path) -> None:

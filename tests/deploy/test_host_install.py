@@ -300,7 +300,7 @@ def test_services_run_as_their_users_and_read_the_generated_files(installed: Ins
     st = passwords.stat()
     assert (st.st_mode & 0o777, grp.getgrgid(st.st_gid).gr_name) == (0o640, SERVICE_USER)
     users = inst.root / "var" / "lib" / "likavillkor" / "users.toml"
-    assert (users.stat().st_uid, users.stat().st_mode & 0o777) == (pwd.getpwnam(SERVICE_USER).pw_uid, 0o640)
+    assert (users.stat().st_uid, users.stat().st_mode & 0o777) == (pwd.getpwnam(SERVICE_USER).pw_uid, 0o600)
     # the documented `users list` printed both, and the IT user signs in to the running collector
     assert "user  it-admin\tit" in inst.doc_output and "token prometheus\tit" in inst.doc_output  # type: ignore[attr-defined]
     password = (inst.admin / "it-admin.password").read_text().strip()
