@@ -30,6 +30,9 @@ TEXT: dict[str, Text] = {
     "verdict.substitute_due": {"sv": "Ersättare ska kallas in", "en": "Call in a substitute"},
     "verdict.monitoring_interrupted": {"sv": "Övervakningen avbruten", "en": "Monitoring interrupted"},
     "verdict.ended": {"sv": "Sammanträdet är avslutat", "en": "The meeting has ended"},
+    # issue 11: nothing wrong is seen, but not everyone is watched: the roll call decides (H13)
+    "verdict.not_all_monitored": {"sv": "Alla övervakas inte — kontrollera dem vid uppropet (H13)",
+                                  "en": "Not everyone is monitored — check them at the roll call (H13)"},
     "stale": {"sv": "Vyn är inte aktuell — ingen kontakt med insamlaren sedan",
               "en": "This view is out of date — no contact with the collector since"},
     "reconnecting": {"sv": "återansluter …", "en": "reconnecting …"},
@@ -44,6 +47,11 @@ TEXT: dict[str, Text] = {
     "state.replaced": {"sv": "Ersatt", "en": "Replaced"},
     "state.excused": {"sv": "Jäv — har lämnat", "en": "Conflict — has left"},
     "state.left": {"sv": "Har lämnat", "en": "Has left"},
+    "state.not_monitored": {"sv": "Inte övervakad", "en": "Not monitored"},
+    # how a participant is watched (roster: monitoring)
+    "mon.agent": {"sv": "agent", "en": "agent"},
+    "mon.browser": {"sv": "följesida", "en": "companion page"},
+    "mon.none": {"sv": "övervakas inte", "en": "not monitored"},
     # table
     "col.member": {"sv": "Deltagare", "en": "Participant"},
     "col.state": {"sv": "Läge", "en": "State"},
