@@ -81,7 +81,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     app = create_app(runtime)
     h = cfg.http
     server = _server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
-                                           access_log=False, ssl_certfile=h.tls_cert or None,
+                                           access_log=False, ssl_certfile=h.tls_cert or None, ws_max_size=4096,
                                            ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3))
     scheme = "https" if h.tls_cert else "http"
     log.info("collector API on %s://%s:%d/api (docs: /docs), MQTT %s", scheme, h.host, h.port, runtime.mqtt_url)

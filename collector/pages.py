@@ -674,6 +674,9 @@ def setup(app: Any, runtime: Any) -> Auth:
     deps = web_for(runtime)
     app.state.web = deps
     app.include_router(router(deps))
+    from collector.web import companion  # the companion page (issue 11): its own module
+
+    companion.mount(app, deps, runtime)
     app.add_exception_handler(StarletteHTTPException, _html_errors(deps))
     describe_meeting_view(app)
     return deps.auth

@@ -16,6 +16,8 @@ if [ "$mode" = "test" ]; then
   want mosquitto-clients postgresql influxdb victoria-metrics chromium nftables iproute2 openssl
   # tests/deploy: systemd-analyze checks the shipped units (deploy/systemd)
   want systemd
+  # tests/web: WebKit, the iPad's engine (WebKitWebDriver + MiniBrowser under Xvfb, through selenium)
+  want webkit2gtk-driver xvfb
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from the distribution: ${need[*]}" >&2

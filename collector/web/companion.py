@@ -1,0 +1,281 @@
+"""The companion page (*följesidan*, issue 11): routes. The measurements and bounds are in
+``collector/companion.py``; the engine's side in ``collector/engine/monitoring.py``.
+
+* ``GET /companion/{token}`` — the page, for the member whose personal link it is (the self-test
+  link's token, ``collector/selftest_links.py``): her own state in large text, Swedish first.
+* ``WS /companion/{token}/ws`` — probes and echoes, page visibility, her state (docs/web.md).
+* ``POST /companion/{token}/bye`` — ``navigator.sendBeacon`` on ``pagehide``: the page is closing.
+
+A forged, expired or other member's link is refused with a clear message, counted
+(``likavillkor_companion_events_total{event="link_..."}``), logged once a minute per reason, and
+changes nothing else in the meeting.
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the Annotated dependencies at runtime.
+import asyncio
+import contextlib
+import itertools
+import logging
+import time
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+
+from collector import selftest_links
+from collector.companion import CompanionHub, Limits, ProbeStats, companion_sample, parse_message
+from collector.web import i18n
+from likavillkor import wire
+from likavillkor.roster import Meeting, Monitoring, Participant
+from likavillkor.topics import device_topic
+
+log = logging.getLogger(__name__)
+#: WebSocket close codes: 4403 invalid link, 4410 expired link, 4429 too many sockets, 1009 too big
+CLOSE_INVALID, CLOSE_EXPIRED, CLOSE_BUSY, CLOSE_TOO_BIG = 4403, 4410, 4429, 1009
+_CLEAN_CLOSE = (1000, 1001)  # the page closed the socket itself: closed, not lost
+
+
+@dataclass(frozen=True, slots=True)
+class LinkCheck:
+    """The member a personal link is for, or why it is refused."""
+
+    meeting: Meeting | None = None
+    participant: Participant | None = None
+    error: selftest_links.LinkError | None = None
+
+
+class _LogOnce:
+    """One log line per reason a minute; the counters have the rest."""
+
+    def __init__(self) -> None:
+        self._last: dict[str, float] = {}
+
+    def __call__(self, reason: str, detail: str = "") -> None:
+        now = time.monotonic()
+        if now - self._last.get(reason, -1e9) >= 60:
+            self._last[reason] = now
+            log.warning("companion page: %s %s(further ones counted, not logged for a minute)", reason,
+                        f"({detail}) " if detail else "")
+
+
+def member_state_texts(lang: str) -> dict[str, str]:
+    return {k[len("comp."):]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
+
+
+def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> CompanionHub:
+    """Add the companion routes to ``app``; ``app.state.companion`` is the hub (its counters go to
+    ``/metrics``)."""
+    hub = CompanionHub(limits or Limits())
+    app.state.companion = hub
+    app.include_router(router(deps, runtime, hub))
+    return hub
+
+
+def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
+    from collector.pages import language, render  # the pages' templates and language choice
+
+    r = APIRouter()
+    limits = hub.limits
+    warn = _LogOnce()
+    ids = itertools.count()
+
+    def check(token: str) -> LinkCheck:
+        try:
+            meeting, p = selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+        except selftest_links.InvalidLink as exc:
+            hub.count(f"link_{exc.reason.value}")
+            warn(f"refused link: {exc.reason.value}")
+            return LinkCheck(error=exc.reason)
+        return LinkCheck(meeting=meeting, participant=p)
+
+    async def member_link(token: str) -> LinkCheck:
+        """Who may call: the member whose personal link ``token`` is (signed, unexpired, on the roster)."""
+        return check(token)
+
+    MemberLink = Annotated[LinkCheck, Depends(member_link)]
+
+    def view_of(meeting_id: str, member_id: str) -> dict[str, Any]:
+        view = deps.view(meeting_id)
+        mine = next((x for x in view.participants if x.member_id == member_id), None) if view else None
+        if mine is None:
+            return {"t": "s", "state": None, "verdict": None}
+        reason = mine.reason
+        return {"t": "s", "state": mine.state.value, "verdict": view.verdict.value if view else None,
+                "monitoring": mine.monitoring, "watched": mine.companion_open or mine.monitoring == "agent",
+                "reason": {"sv": reason.sv, "en": reason.en} if reason is not None else None,
+                "rtt_ms": mine.rtt_ms, "loss_percent": mine.loss_percent, "at": deps.now()}
+
+    @r.get("/companion/{token}", include_in_schema=False)
+    async def companion_page(request: Request, token: str, who: MemberLink) -> Response:
+        lang = language(request)
+        if who.error is not None:
+            status = 410 if who.error is selftest_links.LinkError.EXPIRED else 403
+            return render(request, deps, "error.html", status=status, who=None,
+                          message=selftest_links.TEXT[who.error][lang], detail="")
+        assert who.meeting is not None and who.participant is not None
+        boot = {"lang": lang, "texts": member_state_texts(lang), "ws_path": f"/companion/{token}/ws",
+                "bye_url": f"/companion/{token}/bye", "selftest_url": f"/selftest/{token}",
+                "monitoring": who.participant.monitoring.value,
+                "probe_timeout_ms": int(limits.answer_deadline_s * 3000)}
+        response = render(request, deps, "companion.html", who=None, meeting=who.meeting,
+                          participant=who.participant, boot=boot)
+        host = request.headers.get("host", "")
+        # older Safari does not let 'self' cover ws:/wss: name this host explicitly
+        csp = response.headers["Content-Security-Policy"].replace(
+            "connect-src 'self'", f"connect-src 'self' ws://{host} wss://{host}")
+        response.headers["Content-Security-Policy"] = csp
+        return response
+
+    @r.post("/companion/{token}/bye", status_code=204, include_in_schema=False)
+    async def companion_bye(request: Request, token: str, who: MemberLink) -> Response:
+        if who.error is not None:
+            return Response(status_code=410 if who.error is selftest_links.LinkError.EXPIRED else 403)
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > limits.bye_max_bytes:
+                hub.count("message_too_big")
+                return Response(status_code=413)
+        assert who.meeting is not None and who.participant is not None
+        key = (who.meeting.id, who.participant.member_id)
+        hub.count("bye")
+        if who.participant.monitoring is Monitoring.BROWSER:
+            hub.visible.pop(key, None)
+            await asyncio.to_thread(runtime.companion, key[0], key[1], False)
+        return Response(status_code=204)
+
+    @r.websocket("/companion/{token}/ws")
+    async def companion_ws(websocket: WebSocket, token: str, who: MemberLink) -> None:
+        await websocket.accept()
+        if who.error is not None:
+            lang = "en" if websocket.query_params.get("lang") == "en" else "sv"
+            await _refuse(websocket, selftest_links.TEXT[who.error][lang],
+                          CLOSE_EXPIRED if who.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID)
+            return
+        assert who.meeting is not None and who.participant is not None
+        meeting, p = who.meeting, who.participant
+        key = (meeting.id, p.member_id)
+        refusal = hub.admit(key)
+        if refusal is not None:
+            hub.count(refusal)
+            warn(refusal, p.member_id)
+            await _refuse(websocket, "för många öppna följesidor / too many open companion pages", CLOSE_BUSY)
+            return
+        hub.count("opened")
+        sock = next(ids)
+        session = _Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn)
+        try:
+            await session.run()
+        finally:
+            hub.release(key)
+            was_watched = bool(hub.visible.get(key))
+            hub.set_visible(key, sock, False)
+            if session.close_code in _CLEAN_CLOSE:
+                hub.count("closed")
+                if p.monitoring is Monitoring.BROWSER and was_watched and not hub.visible.get(key):
+                    await asyncio.to_thread(runtime.companion, key[0], key[1], False)
+            else:  # no goodbye (network cut, device off): silence decides, as for an agent (H15)
+                hub.count("closed_abnormal")
+
+    return r
+
+
+async def _refuse(websocket: WebSocket, text: str, code: int) -> None:
+    with contextlib.suppress(Exception):
+        await websocket.send_json({"t": "error", "message": text})
+        await websocket.close(code)
+
+
+class _Session:
+    """One open companion socket: probes out, echoes and visibility in, a sample a second."""
+
+    def __init__(self, websocket: WebSocket, hub: CompanionHub, runtime: Any, deps: Any, meeting: Meeting,
+                 p: Participant, sock: int, view_of: Any, warn: _LogOnce) -> None:
+        self.ws, self.hub, self.runtime, self.deps = websocket, hub, runtime, deps
+        self.meeting, self.p, self.sock, self.view_of, self.warn = meeting, p, sock, view_of, warn
+        self.key = (meeting.id, p.member_id)
+        self.limits = hub.limits
+        self.stats = ProbeStats(self.limits.window, self.limits.answer_deadline_s)
+        self.visible = False
+        self.close_code: int | None = None
+        self.browser = p.monitoring is Monitoring.BROWSER
+
+    async def run(self) -> None:
+        sender = asyncio.create_task(self._send_loop())
+        try:
+            await self._receive_loop()
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+
+    async def _receive_loop(self) -> None:
+        limits, hub = self.limits, self.hub
+        while True:
+            try:
+                event = await self.ws.receive()
+            except (WebSocketDisconnect, RuntimeError) as exc:
+                self.close_code = getattr(exc, "code", 1006)
+                return
+            if event["type"] == "websocket.disconnect":
+                self.close_code = int(event.get("code") or 1006)
+                return
+            text, data = event.get("text"), event.get("bytes")
+            raw: str | bytes = text if isinstance(text, str) else data if isinstance(data, bytes) else b""
+            now = time.monotonic()
+            if not hub.allow(self.key, now):
+                hub.count("rate_limited")
+                self.warn("rate_limited", self.p.member_id)
+                continue
+            if len(raw) > limits.max_message_bytes:
+                hub.count("message_too_big")
+                self.warn("message_too_big", self.p.member_id)
+                self.close_code = CLOSE_TOO_BIG
+                with contextlib.suppress(Exception):
+                    await self.ws.close(CLOSE_TOO_BIG)
+                return
+            msg = parse_message(raw, limits.max_message_bytes)
+            if msg is None:
+                hub.count("message_bad")
+                self.warn("message_bad", self.p.member_id)
+                continue
+            kind = msg["t"]
+            if kind == "e":
+                self.stats.echo(msg.get("n"), now)
+            elif kind == "v":
+                await self._visibility(msg.get("visible") is True)
+            elif kind == "bye":
+                await self._visibility(False)
+                self.close_code = 1000
+                with contextlib.suppress(Exception):
+                    await self.ws.close(1000)
+                return
+            else:
+                hub.count("message_bad")
+
+    async def _visibility(self, visible: bool) -> None:
+        self.visible = visible
+        self.hub.set_visible(self.key, self.sock, visible)
+        if self.browser:  # an agent member is watched by her agent; "none" by nothing
+            shown = bool(self.hub.visible.get(self.key))  # any of her sockets (a second window)
+            await asyncio.to_thread(self.runtime.companion, self.key[0], self.key[1], shown)
+
+    async def _send_loop(self) -> None:
+        limits = self.limits
+        next_report = time.monotonic() + limits.report_interval_s
+        await self.ws.send_json(self.view_of(*self.key))
+        while True:
+            await asyncio.sleep(limits.probe_interval_s)
+            now = time.monotonic()
+            await self.ws.send_json({"t": "p", "n": self.stats.send(now)})
+            if now < next_report:
+                continue
+            next_report = now + limits.report_interval_s
+            heard, rtt, jitter, loss = self.stats.report(now)
+            if heard and self.visible and self.browser:  # an echo this second: evidence of contact
+                msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
+                outcome = await asyncio.to_thread(self.runtime.ingestor.handle,
+                                                  device_topic(self.p.device_id, "sample"), wire.encode(msg),
+                                                  self.runtime.clock())
+                self.hub.count(f"sample_{outcome}")
+            await self.ws.send_json(self.view_of(*self.key))

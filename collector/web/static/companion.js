@@ -1,0 +1,90 @@
+/* The companion page (följesidan, issue 11): answers the collector's probes at once, tells it when
+   the page is shown, hidden or closed, and shows the member her own state in large text.
+   Works in WebKit (iPad Safari) and Chromium; only a WebSocket, no WebRTC needed. */
+(function () {
+  "use strict";
+  var boot = JSON.parse(document.getElementById("boot").textContent);
+  var T = boot.texts;
+  var root = document.getElementById("companion");
+  var headline = document.getElementById("headline");
+  var reasonEl = document.getElementById("reason");
+  var watchEl = document.getElementById("watch");
+  var figures = document.getElementById("figures");
+  var TONE = {ok: "good", ready: "good", connected: "good", degraded: "warn", expected: "warn",
+              failing: "bad", lost: "bad", replaced: "bad", not_monitored: "info"};
+  var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false;
+
+  function visible() { return document.visibilityState === "visible"; }
+
+  function send(obj) {
+    if (ws && ws.readyState === 1) { try { ws.send(JSON.stringify(obj)); } catch (e) { /* reconnects */ } }
+  }
+
+  function setLink(state) { root.setAttribute("data-link", state); }
+
+  function showState(s) {
+    root.setAttribute("data-state", s.state || "");
+    root.setAttribute("data-watched", s.watched ? "1" : "0");
+    root.setAttribute("data-tone", TONE[s.state] || "");
+    headline.textContent = T["state." + s.state] || s.state || "";
+    var r = s.reason ? (boot.lang === "en" ? s.reason.en : s.reason.sv) : "";
+    reasonEl.textContent = r;
+    watchEl.textContent = s.watched ? T.watched : T.not_watched;
+    var f = [];
+    if (s.rtt_ms != null) f.push(T.rtt + " " + Math.round(s.rtt_ms) + " ms");
+    if (s.loss_percent != null) f.push(T.loss + " " + String(Math.round(s.loss_percent * 10) / 10).replace(".", boot.lang === "en" ? "." : ",") + " %");
+    figures.textContent = f.join(" · ");
+  }
+
+  function connect() {
+    if (refused || closing) return;
+    var url = (location.protocol === "https:" ? "wss://" : "ws://") + location.host + boot.ws_path +
+      (boot.lang === "en" ? "?lang=en" : "");
+    setLink("connecting");
+    ws = new WebSocket(url);
+    ws.onopen = function () {
+      backoff = 500; setLink("open"); lastHeard = Date.now();
+      send({t: "v", visible: visible()});
+    };
+    ws.onmessage = function (ev) {
+      lastHeard = Date.now();
+      var m; try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.t === "p") { send({t: "e", n: m.n}); return; }  // a probe: echo at once
+      if (m.t === "s") { showState(m); return; }
+      if (m.t === "error") {
+        refused = true; setLink("refused");
+        headline.textContent = m.message; reasonEl.textContent = ""; watchEl.textContent = "";
+      }
+    };
+    ws.onclose = function (ev) {
+      ws = null;
+      if (ev.code === 4403 || ev.code === 4410) refused = true;
+      if (refused || closing) return;
+      setLink("closed");
+      setTimeout(connect, backoff);
+      backoff = Math.min(backoff * 2, 5000);
+    };
+  }
+
+  // no probe for a while: say so here too (the collector decides about contact on its own clock)
+  setInterval(function () {
+    if (refused || closing) return;
+    if (Date.now() - lastHeard > boot.probe_timeout_ms) {
+      setLink("silent"); headline.textContent = T.no_contact; root.setAttribute("data-tone", "bad");
+    }
+  }, 500);
+
+  document.addEventListener("visibilitychange", function () {
+    send({t: "v", visible: visible()});
+    if (visible() && !ws) connect();
+  });
+  window.addEventListener("pagehide", function () {
+    closing = true;
+    send({t: "bye"});
+    if (navigator.sendBeacon) { try { navigator.sendBeacon(boot.bye_url, "bye"); } catch (e) { /* best effort */ } }
+  });
+  window.addEventListener("pageshow", function (ev) {
+    if (ev.persisted) { closing = false; connect(); }  // back from the back-forward cache
+  });
+  connect();
+}());
