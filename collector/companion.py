@@ -95,8 +95,7 @@ class ProbeStats:
         heard = self._answers > 0
         rtts = self._rtts
         rtt = statistics.median(rtts) if rtts else None
-        jitter = (sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1)
-                  if len(rtts) > 1 else None)
+        jitter = sum(abs(b - a) for a, b in itertools.pairwise(rtts)) / (len(rtts) - 1) if len(rtts) > 1 else None
         loss = 100.0 * self._done.count(False) / len(self._done) if self._done else None
         self._rtts = []
         self._answers = 0
@@ -182,11 +181,23 @@ def parse_message(text: str | bytes, max_bytes: int) -> dict[str, Any] | None:
     return msg
 
 
-def companion_sample(device_id: str, meeting_id: str, now: float, rtt_ms: float | None, jitter_ms: float | None,
-                     loss_percent: float | None) -> wire.Sample:
+def companion_sample(
+    device_id: str,
+    meeting_id: str,
+    now: float,
+    rtt_ms: float | None,
+    jitter_ms: float | None,
+    loss_percent: float | None,
+) -> wire.Sample:
     """What the companion page measured, as the member device's sample (``boot_id`` "companion",
     ``seq`` the collector's clock in ms, so a series across reconnects stays in order)."""
-    return wire.Sample(device_id=device_id, boot_id=BOOT_ID, seq=int(now * 1000), ts=now, meeting_id=meeting_id,
-                       rtt_ms=None if rtt_ms is None else round(min(rtt_ms, 60_000.0), 1),
-                       jitter_ms=None if jitter_ms is None else round(min(jitter_ms, 60_000.0), 1),
-                       loss_percent=None if loss_percent is None else round(loss_percent, 1))
+    return wire.Sample(
+        device_id=device_id,
+        boot_id=BOOT_ID,
+        seq=int(now * 1000),
+        ts=now,
+        meeting_id=meeting_id,
+        rtt_ms=None if rtt_ms is None else round(min(rtt_ms, 60_000.0), 1),
+        jitter_ms=None if jitter_ms is None else round(min(jitter_ms, 60_000.0), 1),
+        loss_percent=None if loss_percent is None else round(loss_percent, 1),
+    )

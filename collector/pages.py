@@ -221,6 +221,8 @@ class LinkOut(BaseModel):
     email: str | None
     url: str
     expires_at: float
+    monitoring: str = "agent"  # issue 11: how she is watched; "browser" members keep companion_url open
+    companion_url: str = ""  # the companion page (följesidan), same personal token as the self-test
 
 
 class WebCounters(BaseModel):
@@ -438,8 +440,10 @@ def router(deps: WebDeps) -> APIRouter:
     # -- self-test links (H7) --
     def links(meeting: Meeting, request: Request) -> list[LinkOut]:
         base = str(request.base_url).rstrip("/")
+        modes = {p.member_id: p.monitoring.value for p in meeting.participants}
         return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
-                        url=base + x.path, expires_at=x.expires_at)
+                        url=base + x.path, expires_at=x.expires_at, monitoring=modes.get(x.member_id, "agent"),
+                        companion_url=base + x.path.replace("/selftest/", "/companion/", 1))
                 for x in selftest_links.links_for_meeting(deps.secret, meeting, deps.link_grace_s)]
 
     @r.get("/api/meetings/{meeting_id}/selftest-links", response_model=list[LinkOut], tags=["self-test"],

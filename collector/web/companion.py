@@ -54,12 +54,15 @@ class _LogOnce:
         now = time.monotonic()
         if now - self._last.get(reason, -1e9) >= 60:
             self._last[reason] = now
-            log.warning("companion page: %s %s(further ones counted, not logged for a minute)", reason,
-                        f"({detail}) " if detail else "")
+            log.warning(
+                "companion page: %s %s(further ones counted, not logged for a minute)",
+                reason,
+                f"({detail}) " if detail else "",
+            )
 
 
 def member_state_texts(lang: str) -> dict[str, str]:
-    return {k[len("comp."):]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
+    return {k[len("comp.") :]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
 
 
 def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> CompanionHub:
@@ -100,29 +103,50 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         if mine is None:
             return {"t": "s", "state": None, "verdict": None}
         reason = mine.reason
-        return {"t": "s", "state": mine.state.value, "verdict": view.verdict.value if view else None,
-                "monitoring": mine.monitoring, "watched": mine.companion_open or mine.monitoring == "agent",
-                "reason": {"sv": reason.sv, "en": reason.en} if reason is not None else None,
-                "rtt_ms": mine.rtt_ms, "loss_percent": mine.loss_percent, "at": deps.now()}
+        return {
+            "t": "s",
+            "state": mine.state.value,
+            "verdict": view.verdict.value if view else None,
+            "monitoring": mine.monitoring,
+            "watched": mine.companion_open or mine.monitoring == "agent",
+            "reason": {"sv": reason.sv, "en": reason.en} if reason is not None else None,
+            "rtt_ms": mine.rtt_ms,
+            "loss_percent": mine.loss_percent,
+            "at": deps.now(),
+        }
 
     @r.get("/companion/{token}", include_in_schema=False)
     async def companion_page(request: Request, token: str, who: MemberLink) -> Response:
         lang = language(request)
         if who.error is not None:
             status = 410 if who.error is selftest_links.LinkError.EXPIRED else 403
-            return render(request, deps, "error.html", status=status, who=None,
-                          message=selftest_links.TEXT[who.error][lang], detail="")
+            return render(
+                request,
+                deps,
+                "error.html",
+                status=status,
+                who=None,
+                message=selftest_links.TEXT[who.error][lang],
+                detail="",
+            )
         assert who.meeting is not None and who.participant is not None
-        boot = {"lang": lang, "texts": member_state_texts(lang), "ws_path": f"/companion/{token}/ws",
-                "bye_url": f"/companion/{token}/bye", "selftest_url": f"/selftest/{token}",
-                "monitoring": who.participant.monitoring.value,
-                "probe_timeout_ms": int(limits.answer_deadline_s * 3000)}
-        response = render(request, deps, "companion.html", who=None, meeting=who.meeting,
-                          participant=who.participant, boot=boot)
+        boot = {
+            "lang": lang,
+            "texts": member_state_texts(lang),
+            "ws_path": f"/companion/{token}/ws",
+            "bye_url": f"/companion/{token}/bye",
+            "selftest_url": f"/selftest/{token}",
+            "monitoring": who.participant.monitoring.value,
+            "probe_timeout_ms": int(limits.answer_deadline_s * 3000),
+        }
+        response = render(
+            request, deps, "companion.html", who=None, meeting=who.meeting, participant=who.participant, boot=boot
+        )
         host = request.headers.get("host", "")
         # older Safari does not let 'self' cover ws:/wss: name this host explicitly
         csp = response.headers["Content-Security-Policy"].replace(
-            "connect-src 'self'", f"connect-src 'self' ws://{host} wss://{host}")
+            "connect-src 'self'", f"connect-src 'self' ws://{host} wss://{host}"
+        )
         response.headers["Content-Security-Policy"] = csp
         return response
 
@@ -149,8 +173,11 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         await websocket.accept()
         if who.error is not None:
             lang = "en" if websocket.query_params.get("lang") == "en" else "sv"
-            await _refuse(websocket, selftest_links.TEXT[who.error][lang],
-                          CLOSE_EXPIRED if who.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID)
+            await _refuse(
+                websocket,
+                selftest_links.TEXT[who.error][lang],
+                CLOSE_EXPIRED if who.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID,
+            )
             return
         assert who.meeting is not None and who.participant is not None
         meeting, p = who.meeting, who.participant
@@ -189,8 +216,18 @@ async def _refuse(websocket: WebSocket, text: str, code: int) -> None:
 class _Session:
     """One open companion socket: probes out, echoes and visibility in, a sample a second."""
 
-    def __init__(self, websocket: WebSocket, hub: CompanionHub, runtime: Any, deps: Any, meeting: Meeting,
-                 p: Participant, sock: int, view_of: Any, warn: _LogOnce) -> None:
+    def __init__(
+        self,
+        websocket: WebSocket,
+        hub: CompanionHub,
+        runtime: Any,
+        deps: Any,
+        meeting: Meeting,
+        p: Participant,
+        sock: int,
+        view_of: Any,
+        warn: _LogOnce,
+    ) -> None:
         self.ws, self.hub, self.runtime, self.deps = websocket, hub, runtime, deps
         self.meeting, self.p, self.sock, self.view_of, self.warn = meeting, p, sock, view_of, warn
         self.key = (meeting.id, p.member_id)
@@ -274,8 +311,11 @@ class _Session:
             heard, rtt, jitter, loss = self.stats.report(now)
             if heard and self.visible and self.browser:  # an echo this second: evidence of contact
                 msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
-                outcome = await asyncio.to_thread(self.runtime.ingestor.handle,
-                                                  device_topic(self.p.device_id, "sample"), wire.encode(msg),
-                                                  self.runtime.clock())
+                outcome = await asyncio.to_thread(
+                    self.runtime.ingestor.handle,
+                    device_topic(self.p.device_id, "sample"),
+                    wire.encode(msg),
+                    self.runtime.clock(),
+                )
                 self.hub.count(f"sample_{outcome}")
             await self.ws.send_json(self.view_of(*self.key))

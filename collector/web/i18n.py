@@ -117,9 +117,11 @@ TEXT: dict[str, Text] = {
                         "en": "No contact — the meeting is adjourned (H15)"},
     "comp.state.replaced": {"sv": "En ersättare har kallats in (H16)", "en": "A substitute has been called in (H16)"},
     "comp.state.expected": {"sv": "Väntar på anslutning", "en": "Waiting for you to connect"},
-    "comp.state.connected": {"sv": "Ansluten — sammanträdet har inte börjat", "en": "Connected — the meeting has not started"},
+    "comp.state.connected": {"sv": "Ansluten — sammanträdet har inte börjat",
+                            "en": "Connected — the meeting has not started"},
     "comp.state.ready": {"sv": "Redo — självtestet är godkänt", "en": "Ready — the self-test passed"},
-    "comp.state.excused": {"sv": "Jäv: du har lämnat för ärendet (H18)", "en": "Conflict: you have left for the item (H18)"},
+    "comp.state.excused": {"sv": "Jäv: du har lämnat för ärendet (H18)",
+                          "en": "Conflict: you have left for the item (H18)"},
     "comp.state.left": {"sv": "Du har lämnat sammanträdet", "en": "You have left the meeting"},
     "comp.state.not_monitored": {"sv": "Du övervakas inte just nu", "en": "You are not monitored right now"},
     "comp.watched": {"sv": "Sidan är öppen: ordföranden ser att du har kontakt.",
@@ -129,7 +131,8 @@ TEXT: dict[str, Text] = {
     "comp.rtt": {"sv": "Svarstid", "en": "Round-trip time"},
     "comp.loss": {"sv": "Förlust", "en": "Loss"},
     "comp.selftest": {"sv": "Gör självtestet", "en": "Run the self-test"},
-    "comp.open": {"sv": "Öppna följesidan och håll den öppen bredvid Teams", "en": "Open the companion page and keep it open beside Teams"},
+    "comp.open": {"sv": "Öppna följesidan och håll den öppen bredvid Teams",
+                 "en": "Open the companion page and keep it open beside Teams"},
     # self-test (H8, H9)
     "st.title": {"sv": "Självtest inför sammanträdet", "en": "Self-test before the meeting"},
     "st.intro": {"sv": "Testet kontrollerar kamera, mikrofon, att ljud och bild når sammanträdesrummet och hur "

@@ -31,9 +31,18 @@ def roster_with(**modes: Monitoring) -> Roster:
 
 
 def browser_selftest(feed: Feeder, device: str, t: float) -> Any:
-    msg = wire.SelftestResult(device_id=device, boot_id="browser", seq=int(t * 1000), ts=t, meeting_id="ks-1",
-                              source="browser", overall=wire.CheckStatus.PASS, started_at=t - 30, duration_s=30,
-                              checks=[])
+    msg = wire.SelftestResult(
+        device_id=device,
+        boot_id="browser",
+        seq=int(t * 1000),
+        ts=t,
+        meeting_id="ks-1",
+        source="browser",
+        overall=wire.CheckStatus.PASS,
+        started_at=t - 30,
+        duration_s=30,
+        checks=[],
+    )
     return feed.engine.ingest(msg, t)
 
 
@@ -84,8 +93,14 @@ def test_participant_watched_by_nothing_is_not_monitored_never_lost(policies: Po
     assert not engine.open_incidents()
     # a vote does not flag her (no claim either way) and an agent member's loss still adjourns (H15)
     engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_START, at=START + 901, by="ordf"))
-    assert "vote_risk" not in next(p for p in engine.view("ks-1", START + 902).participants  # type: ignore[union-attr]
-                                   if p.member_id == "anna").flags
+    assert (
+        "vote_risk"
+        not in next(
+            p
+            for p in engine.view("ks-1", START + 902).participants  # type: ignore[union-attr]
+            if p.member_id == "anna"
+        ).flags
+    )
     changes = engine.tick(START + 920)
     assert state(engine, "bo", START + 920) is PS.LOST
     assert any(getattr(c, "new", None) is Verdict.ADJOURN for c in changes)
@@ -108,8 +123,9 @@ def test_companion_page_watches_a_browser_member_while_open(policies: PolicySet)
     assert state(engine, "anna", START + 90) is PS.OK
     # hidden (Split View closed, app switched): not monitored, not lost, no adjournment
     changes = engine.companion("ks-1", "anna", False, START + 91)
-    assert [(c.old, c.new) for c in changes if hasattr(c, "new") and hasattr(c, "member_id")] == \
-        [(PS.OK, PS.NOT_MONITORED)]
+    assert [(c.old, c.new) for c in changes if hasattr(c, "new") and hasattr(c, "member_id")] == [
+        (PS.OK, PS.NOT_MONITORED)
+    ]
     feed.run(["bo-dev"], START + 91, START + 600, rtt_ms=20.0)
     view = engine.view("ks-1", START + 600)
     assert view is not None and view.verdict is Verdict.NOT_ALL_MONITORED

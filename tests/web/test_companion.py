@@ -23,14 +23,25 @@ import pytest
 from collector.auth import load_secret, sign
 from collector.selftest_links import make_token
 from tests.support.services import running_mosquitto, stop_pid
-from tests.web.conftest import SHOTS, SILENCE_S, SUBSTITUTE_S, Collector, iso, launch_chromium, make_collector, \
-    sign_in, until, write_camera_clip
+from tests.web.conftest import (
+    SHOTS,
+    SILENCE_S,
+    SUBSTITUTE_S,
+    Collector,
+    iso,
+    launch_chromium,
+    make_collector,
+    sign_in,
+    until,
+    write_camera_clip,
+)
 
 IPAD = {"width": 820, "height": 1180}  # iPad Air, portrait: Split View gives the page a third to a half
 
 
 def write_roster(path: Path, now: float) -> None:
-    path.write_text(f"""
+    path.write_text(
+        f"""
 [[meeting]]
 id = "ks-test"
 body = "kommunstyrelsen"
@@ -61,7 +72,9 @@ kind = "ipad"
 [[device]]
 id = "cecilia-ipad"
 kind = "ipad"
-""", encoding="utf-8")
+""",
+        encoding="utf-8",
+    )
 
 
 @pytest.fixture(scope="module")
@@ -124,8 +137,11 @@ def metric(collector: Collector, event: str) -> float:
 
 def set_visibility(page: Any, state: str) -> None:
     """What the browser does when the iPad switches app or Split View closes: visibilitychange."""
-    page.evaluate("s => { Object.defineProperty(document, 'visibilityState', {value: s, configurable: true});"
-                  " document.dispatchEvent(new Event('visibilitychange')); }", state)
+    page.evaluate(
+        "s => { Object.defineProperty(document, 'visibilityState', {value: s, configurable: true});"
+        " document.dispatchEvent(new Event('visibilitychange')); }",
+        state,
+    )
 
 
 def test_browser_selftest_does_not_make_the_ipad_member_lost(collector: Collector, chromium: Any) -> None:
@@ -220,6 +236,7 @@ def _ws_url(collector: Collector, token: str) -> str:
 
 
 def test_forged_expired_and_other_members_links_are_refused_and_counted(collector: Collector) -> None:
+    from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
     good = companion_url(collector, "anna").rsplit("/", 1)[-1]
@@ -235,15 +252,19 @@ def test_forged_expired_and_other_members_links_are_refused_and_counted(collecto
     states_before = {p["member_id"]: p["state"] for p in view(collector)["participants"]}
     verdict_before = view(collector)["verdict"]
 
-    for token, status, text in [(forged, 403, "Länken är inte giltig."), (other, 403, "Länken är inte giltig."),
-                                (wrong_purpose, 403, "Länken är inte giltig."),
-                                (expired, 410, "Länken har gått ut"), (gone, 403, "Du står inte längre")]:
+    for token, status, text in [
+        (forged, 403, "Länken är inte giltig."),
+        (other, 403, "Länken är inte giltig."),
+        (wrong_purpose, 403, "Länken är inte giltig."),
+        (expired, 410, "Länken har gått ut"),
+        (gone, 403, "Du står inte längre"),
+    ]:
         r = httpx.get(f"{collector.base}/companion/{token}", timeout=5)
         assert r.status_code == status and text in r.text, (token, r.status_code)
         with connect(_ws_url(collector, token), open_timeout=5) as ws:
             msg = json.loads(ws.recv(timeout=5))
             assert msg["t"] == "error" and msg["message"].startswith(text.split(":")[0]), msg
-            with pytest.raises(Exception):
+            with pytest.raises(ConnectionClosed):
                 ws.recv(timeout=5)
             assert ws.close_code == (4410 if status == 410 else 4403)
         assert httpx.post(f"{collector.base}/companion/{token}/bye", content=b"bye", timeout=5).status_code == status
@@ -256,6 +277,7 @@ def test_forged_expired_and_other_members_links_are_refused_and_counted(collecto
 
 
 def test_companion_socket_bounds(collector: Collector) -> None:
+    from websockets.exceptions import ConnectionClosed
     from websockets.sync.client import connect
 
     token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]  # "none": the page shows, nothing is sent
@@ -264,11 +286,11 @@ def test_companion_socket_bounds(collector: Collector) -> None:
         assert json.loads(a.recv(timeout=5))["t"] == "s"
         with connect(_ws_url(collector, token), open_timeout=5) as third:  # a third socket for one link
             assert json.loads(third.recv(timeout=5))["t"] == "error"
-            with pytest.raises(Exception):
+            with pytest.raises(ConnectionClosed):
                 third.recv(timeout=5)
             assert third.close_code == 4429
         a.send("x" * 600)  # over the 512-byte bound
-        with pytest.raises(Exception):
+        with pytest.raises(ConnectionClosed):
             while True:
                 a.recv(timeout=5)
         assert a.close_code == 1009
@@ -282,3 +304,13 @@ def test_companion_socket_bounds(collector: Collector) -> None:
         until(lambda: metric(collector, "rate_limited") > limited + 100, 10, "rate limit counted")
         assert json.loads(ws.recv(timeout=5))["t"] in ("s", "p")
     assert collector.participant("ks-test", "cecilia")["state"] == "not_monitored"
+
+
+def test_secretary_and_selftest_page_give_the_companion_link(collector: Collector) -> None:
+    rows = {x["member_id"]: x for x in collector.api("/api/meetings/ks-test/selftest-links")}
+    assert rows["anna"]["monitoring"] == "browser" and rows["cecilia"]["monitoring"] == "none"
+    assert rows["anna"]["companion_url"] == rows["anna"]["url"].replace("/selftest/", "/companion/")
+    assert httpx.get(rows["anna"]["companion_url"], timeout=5).status_code == 200
+    page = httpx.get(rows["anna"]["url"], timeout=5).text
+    assert 'id="companion-link"' in page and "Öppna följesidan" in page
+    assert 'id="companion-link"' not in httpx.get(rows["bo"]["url"], timeout=5).text  # Bo has his agent

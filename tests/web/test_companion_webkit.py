@@ -41,30 +41,48 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     assert safari.execute_script("return typeof RTCPeerConnection") == "undefined"
     safari.set_window_size(*IPAD_SPLIT)
     safari.get(companion_url(collector, "anna"))
-    until(lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], 20, "Anna ok (WebKit)",
-          collector.workdir / "collector.log")
-    wait_js(safari, "return document.getElementById('companion').getAttribute('data-state') === 'ok'", 10,
-            "the page shows ok")
-    assert safari.execute_script("return document.getElementById('headline').textContent") == \
-        "Du ses och hörs på lika villkor"
+    until(
+        lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"],
+        20,
+        "Anna ok (WebKit)",
+        collector.workdir / "collector.log",
+    )
+    wait_js(
+        safari,
+        "return document.getElementById('companion').getAttribute('data-state') === 'ok'",
+        10,
+        "the page shows ok",
+    )
+    assert (
+        safari.execute_script("return document.getElementById('headline').textContent")
+        == "Du ses och hörs på lika villkor"
+    )
     # large text, and it fits the Split View width without sideways scrolling
     size = safari.execute_script("return parseFloat(getComputedStyle(document.getElementById('headline')).fontSize)")
     assert size >= 28
     assert safari.execute_script("return document.documentElement.scrollWidth <= innerWidth")
     until(lambda: anna(collector)["rtt_ms"] is not None, 10, "round-trip time from WebKit")
     # hidden: WebKit's own visibilitychange path in the page (the event a real app switch fires)
-    safari.execute_script("Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
-                          "document.dispatchEvent(new Event('visibilitychange'));")
+    safari.execute_script(
+        "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'));"
+    )
     until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored (hidden, WebKit)")
     seen = hold(collector, 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
-    safari.execute_script("Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});"
-                          "document.dispatchEvent(new Event('visibilitychange'));")
+    safari.execute_script(
+        "Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});"
+        "document.dispatchEvent(new Event('visibilitychange'));"
+    )
     until(lambda: anna(collector)["state"] == "ok", 10, "Anna ok again (WebKit)")
     # English on request
     safari.get(companion_url(collector, "anna") + "?lang=en")
-    wait_js(safari, "return document.getElementById('headline').textContent === "
-                    "'You are seen and heard on equal terms'", 15, "the English headline")
+    wait_js(
+        safari,
+        "return document.getElementById('headline').textContent === 'You are seen and heard on equal terms'",
+        15,
+        "the English headline",
+    )
     # leaving the page (pagehide, bye): not monitored, never lost
     safari.get("about:blank")
     until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored (left, WebKit)")
@@ -82,7 +100,8 @@ def test_browser_selftest_in_webkit(collector: Collector, safari: Any) -> None: 
     wait_js(safari, "return document.querySelector('#status[data-overall]') !== null", 90, "the self-test result")
     checks = safari.execute_script(
         "var o = {}; document.querySelectorAll('#checks li').forEach(function (li) {"
-        " o[li.getAttribute('data-check')] = li.getAttribute('data-status'); }); return o;")
+        " o[li.getAttribute('data-check')] = li.getAttribute('data-status'); }); return o;"
+    )
     texts = safari.execute_script("return document.getElementById('checks').innerText")
     # WebKit's mock camera is captured and measured; its picture is dark (mean luma about 14 of 255), so
     # the check rightly calls it black (luma <= 20, the WebRTC troubleshooter's test), as for a real one

@@ -28,9 +28,13 @@ def xvfb() -> Iterator[str]:
     """A private X display (``-displayfd``: Xvfb picks a free number and tells us)."""
     binary = require_binary("Xvfb", "/usr/bin/Xvfb")
     read, write = os.pipe()
-    proc = subprocess.Popen([binary, "-displayfd", str(write), "-screen", "0", "1400x1400x24", "-nolisten", "tcp"],
-                            pass_fds=(write,), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    proc = subprocess.Popen(
+        [binary, "-displayfd", str(write), "-screen", "0", "1400x1400x24", "-nolisten", "tcp"],
+        pass_fds=(write,),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     os.close(write)
     try:
         with os.fdopen(read) as f:
