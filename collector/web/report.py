@@ -27,7 +27,8 @@ TIMELINE_COLOURS: dict[str, tuple[str, str]] = {
     "neutral": ("#f3f4f6", "#1f2937"), "info": ("#dbeafe", "#1e3a8a"),
 }
 STATE_CLASS = {"ok": "good", "ready": "good", "connected": "good", "degraded": "warn", "expected": "neutral",
-               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral"}
+               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral",
+               "not_monitored": "info"}
 
 
 @dataclass(frozen=True, slots=True)
