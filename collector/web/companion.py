@@ -109,7 +109,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             "verdict": view.verdict.value if view else None,
             "monitoring": mine.monitoring,
             "watched": mine.companion_open or mine.monitoring == "agent",
-            "reason": {"sv": reason.sv, "en": reason.en} if reason is not None else None,
+            "reason": {"code": reason.code, "sv": reason.sv, "en": reason.en} if reason is not None else None,
             "rtt_ms": mine.rtt_ms,
             "loss_percent": mine.loss_percent,
             "at": deps.now(),

@@ -27,7 +27,8 @@
     root.setAttribute("data-watched", s.watched ? "1" : "0");
     root.setAttribute("data-tone", TONE[s.state] || "");
     headline.textContent = T["state." + s.state] || s.state || "";
-    var r = s.reason ? (boot.lang === "en" ? s.reason.en : s.reason.sv) : "";
+    // the headline already says "equal terms": no need to repeat it
+    var r = s.reason && s.reason.code !== "ok" ? (boot.lang === "en" ? s.reason.en : s.reason.sv) : "";
     reasonEl.textContent = r;
     watchEl.textContent = s.watched ? T.watched : T.not_watched;
     var f = [];
