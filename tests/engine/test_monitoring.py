@@ -10,10 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
 from collector.engine import Engine, ParticipantState, Verdict
 from collector.engine.types import Action, ActionKind
 from likavillkor import wire
-from likavillkor.policy import PolicySet
+from likavillkor.policy import PolicySet, load_policy
 from likavillkor.roster import Meeting, Monitoring, Participant, Role, Roster, System
 from tests.engine.conftest import END, START, Feeder
 
@@ -169,3 +172,64 @@ def test_agent_and_none_members_ignore_companion_reports(policies: PolicySet) ->
     assert engine.companion("ks-1", "nobody", True, START) == []
     assert engine.companion("no-meeting", "anna", True, START) == []
     assert state(engine, "bo", START + 10) is PS.NOT_MONITORED
+
+
+# --- random sequences (hypothesis): the monitoring modes keep their promises ----------------------
+
+MODES = {"anna": Monitoring.BROWSER, "bo": Monitoring.NONE, "cecilia": Monitoring.AGENT}
+monitoring_event = st.one_of(
+    st.tuples(st.just("sample"), st.sampled_from(list(MODES)), st.floats(0, 1500)),
+    st.tuples(st.just("companion"), st.sampled_from(list(MODES)), st.booleans()),
+    st.tuples(st.just("selftest"), st.sampled_from(list(MODES))),
+    st.tuples(st.just("wait"), st.floats(0.1, 200)),
+    st.tuples(st.just("broker"), st.booleans()),
+)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(monitoring_event, min_size=10, max_size=120), st.floats(-1200, 100))
+def test_random_sequences_never_lose_the_unwatched(events: list[tuple[Any, ...]], begin: float) -> None:
+    policies = load_policy()
+    engine = Engine(roster_with(**MODES), policies, now=START + begin - 1)
+    now = START + begin
+    opened = False  # Anna's companion page has been open at least once
+    for ev in events:
+        if ev[0] == "sample":
+            msg = wire.Sample(device_id=f"{ev[1]}-dev", boot_id="b", seq=int(now * 1000), ts=now, rtt_ms=ev[2])
+            engine.ingest(msg, now)
+        elif ev[0] == "companion":
+            engine.companion("ks-1", ev[1], ev[2], now)
+            opened = opened or (ev[1] == "anna" and ev[2] and START - policies.defaults.watch_before_s <= now < END)
+        elif ev[0] == "selftest":
+            msg = wire.SelftestResult(
+                device_id=f"{ev[1]}-dev",
+                boot_id="browser",
+                seq=int(now * 1000),
+                ts=now,
+                source="browser",
+                overall=wire.CheckStatus.PASS,
+                started_at=now - 1,
+                duration_s=1,
+                checks=[],
+            )
+            engine.ingest(msg, now)
+        elif ev[0] == "wait":
+            now += ev[1]
+        else:
+            engine.broker(ev[1], now)
+        engine.tick(now)
+        view = engine.view("ks-1", now)
+        assert view is not None
+        states = {p.member_id: p.state for p in view.participants}
+        if START <= now < END:
+            # watched by nothing: never lost, replaced or judged; the meeting never claims equal terms
+            assert states["bo"] is PS.NOT_MONITORED
+            assert view.verdict is not Verdict.EQUAL_TERMS
+            if not opened:  # a browser member whose page never opened: no verdict from silence
+                assert states["anna"] is PS.NOT_MONITORED
+            if ev[0] == "companion" and ev[1] == "anna" and not ev[2] and states["anna"] is not PS.REPLACED:
+                assert states["anna"] is PS.NOT_MONITORED  # hidden or closed: never lost from that alone
+        # the held state agrees with the pure view
+        held = {m.member_id: m.state for m in engine._meetings["ks-1"].members.values()}
+        if START - policies.defaults.watch_before_s <= now < END:
+            assert held == states
