@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -164,8 +165,13 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         key = (who.meeting.id, who.participant.member_id)
         hub.count("bye")
         if who.participant.monitoring is Monitoring.BROWSER:
-            hub.visible.pop(key, None)
-            await asyncio.to_thread(runtime.companion, key[0], key[1], False)
+            sock = _sock_of(body)  # "bye 7": the closing page's socket; another window may still be open
+            if sock is None:
+                hub.visible.pop(key, None)
+            else:
+                hub.set_visible(key, sock, False)
+            if not hub.visible.get(key):
+                await asyncio.to_thread(runtime.companion, key[0], key[1], False)
         return Response(status_code=204)
 
     @r.websocket("/companion/{token}/ws")
@@ -190,7 +196,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             return
         hub.count("opened")
         sock = next(ids)
-        session = _Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn)
+        session = _Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn, lambda: check(token))
         try:
             await session.run()
         finally:
@@ -205,6 +211,14 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
                 hub.count("closed_abnormal")
 
     return r
+
+
+def _sock_of(body: bytes) -> int | None:
+    """``b"bye 7"`` -> 7; None for anything else."""
+    parts = body.decode("ascii", "replace").split()
+    if len(parts) == 2 and parts[0] == "bye" and parts[1].isdigit() and len(parts[1]) < 10:
+        return int(parts[1])
+    return None
 
 
 async def _refuse(websocket: WebSocket, text: str, code: int) -> None:
@@ -227,7 +241,9 @@ class _Session:
         sock: int,
         view_of: Any,
         warn: _LogOnce,
+        still_valid: Callable[[], LinkCheck],
     ) -> None:
+        self.still_valid = still_valid  # the link is checked again every report: expiry, roster changes
         self.ws, self.hub, self.runtime, self.deps = websocket, hub, runtime, deps
         self.meeting, self.p, self.sock, self.view_of, self.warn = meeting, p, sock, view_of, warn
         self.key = (meeting.id, p.member_id)
@@ -300,7 +316,7 @@ class _Session:
     async def _send_loop(self) -> None:
         limits = self.limits
         next_report = time.monotonic() + limits.report_interval_s
-        await self.ws.send_json(self.view_of(*self.key))
+        await self.ws.send_json({**self.view_of(*self.key), "sock": self.sock})
         while True:
             await asyncio.sleep(limits.probe_interval_s)
             now = time.monotonic()
@@ -308,6 +324,12 @@ class _Session:
             if now < next_report:
                 continue
             next_report = now + limits.report_interval_s
+            link = self.still_valid()
+            if link.error is not None:  # expired, or she left the roster: refused from now on
+                self.hub.count("link_revoked")
+                self.close_code = CLOSE_EXPIRED if link.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID
+                await _refuse(self.ws, selftest_links.TEXT[link.error]["sv"], self.close_code)
+                return
             heard, rtt, jitter, loss = self.stats.report(now)
             if heard and self.visible and self.browser:  # an echo this second: evidence of contact
                 msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)

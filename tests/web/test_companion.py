@@ -10,6 +10,7 @@ Mosquitto with a real device process for the agent member, and Debian's Chromium
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import time
@@ -314,3 +315,71 @@ def test_secretary_and_selftest_page_give_the_companion_link(collector: Collecto
     page = httpx.get(rows["anna"]["url"], timeout=5).text
     assert 'id="companion-link"' in page and "Öppna följesidan" in page
     assert 'id="companion-link"' not in httpx.get(rows["bo"]["url"], timeout=5).text  # Bo has his agent
+
+
+def test_two_windows_one_closes(collector: Collector) -> None:
+    """The page in Split View and a second window: closing one (its beacon names its socket) leaves
+    her watched by the other; closing both leaves her not monitored."""
+    from websockets.sync.client import connect
+
+    token = companion_url(collector, "anna").rsplit("/", 1)[-1]
+    with (
+        connect(_ws_url(collector, token), open_timeout=5) as a,
+        connect(_ws_url(collector, token), open_timeout=5) as b,
+    ):
+        socks = [json.loads(w.recv(timeout=5))["sock"] for w in (a, b)]
+        for w in (a, b):
+            w.send('{"t":"v","visible":true}')
+        stop = time.monotonic() + 20
+
+        def echo_until(pred: Any) -> None:  # both windows answer their probes, as the page does
+            while time.monotonic() < stop:
+                for w in (a, b):
+                    with contextlib.suppress(TimeoutError):
+                        m = json.loads(w.recv(timeout=0.05))
+                        if m["t"] == "p":
+                            w.send(json.dumps({"t": "e", "n": m["n"]}))
+                if pred():
+                    return
+            raise AssertionError("timed out")
+
+        echo_until(lambda: anna(collector)["state"] == "ok")
+        r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[0]}".encode(), timeout=5)
+        assert r.status_code == 204
+        t_end = time.monotonic() + 3 * SILENCE_S
+        echo_until(lambda: time.monotonic() > t_end)
+        assert anna(collector)["state"] == "ok"  # still watched through the other window
+        r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[1]}".encode(), timeout=5)
+        assert r.status_code == 204
+        until(lambda: anna(collector)["state"] == "not_monitored", 10, "not monitored after both closed")
+
+
+def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
+    """The member is taken off the roster while her page is open: the socket is refused from then on."""
+    from websockets.exceptions import ConnectionClosed
+    from websockets.sync.client import connect
+
+    token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]
+    roster = collector.workdir / "roster.toml"
+    text = roster.read_text(encoding="utf-8")
+    revoked = metric(collector, "link_revoked")
+    with connect(_ws_url(collector, token), open_timeout=5) as ws:
+        assert json.loads(ws.recv(timeout=5))["t"] == "s"
+        start, rest = text.split('[[meeting.participant]]\nname = "Cecilia Carlsson"', 1)
+        roster.write_text(start + rest.split("\n\n", 1)[1], encoding="utf-8")
+        try:
+            until(
+                lambda: "cecilia" not in {p["member_id"] for p in view(collector)["participants"]},
+                15,
+                "roster reloaded",
+            )
+            with pytest.raises(ConnectionClosed):
+                while True:
+                    m = json.loads(ws.recv(timeout=5))
+                    if m["t"] == "error":
+                        assert "Du står inte längre med" in m["message"]
+            assert ws.close_code == 4403
+        finally:
+            roster.write_text(text, encoding="utf-8")
+            until(lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]}, 15, "roster restored")
+    assert metric(collector, "link_revoked") == revoked + 1

@@ -12,7 +12,7 @@
   var figures = document.getElementById("figures");
   var TONE = {ok: "good", ready: "good", connected: "good", degraded: "warn", expected: "warn",
               failing: "bad", lost: "bad", replaced: "bad", not_monitored: "info"};
-  var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false;
+  var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false, sock = null;
 
   function visible() { return document.visibilityState === "visible"; }
 
@@ -51,7 +51,7 @@
       lastHeard = Date.now();
       var m; try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (m.t === "p") { send({t: "e", n: m.n}); return; }  // a probe: echo at once
-      if (m.t === "s") { showState(m); return; }
+      if (m.t === "s") { if (m.sock != null) sock = m.sock; showState(m); return; }
       if (m.t === "error") {
         refused = true; setLink("refused");
         headline.textContent = m.message; reasonEl.textContent = ""; watchEl.textContent = "";
@@ -82,7 +82,7 @@
   window.addEventListener("pagehide", function () {
     closing = true;
     send({t: "bye"});
-    if (navigator.sendBeacon) { try { navigator.sendBeacon(boot.bye_url, "bye"); } catch (e) { /* best effort */ } }
+    if (navigator.sendBeacon) { try { navigator.sendBeacon(boot.bye_url, sock == null ? "bye" : "bye " + sock); } catch (e) { /* best effort */ } }
   });
   window.addEventListener("pageshow", function (ev) {
     if (ev.persisted) { closing = false; connect(); }  // back from the back-forward cache
