@@ -252,15 +252,29 @@ class _Session:
         self.visible = False
         self.close_code: int | None = None
         self.browser = p.monitoring is Monitoring.BROWSER
+        self._closer: asyncio.Future[None] | None = None
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send_loop())
+        sender.add_done_callback(self._sender_done)
         try:
             await self._receive_loop()
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await sender
+
+    def _sender_done(self, task: "asyncio.Task[None]") -> None:
+        """A failing sender must not leave the socket open and silent (silence would read as her loss):
+        close it, so the page reconnects at once."""
+        if task.cancelled() or task.exception() is None:
+            return
+        exc = task.exception()
+        if isinstance(exc, WebSocketDisconnect | RuntimeError | OSError):
+            return  # the socket is gone; the receive loop sees it
+        self.hub.count("server_error")
+        log.error("companion page sender failed: %s: %s", type(exc).__name__, exc)
+        self._closer = asyncio.ensure_future(self.ws.close(1011))
 
     async def _receive_loop(self) -> None:
         limits, hub = self.limits, self.hub
