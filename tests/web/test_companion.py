@@ -191,6 +191,11 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     assert "Inte övervakad" in row.inner_text() and "kontrollera vid uppropet" in row.inner_text()
     assert chair.locator('tr[data-member="anna"]').get_attribute("data-state") == "ok"
     chair.screenshot(path=str(SHOTS / "chair-not-monitored.png"), full_page=True)
+    chair.goto(collector.base + "/chair/ks-test?lang=en")  # English on request
+    chair.wait_for_selector('#banner[data-verdict="not_all_monitored"]')
+    assert "Not everyone is monitored" in chair.inner_text("#banner")
+    assert "check at the roll call" in chair.locator('tr[data-member="cecilia"]').inner_text()
+    chair.goto(collector.base + "/chair/ks-test?lang=sv")
 
     # hidden (she switched app): not monitored, not lost, no Ajournera, for well past the silence limit
     set_visibility(page, "hidden")
