@@ -228,8 +228,10 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     until(lambda: anna(collector)["state"] == "lost", 10 + 3 * SILENCE_S, "Anna lost")
     assert view(collector)["verdict"] == "adjourn"
     assert anna(collector)["reason"]["code"] == "no_contact"
-    context.close()
-    # the abnormal close that follows leaves her lost until she is back (no "not monitored" cover-up)
+    seen = hold(collector, 2 * SILENCE_S)
+    assert {s for s, _ in seen} == {"lost"}, seen  # no cover-up while nothing arrives
+    context.close()  # the browser's close frame arrives: contact again, then closed -> not monitored
+    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after the close frame")
     page2 = chromium.new_context(viewport=IPAD, bypass_csp=True).new_page()
     page2.goto(companion_url(collector, "anna"))
     until(lambda: anna(collector)["state"] == "ok", 20, "Anna back")
