@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from tests.support.services import running_mosquitto
 from tests.web.conftest import launch_chromium, make_collector
-from tests.web.test_companion import write_roster
+from tests.web.test_companion import CUT, write_roster
 
 
 def main() -> int:
@@ -76,7 +76,7 @@ def main() -> int:
                     res["visible->ok"].append(wait("ok", t0))
                     time.sleep(1)
                     t0 = time.monotonic()
-                    page.evaluate("() => { WebSocket.prototype.send = function () {}; }")
+                    page.evaluate(CUT)
                     res["cut->lost"].append(wait("lost", t0))
                     ctx.close()
             print(f"cycles: {args.cycles}, silence_lost_s: {args.silence or 'shipped'}")

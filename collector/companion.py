@@ -47,6 +47,7 @@ class Limits:
     sockets_per_link: int = 2  # the page in Split View and, say, a second window
     max_sockets: int = 2000
     bye_max_bytes: int = 256
+    max_rtc: int = 200  # WebRTC data channels at once (collector/web/companion_rtc.py)
 
 
 class ProbeStats:

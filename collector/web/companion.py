@@ -5,6 +5,8 @@
   link's token, ``collector/selftest_links.py``): her own state in large text, Swedish first.
 * ``WS /companion/{token}/ws`` — probes and echoes, page visibility, her state (docs/web.md).
 * ``POST /companion/{token}/bye`` — ``navigator.sendBeacon`` on ``pagehide``: the page is closing.
+* ``POST /companion/{token}/rtc`` — the page's WebRTC offer for an unordered data channel beside its
+  socket (``collector/web/companion_rtc.py``), where the browser has ``RTCPeerConnection``.
 
 A forged, expired or other member's link is refused with a clear message, counted
 (``likavillkor_companion_events_total{event="link_..."}``), logged once a minute per reason, and
@@ -15,6 +17,7 @@ changes nothing else in the meeting.
 import asyncio
 import contextlib
 import itertools
+import json
 import logging
 import time
 from collections.abc import Callable
@@ -22,6 +25,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi.responses import JSONResponse
 
 from collector import selftest_links
 from collector.companion import CompanionHub, Limits, ProbeStats, companion_sample, parse_message
@@ -82,6 +86,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
     limits = hub.limits
     warn = _LogOnce()
     ids = itertools.count()
+    sessions: dict[int, _Session] = {}  # open sockets by id, for the WebRTC offer to join its socket
 
     def check(token: str) -> LinkCheck:
         try:
@@ -139,6 +144,8 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             "selftest_url": f"/selftest/{token}",
             "monitoring": who.participant.monitoring.value,
             "probe_timeout_ms": int(limits.answer_deadline_s * 3000),
+            "rtc_url": f"/companion/{token}/rtc",
+            "ice_servers": getattr(deps, "ice_servers", []),
         }
         response = render(
             request, deps, "companion.html", who=None, meeting=who.meeting, participant=who.participant, boot=boot
@@ -174,6 +181,51 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
                 await asyncio.to_thread(runtime.companion, key[0], key[1], False)
         return Response(status_code=204)
 
+    @r.post("/companion/{token}/rtc", include_in_schema=False)
+    async def companion_rtc(request: Request, token: str, who: MemberLink) -> Response:
+        from collector.web.companion_rtc import MAX_SDP_BYTES, RtcPath
+
+        if who.error is not None:
+            return Response(status_code=410 if who.error is selftest_links.LinkError.EXPIRED else 403)
+        assert who.meeting is not None and who.participant is not None
+        body = b""
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_SDP_BYTES:
+                hub.count("message_too_big")
+                return Response(status_code=413)
+        try:
+            offer = json.loads(body)
+            sock, sdp = int(offer["sock"]), str(offer["sdp"])
+        except (ValueError, KeyError, TypeError):
+            hub.count("rtc_bad_offer")
+            return Response(status_code=400)
+        session = sessions.get(sock)
+        if session is None or session.key != (who.meeting.id, who.participant.member_id):
+            hub.count("rtc_bad_offer")  # another member's socket, or none: refused, nothing changes
+            return Response(status_code=409)
+        if sum(1 for s in sessions.values() if s.rtc is not None) >= limits.max_rtc:
+            hub.count("rtc_busy")
+            return Response(status_code=503)
+        if session.rtc is not None:
+            await session.rtc.close()
+        rtc = RtcPath(limits, getattr(deps, "ice_servers", None))
+        try:
+            answer = await asyncio.wait_for(rtc.answer(sdp), 10.0)
+        except Exception as exc:
+            await rtc.close()
+            hub.count("rtc_bad_offer")
+            warn("rtc_bad_offer", f"{type(exc).__name__}: {exc}")
+            return Response(status_code=400)
+        session.rtc = rtc
+        hub.count("rtc_offer")
+
+        async def watch() -> None:
+            hub.count("rtc_open" if await rtc.expire() else "rtc_timeout")
+
+        session.spawn(watch())
+        return JSONResponse(answer)
+
     @r.websocket("/companion/{token}/ws")
     async def companion_ws(websocket: WebSocket, token: str, who: MemberLink) -> None:
         await websocket.accept()
@@ -197,9 +249,13 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         hub.count("opened")
         sock = next(ids)
         session = _Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn, lambda: check(token))
+        sessions[sock] = session
         try:
             await session.run()
         finally:
+            sessions.pop(sock, None)
+            if session.rtc is not None:
+                await session.rtc.close()
             hub.release(key)
             was_watched = bool(hub.visible.get(key))
             hub.set_visible(key, sock, False)
@@ -253,6 +309,13 @@ class _Session:
         self.close_code: int | None = None
         self.browser = p.monitoring is Monitoring.BROWSER
         self._closer: asyncio.Future[None] | None = None
+        self.rtc: Any = None  # collector.web.companion_rtc.RtcPath, when the page has WebRTC
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def run(self) -> None:
         sender = asyncio.create_task(self._send_loop())
@@ -330,11 +393,14 @@ class _Session:
     async def _send_loop(self) -> None:
         limits = self.limits
         next_report = time.monotonic() + limits.report_interval_s
-        await self.ws.send_json({**self.view_of(*self.key), "sock": self.sock})
+        await self.ws.send_json({**self.view_of(*self.key), "sock": self.sock, "path": "websocket"})
         while True:
             await asyncio.sleep(limits.probe_interval_s)
             now = time.monotonic()
             await self.ws.send_json({"t": "p", "n": self.stats.send(now)})
+            rtc = self.rtc
+            if rtc is not None:
+                rtc.probe(now)
             if now < next_report:
                 continue
             next_report = now + limits.report_interval_s
@@ -345,6 +411,12 @@ class _Session:
                 await _refuse(self.ws, selftest_links.TEXT[link.error]["sv"], self.close_code)
                 return
             heard, rtt, jitter, loss = self.stats.report(now)
+            path = "websocket"
+            if rtc is not None and rtc.open:  # the data channel's figures are the network's own
+                r_heard, r_rtt, r_jitter, r_loss = rtc.stats.report(now)
+                heard = heard or r_heard
+                if r_loss is not None:
+                    rtt, jitter, loss, path = r_rtt, r_jitter, r_loss, "webrtc"
             if heard and self.visible and self.browser:  # an echo this second: evidence of contact
                 msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
                 outcome = await asyncio.to_thread(
@@ -354,4 +426,4 @@ class _Session:
                     self.runtime.clock(),
                 )
                 self.hub.count(f"sample_{outcome}")
-            await self.ws.send_json(self.view_of(*self.key))
+            await self.ws.send_json({**self.view_of(*self.key), "path": path})

@@ -37,6 +37,8 @@ from tests.web.conftest import (
     write_camera_clip,
 )
 
+#: the page stops answering on both paths (WebSocket and data channel), its sockets left open
+CUT = "() => { WebSocket.prototype.send = function () {}; RTCDataChannel.prototype.send = function () {}; }"
 IPAD = {"width": 820, "height": 1180}  # iPad Air, portrait: Split View gives the page a third to a half
 
 
@@ -224,7 +226,7 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     page.goto(companion_url(collector, "anna"))
     until(lambda: anna(collector)["state"] == "ok", 20, "Anna ok")
     # the page stops answering (the iPad's network is gone; its socket is not closed)
-    page.evaluate("() => { WebSocket.prototype.send = function () {}; }")
+    page.evaluate(CUT)
     until(lambda: anna(collector)["state"] == "lost", 10 + 3 * SILENCE_S, "Anna lost")
     assert view(collector)["verdict"] == "adjourn"
     assert anna(collector)["reason"]["code"] == "no_contact"
@@ -390,3 +392,33 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
             roster.write_text(text, encoding="utf-8")
             until(lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]}, 15, "roster restored")
     assert metric(collector, "link_revoked") == revoked + 1
+
+
+def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector, chromium: Any) -> None:
+    """Where the browser has WebRTC, an unordered data channel (no retransmissions) carries the probes,
+    so loss is the network's own; the WebSocket keeps visibility and state. An offer aimed at another
+    member's socket is refused and counted."""
+    from websockets.sync.client import connect
+
+    opened, bad = metric(collector, "rtc_open"), metric(collector, "rtc_bad_offer")
+    context = chromium.new_context(viewport=IPAD, bypass_csp=True)
+    page = context.new_page()
+    page.goto(companion_url(collector, "anna"))
+    page.wait_for_selector('#companion[data-path="webrtc"]', timeout=30_000)
+    until(lambda: metric(collector, "rtc_open") == opened + 1, 10, "data channel open")
+    until(lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, 15, "Anna ok")
+    # another member's socket: refused, nothing changes
+    c_token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]
+    a_token = companion_url(collector, "anna").rsplit("/", 1)[-1]
+    with connect(_ws_url(collector, c_token), open_timeout=5) as ws:
+        sock = json.loads(ws.recv(timeout=5))["sock"]
+        r = httpx.post(
+            f"{collector.base}/companion/{a_token}/rtc", json={"sock": sock, "sdp": "v=0", "type": "offer"}, timeout=5
+        )
+        assert r.status_code == 409
+        r = httpx.post(f"{collector.base}/companion/{c_token}/rtc", content=b"{not json", timeout=5)
+        assert r.status_code == 400
+    assert metric(collector, "rtc_bad_offer") == bad + 2
+    assert anna(collector)["state"] == "ok"
+    context.close()
+    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")

@@ -40,7 +40,7 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     assert "AppleWebKit" in safari.execute_script("return navigator.userAgent")
     assert safari.execute_script("return typeof RTCPeerConnection") == "undefined"
     safari.set_window_size(*IPAD_SPLIT)
-    safari.get(companion_url(collector, "anna"))
+    safari.get(companion_url(collector, "anna"))  # WebKitGTK: no WebRTC, the WebSocket alone
     until(
         lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"],
         20,
@@ -62,6 +62,7 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     assert size >= 28
     assert safari.execute_script("return document.documentElement.scrollWidth <= innerWidth")
     until(lambda: anna(collector)["rtt_ms"] is not None, 10, "round-trip time from WebKit")
+    assert safari.execute_script("return document.getElementById('companion').getAttribute('data-path')") == "websocket"
     # hidden: WebKit's own visibilitychange path in the page (the event a real app switch fires)
     safari.execute_script(
         "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"

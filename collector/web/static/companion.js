@@ -12,7 +12,7 @@
   var figures = document.getElementById("figures");
   var TONE = {ok: "good", ready: "good", connected: "good", degraded: "warn", expected: "warn",
               failing: "bad", lost: "bad", replaced: "bad", not_monitored: "info"};
-  var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false, sock = null;
+  var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false, sock = null, pc = null;
 
   function visible() { return document.visibilityState === "visible"; }
 
@@ -51,20 +51,58 @@
       lastHeard = Date.now();
       var m; try { m = JSON.parse(ev.data); } catch (e) { return; }
       if (m.t === "p") { send({t: "e", n: m.n}); return; }  // a probe: echo at once
-      if (m.t === "s") { if (m.sock != null) sock = m.sock; showState(m); return; }
+      if (m.t === "s") {
+        if (m.sock != null && m.sock !== sock) { sock = m.sock; startRtc(sock); }
+        if (m.path) root.setAttribute("data-path", m.path);
+        showState(m); return;
+      }
       if (m.t === "error") {
         refused = true; setLink("refused");
         headline.textContent = m.message; reasonEl.textContent = ""; watchEl.textContent = "";
       }
     };
     ws.onclose = function (ev) {
-      ws = null;
+      ws = null; sock = null; stopRtc();
       if (ev.code === 4403 || ev.code === 4410) refused = true;
       if (refused || closing) return;
       setLink("closed");
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 5000);
     };
+  }
+
+  // Where the browser has WebRTC (Chromium, iPad Safari), an unordered data channel without
+  // retransmissions carries the same probes, so loss is the network's own. WebKitGTK has none:
+  // the WebSocket alone does the job there.
+  function stopRtc() { if (pc) { try { pc.close(); } catch (e) { /* closed */ } pc = null; } }
+  function startRtc(forSock) {
+    stopRtc();
+    if (!window.RTCPeerConnection) return;
+    var mine = new RTCPeerConnection({iceServers: boot.ice_servers || []});
+    pc = mine;
+    var dc = mine.createDataChannel("companion", {ordered: false, maxRetransmits: 0});
+    dc.onmessage = function (ev) {
+      var m; try { m = JSON.parse(ev.data); } catch (e) { return; }
+      if (m.t === "p") { try { dc.send(JSON.stringify({t: "e", n: m.n})); } catch (e) { /* closing */ } }
+    };
+    mine.createOffer().then(function (o) { return mine.setLocalDescription(o); }).then(function () {
+      return new Promise(function (resolve) {  // wait for host candidates (a LAN needs no STUN)
+        if (mine.iceGatheringState === "complete") { resolve(); return; }
+        var t = setTimeout(resolve, 3000);
+        mine.addEventListener("icegatheringstatechange", function () {
+          if (mine.iceGatheringState === "complete") { clearTimeout(t); resolve(); }
+        });
+      });
+    }).then(function () {
+      if (pc !== mine) return null;
+      return fetch(boot.rtc_url, {method: "POST", headers: {"Content-Type": "application/json"},
+        body: JSON.stringify({sock: forSock, sdp: mine.localDescription.sdp, type: "offer"})});
+    }).then(function (r) {
+      if (!r || !r.ok) throw new Error("offer refused");
+      return r.json();
+    }).then(function (answer) {
+      if (pc === mine) return mine.setRemoteDescription(answer);
+    }).catch(function () { if (pc === mine) stopRtc(); });  // the WebSocket carries on alone
   }
 
   // no probe for a while: say so here too (the collector decides about contact on its own clock)
