@@ -19,6 +19,7 @@ import contextlib
 import itertools
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -66,6 +67,21 @@ class _LogOnce:
             )
 
 
+_LINK_IN_PATH = re.compile(r"/(companion|selftest)/[A-Za-z0-9_.=-]{8,}")
+
+
+class RedactLinks(logging.Filter):
+    """A personal link is a credential: uvicorn logs every WebSocket's path ("WebSocket /companion/
+    <token>/ws" [accepted]) even without an access log, so the token is cut out of its records."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple) and record.args:
+            record.args = tuple(_LINK_IN_PATH.sub(r"/\1/…", a) if isinstance(a, str) else a for a in record.args)
+        elif isinstance(record.msg, str):
+            record.msg = _LINK_IN_PATH.sub(r"/\1/…", record.msg)
+        return True
+
+
 def member_state_texts(lang: str) -> dict[str, str]:
     return {k[len("comp.") :]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
 
@@ -75,6 +91,9 @@ def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> Co
     ``/metrics``)."""
     hub = CompanionHub(limits or Limits())
     app.state.companion = hub
+    uv = logging.getLogger("uvicorn.error")
+    if not any(isinstance(f, RedactLinks) for f in uv.filters):
+        uv.addFilter(RedactLinks())
     app.include_router(router(deps, runtime, hub))
     return hub
 

@@ -419,6 +419,9 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
         r = httpx.post(f"{collector.base}/companion/{c_token}/rtc", content=b"{not json", timeout=5)
         assert r.status_code == 400
     assert metric(collector, "rtc_bad_offer") == bad + 2
+    # a personal link is a credential: never in the collector's log (uvicorn logs WebSocket paths)
+    log = (collector.workdir / "collector.log").read_text(errors="replace")
+    assert "WebSocket /companion/" in log and a_token not in log and c_token not in log
     assert anna(collector)["state"] == "ok"
     context.close()
     until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")
