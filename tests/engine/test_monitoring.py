@@ -233,3 +233,21 @@ def test_random_sequences_never_lose_the_unwatched(events: list[tuple[Any, ...]]
         held = {m.member_id: m.state for m in engine._meetings["ks-1"].members.values()}
         if START - policies.defaults.watch_before_s <= now < END:
             assert held == states
+
+
+def test_a_roster_change_of_mode_starts_a_fresh_silence_window(policies: PolicySet) -> None:
+    """The secretary gives Anna the agent mid-meeting (she was on the browser, page hidden for ten
+    minutes): she is not lost for the old silence; if the agent never speaks, she is lost after the limit."""
+    engine = Engine(roster_with(anna=Monitoring.BROWSER, bo=Monitoring.AGENT), policies, now=START - 1800)
+    feed = Feeder(engine)
+    engine.companion("ks-1", "anna", True, START)
+    feed.run(["anna-dev", "bo-dev"], START, START + 10, link=None)
+    engine.companion("ks-1", "anna", False, START + 10)
+    feed.run(["bo-dev"], START + 10, START + 610)
+    assert state(engine, "anna", START + 610) is PS.NOT_MONITORED
+    engine.set_roster(roster_with(anna=Monitoring.AGENT, bo=Monitoring.AGENT), START + 610)
+    assert state(engine, "anna", START + 611) is not PS.LOST
+    feed.run(["anna-dev", "bo-dev"], START + 611, START + 620)
+    assert state(engine, "anna", START + 620) is PS.OK
+    feed.run(["bo-dev"], START + 620, START + 640)
+    assert state(engine, "anna", START + 640) is PS.LOST
