@@ -52,11 +52,17 @@ def main() -> int:
                     time.sleep(0.05)
                 raise SystemExit(f"timed out waiting for {state}")
 
-            res: dict[str, list[float]] = {"open->ok": [], "hidden->not_monitored": [], "visible->ok": [],
-                                           "cut->lost": []}
+            res: dict[str, list[float]] = {
+                "open->ok": [],
+                "hidden->not_monitored": [],
+                "visible->ok": [],
+                "cut->lost": [],
+            }
             rtts: list[float] = []
-            hide = ("s => { Object.defineProperty(document, 'visibilityState', {value: s, configurable: true});"
-                    " document.dispatchEvent(new Event('visibilitychange')); }")
+            hide = (
+                "s => { Object.defineProperty(document, 'visibilityState', {value: s, configurable: true});"
+                " document.dispatchEvent(new Event('visibilitychange')); }"
+            )
             with launch_chromium() as browser:
                 for _ in range(args.cycles):
                     ctx = browser.new_context(viewport={"width": 507, "height": 1180}, bypass_csp=True)
