@@ -216,6 +216,8 @@ TEXT: dict[str, Text] = {
     "rep.held": {"sv": "uppfyllt", "en": "held"},
     "rep.not_held": {"sv": "INTE uppfyllt", "en": "NOT held"},
     "rep.unknown": {"sv": "okänt (övervakningen avbruten)", "en": "unknown (monitoring interrupted)"},
+    "rep.unconfirmed": {"sv": "inte bekräftat för alla: någon övervakades inte (kontroll vid upprop, H13)",
+                        "en": "not confirmed for everyone: someone was not monitored (roll-call check, H13)"},
     "rep.affected": {"sv": "Berörda", "en": "Affected"},
     "rep.adjournments": {"sv": "Ajourneringar", "en": "Adjournments"},
     "rep.substitutions": {"sv": "Ersättare inkallade (H16)", "en": "Substitutes called in (H16)"},
