@@ -191,10 +191,22 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         key = (who.meeting.id, who.participant.member_id)
         hub.count("bye")
         if who.participant.monitoring is Monitoring.BROWSER:
-            sock = _sock_of(body)  # "bye 7": the closing page's socket; another window may still be open
+            # "bye 7 12": socket 7 hidden or closing, at the page's 12th visibility change. A beacon
+            # leaves even when iOS suspends the page at once (screen locked), where the socket's own
+            # message may not; one older than what the socket already said is stale and ignored.
+            sock, seq = _bye_of(body)
+            session = sessions.get(sock) if sock is not None else None
+            if session is not None and session.key != key:
+                session = None  # another member's socket: not hers to hide
+            if session is not None and seq is not None and seq < session.vis_seq:
+                hub.count("bye_stale")
+                return Response(status_code=204)
+            if session is not None:
+                session.visible = False
+                session.vis_seq = seq if seq is not None else session.vis_seq
             if sock is None:
                 hub.visible.pop(key, None)
-            else:
+            elif session is not None or sock not in sessions:
                 hub.set_visible(key, sock, False)
             if not hub.visible.get(key):
                 await asyncio.to_thread(runtime.companion, key[0], key[1], False)
@@ -288,12 +300,13 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
     return r
 
 
-def _sock_of(body: bytes) -> int | None:
-    """``b"bye 7"`` -> 7; None for anything else."""
+def _bye_of(body: bytes) -> tuple[int | None, int | None]:
+    """``b"bye 7 12"`` -> (7, 12); ``b"bye 7"`` -> (7, None); anything else (None, None)."""
     parts = body.decode("ascii", "replace").split()
-    if len(parts) == 2 and parts[0] == "bye" and parts[1].isdigit() and len(parts[1]) < 10:
-        return int(parts[1])
-    return None
+    nums = [int(p) for p in parts[1:3] if p.isdigit() and len(p) < 10]
+    if not parts or parts[0] != "bye" or len(nums) != len(parts) - 1:
+        return None, None
+    return (nums[0] if nums else None), (nums[1] if len(nums) > 1 else None)
 
 
 async def _refuse(websocket: WebSocket, text: str, code: int) -> None:
@@ -325,6 +338,7 @@ class _Session:
         self.limits = hub.limits
         self.stats = ProbeStats(self.limits.window, self.limits.answer_deadline_s)
         self.visible = False
+        self.vis_seq = 0  # the page's count of visibility changes (messages and beacons), newest wins
         self.close_code: int | None = None
         self.browser = p.monitoring is Monitoring.BROWSER
         self._closer: asyncio.Future[None] | None = None
@@ -392,6 +406,11 @@ class _Session:
             if kind == "e":
                 self.stats.echo(msg.get("n"), now)
             elif kind == "v":
+                seq = msg.get("seq")
+                if isinstance(seq, int) and not isinstance(seq, bool):
+                    if seq < self.vis_seq:  # older than a beacon already heard
+                        continue
+                    self.vis_seq = seq
                 await self._visibility(msg.get("visible") is True)
             elif kind == "bye":
                 await self._visibility(False)

@@ -425,3 +425,36 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     assert anna(collector)["state"] == "ok"
     context.close()
     until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")
+
+
+def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
+    """iOS may suspend the page before its socket's "hidden" leaves (screen locked): the beacon sent
+    on visibilitychange says it, so she is not monitored, not lost. A beacon older than what the
+    socket has said since (she came straight back) is ignored."""
+    from websockets.sync.client import connect
+
+    token = companion_url(collector, "anna").rsplit("/", 1)[-1]
+    stale = metric(collector, "bye_stale")
+    with connect(_ws_url(collector, token), open_timeout=5) as ws:
+        sock = json.loads(ws.recv(timeout=5))["sock"]
+        ws.send('{"t":"v","visible":true,"seq":2}')
+        deadline = time.monotonic() + 20
+
+        def echo_for(seconds: float) -> None:
+            end = min(deadline, time.monotonic() + seconds)
+            while time.monotonic() < end:
+                with contextlib.suppress(TimeoutError):
+                    m = json.loads(ws.recv(timeout=0.05))
+                    if m["t"] == "p":
+                        ws.send(json.dumps({"t": "e", "n": m["n"]}))
+
+        until(lambda: (echo_for(0.3), anna(collector)["state"] == "ok")[1], 20, "Anna ok")
+        bye = f"{collector.base}/companion/{token}/bye"
+        assert httpx.post(bye, content=f"bye {sock} 1".encode(), timeout=5).status_code == 204  # stale
+        echo_for(3 * SILENCE_S)
+        assert anna(collector)["state"] == "ok" and metric(collector, "bye_stale") == stale + 1
+        # the screen locks: only the beacon gets out, the socket stays open and silent
+        assert httpx.post(bye, content=f"bye {sock} 3".encode(), timeout=5).status_code == 204
+        until(lambda: anna(collector)["state"] == "not_monitored", 10, "not monitored after the beacon")
+        seen = hold(collector, 3 * SILENCE_S)
+        assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen

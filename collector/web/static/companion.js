@@ -13,6 +13,7 @@
   var TONE = {ok: "good", ready: "good", connected: "good", degraded: "warn", expected: "warn",
               failing: "bad", lost: "bad", replaced: "bad", not_monitored: "info"};
   var ws = null, lastHeard = 0, backoff = 500, closing = false, refused = false, sock = null, pc = null;
+  var visSeq = 0;  // visibility changes; the collector keeps the newest of messages and beacons
 
   function visible() { return document.visibilityState === "visible"; }
 
@@ -45,7 +46,7 @@
     ws = new WebSocket(url);
     ws.onopen = function () {
       backoff = 500; setLink("open"); lastHeard = Date.now();
-      send({t: "v", visible: visible()});
+      send({t: "v", visible: visible(), seq: visSeq});
     };
     ws.onmessage = function (ev) {
       lastHeard = Date.now();
@@ -113,14 +114,22 @@
     }
   }, 500);
 
+  function beacon() {
+    if (!navigator.sendBeacon) return;
+    try { navigator.sendBeacon(boot.bye_url, sock == null ? "bye" : "bye " + sock + " " + visSeq); } catch (e) { /* best effort */ }
+  }
   document.addEventListener("visibilitychange", function () {
-    send({t: "v", visible: visible()});
+    visSeq += 1;
+    send({t: "v", visible: visible(), seq: visSeq});
+    // hidden: also a beacon, which leaves even when iOS suspends the page at once (screen locked)
+    if (!visible()) beacon();
     if (visible() && !ws) connect();
   });
   window.addEventListener("pagehide", function () {
     closing = true;
+    visSeq += 1;
     send({t: "bye"});
-    if (navigator.sendBeacon) { try { navigator.sendBeacon(boot.bye_url, sock == null ? "bye" : "bye " + sock); } catch (e) { /* best effort */ } }
+    beacon();
   });
   window.addEventListener("pageshow", function (ev) {
     if (ev.persisted) { closing = false; connect(); }  // back from the back-forward cache
