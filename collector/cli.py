@@ -113,7 +113,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     h = cfg.http
     # forwarded headers only from the configured proxies (uvicorn would trust loopback by default)
     server = _server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
-                                           access_log=False, ssl_certfile=h.tls_cert or None,
+                                           access_log=False, ssl_certfile=h.tls_cert or None, ws_max_size=4096,
                                            ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3,
                                            proxy_headers=bool(h.trusted_proxies),
                                            forwarded_allow_ips=list(h.trusted_proxies) or None))

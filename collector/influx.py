@@ -27,11 +27,13 @@ log = logging.getLogger(__name__)
 STATE_CODES: Mapping[str, int] = {
     "ok": 0, "ready": 1, "connected": 1, "expected": 2, "degraded": 3, "failing": 4, "lost": 5,
     "replaced": 6, "excused": -1, "left": -2,
+    "not_monitored": -3,  # no claim either way: nothing watches her (issue 11, H13)
 }
 #: meeting_verdict.verdict_code: larger is worse; outside the meeting negative
 VERDICT_CODES: Mapping[str, int] = {
     "equal_terms": 0, "at_risk": 1, "adjourn": 2, "substitute_due": 3, "monitoring_interrupted": 4,
     "not_started": -1, "ended": -2,
+    "not_all_monitored": -3,  # nothing wrong seen, but someone is not monitored (issue 11, H13)
 }
 SEVERITY_CODES: Mapping[str, int] = {"warning": 1, "failure": 2}
 

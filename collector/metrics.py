@@ -52,10 +52,18 @@ def components(runtime: Any, app_state: Any = None) -> list[Family]:
     running = getattr(runtime, "reflector", None)
     reflector = running[0] if isinstance(running, tuple) and running else None
     peer = getattr(app_state, "media_peer", None) if app_state is not None else None
-    return component_families(
+    fams = component_families(
         reflector=dict(reflector.counters) if reflector is not None else None,
         media_peer=dict(peer.counters) if peer is not None else None,
         media_peer_open=len(peer.sessions) if peer is not None else None)
+    hub = getattr(app_state, "companion", None) if app_state is not None else None
+    if hub is not None:  # the companion page (issue 11, collector/web/companion.py)
+        fams.append(("likavillkor_companion_events_total", "counter",
+                     "companion pages: sockets opened/closed, refused links (link_<reason>), bounds, samples",
+                     [("likavillkor_companion_events_total", {"event": k}, v) for k, v in dict(hub.counters).items()]))
+        fams.append(("likavillkor_companion_open", "gauge", "companion page sockets open now",
+                     [("likavillkor_companion_open", {}, hub.open)]))
+    return fams
 
 
 def from_health(h: Mapping[str, object], extra: Iterable[Family] = ()) -> str:

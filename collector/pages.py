@@ -234,6 +234,8 @@ class LinkOut(BaseModel):
     email: str | None
     url: str
     expires_at: float
+    monitoring: str = "agent"  # issue 11: how she is watched; "browser" members keep companion_url open
+    companion_url: str = ""  # the companion page (följesidan), same personal token as the self-test
 
 
 class WebCounters(BaseModel):
@@ -464,8 +466,10 @@ def router(deps: WebDeps) -> APIRouter:
     # -- self-test links (H7) --
     def links(meeting: Meeting, request: Request) -> list[LinkOut]:
         base = deps.public_url or str(request.base_url).rstrip("/")  # the configured address (issue 12)
+        modes = {p.member_id: p.monitoring.value for p in meeting.participants}
         return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
-                        url=base + x.path, expires_at=x.expires_at)
+                        url=base + x.path, expires_at=x.expires_at, monitoring=modes.get(x.member_id, "agent"),
+                        companion_url=base + x.path.replace("/selftest/", "/companion/", 1))
                 for x in selftest_links.links_for_meeting(deps.secret, meeting, deps.link_grace_s)]
 
     @r.get("/api/meetings/{meeting_id}/selftest-links", response_model=list[LinkOut], tags=["self-test"],
@@ -726,6 +730,9 @@ def setup(app: Any, runtime: Any) -> Auth:
     deps = web_for(runtime)
     app.state.web = deps
     app.include_router(router(deps))
+    from collector.web import companion  # the companion page (issue 11): its own module
+
+    companion.mount(app, deps, runtime)
     app.add_exception_handler(StarletteHTTPException, _html_errors(deps))
     describe_meeting_view(app)
     return deps.auth

@@ -468,6 +468,12 @@ class Runtime:
                                          "meeting_id": meeting_id, "at": now, "result": result})
             self._apply(changes)
 
+    def companion(self, meeting_id: str, member_id: str, open_: bool) -> None:
+        """A member's companion page is open and visible, or hidden/closed (issue 11,
+        collector/web/companion.py)."""
+        with self.lock:
+            self._apply(list(self.engine.companion(meeting_id, member_id, open_, self.clock())))
+
     def set_roster(self, roster: Roster) -> None:
         with self.lock:
             changes = list(self.engine.set_roster(roster, self.clock()))

@@ -39,11 +39,12 @@ VERDICT_TEXT: dict[str, tuple[str, str]] = {
     "monitoring_interrupted": ("Övervakningen avbruten", "purple"),
     "not_started": ("Ej påbörjat", "text"),
     "ended": ("Avslutat", "text"),
+    "not_all_monitored": ("Alla övervakas inte", "blue"),
 }
 STATE_COLOURS: dict[str, str] = {
     "ok": "green", "ready": "light-green", "connected": "light-green", "expected": "text",
     "degraded": "yellow", "failing": "orange", "lost": "red", "replaced": "dark-red",
-    "excused": "blue", "left": "blue",
+    "excused": "blue", "left": "blue", "not_monitored": "blue",
 }
 LINKS = ("wifi", "ethernet", "wwan", "hotspot", "none", "unknown")
 #: how far back the countdown looks for the latest point: three periodic points at the default

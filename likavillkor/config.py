@@ -53,7 +53,47 @@ def _path_of(error: msgspec.ValidationError) -> list[str | int]:
 
 
 def locate_line(text: str, path: list[str | int]) -> int | None:
-    """Best-effort line number of a dotted key path in TOML text (1-based)."""
+    """Best-effort line number of a key path in TOML text (1-based). Indices into arrays of tables
+    (``meeting[1].participant[2].role``) pick the right ``[[...]]`` entry; without a match by index
+    the first line naming the keys is returned."""
+    exact = _locate_indexed(text, path) if any(isinstance(p, int) for p in path) else None
+    return exact if exact is not None else _locate_keys(text, path)
+
+
+def _locate_indexed(text: str, path: list[str | int]) -> int | None:
+    want = list(path)
+    while want and isinstance(want[-1], int):  # an index into an inline array: the key's line
+        want.pop()
+    counts: dict[tuple[str, ...], int] = {}
+    table: list[str | int] = []
+    table_line: int | None = None
+    for number, raw in enumerate(text.splitlines(), start=1):
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        header = re.match(r"^(\[\[?)\s*([^\]]+?)\s*\]\]?", line)
+        if header:
+            names = tuple(k.strip().strip('"') for k in header.group(2).split("."))
+            if header.group(1) == "[[":
+                counts[names] = counts.get(names, 0) + 1
+                for key in [k for k in counts if len(k) > len(names) and k[: len(names)] == names]:
+                    del counts[key]
+            table = []
+            for i in range(1, len(names) + 1):
+                table.append(names[i - 1])
+                if names[:i] in counts:
+                    table.append(counts[names[:i]] - 1)
+            table_line = number if table == want else None
+            if table_line is not None:
+                return table_line
+            continue
+        kv = re.match(r'^("?[A-Za-z0-9_.-]+"?)\s*=', line)
+        if kv and table + [k.strip('"') for k in kv.group(1).split(".")] == want:
+            return number
+    return table_line
+
+
+def _locate_keys(text: str, path: list[str | int]) -> int | None:
     keys = [p for p in path if isinstance(p, str)]
     if not keys:
         return None

@@ -18,7 +18,12 @@ Example (``deploy/roster.example.toml``)::
 
 Refused with the line at fault: a remote participant in a body that meets physically only (H23),
 a secret meeting on any system other than Compodium (H21, H22), a device on two participants of
-one meeting, duplicate meeting ids.
+one meeting, duplicate meeting ids, ``monitoring = "agent"`` on a device that cannot run the agent.
+
+How a participant is watched (``monitoring``, the secretary's choice; see :func:`default_monitoring`):
+``"agent"`` (the agent on her device publishes), ``"browser"`` (her companion page, *följesidan*,
+while it is open) or ``"none"`` (nothing: the chair checks her at the roll call, H13). The
+municipality's standard device is a tablet that runs no agent (H9, H10).
 """
 
 from __future__ import annotations
@@ -51,6 +56,34 @@ class Role(StrEnum):
     ERSATTARE = "ersättare"
 
 
+class Monitoring(StrEnum):
+    """How the system watches a participant (docs/engine.md, "Monitoring modes")."""
+
+    AGENT = "agent"  # likavillkor-agent on her device: silence means lost contact (H15)
+    BROWSER = "browser"  # her companion page while it is open; hidden or closed -> not monitored
+    NONE = "none"  # nothing watches her: never lost, never "equal terms" claimed for her (H13)
+
+
+class DeviceKind(StrEnum):
+    """What a ``[[device]]`` is; decides the default monitoring of a participant using it."""
+
+    PC = "pc"  # Windows or Linux: runs the agent
+    MAC = "mac"  # macOS: runs the agent
+    IPAD = "ipad"  # the handbook's standard tablet (H9, H10): no agent, the browser only
+    PHONE = "phone"  # no agent, the browser only
+
+
+#: the kinds that cannot run likavillkor-agent
+AGENTLESS_KINDS = frozenset({DeviceKind.IPAD, DeviceKind.PHONE})
+
+
+def default_monitoring(device_kind: DeviceKind | None) -> Monitoring:
+    """The default when a participant names no ``monitoring``: a device listed as an iPad or a phone
+    is watched by the browser (its companion page); anything else, including a device that is not
+    listed in ``[[device]]``, by the agent that publishes under its ``device_id``."""
+    return Monitoring.BROWSER if device_kind in AGENTLESS_KINDS else Monitoring.AGENT
+
+
 class BodyInfo(Section):
     system: System
     physical_only: bool = False
@@ -73,6 +106,7 @@ class _ParticipantIn(Section):
     role: Role = Role.LEDAMOT
     member_id: str | None = None
     email: str | None = None
+    monitoring: Monitoring | None = None  # default: default_monitoring(kind of the device)
 
 
 class _MeetingIn(Section):
@@ -90,6 +124,7 @@ class _DeviceIn(Section):
     id: str
     member_id: str | None = None
     description: str = ""
+    kind: DeviceKind | None = None
 
 
 class _RosterIn(Section):
@@ -104,6 +139,7 @@ class Participant:
     role: Role
     device_id: str
     email: str | None = None
+    monitoring: Monitoring = Monitoring.AGENT
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +165,7 @@ class Roster:
     meetings: dict[str, Meeting] = field(default_factory=dict)
     #: every device the municipality knows: from the meetings and from [[device]] entries
     devices: dict[str, str | None] = field(default_factory=dict)  # device_id -> member_id
+    device_kinds: dict[str, DeviceKind] = field(default_factory=dict)  # [[device]] entries that name a kind
 
     def meetings_for_device(self, device_id: str) -> list[Meeting]:
         return [m for m in self.meetings.values() if m.participant_for_device(device_id)]
@@ -197,6 +234,7 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
         raise ConfigError(f"not valid TOML: {exc}", source=source, line=int(m.group(1)) if m else None) from None
     parsed = convert(raw, _RosterIn, source=source, text=text)
     roster = Roster()
+    kinds = {d.id: d.kind for d in parsed.device if d.kind is not None}
     for i, mt in enumerate(parsed.meeting):
         span = _meeting_span(text, i)
 
@@ -235,13 +273,19 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
             if p.device_id in seen:
                 fail(f"device {p.device_id!r} is given to two participants of {mt.id!r}", "device_id", j)
             seen[p.device_id] = j
+            kind = kinds.get(p.device_id)
+            if p.monitoring is Monitoring.AGENT and kind in AGENTLESS_KINDS:
+                fail(f"device {p.device_id!r} is listed as kind = '{kind}', which cannot run the agent: "
+                     "say monitoring = \"browser\" (her companion page) or \"none\"", "monitoring", j)
+            monitoring = p.monitoring or default_monitoring(kind)
             member_id = p.member_id or slug(p.name)
-            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email))
+            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email, monitoring))
             roster.devices.setdefault(p.device_id, member_id)
         roster.meetings[mt.id] = Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret,
                                          tuple(participants))
     for d in parsed.device:
         roster.devices[d.id] = d.member_id or roster.devices.get(d.id)
+    roster.device_kinds = kinds
     return roster
 
 

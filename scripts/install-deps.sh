@@ -21,6 +21,8 @@ if [ "$mode" = "test" ]; then
   want systemd curl adduser
   # tests/media: a real sound server (a null sink and its monitor as the microphone, pacat to play into it)
   want pulseaudio
+  # tests/web: WebKit, the iPad's engine (WebKitWebDriver + MiniBrowser under Xvfb, through selenium)
+  want webkit2gtk-driver xvfb
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from the distribution: ${need[*]}" >&2

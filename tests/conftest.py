@@ -27,3 +27,10 @@ def postgres_server() -> Iterator[Postgres]:
     """A real PostgreSQL (Debian's package), one cluster per session; tests create their own database."""
     with running_postgres() as pg:
         yield pg
+
+
+@pytest.fixture(scope="session")
+def anyio_backend() -> str:
+    """``pytest.mark.anyio`` tests run on asyncio, the loop the code under test uses. (anyio >= 4.12
+    parametrizes over every importable backend, and selenium, for the WebKit tests, installs trio.)"""
+    return "asyncio"

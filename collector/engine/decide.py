@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from collector.engine import reasons as R
 from collector.engine.debounce import Judge, incident_kind, reason_code
+from collector.engine.monitoring import AGENT, not_monitored, watched
 from collector.engine.state import Member
 from collector.engine.types import ParticipantState, Reason, Verdict
 from likavillkor import wire
@@ -134,6 +135,8 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
         return Assessment(PS.LEFT)
     if m.excused_at is not None:
         return Assessment(PS.EXCUSED)
+    if m.lost_since is None and not watched(m):
+        return Assessment(PS.NOT_MONITORED)  # never lost nor judged from that alone (H13; issue 11)
     if m.first_contact is None:
         return Assessment(PS.EXPECTED)
     lost = lost_since(m, policy, monitor, now)
@@ -163,14 +166,14 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
 def is_late_connect(m: Member, start: float, policy: Policy, now: float) -> bool:
     """Not connected 15 minutes before the start (H8)."""
     deadline = start - policy.connect_early_s
-    if now <= deadline:
+    if now <= deadline or m.monitoring != AGENT:  # only an agent is expected to connect (issue 11)
         return False
     return m.first_contact is None or m.first_contact > deadline
 
 
 def at_vote_risk(m: Member, state: ParticipantState) -> bool:
     """During a vote every member must take part on equal terms (H3, H5)."""
-    if state in (PS.OK, PS.EXCUSED, PS.LEFT):
+    if state in (PS.OK, PS.EXCUSED, PS.LEFT, PS.NOT_MONITORED):  # not monitored: no claim either way
         return False
     return not (state is PS.REPLACED and m.handled_at is not None)
 
@@ -225,6 +228,13 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
         out.append(R.left(m.left_at or now, mid))
     elif st is PS.EXCUSED:
         out.append(R.excused(m.excused_at or now, m.excused_item, mid))
+    elif st is PS.NOT_MONITORED:
+        out.append(not_monitored(m))
+        if m.selftest is not None:  # what the member's own self-test said, for the roll call (H13)
+            if m.selftest.overall in ("pass", "warn"):
+                out.append(R.selftest_passed(m.selftest.at, mid))
+            else:
+                out.append(R.selftest_failed(m.selftest.failed, mid))
     elif st is PS.EXPECTED:
         if phase is Phase.RUNNING:
             out.append(R.not_connected(start, mid))
@@ -289,7 +299,8 @@ class Standing(NamedTuple):
     vote_risk: bool = False
 
 
-_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4}
+_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4,
+                   PS.NOT_MONITORED: 5}
 
 
 def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
@@ -304,7 +315,7 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
     if not monitor.connected:
         return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(monitor.down_since)]
     worst: list[tuple[int, Standing]] = []
-    due = lost = degraded = False
+    due = lost = degraded = unmonitored = False
     for s in standings:
         if s.state is PS.REPLACED:
             if s.handled:
@@ -314,6 +325,8 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
             lost = True
         elif s.state in (PS.DEGRADED, PS.EXPECTED):
             degraded = True
+        elif s.state is PS.NOT_MONITORED:
+            unmonitored = True  # no claim for her: never "equal terms" for the whole meeting (issue 11)
         else:
             continue
         if explain:
@@ -331,4 +344,6 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
         return Verdict.ADJOURN, out
     if degraded:
         return Verdict.AT_RISK, out
+    if unmonitored:
+        return Verdict.NOT_ALL_MONITORED, out
     return Verdict.EQUAL_TERMS, out or ([R.all_ok()] if explain else [])

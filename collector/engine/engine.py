@@ -119,6 +119,10 @@ class Engine:
                     pm = prev.members.pop(member_id, None)
                     if pm is not None:
                         pm.name, pm.role, pm.device_id = m.name, m.role, m.device_id
+                        if pm.monitoring != m.monitoring:  # watched another way from now: a fresh grace
+                            pm.monitoring, pm.companion_open = m.monitoring, False
+                            if pm.first_contact is not None and pm.lost_since is None:
+                                pm.returned_at = now
                         if prev.judge is not judge:  # another policy: other channels, debounce afresh
                             pm.hist, pm.warn_up, pm.fail_up, pm.bad = judge.fresh(), 0, 0, {}
                         mt.members[member_id] = pm
@@ -233,7 +237,10 @@ class Engine:
         changed = False
         is_status = type(msg) is wire.Status
         offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
-        if not offline:
+        # a browser self-test is a self-test, not contact in the meeting (issue 11): the member's
+        # iPad runs no agent, so nothing would be heard from it afterwards
+        browser_test = type(msg) is wire.SelftestResult and msg.source == "browser"
+        if not offline and not browser_test:
             last = m.last_contact
             if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh:
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
@@ -310,6 +317,24 @@ class Engine:
             if level is not None:
                 m.media_levels = {**(m.media_levels or {}), direction: level}
             self._refresh(self._meetings[m.meeting_id], m, at, out, verdict=True)
+        return out
+
+    def companion(self, meeting_id: str, member_id: str, open_: bool, at: float) -> list[Change]:
+        """The member's companion page (issue 11) reported in: open and visible (``open_``), or hidden
+        or closed. Either proves contact at ``at``. Hidden or closed makes a ``browser`` member not
+        monitored, never lost; open makes her watched like an agent member. Other modes: no effect."""
+        mt = self._meetings.get(meeting_id)
+        m = mt.members.get(member_id) if mt is not None else None
+        if mt is None or m is None or m.monitoring != "browser" or not self._window_open(m, at):
+            return []
+        out: list[Change] = []
+        changed = self._contact(m, at)
+        if open_ != m.companion_open:
+            m.companion_open = open_
+            m.unwatched_since = None if open_ else at
+            changed = True
+        if changed or m.state not in _QUIET:
+            self._refresh(mt, m, at, out, verdict=True)
         return out
 
     def broker(self, connected: bool, at: float) -> list[Change]:
@@ -628,4 +653,4 @@ def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: li
         battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
         rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
         loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
-        selftest=m.selftest, mediapath=m.mediapath)
+        selftest=m.selftest, mediapath=m.mediapath, monitoring=m.monitoring, companion_open=m.companion_open)

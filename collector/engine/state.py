@@ -29,11 +29,11 @@ class OpenIncident:
 class Member:
     """One remote participant of one meeting."""
 
-    __slots__ = ("bad", "device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
-                 "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
-                 "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id", "member_id", "name",
-                 "open_from", "open_until", "reconnected_at", "replaced_at", "returned_at", "role", "sample",
-                 "selftest", "since", "state", "warn_up")
+    __slots__ = ("bad", "companion_open", "device_id", "excused_at", "excused_item", "fail_up", "first_contact",
+                 "handled_at", "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
+                 "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id", "member_id",
+                 "monitoring", "name", "open_from", "open_until", "reconnected_at", "replaced_at", "returned_at",
+                 "role", "sample", "selftest", "since", "state", "unwatched_since", "warn_up")
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
@@ -68,6 +68,9 @@ class Member:
         self.state = ParticipantState.EXPECTED
         self.since = now
         self.incidents: dict[str, OpenIncident] | None = None
+        self.monitoring = str(getattr(p, "monitoring", "agent"))  # "agent" | "browser" | "none"
+        self.companion_open = False  # her companion page is open and visible (not persisted: it reconnects)
+        self.unwatched_since: float | None = None  # the companion page was hidden or closed
 
 
 class MeetingRt:

@@ -25,6 +25,7 @@ class ParticipantState(StrEnum):
     REPLACED = "replaced"  # not back within five minutes: a substitute steps in (H16)
     EXCUSED = "excused"  # planned absence for a conflict of interest (H18)
     LEFT = "left"  # left the meeting
+    NOT_MONITORED = "not_monitored"  # nothing watches her now (no agent, companion page hidden/closed): H13
 
 
 class Verdict(StrEnum):
@@ -34,6 +35,7 @@ class Verdict(StrEnum):
     ADJOURN = "adjourn"  # someone failing or lost (H2, H15)
     SUBSTITUTE_DUE = "substitute_due"  # lost for five minutes, not yet handled (H16)
     MONITORING_INTERRUPTED = "monitoring_interrupted"  # the collector lost the broker: never "everyone lost"
+    NOT_ALL_MONITORED = "not_all_monitored"  # nothing wrong seen, but someone is not monitored: roll call (H13)
     ENDED = "ended"
 
 
@@ -74,6 +76,8 @@ class ParticipantView(msgspec.Struct, kw_only=True):
     mos: float | None
     selftest: SelftestSummary | None
     mediapath: dict[str, Any] | None  # latest media path check result (H13 roll-call helper)
+    monitoring: str = "agent"  # how she is watched (roster): "agent" | "browser" | "none"
+    companion_open: bool = False  # her companion page is open and visible (monitoring "browser")
 
 
 class MeetingView(msgspec.Struct, kw_only=True):

@@ -30,6 +30,9 @@ TEXT: dict[str, Text] = {
     "verdict.substitute_due": {"sv": "Ersättare ska kallas in", "en": "Call in a substitute"},
     "verdict.monitoring_interrupted": {"sv": "Övervakningen avbruten", "en": "Monitoring interrupted"},
     "verdict.ended": {"sv": "Sammanträdet är avslutat", "en": "The meeting has ended"},
+    # issue 11: nothing wrong is seen, but not everyone is watched: the roll call decides (H13)
+    "verdict.not_all_monitored": {"sv": "Alla övervakas inte — kontrollera dem vid uppropet (H13)",
+                                  "en": "Not everyone is monitored — check them at the roll call (H13)"},
     "stale": {"sv": "Vyn är inte aktuell — ingen kontakt med insamlaren sedan",
               "en": "This view is out of date — no contact with the collector since"},
     "reconnecting": {"sv": "återansluter …", "en": "reconnecting …"},
@@ -44,6 +47,11 @@ TEXT: dict[str, Text] = {
     "state.replaced": {"sv": "Ersatt", "en": "Replaced"},
     "state.excused": {"sv": "Jäv — har lämnat", "en": "Conflict — has left"},
     "state.left": {"sv": "Har lämnat", "en": "Has left"},
+    "state.not_monitored": {"sv": "Inte övervakad", "en": "Not monitored"},
+    # how a participant is watched (roster: monitoring)
+    "mon.agent": {"sv": "agent", "en": "agent"},
+    "mon.browser": {"sv": "följesida", "en": "companion page"},
+    "mon.none": {"sv": "övervakas inte", "en": "not monitored"},
     # table
     "col.member": {"sv": "Deltagare", "en": "Participant"},
     "col.state": {"sv": "Läge", "en": "State"},
@@ -89,6 +97,42 @@ TEXT: dict[str, Text] = {
     "agenda_item": {"sv": "Ärende", "en": "Item"},
     "adjourned_since": {"sv": "Ajournerat sedan", "en": "Adjourned since"},
     "secret_meeting": {"sv": "Sekretess (H21)", "en": "Secrecy (H21)"},
+    # the companion page (följesidan, issue 11): what the member herself sees, in large text
+    "comp.title": {"sv": "Följesida", "en": "Companion page"},
+    "comp.intro": {"sv": "Håll sidan öppen bredvid Teams under hela sammanträdet (delad skärm på surfplattan). "
+                         "Då ser ordföranden att du har kontakt. Om du stänger eller döljer sidan övervakas du "
+                         "inte, och ordföranden kontrollerar dig vid uppropet (H13).",
+                   "en": "Keep this page open beside Teams for the whole meeting (Split View on the tablet). "
+                         "Then the chair sees that you are connected. If you close or hide it you are not "
+                         "monitored, and the chair checks you at the roll call (H13)."},
+    "comp.connecting": {"sv": "Ansluter …", "en": "Connecting …"},
+    "comp.no_contact": {"sv": "Ingen kontakt med kommunen — kontrollera nätet. Ring Servicedesk om det inte går (H20).",
+                        "en": "No contact with the municipality — check the network. Call the Servicedesk if it "
+                              "does not work (H20)."},
+    "comp.state.ok": {"sv": "Du ses och hörs på lika villkor", "en": "You are seen and heard on equal terms"},
+    "comp.state.degraded": {"sv": "Varning: din anslutning är försämrad", "en": "Warning: your connection is degraded"},
+    "comp.state.failing": {"sv": "Din anslutning räcker inte — säg till ordföranden (H17)",
+                           "en": "Your connection is not good enough — tell the chair (H17)"},
+    "comp.state.lost": {"sv": "Ingen kontakt — sammanträdet ajourneras (H15)",
+                        "en": "No contact — the meeting is adjourned (H15)"},
+    "comp.state.replaced": {"sv": "En ersättare har kallats in (H16)", "en": "A substitute has been called in (H16)"},
+    "comp.state.expected": {"sv": "Väntar på anslutning", "en": "Waiting for you to connect"},
+    "comp.state.connected": {"sv": "Ansluten — sammanträdet har inte börjat",
+                            "en": "Connected — the meeting has not started"},
+    "comp.state.ready": {"sv": "Redo — självtestet är godkänt", "en": "Ready — the self-test passed"},
+    "comp.state.excused": {"sv": "Jäv: du har lämnat för ärendet (H18)",
+                          "en": "Conflict: you have left for the item (H18)"},
+    "comp.state.left": {"sv": "Du har lämnat sammanträdet", "en": "You have left the meeting"},
+    "comp.state.not_monitored": {"sv": "Du övervakas inte just nu", "en": "You are not monitored right now"},
+    "comp.watched": {"sv": "Sidan är öppen: ordföranden ser att du har kontakt.",
+                     "en": "The page is open: the chair sees that you are connected."},
+    "comp.not_watched": {"sv": "Ordföranden kontrollerar dig vid uppropet (H13).",
+                         "en": "The chair checks you at the roll call (H13)."},
+    "comp.rtt": {"sv": "Svarstid", "en": "Round-trip time"},
+    "comp.loss": {"sv": "Förlust", "en": "Loss"},
+    "comp.selftest": {"sv": "Gör självtestet", "en": "Run the self-test"},
+    "comp.open": {"sv": "Öppna följesidan och håll den öppen bredvid Teams",
+                 "en": "Open the companion page and keep it open beside Teams"},
     # self-test (H8, H9)
     "st.title": {"sv": "Självtest inför sammanträdet", "en": "Self-test before the meeting"},
     "st.intro": {"sv": "Testet kontrollerar kamera, mikrofon, att ljud och bild når sammanträdesrummet och hur "
@@ -172,6 +216,8 @@ TEXT: dict[str, Text] = {
     "rep.held": {"sv": "uppfyllt", "en": "held"},
     "rep.not_held": {"sv": "INTE uppfyllt", "en": "NOT held"},
     "rep.unknown": {"sv": "okänt (övervakningen avbruten)", "en": "unknown (monitoring interrupted)"},
+    "rep.unconfirmed": {"sv": "inte bekräftat för alla: någon övervakades inte (kontroll vid upprop, H13)",
+                        "en": "not confirmed for everyone: someone was not monitored (roll-call check, H13)"},
     "rep.affected": {"sv": "Berörda", "en": "Affected"},
     "rep.adjournments": {"sv": "Ajourneringar", "en": "Adjournments"},
     "rep.substitutions": {"sv": "Ersättare inkallade (H16)", "en": "Substitutes called in (H16)"},

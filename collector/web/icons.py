@@ -28,10 +28,12 @@ _PATHS: dict[str, str] = {
 STATE_ICON: dict[str, str] = {
     "expected": "clock", "connected": "plug", "ready": "check", "ok": "check", "degraded": "warning",
     "failing": "cross", "lost": "unplugged", "replaced": "swap", "excused": "door", "left": "door",
+    "not_monitored": "eye_off",
 }
 VERDICT_ICON: dict[str, str] = {
     "not_started": "clock", "equal_terms": "check", "at_risk": "warning", "adjourn": "pause",
     "substitute_due": "swap", "monitoring_interrupted": "eye_off", "ended": "flag",
+    "not_all_monitored": "question",
 }
 
 

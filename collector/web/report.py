@@ -21,13 +21,17 @@ STOCKHOLM = ZoneInfo("Europe/Stockholm")
 BREACH_STATES = frozenset({"failing", "lost"})
 BREACH_VERDICTS = frozenset({"adjourn", "substitute_due"})
 UNKNOWN_VERDICTS = frozenset({"monitoring_interrupted"})
+#: issue 11: nobody watched her (no agent, companion page hidden or closed): equal terms not confirmed (H13)
+UNWATCHED_STATES = frozenset({"not_monitored"})
+UNWATCHED_VERDICTS = frozenset({"not_all_monitored"})
 #: timeline colours: fill, and text colour on it (contrast >= 4.5, checked in tests/web/test_contrast.py)
 TIMELINE_COLOURS: dict[str, tuple[str, str]] = {
     "good": ("#dcfce7", "#14532d"), "warn": ("#fef3c7", "#713f12"), "bad": ("#fee2e2", "#7f1d1d"),
     "neutral": ("#f3f4f6", "#1f2937"), "info": ("#dbeafe", "#1e3a8a"),
 }
 STATE_CLASS = {"ok": "good", "ready": "good", "connected": "good", "degraded": "warn", "expected": "neutral",
-               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral"}
+               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral",
+               "not_monitored": "info"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +47,7 @@ class Segment:
     label: str
     start: float
     end: float
-    equal_terms: str = "held"  # "held" | "not_held" | "unknown"
+    equal_terms: str = "held"  # "held" | "not_held" | "unknown" | "unconfirmed" (someone not monitored)
     affected: list[str] = field(default_factory=list)  # names
 
 
@@ -113,7 +117,9 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
     first_start = min([start, *events]) if events else start
     for p in meeting.participants:
         points = [(s["at"], s["new"]) for s in history.state_changes if s["member_id"] == p.member_id]
-        timelines[p.member_id] = _intervals(points, first_start, end, "expected")
+        # a participant the agent does not watch starts "not monitored" (the engine's first state)
+        first = "expected" if str(getattr(p, "monitoring", "agent")) == "agent" else "not_monitored"
+        timelines[p.member_id] = _intervals(points, first_start, end, first)
     verdicts = _intervals([(v["at"], v["new"]) for v in history.verdicts], first_start, end, "not_started")
 
     adjournments: list[Interval] = []
@@ -163,6 +169,9 @@ def _judge(seg: Segment, active: list[tuple[float, float]], verdicts: list[Inter
         seg.equal_terms = "not_held"
     elif any(iv.value in UNKNOWN_VERDICTS and touches(iv) for iv in verdicts):
         seg.equal_terms = "unknown"
+    elif any(iv.value in UNWATCHED_VERDICTS and touches(iv) for iv in verdicts) or \
+            any(iv.value in UNWATCHED_STATES and touches(iv) for ivs in timelines.values() for iv in ivs):
+        seg.equal_terms = "unconfirmed"
     seg.affected = affected
 
 
@@ -175,7 +184,8 @@ def segment_title(seg: Segment, lang: str) -> str:
 
 
 def verdict_text(seg: Segment, lang: str) -> str:
-    return label({"held": "rep.held", "not_held": "rep.not_held", "unknown": "rep.unknown"}[seg.equal_terms], lang)
+    return label({"held": "rep.held", "not_held": "rep.not_held", "unknown": "rep.unknown",
+                  "unconfirmed": "rep.unconfirmed"}[seg.equal_terms], lang)
 
 
 def to_csv(rep: Report, lang: str) -> str:

@@ -62,7 +62,7 @@ def test_every_verdict_and_state_code_has_a_swedish_name() -> None:
     assert set(verdicts) == {str(c) for c in VERDICT_CODES.values()}
     assert sorted(verdicts.values()) == sorted(["Lika villkor uppfyllt", "Risk", "Ajournera",
                                                  "Ersättare ska kallas in", "Övervakningen avbruten",
-                                                 "Ej påbörjat", "Avslutat"])
+                                                 "Ej påbörjat", "Avslutat", "Alla övervakas inte"])
     states = _mapped(chair["Deltagarnas läge"])
     assert set(states) == {str(c) for c in STATE_CODES.values()}
     assert states[str(STATE_CODES["lost"])] == "Ingen kontakt"

@@ -29,7 +29,7 @@ from collector.engine import (
 )
 from likavillkor import wire
 from likavillkor.policy import load_policy
-from likavillkor.roster import Meeting, Participant, Role, Roster, System
+from likavillkor.roster import Meeting, Monitoring, Participant, Role, Roster, System
 
 START = 1_796_112_000.0  # 2026-12-01 09:00:00 Europe/Stockholm
 MEETING = "ks-test"
@@ -66,7 +66,7 @@ def build_roster(setup: dict[str, Any]) -> Roster:
     for p in setup.get("participant", []):
         member_id = p.get("member_id", p["device_id"])
         parts.append(Participant(member_id, p.get("name", member_id), Role(p.get("role", "ledamot")),
-                                 p["device_id"]))
+                                 p["device_id"], monitoring=Monitoring(p.get("monitoring", "agent"))))
         roster.devices[p["device_id"]] = member_id
     for d in setup.get("known_device", []):
         roster.devices[d] = None
@@ -128,7 +128,7 @@ class Driver:
         checks = [wire.CheckResult(id=c, status=wire.CheckStatus.FAIL) for c in ev.get("failed", [])]
         checks.append(wire.CheckResult(id="network.link", status=wire.CheckStatus.PASS))
         return wire.SelftestResult(**head, overall=wire.CheckStatus(ev.get("overall", "pass")), started_at=ts - 20,
-                                   duration_s=20, checks=checks)
+                                   duration_s=20, checks=checks, source=ev.get("source", "agent"))
 
     def apply(self, ev: dict[str, Any], now: float, tmp: Path) -> None:
         kind = ev["kind"]
@@ -156,6 +156,8 @@ class Driver:
                                          f"expected {ev['expect_error']!r}")
         elif kind == "mediapath":
             self.run.changes.extend(e.record_mediapath(ev["device"], ev.get("meeting"), ev["result"], now))
+        elif kind == "companion":  # the member's companion page: open/shown or hidden/closed (issue 11)
+            self.run.changes.extend(e.companion(ev.get("meeting", MEETING), ev["member"], bool(ev["open"]), now))
         elif kind == "broker":
             self.run.changes.extend(e.broker(bool(ev["connected"]), now))
         elif kind == "tick":

@@ -28,7 +28,10 @@
     s = Math.max(0, Math.round(s)); var m = Math.floor(s / 60), r = s % 60;
     return m + ":" + (r < 10 ? "0" : "") + r;
   }
-  function stateClass(s) { return GOOD[s] ? "s-good" : WARN[s] ? "s-warn" : BAD[s] ? "s-bad" : "s-neutral"; }
+  function stateClass(s) {
+    if (s === "not_monitored") return "s-info";  // no claim either way: checked at the roll call (H13)
+    return GOOD[s] ? "s-good" : WARN[s] ? "s-warn" : BAD[s] ? "s-bad" : "s-neutral";
+  }
 
   function renderBanner(stale) {
     var b = document.getElementById("banner");
@@ -130,7 +133,9 @@
     view.participants.forEach(function (p) {
       var tr = el("tr"); tr.setAttribute("data-member", p.member_id); tr.setAttribute("data-state", p.state);
       var name = cell(tr, "name", p.name);
-      name.appendChild(el("div", "small muted", p.role + " · " + p.device_id));
+      var mode = p.monitoring || "agent";
+      name.appendChild(el("div", "small muted", p.role + " · " + p.device_id + " · " + (T["mon." + mode] || mode)));
+      name.setAttribute("data-monitoring", mode);
       cell(tr, "state", badge(stateClass(p.state), "state." + p.state, T["state." + p.state] || p.state));
       var why = cell(tr, "reason", say(p.reason));
       (p.reasons || []).forEach(function (r) {
