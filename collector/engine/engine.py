@@ -180,6 +180,8 @@ class Engine:
 
     def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
         """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
+        if type(msg) is wire.Status and msg.state is wire.DeviceState.OFFLINE and msg.reason == "will":
+            return self._will_fresh(dev, msg)
         seq = msg.seq
         # status messages number their own series (from 2**52, agent.identity): kept apart, or the
         # first status would put every later sample of the boot "out of order", hence late
@@ -227,6 +229,18 @@ class Engine:
         elif last is None or msg.ts > last[2]:
             dev.last_lag = (lag, 1, msg.ts)
         return False
+
+    @staticmethod
+    def _will_fresh(dev: DeviceTrack, msg: wire.Message) -> bool:
+        """A last will is composed when the agent connects and published by the broker when the
+        connection drops (H15): its ``seq`` and ``ts`` are those of the connect, so neither the seq
+        series nor the device-clock lag can date it, and every session of a boot carries the same
+        will (the same ``msg_id``). The broker sends it the moment it notices the loss, so it is
+        live on arrival, unless a newer boot of the device has been heard since (an agent restart
+        whose old session's will the broker publishes late)."""
+        keys = list(dev.boots)
+        own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]
+        return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1:])
 
     def _apply(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
                out: list[Change]) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from agent.identity import STATUS_SEQ_BASE
 from collector.engine import (
     Action,
     ActionKind,
@@ -110,17 +111,35 @@ class Driver:
         self.t0 = float(setup.get("begin", -1800))
         self.engine = Engine(self.roster, self.policies, now=START + self.t0)
         self.seq: dict[tuple[str, str], int] = {}
+        self.first_ts: dict[tuple[str, str], float] = {}  # device time of each boot's first message
         self.run = Run()
 
     def message(self, ev: dict[str, Any], now: float) -> wire.Message:
         device = ev["device"]
         boot = ev.get("boot", "b1")
-        key = (device, boot)
-        seq = int(ev["seq"]) if "seq" in ev else self.seq.get(key, -1) + 1
-        self.seq[key] = max(seq, self.seq.get(key, -1))
-        ts = START + float(ev["ts"]) if "ts" in ev else now + float(ev.get("clock_offset_s", 0.0))
-        head: dict[str, Any] = {"device_id": device, "boot_id": boot, "seq": seq, "ts": ts}
         kind = ev["kind"]
+        # as the real agent numbers them (agent.identity): status messages have their own series
+        # from STATUS_SEQ_BASE; the last will is composed at the boot's first connect, so the broker
+        # delivers it with that connect's seq (the series' first) and device time, however late
+        status = kind == "status"
+        key = (device, boot + "/status") if status else (device, boot)
+        will = status and ev.get("reason") == "will"
+        if "seq" in ev:
+            seq = int(ev["seq"])
+        elif will:
+            seq = STATUS_SEQ_BASE
+        else:
+            seq = self.seq.get(key, STATUS_SEQ_BASE if status else -1) + 1
+        if not will:
+            self.seq[key] = max(seq, self.seq.get(key, -1))
+        self.first_ts.setdefault((device, boot), now + float(ev.get("clock_offset_s", 0.0)))
+        if "ts" in ev:
+            ts = START + float(ev["ts"])
+        elif will:
+            ts = self.first_ts[(device, boot)]
+        else:
+            ts = now + float(ev.get("clock_offset_s", 0.0))
+        head: dict[str, Any] = {"device_id": device, "boot_id": boot, "seq": seq, "ts": ts}
         if kind == "sample":
             return msgspec.convert({**head, **ev.get("fields", {})}, wire.Sample)
         if kind == "status":
