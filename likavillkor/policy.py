@@ -45,6 +45,32 @@ class Limit(Section):
         return 0
 
 
+#: What an unmet precondition does to the meeting: ``at_risk`` (shown to the chair and the member,
+#: the meeting goes on) or ``adjourn`` (the participant is failing). "Reading the rules together":
+#: H9 is the member's checklist; the handbook adjourns on sound or image breaking (H2, H15).
+Escalation = Literal["at_risk", "adjourn"]
+
+
+class Preconditions(Section):
+    """Per checklist item (H9, H10), what it does when not met during the meeting. The shipped
+    policy has every one ``at_risk``; a body may escalate any of them to ``adjourn``."""
+
+    mobile_data: Escalation = "at_risk"
+    hotspot: Escalation = "at_risk"
+    battery: Escalation = "at_risk"  # battery_percent at its fail limit, battery_short (will not last)
+    wifi_signal: Escalation = "at_risk"  # wifi_signal_dbm / wifi_signal_percent at the fail limit
+    cpu: Escalation = "at_risk"  # cpu_percent
+    memory: Escalation = "at_risk"  # mem_available_percent
+    source: str = ""
+
+
+#: which precondition a debounced channel (a policy limit, or battery_short) belongs to
+PRECONDITION_OF_CHANNEL: dict[str, str] = {
+    "battery_percent": "battery", "battery_short": "battery", "wifi_signal_dbm": "wifi_signal",
+    "wifi_signal_percent": "wifi_signal", "cpu_percent": "cpu", "mem_available_percent": "memory",
+}
+
+
 class Policy(Section):
     sample_period_s: float = 1.0
     sample_period_source: str = ""
@@ -77,6 +103,12 @@ class Policy(Section):
     microphone_levels: dict[str, Literal["warn", "fail"]] = msgspec.field(default_factory=dict)
     media_source: str = ""
     limits: dict[str, Limit] = msgspec.field(default_factory=dict)
+    #: unmet preconditions (mobile data, hotspot, battery, weak Wi-Fi, CPU, memory): at risk or adjourn
+    preconditions: Preconditions = msgspec.field(default_factory=Preconditions)
+
+    def escalates(self, precondition: str) -> bool:
+        """True when this unmet precondition breaks equal terms (participant failing, adjourn)."""
+        return getattr(self.preconditions, precondition, "at_risk") == "adjourn"
 
 
 class PolicySet:

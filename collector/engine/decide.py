@@ -104,18 +104,20 @@ def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
     out: dict[str, int] = {}
     only = -1 if phase is not Phase.PRE else judge.prestart_mask
     up = (m.warn_up | m.fail_up) & only
+    fail = m.fail_up & ~judge.risk_only_mask  # an unmet precondition is a risk, not a failure (H2/H15 vs H9)
     i = 0
     while up:
         if up & 1:
             kind = incident_kind(judge.names[i])
-            sev = 2 if (m.fail_up >> i) & 1 else 1
+            sev = 2 if (fail >> i) & 1 else 1
             if out.get(kind, 0) < sev:
                 out[kind] = sev
         up >>= 1
         i += 1
     cond = link_condition(m.link)
     if cond is not None:
-        out[_LINK_KIND[cond]] = 2
+        kind = _LINK_KIND[cond]
+        out[kind] = max(out.get(kind, 0), judge.link_levels[cond])
     if m.media_levels and phase is Phase.RUNNING:
         level = max(m.media_levels.values())
         if level:
@@ -191,11 +193,12 @@ def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
     out: list[tuple[int, Reason]] = []
     only = -1 if phase is not Phase.PRE else judge.prestart_mask
     up = (m.warn_up | m.fail_up) & only
+    fail = m.fail_up & ~judge.risk_only_mask
     s = m.sample
     for i, name in enumerate(judge.names):
         if not (up >> i) & 1:
             continue
-        sev = 2 if (m.fail_up >> i) & 1 else 1
+        sev = 2 if (fail >> i) & 1 else 1
         code = reason_code(name)
         if name in R.METRICS:
             value = m.bad.get(i)

@@ -115,7 +115,7 @@ def test_per_body_policy(tmp_path: Path) -> None:
 
 def test_set_roster_keeps_state_and_closes_removed(make: Make) -> None:
     engine, feed = make("anna", "bo")
-    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10, link=wire.LinkType.WWAN)
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10, loss_percent=30.0)
     assert {i.member_id for i in engine.open_incidents()} == {"anna", "bo"}
     changes = engine.set_roster(roster("anna"), START + 11)
     closed = [c.incident for c in changes if isinstance(c, IncidentClosed)]
@@ -262,7 +262,7 @@ def test_every_state_has_a_reason_in_both_languages(make: Make) -> None:
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START - 990, START + 10, rtt_ms=20.0)
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START + 10, START + 20, rtt_ms=200.0)
     for t in range(20, 30):
-        feed.sample("anna-ipad", START + t, link=wire.LinkType.WWAN)
+        feed.sample("anna-ipad", START + t, loss_percent=25.0)
         feed.sample("cecilia-ipad", START + t)
         feed.sample("david-ipad", START + t, rtt_ms=200.0)
     engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 30, by="s", member_id="cecilia"))

@@ -151,3 +151,22 @@ def test_policy_rejects_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_policy(local)
     assert "silence_lost" in str(info.value)
+
+
+def test_preconditions_are_a_risk_unless_a_body_escalates_them(tmp_path: Path) -> None:
+    """Issue 11 / rules.md "Reading the rules together": shipped, every unmet precondition is
+    ``at_risk``; a body may escalate one to ``adjourn``; a misspelt item or value is refused."""
+    base = load_policy().for_meeting("teams", "kommunstyrelsen")
+    assert base.preconditions.source
+    assert not any(base.escalates(k) for k in ("mobile_data", "hotspot", "battery", "wifi_signal", "cpu", "memory"))
+    local = tmp_path / "policy.toml"
+    local.write_text('[bodies."kommunfullmäktige".preconditions]\nmobile_data = "adjourn"\n')
+    policies = load_policy(local)
+    assert policies.for_meeting("teams", "Kommunfullmäktige").escalates("mobile_data")
+    assert not policies.for_meeting("teams", "Kommunfullmäktige").escalates("hotspot")
+    assert not policies.for_meeting("teams", "kommunstyrelsen").escalates("mobile_data")
+    for bad in ('mobil_data = "adjourn"', 'mobile_data = "ajournera"'):
+        local.write_text(f'[bodies."kommunfullmäktige".preconditions]\n{bad}\n')
+        with pytest.raises(ConfigError) as info:
+            load_policy(local)
+        assert "preconditions" in str(info.value) or "mobil" in str(info.value), str(info.value)
