@@ -144,6 +144,9 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
             return Assessment(PS.LOST, lost, None, None, {"connection_lost": 2})
         due = substitute_due_at(lost, start, policy, monitor)
         if now >= due and monitor.connected:
+            if not m.serving:
+                # H16: nobody steps in for an ersättare who does not serve: she is recorded as left
+                return Assessment(PS.LEFT, lost, None, due)
             return Assessment(PS.REPLACED, lost, due, due, {"connection_lost": 2})
         return Assessment(PS.LOST, lost, None, due, {"connection_lost": 2})
     if phase is Phase.CLOSED:
@@ -172,8 +175,8 @@ def is_late_connect(m: Member, start: float, policy: Policy, now: float) -> bool
 
 def at_vote_risk(m: Member, state: ParticipantState) -> bool:
     """During a vote every member must take part on equal terms (H3, H5)."""
-    if state in (PS.OK, PS.EXCUSED, PS.LEFT):
-        return False
+    if state in (PS.OK, PS.EXCUSED, PS.LEFT) or not m.serving:
+        return False  # an ersättare who does not serve takes no part in the vote
     return not (state is PS.REPLACED and m.handled_at is not None)
 
 
@@ -221,11 +224,17 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
     if st is PS.REPLACED:
         out.append(R.replaced(a.lost_since if a.lost_since is not None else a.replaced_at or now, mid))
         if m.handled_at is not None:
-            out.append(R.substitute_in(m.handled_at, mid))
+            out.append(R.substitute_in(m.handled_at, mid, m.peer_name))
         if m.may_not_return:
             out.insert(0, R.may_not_return(mid))
     elif st is PS.LEFT:
-        out.append(R.left(m.left_at or now, mid))
+        if m.left_cause == "five_minutes" or (m.left_at is None and a.substitute_due_at is not None):
+            # the five minutes ran out for an ersättare who does not serve (H16)
+            lost = a.lost_since if a.lost_since is not None else m.lost_since
+            at = m.left_at if m.left_at is not None else a.substitute_due_at
+            out.append(R.left_after_silence(lost if lost is not None else now, at if at is not None else now, mid))
+        else:
+            out.append(R.left(m.left_at or now, mid))
     elif st is PS.EXCUSED:
         out.append(R.excused(m.excused_at or now, m.excused_item, mid))
     elif st is PS.EXPECTED:
@@ -240,7 +249,10 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
         else:
             out.append(R.no_contact(lost, mid))
         if a.substitute_due_at is not None:
-            out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+            if m.serving:
+                out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+            else:
+                out.append(R.leave_countdown(lost, a.substitute_due_at - now, mid))
     else:
         out.extend(_link_reasons(m))
         out.extend(_media_reasons(m, phase))
@@ -253,6 +265,8 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
             out.append(R.connected(m.first_contact, mid))
         elif st is PS.OK:
             out.append(R.equal_terms(mid))
+        if m.substitute_for is not None:
+            out.append(R.serves_for(m.peer_name or m.substitute_for, mid))
     if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
         out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, mid))
     if vote_running and at_vote_risk(m, st):

@@ -119,6 +119,8 @@ class Engine:
                     pm = prev.members.pop(member_id, None)
                     if pm is not None:
                         pm.name, pm.role, pm.device_id = m.name, m.role, m.device_id
+                        # serving from the roster, or since stepping in (H16); a replaced one no more
+                        pm.serving = (m.serving or pm.substitute_for is not None) and pm.handled_at is None
                         if prev.judge is not judge:  # another policy: other channels, debounce afresh
                             pm.hist, pm.warn_up, pm.fail_up, pm.bad = judge.fresh(), 0, 0, {}
                         mt.members[member_id] = pm
@@ -386,8 +388,16 @@ class Engine:
         elif m is not None and kind is ActionKind.LEFT:
             if m.replaced_at is not None:
                 m.handled_at = t  # the substitute is in (H16): the verdict no longer waits for it
+                m.serving = False
             else:
                 m.left_at = t
+        elif m is not None and kind is ActionKind.SUBSTITUTE:
+            sub = mt.members[action.substitute_id or ""]
+            m.handled_at = t  # H16: the substitute is in; the replaced one may not return
+            m.serving = False
+            m.substituted_by, m.peer_name = sub.member_id, sub.name
+            sub.serving = True  # from now on she takes part in the decisions (and the five-minute rule)
+            sub.substitute_for, sub.peer_name = m.member_id, m.name
         mt.actions.append(action)
         out.append(ActionRecorded(action=action))
         if kind in (ActionKind.ADJOURN, ActionKind.RESUME):
@@ -407,7 +417,7 @@ class Engine:
             raise ValueError(f"no vote is running in meeting {a.meeting_id!r}")
         if kind is ActionKind.ITEM_START and not a.item:
             raise ValueError("item_start needs the item (e.g. '§ 12')")
-        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT):
+        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT, ActionKind.SUBSTITUTE):
             return None
         if not a.member_id:
             raise ValueError(f"{kind} needs member_id")
@@ -421,7 +431,33 @@ class Engine:
             raise ValueError(f"{a.member_id!r} is not excused: nothing to return from")
         if kind is ActionKind.LEFT and (m.left_at is not None or m.handled_at is not None):
             raise ValueError(f"{a.member_id!r} has already left meeting {a.meeting_id!r}")
+        if kind is ActionKind.SUBSTITUTE:
+            self._validate_substitute(mt, m, a)
         return m
+
+    @staticmethod
+    def _validate_substitute(mt: MeetingRt, m: Member, a: Action) -> None:
+        """H16: a substitute steps in for a replaced ledamot or serving ersättare, once; the one who
+        steps in is an ersättare on this meeting's roster, not serving yet, and present."""
+        if m.handled_at is not None:
+            raise ValueError(f"a substitute is already recorded for {a.member_id!r}")
+        if m.replaced_at is None:
+            raise ValueError(f"{a.member_id!r} is not replaced: a substitute steps in when the five minutes "
+                             "without contact have run out (H16)")
+        if not a.substitute_id:
+            raise ValueError("substitute needs substitute_id: the ersättare who steps in")
+        sub = mt.members.get(a.substitute_id)
+        if sub is None:
+            raise ValueError(f"{a.substitute_id!r} is not on the roster of meeting {a.meeting_id!r}: the ersättare "
+                             "who steps in must be a participant of this meeting")
+        if sub.role != "ersättare":
+            raise ValueError(f"{a.substitute_id!r} is a {sub.role}, not an ersättare")
+        if sub.serving:
+            raise ValueError(f"{a.substitute_id!r} already serves in meeting {a.meeting_id!r}")
+        if sub.left_at is not None or sub.excused_at is not None or sub.replaced_at is not None:
+            raise ValueError(f"{a.substitute_id!r} cannot step in: {sub.state}")
+        if sub.first_contact is None or sub.lost_since is not None:
+            raise ValueError(f"{a.substitute_id!r} cannot step in: no contact with her device")
 
     def _update_adjourned(self, mt: MeetingRt, t: float, out: list[Change]) -> None:
         for m in mt.members.values():
@@ -452,6 +488,10 @@ class Engine:
             m.lost_cause = m.lost_cause or "silence"
         if a.state is PS.REPLACED and m.replaced_at is None:
             m.replaced_at = a.replaced_at
+        if a.state is PS.LEFT and m.left_at is None:
+            # H16: the five minutes ran out for an ersättare who does not serve: recorded as left
+            m.left_at = a.substitute_due_at if a.substitute_due_at is not None else now
+            m.left_cause = "five_minutes"
         self._sync_incidents(mt, m, a, now, phase, out)
         if a.state is not m.state or (a.state is PS.REPLACED and m.may_not_return and m.reconnected_at == now):
             reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
@@ -642,4 +682,5 @@ def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: li
         battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
         rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
         loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
-        selftest=m.selftest, mediapath=m.mediapath)
+        selftest=m.selftest, mediapath=m.mediapath, serving=m.serving, substitute_for=m.substitute_for,
+        substituted_by=m.substituted_by)

@@ -3,6 +3,7 @@ actions, media path, snapshot/restore, and JSON encoding of everything it return
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from collector.engine import (
     VerdictChanged,
 )
 from likavillkor import wire
-from likavillkor.policy import load_policy
+from likavillkor.policy import PolicySet, load_policy
+from likavillkor.roster import Participant, Role
 
 from .conftest import END, START, Feeder, roster
 
@@ -294,3 +296,39 @@ def test_unknown_devices_are_bounded(make: Make, monkeypatch: pytest.MonkeyPatch
         assert feed.sample(f"stranger-{i}", START + i) == "unknown_device"
     feed.sample("stranger-2", START + 10)
     assert list(engine.unknown_devices) == ["stranger-3", "stranger-4", "stranger-2"]
+
+
+def test_substitute_and_serving_survive_a_restart_and_a_non_serving_ersattare_is_no_vote_risk(
+        policies: PolicySet) -> None:
+    """H16 roles (issue 11): who serves, who stepped in for whom, and a five-minute 'left' survive a
+    snapshot; an ersättare who does not serve takes no part in a vote (H5: no vote_risk)."""
+    r = roster("anna", "bo")
+    ks = r.meetings["ks-1"]
+    fatima = Participant("fatima", "Fatima Said", Role.ERSATTARE, "fatima-ipad", serving=False)
+    r.meetings["ks-1"] = dataclasses.replace(ks, participants=(*ks.participants, fatima))
+    r.devices["fatima-ipad"] = "fatima"
+    engine = Engine(r, policies, now=START - 1800)
+    feed = Feeder(engine)
+    feed.run(["anna-ipad", "bo-ipad", "fatima-ipad"], START - 100, START + 10)
+    feed.run(["bo-ipad", "fatima-ipad"], START + 10, START + 320)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_START, at=START + 320, by="ordf"))
+    for t in range(320, 330):
+        feed.sample("bo-ipad", START + t)
+        feed.sample("fatima-ipad", START + t, loss_percent=30.0)  # failing, but she does not vote
+    view = engine.view("ks-1", START + 330)
+    assert view is not None
+    parts = {p.member_id: p for p in view.participants}
+    assert parts["fatima"].state is ParticipantState.FAILING and "vote_risk" not in parts["fatima"].flags
+    assert parts["anna"].state is ParticipantState.REPLACED and "vote_risk" in parts["anna"].flags
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_END, at=START + 331, by="ordf"))
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.SUBSTITUTE, at=START + 332, by="ordf", member_id="anna",
+                      substitute_id="fatima"))
+    blob = engine.snapshot()
+    again = Engine(r, policies, now=START + 333)
+    again.restore(blob, START + 333)
+    view = again.view("ks-1", START + 333)
+    assert view is not None
+    parts = {p.member_id: p for p in view.participants}
+    assert parts["fatima"].serving and parts["fatima"].substitute_for == "anna"
+    assert not parts["anna"].serving and parts["anna"].substituted_by == "fatima"
+    assert any("Fatima Said" in x.sv for x in parts["anna"].reasons)

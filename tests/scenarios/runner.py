@@ -66,8 +66,9 @@ def build_roster(setup: dict[str, Any]) -> Roster:
     parts = []
     for p in setup.get("participant", []):
         member_id = p.get("member_id", p["device_id"])
-        parts.append(Participant(member_id, p.get("name", member_id), Role(p.get("role", "ledamot")),
-                                 p["device_id"]))
+        role = Role(p.get("role", "ledamot"))
+        parts.append(Participant(member_id, p.get("name", member_id), role, p["device_id"],
+                                 serving=bool(p.get("serving", role is Role.LEDAMOT))))
         roster.devices[p["device_id"]] = member_id
     for d in setup.get("known_device", []):
         roster.devices[d] = None
@@ -163,7 +164,8 @@ class Driver:
             self.run.changes.extend(changes)
         elif kind == "action":
             action = Action(meeting_id=ev.get("meeting", MEETING), kind=ActionKind(ev["action"]), at=now,
-                            by=ev.get("by", "ordförande"), member_id=ev.get("member"), item=ev.get("item"))
+                            by=ev.get("by", "ordförande"), member_id=ev.get("member"), item=ev.get("item"),
+                            substitute_id=ev.get("substitute"))
             try:
                 self.run.changes.extend(e.act(action))
             except ValueError as exc:
@@ -266,6 +268,10 @@ def check_at(engine: Engine, c: dict[str, Any], now: float) -> list[str]:
         texts = [r.en for r in parts[member].reasons]
         if not any(text in x for x in texts):
             errs.append(f"t={t}: {member} reasons {texts} lack {text!r}")
+    for member, serving in c.get("serving", {}).items():
+        want(f"{member}.serving", parts[member].serving, serving)
+    for member, who in c.get("substituted_by", {}).items():
+        want(f"{member}.substituted_by", parts[member].substituted_by, _none(who))
     for member, flags in c.get("flags", {}).items():
         want(f"{member}.flags", sorted(parts[member].flags), sorted(flags))
     for member, secs in c.get("substitute_in_s", {}).items():
