@@ -140,6 +140,10 @@ class Runtime:
         self.optional_modules: dict[str, str] = {}  # module -> "loaded" or why not
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: the engine lock's holders note here (monotonic) that the process runs; a longer pause is
+        #: the collector's own gap (SIGSTOP, a frozen VM, a swap storm): issue 11
+        self._alive_mono = time.monotonic()
+        self.own_gaps = 0
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
         self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
@@ -244,7 +248,10 @@ class Runtime:
             return
         if blob:
             with self.lock:
-                self.engine.restore(blob, self.clock())
+                now = self.clock()
+                self.engine.restore(blob, now)
+                # the restart was the collector's own gap: its reflector and ingest were away (issue 11)
+                self._apply(self.engine.own_gap(None, now))
             log.info("engine state restored from the snapshot (%d bytes)", len(blob))
 
     def _save_snapshot(self, *, direct: bool = False) -> None:
@@ -289,7 +296,21 @@ class Runtime:
     def _known(self, device_id: str) -> bool:
         return self.index.known(device_id)
 
+    def check_stall(self) -> None:
+        """Call with ``self.lock`` held, before the engine judges anything: a pause of the process
+        longer than ``[ingest] stall_after_s`` since the last call is the collector's own gap."""
+        mono = time.monotonic()
+        paused = mono - self._alive_mono
+        self._alive_mono = mono
+        if paused > self.config.ingest.stall_after_s:
+            now = self.clock()
+            self.own_gaps += 1
+            log.warning("the collector itself stood still for %.1f s: monitoring interrupted until every "
+                        "member is heard again; their probe loss of that time is not counted", paused)
+            self._apply(self.engine.own_gap(now - paused, now))
+
     def _engine_ingest(self, msg: wire.Message, received_at: float) -> tuple[str, list[Any]]:
+        self.check_stall()
         outcome, changes = self.engine.ingest(msg, received_at)  # the ingestor holds self.lock
         return outcome.value, changes
 
@@ -380,6 +401,7 @@ class Runtime:
     # -- loops -------------------------------------------------------------------------------------
     def tick(self) -> None:
         with self.lock:
+            self.check_stall()
             changes = self.engine.tick(self.clock())
             if changes:
                 self._apply(changes)
@@ -529,6 +551,8 @@ class Runtime:
                        "private": self.broker is not None,
                        "restarts": self.broker.restarts if self.broker is not None else 0,
                        "monitoring": "active" if connected else "interrupted"},
+            # the collector's own gaps (restart, stall; issue 11): monitoring interrupted, never a member's
+            "monitoring": {"own_gaps": self.own_gaps, "stall_after_s": self.config.ingest.stall_after_s},
             "ingest": self.ingestor.counters.as_dict(),
             "store": {"queued": self.store.queue_size(), "written": s.written, "dropped": s.dropped,
                       "failures": s.failures, "connected": s.connected, "last_error": s.last_error,

@@ -90,6 +90,10 @@ class Policy(Section):
     #: before silence counts again; covers the agent's reconnect back-off cap (5 s by default)
     reconnect_grace_s: float = 10.0
     reconnect_grace_source: str = ""
+    #: how far back a sample's path figures (loss, RTT) reach: the agent's [path] window_s. Samples
+    #: received within this of the collector's own gap (restart, stall) do not judge the path
+    probe_window_s: float = 15.0
+    probe_window_source: str = ""
     #: a sample whose device time lags the device's usual offset by more than this is an outbox
     #: replay: it completes history but never changes a live state
     late_after_s: float = 5.0

@@ -37,6 +37,10 @@ class Monitor(NamedTuple):
     connected: bool = True
     down_since: float | None = None
     grace_from: float | None = None  # devices get silence_lost_s from here (broker back, restart)
+    #: the collector's own last gap (restart, stall; issue 11): its members' silence and the probe
+    #: loss measured in it are the collector's, not theirs
+    gap_since: float | None = None
+    gap_until: float | None = None
 
 
 class Assessment(NamedTuple):
@@ -80,6 +84,24 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
         since = m.returned_at
         allowed = policy.silence_lost_s
     return since if now - since > allowed else None
+
+
+def awaiting_fresh(m: Member, policy: Policy, monitor: Monitor, now: float) -> bool:
+    """After the collector's own gap (restart, stall), a member heard before it and not since, while
+    her reconnect grace runs: her state is not known yet (issue 11: never a member's loss)."""
+    until = monitor.gap_until
+    if until is None or m.last_contact is None or m.last_contact > until or m.lost_since is not None:
+        return False
+    if m.replaced_at is not None or m.left_at is not None or m.excused_at is not None:
+        return False
+    return now <= until + policy.reconnect_grace_s + policy.silence_lost_s
+
+
+def tainted(policy: Policy, monitor: Monitor, received_at: float) -> bool:
+    """A sample received this soon after the collector's own gap carries path figures (loss, RTT)
+    measured while its reflector was away: not evidence about the member (issue 11)."""
+    until = monitor.gap_until
+    return until is not None and received_at < until + policy.probe_window_s + policy.sample_period_s
 
 
 def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monitor) -> float:
@@ -311,7 +333,7 @@ _SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS
 
 def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
                     adjourned_since: float | None, vote_running: bool,
-                    explain: bool = True) -> tuple[Verdict, list[Reason]]:
+                    explain: bool = True, awaiting_fresh: bool = False) -> tuple[Verdict, list[Reason]]:
     """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
     itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
     if phase in (Phase.CLOSED, Phase.PRE):
@@ -320,6 +342,9 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
         return Verdict.ENDED, [R.ended(end)]
     if not monitor.connected:
         return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(monitor.down_since)]
+    if awaiting_fresh and monitor.gap_until is not None:
+        # the collector itself was away: until every member is heard again, we do not know (issue 11)
+        return Verdict.MONITORING_INTERRUPTED, [R.own_gap(monitor.gap_since, monitor.gap_until)]
     worst: list[tuple[int, Standing]] = []
     due = lost = degraded = False
     for s in standings:

@@ -19,11 +19,14 @@ from collector.engine.decide import (
     Phase,
     Standing,
     at_vote_risk,
+    awaiting_fresh,
+    lost_since,
     meeting_phase,
     meeting_verdict,
     participant_flags,
     participant_reasons,
     participant_state,
+    tainted,
 )
 from collector.engine.state import DeviceTrack, MeetingRt, Member, OpenIncident
 from collector.engine.types import (
@@ -251,7 +254,8 @@ class Engine:
         offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
         if not offline:
             last = m.last_contact
-            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh:
+            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh \
+                    and lost_since(m, mt.policy, self._monitor, t) is not None:
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
                 self._refresh(mt, m, t, out, verdict=True)
             changed = self._contact(m, t)
@@ -260,6 +264,9 @@ class Engine:
                 self._refresh(mt, m, t, out, verdict=True)
             return
         if type(msg) is wire.Sample:
+            if self._monitor.gap_until is not None and tainted(mt.policy, self._monitor, t):
+                msg = msgspec.structs.replace(msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None,
+                                              probe_reachable=None)
             m.sample = msg
             link = msg.link
             if link is not None and link != m.link:
@@ -333,12 +340,25 @@ class Engine:
         and the verdict is ``monitoring_interrupted``; after it, devices get ``reconnect_grace_s`` +
         ``silence_lost_s``."""
         if connected:
-            self._monitor = Monitor(True, None, at)
+            self._monitor = self._monitor._replace(connected=True, down_since=None, grace_from=at)
         elif self._monitor.connected:
-            self._monitor = Monitor(False, at, self._monitor.grace_from)
+            self._monitor = self._monitor._replace(connected=False, down_since=at)
         out: list[Change] = []
         for mt in self._meetings.values():
             self._refresh_meeting(mt, at, out)
+        return out
+
+    def own_gap(self, since: float | None, until: float) -> list[Change]:
+        """The collector itself was away from ``since`` (None: unknown, a restart) to ``until``: a
+        restart, or a stall (SIGSTOP, a frozen VM). Its members' silence and the probe loss measured
+        while its reflector was away are its own (issue 11): devices get ``reconnect_grace_s`` +
+        ``silence_lost_s`` from ``until``; the verdict is ``monitoring_interrupted`` until each member
+        heard before the gap is heard again (or her grace runs out); samples received within
+        ``probe_window_s`` of ``until`` do not judge the path."""
+        self._monitor = self._monitor._replace(grace_from=until, gap_since=since, gap_until=until)
+        out: list[Change] = []
+        for mt in self._meetings.values():
+            self._refresh_meeting(mt, until, out)
         return out
 
     def tick(self, now: float) -> list[Change]:
@@ -352,6 +372,12 @@ class Engine:
                 continue
             self._refresh_meeting(mt, now, out)
         return out
+
+    def _awaiting(self, mt: MeetingRt, now: float) -> bool:
+        """After the collector's own gap: someone not heard since (issue 11)."""
+        if self._monitor.gap_until is None:
+            return False
+        return any(awaiting_fresh(m, mt.policy, self._monitor, now) for m in mt.members.values())
 
     @staticmethod
     def _has_open(mt: MeetingRt) -> bool:
@@ -534,10 +560,12 @@ class Engine:
     def _reverdict(self, mt: MeetingRt, now: float, phase: Phase, out: list[Change]) -> None:
         meeting = mt.meeting
 
+        waiting = self._awaiting(mt, now)
+
         def decide(explain: bool) -> tuple[Verdict, list[Reason]]:
             return meeting_verdict(phase, self._monitor, self._standings(mt, now, phase, explain=explain),
                                    start=meeting.start, end=meeting.end, adjourned_since=mt.adjourned_since,
-                                   vote_running=mt.vote_running, explain=explain)
+                                   vote_running=mt.vote_running, explain=explain, awaiting_fresh=waiting)
 
         verdict, _ = decide(False)
         if verdict is not mt.verdict:
@@ -615,11 +643,14 @@ class Engine:
             parts.append(_participant_view(m, a, reasons, flags, now))
             standings.append(Standing(m.member_id, m.name, a.state, reasons[0] if reasons else None,
                                       handled=m.handled_at is not None, vote_risk="vote_risk" in flags))
+        waiting = self._awaiting(mt, now)
         verdict, vreasons = meeting_verdict(phase, self._monitor, standings, start=meeting.start, end=meeting.end,
-                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running)
+                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
+                                            awaiting_fresh=waiting)
         return MeetingView(meeting_id=meeting.id, body=meeting.body, system=str(meeting.system), room=meeting.room,
                            start=meeting.start, end=meeting.end, secret=meeting.secret, verdict=verdict,
-                           reasons=vreasons, monitoring="active" if self._monitor.connected else "interrupted",
+                           reasons=vreasons,
+                           monitoring="active" if self._monitor.connected and not waiting else "interrupted",
                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
                            agenda_item=mt.agenda_item, participants=parts, at=now)
 
@@ -652,7 +683,7 @@ class Engine:
         from collector.engine.snapshot import apply
 
         apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._dedupe_window)
-        self._monitor = Monitor(self._monitor.connected, self._monitor.down_since, now)
+        self._monitor = self._monitor._replace(grace_from=now)
 
 
 def _frozen(m: Member) -> Assessment:
@@ -676,7 +707,9 @@ def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: li
         member_id=m.member_id, name=m.name, role=m.role, device_id=m.device_id, state=a.state,
         since=m.since if a.state is m.state else _since(a, now),
         reason=reasons[0] if reasons else None, reasons=reasons, last_contact=m.last_contact,
-        lost_since=a.lost_since if a.state in (PS.LOST, PS.REPLACED) else None,
+        # the "without contact" clock stops when the device is heard again (a replaced member back)
+        lost_since=a.lost_since if a.state is PS.LOST or (a.state is PS.REPLACED and m.reconnected_at is None)
+        else None,
         substitute_in_s=max(0.0, due - now) if due is not None else None, flags=flags,
         link=str(m.link) if m.link is not None else None,
         battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,

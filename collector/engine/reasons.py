@@ -238,6 +238,16 @@ def monitoring_interrupted(since: float | None) -> Reason:
                      "the participants' state is unknown", rule=None)
 
 
+def own_gap(since: float | None, until: float) -> Reason:
+    span = f"{clock(since)}–{clock(until)}" if since is not None else f"till {clock(until)}"
+    span_en = f"{clock(since)}–{clock(until)}" if since is not None else f"until {clock(until)}"
+    return Reason(code="collector_gap",
+                  sv=f"övervakningen var avbruten {span} (insamlingsservern startade om eller stod still): "
+                     "väntar på färska mätvärden från deltagarna",
+                  en=f"monitoring was interrupted {span_en} (the collector restarted or stalled): "
+                     "waiting for fresh figures from the participants", rule=None)
+
+
 def adjourned(since: float) -> Reason:
     return Reason(code="adjourned", sv=f"ajournerat sedan {clock(since)}", en=f"adjourned since {clock(since)}",
                   rule="H2")

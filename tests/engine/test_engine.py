@@ -332,3 +332,18 @@ def test_substitute_and_serving_survive_a_restart_and_a_non_serving_ersattare_is
     assert parts["fatima"].serving and parts["fatima"].substitute_for == "anna"
     assert not parts["anna"].serving and parts["anna"].substituted_by == "fatima"
     assert any("Fatima Said" in x.sv for x in parts["anna"].reasons)
+
+
+def test_without_contact_clock_stops_when_the_member_is_back(make: Make) -> None:
+    """Issue 11: the chair's *Utan kontakt* clock (the view's lost_since) stops when the device is
+    heard again, also for a replaced member who may not return (H16)."""
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10)
+    feed.run(["bo-ipad"], START + 10, START + 320)
+    view = engine.view("ks-1", START + 320)
+    assert view is not None and view.participants[0].state is ParticipantState.REPLACED
+    assert view.participants[0].lost_since == START + 9
+    feed.sample("anna-ipad", START + 321)
+    view = engine.view("ks-1", START + 322)
+    assert view is not None and view.participants[0].state is ParticipantState.REPLACED
+    assert view.participants[0].lost_since is None and "may_not_return" in view.participants[0].flags

@@ -185,6 +185,10 @@ class Driver:
             blob = e.snapshot()
             self.engine = Engine(self.roster, self.policies, now=now)
             self.engine.restore(blob, now)
+            if ev.get("own_gap", False):  # as collector.runtime does after restoring (issue 11)
+                self.run.changes.extend(self.engine.own_gap(None, now))
+        elif kind == "gap":  # the collector itself stood still from `since` (issue 11)
+            self.run.changes.extend(e.own_gap(START + float(ev["since"]), now))
         else:
             raise ValueError(f"unknown event kind {kind!r}")
 
