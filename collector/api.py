@@ -117,6 +117,14 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
     def device_meetings(device_id: str) -> Any:
         return runtime.device_meetings(device_id)
 
+    @r.get("/devices/{device_id}/probe-key",
+           summary="The device's SSID and key for signed path probes (the agent; issue 11)")
+    def device_probe_key(device_id: str) -> Response:
+        doc = runtime.probe_key(device_id)
+        if doc is None:
+            raise HTTPException(404, f"no probe key for {device_id!r}: not on the roster, or the reflector is off")
+        return _json(doc)
+
     @r.get("/incidents", summary="Incident history (personal data: retention applies)")
     def incidents(since: float | None = None, until: float | None = None, body: str | None = None,
                   member: str | None = None, device: str | None = None, kind: str | None = None,

@@ -691,7 +691,8 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
     * ``/api/mediapath/...``: :func:`mediapath_guard`;
     * ``/speedtest/...``: open (random bytes, bounded by the speed-test server; agents and the browser
       self-test use it);
-    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler): that device itself, signed in
+    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler) and ``.../probe-key`` (its signed
+      path probes, issue 11): that device itself, signed in
       with its broker credentials (:meth:`Auth.require_device`), or IT;
     * a route with ``{meeting_id}``: a chair or secretary of that meeting's body, or IT;
     * everything else (meeting list, incidents, health, ``/metrics``): IT.
@@ -717,7 +718,7 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
         if path.startswith("/speedtest/"):
             return None
         params = request.path_params
-        if "device_id" in params and path.endswith("/meetings"):
+        if "device_id" in params and (path.endswith("/meetings") or path.endswith("/probe-key")):
             return await device(request)
         if "meeting_id" in params:
             return await staff(request)

@@ -144,6 +144,9 @@ class Runtime:
         #: the collector's own gap (SIGSTOP, a frozen VM, a swap storm): issue 11
         self._alive_mono = time.monotonic()
         self.own_gaps = 0
+        #: signed path probes seen by the reflector's thread: device -> time (issue 11), drained by tick()
+        self._probe_seen: dict[str, float] = {}
+        self.probe_keys: Any = None  # collector.probekeys.ProbeKeys, when the reflector runs
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
         self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
@@ -218,8 +221,12 @@ class Runtime:
             return
         try:
             mod = importlib.import_module("collector.reflector")
+            from collector.probekeys import ProbeKeys, load_or_create_secret
+
+            # registered senders only (issue 11, issue 12): the roster's devices, signed probes
+            self.probe_keys = ProbeKeys(load_or_create_secret(self.config.data_path), self.index.roster.devices)
             loop = asyncio.new_event_loop()
-            reflector = mod.Reflector()
+            reflector = mod.Reflector(keys=self.probe_keys, on_alive=self._note_probe)
             loop.run_until_complete(asyncio.wait_for(
                 reflector.start(self.config.reflector.host, self.config.reflector.port), 5))
         except Exception as exc:  # a missing or failing reflector must not stop monitoring
@@ -399,9 +406,29 @@ class Runtime:
             state=state, lost_for_s=lost_for_s, substitute_in_s=substitute_in_s, at=at))
 
     # -- loops -------------------------------------------------------------------------------------
+    def _note_probe(self, device_id: str, at: float) -> None:
+        """The reflector's thread: a signed probe of ``device_id`` (one dict store; tick() drains)."""
+        self._probe_seen[device_id] = at
+
+    def probe_key(self, device_id: str) -> dict[str, Any] | None:
+        """For the agent: its SSID and key for signed probes (issue 11); None when the reflector does
+        not run or the device is on no roster."""
+        if self.probe_keys is None or not self.index.known(device_id):
+            return None
+        from collector.probekeys import ssid_for
+
+        port = self.reflector[0].port if self.reflector is not None else None
+        return {"ssid": ssid_for(device_id), "key": self.probe_keys.key_for(device_id).hex(), "port": port}
+
     def tick(self) -> None:
         with self.lock:
             self.check_stall()
+            if self._probe_seen:
+                seen, self._probe_seen = self._probe_seen, {}
+                for device_id, at in seen.items():
+                    changes = self.engine.probe_alive(device_id, at)
+                    if changes:
+                        self._apply(changes)
             changes = self.engine.tick(self.clock())
             if changes:
                 self._apply(changes)
@@ -492,6 +519,8 @@ class Runtime:
             changes = list(self.engine.set_roster(roster, self.clock()))
             self.index = RosterIndex(roster)
             self._apply(changes)
+        if self.probe_keys is not None:
+            self.probe_keys.register(roster.devices)
 
     def reload_roster(self) -> None:
         self.set_roster(load_roster(self.config.roster_path, bodies=self.bodies))

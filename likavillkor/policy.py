@@ -76,6 +76,10 @@ class Policy(Section):
     sample_period_source: str = ""
     silence_lost_s: float = 5.0
     silence_lost_source: str = ""
+    #: while the device's signed path probes (10/s) are its freshest evidence of life, silence this
+    #: long is a lost contact (issue 11: a cut link seen within 2 s; no last will is possible then)
+    probe_silence_lost_s: float = 1.2
+    probe_silence_lost_source: str = ""
     substitute_after_s: float = 300.0
     substitute_after_source: str = ""
     connect_early_s: float = 900.0

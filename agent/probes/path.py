@@ -15,6 +15,13 @@ load too small to disturb it: 44-octet UDP packets to the collector's reflector
 - ``probe_reachable``: False when nothing came back in the window. The sample then still says so
   (loss 100 %, MOS 1.0): an outage must produce a data point, not vanish from the graphs.
 
+Authenticated probes (issue 11): against the collector's reflector the prober signs every probe
+with its device's SSID and key (RFC 8972 HMAC TLV, :func:`likavillkor.stamp.encode_signed_sender`),
+fetched with :func:`fetch_probe_key` over the authenticated device HTTP API. Until it has them
+(``auth_required``) it sends nothing and reports no path fields, rather than a loss the reflector
+would cause by ignoring unsigned probes. The collector counts each signed probe as the device's
+evidence of life: a cut link is seen within ``probe_silence_lost_s``.
+
 :class:`PathStats` is pure (fed ``(seq, send_t, recv_t)``, time passed in) so its arithmetic is
 tested without sleeping; :class:`PathProber` is the asyncio I/O around it.
 """
@@ -22,9 +29,11 @@ tested without sleeping; :class:`PathProber` is the asyncio I/O around it.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import statistics
 import time
+import urllib.request
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -33,6 +42,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from agent.scheduler import basic_auth
 from agent.tasks import cancel_and_wait
 from likavillkor import emodel, stamp
 from likavillkor.config import Section
@@ -175,13 +185,30 @@ class _Protocol(asyncio.DatagramProtocol):
         self._owner.on_closed(self)
 
 
+def fetch_probe_key(collector_url: str, device_id: str, timeout_s: float,
+                    credentials: tuple[str, str] | None = None) -> tuple[int, bytes]:
+    """(SSID, key) for signed probes: blocking GET ``/api/devices/{id}/probe-key`` with a deadline,
+    signed in as the device. Raises OSError / ValueError on failure."""
+    from urllib.parse import quote
+
+    url = f"{collector_url.rstrip('/')}/api/devices/{quote(device_id, safe='')}/probe-key"
+    request = urllib.request.Request(url, headers={"Accept": "application/json", **basic_auth(credentials)})
+    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # http(s) only: checked in config
+        doc = json.loads(response.read(4096))
+    ssid, key = int(doc["ssid"]), bytes.fromhex(str(doc["key"]))
+    if not 0 < ssid < 65536 or len(key) < 16:
+        raise ValueError("probe key: bad ssid or key")
+    return ssid, key
+
+
 class PathProber:
     """Sends probes to the reflector from ``start()`` until ``stop()``; read :meth:`snapshot`."""
 
     REOPEN_EVERY_S = 5.0
 
     def __init__(self, cfg: PathProbeConfig, *, host: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
+                 auth_required: bool = False) -> None:
         self.cfg = cfg
         self.host = host or cfg.host
         if not self.host:
@@ -194,6 +221,11 @@ class PathProber:
         self._task: asyncio.Task[None] | None = None
         self._seq = 0
         self._last_open_try = float("-inf")
+        self.auth_required = auth_required
+        self.auth: tuple[int, bytes] | None = None  # (SSID, key): sign every probe
+
+    def set_auth(self, ssid: int, key: bytes) -> None:
+        self.auth = (ssid, key)
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -244,14 +276,22 @@ class PathProber:
             await asyncio.sleep(max(0.0, delay))
 
     def _send_one(self) -> None:
+        auth = self.auth
+        if auth is None and self.auth_required:
+            return  # no key yet: a probe the reflector ignores would be a loss it caused
         self._seq += 1
         token = stamp.to_ntp(self._wall())
         self.stats.on_sent(self._seq, self._clock(), token)
         if self._transport is None:
             return
-        packet = stamp.SenderPacket(seq=self._seq, timestamp=token, padding=self.cfg.padding_bytes)
         try:
-            self._transport.sendto(stamp.encode_sender(packet))
+            if auth is not None:
+                data = stamp.encode_signed_sender(stamp.SenderPacket(seq=self._seq, timestamp=token, ssid=auth[0]),
+                                                  auth[1])
+            else:
+                data = stamp.encode_sender(stamp.SenderPacket(seq=self._seq, timestamp=token,
+                                                              padding=self.cfg.padding_bytes))
+            self._transport.sendto(data)
         except OSError:
             self.count("send_errors")
 

@@ -76,6 +76,9 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
         return None
     since = m.last_contact
     allowed = policy.silence_lost_s
+    if m.last_probe is not None and m.last_probe >= since - 1.0:
+        # the device's signed probes (10/s) were its freshest evidence of life (issue 11)
+        allowed = min(allowed, policy.probe_silence_lost_s)
     if monitor.grace_from is not None and monitor.grace_from > since:
         # the broker came back (or the collector restarted): agents need their reconnect back-off
         since = monitor.grace_from

@@ -348,6 +348,27 @@ class Engine:
             self._refresh_meeting(mt, at, out)
         return out
 
+    def probe_alive(self, device_id: str, at: float) -> list[Change]:
+        """A signed path probe of ``device_id`` reached the reflector at ``at`` (issue 11): evidence of
+        life, cheaper and ten times as frequent as a sample. Contact, never a measurement."""
+        dev = self._devices.get(device_id)
+        if dev is None:
+            return []
+        out: list[Change] = []
+        for m in dev.members:
+            if not m.open_from <= at < m.open_until:
+                continue
+            mt = self._meetings[m.meeting_id]
+            last = m.last_contact
+            if last is not None and m.lost_since is None and at - last > mt.policy.probe_silence_lost_s \
+                    and lost_since(m, mt.policy, self._monitor, at) is not None:
+                self._refresh(mt, m, at, out, verdict=True)  # the loss no tick saw (H15)
+            if m.last_probe is None or at > m.last_probe:
+                m.last_probe = at
+            if self._contact(m, at):
+                self._refresh(mt, m, at, out, verdict=True)
+        return out
+
     def own_gap(self, since: float | None, until: float) -> list[Change]:
         """The collector itself was away from ``since`` (None: unknown, a restart) to ``until``: a
         restart, or a stall (SIGSTOP, a frozen VM). Its members' silence and the probe loss measured

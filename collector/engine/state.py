@@ -29,11 +29,12 @@ class OpenIncident:
 class Member:
     """One remote participant of one meeting."""
 
-    __slots__ = ("bad", "device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at",
-                 "hist", "incidents", "last_contact", "left_at", "left_cause", "link", "lost_cause", "lost_cause_at",
-                 "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id", "member_id", "name",
-                 "open_from", "open_until", "peer_name", "reconnected_at", "replaced_at", "returned_at", "role",
-                 "sample", "selftest", "serving", "since", "state", "substitute_for", "substituted_by", "warn_up")
+    __slots__ = ("bad", "device_id", "excused_at", "excused_item", "fail_up", "first_contact", "handled_at", "hist",
+                 "incidents", "last_contact", "last_probe", "left_at", "left_cause", "link", "lost_cause",
+                 "lost_cause_at", "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id",
+                 "member_id", "name", "open_from", "open_until", "peer_name", "reconnected_at", "replaced_at",
+                 "returned_at", "role", "sample", "selftest", "serving", "since", "state", "substitute_for",
+                 "substituted_by", "warn_up")
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
@@ -50,6 +51,7 @@ class Member:
         self.open_until = 0.0  # ... to the end
         self.first_contact: float | None = None
         self.last_contact: float | None = None
+        self.last_probe: float | None = None  # the newest signed path probe (issue 11): evidence of life
         self.lost_since: float | None = None  # sticky once lost (persisted): the five-minute origin
         self.lost_cause = ""  # "silence" | "will" | "shutdown"
         self.lost_cause_at: float | None = None

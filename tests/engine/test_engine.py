@@ -347,3 +347,29 @@ def test_without_contact_clock_stops_when_the_member_is_back(make: Make) -> None
     view = engine.view("ks-1", START + 322)
     assert view is not None and view.participants[0].state is ParticipantState.REPLACED
     assert view.participants[0].lost_since is None and "may_not_return" in view.participants[0].flags
+
+
+def test_signed_probes_are_evidence_of_life_and_a_cut_is_seen_within_their_silence_limit(make: Make) -> None:
+    """Issue 11: a device whose signed probes reach the reflector is lost after
+    probe_silence_lost_s (1.2 s) of silence, not silence_lost_s (5 s); one without probes keeps 5 s;
+    a probe brings contact back."""
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10)
+    feed.run(["anna-ipad", "bo-ipad"], START + 10, START + 19)
+    for k in range(100):  # ten probes a second for Anna, on top of her samples
+        engine.probe_alive("anna-ipad", START + 9 + k / 10)
+    # the link is cut at START + 18.9: Anna's probes and samples stop, so do Bo's samples
+    states = {}
+    for t in (START + 19.9, START + 20.2, START + 22.5, START + 25.0):
+        engine.tick(t)
+        view = engine.view("ks-1", t)
+        assert view is not None
+        states[round(t - START, 1)] = {p.member_id: str(p.state) for p in view.participants}
+    assert states[19.9] == {"anna": "ok", "bo": "ok"}
+    assert states[20.2] == {"anna": "lost", "bo": "ok"}  # 1.3 s after her last probe
+    assert states[22.5]["bo"] == "ok" and states[25.0]["bo"] == "lost"  # over 5 s after his last sample
+    engine.probe_alive("anna-ipad", START + 25.5)
+    view = engine.view("ks-1", START + 25.6)
+    assert view is not None and str(view.participants[0].state) == "ok"
+    # a device on no roster proves nothing
+    assert engine.probe_alive("stranger", START + 26) == []
