@@ -14,7 +14,10 @@ p50/p95/max of both against the silence limit. Needs root (ip netns, as the faul
 last will at once, and the time to ``lost`` with the reason ``will`` (*sista vilja*) is measured
 (issue 11: at most 1.5 s every time). The agent is restarted for each repetition.
 The policy is the shipped one with ``silence_lost_s = --silence`` and the media/host limits opened,
-as in tests/faults (the test device runs no meeting program).
+as in tests/faults (the test device runs no meeting program). The agent signs its path probes to
+the collector's reflector (issue 11: the shipped agent does, with a collector URL), so the cut is
+seen from the probes' silence (``probe_silence_lost_s``, 1.2 s); ``--no-probes`` measures the
+samples' silence limit alone, as before issue 11.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import socket
 import sys
 import tempfile
 import time
@@ -32,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.faults.harness import Agent, Collector, broker_for, default_route, restore, until  # noqa: E402
 from tests.support.netns import NetNs, require_root  # noqa: E402
+from tests.support.services import free_port  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -46,6 +51,7 @@ def main() -> None:
     ap.add_argument("--period", type=float, default=1.0, help="agent sample_period_s (shipped: 1 s)")
     ap.add_argument("--poll-ms", type=float, default=20.0)
     ap.add_argument("--kill", action="store_true", help="SIGKILL the agent instead of cutting the link")
+    ap.add_argument("--no-probes", action="store_true", help="no signed path probes (samples' silence only)")
     args = ap.parse_args()
     require_root()
     if args.kill:
@@ -57,14 +63,16 @@ def main() -> None:
     to_adjourn: list[float] = []
     with NetNs() as ns, broker_for(ns, tmp / "mosquitto") as broker:
         default_route(ns)
-        col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence)
-        agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)
+        rport = 0 if args.no_probes else free_port(kind=socket.SOCK_DGRAM)
+        col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence, reflector_port=rport)
+        agent = Agent(ns, dev, broker.port, tmp, period_s=args.period, collector_port=col.port, reflector_port=rport)
         col.start()
         try:
             agent.start()
             for rep in range(args.reps):
                 until(lambda: col.state_is(dev, "ok", "equal_terms")
-                      and time.time() - col.participant(dev)["last_contact"] < args.period, 60,
+                      and time.time() - col.participant(dev)["last_contact"] < args.period
+                      and (args.no_probes or col.participant(dev)["loss_percent"] is not None), 60,
                       f"rep {rep}: device ok and live", agent.log, detail=col.view)
                 ns.cut()
                 cut = time.monotonic()
@@ -88,7 +96,8 @@ def main() -> None:
             agent.stop()
             col.stop()
     print(f"\nbench_fault_detection: {args.reps} link cuts, silence_lost_s {args.silence:g} s, "
-          f"sample period {args.period:g} s, view polled every {args.poll_ms:g} ms")
+          f"sample period {args.period:g} s, signed probes {'off' if args.no_probes else 'on'}, "
+          f"view polled every {args.poll_ms:g} ms")
     for name, xs in (("cut -> lost", to_lost), ("cut -> Ajournera (adjourn)", to_adjourn)):
         print(f"  {name:28s} p50 {pct(xs, 0.5):.2f} s, p95 {pct(xs, 0.95):.2f} s, max {max(xs):.2f} s "
               f"(max - silence limit = {max(xs) - args.silence:+.2f} s)")
