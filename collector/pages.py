@@ -211,6 +211,9 @@ class MemberStatus(BaseModel):
     selftest: dict[str, Any] | None
     mediapath: dict[str, Any] | None
     at: float
+    #: why, main reason first, Swedish and English (`code`, `sv`, `en`, `rule`): e.g. an unmet
+    #: precondition that puts the meeting at risk ("mobildata", H9) is shown to the member too (issue 11)
+    reasons: list[dict[str, Any]] = []
 
 
 class LinkOut(BaseModel):
@@ -500,7 +503,9 @@ def router(deps: WebDeps) -> APIRouter:
         return MemberStatus(meeting_id=meeting.id, member_id=p.member_id, name=p.name,
                             state=mine.state.value if mine else None,
                             selftest=msgspec.to_builtins(mine.selftest) if mine and mine.selftest else None,
-                            mediapath=mine.mediapath if mine else None, at=deps.now())
+                            mediapath=mine.mediapath if mine else None, at=deps.now(),
+                            reasons=[{"code": r.code, "sv": r.sv, "en": r.en, "rule": r.rule}
+                                     for r in (mine.reasons if mine else [])])
 
     @r.post("/selftest/{token}/result", response_model=SelftestAccepted, tags=["self-test"],
             summary="Record a browser self-test for the link's member and meeting (wire.SelftestResult, "
