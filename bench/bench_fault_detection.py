@@ -113,6 +113,7 @@ def kills(args: argparse.Namespace) -> None:
         default_route(ns)
         col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence)
         col.start()
+        time.sleep(11)  # past the reconnect grace after the collector reached its broker (no wills trusted in it)
         try:
             for rep in range(args.reps):
                 agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)

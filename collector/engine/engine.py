@@ -186,7 +186,7 @@ class Engine:
     def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
         """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
         if type(msg) is wire.Status and msg.state is wire.DeviceState.OFFLINE and msg.reason == "will":
-            return self._will_fresh(dev, msg)
+            return self._will_fresh(dev, msg, received_at)
         seq = msg.seq
         # status messages number their own series (from 2**52, agent.identity): kept apart, or the
         # first status would put every later sample of the boot "out of order", hence late
@@ -235,14 +235,19 @@ class Engine:
             dev.last_lag = (lag, 1, msg.ts)
         return False
 
-    @staticmethod
-    def _will_fresh(dev: DeviceTrack, msg: wire.Message) -> bool:
+    def _will_fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool:
         """A last will is composed when the agent connects and published by the broker when the
         connection drops (H15): its ``seq`` and ``ts`` are those of the connect, so neither the seq
         series nor the device-clock lag can date it, and every session of a boot carries the same
         will (the same ``msg_id``). The broker sends it the moment it notices the loss, so it is
         live on arrival, unless a newer boot of the device has been heard since (an agent restart
-        whose old session's will the broker publishes late)."""
+        whose old session's will the broker publishes late), or it comes within the reconnect grace
+        after the collector regained its broker or its own gap: a restarted broker publishes the
+        wills of the sessions it restored, and a (re)subscription delivers retained ones, none of
+        them a loss seen now (silence after the grace still is; bench_false_alarms --faults)."""
+        grace = self._monitor.grace_from
+        if grace is not None and received_at < grace + self._policies.defaults.reconnect_grace_s:
+            return False
         keys = list(dev.boots)
         own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]
         return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1:])

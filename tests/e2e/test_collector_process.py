@@ -164,6 +164,9 @@ def test_killed_agent_is_lost_by_its_last_will_on_the_shipped_policy(tmp_path: P
         broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])
         with device(broker_port, "dev-a", tmp_path, base) as proc:
             _until(lambda: _participant(base, "dev-a")["state"] in ("ok", "degraded"), 20, "device monitored")
+            # past the reconnect grace (10 s) after the collector reached its broker: wills within it
+            # are a restarted broker's leftovers, not a loss (docs/engine.md)
+            _until(lambda: _get(base, "/api/health")["uptime_s"] > 12, 30, "past the reconnect grace")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
             _until(lambda: _participant(base, "dev-a")["state"] == "lost", 20, "lost", tmp_path / "collector.log")
