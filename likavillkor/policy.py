@@ -80,6 +80,10 @@ class Policy(Section):
     #: long is a lost contact (issue 11: a cut link seen within 2 s; no last will is possible then)
     probe_silence_lost_s: float = 1.2
     probe_silence_lost_source: str = ""
+    #: a last will is the loss once this long passed with the collector keeping its broker and nothing
+    #: newer from the device: a stopping Mosquitto sends every client's will as it goes (issue 11)
+    will_confirm_s: float = 0.5
+    will_confirm_source: str = ""
     substitute_after_s: float = 300.0
     substitute_after_source: str = ""
     connect_early_s: float = 900.0

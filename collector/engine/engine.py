@@ -287,10 +287,15 @@ class Engine:
         elif offline:
             planned = m.excused_at is not None or m.left_at is not None
             if m.lost_since is None and m.replaced_at is None and m.last_contact is not None and not planned:
-                m.lost_since = m.last_contact
-                m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
-                m.lost_cause_at = t
-                changed = True
+                if msg.reason == "will" and mt.policy.will_confirm_s > 0:  # type: ignore[union-attr]
+                    # a stopping Mosquitto sends every client's will as it goes: the loss holds only if
+                    # the collector keeps its broker and hears nothing newer (tick: _confirm_will)
+                    m.will_at = t
+                else:
+                    m.lost_since = m.last_contact
+                    m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
+                    m.lost_cause_at = t
+                    changed = True
         elif type(msg) is wire.SelftestResult:
             failed = [c.id for c in msg.checks if c.status in (wire.CheckStatus.FAIL, wire.CheckStatus.ERROR)]
             m.selftest = SelftestSummary(overall=str(msg.overall), at=t, source=msg.source, failed=failed)
@@ -348,6 +353,7 @@ class Engine:
             self._monitor = self._monitor._replace(connected=True, down_since=None, grace_from=at)
         elif self._monitor.connected:
             self._monitor = self._monitor._replace(connected=False, down_since=at)
+            self._drop_pending_wills()  # a stopping broker sends every client's will before it goes
         out: list[Change] = []
         for mt in self._meetings.values():
             self._refresh_meeting(mt, at, out)
@@ -382,10 +388,16 @@ class Engine:
         heard before the gap is heard again (or her grace runs out); samples received within
         ``probe_window_s`` of ``until`` do not judge the path."""
         self._monitor = self._monitor._replace(grace_from=until, gap_since=since, gap_until=until)
+        self._drop_pending_wills()
         out: list[Change] = []
         for mt in self._meetings.values():
             self._refresh_meeting(mt, until, out)
         return out
+
+    def _drop_pending_wills(self) -> None:
+        for mt in self._meetings.values():
+            for m in mt.members.values():
+                m.will_at = None
 
     def tick(self, now: float) -> list[Change]:
         """Time passes: silence -> lost, five minutes -> replaced, meeting windows open and close."""
@@ -398,6 +410,22 @@ class Engine:
                 continue
             self._refresh_meeting(mt, now, out)
         return out
+
+    def _confirm_will(self, mt: MeetingRt, m: Member, now: float) -> None:
+        """A pending last will becomes the loss (H15, reason ``will``, dated from the last contact)
+        once ``will_confirm_s`` passed with the broker kept and nothing newer heard from the device."""
+        will_at = m.will_at
+        assert will_at is not None
+        if not self._monitor.connected or (m.last_contact is not None and m.last_contact > will_at):
+            m.will_at = None  # the broker went (it sent everyone's will) or the device is alive
+            return
+        if now - will_at < mt.policy.will_confirm_s:
+            return
+        m.will_at = None
+        if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
+            m.lost_since = m.last_contact
+            m.lost_cause = "will"
+            m.lost_cause_at = will_at
 
     def _awaiting(self, mt: MeetingRt, now: float) -> bool:
         """After the collector's own gap: someone not heard since (issue 11)."""
@@ -560,6 +588,8 @@ class Engine:
 
     def _refresh_meeting(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
         for m in mt.members.values():
+            if m.will_at is not None:
+                self._confirm_will(mt, m, now)
             self._refresh(mt, m, now, out, verdict=False)
         self._reverdict(mt, now, self._phase(mt, now), out)
 

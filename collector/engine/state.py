@@ -34,7 +34,7 @@ class Member:
                  "lost_cause_at", "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id",
                  "member_id", "name", "open_from", "open_until", "peer_name", "reconnected_at", "replaced_at",
                  "returned_at", "role", "sample", "selftest", "serving", "since", "state", "substitute_for",
-                 "substituted_by", "warn_up")
+                 "substituted_by", "warn_up", "will_at")
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
@@ -55,6 +55,7 @@ class Member:
         self.lost_since: float | None = None  # sticky once lost (persisted): the five-minute origin
         self.lost_cause = ""  # "silence" | "will" | "shutdown"
         self.lost_cause_at: float | None = None
+        self.will_at: float | None = None  # a last will received, not yet confirmed (will_confirm_s)
         self.replaced_at: float | None = None
         self.handled_at: float | None = None  # the chair recorded the substitute (H16)
         self.reconnected_at: float | None = None  # contact after replacement (H16: may not return)
