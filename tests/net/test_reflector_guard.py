@@ -140,7 +140,8 @@ async def test_the_prober_signs_its_probes_and_waits_for_its_key() -> None:
     alive: list[str] = []
     reflector = Reflector(keys=keys, on_alive=lambda d, _t: alive.append(d))
     await reflector.start("127.0.0.1", 0)
-    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=20, window_s=5, timeout_ms=500)
+    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=20, window_s=5, timeout_ms=500,
+                          min_probes=1)
     prober = PathProber(cfg, auth_required=True)
     await prober.start()
     try:
