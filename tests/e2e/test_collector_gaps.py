@@ -55,7 +55,7 @@ def agents(tmp: Path, mosquitto: Mosquitto, api: str, reflector_port: int) -> It
             cfg.write_text(f'device_id = "{d}"\ndata_dir = "{tmp / ("agent-" + d)}"\n'
                            f'[mqtt]\nurl = "{mosquitto.url}"\nkeepalive_s = 5\n'
                            f'[collector]\nurl = "{api}"\n'
-                           f'[path]\nhost = "127.0.0.1"\nport = {reflector_port}\n'
+                           f'[path]\nport = {reflector_port}\n'  # the collector's host: signed probes
                            "[monitor]\nsample_period_s = 0.5\npath_probe = true\n", encoding="utf-8")
             log = open(tmp / f"{d}.log", "ab")  # noqa: SIM115
             logs.append(log)
