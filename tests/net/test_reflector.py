@@ -52,7 +52,8 @@ async def test_reflector_answers_and_survives_garbage() -> None:
 async def test_prober_measures_a_clean_loopback_path() -> None:
     reflector = Reflector()
     await reflector.start("127.0.0.1", 0)
-    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500, min_probes=1)
+    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500,
+                          min_probes=1)
     prober = PathProber(cfg)
     await prober.start()
     try:
