@@ -171,6 +171,7 @@ class Runtime:
         # tools feeding messages directly) the feed counts as connected
         with self.lock:
             self._apply(self.engine.broker(not mqtt, self.clock()))
+            self._alive_mono = time.monotonic()  # starting up is no stall (the restart was its own gap)
         if mqtt:
             self._start_mqtt()
         self._start_reflector()
@@ -178,6 +179,8 @@ class Runtime:
                                                        (self._housekeeping_loop, "housekeeping")]
         if self._inbox is not None:
             loops.append((self._engine_loop, "engine"))
+        with self.lock:
+            self._alive_mono = time.monotonic()  # starting up is no stall (the restart was its own gap)
         for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
