@@ -209,6 +209,8 @@ class Monitor:
     ``clock`` (monotonic) paces the loop, ``wall`` stamps the samples; both are injectable.
     """
 
+    KEY_RETRY_S = 5.0
+
     def __init__(self, cfg: AgentConfig, identity: Identity, sink: Callable[[wire.Sample], None], *,
                  meeting: MeetingLookup = lambda _now: None, dropped: Callable[[], int] = lambda: 0,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
@@ -224,6 +226,7 @@ class Monitor:
         self.prober: Any = None
         self.samples = 0
         self._task: asyncio.Task[None] | None = None
+        self._key_task: asyncio.Task[None] | None = None
 
     def make_sample(self) -> wire.Sample:
         now = self.wall()
@@ -243,6 +246,8 @@ class Monitor:
         await cancel_and_wait(self._task)
         self._task = None
         self.sources.close()
+        await cancel_and_wait(self._key_task)
+        self._key_task = None
         if self.prober is not None:
             await self.prober.stop()
             self.prober = None
@@ -258,12 +263,38 @@ class Monitor:
         module = _optional("agent.probes.path")
         if module is None:
             return
+        # the collector's reflector answers signed probes only (issue 11): fetch this device's key
+        signed = bool(cfg.collector.url) and not getattr(cfg.path, "host", "")
         try:
-            self.prober = module.PathProber(cfg.path, host=host)
+            self.prober = module.PathProber(cfg.path, host=host, auth_required=signed)
             await self.prober.start()
         except Exception as exc:  # the monitor runs on without path fields
             log.warning("monitor: path prober failed to start: %s", exc)
             self.prober = None
+            return
+        if signed:
+            self._key_task = asyncio.create_task(self._fetch_key(module), name="probe-key")
+
+    async def _fetch_key(self, module: Any) -> None:
+        """Fetch the probe key (retry every ``KEY_RETRY_S``) and hand it to the prober."""
+        from agent.config import collector_credentials
+
+        cfg = self.cfg
+        failures = 0
+        while self.prober is not None:
+            try:
+                ssid, key = await asyncio.to_thread(module.fetch_probe_key, cfg.collector.url, self.identity.device_id,
+                                                    cfg.collector.timeout_s, collector_credentials(cfg))
+            except Exception as exc:  # the collector is away or refuses: no path fields meanwhile
+                failures += 1
+                if failures == 1 or failures % 60 == 0:
+                    log.warning("monitor: no probe key from %s yet (%s); no path figures until then",
+                                cfg.collector.url, exc)
+                await asyncio.sleep(self.KEY_RETRY_S)
+                continue
+            self.prober.set_auth(ssid, key)
+            log.info("monitor: path probes signed (SSID %d)", ssid)
+            return
 
     async def _run(self) -> None:
         period = self.cfg.monitor.sample_period_s

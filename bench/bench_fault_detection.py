@@ -9,13 +9,23 @@ until the device is ``ok`` and the meeting ``equal_terms`` with a live sample, t
 both ends, and polls ``GET /api/meetings/{id}`` every ``--poll-ms`` until the participant is
 ``lost`` and the verdict ``adjourn`` (the chair page's "Ajournera"); then restores the link. Prints
 p50/p95/max of both against the silence limit. Needs root (ip netns, as the fault suite).
+
+``--kill``: instead of a cut, SIGKILL the agent (a crash, a power loss): Mosquitto publishes the
+last will at once, and the time to ``lost`` with the reason ``will`` (*sista vilja*) is measured
+(issue 11: at most 1.5 s every time). The agent is restarted for each repetition.
 The policy is the shipped one with ``silence_lost_s = --silence`` and the media/host limits opened,
-as in tests/faults (the test device runs no meeting program).
+as in tests/faults (the test device runs no meeting program). The agent signs its path probes to
+the collector's reflector (issue 11: the shipped agent does, with a collector URL), so the cut is
+seen from the probes' silence (``probe_silence_lost_s``, 1.2 s); ``--no-probes`` measures the
+samples' silence limit alone, as before issue 11.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import signal
+import socket
 import sys
 import tempfile
 import time
@@ -26,6 +36,7 @@ sys.path.insert(0, str(ROOT))
 
 from tests.faults.harness import Agent, Collector, broker_for, default_route, restore, until  # noqa: E402
 from tests.support.netns import NetNs, require_root  # noqa: E402
+from tests.support.services import free_port  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -39,22 +50,29 @@ def main() -> None:
     ap.add_argument("--silence", type=float, default=5.0, help="policy silence_lost_s (shipped: 5 s)")
     ap.add_argument("--period", type=float, default=1.0, help="agent sample_period_s (shipped: 1 s)")
     ap.add_argument("--poll-ms", type=float, default=20.0)
+    ap.add_argument("--kill", action="store_true", help="SIGKILL the agent instead of cutting the link")
+    ap.add_argument("--no-probes", action="store_true", help="no signed path probes (samples' silence only)")
     args = ap.parse_args()
     require_root()
+    if args.kill:
+        kills(args)
+        return
     tmp = Path(tempfile.mkdtemp(prefix="likavillkor-faultdet-"))
     dev = "dev-cut"
     to_lost: list[float] = []
     to_adjourn: list[float] = []
     with NetNs() as ns, broker_for(ns, tmp / "mosquitto") as broker:
         default_route(ns)
-        col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence)
-        agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)
+        rport = 0 if args.no_probes else free_port(kind=socket.SOCK_DGRAM)
+        col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence, reflector_port=rport)
+        agent = Agent(ns, dev, broker.port, tmp, period_s=args.period, collector_port=col.port, reflector_port=rport)
         col.start()
         try:
             agent.start()
             for rep in range(args.reps):
                 until(lambda: col.state_is(dev, "ok", "equal_terms")
-                      and time.time() - col.participant(dev)["last_contact"] < args.period, 60,
+                      and time.time() - col.participant(dev)["last_contact"] < args.period
+                      and (args.no_probes or col.participant(dev)["loss_percent"] is not None), 60,
                       f"rep {rep}: device ok and live", agent.log, detail=col.view)
                 ns.cut()
                 cut = time.monotonic()
@@ -78,10 +96,55 @@ def main() -> None:
             agent.stop()
             col.stop()
     print(f"\nbench_fault_detection: {args.reps} link cuts, silence_lost_s {args.silence:g} s, "
-          f"sample period {args.period:g} s, view polled every {args.poll_ms:g} ms")
+          f"sample period {args.period:g} s, signed probes {'off' if args.no_probes else 'on'}, "
+          f"view polled every {args.poll_ms:g} ms")
     for name, xs in (("cut -> lost", to_lost), ("cut -> Ajournera (adjourn)", to_adjourn)):
         print(f"  {name:28s} p50 {pct(xs, 0.5):.2f} s, p95 {pct(xs, 0.95):.2f} s, max {max(xs):.2f} s "
               f"(max - silence limit = {max(xs) - args.silence:+.2f} s)")
+
+
+def kills(args: argparse.Namespace) -> None:
+    """SIGKILL the real agent ``--reps`` times: time to ``lost`` by the last will (reason ``will``)."""
+    tmp = Path(tempfile.mkdtemp(prefix="likavillkor-kill-"))
+    dev = "dev-kill"
+    to_lost: list[float] = []
+    reasons: dict[str, int] = {}
+    with NetNs() as ns, broker_for(ns, tmp / "mosquitto") as broker:
+        default_route(ns)
+        col = Collector(tmp / "collector", broker.url, [dev], silence_s=args.silence)
+        col.start()
+        time.sleep(11)  # past the reconnect grace after the collector reached its broker (no wills trusted in it)
+        try:
+            for rep in range(args.reps):
+                agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)
+                agent.start()
+                try:
+                    until(lambda: col.state_is(dev, "ok") and time.time() - col.participant(dev)["last_contact"]
+                          < args.period + 0.5, 60, f"rep {rep}: device ok and live", agent.log, detail=col.view)
+                    assert agent.proc is not None
+                    os.kill(agent.proc.pid, signal.SIGKILL)
+                    killed = time.monotonic()
+                    agent.proc.wait(10)
+                    agent.proc = None
+                    while True:
+                        p = col.participant(dev)
+                        now = time.monotonic()
+                        if p["state"] == "lost":
+                            break
+                        if now - killed > args.silence + 30:
+                            raise SystemExit(f"rep {rep}: not lost after {now - killed:.0f} s: {p}")
+                        time.sleep(args.poll_ms / 1000)
+                finally:
+                    agent.stop()
+                code = p["reason"]["code"]
+                reasons[code] = reasons.get(code, 0) + 1
+                to_lost.append(now - killed)
+                print(f"  rep {rep + 1:3d}: lost after {now - killed:.3f} s ({code})", flush=True)
+        finally:
+            col.stop()
+    print(f"\nbench_fault_detection --kill: {args.reps} SIGKILLs, silence_lost_s {args.silence:g} s, "
+          f"view polled every {args.poll_ms:g} ms; reasons {reasons}")
+    print(f"  kill -> lost  p50 {pct(to_lost, 0.5):.3f} s, p95 {pct(to_lost, 0.95):.3f} s, max {max(to_lost):.3f} s")
 
 
 if __name__ == "__main__":

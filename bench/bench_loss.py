@@ -7,6 +7,12 @@ measured loss, the difference in percentage points, and the binomial standard de
 from the number of probes — all from this one run.
 
     sudo .venv/bin/python bench/bench_loss.py [--seconds 60] [--rate-hz 10]
+    sudo .venv/bin/python bench/bench_loss.py --detect [--runs 5] [--loss 20]
+
+``--detect`` (issue 11): the whole chain with real processes on the shipped policy: a real agent
+(signed probes, 1 s samples) in the namespace, the collector (its reflector) and Mosquitto outside;
+nftables drops ``--loss`` % of everything the namespace sends. Prints the time from the start of
+the loss to the participant ``failing``, and from its end back to ``ok``, per run.
 """
 
 from __future__ import annotations
@@ -48,12 +54,58 @@ def measure(percent: int, seconds: float, rate_hz: float) -> None:
           f"{snap['rtt_ms']!s:>8} {snap['mos']!s:>6}")
 
 
+def detect(runs: int, percent: int) -> None:
+    import socket
+    import tempfile
+    import time
+
+    from tests.faults.harness import Agent, Collector, broker_for, default_route, until
+    from tests.support.services import free_port
+
+    tmp = Path(tempfile.mkdtemp(prefix="likavillkor-lossdetect-"))
+    to_failing: list[float] = []
+    to_ok: list[float] = []
+    with NetNs() as ns, broker_for(ns, tmp / "mosquitto") as broker:
+        default_route(ns)
+        rport = free_port(kind=socket.SOCK_DGRAM)
+        col = Collector(tmp / "collector", broker.url, ["dev-loss"], silence_s=5.0, reflector_port=rport)
+        agent = Agent(ns, "dev-loss", broker.port, tmp, period_s=1.0, collector_port=col.port, reflector_port=rport)
+        col.start()
+        try:
+            agent.start()
+            for run in range(runs):
+                until(lambda: col.state_is("dev-loss", "ok") and col.participant("dev-loss")["loss_percent"] == 0.0,
+                      120, f"run {run}: ok with a clean probe window", agent.log, detail=col.view)
+                ns.loss(percent)
+                began = time.monotonic()
+                until(lambda: col.state_is("dev-loss", "failing"), 120, f"run {run}: failing", detail=col.view)
+                to_failing.append(time.monotonic() - began)
+                ns.clear_loss()
+                ended = time.monotonic()
+                until(lambda: col.state_is("dev-loss", "ok"), 120, f"run {run}: ok again", detail=col.view)
+                to_ok.append(time.monotonic() - ended)
+                print(f"  run {run + 1}: failing after {to_failing[-1]:.1f} s, ok {to_ok[-1]:.1f} s after the loss "
+                      "ended", flush=True)
+        finally:
+            agent.stop()
+            col.stop()
+    print(f"\nbench_loss --detect: {percent} % random loss, {runs} runs, shipped policy (loss fail > 10 %, "
+          "debounce 3 of 10, 15 s probe window)")
+    print(f"  loss start -> failing: min {min(to_failing):.1f} s, max {max(to_failing):.1f} s")
+    print(f"  loss end -> ok:        min {min(to_ok):.1f} s, max {max(to_ok):.1f} s")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
+    parser.add_argument("--detect", action="store_true", help="time to failing and back (real processes)")
+    parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--seconds", type=float, default=60.0)
     parser.add_argument("--rate-hz", type=float, default=10.0)
     parser.add_argument("--loss", type=int, nargs="*", default=[5, 20])
     args = parser.parse_args()
+    if args.detect:
+        detect(args.runs, args.loss[-1] if args.loss != [5, 20] else 20)
+        return
     print(f"{'injected':>10} {'measured':>10} {'diff':>11} {'exp. sd':>11} {'probes':>7} {'rtt_ms':>8} {'mos':>6}")
     for percent in args.loss:
         measure(percent, args.seconds, args.rate_hz)

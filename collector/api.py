@@ -38,6 +38,9 @@ class ActionIn(BaseModel):
     member_id: str | None = Field(default=None, max_length=128)
     item: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
+    substitute_id: str | None = Field(default=None, max_length=128,
+                                      description="substitute: the ersättare (on this meeting's roster) who "
+                                                  "steps in for member_id (H16)")
     at: float | None = Field(default=None, ge=946_684_800, le=4_102_444_800, allow_inf_nan=False,
                              description="epoch seconds (2000-2100); default: now (collector clock)")
 
@@ -88,14 +91,16 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
         return Response(content=body, media_type="application/json")
 
     @r.post("/meetings/{meeting_id}/actions", status_code=201,
-            summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left")
+            summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left, "
+                    "substitute")
     def act(meeting_id: str, action: ActionIn, request: Request) -> Response:
         if runtime.view(meeting_id) is None:
             raise HTTPException(404, f"no meeting {meeting_id!r}")
         who = getattr(request.state, "principal", None)  # set by the sign-in guard (collector.pages)
         by = who.username if who is not None and (who.via == "session" or not action.by) else action.by
         a = Action(meeting_id=meeting_id, kind=action.kind, at=action.at or runtime.clock(), by=by,
-                   member_id=action.member_id, item=action.item, note=action.note)
+                   member_id=action.member_id, item=action.item, note=action.note,
+                   substitute_id=action.substitute_id)
         try:
             changes = runtime.act(a)
         except ValueError as exc:
@@ -113,6 +118,14 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
            summary="The meetings a device takes part in (the agent's scheduler)")
     def device_meetings(device_id: str) -> Any:
         return runtime.device_meetings(device_id)
+
+    @r.get("/devices/{device_id}/probe-key",
+           summary="The device's SSID and key for signed path probes (the agent; issue 11)")
+    def device_probe_key(device_id: str) -> Response:
+        doc = runtime.probe_key(device_id)
+        if doc is None:
+            raise HTTPException(404, f"no probe key for {device_id!r}: not on the roster, or the reflector is off")
+        return _json(doc)
 
     @r.get("/incidents", summary="Incident history (personal data: retention applies)")
     def incidents(since: float | None = None, until: float | None = None, body: str | None = None,

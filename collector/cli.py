@@ -281,7 +281,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
             r = client.get(url)
         else:
             payload = {"kind": args.kind, "by": args.by, "member_id": args.member, "item": args.item,
-                       "note": args.note}
+                       "note": args.note, "substitute_id": args.substitute}
             r = client.post(url, json={k: v for k, v in payload.items() if v is not None})
     if r.status_code >= 300:
         print(f"error {r.status_code}: {r.text}", file=sys.stderr)
@@ -363,9 +363,11 @@ def build_parser() -> argparse.ArgumentParser:
     act = with_config(sub.add_parser("actions", help="record or list a meeting's actions (H5, H15, H18)"))
     act.add_argument("--meeting", required=True)
     act.add_argument("--kind", choices=("adjourn", "resume", "vote_start", "vote_end", "item_start",
-                                        "excuse", "return", "left"), help="record this action; omit to list")
+                                        "excuse", "return", "left", "substitute"),
+                     help="record this action; omit to list")
     act.add_argument("--by", default="cli")
     act.add_argument("--member")
+    act.add_argument("--substitute", help="substitute: the ersättare who steps in for --member (H16)")
     act.add_argument("--item")
     act.add_argument("--note")
     act.add_argument("--url", help="collector base URL (default from the config's [http])")

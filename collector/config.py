@@ -125,6 +125,10 @@ class IngestSection(cfg.Section):
     max_rate_per_device: float = 20.0
     burst: float = 60.0
     tick_interval_s: float = 0.25
+    #: a pause of the collector's own process longer than this (SIGSTOP, a frozen VM) is its own
+    #: gap: monitoring interrupted, never a member's loss (issue 11); several tick intervals, and
+    #: below probe_silence_lost_s (1.2 s), or a pause of its own would read as every member's silence
+    stall_after_s: float = 1.0
     #: at most one log line per (reason, device) in this many seconds
     log_every_s: float = 60.0
     #: "inline": checks and engine run in the MQTT callback; "thread": the callback only queues

@@ -34,7 +34,8 @@ def component_families(*, reflector: Mapping[str, int] | None = None, media_peer
     fams: list[Family] = []
     if reflector is not None:
         fams.append(("likavillkor_reflector_packets_total", "counter",
-                     "UDP datagrams at the STAMP reflector, by result (reflected, malformed, send_errors)",
+                     "UDP datagrams at the STAMP reflector, by result (reflected, send_errors, and each drop reason: "
+                     "malformed, looped, rate_limited, unauthenticated, unregistered, bad_hmac, replayed)",
                      [("likavillkor_reflector_packets_total", {"result": k}, v) for k, v in reflector.items()]))
     if media_peer is not None:
         fams.append(("likavillkor_media_peer_events_total", "counter",

@@ -224,6 +224,9 @@ class MemberStatus(BaseModel):
     selftest: dict[str, Any] | None
     mediapath: dict[str, Any] | None
     at: float
+    #: why, main reason first, Swedish and English (`code`, `sv`, `en`, `rule`): e.g. an unmet
+    #: precondition that puts the meeting at risk ("mobildata", H9) is shown to the member too (issue 11)
+    reasons: list[dict[str, Any]] = []
 
 
 class LinkOut(BaseModel):
@@ -530,7 +533,9 @@ def router(deps: WebDeps) -> APIRouter:
         return MemberStatus(meeting_id=meeting.id, member_id=p.member_id, name=p.name,
                             state=mine.state.value if mine else None,
                             selftest=msgspec.to_builtins(mine.selftest) if mine and mine.selftest else None,
-                            mediapath=mine.mediapath if mine else None, at=deps.now())
+                            mediapath=mine.mediapath if mine else None, at=deps.now(),
+                            reasons=[{"code": r.code, "sv": r.sv, "en": r.en, "rule": r.rule}
+                                     for r in (mine.reasons if mine else [])])
 
     @r.post("/selftest/{token}/result", response_model=SelftestAccepted, tags=["self-test"],
             summary="Record a browser self-test for the link's member and meeting (wire.SelftestResult, "
@@ -750,7 +755,8 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
     * ``/api/mediapath/...``: :func:`mediapath_guard`;
     * ``/speedtest/...``: open (random bytes, bounded by the speed-test server; agents and the browser
       self-test use it);
-    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler): that device itself, signed in
+    * ``/api/devices/{device_id}/meetings`` (the agent's scheduler) and ``.../probe-key`` (its signed
+      path probes, issue 11): that device itself, signed in
       with its broker credentials (:meth:`Auth.require_device`), or IT;
     * a route with ``{meeting_id}``: a chair or secretary of that meeting's body, or IT;
     * everything else (meeting list, incidents, health, ``/metrics``): IT.
@@ -794,7 +800,7 @@ def guard(deps: WebDeps) -> Callable[..., Any]:
             request.state.speedtest_trusted = await speedtest_trusted(request)
             return None
         params = request.path_params
-        if "device_id" in params and path.endswith("/meetings"):
+        if "device_id" in params and (path.endswith("/meetings") or path.endswith("/probe-key")):
             return await device(request)
         if "meeting_id" in params:
             return await staff(request)

@@ -140,6 +140,13 @@ class Runtime:
         self.optional_modules: dict[str, str] = {}  # module -> "loaded" or why not
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
+        #: the engine lock's holders note here (monotonic) that the process runs; a longer pause is
+        #: the collector's own gap (SIGSTOP, a frozen VM, a swap storm): issue 11
+        self._alive_mono = time.monotonic()
+        self.own_gaps = 0
+        #: signed path probes seen by the reflector's thread: device -> time (issue 11), drained by tick()
+        self._probe_seen: dict[str, float] = {}
+        self.probe_keys: Any = None  # collector.probekeys.ProbeKeys, when the reflector runs
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
         self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
@@ -164,6 +171,7 @@ class Runtime:
         # tools feeding messages directly) the feed counts as connected
         with self.lock:
             self._apply(self.engine.broker(not mqtt, self.clock()))
+            self._alive_mono = time.monotonic()  # starting up is no stall (the restart was its own gap)
         if mqtt:
             self._start_mqtt()
         self._start_reflector()
@@ -171,6 +179,8 @@ class Runtime:
                                                        (self._housekeeping_loop, "housekeeping")]
         if self._inbox is not None:
             loops.append((self._engine_loop, "engine"))
+        with self.lock:
+            self._alive_mono = time.monotonic()  # starting up is no stall (the restart was its own gap)
         for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -214,8 +224,12 @@ class Runtime:
             return
         try:
             mod = importlib.import_module("collector.reflector")
+            from collector.probekeys import ProbeKeys, load_or_create_secret
+
+            # registered senders only (issue 11, issue 12): the roster's devices, signed probes
+            self.probe_keys = ProbeKeys(load_or_create_secret(self.config.data_path), self.index.roster.devices)
             loop = asyncio.new_event_loop()
-            reflector = mod.Reflector()
+            reflector = mod.Reflector(keys=self.probe_keys, on_alive=self._note_probe)
             loop.run_until_complete(asyncio.wait_for(
                 reflector.start(self.config.reflector.host, self.config.reflector.port), 5))
         except Exception as exc:  # a missing or failing reflector must not stop monitoring
@@ -244,7 +258,10 @@ class Runtime:
             return
         if blob:
             with self.lock:
-                self.engine.restore(blob, self.clock())
+                now = self.clock()
+                self.engine.restore(blob, now)
+                # the restart was the collector's own gap: its reflector and ingest were away (issue 11)
+                self._apply(self.engine.own_gap(None, now))
             log.info("engine state restored from the snapshot (%d bytes)", len(blob))
 
     def _save_snapshot(self, *, direct: bool = False) -> None:
@@ -289,7 +306,21 @@ class Runtime:
     def _known(self, device_id: str) -> bool:
         return self.index.known(device_id)
 
+    def check_stall(self) -> None:
+        """Call with ``self.lock`` held, before the engine judges anything: a pause of the process
+        longer than ``[ingest] stall_after_s`` since the last call is the collector's own gap."""
+        mono = time.monotonic()
+        paused = mono - self._alive_mono
+        self._alive_mono = mono
+        if paused > self.config.ingest.stall_after_s:
+            now = self.clock()
+            self.own_gaps += 1
+            log.warning("the collector itself stood still for %.1f s: monitoring interrupted until every "
+                        "member is heard again; their probe loss of that time is not counted", paused)
+            self._apply(self.engine.own_gap(now - paused, now))
+
     def _engine_ingest(self, msg: wire.Message, received_at: float) -> tuple[str, list[Any]]:
+        self.check_stall()
         outcome, changes = self.engine.ingest(msg, received_at)  # the ingestor holds self.lock
         return outcome.value, changes
 
@@ -378,8 +409,29 @@ class Runtime:
             state=state, lost_for_s=lost_for_s, substitute_in_s=substitute_in_s, at=at))
 
     # -- loops -------------------------------------------------------------------------------------
+    def _note_probe(self, device_id: str, at: float) -> None:
+        """The reflector's thread: a signed probe of ``device_id`` (one dict store; tick() drains)."""
+        self._probe_seen[device_id] = at
+
+    def probe_key(self, device_id: str) -> dict[str, Any] | None:
+        """For the agent: its SSID and key for signed probes (issue 11); None when the reflector does
+        not run or the device is on no roster."""
+        if self.probe_keys is None or not self.index.known(device_id):
+            return None
+        from collector.probekeys import ssid_for
+
+        port = self.reflector[0].port if self.reflector is not None else None
+        return {"ssid": ssid_for(device_id), "key": self.probe_keys.key_for(device_id).hex(), "port": port}
+
     def tick(self) -> None:
         with self.lock:
+            self.check_stall()
+            if self._probe_seen:
+                seen, self._probe_seen = self._probe_seen, {}
+                for device_id, at in seen.items():
+                    changes = self.engine.probe_alive(device_id, at)
+                    if changes:
+                        self._apply(changes)
             changes = self.engine.tick(self.clock())
             if changes:
                 self._apply(changes)
@@ -479,6 +531,8 @@ class Runtime:
             changes = list(self.engine.set_roster(roster, self.clock()))
             self.index = RosterIndex(roster)
             self._apply(changes)
+        if self.probe_keys is not None:
+            self.probe_keys.register(roster.devices)
 
     def reload_roster(self) -> None:
         self.set_roster(load_roster(self.config.roster_path, bodies=self.bodies))
@@ -540,6 +594,8 @@ class Runtime:
                        "connects": self.mqtt.connects if self.mqtt is not None else 0,
                        "malformed": self.mqtt.malformed if self.mqtt is not None else 0,
                        "monitoring": "active" if connected else "interrupted"},
+            # the collector's own gaps (restart, stall; issue 11): monitoring interrupted, never a member's
+            "monitoring": {"own_gaps": self.own_gaps, "stall_after_s": self.config.ingest.stall_after_s},
             "ingest": self.ingestor.counters.as_dict(),
             "store": {"queued": self.store.queue_size(), "written": s.written, "dropped": s.dropped,
                       "failures": s.failures, "connected": s.connected, "last_error": s.last_error,

@@ -38,7 +38,9 @@ def mos_from_r(r: float) -> float:
         return 1.0
     if r >= 100:
         return 4.5
-    return 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r)
+    # the cubic dips just under 1.0 for R below ~6.5 (R = 5 gives 0.992): clamp, or a sample with
+    # ~38 % loss carried a MOS the wire refuses (mos >= 1) and the whole sample was dropped
+    return min(4.5, max(1.0, 1 + 0.035 * r + 7e-6 * r * (r - 60) * (100 - r)))
 
 
 def mos(rtt_ms: float, jitter_ms: float, loss_percent: float) -> float:

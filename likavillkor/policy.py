@@ -45,11 +45,45 @@ class Limit(Section):
         return 0
 
 
+#: What an unmet precondition does to the meeting: ``at_risk`` (shown to the chair and the member,
+#: the meeting goes on) or ``adjourn`` (the participant is failing). "Reading the rules together":
+#: H9 is the member's checklist; the handbook adjourns on sound or image breaking (H2, H15).
+Escalation = Literal["at_risk", "adjourn"]
+
+
+class Preconditions(Section):
+    """Per checklist item (H9, H10), what it does when not met during the meeting. The shipped
+    policy has every one ``at_risk``; a body may escalate any of them to ``adjourn``."""
+
+    mobile_data: Escalation = "at_risk"
+    hotspot: Escalation = "at_risk"
+    battery: Escalation = "at_risk"  # battery_percent at its fail limit, battery_short (will not last)
+    wifi_signal: Escalation = "at_risk"  # wifi_signal_dbm / wifi_signal_percent at the fail limit
+    cpu: Escalation = "at_risk"  # cpu_percent
+    memory: Escalation = "at_risk"  # mem_available_percent
+    source: str = ""
+
+
+#: which precondition a debounced channel (a policy limit, or battery_short) belongs to
+PRECONDITION_OF_CHANNEL: dict[str, str] = {
+    "battery_percent": "battery", "battery_short": "battery", "wifi_signal_dbm": "wifi_signal",
+    "wifi_signal_percent": "wifi_signal", "cpu_percent": "cpu", "mem_available_percent": "memory",
+}
+
+
 class Policy(Section):
     sample_period_s: float = 1.0
     sample_period_source: str = ""
     silence_lost_s: float = 5.0
     silence_lost_source: str = ""
+    #: while the device's signed path probes (10/s) are its freshest evidence of life, silence this
+    #: long is a lost contact (issue 11: a cut link seen within 2 s; no last will is possible then)
+    probe_silence_lost_s: float = 1.2
+    probe_silence_lost_source: str = ""
+    #: a last will is the loss once this long passed with the collector keeping its broker and nothing
+    #: newer from the device: a stopping Mosquitto sends every client's will as it goes (issue 11)
+    will_confirm_s: float = 0.5
+    will_confirm_source: str = ""
     substitute_after_s: float = 300.0
     substitute_after_source: str = ""
     connect_early_s: float = 900.0
@@ -64,6 +98,10 @@ class Policy(Section):
     #: before silence counts again; covers the agent's reconnect back-off cap (5 s by default)
     reconnect_grace_s: float = 10.0
     reconnect_grace_source: str = ""
+    #: how far back a sample's path figures (loss, RTT) reach: the agent's [path] window_s. Samples
+    #: received within this of the collector's own gap (restart, stall) do not judge the path
+    probe_window_s: float = 15.0
+    probe_window_source: str = ""
     #: a sample whose device time lags the device's usual offset by more than this is an outbox
     #: replay: it completes history but never changes a live state
     late_after_s: float = 5.0
@@ -77,6 +115,12 @@ class Policy(Section):
     microphone_levels: dict[str, Literal["warn", "fail"]] = msgspec.field(default_factory=dict)
     media_source: str = ""
     limits: dict[str, Limit] = msgspec.field(default_factory=dict)
+    #: unmet preconditions (mobile data, hotspot, battery, weak Wi-Fi, CPU, memory): at risk or adjourn
+    preconditions: Preconditions = msgspec.field(default_factory=Preconditions)
+
+    def escalates(self, precondition: str) -> bool:
+        """True when this unmet precondition breaks equal terms (participant failing, adjourn)."""
+        return getattr(self.preconditions, precondition, "at_risk") == "adjourn"
 
 
 class PolicySet:

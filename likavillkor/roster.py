@@ -14,11 +14,15 @@ Example (``deploy/roster.example.toml``)::
     [[meeting.participant]]
     name = "Anna Andersson"
     role = "ledamot"          # or "ersättare"
+    # serving = true          # an ersättare who serves (tjänstgörande) from the start (H16)
     device_id = "anna-ipad"
 
 Refused with the line at fault: a remote participant in a body that meets physically only (H23),
-a secret meeting on any system other than Compodium (H21, H22), a device on two participants of
-one meeting, duplicate meeting ids, ``monitoring = "agent"`` on a device that cannot run the agent.
+a secret meeting on any system other than Compodium (H21, H22), a device or a member id on two
+participants of one meeting, duplicate meeting ids, a body that is not in the body table (with the
+nearest known name as a hint), a system that contradicts the body's (H22) unless the meeting gives
+the reason (``system_exception = "..."``), ``serving`` on a ledamot (a ledamot always serves),
+``monitoring = "agent"`` on a device that cannot run the agent.
 
 How a participant is watched (``monitoring``, the secretary's choice; see :func:`default_monitoring`):
 ``"agent"`` (the agent on her device publishes), ``"browser"`` (her companion page, *följesidan*,
@@ -29,6 +33,7 @@ municipality's standard device is a tablet that runs no agent (H9, H10).
 from __future__ import annotations
 
 import datetime as dt
+import difflib
 import re
 import tomllib
 import unicodedata
@@ -104,6 +109,8 @@ class _ParticipantIn(Section):
     name: str
     device_id: str
     role: Role = Role.LEDAMOT
+    #: an ersättare who serves (tjänstgörande) from the start; a ledamot always serves (H16)
+    serving: bool | None = None
     member_id: str | None = None
     email: str | None = None
     monitoring: Monitoring | None = None  # default: default_monitoring(kind of the device)
@@ -116,6 +123,8 @@ class _MeetingIn(Section):
     end: dt.datetime
     room: str = ""
     system: System | None = None
+    #: why this meeting uses another system than the body table's (H22): required for an exception
+    system_exception: str = ""
     secret: bool = False
     participant: list[_ParticipantIn] = msgspec.field(default_factory=list)
 
@@ -140,6 +149,8 @@ class Participant:
     device_id: str
     email: str | None = None
     monitoring: Monitoring = Monitoring.AGENT
+    #: takes part in the decisions (H16): a ledamot, or an ersättare who serves (tjänstgörande)
+    serving: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -254,18 +265,25 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
         if mt.id in roster.meetings:
             fail(f"meeting id {mt.id!r} is used twice", "id")
         info = bodies.lookup(mt.body)
-        if info is None and mt.system is None:
-            fail(f"body {mt.body!r} is not in the body table (H22): name its system with system = ...", "body")
-        system = mt.system or (info.system if info else System.TEAMS)
+        if info is None:
+            hint = difflib.get_close_matches(normalize_body(mt.body), list(bodies.bodies), n=1, cutoff=0.6)
+            fail(f"body {mt.body!r} is not in the body table (H22)"
+                 + (f": did you mean {hint[0]!r}?" if hint else ""), "body")
+        assert info is not None
+        system = mt.system or info.system
         if mt.secret and system != System.COMPODIUM:
             fail(f"meeting {mt.id!r} is secret but uses {system.value}: matters under secrecy are handled "
                  "only in Compodium (H21, H22)", "secret")
+        if system != info.system and not mt.system_exception.strip():
+            fail(f"{mt.body} meets in {info.system.value} (H22), not {system.value}: give the reason for the "
+                 'exception with system_exception = "..."', "system")
         if info is not None and info.physical_only and mt.participant:
             fail(f"{mt.body} meets physically only (H23): no remote participants are allowed", participant=0)
         start, end = _epoch(mt.start), _epoch(mt.end)
         if end <= start:
             fail(f"meeting {mt.id!r} ends before it starts", "end")
         seen: dict[str, int] = {}
+        members: dict[str, int] = {}
         participants: list[Participant] = []
         for j, p in enumerate(mt.participant):
             if not _ID_RE.match(p.device_id):
@@ -279,7 +297,16 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
                      "say monitoring = \"browser\" (her companion page) or \"none\"", "monitoring", j)
             monitoring = p.monitoring or default_monitoring(kind)
             member_id = p.member_id or slug(p.name)
-            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email, monitoring))
+            if member_id in members:
+                fail(f"member id {member_id!r} is on two participants of {mt.id!r}",
+                     "member_id" if p.member_id else "name", j)
+            members[member_id] = j
+            if p.role is Role.LEDAMOT and p.serving is False:
+                fail(f"{p.name} is a ledamot, who always serves: serving = false is for an ersättare (H16)",
+                     "serving", j)
+            serving = p.role is Role.LEDAMOT or bool(p.serving)
+            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email,
+                                            monitoring=monitoring, serving=serving))
             roster.devices.setdefault(p.device_id, member_id)
         roster.meetings[mt.id] = Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret,
                                          tuple(participants))

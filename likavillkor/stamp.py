@@ -16,10 +16,20 @@ A sender may append padding (zero octets); a reflector answers with a packet of 
 (symmetric size), so both directions carry the same load.
 
 Timestamps are 64-bit NTP format: seconds since 1900-01-01 (32 bits) and a binary fraction (32 bits).
+
+**Authenticated probes** (issue 11; RFC 8972 extensions): the sender puts its Session-Sender
+Identifier (SSID, 16 bits, RFC 8972 §3) in the two octets after the error estimate and appends an
+HMAC TLV (RFC 8972 §4.8: flags, type 8, length 16, then HMAC-SHA256 truncated to 128 bits over
+the 44-octet base) keyed with a per-device key the agent fetches over the authenticated device
+HTTP API. 64 octets in all; the reflector's answer has the same length. A probe then proves which
+device sent it, so it counts as that device's evidence of life, and no other device can keep a
+member "alive".
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import struct
 from dataclasses import dataclass
 from typing import Final
@@ -29,7 +39,7 @@ BASE_SIZE: Final = 44
 MAX_SIZE: Final = 1472
 NTP_EPOCH_OFFSET: Final = 2_208_988_800  # seconds from 1900-01-01 to 1970-01-01
 
-_SENDER: Final = struct.Struct("!IQH30x")
+_SENDER: Final = struct.Struct("!IQHH28x")  # seq, timestamp, error estimate, SSID (RFC 8972), MBZ
 _REFLECTOR: Final = struct.Struct("!IQH2xQIQH2xB3x")
 assert _SENDER.size == BASE_SIZE and _REFLECTOR.size == BASE_SIZE
 
@@ -70,6 +80,7 @@ class SenderPacket:
     timestamp: int  # NTP 64-bit
     error_estimate: int = 1  # not synchronized, multiplier 1
     padding: int = 0  # extra zero octets after the 44-octet base
+    ssid: int = 0  # Session-Sender Identifier (RFC 8972); 0 = none
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,13 +97,43 @@ class ReflectorPacket:
 
 
 def encode_sender(p: SenderPacket) -> bytes:
-    return _SENDER.pack(p.seq & 0xFFFFFFFF, p.timestamp, p.error_estimate) + bytes(p.padding)
+    return _SENDER.pack(p.seq & 0xFFFFFFFF, p.timestamp, p.error_estimate, p.ssid & 0xFFFF) + bytes(p.padding)
 
 
 def decode_sender(data: bytes) -> SenderPacket:
     _check_size(data)
-    seq, ts, err = _SENDER.unpack_from(data)
-    return SenderPacket(seq=seq, timestamp=ts, error_estimate=err, padding=len(data) - BASE_SIZE)
+    seq, ts, err, ssid = _SENDER.unpack_from(data)
+    return SenderPacket(seq=seq, timestamp=ts, error_estimate=err, padding=len(data) - BASE_SIZE, ssid=ssid)
+
+
+HMAC_TLV_TYPE: Final = 8  # RFC 8972 §4.8
+HMAC_SIZE: Final = 16
+_TLV: Final = struct.Struct("!BBH")
+AUTH_SIZE: Final = BASE_SIZE + _TLV.size + HMAC_SIZE  # 64 octets
+
+
+def probe_mac(key: bytes, base: bytes) -> bytes:
+    """HMAC-SHA256 over the 44-octet base packet, truncated to 128 bits (RFC 8972 §4.8)."""
+    return hmac.new(key, base[:BASE_SIZE], hashlib.sha256).digest()[:HMAC_SIZE]
+
+
+def encode_signed_sender(p: SenderPacket, key: bytes) -> bytes:
+    """An authenticated probe: the base (with ``p.ssid``) and an HMAC TLV. No padding."""
+    base = _SENDER.pack(p.seq & 0xFFFFFFFF, p.timestamp, p.error_estimate, p.ssid & 0xFFFF)
+    return base + _TLV.pack(0, HMAC_TLV_TYPE, HMAC_SIZE) + probe_mac(key, base)
+
+
+def signed_parts(data: bytes) -> tuple[SenderPacket, bytes]:
+    """(the sender packet, its HMAC) of an authenticated probe; StampError ``unauthenticated`` when
+    it carries no HMAC TLV where one belongs."""
+    _check_size(data)
+    if len(data) != AUTH_SIZE:
+        raise StampError("unauthenticated", f"{len(data)} octets, an authenticated probe has {AUTH_SIZE}")
+    _flags, kind, length = _TLV.unpack_from(data, BASE_SIZE)
+    if kind != HMAC_TLV_TYPE or length != HMAC_SIZE:
+        raise StampError("unauthenticated", f"TLV type {kind} length {length}, not the HMAC TLV")
+    seq, ts, err, ssid = _SENDER.unpack_from(data)
+    return SenderPacket(seq=seq, timestamp=ts, error_estimate=err, ssid=ssid), data[BASE_SIZE + _TLV.size:]
 
 
 def encode_reflector(p: ReflectorPacket) -> bytes:

@@ -4,7 +4,8 @@
 #   - creates data/ with a demo roster: one meeting starting now, this machine as the remote member
 #   - starts the collector (private Mosquitto on loopback, SQLite in data/) and a local agent
 #     (likavillkor-agent monitor) that publishes this machine's samples
-# Ctrl-C stops both.  Environment: LIKAVILLKOR_HTTP_PORT (default 8860), LIKAVILLKOR_DATA (default data).
+# Stopping the agent alone (kill its PID, printed below) leaves the collector running: the demo member
+# turns lost and the chair's view says Ajournera (H15). Ctrl-C stops both.  Environment: LIKAVILLKOR_HTTP_PORT (default 8860), LIKAVILLKOR_DATA (default data).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh run
@@ -86,7 +87,9 @@ cleanup() {
 trap cleanup INT TERM EXIT
 
 $PY -m collector run --config "$DATA/collector.toml" &
-pids+=($!)
+COLLECTOR_PID=$!
+pids+=($COLLECTOR_PID)
+AGENT_PID=""
 
 API="http://127.0.0.1:$PORT"
 BROKER=""
@@ -120,8 +123,10 @@ url = "$API"
 enabled = $MICWATCH
 TOML
   .venv/bin/likavillkor-agent monitor --config "$DATA/agent.toml" &
-  pids+=($!)
-  AGENT="local agent: device id $DEVICE_ID (likavillkor-agent monitor --config $DATA/agent.toml)"
+  AGENT_PID=$!
+  pids+=($AGENT_PID)
+  AGENT="local agent: device id $DEVICE_ID, pid $AGENT_PID (likavillkor-agent monitor --config $DATA/agent.toml)
+              stop it (kill $AGENT_PID) to watch the member become lost and the chair's view say Ajournera"
 else
   AGENT="local agent: not installed yet (agent/cli.py missing); publish as device $DEVICE_ID to $BROKER"
 fi
@@ -148,4 +153,13 @@ Likavillkor is running.
   data:       $DATA/ (SQLite database, roster, configs)
 Ctrl-C stops both.
 MSG
-wait -n "${pids[@]}"
+# Run until the collector stops (or Ctrl-C). The agent may stop on its own: that is the demo of a
+# member who loses contact (README), not a reason to stop the collector (issue 11).
+while kill -0 "$COLLECTOR_PID" 2>/dev/null; do
+  wait -n "${pids[@]}" 2>/dev/null || true
+  if [ -n "$AGENT_PID" ] && ! kill -0 "$AGENT_PID" 2>/dev/null; then
+    echo "the local agent (pid $AGENT_PID) stopped; the collector runs on: the member turns lost (H15). Ctrl-C stops the collector."
+    pids=("$COLLECTOR_PID")
+    AGENT_PID=""
+  fi
+done

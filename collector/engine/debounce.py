@@ -19,7 +19,7 @@ from operator import attrgetter
 from typing import Final
 
 from likavillkor import wire
-from likavillkor.policy import Direction, Policy
+from likavillkor.policy import PRECONDITION_OF_CHANNEL, Direction, Policy
 
 #: channels that say whether the member can be seen and heard over the network
 NETWORK: Final = frozenset({"rtt_ms", "jitter_ms", "loss_percent", "mos", "wifi_signal_dbm",
@@ -69,7 +69,7 @@ class Judge:
     """The debounce of every channel of one policy, compiled once per policy."""
 
     __slots__ = ("_battery", "_camera", "_get", "_mic", "_numeric", "battery_short_fail", "clear_at",
-                 "mask", "names", "prestart_mask", "raise_at", "window")
+                 "link_levels", "mask", "names", "prestart_mask", "raise_at", "risk_only_mask", "window")
 
     def __init__(self, policy: Policy) -> None:
         self.window = policy.debounce_window
@@ -103,6 +103,13 @@ class Judge:
         names.append("battery_short")
         self.names: tuple[str, ...] = tuple(names)
         self.prestart_mask = sum(1 << i for i, n in enumerate(names) if n in PRESTART)
+        #: channels whose failure is an unmet precondition the policy keeps at "at risk": their fail
+        #: alarm counts as a warning (the participant degraded, the meeting at risk), not a failure
+        self.risk_only_mask = sum(1 << i for i, n in enumerate(names)
+                                  if n in PRECONDITION_OF_CHANNEL and not policy.escalates(PRECONDITION_OF_CHANNEL[n]))
+        #: mobile data / hotspot (H9): 1 at risk, 2 failing (escalated); no link at all: failing
+        self.link_levels = {"mobile_data": 2 if policy.escalates("mobile_data") else 1,
+                            "hotspot": 2 if policy.escalates("hotspot") else 1, "no_link": 2}
 
     @staticmethod
     def _discrete(prefix: str, levels: Mapping[str, str], names: list[str]) -> dict[str, tuple[int, bool]]:

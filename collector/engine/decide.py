@@ -38,6 +38,10 @@ class Monitor(NamedTuple):
     connected: bool = True
     down_since: float | None = None
     grace_from: float | None = None  # devices get silence_lost_s from here (broker back, restart)
+    #: the collector's own last gap (restart, stall; issue 11): its members' silence and the probe
+    #: loss measured in it are the collector's, not theirs
+    gap_since: float | None = None
+    gap_until: float | None = None
 
 
 class Assessment(NamedTuple):
@@ -73,6 +77,9 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
         return None
     since = m.last_contact
     allowed = policy.silence_lost_s
+    if m.last_probe is not None and m.last_probe >= since - 1.0:
+        # the device's signed probes (10/s) were its freshest evidence of life (issue 11)
+        allowed = min(allowed, policy.probe_silence_lost_s)
     if monitor.grace_from is not None and monitor.grace_from > since:
         # the broker came back (or the collector restarted): agents need their reconnect back-off
         since = monitor.grace_from
@@ -81,6 +88,24 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
         since = m.returned_at
         allowed = policy.silence_lost_s
     return since if now - since > allowed else None
+
+
+def awaiting_fresh(m: Member, policy: Policy, monitor: Monitor, now: float) -> bool:
+    """After the collector's own gap (restart, stall), a member heard before it and not since, while
+    her reconnect grace runs: her state is not known yet (issue 11: never a member's loss)."""
+    until = monitor.gap_until
+    if until is None or m.last_contact is None or m.last_contact > until or m.lost_since is not None:
+        return False
+    if m.replaced_at is not None or m.left_at is not None or m.excused_at is not None or not watched(m):
+        return False  # nothing to wait for from someone not watched (a closed companion page)
+    return now <= until + policy.reconnect_grace_s + policy.silence_lost_s
+
+
+def tainted(policy: Policy, monitor: Monitor, received_at: float) -> bool:
+    """A sample received this soon after the collector's own gap carries path figures (loss, RTT)
+    measured while its reflector was away: not evidence about the member (issue 11)."""
+    until = monitor.gap_until
+    return until is not None and received_at < until + policy.probe_window_s + policy.sample_period_s
 
 
 def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monitor) -> float:
@@ -105,18 +130,20 @@ def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
     out: dict[str, int] = {}
     only = -1 if phase is not Phase.PRE else judge.prestart_mask
     up = (m.warn_up | m.fail_up) & only
+    fail = m.fail_up & ~judge.risk_only_mask  # an unmet precondition is a risk, not a failure (H2/H15 vs H9)
     i = 0
     while up:
         if up & 1:
             kind = incident_kind(judge.names[i])
-            sev = 2 if (m.fail_up >> i) & 1 else 1
+            sev = 2 if (fail >> i) & 1 else 1
             if out.get(kind, 0) < sev:
                 out[kind] = sev
         up >>= 1
         i += 1
     cond = link_condition(m.link)
     if cond is not None:
-        out[_LINK_KIND[cond]] = 2
+        kind = _LINK_KIND[cond]
+        out[kind] = max(out.get(kind, 0), judge.link_levels[cond])
     if m.media_levels and phase is Phase.RUNNING:
         level = max(m.media_levels.values())
         if level:
@@ -145,6 +172,9 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
             return Assessment(PS.LOST, lost, None, None, {"connection_lost": 2})
         due = substitute_due_at(lost, start, policy, monitor)
         if now >= due and monitor.connected:
+            if not m.serving:
+                # H16: nobody steps in for an ersättare who does not serve: she is recorded as left
+                return Assessment(PS.LEFT, lost, None, due)
             return Assessment(PS.REPLACED, lost, due, due, {"connection_lost": 2})
         return Assessment(PS.LOST, lost, None, due, {"connection_lost": 2})
     if phase is Phase.CLOSED:
@@ -173,7 +203,8 @@ def is_late_connect(m: Member, start: float, policy: Policy, now: float) -> bool
 
 def at_vote_risk(m: Member, state: ParticipantState) -> bool:
     """During a vote every member must take part on equal terms (H3, H5)."""
-    if state in (PS.OK, PS.EXCUSED, PS.LEFT, PS.NOT_MONITORED):  # not monitored: no claim either way
+    if state in (PS.OK, PS.EXCUSED, PS.LEFT, PS.NOT_MONITORED) or not m.serving:
+        # not monitored: no claim either way; an ersättare who does not serve takes no part in the vote
         return False
     return not (state is PS.REPLACED and m.handled_at is not None)
 
@@ -194,11 +225,12 @@ def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
     out: list[tuple[int, Reason]] = []
     only = -1 if phase is not Phase.PRE else judge.prestart_mask
     up = (m.warn_up | m.fail_up) & only
+    fail = m.fail_up & ~judge.risk_only_mask
     s = m.sample
     for i, name in enumerate(judge.names):
         if not (up >> i) & 1:
             continue
-        sev = 2 if (m.fail_up >> i) & 1 else 1
+        sev = 2 if (fail >> i) & 1 else 1
         code = reason_code(name)
         if name in R.METRICS:
             value = m.bad.get(i)
@@ -221,11 +253,17 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
     if st is PS.REPLACED:
         out.append(R.replaced(a.lost_since if a.lost_since is not None else a.replaced_at or now, mid))
         if m.handled_at is not None:
-            out.append(R.substitute_in(m.handled_at, mid))
+            out.append(R.substitute_in(m.handled_at, mid, m.peer_name))
         if m.may_not_return:
             out.insert(0, R.may_not_return(mid))
     elif st is PS.LEFT:
-        out.append(R.left(m.left_at or now, mid))
+        if m.left_cause == "five_minutes" or (m.left_at is None and a.substitute_due_at is not None):
+            # the five minutes ran out for an ersättare who does not serve (H16)
+            lost = a.lost_since if a.lost_since is not None else m.lost_since
+            at = m.left_at if m.left_at is not None else a.substitute_due_at
+            out.append(R.left_after_silence(lost if lost is not None else now, at if at is not None else now, mid))
+        else:
+            out.append(R.left(m.left_at or now, mid))
     elif st is PS.EXCUSED:
         out.append(R.excused(m.excused_at or now, m.excused_item, mid))
     elif st is PS.NOT_MONITORED:
@@ -247,7 +285,10 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
         else:
             out.append(R.no_contact(lost, mid))
         if a.substitute_due_at is not None:
-            out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+            if m.serving:
+                out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+            else:
+                out.append(R.leave_countdown(lost, a.substitute_due_at - now, mid))
     else:
         out.extend(_link_reasons(m))
         out.extend(_media_reasons(m, phase))
@@ -260,6 +301,8 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
             out.append(R.connected(m.first_contact, mid))
         elif st is PS.OK:
             out.append(R.equal_terms(mid))
+        if m.substitute_for is not None:
+            out.append(R.serves_for(m.peer_name or m.substitute_for, mid))
     if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
         out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, mid))
     if vote_running and at_vote_risk(m, st):
@@ -305,7 +348,7 @@ _SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS
 
 def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
                     adjourned_since: float | None, vote_running: bool,
-                    explain: bool = True) -> tuple[Verdict, list[Reason]]:
+                    explain: bool = True, awaiting_fresh: bool = False) -> tuple[Verdict, list[Reason]]:
     """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
     itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
     if phase in (Phase.CLOSED, Phase.PRE):
@@ -314,6 +357,9 @@ def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing
         return Verdict.ENDED, [R.ended(end)]
     if not monitor.connected:
         return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(monitor.down_since)]
+    if awaiting_fresh and monitor.gap_until is not None:
+        # the collector itself was away: until every member is heard again, we do not know (issue 11)
+        return Verdict.MONITORING_INTERRUPTED, [R.own_gap(monitor.gap_since, monitor.gap_until)]
     worst: list[tuple[int, Standing]] = []
     due = lost = degraded = unmonitored = False
     for s in standings:

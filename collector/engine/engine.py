@@ -19,11 +19,14 @@ from collector.engine.decide import (
     Phase,
     Standing,
     at_vote_risk,
+    awaiting_fresh,
+    lost_since,
     meeting_phase,
     meeting_verdict,
     participant_flags,
     participant_reasons,
     participant_state,
+    tainted,
 )
 from collector.engine.state import DeviceTrack, MeetingRt, Member, OpenIncident
 from collector.engine.types import (
@@ -123,6 +126,8 @@ class Engine:
                             pm.monitoring, pm.companion_open = m.monitoring, False
                             if pm.first_contact is not None and pm.lost_since is None:
                                 pm.returned_at = now
+                        # serving from the roster, or since stepping in (H16); a replaced one no more
+                        pm.serving = (m.serving or pm.substitute_for is not None) and pm.handled_at is None
                         if prev.judge is not judge:  # another policy: other channels, debounce afresh
                             pm.hist, pm.warn_up, pm.fail_up, pm.bad = judge.fresh(), 0, 0, {}
                         mt.members[member_id] = pm
@@ -184,6 +189,8 @@ class Engine:
 
     def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
         """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
+        if type(msg) is wire.Status and msg.state is wire.DeviceState.OFFLINE and msg.reason == "will":
+            return self._will_fresh(dev, msg, received_at)
         seq = msg.seq
         # status messages number their own series (from 2**52, agent.identity): kept apart, or the
         # first status would put every later sample of the boot "out of order", hence late
@@ -232,6 +239,23 @@ class Engine:
             dev.last_lag = (lag, 1, msg.ts)
         return False
 
+    def _will_fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool:
+        """A last will is composed when the agent connects and published by the broker when the
+        connection drops (H15): its ``seq`` and ``ts`` are those of the connect, so neither the seq
+        series nor the device-clock lag can date it, and every session of a boot carries the same
+        will (the same ``msg_id``). The broker sends it the moment it notices the loss, so it is
+        live on arrival, unless a newer boot of the device has been heard since (an agent restart
+        whose old session's will the broker publishes late), or it comes within the reconnect grace
+        after the collector regained its broker or its own gap: a restarted broker publishes the
+        wills of the sessions it restored, and a (re)subscription delivers retained ones, none of
+        them a loss seen now (silence after the grace still is; bench_false_alarms --faults)."""
+        grace = self._monitor.grace_from
+        if grace is not None and received_at < grace + self._policies.defaults.reconnect_grace_s:
+            return False
+        keys = list(dev.boots)
+        own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]
+        return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1:])
+
     def _apply(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
                out: list[Change]) -> None:
         changed = False
@@ -242,7 +266,8 @@ class Engine:
         browser_test = type(msg) is wire.SelftestResult and msg.source == "browser"
         if not offline and not browser_test:
             last = m.last_contact
-            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh:
+            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh \
+                    and lost_since(m, mt.policy, self._monitor, t) is not None:
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
                 self._refresh(mt, m, t, out, verdict=True)
             changed = self._contact(m, t)
@@ -251,6 +276,9 @@ class Engine:
                 self._refresh(mt, m, t, out, verdict=True)
             return
         if type(msg) is wire.Sample:
+            if self._monitor.gap_until is not None and tainted(mt.policy, self._monitor, t):
+                msg = msgspec.structs.replace(msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None,
+                                              probe_reachable=None)
             m.sample = msg
             link = msg.link
             if link is not None and link != m.link:
@@ -266,10 +294,15 @@ class Engine:
         elif offline:
             planned = m.excused_at is not None or m.left_at is not None
             if m.lost_since is None and m.replaced_at is None and m.last_contact is not None and not planned:
-                m.lost_since = m.last_contact
-                m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
-                m.lost_cause_at = t
-                changed = True
+                if msg.reason == "will" and mt.policy.will_confirm_s > 0:  # type: ignore[union-attr]
+                    # a stopping Mosquitto sends every client's will as it goes: the loss holds only if
+                    # the collector keeps its broker and hears nothing newer (tick: _confirm_will)
+                    m.will_at = t
+                else:
+                    m.lost_since = m.last_contact
+                    m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
+                    m.lost_cause_at = t
+                    changed = True
         elif type(msg) is wire.SelftestResult:
             failed = [c.id for c in msg.checks if c.status in (wire.CheckStatus.FAIL, wire.CheckStatus.ERROR)]
             m.selftest = SelftestSummary(overall=str(msg.overall), at=t, source=msg.source, failed=failed)
@@ -342,13 +375,54 @@ class Engine:
         and the verdict is ``monitoring_interrupted``; after it, devices get ``reconnect_grace_s`` +
         ``silence_lost_s``."""
         if connected:
-            self._monitor = Monitor(True, None, at)
+            self._monitor = self._monitor._replace(connected=True, down_since=None, grace_from=at)
         elif self._monitor.connected:
-            self._monitor = Monitor(False, at, self._monitor.grace_from)
+            self._monitor = self._monitor._replace(connected=False, down_since=at)
+            self._drop_pending_wills()  # a stopping broker sends every client's will before it goes
         out: list[Change] = []
         for mt in self._meetings.values():
             self._refresh_meeting(mt, at, out)
         return out
+
+    def probe_alive(self, device_id: str, at: float) -> list[Change]:
+        """A signed path probe of ``device_id`` reached the reflector at ``at`` (issue 11): evidence of
+        life, cheaper and ten times as frequent as a sample. Contact, never a measurement."""
+        dev = self._devices.get(device_id)
+        if dev is None:
+            return []
+        out: list[Change] = []
+        for m in dev.members:
+            if not m.open_from <= at < m.open_until:
+                continue
+            mt = self._meetings[m.meeting_id]
+            last = m.last_contact
+            if last is not None and m.lost_since is None and at - last > mt.policy.probe_silence_lost_s \
+                    and lost_since(m, mt.policy, self._monitor, at) is not None:
+                self._refresh(mt, m, at, out, verdict=True)  # the loss no tick saw (H15)
+            if m.last_probe is None or at > m.last_probe:
+                m.last_probe = at
+            if self._contact(m, at):
+                self._refresh(mt, m, at, out, verdict=True)
+        return out
+
+    def own_gap(self, since: float | None, until: float) -> list[Change]:
+        """The collector itself was away from ``since`` (None: unknown, a restart) to ``until``: a
+        restart, or a stall (SIGSTOP, a frozen VM). Its members' silence and the probe loss measured
+        while its reflector was away are its own (issue 11): devices get ``reconnect_grace_s`` +
+        ``silence_lost_s`` from ``until``; the verdict is ``monitoring_interrupted`` until each member
+        heard before the gap is heard again (or her grace runs out); samples received within
+        ``probe_window_s`` of ``until`` do not judge the path."""
+        self._monitor = self._monitor._replace(grace_from=until, gap_since=since, gap_until=until)
+        self._drop_pending_wills()
+        out: list[Change] = []
+        for mt in self._meetings.values():
+            self._refresh_meeting(mt, until, out)
+        return out
+
+    def _drop_pending_wills(self) -> None:
+        for mt in self._meetings.values():
+            for m in mt.members.values():
+                m.will_at = None
 
     def tick(self, now: float) -> list[Change]:
         """Time passes: silence -> lost, five minutes -> replaced, meeting windows open and close."""
@@ -361,6 +435,28 @@ class Engine:
                 continue
             self._refresh_meeting(mt, now, out)
         return out
+
+    def _confirm_will(self, mt: MeetingRt, m: Member, now: float) -> None:
+        """A pending last will becomes the loss (H15, reason ``will``, dated from the last contact)
+        once ``will_confirm_s`` passed with the broker kept and nothing newer heard from the device."""
+        will_at = m.will_at
+        assert will_at is not None
+        if not self._monitor.connected or (m.last_contact is not None and m.last_contact > will_at):
+            m.will_at = None  # the broker went (it sent everyone's will) or the device is alive
+            return
+        if now - will_at < mt.policy.will_confirm_s:
+            return
+        m.will_at = None
+        if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
+            m.lost_since = m.last_contact
+            m.lost_cause = "will"
+            m.lost_cause_at = will_at
+
+    def _awaiting(self, mt: MeetingRt, now: float) -> bool:
+        """After the collector's own gap: someone not heard since (issue 11)."""
+        if self._monitor.gap_until is None:
+            return False
+        return any(awaiting_fresh(m, mt.policy, self._monitor, now) for m in mt.members.values())
 
     @staticmethod
     def _has_open(mt: MeetingRt) -> bool:
@@ -397,8 +493,16 @@ class Engine:
         elif m is not None and kind is ActionKind.LEFT:
             if m.replaced_at is not None:
                 m.handled_at = t  # the substitute is in (H16): the verdict no longer waits for it
+                m.serving = False
             else:
                 m.left_at = t
+        elif m is not None and kind is ActionKind.SUBSTITUTE:
+            sub = mt.members[action.substitute_id or ""]
+            m.handled_at = t  # H16: the substitute is in; the replaced one may not return
+            m.serving = False
+            m.substituted_by, m.peer_name = sub.member_id, sub.name
+            sub.serving = True  # from now on she takes part in the decisions (and the five-minute rule)
+            sub.substitute_for, sub.peer_name = m.member_id, m.name
         mt.actions.append(action)
         out.append(ActionRecorded(action=action))
         if kind in (ActionKind.ADJOURN, ActionKind.RESUME):
@@ -418,7 +522,7 @@ class Engine:
             raise ValueError(f"no vote is running in meeting {a.meeting_id!r}")
         if kind is ActionKind.ITEM_START and not a.item:
             raise ValueError("item_start needs the item (e.g. '§ 12')")
-        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT):
+        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT, ActionKind.SUBSTITUTE):
             return None
         if not a.member_id:
             raise ValueError(f"{kind} needs member_id")
@@ -432,7 +536,33 @@ class Engine:
             raise ValueError(f"{a.member_id!r} is not excused: nothing to return from")
         if kind is ActionKind.LEFT and (m.left_at is not None or m.handled_at is not None):
             raise ValueError(f"{a.member_id!r} has already left meeting {a.meeting_id!r}")
+        if kind is ActionKind.SUBSTITUTE:
+            self._validate_substitute(mt, m, a)
         return m
+
+    @staticmethod
+    def _validate_substitute(mt: MeetingRt, m: Member, a: Action) -> None:
+        """H16: a substitute steps in for a replaced ledamot or serving ersättare, once; the one who
+        steps in is an ersättare on this meeting's roster, not serving yet, and present."""
+        if m.handled_at is not None:
+            raise ValueError(f"a substitute is already recorded for {a.member_id!r}")
+        if m.replaced_at is None:
+            raise ValueError(f"{a.member_id!r} is not replaced: a substitute steps in when the five minutes "
+                             "without contact have run out (H16)")
+        if not a.substitute_id:
+            raise ValueError("substitute needs substitute_id: the ersättare who steps in")
+        sub = mt.members.get(a.substitute_id)
+        if sub is None:
+            raise ValueError(f"{a.substitute_id!r} is not on the roster of meeting {a.meeting_id!r}: the ersättare "
+                             "who steps in must be a participant of this meeting")
+        if sub.role != "ersättare":
+            raise ValueError(f"{a.substitute_id!r} is a {sub.role}, not an ersättare")
+        if sub.serving:
+            raise ValueError(f"{a.substitute_id!r} already serves in meeting {a.meeting_id!r}")
+        if sub.left_at is not None or sub.excused_at is not None or sub.replaced_at is not None:
+            raise ValueError(f"{a.substitute_id!r} cannot step in: {sub.state}")
+        if sub.first_contact is None or sub.lost_since is not None:
+            raise ValueError(f"{a.substitute_id!r} cannot step in: no contact with her device")
 
     def _update_adjourned(self, mt: MeetingRt, t: float, out: list[Change]) -> None:
         for m in mt.members.values():
@@ -463,6 +593,10 @@ class Engine:
             m.lost_cause = m.lost_cause or "silence"
         if a.state is PS.REPLACED and m.replaced_at is None:
             m.replaced_at = a.replaced_at
+        if a.state is PS.LEFT and m.left_at is None:
+            # H16: the five minutes ran out for an ersättare who does not serve: recorded as left
+            m.left_at = a.substitute_due_at if a.substitute_due_at is not None else now
+            m.left_cause = "five_minutes"
         self._sync_incidents(mt, m, a, now, phase, out)
         if a.state is not m.state or (a.state is PS.REPLACED and m.may_not_return and m.reconnected_at == now):
             reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
@@ -479,6 +613,8 @@ class Engine:
 
     def _refresh_meeting(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
         for m in mt.members.values():
+            if m.will_at is not None:
+                self._confirm_will(mt, m, now)
             self._refresh(mt, m, now, out, verdict=False)
         self._reverdict(mt, now, self._phase(mt, now), out)
 
@@ -505,10 +641,12 @@ class Engine:
     def _reverdict(self, mt: MeetingRt, now: float, phase: Phase, out: list[Change]) -> None:
         meeting = mt.meeting
 
+        waiting = self._awaiting(mt, now)
+
         def decide(explain: bool) -> tuple[Verdict, list[Reason]]:
             return meeting_verdict(phase, self._monitor, self._standings(mt, now, phase, explain=explain),
                                    start=meeting.start, end=meeting.end, adjourned_since=mt.adjourned_since,
-                                   vote_running=mt.vote_running, explain=explain)
+                                   vote_running=mt.vote_running, explain=explain, awaiting_fresh=waiting)
 
         verdict, _ = decide(False)
         if verdict is not mt.verdict:
@@ -586,11 +724,14 @@ class Engine:
             parts.append(_participant_view(m, a, reasons, flags, now))
             standings.append(Standing(m.member_id, m.name, a.state, reasons[0] if reasons else None,
                                       handled=m.handled_at is not None, vote_risk="vote_risk" in flags))
+        waiting = self._awaiting(mt, now)
         verdict, vreasons = meeting_verdict(phase, self._monitor, standings, start=meeting.start, end=meeting.end,
-                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running)
+                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
+                                            awaiting_fresh=waiting)
         return MeetingView(meeting_id=meeting.id, body=meeting.body, system=str(meeting.system), room=meeting.room,
                            start=meeting.start, end=meeting.end, secret=meeting.secret, verdict=verdict,
-                           reasons=vreasons, monitoring="active" if self._monitor.connected else "interrupted",
+                           reasons=vreasons,
+                           monitoring="active" if self._monitor.connected and not waiting else "interrupted",
                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
                            agenda_item=mt.agenda_item, participants=parts, at=now)
 
@@ -623,7 +764,7 @@ class Engine:
         from collector.engine.snapshot import apply
 
         apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._dedupe_window)
-        self._monitor = Monitor(self._monitor.connected, self._monitor.down_since, now)
+        self._monitor = self._monitor._replace(grace_from=now)
 
 
 def _frozen(m: Member) -> Assessment:
@@ -647,10 +788,13 @@ def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: li
         member_id=m.member_id, name=m.name, role=m.role, device_id=m.device_id, state=a.state,
         since=m.since if a.state is m.state else _since(a, now),
         reason=reasons[0] if reasons else None, reasons=reasons, last_contact=m.last_contact,
-        lost_since=a.lost_since if a.state in (PS.LOST, PS.REPLACED) else None,
+        # the "without contact" clock stops when the device is heard again (a replaced member back)
+        lost_since=a.lost_since if a.state is PS.LOST or (a.state is PS.REPLACED and m.reconnected_at is None)
+        else None,
         substitute_in_s=max(0.0, due - now) if due is not None else None, flags=flags,
         link=str(m.link) if m.link is not None else None,
         battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
         rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
         loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
-        selftest=m.selftest, mediapath=m.mediapath, monitoring=m.monitoring, companion_open=m.companion_open)
+        selftest=m.selftest, mediapath=m.mediapath, monitoring=m.monitoring, companion_open=m.companion_open,
+        serving=m.serving, substitute_for=m.substitute_for, substituted_by=m.substituted_by)

@@ -127,9 +127,34 @@ def replaced(lost_since: float, member_id: str | None = None) -> Reason:
                   rule="H16", member_id=member_id)
 
 
-def substitute_in(at: float, member_id: str | None = None) -> Reason:
+def substitute_in(at: float, member_id: str | None = None, name: str | None = None) -> Reason:
+    if name:
+        return Reason(code="substitute_in", sv=f"ersättaren {name} tjänstgör i stället sedan {clock(at)}",
+                      en=f"the substitute {name} serves instead since {clock(at)}", rule="H16", member_id=member_id)
     return Reason(code="substitute_in", sv=f"ersättare tjänstgör sedan {clock(at)}",
                   en=f"a substitute serves since {clock(at)}", rule="H16", member_id=member_id)
+
+
+def serves_for(name: str, member_id: str | None = None) -> Reason:
+    return Reason(code="serves_for", sv=f"tjänstgör i stället för {name}", en=f"serves instead of {name}",
+                  rule="H16", member_id=member_id)
+
+
+def leave_countdown(lost_since: float, remaining_s: float, member_id: str | None = None) -> Reason:
+    return Reason(code="leave_countdown",
+                  sv=f"ersättare som inte tjänstgör: registreras som avgången om {minutes(remaining_s)} om "
+                     f"kontakten inte återkommer (borta sedan {clock(lost_since)})",
+                  en=f"substitute not serving: recorded as having left in {minutes(remaining_s)} unless contact "
+                     f"returns (gone since {clock(lost_since)})", rule="H16", member_id=member_id)
+
+
+def left_after_silence(lost_since: float, at: float, member_id: str | None = None) -> Reason:
+    return Reason(code="left_no_contact",
+                  sv=f"ingen kontakt på fem minuter (sedan {clock(lost_since)}): registrerad som avgången "
+                     f"{clock(at)}; ersättare som inte tjänstgör, ingen kallas in",
+                  en=f"no contact for five minutes (since {clock(lost_since)}): recorded as having left at "
+                     f"{clock(at)}; a substitute not serving, nobody is called in", rule="H16",
+                  member_id=member_id)
 
 
 def may_not_return(member_id: str | None = None) -> Reason:
@@ -211,6 +236,16 @@ def monitoring_interrupted(since: float | None) -> Reason:
                      "deltagarnas läge är okänt",
                   en=f"monitoring is interrupted (no contact with the message broker){at_en}: "
                      "the participants' state is unknown", rule=None)
+
+
+def own_gap(since: float | None, until: float) -> Reason:
+    span = f"{clock(since)}–{clock(until)}" if since is not None else f"till {clock(until)}"
+    span_en = f"{clock(since)}–{clock(until)}" if since is not None else f"until {clock(until)}"
+    return Reason(code="collector_gap",
+                  sv=f"övervakningen var avbruten {span} (insamlingsservern startade om eller stod still): "
+                     "väntar på färska mätvärden från deltagarna",
+                  en=f"monitoring was interrupted {span_en} (the collector restarted or stalled): "
+                     "waiting for fresh figures from the participants", rule=None)
 
 
 def adjourned(since: float) -> Reason:

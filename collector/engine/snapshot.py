@@ -37,6 +37,11 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     excused_item: str | None = None
     returned_at: float | None = None
     left_at: float | None = None
+    left_cause: str = ""
+    serving: bool | None = None  # None: as the roster says (snapshots from before issue 11)
+    substitute_for: str | None = None
+    substituted_by: str | None = None
+    peer_name: str | None = None
     hist: list[int] = []
     bad: dict[int, float] = {}
     warn_up: int = 0
@@ -134,6 +139,8 @@ def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, Device
                 continue
             for f in _MEMBER_FIELDS:
                 value = getattr(smem, f)
+                if f == "serving" and value is None:
+                    continue
                 if f == "hist" and len(value) != len(m.hist):
                     continue  # all quiet, or the policy's channels changed: start the debounce afresh
                 setattr(m, f, value)

@@ -30,24 +30,32 @@ class Member:
     """One remote participant of one meeting."""
 
     __slots__ = ("bad", "companion_open", "device_id", "excused_at", "excused_item", "fail_up", "first_contact",
-                 "handled_at", "hist", "incidents", "last_contact", "left_at", "link", "lost_cause", "lost_cause_at",
-                 "lost_since", "may_not_return", "media_levels", "mediapath", "meeting_id", "member_id",
-                 "monitoring", "name", "open_from", "open_until", "reconnected_at", "replaced_at", "returned_at",
-                 "role", "sample", "selftest", "since", "state", "unwatched_since", "warn_up")
+                 "handled_at", "hist", "incidents", "last_contact", "last_probe", "left_at", "left_cause", "link",
+                 "lost_cause", "lost_cause_at", "lost_since", "may_not_return", "media_levels", "mediapath",
+                 "meeting_id", "member_id", "monitoring", "name", "open_from", "open_until", "peer_name",
+                 "reconnected_at", "replaced_at", "returned_at", "role", "sample", "selftest", "serving", "since",
+                 "state", "substitute_for", "substituted_by", "unwatched_since", "warn_up", "will_at")
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
         self.member_id = p.member_id
         self.name = p.name
         self.role = str(p.role)
+        #: takes part in the decisions (H16): a ledamot, a serving ersättare, or one who stepped in
+        self.serving = p.serving
+        self.substitute_for: str | None = None  # member id this ersättare stepped in for (H16)
+        self.substituted_by: str | None = None  # member id of the ersättare who stepped in (H16)
+        self.peer_name: str | None = None  # the other one's name (who stepped in / for whom), for reasons
         self.device_id = p.device_id
         self.open_from = 0.0  # the meeting's window: samples count from here (start - watch_before_s)
         self.open_until = 0.0  # ... to the end
         self.first_contact: float | None = None
         self.last_contact: float | None = None
+        self.last_probe: float | None = None  # the newest signed path probe (issue 11): evidence of life
         self.lost_since: float | None = None  # sticky once lost (persisted): the five-minute origin
         self.lost_cause = ""  # "silence" | "will" | "shutdown"
         self.lost_cause_at: float | None = None
+        self.will_at: float | None = None  # a last will received, not yet confirmed (will_confirm_s)
         self.replaced_at: float | None = None
         self.handled_at: float | None = None  # the chair recorded the substitute (H16)
         self.reconnected_at: float | None = None  # contact after replacement (H16: may not return)
@@ -55,7 +63,8 @@ class Member:
         self.excused_at: float | None = None
         self.excused_item: str | None = None
         self.returned_at: float | None = None
-        self.left_at: float | None = None
+        self.left_at: float | None = None  # recorded by the chair, or by the five-minute rule (H16)
+        self.left_cause = ""  # "" the chair recorded it; "five_minutes": an ersättare not serving (H16)
         self.hist = judge.fresh()
         self.warn_up = 0
         self.fail_up = 0

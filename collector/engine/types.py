@@ -78,6 +78,10 @@ class ParticipantView(msgspec.Struct, kw_only=True):
     mediapath: dict[str, Any] | None  # latest media path check result (H13 roll-call helper)
     monitoring: str = "agent"  # how she is watched (roster): "agent" | "browser" | "none"
     companion_open: bool = False  # her companion page is open and visible (monitoring "browser")
+    #: takes part in the decisions (H16): a ledamot, or an ersättare who serves (tjänstgörande)
+    serving: bool = True
+    substitute_for: str | None = None  # the member this ersättare stepped in for (H16)
+    substituted_by: str | None = None  # the ersättare who stepped in for this member (H16)
 
 
 class MeetingView(msgspec.Struct, kw_only=True):
@@ -109,6 +113,9 @@ class ActionKind(StrEnum):
     EXCUSE = "excuse"
     RETURN = "return"
     LEFT = "left"
+    #: H16: the chair records which ersättare (``substitute_id``, on this meeting's roster) steps in
+    #: for a replaced ledamot or serving ersättare (``member_id``); she serves from then on
+    SUBSTITUTE = "substitute"
 
 
 class Action(msgspec.Struct, kw_only=True):
@@ -119,6 +126,7 @@ class Action(msgspec.Struct, kw_only=True):
     member_id: str | None = None
     item: str | None = None
     note: str | None = None
+    substitute_id: str | None = None  # SUBSTITUTE: the ersättare who steps in (H16)
 
 
 class Incident(msgspec.Struct, kw_only=True):

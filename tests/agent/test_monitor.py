@@ -22,7 +22,7 @@ def test_sample_carries_path_quality_from_the_reflector() -> None:
         reflector = Reflector()
         await reflector.start("127.0.0.1", 0)
         cfg = loads(f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\nrate_hz = 20.0\nwindow_s = 2.0\n'
-                    'timeout_ms = 200.0\n[monitor]\nsample_period_s = 0.1\n', AgentConfig)
+                    'timeout_ms = 200.0\nmin_probes = 1\n[monitor]\nsample_period_s = 0.1\n', AgentConfig)
         got: list[wire.Sample] = []
         monitor = Monitor(cfg, Identity("dev-1"), got.append, meeting=lambda now: ("ks-1", now + 60))
         await monitor.start()

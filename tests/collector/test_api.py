@@ -57,6 +57,24 @@ def test_actions_recorded_and_validated(client_rt: tuple[TestClient, object]) ->
     bad = client.post("/api/meetings/ks-test/actions", json={"kind": "excuse", "by": "x", "member_id": "ghost"})
     assert bad.status_code == 409 and bad.json()["detail"]
     assert [a["kind"] for a in client.get("/api/meetings/ks-test/actions").json()] == ["adjourn"]
+    # H16 (issue 11): the engine validates who steps in; a refusal is a 409 with the reason
+    sub = client.post("/api/meetings/ks-test/actions",
+                      json={"kind": "substitute", "by": "x", "member_id": "member-0", "substitute_id": "ghost"})
+    assert sub.status_code == 409 and "not replaced" in sub.json()["detail"]
+    assert [a["kind"] for a in client.get("/api/meetings/ks-test/actions").json()] == ["adjourn"]
+
+
+def test_probe_key_for_a_roster_device_only(client_rt: tuple[TestClient, object]) -> None:
+    """Issue 11: the agent's key for signed probes; 404 when the reflector is off (as here) or the
+    device is on no roster."""
+    client, rt = client_rt
+    assert client.get("/api/devices/dev-a/probe-key").status_code == 404  # the tests' reflector is off
+    from collector.probekeys import ProbeKeys
+
+    rt.probe_keys = ProbeKeys(b"x" * 32, ["dev-a"])  # type: ignore[attr-defined]
+    doc = client.get("/api/devices/dev-a/probe-key").json()
+    assert 0 < doc["ssid"] < 65536 and len(bytes.fromhex(doc["key"])) == 32
+    assert client.get("/api/devices/unknown/probe-key").status_code == 404
 
 
 def test_incidents_json_and_csv_with_filters(client_rt: tuple[TestClient, object]) -> None:

@@ -57,12 +57,16 @@ _HEADERS: dict[str, str] = {}
 
 
 @contextmanager
-def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = ("dev-a",)) -> Iterator[str]:
+def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = ("dev-a",),
+              shipped_policy: bool = False) -> Iterator[str]:
+    """The collector process; ``shipped_policy``: the shipped policy as is (silence limit 5 s)."""
     roster = write_roster(tmp_path / "roster.toml", list(devices))
     port = free_port()
     cfg = write_config(tmp_path / "collector.toml", data_dir=tmp_path / "data", roster=roster, mqtt_url=mqtt_url,
-                       http_port=port, silence_lost_s=SILENCE_S, extra="[ingest]\ntick_interval_s = 0.1\n")
-    (cfg.parent / "policy.toml").write_text(POLICY, encoding="utf-8")  # write_config's, with the rates off
+                       http_port=port, silence_lost_s=None if shipped_policy else SILENCE_S,
+                       extra="[ingest]\ntick_interval_s = 0.1\n")
+    if not shipped_policy:
+        (cfg.parent / "policy.toml").write_text(POLICY, encoding="utf-8")  # write_config's, with the rates off
     log = open(tmp_path / "collector.log", "ab")  # noqa: SIM115
     proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
                             stdout=log, stderr=log, start_new_session=True)
@@ -149,6 +153,29 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
     # the collector stopped its private Mosquitto by PID on the way out
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", broker_port), timeout=1).close()
+
+
+def test_killed_agent_is_lost_by_its_last_will_on_the_shipped_policy(tmp_path: Path) -> None:
+    """Issue 11: SIGKILL of the real agent. Mosquitto publishes the last will the agent set when it
+    connected (so with that connect's seq and device time); the collector must take it as the live
+    loss it is (reason ``will``, H15), not drop it as ``late`` and wait for the 5 s silence limit
+    (reason ``no_contact``). Waits for the state; the time it takes is bench_fault_detection's."""
+    with collector(tmp_path, shipped_policy=True) as base:
+        broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])
+        with device(broker_port, "dev-a", tmp_path, base) as proc:
+            _until(lambda: _participant(base, "dev-a")["state"] in ("ok", "degraded"), 20, "device monitored")
+            # past the reconnect grace (10 s) after the collector reached its broker: wills within it
+            # are a restarted broker's leftovers, not a loss (docs/engine.md)
+            _until(lambda: _get(base, "/api/health")["uptime_s"] > 12, 30, "past the reconnect grace")
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+            _until(lambda: _participant(base, "dev-a")["state"] == "lost", 20, "lost", tmp_path / "collector.log")
+            p = _participant(base, "dev-a")
+            assert p["reason"]["code"] == "will", p["reason"]
+            assert "sista vilja" in p["reason"]["sv"]
+            _until(lambda: _get(base, "/api/meetings/ks-test")["verdict"] == "adjourn", 10, "Ajournera")
+        health = _get(base, "/api/health")
+        assert health["ingest"]["outcomes"].get("late", 0) == 0, health["ingest"]
 
 
 def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mosquitto: Mosquitto) -> None:

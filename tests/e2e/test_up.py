@@ -1,5 +1,7 @@
 """The README's first command: scripts/up.sh starts the collector (private Mosquitto, SQLite) and a
-local agent on a demo roster, the agent's device shows up in the meeting, and Ctrl-C stops both."""
+local agent on a demo roster, the agent's device shows up in the meeting; stopping the agent as the
+README says leaves the collector running and the member lost, the meeting *Ajournera* (issue 11);
+Ctrl-C stops everything."""
 
 from __future__ import annotations
 
@@ -50,7 +52,7 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
                 break
         text = "".join(out)
         assert "Likavillkor is running" in text, text[-3000:]
-        device = re.search(r"local agent: device id (\S+)", text)
+        device = re.search(r"local agent: device id ([^,\s]+), pid (\d+)", text)
         broker = re.search(r"MQTT:\s+mqtt://127.0.0.1:(\d+)", text)
         assert device and broker, text[-3000:]
         base = f"http://127.0.0.1:{port}"
@@ -82,6 +84,26 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
         me = next(p for p in view["participants"] if p["device_id"] == device.group(1))
         codes = {r["code"] for r in me["reasons"]}
         assert not codes & {"rx_kbps", "tx_kbps"}, me["reasons"]
+
+        # the README: "Stop the agent's process to watch the member become lost and the banner turn to
+        # Ajournera": the collector keeps running (before issue 11 up.sh exited with the agent)
+        os.kill(int(device.group(2)), signal.SIGTERM)
+
+        def lost_and_adjourn() -> bool:
+            try:
+                view = httpx.get(f"{base}/api/meetings/{mid}", headers=headers, timeout=5).json()
+            except httpx.HTTPError:
+                return False
+            me = next(p for p in view["participants"] if p["device_id"] == device.group(1))
+            return bool(me["state"] == "lost" and view["verdict"] == "adjourn")
+
+        deadline = time.monotonic() + 30
+        while not lost_and_adjourn():
+            assert proc.poll() is None, "up.sh stopped with the agent:\n" + "".join(out)[-3000:]
+            assert time.monotonic() < deadline, "the member never turned lost with the meeting Ajournera"
+            time.sleep(0.2)
+        time.sleep(1.0)
+        assert proc.poll() is None and not _closed(port), "the collector stopped with the agent"
         os.kill(proc.pid, signal.SIGINT)  # Ctrl-C
         proc.wait(20)
         assert _closed(port) and _closed(int(broker.group(1)))

@@ -81,9 +81,11 @@ def test_participant_state_lost_then_replaced() -> None:
 
 
 @pytest.mark.parametrize(("link", "state"), [
-    (wire.LinkType.WIFI, PS.OK), (wire.LinkType.ETHERNET, PS.OK), (wire.LinkType.WWAN, PS.FAILING),
-    (wire.LinkType.HOTSPOT, PS.FAILING), (wire.LinkType.NONE, PS.FAILING), (wire.LinkType.UNKNOWN, PS.OK)])
+    (wire.LinkType.WIFI, PS.OK), (wire.LinkType.ETHERNET, PS.OK), (wire.LinkType.WWAN, PS.DEGRADED),
+    (wire.LinkType.HOTSPOT, PS.DEGRADED), (wire.LinkType.NONE, PS.FAILING), (wire.LinkType.UNKNOWN, PS.OK)])
 def test_link_h9(link: wire.LinkType, state: PS) -> None:
+    """Mobile data and a hotspot are unmet preconditions (H9): a risk, not a failure (issue 11);
+    no link at all is a broken connection."""
     m = member(first_contact=START, last_contact=START + 10, link=link)
     assert participant_state(m, Phase.RUNNING, START, POLICY, JUDGE, Monitor(), START + 11).state is state
 
@@ -96,7 +98,7 @@ def test_pre_start_states() -> None:
     m.selftest = SelftestSummary(overall="pass", at=START - 600, source="agent")
     assert participant_state(m, Phase.PRE, START, POLICY, JUDGE, Monitor(), START - 499).state is PS.READY
     m.link = wire.LinkType.WWAN
-    assert participant_state(m, Phase.PRE, START, POLICY, JUDGE, Monitor(), START - 499).state is PS.FAILING
+    assert participant_state(m, Phase.PRE, START, POLICY, JUDGE, Monitor(), START - 499).state is PS.DEGRADED
     assert participant_state(member(), Phase.PRE, START, POLICY, JUDGE, Monitor(), START).state is PS.EXPECTED
 
 

@@ -3,6 +3,7 @@ actions, media path, snapshot/restore, and JSON encoding of everything it return
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -23,7 +24,8 @@ from collector.engine import (
     VerdictChanged,
 )
 from likavillkor import wire
-from likavillkor.policy import load_policy
+from likavillkor.policy import PolicySet, load_policy
+from likavillkor.roster import Participant, Role
 
 from .conftest import END, START, Feeder, roster
 
@@ -115,7 +117,7 @@ def test_per_body_policy(tmp_path: Path) -> None:
 
 def test_set_roster_keeps_state_and_closes_removed(make: Make) -> None:
     engine, feed = make("anna", "bo")
-    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10, link=wire.LinkType.WWAN)
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10, loss_percent=30.0)
     assert {i.member_id for i in engine.open_incidents()} == {"anna", "bo"}
     changes = engine.set_roster(roster("anna"), START + 11)
     closed = [c.incident for c in changes if isinstance(c, IncidentClosed)]
@@ -262,7 +264,7 @@ def test_every_state_has_a_reason_in_both_languages(make: Make) -> None:
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START - 990, START + 10, rtt_ms=20.0)
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START + 10, START + 20, rtt_ms=200.0)
     for t in range(20, 30):
-        feed.sample("anna-ipad", START + t, link=wire.LinkType.WWAN)
+        feed.sample("anna-ipad", START + t, loss_percent=25.0)
         feed.sample("cecilia-ipad", START + t)
         feed.sample("david-ipad", START + t, rtt_ms=200.0)
     engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 30, by="s", member_id="cecilia"))
@@ -294,3 +296,80 @@ def test_unknown_devices_are_bounded(make: Make, monkeypatch: pytest.MonkeyPatch
         assert feed.sample(f"stranger-{i}", START + i) == "unknown_device"
     feed.sample("stranger-2", START + 10)
     assert list(engine.unknown_devices) == ["stranger-3", "stranger-4", "stranger-2"]
+
+
+def test_substitute_and_serving_survive_a_restart_and_a_non_serving_ersattare_is_no_vote_risk(
+        policies: PolicySet) -> None:
+    """H16 roles (issue 11): who serves, who stepped in for whom, and a five-minute 'left' survive a
+    snapshot; an ersättare who does not serve takes no part in a vote (H5: no vote_risk)."""
+    r = roster("anna", "bo")
+    ks = r.meetings["ks-1"]
+    fatima = Participant("fatima", "Fatima Said", Role.ERSATTARE, "fatima-ipad", serving=False)
+    r.meetings["ks-1"] = dataclasses.replace(ks, participants=(*ks.participants, fatima))
+    r.devices["fatima-ipad"] = "fatima"
+    engine = Engine(r, policies, now=START - 1800)
+    feed = Feeder(engine)
+    feed.run(["anna-ipad", "bo-ipad", "fatima-ipad"], START - 100, START + 10)
+    feed.run(["bo-ipad", "fatima-ipad"], START + 10, START + 320)
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_START, at=START + 320, by="ordf"))
+    for t in range(320, 330):
+        feed.sample("bo-ipad", START + t)
+        feed.sample("fatima-ipad", START + t, loss_percent=30.0)  # failing, but she does not vote
+    view = engine.view("ks-1", START + 330)
+    assert view is not None
+    parts = {p.member_id: p for p in view.participants}
+    assert parts["fatima"].state is ParticipantState.FAILING and "vote_risk" not in parts["fatima"].flags
+    assert parts["anna"].state is ParticipantState.REPLACED and "vote_risk" in parts["anna"].flags
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_END, at=START + 331, by="ordf"))
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.SUBSTITUTE, at=START + 332, by="ordf", member_id="anna",
+                      substitute_id="fatima"))
+    blob = engine.snapshot()
+    again = Engine(r, policies, now=START + 333)
+    again.restore(blob, START + 333)
+    view = again.view("ks-1", START + 333)
+    assert view is not None
+    parts = {p.member_id: p for p in view.participants}
+    assert parts["fatima"].serving and parts["fatima"].substitute_for == "anna"
+    assert not parts["anna"].serving and parts["anna"].substituted_by == "fatima"
+    assert any("Fatima Said" in x.sv for x in parts["anna"].reasons)
+
+
+def test_without_contact_clock_stops_when_the_member_is_back(make: Make) -> None:
+    """Issue 11: the chair's *Utan kontakt* clock (the view's lost_since) stops when the device is
+    heard again, also for a replaced member who may not return (H16)."""
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10)
+    feed.run(["bo-ipad"], START + 10, START + 320)
+    view = engine.view("ks-1", START + 320)
+    assert view is not None and view.participants[0].state is ParticipantState.REPLACED
+    assert view.participants[0].lost_since == START + 9
+    feed.sample("anna-ipad", START + 321)
+    view = engine.view("ks-1", START + 322)
+    assert view is not None and view.participants[0].state is ParticipantState.REPLACED
+    assert view.participants[0].lost_since is None and "may_not_return" in view.participants[0].flags
+
+
+def test_signed_probes_are_evidence_of_life_and_a_cut_is_seen_within_their_silence_limit(make: Make) -> None:
+    """Issue 11: a device whose signed probes reach the reflector is lost after
+    probe_silence_lost_s (1.2 s) of silence, not silence_lost_s (5 s); one without probes keeps 5 s;
+    a probe brings contact back."""
+    engine, feed = make("anna", "bo")
+    feed.run(["anna-ipad", "bo-ipad"], START - 100, START + 10)
+    feed.run(["anna-ipad", "bo-ipad"], START + 10, START + 19)
+    for k in range(100):  # ten probes a second for Anna, on top of her samples
+        engine.probe_alive("anna-ipad", START + 9 + k / 10)
+    # the link is cut at START + 18.9: Anna's probes and samples stop, so do Bo's samples
+    states = {}
+    for t in (START + 19.9, START + 20.2, START + 22.5, START + 25.0):
+        engine.tick(t)
+        view = engine.view("ks-1", t)
+        assert view is not None
+        states[round(t - START, 1)] = {p.member_id: str(p.state) for p in view.participants}
+    assert states[19.9] == {"anna": "ok", "bo": "ok"}
+    assert states[20.2] == {"anna": "lost", "bo": "ok"}  # 1.3 s after her last probe
+    assert states[22.5]["bo"] == "ok" and states[25.0]["bo"] == "lost"  # over 5 s after his last sample
+    engine.probe_alive("anna-ipad", START + 25.5)
+    view = engine.view("ks-1", START + 25.6)
+    assert view is not None and str(view.participants[0].state) == "ok"
+    # a device on no roster proves nothing
+    assert engine.probe_alive("stranger", START + 26) == []

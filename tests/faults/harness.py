@@ -130,6 +130,9 @@ class Collector:
     silence_s: float = SILENCE_S
     port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
+    #: the STAMP reflector on this UDP port, and HTTP on every address, so agents in a namespace can
+    #: fetch their probe keys and sign their probes (issue 11); 0: no reflector (the default)
+    reflector_port: int = 0
 
     def __post_init__(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -144,6 +147,10 @@ class Collector:
         # write_config pointed the config at this file
         (self.workdir / "policy.toml").write_text(policy_text(self.silence_s), encoding="utf-8")
         text = self.config.read_text(encoding="utf-8")
+        if self.reflector_port:
+            text = text.replace("[reflector]\nenabled = false",
+                                f'[reflector]\nenabled = true\nhost = "0.0.0.0"\nport = {self.reflector_port}')
+            text = text.replace("[http]\n", '[http]\nhost = "0.0.0.0"\ndevice_auth = "none"\n', 1)
         if self.store_extra:
             text = text.replace("[store]\n", "[store]\n" + self.store_extra + "\n", 1)
         # The collector's reconnect back-off is the shipped one (capped at 2 s since the long form
@@ -231,6 +238,9 @@ class Agent:
     workdir: Path
     period_s: float = SAMPLE_PERIOD_S
     clock_offset_s: float = 0.0
+    #: the collector's HTTP port and reflector port: signed path probes on (issue 11); 0: probes off
+    collector_port: int = 0
+    reflector_port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     ran_s: float = 0.0  # wall time between start() and stop(), summed over runs
     _started: float | None = None
@@ -243,7 +253,9 @@ class Agent:
             f'device_id = "{self.device_id}"\ndata_dir = "{self.data_dir}"\n'
             f'[mqtt]\nurl = "mqtt://{self.ns.host_ip}:{self.broker_port}"\nkeepalive_s = 5\n'
             "connect_timeout_s = 2\n"  # reconnect back-off: the shipped one (1 s doubling, capped at 5 s)
-            f"[monitor]\nsample_period_s = {self.period_s}\npath_probe = false\n")
+            + (f'[collector]\nurl = "http://{self.ns.host_ip}:{self.collector_port}"\n'
+               f"[path]\nport = {self.reflector_port}\n" if self.reflector_port else "")
+            + f"[monitor]\nsample_period_s = {self.period_s}\npath_probe = {str(bool(self.reflector_port)).lower()}\n")
         self.log = self.workdir / f"agent-{self.device_id}.log"
 
     def start(self) -> None:

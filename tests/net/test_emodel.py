@@ -43,3 +43,16 @@ def test_clamps_and_rejects() -> None:
         emodel.mos(10, 0, 150)  # loss is a percentage
     with pytest.raises(ValueError):
         emodel.mos(float("nan"), 0, 0)
+
+
+def test_mos_never_below_one_for_any_r() -> None:
+    """Regression (found by bench_false_alarms --faults, issue 11): for R in (0, 6.5) the cubic gave
+    a MOS just under 1.0 (R = 5: 0.992), which the wire refuses, so the agent's whole sample with
+    ~38 % loss was dropped by the collector as invalid."""
+    from likavillkor import wire
+    from likavillkor.emodel import mos, mos_from_r
+
+    assert all(1.0 <= mos_from_r(r / 10) <= 4.5 for r in range(0, 1001))
+    for loss in range(0, 101):
+        value = mos(20.0, 2.0, float(loss))
+        wire.decode(wire.encode(wire.Sample(device_id="d", boot_id="b", seq=1, ts=1.8e9, mos=value)))

@@ -25,7 +25,8 @@ pytestmark = pytest.mark.netns
 
 
 def start_reflector(ns: NetNs, port: int = 8862) -> subprocess.Popen[bytes]:
-    proc = ns.popen([sys.executable, "-m", "collector.reflector", "--host", ns.ns_ip, "--port", str(port)],
+    proc = ns.popen([sys.executable, "-m", "collector.reflector", "--host", ns.ns_ip, "--port", str(port),
+                     "--rate", "1000"],  # measurements at up to 250 probes/s from one source
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()

@@ -109,3 +109,22 @@ def test_window_forgets_old_probes() -> None:
     assert stats.snapshot(last + 0.6).decided == 10
     stats.on_sent(21, 11.0)
     assert min(stats._probes) == 11  # the lost ones from t=0 were pruned
+
+
+def test_no_loss_share_from_too_few_probes() -> None:
+    """Issue 11 (bench_false_alarms --faults): right after the agent starts, 5 % loss over the few
+    probes of a filling window read as 13-17 %, i.e. failing. Below ``min_decided`` probes there is
+    RTT and jitter but no loss share (and no MOS)."""
+    stats = PathStats(window_s=15, timeout_s=1.0, min_decided=100)
+    for seq in range(1, 41):  # 4 s at 10/s, 6 of them lost (15 %)
+        stats.on_sent(seq, seq * 0.1)
+        if seq % 7 != 0:
+            stats.on_reply(seq, seq * 0.1 + 0.02)
+    snap = stats.snapshot(6.0)
+    assert snap.loss_percent is None and snap.mos is None and snap.rtt_ms is not None and snap.probe_reachable
+    for seq in range(41, 121):
+        stats.on_sent(seq, seq * 0.1)
+        if seq % 7 != 0:
+            stats.on_reply(seq, seq * 0.1 + 0.02)
+    snap = stats.snapshot(14.0)
+    assert snap.loss_percent is not None and 10 < snap.loss_percent < 20

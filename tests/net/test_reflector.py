@@ -52,7 +52,8 @@ async def test_reflector_answers_and_survives_garbage() -> None:
 async def test_prober_measures_a_clean_loopback_path() -> None:
     reflector = Reflector()
     await reflector.start("127.0.0.1", 0)
-    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500)
+    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500,
+                          min_probes=1)
     prober = PathProber(cfg)
     await prober.start()
     try:
@@ -98,7 +99,7 @@ async def test_prober_is_not_fooled_by_wrong_or_duplicate_replies() -> None:
     loop = asyncio.get_running_loop()
     transport, _ = await loop.create_datagram_endpoint(_Hostile, local_addr=("127.0.0.1", 0))
     port = transport.get_extra_info("sockname")[1]
-    cfg = PathProbeConfig(host="127.0.0.1", port=port, rate_hz=50, window_s=5, timeout_ms=300)
+    cfg = PathProbeConfig(host="127.0.0.1", port=port, rate_hz=50, window_s=5, timeout_ms=300, min_probes=1)
     prober = PathProber(cfg)
     await prober.start()
     try:
@@ -122,7 +123,7 @@ async def test_unreachable_reflector_says_so() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    cfg = PathProbeConfig(host="127.0.0.1", port=port, rate_hz=20, window_s=3, timeout_ms=200)
+    cfg = PathProbeConfig(host="127.0.0.1", port=port, rate_hz=20, window_s=3, timeout_ms=200, min_probes=1)
     prober = PathProber(cfg)
     await prober.start()
     try:

@@ -15,6 +15,7 @@ from typing import Any
 
 import msgspec
 
+from agent.identity import STATUS_SEQ_BASE
 from collector.engine import (
     Action,
     ActionKind,
@@ -65,8 +66,10 @@ def build_roster(setup: dict[str, Any]) -> Roster:
     parts = []
     for p in setup.get("participant", []):
         member_id = p.get("member_id", p["device_id"])
-        parts.append(Participant(member_id, p.get("name", member_id), Role(p.get("role", "ledamot")),
-                                 p["device_id"], monitoring=Monitoring(p.get("monitoring", "agent"))))
+        role = Role(p.get("role", "ledamot"))
+        parts.append(Participant(member_id, p.get("name", member_id), role, p["device_id"],
+                                 monitoring=Monitoring(p.get("monitoring", "agent")),
+                                 serving=bool(p.get("serving", role is Role.LEDAMOT))))
         roster.devices[p["device_id"]] = member_id
     for d in setup.get("known_device", []):
         roster.devices[d] = None
@@ -110,17 +113,35 @@ class Driver:
         self.t0 = float(setup.get("begin", -1800))
         self.engine = Engine(self.roster, self.policies, now=START + self.t0)
         self.seq: dict[tuple[str, str], int] = {}
+        self.first_ts: dict[tuple[str, str], float] = {}  # device time of each boot's first message
         self.run = Run()
 
     def message(self, ev: dict[str, Any], now: float) -> wire.Message:
         device = ev["device"]
         boot = ev.get("boot", "b1")
-        key = (device, boot)
-        seq = int(ev["seq"]) if "seq" in ev else self.seq.get(key, -1) + 1
-        self.seq[key] = max(seq, self.seq.get(key, -1))
-        ts = START + float(ev["ts"]) if "ts" in ev else now + float(ev.get("clock_offset_s", 0.0))
-        head: dict[str, Any] = {"device_id": device, "boot_id": boot, "seq": seq, "ts": ts}
         kind = ev["kind"]
+        # as the real agent numbers them (agent.identity): status messages have their own series
+        # from STATUS_SEQ_BASE; the last will is composed at the boot's first connect, so the broker
+        # delivers it with that connect's seq (the series' first) and device time, however late
+        status = kind == "status"
+        key = (device, boot + "/status") if status else (device, boot)
+        will = status and ev.get("reason") == "will"
+        if "seq" in ev:
+            seq = int(ev["seq"])
+        elif will:
+            seq = STATUS_SEQ_BASE
+        else:
+            seq = self.seq.get(key, STATUS_SEQ_BASE if status else -1) + 1
+        if not will:
+            self.seq[key] = max(seq, self.seq.get(key, -1))
+        self.first_ts.setdefault((device, boot), now + float(ev.get("clock_offset_s", 0.0)))
+        if "ts" in ev:
+            ts = START + float(ev["ts"])
+        elif will:
+            ts = self.first_ts[(device, boot)]
+        else:
+            ts = now + float(ev.get("clock_offset_s", 0.0))
+        head: dict[str, Any] = {"device_id": device, "boot_id": boot, "seq": seq, "ts": ts}
         if kind == "sample":
             return msgspec.convert({**head, **ev.get("fields", {})}, wire.Sample)
         if kind == "status":
@@ -144,7 +165,8 @@ class Driver:
             self.run.changes.extend(changes)
         elif kind == "action":
             action = Action(meeting_id=ev.get("meeting", MEETING), kind=ActionKind(ev["action"]), at=now,
-                            by=ev.get("by", "ordförande"), member_id=ev.get("member"), item=ev.get("item"))
+                            by=ev.get("by", "ordförande"), member_id=ev.get("member"), item=ev.get("item"),
+                            substitute_id=ev.get("substitute"))
             try:
                 self.run.changes.extend(e.act(action))
             except ValueError as exc:
@@ -166,6 +188,10 @@ class Driver:
             blob = e.snapshot()
             self.engine = Engine(self.roster, self.policies, now=now)
             self.engine.restore(blob, now)
+            if ev.get("own_gap", False):  # as collector.runtime does after restoring (issue 11)
+                self.run.changes.extend(self.engine.own_gap(None, now))
+        elif kind == "gap":  # the collector itself stood still from `since` (issue 11)
+            self.run.changes.extend(e.own_gap(START + float(ev["since"]), now))
         else:
             raise ValueError(f"unknown event kind {kind!r}")
 
@@ -249,6 +275,10 @@ def check_at(engine: Engine, c: dict[str, Any], now: float) -> list[str]:
         texts = [r.en for r in parts[member].reasons]
         if not any(text in x for x in texts):
             errs.append(f"t={t}: {member} reasons {texts} lack {text!r}")
+    for member, serving in c.get("serving", {}).items():
+        want(f"{member}.serving", parts[member].serving, serving)
+    for member, who in c.get("substituted_by", {}).items():
+        want(f"{member}.substituted_by", parts[member].substituted_by, _none(who))
     for member, flags in c.get("flags", {}).items():
         want(f"{member}.flags", sorted(parts[member].flags), sorted(flags))
     for member, secs in c.get("substitute_in_s", {}).items():

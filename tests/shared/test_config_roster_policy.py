@@ -151,3 +151,67 @@ def test_policy_rejects_unknown_keys(tmp_path: Path) -> None:
     with pytest.raises(ConfigError) as info:
         load_policy(local)
     assert "silence_lost" in str(info.value)
+
+
+def test_preconditions_are_a_risk_unless_a_body_escalates_them(tmp_path: Path) -> None:
+    """Issue 11 / rules.md "Reading the rules together": shipped, every unmet precondition is
+    ``at_risk``; a body may escalate one to ``adjourn``; a misspelt item or value is refused."""
+    base = load_policy().for_meeting("teams", "kommunstyrelsen")
+    assert base.preconditions.source
+    assert not any(base.escalates(k) for k in ("mobile_data", "hotspot", "battery", "wifi_signal", "cpu", "memory"))
+    local = tmp_path / "policy.toml"
+    local.write_text('[bodies."kommunfullmäktige".preconditions]\nmobile_data = "adjourn"\n')
+    policies = load_policy(local)
+    assert policies.for_meeting("teams", "Kommunfullmäktige").escalates("mobile_data")
+    assert not policies.for_meeting("teams", "Kommunfullmäktige").escalates("hotspot")
+    assert not policies.for_meeting("teams", "kommunstyrelsen").escalates("mobile_data")
+    for bad in ('mobil_data = "adjourn"', 'mobile_data = "ajournera"'):
+        local.write_text(f'[bodies."kommunfullmäktige".preconditions]\n{bad}\n')
+        with pytest.raises(ConfigError) as info:
+            load_policy(local)
+        assert "preconditions" in str(info.value) or "mobil" in str(info.value), str(info.value)
+
+
+def test_roster_roles_and_serving() -> None:
+    """H16: a ledamot always serves; an ersättare serves only when the roster says so."""
+    text = ROSTER.replace('role = "ersättare"', 'role = "ersättare"\nserving = true')
+    ks = parse_roster(text).meetings["ks-2026-12-01"]
+    assert [p.serving for p in ks.participants] == [True, True]
+    ks = parse_roster(ROSTER).meetings["ks-2026-12-01"]
+    assert [p.serving for p in ks.participants] == [True, False]
+    with pytest.raises(ConfigError) as info:
+        parse_roster(ROSTER.replace('role = "ledamot"', 'role = "ledamot"\nserving = false'))
+    assert info.value.line == 11 and "ledamot" in str(info.value)
+
+
+def test_member_id_twice_in_a_meeting_is_refused_at_its_line() -> None:
+    bad = ROSTER.replace('name = "Örjan Östlund"', 'name = "Örjan Östlund"\nmember_id = "anna.andersson"')
+    with pytest.raises(ConfigError) as info:
+        parse_roster(bad)
+    assert info.value.line == 15 and "anna.andersson" in str(info.value)
+    # the same person in two different meetings is fine
+    two = ROSTER + '\n[[meeting.participant]]\nname = "Anna Andersson"\ndevice_id = "anna-2"\n'
+    assert parse_roster(two).meetings["sn-2026-12-02"].participants[0].member_id == "anna.andersson"
+
+
+def test_unknown_body_is_refused_with_the_nearest_name() -> None:
+    with pytest.raises(ConfigError) as info:
+        parse_roster(ROSTER.replace('body = "Kommunstyrelsen"', 'body = "Kommunstyrelse"'))
+    assert info.value.line == 3 and "'kommunstyrelsen'" in str(info.value) and "H22" in str(info.value)
+    # naming a system no longer lets an unknown body through
+    with pytest.raises(ConfigError) as info:
+        parse_roster(ROSTER.replace('body = "Kommunstyrelsen"', 'body = "Fritidsklubben"\nsystem = "teams"'))
+    assert info.value.line == 3 and "did you mean" not in str(info.value)
+
+
+def test_system_against_the_body_table_needs_the_reason_h22() -> None:
+    bad = ROSTER.replace('room = "Sessionssalen"', 'room = "Sessionssalen"\nsystem = "compodium"')
+    with pytest.raises(ConfigError) as info:
+        parse_roster(bad)
+    assert info.value.line == 7 and "H22" in str(info.value) and "system_exception" in str(info.value)
+    reason = 'system_exception = "Teams-störning hos leverantören"'
+    ok = bad.replace('system = "compodium"', 'system = "compodium"\n' + reason)
+    assert parse_roster(ok).meetings["ks-2026-12-01"].system is System.COMPODIUM
+    # saying the body's own system is no exception
+    same = ROSTER.replace('room = "Sessionssalen"', 'room = "Sessionssalen"\nsystem = "teams"')
+    assert parse_roster(same).meetings["ks-2026-12-01"].system is System.TEAMS

@@ -91,6 +91,9 @@ def test_a_members_link_opens_only_their_own_selftest(collector: Collector) -> N
     # her own status only, never another member's
     status = get(collector, f"/selftest/{zoe}/status").json()
     assert status["member_id"] == "zoe" and status["meeting_id"] == "sn-test"
+    # why, in her words (issue 11): Swedish and English, only her own reasons
+    assert status["reasons"] and all(r["sv"] and r["en"] for r in status["reasons"])
+    assert all("Anna" not in r["sv"] for r in status["reasons"])
     # a media path offer with her link, for someone else's device, is refused
     r = httpx.post(collector.base + "/api/mediapath/offer", headers=header, timeout=5,
                    json={"device_id": "dev-a", "meeting_id": "ks-test", "sdp": "v=0", "type": "offer"})

@@ -120,6 +120,17 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
     assert page.locator('tr[data-member="anna"] td.state').inner_text().strip() == "Ersatt"
     shot(page, "substitute_due")
 
+    # H16 (issue 11): the chair records which ersättare steps in; Bo (ersättare, not serving, on this
+    # meeting's roster) is offered, and from then on he serves
+    assert "ersättare (ej tjänstgörande)" in page.locator('tr[data-member="bo"] td.name').inner_text()
+    page.select_option("#sub-anna", "bo")
+    page.click('tr[data-member="anna"] button[data-kind="substitute"]')
+    page.wait_for_selector("#toast.s-good")
+    wait_verdict(page, "equal_terms", 10)
+    page.wait_for_selector('tr[data-member="anna"] td.reason >> text=ersättaren Bo Berg tjänstgör i stället')
+    assert "ersättare (tjänstgörande)" in page.locator('tr[data-member="bo"] td.name').inner_text()
+    assert collector.api("/api/meetings/ks-test/actions")[-1]["substitute_id"] == "bo"
+
     # the collector loses the broker: monitoring interrupted, nobody is called lost for it
     collector.mosquitto.kill()
     wait_verdict(page, "monitoring_interrupted", 10)
@@ -135,7 +146,7 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
 
     collector.mosquitto.start()
     page.goto(collector.base + "/chair/ks-test?lang=sv")
-    wait_verdict(page, "substitute_due", 20)
+    wait_verdict(page, "equal_terms", 20)
     page.context.close()
 
 

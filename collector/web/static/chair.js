@@ -116,7 +116,34 @@
     if (detail.length) box.appendChild(el("div", "small muted", detail.join(" · ")));
     return box;
   }
+  // H16: the ersättare who may step in: on this meeting's roster, not serving, present
+  function substitutes() {
+    return view.participants.filter(function (q) {
+      return q.role === "ersättare" && !q.serving &&
+        ["ok", "degraded", "failing", "connected", "ready"].indexOf(q.state) >= 0;
+    });
+  }
+  function substituteBox(p) {
+    var box = el("div", "rowacts");
+    var subs = substitutes();
+    if (!subs.length) { box.appendChild(el("div", "small", T.no_substitute)); return box; }
+    var sel = el("select"); sel.id = "sub-" + p.member_id;
+    sel.setAttribute("aria-label", T.substitute_pick + ": " + p.name);
+    subs.forEach(function (q) { var o = el("option", null, q.name); o.value = q.member_id; sel.appendChild(o); });
+    box.appendChild(sel);
+    var b = el("button", null, T["act.substitute"]); b.type = "button";
+    b.setAttribute("data-kind", "substitute"); b.setAttribute("data-member", p.member_id);
+    b.setAttribute("aria-label", T["act.substitute"] + ": " + p.name);
+    box.appendChild(b);
+    return box;
+  }
+  function roleText(p) {
+    var r = T["role." + p.role] || p.role;
+    if (p.role === "ersättare") r += " (" + (p.serving ? T["role.serving"] : T["role.not_serving"]) + ")";
+    return r;
+  }
   function rowActions(p) {
+    if (p.state === "replaced" && !p.substituted_by && p.serving) return substituteBox(p);
     var box = el("div", "rowacts");
     var kinds = p.state === "excused" ? ["return"] : ["excuse"];
     kinds.forEach(function (k) {
@@ -134,7 +161,7 @@
       var tr = el("tr"); tr.setAttribute("data-member", p.member_id); tr.setAttribute("data-state", p.state);
       var name = cell(tr, "name", p.name);
       var mode = p.monitoring || "agent";
-      name.appendChild(el("div", "small muted", p.role + " · " + p.device_id + " · " + (T["mon." + mode] || mode)));
+      name.appendChild(el("div", "small muted", roleText(p) + " · " + p.device_id + " · " + (T["mon." + mode] || mode)));
       name.setAttribute("data-monitoring", mode);
       cell(tr, "state", badge(stateClass(p.state), "state." + p.state, T["state." + p.state] || p.state));
       var why = cell(tr, "reason", say(p.reason));
@@ -253,6 +280,11 @@
       body.item = item;
     }
     if (body.kind === "excuse" && view && view.agenda_item) body.item = view.agenda_item;
+    if (body.kind === "substitute") {
+      var sel = document.getElementById("sub-" + m);
+      if (!sel || !sel.value) return;
+      body.substitute_id = sel.value;
+    }
     b.disabled = true;
     post(body).then(function () { b.disabled = false; });
   });
