@@ -263,8 +263,9 @@ class Monitor:
         module = _optional("agent.probes.path")
         if module is None:
             return
-        # the collector's reflector answers signed probes only (issue 11): fetch this device's key
-        signed = bool(cfg.collector.url) and not getattr(cfg.path, "host", "")
+        # the collector's reflector answers signed probes only (issue 11): fetch this device's key,
+        # also when enrolment names the reflector's host in [path] (broker-credentials does, issue 16)
+        signed = bool(cfg.collector.url) and bool(getattr(cfg.path, "signed", True))
         try:
             self.prober = module.PathProber(cfg.path, host=host, auth_required=signed)
             await self.prober.start()

@@ -62,6 +62,9 @@ class PathProbeConfig(Section):
     #: a loss share only over this many decided probes (at most two thirds of the window): 5 % loss
     #: reads as over 10 % in 1 of 25 windows of 50 probes (issue 11)
     min_probes: Annotated[int, msgspec.Meta(ge=1, le=100_000)] = 100
+    #: sign probes with this device's key from the collector (``[collector] url``), whose reflector
+    #: answers signed probes only (issue 11); false only for a standalone reflector that answers anyone
+    signed: bool = True
 
 
 class ReplyKind(StrEnum):
