@@ -160,6 +160,9 @@ class AgentMqtt:
                                         qos=1, retain=True)
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(info.wait_for_publish, timeout_s)
+        # acknowledgements that arrived while stopping (the broker acks in order, so all before the
+        # offline status's): off the outbox now, not re-sent as duplicates at the next start
+        self._drain_events()
         self._client.disconnect()
         await asyncio.to_thread(self._client.loop_stop)
         self._connected = False
