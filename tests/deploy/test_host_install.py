@@ -189,7 +189,8 @@ def installed(postgres_server: Postgres) -> Iterator[Install]:
                 f"the documented commands failed (exit {done.returncode}):\n"
                 f"{done.stderr[-6000:]}\n--- collector:\n"
                 f"{inst.log('likavillkor-collector')[-3000:]}\n--- mosquitto:\n"
-                f"{inst.log('mosquitto')[-2000:]}"
+                f"{inst.log('mosquitto')[-2000:]}\n--- influxdb:\n"
+                f"{inst.log('influxdb')[-3000:]}"
             )
             inst.doc_output = done.stdout  # type: ignore[attr-defined]
             yield inst
