@@ -83,8 +83,20 @@ def detect(runs: int, percent: int) -> None:
                 to_failing.append(time.monotonic() - began)
                 ns.clear_loss()
                 ended = time.monotonic()
-                until(lambda: col.state_is("dev-loss", "ok"), 120, f"run {run}: ok again", detail=col.view)
+                story: list[tuple[float, str, str]] = []  # what kept her from ok: (s, state, reasons)
+
+                def back_ok() -> bool:
+                    p = col.participant("dev-loss")
+                    seen = (p["state"], ",".join(r["code"] for r in p.get("reasons") or []))
+                    if not story or story[-1][1:] != seen:
+                        story.append((time.monotonic() - ended, *seen))
+                    return bool(p["state"] == "ok")
+
+                until(back_ok, 120, f"run {run}: ok again", detail=col.view)
                 to_ok.append(time.monotonic() - ended)
+                if to_ok[-1] > 12:
+                    print("    on the way back: " + "; ".join(f"{t:.1f} s {st} {why}" for t, st, why in story),
+                          flush=True)
                 print(f"  run {run + 1}: failing after {to_failing[-1]:.2f} s, ok {to_ok[-1]:.2f} s after the loss "
                       "ended", flush=True)
         finally:

@@ -42,7 +42,7 @@ class Samples:
         self.client.loop_start()
 
     def _on_message(self, _c: Any, _u: Any, msg: mqtt.MQTTMessage) -> None:
-        print(f"{time.monotonic():.2f} {bytes(msg.payload)[:400]!r}", file=self.trace, flush=True)
+        print(f"{time.monotonic():.2f} {bytes(msg.payload)[:2000]!r}", file=self.trace, flush=True)
         try:
             decoded = wire.decode(bytes(msg.payload))
         except wire.WireError:
