@@ -85,7 +85,7 @@ def detect(runs: int, percent: int) -> None:
                 ended = time.monotonic()
                 story: list[tuple[float, str, str]] = []  # what kept her from ok: (s, state, reasons)
 
-                def back_ok() -> bool:
+                def back_ok(story: list[tuple[float, str, str]] = story, ended: float = ended) -> bool:
                     p = col.participant("dev-loss")
                     seen = (p["state"], ",".join(r["code"] for r in p.get("reasons") or []))
                     if not story or story[-1][1:] != seen:
