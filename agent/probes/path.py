@@ -70,7 +70,7 @@ class PathProbeConfig(Section):
     #: Teams CQD: audio poor above 10 %)
     detect_p0_percent: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 5.0
     detect_p1_percent: Annotated[float, msgspec.Meta(gt=0, lt=100)] = 20.0
-    #: CUSUM thresholds in nats: 14 gives no alarm in 2·10⁷ probes at 5 % loss (a simulated false-alarm
+    #: CUSUM thresholds in nats: 14 gives one alarm in 4·10⁷ simulated probes at 5 % loss (a false-alarm
     #: run length of days per member even at the fast rate), 20 % concluded in ~93 probes (p50)
     detect_raise: Annotated[float, msgspec.Meta(gt=0, le=100)] = 14.0
     detect_clear: Annotated[float, msgspec.Meta(gt=0, le=100)] = 10.0
