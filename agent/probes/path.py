@@ -92,7 +92,8 @@ class LossDetector:
     Teams' 10 % poor-audio limit by construction.
     """
 
-    __slots__ = ("changed_at", "d", "d_from", "h_clear", "h_raise", "lost_llr", "ok_llr", "raised", "s", "s_from")
+    __slots__ = ("changed_at", "d", "d_from", "h_clear", "h_raise", "last_lost", "lost_llr", "ok_llr", "raised", "s",
+                 "s_from")
 
     def __init__(self, p0: float = 0.05, p1: float = 0.20, h_raise: float = 14.0, h_clear: float = 10.0) -> None:
         if not 0 < p0 < p1 < 1:
@@ -107,6 +108,7 @@ class LossDetector:
         self.d_from = 0.0
         self.raised = False
         self.changed_at: float | None = None
+        self.last_lost = float("-inf")  # send time of the last lost probe
 
     @property
     def active(self) -> bool:
@@ -116,6 +118,8 @@ class LossDetector:
     def observe(self, lost: bool, t: float) -> bool:
         """One probe's fate (sent at ``t``); True when the conclusion changed."""
         x = self.lost_llr if lost else self.ok_llr
+        if lost:
+            self.last_lost = t
         if not self.raised:
             if self.s == 0.0:
                 self.s_from = t
@@ -128,7 +132,9 @@ class LossDetector:
             self.d_from = t
         self.d = max(0.0, self.d - x)
         if self.d >= self.h_clear:
-            self.raised, self.changed_at, self.s, self.d = False, self.d_from, 0.0, 0.0
+            # the loss is over: the share starts after its last lost probe, not with a few of them
+            self.raised, self.s, self.d = False, 0.0, 0.0
+            self.changed_at = max(self.d_from, math.nextafter(self.last_lost, math.inf))
             return True
         return False
 
@@ -176,6 +182,9 @@ class PathStats:
         self.detector = detector
         self.deadline_s = min(deadline_s, timeout_s)
         self._pending: deque[int] = deque()  # sent, fate not yet given to the detector
+        #: (from, to): the prober's own event loop stood still (a busy device): replies it read late
+        #: then are not the path's lateness
+        self._stall = (float("-inf"), float("-inf"))
         self._rtt_hint_s = 0.0
         self.timeout_s = timeout_s
         #: a loss share over fewer probes than this is no evidence (``loss_percent`` None while the
@@ -200,6 +209,11 @@ class PathStats:
         at most the timeout."""
         return min(self.timeout_s, max(self.deadline_s, 4 * self._rtt_hint_s))
 
+    def note_stall(self, start: float, end: float) -> None:
+        """The prober's loop ran ``end - start`` seconds late: a reply read in (start, end + 0.1 s]
+        may have waited in the socket, not on the path; the test takes it as answered."""
+        self._stall = (start, end + 0.1)
+
     def advance(self, now: float) -> bool:
         """Give the detector every probe whose fate is known by ``now``, in send order: answered
         within the deadline (max(``deadline_s``, 4 × median RTT), at most the timeout) or not.
@@ -215,7 +229,9 @@ class PathStats:
             if probe is None:  # pruned unseen (a stalled loop): its fate is long past
                 pending.popleft()
                 continue
-            if probe.recv_t is not None and probe.recv_t - probe.send_t <= deadline:
+            recv_t = probe.recv_t
+            if recv_t is not None and (recv_t - probe.send_t <= deadline
+                                       or self._stall[0] <= recv_t <= self._stall[1]):
                 lost = False
             elif now - probe.send_t > deadline:
                 lost = True
@@ -265,8 +281,8 @@ class PathStats:
 
     def snapshot(self, now: float) -> PathSnapshot:
         """RTT and jitter over the window; the loss share over the window, or over the probes since
-        the detector's last change point when that is younger (issue 11)."""
-        self.advance(now)
+        the detector's last change point when that is younger (issue 11). The detector is fed by
+        :meth:`advance` (the prober calls it before every probe), not here."""
         det = self.detector
         alarm = None if det is None else det.raised
         start = now - self.window_s
@@ -341,6 +357,8 @@ class PathProber:
     """Sends probes to the reflector from ``start()`` until ``stop()``; read :meth:`snapshot`."""
 
     REOPEN_EVERY_S = 5.0
+    #: the send loop later than this is a stall of the device, not of the path
+    STALL_S = 0.1
 
     def __init__(self, cfg: PathProbeConfig, *, host: str | None = None,
                  clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
@@ -418,7 +436,12 @@ class PathProber:
         while True:
             if self._transport is None and self._clock() - self._last_open_try >= self.REOPEN_EVERY_S:
                 await self._open()
-            if self.stats.advance(self._clock()):
+            now = self._clock()
+            if now - next_t > self.STALL_S:
+                # this loop stood still (a busy device): replies may wait unread in the socket;
+                # judge nothing lost now, and none read late for it (issue 11: no false alarm)
+                self.stats.note_stall(next_t, now)
+            elif self.stats.advance(now):
                 self.urgent.set()
             self._send_one()
             period = self._period()

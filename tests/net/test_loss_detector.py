@@ -189,3 +189,39 @@ def test_engine_raises_at_once_on_the_test_and_ignores_a_window_crossing_without
     assert not f & bit
     w, f = judge.update(hist, w, f, _sample(3, 14.0, None))
     assert f & bit
+
+
+def test_replies_read_late_because_the_prober_stood_still_are_not_loss() -> None:
+    """A busy device: the prober's loop stood still 0.6 s, the replies waited in the socket and are
+    read late. Not the path's loss: the test stays quiet (the same late replies without the stall
+    would be 60 losses, far over the threshold)."""
+    for stalled in (True, False):
+        stats = _stats()
+        t = 10.0
+        for seq in range(1, 61):  # 100/s for 0.6 s, all answered in 2 ms on the path...
+            stats.on_sent(seq, t + seq * 0.01, token=seq)
+        resumed = t + 0.6 + 0.3
+        for seq in range(1, 61):  # ...but read only when the loop runs again
+            stats.on_reply(seq, resumed + 0.001 * seq, token=seq)
+        if stalled:
+            stats.note_stall(t + 0.02, resumed)
+        stats.advance(resumed + 0.1)
+        assert stats.detector is not None
+        assert stats.detector.raised is (not stalled), stalled
+
+
+def test_after_the_loss_the_share_starts_after_its_last_lost_probe() -> None:
+    det = LossDetector()
+    t = 0.0
+    while not det.observe(True, t):
+        t += 0.01
+    for _ in range(20):  # answered: D climbs to 3.4
+        t += 0.01
+        det.observe(False, t)
+    t += 0.01
+    det.observe(True, t)  # one more loss: D falls to 2.1, not to 0, so its excursion holds the loss
+    last_loss = t
+    assert det.d > 0 and det.d_from < last_loss
+    while not det.observe(False, t):
+        t += 0.01
+    assert det.changed_at is not None and det.changed_at > last_loss
