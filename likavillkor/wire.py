@@ -109,6 +109,9 @@ class Sample(_Msg, kw_only=True, tag="sample"):
     jitter_ms: Millis | None = None
     loss_percent: Percent | None = None
     mos: Annotated[float, msgspec.Meta(ge=1, le=5)] | None = None
+    # the agent's sequential loss test (issue 11): True when its probes show the loss clearly poor
+    # (CUSUM, 5 % against 20 %), False when it clearly is not; absent where no such test runs
+    loss_alarm: bool | None = None
     # camera and microphone while the meeting runs
     camera: ShortText | None = None  # "ok", "in_use", "black", "frozen", "absent", ...
     # the in-meeting camera check where the OS shares the camera (issue 14): numbers of a frame

@@ -68,7 +68,7 @@ def reason_code(channel: str) -> str:
 class Judge:
     """The debounce of every channel of one policy, compiled once per policy."""
 
-    __slots__ = ("_battery", "_camera", "_get", "_mic", "_numeric", "battery_short_fail", "clear_at",
+    __slots__ = ("_battery", "_camera", "_get", "_loss", "_mic", "_numeric", "battery_short_fail", "clear_at",
                  "link_levels", "mask", "names", "prestart_mask", "raise_at", "risk_only_mask", "window")
 
     def __init__(self, policy: Policy) -> None:
@@ -96,7 +96,10 @@ class Judge:
             attrs.append(key)
         self._numeric = tuple(numeric)
         self._battery = names.index("battery_percent") if "battery_percent" in names else -1
-        self._get = attrgetter(*attrs, "camera", "microphone", "battery_lasts_meeting", "battery_charging")
+        #: the loss channel: its fail alarm follows the agent's sequential test where one runs (issue 11)
+        self._loss = names.index("loss_percent") if "loss_percent" in names else -1
+        self._get = attrgetter(*attrs, "camera", "microphone", "battery_lasts_meeting", "loss_alarm",
+                               "battery_charging")
         self._camera = self._discrete("camera", policy.camera_levels, names)
         self._mic = self._discrete("microphone", policy.microphone_levels, names)
         self.battery_short_fail = policy.battery_short_level == "fail"
@@ -142,6 +145,15 @@ class Judge:
             else:
                 lf = v < fail
                 lw = lf or v < warn
+            if i == self._loss:
+                alarm = values[-2]
+                if alarm is not None:
+                    # the agent's test (CUSUM over every probe, 5 % vs 20 %) judges the fail limit,
+                    # not one window's share: conclusive at once, so the fail bits fill the window;
+                    # clearing follows the policy's rule (issue 11)
+                    lf = lf and alarm
+                    if lf:
+                        hist[2 * i] = hist[2 * i + 1] = mask
             if lw:
                 if i == self._battery and charging is True:
                     lw = lf = False  # a charging battery is fine whatever its level (H9)

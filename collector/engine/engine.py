@@ -278,7 +278,7 @@ class Engine:
         if type(msg) is wire.Sample:
             if self._monitor.gap_until is not None and tainted(mt.policy, self._monitor, t):
                 msg = msgspec.structs.replace(msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None,
-                                              probe_reachable=None)
+                                              loss_alarm=None, probe_reachable=None)
             m.sample = msg
             link = msg.link
             if link is not None and link != m.link:

@@ -126,3 +126,34 @@ def test_monitor_never_loads_heavy_media_modules() -> None:
             "print([m for m in ('cv2', 'numpy', 'aiortc', 'av') if m in sys.modules])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_the_loss_tests_conclusion_is_published_at_once_not_at_the_next_period() -> None:
+    """Issue 11: the reflector goes away; the prober's sequential test concludes poor loss within a
+    few probes and the monitor publishes a sample with ``loss_alarm`` true right then, although its
+    period is a minute."""
+
+    async def scenario() -> list[wire.Sample]:
+        reflector = Reflector()
+        await reflector.start("127.0.0.1", 0)
+        cfg = loads(f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\n[monitor]\nsample_period_s = 60.0\n',
+                    AgentConfig)
+        got: list[wire.Sample] = []
+        monitor = Monitor(cfg, Identity("dev-1"), got.append, meeting=lambda now: ("ks-1", now + 600))
+        await monitor.start()
+        try:
+            await asyncio.sleep(1.0)  # answered probes; the first sample went out at the start
+            await reflector.stop()  # from now on every probe is lost
+            for _ in range(200):
+                if any(s.loss_alarm for s in got):
+                    break
+                await asyncio.sleep(0.05)
+        finally:
+            await monitor.stop()
+        return got
+
+    got = asyncio.run(asyncio.wait_for(scenario(), 30))
+    assert got[0].loss_alarm is not True
+    alarmed = [s for s in got if s.loss_alarm]
+    assert alarmed, [(s.seq, s.loss_alarm, s.loss_percent) for s in got]
+    assert len(got) == 2  # the first periodic sample and the one the conclusion sent: no burst

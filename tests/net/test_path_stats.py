@@ -90,7 +90,7 @@ def test_outage_produces_a_data_point_not_nothing() -> None:
     assert snap.loss_percent == 100.0
     assert snap.rtt_ms is None and snap.mos == 1.0
     fields = snap.fields()
-    assert set(fields) == {"rtt_ms", "jitter_ms", "loss_percent", "mos", "probe_reachable"}
+    assert set(fields) == {"rtt_ms", "jitter_ms", "loss_percent", "mos", "probe_reachable", "loss_alarm"}
 
 
 def test_nothing_decided_yet_is_unknown_not_down() -> None:
