@@ -34,3 +34,15 @@ def anyio_backend() -> str:
     """``pytest.mark.anyio`` tests run on asyncio, the loop the code under test uses. (anyio >= 4.12
     parametrizes over every importable backend, and selenium, for the WebKit tests, installs trio.)"""
     return "asyncio"
+
+
+@pytest.fixture(autouse=True)
+def _keep_umask() -> Iterator[None]:
+    """The collector's ``run``/``backup`` set umask 077 for their process (issue 12); a test that
+    calls them in-process must not leave it to the tests after it."""
+    import os
+
+    old = os.umask(0o022)
+    os.umask(old)
+    yield
+    os.umask(old)

@@ -31,6 +31,10 @@
 # variables move the ports (defaults: 8883 MQTT/TLS, 8860 HTTPS, 8862/udp reflector, 8086 and 8088
 # InfluxDB); PGHOST/PGPORT name the PostgreSQL server (default: the local one).
 set -euo pipefail
+# Files the services read (Mosquitto, InfluxDB as their own users) must not depend on the admin's
+# umask: 022 here, and every secret gets its explicit mode below (an admin with umask 077 got an
+# InfluxDB that could not read its own config).
+umask 022
 
 usage() {
   echo "usage: $0 --hostname NAME --tls-dir DIR --roster FILE [--source DIR] [--user NAME]" >&2
@@ -126,12 +130,14 @@ install -m 0640 -o root -g mosquitto "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt" "$T
   "$P/etc/mosquitto/tls/"
 sed -e "s#^listener 8883#listener $MQTT_PORT#" "$SRC/deploy/mosquitto/conf.d/likavillkor.conf" | paths \
   > "$P/etc/mosquitto/conf.d/likavillkor.conf"
+chmod 0644 "$P/etc/mosquitto/conf.d/likavillkor.conf"
 ln -sfn "$CRED/broker/auth.conf" "$P/etc/mosquitto/conf.d/likavillkor-auth.conf"
 if [ -n "$P" ] && [ ! -e "$P/etc/mosquitto/mosquitto.conf" ]; then
   # a throw-away root: Debian's main file, its paths moved too
   sed -e "s#/run/mosquitto#$P/run/mosquitto#" -e "s#/var/lib/mosquitto#$P/var/lib/mosquitto#" \
       -e "s#/var/log/mosquitto#$P/var/log/mosquitto#" -e "s#/etc/mosquitto/conf.d#$P/etc/mosquitto/conf.d#" \
       /etc/mosquitto/mosquitto.conf > "$P/etc/mosquitto/mosquitto.conf"
+  chmod 0644 "$P/etc/mosquitto/mosquitto.conf"
   install -d -o mosquitto -g mosquitto "$P/var/lib/mosquitto"
 fi
 
@@ -143,6 +149,7 @@ step "8. InfluxDB 1.x (loopback, authentication, retention ${RETENTION_DAYS}d)"
 install -d -m 0755 "$P/etc/influxdb"
 sed -e "s#127.0.0.1:8086#127.0.0.1:$INFLUX_PORT#" -e "s#127.0.0.1:8088#127.0.0.1:$INFLUX_RPC_PORT#" \
   "$SRC/deploy/host/influxdb.conf" | paths > "$P/etc/influxdb/influxdb.conf"
+chmod 0644 "$P/etc/influxdb/influxdb.conf"
 if [ -n "$P" ]; then install -d -o influxdb -g influxdb "$P/var/lib/influxdb"; fi
 systemctl enable influxdb
 systemctl restart influxdb

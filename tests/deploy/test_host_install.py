@@ -183,6 +183,7 @@ def installed(postgres_server: Postgres) -> Iterator[Install]:
                 text=True,
                 timeout=1200,
                 check=False,
+                umask=0o077,  # an admin's strict umask: services must still read their files
             )
             (admin / "doc-commands.log").write_text(done.stdout + done.stderr)
             assert done.returncode == 0, (
