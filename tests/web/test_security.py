@@ -10,30 +10,15 @@ import io
 import re
 import threading
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from collector import auth
-from tests.support.services import running_mosquitto
-from tests.web.conftest import PASSWORD, Collector, make_collector, sign_in, until
+from tests.web.conftest import PASSWORD, Collector, sign_in, until
 from tests.web.security_support import Witness, chunked_post, open_download, reset, rss_bytes, status_of
 
 MIB = 1024 * 1024
-
-
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    workdir = tmp_path_factory.mktemp("security")
-    with running_mosquitto(workdir / "mosquitto") as broker:
-        c = make_collector(workdir, broker)
-        c.start()
-        try:
-            yield c
-        finally:
-            c.stop()
 
 
 def witness(c: Collector) -> Witness:

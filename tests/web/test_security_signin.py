@@ -9,26 +9,12 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.support.services import running_mosquitto
 from tests.web.conftest import ROOT, Collector, make_collector, until
-
-
-@pytest.fixture(scope="module")
-def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
-    workdir = tmp_path_factory.mktemp("signin")
-    with running_mosquitto(workdir / "mosquitto") as broker:
-        c = make_collector(workdir, broker)
-        c.start()
-        try:
-            yield c
-        finally:
-            c.stop()
 
 
 def failed_sign_in(c: Collector, username: str, headers: dict[str, str] | None = None) -> int:
