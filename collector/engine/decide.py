@@ -3,22 +3,21 @@
 * :func:`meeting_phase` — before the window, before the start, running, ended.
 * :func:`participant_state` — one participant's state and the conditions behind it.
 * :func:`participant_reasons` / :func:`participant_flags` — why, in Swedish and English.
-* :func:`meeting_verdict` — equal terms, at risk, adjourn, substitute due (H1, H2, H15, H16).
 
-The :class:`~collector.engine.engine.Engine` only holds state and calls these.
+The meeting verdict is in :mod:`collector.engine.verdict`. The
+:class:`~collector.engine.engine.Engine` only holds state and calls these.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
 from collector.engine import reasons as R
 from collector.engine.debounce import Judge, incident_kind, reason_code
 from collector.engine.monitoring import AGENT, not_monitored, watched
-from collector.engine.state import Member
-from collector.engine.types import ParticipantState, Reason, Verdict
+from collector.engine.records import Member
+from collector.engine.types import ParticipantState, Reason
 from likavillkor import wire
 from likavillkor.policy import Policy
 
@@ -32,8 +31,9 @@ class Phase(StrEnum):
     ENDED = "ended"
 
 
-class Monitor(NamedTuple):
-    """What the collector knows about its own view: is the broker connected, since when."""
+class Connectivity(NamedTuple):
+    """The collector's own connectivity (was ``Monitor``): is its broker connected, since when, and
+    its own last gap. Not the agent's sampling loop (``agent.monitor.Monitor``)."""
 
     connected: bool = True
     down_since: float | None = None
@@ -68,21 +68,21 @@ def meeting_phase(start: float, end: float, watch_before_s: float, now: float) -
     return Phase.CLOSED
 
 
-def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float | None:
+def lost_since(m: Member, policy: Policy, conn: Connectivity, now: float) -> float | None:
     """When contact was lost (H15), or None. Silence counts only while the broker is connected,
     and never inside the grace after it came back; a persisted loss stays until contact returns."""
     if m.lost_since is not None:
         return m.lost_since
-    if m.last_contact is None or not monitor.connected:
+    if m.last_contact is None or not conn.connected:
         return None
     since = m.last_contact
     allowed = policy.silence_lost_s
     if m.last_probe is not None and m.last_probe >= since - 1.0:
         # the device's signed probes (10/s) were its freshest evidence of life (issue 11)
         allowed = min(allowed, policy.probe_silence_lost_s)
-    if monitor.grace_from is not None and monitor.grace_from > since:
+    if conn.grace_from is not None and conn.grace_from > since:
         # the broker came back (or the collector restarted): agents need their reconnect back-off
-        since = monitor.grace_from
+        since = conn.grace_from
         allowed += policy.reconnect_grace_s
     if m.returned_at is not None and m.returned_at > since:
         since = m.returned_at
@@ -90,10 +90,10 @@ def lost_since(m: Member, policy: Policy, monitor: Monitor, now: float) -> float
     return since if now - since > allowed else None
 
 
-def awaiting_fresh(m: Member, policy: Policy, monitor: Monitor, now: float) -> bool:
+def awaiting_fresh(m: Member, policy: Policy, conn: Connectivity, now: float) -> bool:
     """After the collector's own gap (restart, stall), a member heard before it and not since, while
     her reconnect grace runs: her state is not known yet (issue 11: never a member's loss)."""
-    until = monitor.gap_until
+    until = conn.gap_until
     if until is None or m.last_contact is None or m.last_contact > until or m.lost_since is not None:
         return False
     if m.replaced_at is not None or m.left_at is not None or m.excused_at is not None or not watched(m):
@@ -101,19 +101,19 @@ def awaiting_fresh(m: Member, policy: Policy, monitor: Monitor, now: float) -> b
     return now <= until + policy.reconnect_grace_s + policy.silence_lost_s
 
 
-def tainted(policy: Policy, monitor: Monitor, received_at: float) -> bool:
+def tainted(policy: Policy, conn: Connectivity, received_at: float) -> bool:
     """A sample received this soon after the collector's own gap carries path figures (loss, RTT)
     measured while its reflector was away: not evidence about the member (issue 11)."""
-    until = monitor.gap_until
+    until = conn.gap_until
     return until is not None and received_at < until + policy.probe_window_s + policy.sample_period_s
 
 
-def substitute_due_at(lost: float, start: float, policy: Policy, monitor: Monitor) -> float:
+def substitute_due_at(lost: float, start: float, policy: Policy, conn: Connectivity) -> float:
     """Five minutes (H16) from the moment contact was lost (or the start, if lost before it). A
     broker outage cannot call a substitute: the deadline is at least the end of the grace after it."""
     due = max(lost, start) + policy.substitute_after_s
-    if monitor.grace_from is not None:
-        due = max(due, monitor.grace_from + policy.reconnect_grace_s + policy.silence_lost_s)
+    if conn.grace_from is not None:
+        due = max(due, conn.grace_from + policy.reconnect_grace_s + policy.silence_lost_s)
     return due
 
 
@@ -151,7 +151,7 @@ def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
     return out
 
 
-def participant_state(m: Member, phase: Phase, start: float, policy: Policy, judge: Judge, monitor: Monitor,
+def participant_state(m: Member, phase: Phase, start: float, policy: Policy, judge: Judge, conn: Connectivity,
                       now: float) -> Assessment:
     """One participant's state at ``now`` (issue 5), and the conditions behind it."""
     if m.replaced_at is not None:
@@ -166,12 +166,12 @@ def participant_state(m: Member, phase: Phase, start: float, policy: Policy, jud
         return Assessment(PS.NOT_MONITORED)  # never lost nor judged from that alone (H13; issue 11)
     if m.first_contact is None:
         return Assessment(PS.EXPECTED)
-    lost = lost_since(m, policy, monitor, now)
+    lost = lost_since(m, policy, conn, now)
     if lost is not None:
         if phase is not Phase.RUNNING:
             return Assessment(PS.LOST, lost, None, None, {"connection_lost": 2})
-        due = substitute_due_at(lost, start, policy, monitor)
-        if now >= due and monitor.connected:
+        due = substitute_due_at(lost, start, policy, conn)
+        if now >= due and conn.connected:
             if not m.serving:
                 # H16: nobody steps in for an ersättare who does not serve: she is recorded as left
                 return Assessment(PS.LEFT, lost, None, due)
@@ -316,7 +316,7 @@ def _media_reasons(m: Member, phase: Phase) -> list[Reason]:
     level = max(m.media_levels.values())
     if not level:
         return []
-    detail = str((m.mediapath or {}).get("reason") or (m.mediapath or {}).get("detail") or "")
+    detail = (m.mediapath.reason if m.mediapath is not None else None) or ""
     return [R.condition("media_path_failed" if level == 2 else "media_path_degraded", m.member_id, detail[:200])]
 
 
@@ -329,67 +329,3 @@ def _link_reasons(m: Member) -> list[Reason]:
     if s is not None and cond == "hotspot" and s.hotspot_reason:
         detail = s.hotspot_reason
     return [R.condition(cond, m.member_id, detail)]
-
-
-class Standing(NamedTuple):
-    """One participant as the verdict sees them."""
-
-    member_id: str
-    name: str
-    state: ParticipantState
-    reason: Reason | None
-    handled: bool = False  # replaced and the substitute recorded (H16)
-    vote_risk: bool = False
-
-
-_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4,
-                   PS.NOT_MONITORED: 5}
-
-
-def meeting_verdict(phase: Phase, monitor: Monitor, standings: Iterable[Standing], *, start: float, end: float,
-                    adjourned_since: float | None, vote_running: bool,
-                    explain: bool = True, awaiting_fresh: bool = False) -> tuple[Verdict, list[Reason]]:
-    """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
-    itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
-    if phase in (Phase.CLOSED, Phase.PRE):
-        return Verdict.NOT_STARTED, [R.not_started(start)]
-    if phase is Phase.ENDED:
-        return Verdict.ENDED, [R.ended(end)]
-    if not monitor.connected:
-        return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(monitor.down_since)]
-    if awaiting_fresh and monitor.gap_until is not None:
-        # the collector itself was away: until every member is heard again, we do not know (issue 11)
-        return Verdict.MONITORING_INTERRUPTED, [R.own_gap(monitor.gap_since, monitor.gap_until)]
-    worst: list[tuple[int, Standing]] = []
-    due = lost = degraded = unmonitored = False
-    for s in standings:
-        if s.state is PS.REPLACED:
-            if s.handled:
-                continue
-            due = True
-        elif s.state in (PS.LOST, PS.FAILING):
-            lost = True
-        elif s.state in (PS.DEGRADED, PS.EXPECTED):
-            degraded = True
-        elif s.state is PS.NOT_MONITORED:
-            unmonitored = True  # no claim for her: never "equal terms" for the whole meeting (issue 11)
-        else:
-            continue
-        if explain:
-            worst.append((_SEVERITY_ORDER[s.state], s))
-    worst.sort(key=lambda t: t[0])
-    out: list[Reason] = []
-    if vote_running:  # loudest first: the decision being taken may not be valid (H5)
-        out.extend(R.vote_risk(s.name, str(s.state), s.member_id) for _, s in worst if s.vote_risk)
-    out.extend(R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst)
-    if adjourned_since is not None and explain:
-        out.append(R.adjourned(adjourned_since))
-    if due:
-        return Verdict.SUBSTITUTE_DUE, out
-    if lost:
-        return Verdict.ADJOURN, out
-    if degraded:
-        return Verdict.AT_RISK, out
-    if unmonitored:
-        return Verdict.NOT_ALL_MONITORED, out
-    return Verdict.EQUAL_TERMS, out or ([R.all_ok()] if explain else [])

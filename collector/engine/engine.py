@@ -7,28 +7,26 @@ InfluxDB and push to the live view. See ``docs/engine.md``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import msgspec
 
+from collector.engine import actions as actions_
 from collector.engine import incidents as inc_
+from collector.engine import media
 from collector.engine.debounce import Judge
 from collector.engine.decide import (
     Assessment,
-    Monitor,
+    Connectivity,
     Phase,
-    Standing,
-    at_vote_risk,
-    awaiting_fresh,
     lost_since,
-    meeting_phase,
-    meeting_verdict,
-    participant_flags,
     participant_reasons,
     participant_state,
     tainted,
 )
-from collector.engine.state import DeviceTrack, MeetingRt, Member, OpenIncident
+from collector.engine.freshness import FreshnessRules, freshness
+from collector.engine.records import DeviceTrack, MeetingRt, Member, OpenIncident
 from collector.engine.types import (
     Action,
     ActionKind,
@@ -41,44 +39,25 @@ from collector.engine.types import (
     IngestOutcome,
     MeetingView,
     ParticipantState,
-    ParticipantView,
-    Reason,
     SelftestSummary,
     StateChanged,
     Verdict,
     VerdictChanged,
 )
+from collector.engine.verdict import QUIET, awaiting, decide_verdict, phase_of
+from collector.engine.view import meeting_view, since
 from likavillkor import wire
+from likavillkor.media.report import PathReport
 from likavillkor.policy import Policy, PolicySet
 from likavillkor.roster import Roster
 
 PS = ParticipantState
-_MAX_BOOTS = 4  # boots per device remembered for duplicates
 _MAX_UNKNOWN = 10_000  # unknown devices remembered (H12), most recently seen kept
-_STABLE_LAGS = 3  # consecutive "late" messages with a steady clock offset = the device clock was reset
-_QUIET = frozenset({PS.OK, PS.READY, PS.CONNECTED})
+_QUIET = QUIET
 
 
 def _copy(incident: Incident) -> Incident:
     return msgspec.structs.replace(incident, metrics=dict(incident.metrics))
-
-
-_MEDIA_LEVELS = {"good": 0, "pass": 0, "ok": 0, "passed": 0, "degraded": 1, "warn": 1, "poor": 2, "fail": 2,
-                 "failed": 2, "error": 2}
-
-
-def media_level(result: dict[str, Any]) -> int | None:
-    """Read a media path check result (``likavillkor.media.report.PathReport`` as a dict: ``verdict``
-    good/degraded/poor/failed; or ``{"ok": bool}``, ``{"status": "pass"|"fail"}``): 0 fine, 1 warning,
-    2 failure, None when it says nothing."""
-    ok = result.get("ok")
-    if isinstance(ok, bool):
-        return 0 if ok else 2
-    for key in ("verdict", "status", "overall"):
-        level = _MEDIA_LEVELS.get(str(result.get(key, "")).lower())
-        if level is not None:
-            return level
-    return None
 
 
 class Engine:
@@ -90,10 +69,9 @@ class Engine:
         self._meetings: dict[str, MeetingRt] = {}
         self._devices: dict[str, DeviceTrack] = {}
         self._known: dict[str, str | None] = {}
-        self._monitor = Monitor()
-        self._dedupe_window = policies.defaults.dedupe_window
-        self._dedupe_mask = (1 << self._dedupe_window) - 1
-        self._late_after_s = policies.defaults.late_after_s
+        self._conn = Connectivity()
+        d = policies.defaults
+        self._rules = FreshnessRules(d.dedupe_window, d.late_after_s, d.reconnect_grace_s)
         self.unknown_devices: dict[str, float] = {}
         self.set_roster(roster, now)
 
@@ -171,7 +149,7 @@ class Engine:
                     del unknown[next(iter(unknown))]  # bounded: the longest unseen goes first
                 return IngestOutcome.UNKNOWN_DEVICE, []
             dev = self._track(msg.device_id)
-        fresh = self._fresh(dev, msg, received_at)
+        fresh = freshness(dev, msg, received_at, self._rules, self._conn)
         if fresh is None:
             return IngestOutcome.DUPLICATE, []
         members = [m for m in dev.members if m.open_from <= received_at < m.open_until]
@@ -180,84 +158,15 @@ class Engine:
         out: list[Change] = []
         outcome = IngestOutcome.ACCEPTED if fresh else IngestOutcome.LATE
         for m in members:
-            self._apply(self._meetings[m.meeting_id], m, msg, received_at, fresh, out)
+            self._apply_message(self._meetings[m.meeting_id], m, msg, received_at, fresh, out)
         return outcome, out
 
     @staticmethod
     def _window_open(m: Member, t: float) -> bool:
         return m.open_from <= t < m.open_until
 
-    def _fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool | None:
-        """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
-        if type(msg) is wire.Status and msg.state is wire.DeviceState.OFFLINE and msg.reason == "will":
-            return self._will_fresh(dev, msg, received_at)
-        seq = msg.seq
-        # status messages number their own series (from 2**52, agent.identity): kept apart, or the
-        # first status would put every later sample of the boot "out of order", hence late
-        key = msg.boot_id + "/status" if type(msg) is wire.Status else msg.boot_id
-        rec = dev.boots.get(key)
-        in_order = True
-        if rec is None:
-            dev.boots[key] = [seq, 1]
-            if len(dev.boots) > _MAX_BOOTS:
-                del dev.boots[next(iter(dev.boots))]
-        elif seq > rec[0]:
-            # bounded whatever the jump: a seq far ahead (up to 2**53) starts a fresh window
-            jump = seq - rec[0]
-            rec[1] = ((rec[1] << jump) | 1) & self._dedupe_mask if jump < self._dedupe_window else 1
-            rec[0] = seq
-        else:
-            d = rec[0] - seq
-            if d < self._dedupe_window:
-                bit = 1 << d
-                if rec[1] & bit:
-                    return None
-                rec[1] |= bit
-            in_order = False
-        # An outbox replay is in order by seq but old: its device time lags the device's usual offset.
-        lag = received_at - msg.ts
-        base = dev.lag_base
-        if base is None or lag <= base:
-            dev.lag_base = lag
-            dev.last_lag = None
-            return in_order
-        if lag - base <= self._late_after_s:
-            dev.lag_base = base + 0.05 * (lag - base)
-            dev.last_lag = None
-            return in_order
-        # Late by the clock. A steady new offset over a few messages whose device time advances is a
-        # reset device clock, not a replay (a replay arrives faster than its device time advances).
-        last = dev.last_lag
-        if last is not None and abs(lag - last[0]) < 0.5 and msg.ts > last[2]:
-            count = last[1] + 1
-            if count >= _STABLE_LAGS:
-                dev.lag_base = lag
-                dev.last_lag = None
-                return in_order
-            dev.last_lag = (lag, count, msg.ts)
-        elif last is None or msg.ts > last[2]:
-            dev.last_lag = (lag, 1, msg.ts)
-        return False
-
-    def _will_fresh(self, dev: DeviceTrack, msg: wire.Message, received_at: float) -> bool:
-        """A last will is composed when the agent connects and published by the broker when the
-        connection drops (H15): its ``seq`` and ``ts`` are those of the connect, so neither the seq
-        series nor the device-clock lag can date it, and every session of a boot carries the same
-        will (the same ``msg_id``). The broker sends it the moment it notices the loss, so it is
-        live on arrival, unless a newer boot of the device has been heard since (an agent restart
-        whose old session's will the broker publishes late), or it comes within the reconnect grace
-        after the collector regained its broker or its own gap: a restarted broker publishes the
-        wills of the sessions it restored, and a (re)subscription delivers retained ones, none of
-        them a loss seen now (silence after the grace still is; bench_false_alarms --faults)."""
-        grace = self._monitor.grace_from
-        if grace is not None and received_at < grace + self._policies.defaults.reconnect_grace_s:
-            return False
-        keys = list(dev.boots)
-        own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]
-        return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1:])
-
-    def _apply(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
-               out: list[Change]) -> None:
+    def _apply_message(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
+                       out: list[Change]) -> None:
         changed = False
         is_status = type(msg) is wire.Status
         offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
@@ -267,7 +176,7 @@ class Engine:
         if not offline and not browser_test:
             last = m.last_contact
             if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh \
-                    and lost_since(m, mt.policy, self._monitor, t) is not None:
+                    and lost_since(m, mt.policy, self._conn, t) is not None:
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
                 self._refresh(mt, m, t, out, verdict=True)
             changed = self._contact(m, t)
@@ -276,7 +185,7 @@ class Engine:
                 self._refresh(mt, m, t, out, verdict=True)
             return
         if type(msg) is wire.Sample:
-            if self._monitor.gap_until is not None and tainted(mt.policy, self._monitor, t):
+            if self._conn.gap_until is not None and tainted(mt.policy, self._conn, t):
                 msg = msgspec.structs.replace(msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None,
                                               loss_alarm=None, probe_reachable=None)
             m.sample = msg
@@ -332,9 +241,12 @@ class Engine:
         return changed
 
     # ------------------------------------------------------------------ other inputs
-    def record_mediapath(self, device_id: str, meeting_id: str | None, result: dict[str, Any],
+    def record_mediapath(self, device_id: str, meeting_id: str | None, result: PathReport | Mapping[str, Any],
                          at: float) -> list[Change]:
-        """A media path check (H13 roll-call helper): a failed one makes the member failing."""
+        """A media path check (H13 roll-call helper): a failed one makes the member failing. ``result``
+        is the typed :class:`PathReport`; an older dict shape is decoded first (``media.decode``:
+        ``ValueError`` when unreadable)."""
+        report = media.decode(result)
         dev = self._devices.get(device_id)
         if dev is None:
             return []
@@ -344,11 +256,8 @@ class Engine:
                 continue
             if meeting_id is None and not self._window_open(m, at):
                 continue
-            m.mediapath = dict(result)
-            level = media_level(result)
-            direction = str(result.get("direction", ""))
-            if level is not None:
-                m.media_levels = {**(m.media_levels or {}), direction: level}
+            m.mediapath = report
+            m.media_levels = {**(m.media_levels or {}), str(report.direction): media.level(report)}
             self._refresh(self._meetings[m.meeting_id], m, at, out, verdict=True)
         return out
 
@@ -375,9 +284,9 @@ class Engine:
         and the verdict is ``monitoring_interrupted``; after it, devices get ``reconnect_grace_s`` +
         ``silence_lost_s``."""
         if connected:
-            self._monitor = self._monitor._replace(connected=True, down_since=None, grace_from=at)
-        elif self._monitor.connected:
-            self._monitor = self._monitor._replace(connected=False, down_since=at)
+            self._conn = self._conn._replace(connected=True, down_since=None, grace_from=at)
+        elif self._conn.connected:
+            self._conn = self._conn._replace(connected=False, down_since=at)
             self._drop_pending_wills()  # a stopping broker sends every client's will before it goes
         out: list[Change] = []
         for mt in self._meetings.values():
@@ -397,7 +306,7 @@ class Engine:
             mt = self._meetings[m.meeting_id]
             last = m.last_contact
             if last is not None and m.lost_since is None and at - last > mt.policy.probe_silence_lost_s \
-                    and lost_since(m, mt.policy, self._monitor, at) is not None:
+                    and lost_since(m, mt.policy, self._conn, at) is not None:
                 self._refresh(mt, m, at, out, verdict=True)  # the loss no tick saw (H15)
             if m.last_probe is None or at > m.last_probe:
                 m.last_probe = at
@@ -412,7 +321,7 @@ class Engine:
         ``silence_lost_s`` from ``until``; the verdict is ``monitoring_interrupted`` until each member
         heard before the gap is heard again (or her grace runs out); samples received within
         ``probe_window_s`` of ``until`` do not judge the path."""
-        self._monitor = self._monitor._replace(grace_from=until, gap_since=since, gap_until=until)
+        self._conn = self._conn._replace(grace_from=until, gap_since=since, gap_until=until)
         self._drop_pending_wills()
         out: list[Change] = []
         for mt in self._meetings.values():
@@ -441,7 +350,7 @@ class Engine:
         once ``will_confirm_s`` passed with the broker kept and nothing newer heard from the device."""
         will_at = m.will_at
         assert will_at is not None
-        if not self._monitor.connected or (m.last_contact is not None and m.last_contact > will_at):
+        if not self._conn.connected or (m.last_contact is not None and m.last_contact > will_at):
             m.will_at = None  # the broker went (it sent everyone's will) or the device is alive
             return
         if now - will_at < mt.policy.will_confirm_s:
@@ -451,12 +360,6 @@ class Engine:
             m.lost_since = m.last_contact
             m.lost_cause = "will"
             m.lost_cause_at = will_at
-
-    def _awaiting(self, mt: MeetingRt, now: float) -> bool:
-        """After the collector's own gap: someone not heard since (issue 11)."""
-        if self._monitor.gap_until is None:
-            return False
-        return any(awaiting_fresh(m, mt.policy, self._monitor, now) for m in mt.members.values())
 
     @staticmethod
     def _has_open(mt: MeetingRt) -> bool:
@@ -468,101 +371,14 @@ class Engine:
         mt = self._meetings.get(action.meeting_id)
         if mt is None:
             raise ValueError(f"unknown meeting {action.meeting_id!r}")
-        m = self._validate(mt, action)
+        m = actions_.validate(mt, action)
+        actions_.record(mt, m, action)
         t = action.at
-        out: list[Change] = []
-        kind = action.kind
-        if kind is ActionKind.ADJOURN:
-            mt.adjourned_since = t
-            mt.adjournments.append([t, None])
-        elif kind is ActionKind.RESUME:
-            mt.adjournments[-1][1] = t
-            mt.adjourned_since = None
-        elif kind is ActionKind.VOTE_START:
-            mt.vote_running, mt.vote_since = True, t
-        elif kind is ActionKind.VOTE_END:
-            mt.vote_running, mt.vote_since = False, None
-        elif kind is ActionKind.ITEM_START:
-            mt.agenda_item = action.item
-        elif m is not None and kind is ActionKind.EXCUSE:
-            m.excused_at, m.excused_item = t, action.item or mt.agenda_item
-            m.lost_since, m.lost_cause = None, ""
-        elif m is not None and kind is ActionKind.RETURN:
-            m.excused_at, m.excused_item, m.returned_at = None, None, t
-            m.lost_since, m.lost_cause = None, ""  # back from a planned absence: a fresh grace from now
-        elif m is not None and kind is ActionKind.LEFT:
-            if m.replaced_at is not None:
-                m.handled_at = t  # the substitute is in (H16): the verdict no longer waits for it
-                m.serving = False
-            else:
-                m.left_at = t
-        elif m is not None and kind is ActionKind.SUBSTITUTE:
-            sub = mt.members[action.substitute_id or ""]
-            m.handled_at = t  # H16: the substitute is in; the replaced one may not return
-            m.serving = False
-            m.substituted_by, m.peer_name = sub.member_id, sub.name
-            sub.serving = True  # from now on she takes part in the decisions (and the five-minute rule)
-            sub.substitute_for, sub.peer_name = m.member_id, m.name
-        mt.actions.append(action)
-        out.append(ActionRecorded(action=action))
-        if kind in (ActionKind.ADJOURN, ActionKind.RESUME):
+        out: list[Change] = [ActionRecorded(action=action)]
+        if action.kind in (ActionKind.ADJOURN, ActionKind.RESUME):
             self._update_adjourned(mt, t, out)
         self._refresh_meeting(mt, t, out)
         return out
-
-    def _validate(self, mt: MeetingRt, a: Action) -> Member | None:
-        kind = a.kind
-        if kind is ActionKind.ADJOURN and mt.adjourned_since is not None:
-            raise ValueError(f"meeting {a.meeting_id!r} is already adjourned")
-        if kind is ActionKind.RESUME and mt.adjourned_since is None:
-            raise ValueError(f"meeting {a.meeting_id!r} is not adjourned: nothing to resume")
-        if kind is ActionKind.VOTE_START and mt.vote_running:
-            raise ValueError(f"a vote is already running in meeting {a.meeting_id!r}")
-        if kind is ActionKind.VOTE_END and not mt.vote_running:
-            raise ValueError(f"no vote is running in meeting {a.meeting_id!r}")
-        if kind is ActionKind.ITEM_START and not a.item:
-            raise ValueError("item_start needs the item (e.g. '§ 12')")
-        if kind not in (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT, ActionKind.SUBSTITUTE):
-            return None
-        if not a.member_id:
-            raise ValueError(f"{kind} needs member_id")
-        m = mt.members.get(a.member_id)
-        if m is None:
-            raise ValueError(f"{a.member_id!r} is not a remote participant of meeting {a.meeting_id!r}")
-        if kind is ActionKind.EXCUSE and (m.excused_at is not None or m.left_at is not None
-                                          or m.replaced_at is not None):
-            raise ValueError(f"{a.member_id!r} cannot be excused: already {m.state}")
-        if kind is ActionKind.RETURN and m.excused_at is None:
-            raise ValueError(f"{a.member_id!r} is not excused: nothing to return from")
-        if kind is ActionKind.LEFT and (m.left_at is not None or m.handled_at is not None):
-            raise ValueError(f"{a.member_id!r} has already left meeting {a.meeting_id!r}")
-        if kind is ActionKind.SUBSTITUTE:
-            self._validate_substitute(mt, m, a)
-        return m
-
-    @staticmethod
-    def _validate_substitute(mt: MeetingRt, m: Member, a: Action) -> None:
-        """H16: a substitute steps in for a replaced ledamot or serving ersättare, once; the one who
-        steps in is an ersättare on this meeting's roster, not serving yet, and present."""
-        if m.handled_at is not None:
-            raise ValueError(f"a substitute is already recorded for {a.member_id!r}")
-        if m.replaced_at is None:
-            raise ValueError(f"{a.member_id!r} is not replaced: a substitute steps in when the five minutes "
-                             "without contact have run out (H16)")
-        if not a.substitute_id:
-            raise ValueError("substitute needs substitute_id: the ersättare who steps in")
-        sub = mt.members.get(a.substitute_id)
-        if sub is None:
-            raise ValueError(f"{a.substitute_id!r} is not on the roster of meeting {a.meeting_id!r}: the ersättare "
-                             "who steps in must be a participant of this meeting")
-        if sub.role != "ersättare":
-            raise ValueError(f"{a.substitute_id!r} is a {sub.role}, not an ersättare")
-        if sub.serving:
-            raise ValueError(f"{a.substitute_id!r} already serves in meeting {a.meeting_id!r}")
-        if sub.left_at is not None or sub.excused_at is not None or sub.replaced_at is not None:
-            raise ValueError(f"{a.substitute_id!r} cannot step in: {sub.state}")
-        if sub.first_contact is None or sub.lost_since is not None:
-            raise ValueError(f"{a.substitute_id!r} cannot step in: no contact with her device")
 
     def _update_adjourned(self, mt: MeetingRt, t: float, out: list[Change]) -> None:
         for m in mt.members.values():
@@ -572,20 +388,16 @@ class Engine:
                 out.append(IncidentUpdated(incident=_copy(oi.incident)))
 
     # ------------------------------------------------------------------ the state machine
-    def _phase(self, mt: MeetingRt, now: float) -> Phase:
-        meeting = mt.meeting
-        return meeting_phase(meeting.start, meeting.end, mt.policy.watch_before_s, now)
-
     def _assess(self, mt: MeetingRt, m: Member, now: float, phase: Phase) -> Assessment:
-        return participant_state(m, phase, mt.meeting.start, mt.policy, mt.judge, self._monitor, now)
+        return participant_state(m, phase, mt.meeting.start, mt.policy, mt.judge, self._conn, now)
 
     def _refresh(self, mt: MeetingRt, m: Member, now: float, out: list[Change], *, verdict: bool) -> None:
         """Re-decide one member; emit its state change and incidents; then the verdict if asked."""
-        phase = self._phase(mt, now)
+        phase = phase_of(mt, now)
         if phase is Phase.ENDED:
             self._close_all(mt, m, mt.meeting.end, out)
             if verdict:
-                self._reverdict(mt, now, phase, out)
+                self._reverdict(mt, now, out)
             return
         a = self._assess(mt, m, now, phase)
         if a.state in (PS.LOST, PS.REPLACED) and m.lost_since is None:
@@ -605,53 +417,26 @@ class Engine:
                                     old=m.state, new=a.state, reason=reasons[0] if reasons else None))
             if a.state is not m.state:
                 m.state = a.state
-                m.since = _since(a, now)
+                m.since = since(a, now)
             if verdict:
-                self._reverdict(mt, now, phase, out)
+                self._reverdict(mt, now, out)
         elif verdict and mt.verdict is Verdict.NOT_STARTED and phase is Phase.RUNNING:
-            self._reverdict(mt, now, phase, out)
+            self._reverdict(mt, now, out)
 
     def _refresh_meeting(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
         for m in mt.members.values():
             if m.will_at is not None:
                 self._confirm_will(mt, m, now)
             self._refresh(mt, m, now, out, verdict=False)
-        self._reverdict(mt, now, self._phase(mt, now), out)
+        self._reverdict(mt, now, out)
 
-    def _standings(self, mt: MeetingRt, now: float, phase: Phase, *, explain: bool) -> list[Standing]:
-        """The members as the verdict sees them; reasons only when ``explain`` (they cost)."""
-        if phase is not Phase.RUNNING or not self._monitor.connected:
-            return []  # the verdict does not look at members then
-        out: list[Standing] = []
-        for m in mt.members.values():
-            st = m.state
-            risk = mt.vote_running and at_vote_risk(m, st)
-            quiet = st in _QUIET or st in (PS.EXCUSED, PS.LEFT)
-            if not explain or (quiet and not risk):
-                out.append(Standing(m.member_id, m.name, st, None, handled=m.handled_at is not None,
-                                    vote_risk=risk))
-                continue
-            a = self._assess(mt, m, now, phase)
-            reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
-                                          mt.vote_running)
-            out.append(Standing(m.member_id, m.name, st, reasons[0] if reasons else None,
-                                handled=m.handled_at is not None, vote_risk=risk))
-        return out
-
-    def _reverdict(self, mt: MeetingRt, now: float, phase: Phase, out: list[Change]) -> None:
-        meeting = mt.meeting
-
-        waiting = self._awaiting(mt, now)
-
-        def decide(explain: bool) -> tuple[Verdict, list[Reason]]:
-            return meeting_verdict(phase, self._monitor, self._standings(mt, now, phase, explain=explain),
-                                   start=meeting.start, end=meeting.end, adjourned_since=mt.adjourned_since,
-                                   vote_running=mt.vote_running, explain=explain, awaiting_fresh=waiting)
-
-        verdict, _ = decide(False)
+    def _reverdict(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
+        """Decide the verdict (the one function, also behind the banner) and store a change."""
+        verdict, reasons = decide_verdict(mt, self._conn, now, explain=True)
+        mt.verdict_reasons = reasons
         if verdict is not mt.verdict:
-            verdict, reasons = decide(True)
-            out.append(VerdictChanged(at=now, meeting_id=meeting.id, old=mt.verdict, new=verdict, reasons=reasons))
+            out.append(VerdictChanged(at=now, meeting_id=mt.meeting.id, old=mt.verdict, new=verdict,
+                                      reasons=list(reasons)))
             mt.verdict = verdict
             mt.verdict_since = now
 
@@ -711,29 +496,7 @@ class Engine:
     def view(self, meeting_id: str, now: float) -> MeetingView | None:
         """The meeting as the chair sees it at ``now`` (computed, no state changes)."""
         mt = self._meetings.get(meeting_id)
-        if mt is None:
-            return None
-        meeting = mt.meeting
-        phase = self._phase(mt, now)
-        parts: list[ParticipantView] = []
-        standings: list[Standing] = []
-        for m in mt.members.values():
-            a = self._assess(mt, m, now, phase) if phase is not Phase.ENDED else _frozen(m)
-            reasons = participant_reasons(m, a, phase, meeting.start, mt.policy, mt.judge, now, mt.vote_running)
-            flags = participant_flags(m, a.state, meeting.start, mt.policy, now, mt.vote_running)
-            parts.append(_participant_view(m, a, reasons, flags, now))
-            standings.append(Standing(m.member_id, m.name, a.state, reasons[0] if reasons else None,
-                                      handled=m.handled_at is not None, vote_risk="vote_risk" in flags))
-        waiting = self._awaiting(mt, now)
-        verdict, vreasons = meeting_verdict(phase, self._monitor, standings, start=meeting.start, end=meeting.end,
-                                            adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
-                                            awaiting_fresh=waiting)
-        return MeetingView(meeting_id=meeting.id, body=meeting.body, system=str(meeting.system), room=meeting.room,
-                           start=meeting.start, end=meeting.end, secret=meeting.secret, verdict=verdict,
-                           reasons=vreasons,
-                           monitoring="active" if self._monitor.connected and not waiting else "interrupted",
-                           adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
-                           agenda_item=mt.agenda_item, participants=parts, at=now)
+        return None if mt is None else meeting_view(mt, self._conn, now)
 
     def meeting_ids(self) -> list[str]:
         return list(self._meetings)
@@ -763,38 +526,8 @@ class Engine:
         their persisted times. Devices get ``reconnect_grace_s`` + ``silence_lost_s`` from ``now``."""
         from collector.engine.snapshot import apply
 
-        apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._dedupe_window)
-        self._monitor = self._monitor._replace(grace_from=now)
+        apply(blob, self._meetings, self._devices, self.unknown_devices, window=self._rules.window)
+        for mt in self._meetings.values():
+            mt.verdict_reasons = None  # the restored verdict's reasons are decided again (view, tick)
+        self._conn = self._conn._replace(grace_from=now)
 
-
-def _frozen(m: Member) -> Assessment:
-    """After the end the states stay as they were."""
-    return Assessment(m.state, m.lost_since, m.replaced_at)
-
-
-def _since(a: Assessment, now: float) -> float:
-    if a.state is PS.REPLACED and a.replaced_at is not None:
-        return a.replaced_at
-    if a.state is PS.LOST and a.lost_since is not None:
-        return a.lost_since
-    return now
-
-
-def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: list[str],
-                      now: float) -> ParticipantView:
-    s = m.sample
-    due = a.substitute_due_at if a.state is PS.LOST else None
-    return ParticipantView(
-        member_id=m.member_id, name=m.name, role=m.role, device_id=m.device_id, state=a.state,
-        since=m.since if a.state is m.state else _since(a, now),
-        reason=reasons[0] if reasons else None, reasons=reasons, last_contact=m.last_contact,
-        # the "without contact" clock stops when the device is heard again (a replaced member back)
-        lost_since=a.lost_since if a.state is PS.LOST or (a.state is PS.REPLACED and m.reconnected_at is None)
-        else None,
-        substitute_in_s=max(0.0, due - now) if due is not None else None, flags=flags,
-        link=str(m.link) if m.link is not None else None,
-        battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
-        rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
-        loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
-        selftest=m.selftest, mediapath=m.mediapath, monitoring=m.monitoring, companion_open=m.companion_open,
-        serving=m.serving, substitute_for=m.substitute_for, substituted_by=m.substituted_by)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.engine.state import OpenIncident
+from collector.engine.records import OpenIncident
 from collector.engine.types import Incident
 from likavillkor import wire
 

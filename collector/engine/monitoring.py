@@ -10,7 +10,7 @@ they fail for her. The chair checks her at the roll call (H13). Pure: no I/O, no
 from __future__ import annotations
 
 from collector.engine.reasons import clock
-from collector.engine.state import Member
+from collector.engine.records import Member
 from collector.engine.types import Reason
 
 AGENT = "agent"

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import msgspec
 
-from collector.engine.state import DeviceTrack, MeetingRt, Member, OpenIncident
+from collector.engine.records import DeviceTrack, MeetingRt, Member, OpenIncident
 from collector.engine.types import Action, Incident, ParticipantState, SelftestSummary, Verdict
 
 SNAPSHOT_VERSION = 1

@@ -253,7 +253,11 @@ def worst(issues: list[Issue]) -> Verdict:
 
 class PathReport(msgspec.Struct, kw_only=True):
     """One direction of the media path check (H1): ``up`` is the member's camera and microphone as
-    the collector received them, ``down`` the room's test stream as the member's device received it."""
+    the collector received them, ``down`` the room's test stream as the member's device received it.
+
+    The one media-path result type (issue 13): the agent (agent/media/mediapath.py) and the
+    collector's media peer build it, the engine (collector/engine/media.py) reads only its
+    ``verdict``, ``direction`` and ``reason``."""
 
     direction: Direction
     device_id: str | None = None
@@ -279,6 +283,9 @@ class PathReport(msgspec.Struct, kw_only=True):
     findings: list[Issue] = msgspec.field(default_factory=list)
     video: VideoReport | None = None
     audio: AudioReport | None = None
+    #: set by the collector's media peer (collector/media_peer.py) when it hands the result on
+    session_id: str | None = None
+    started_at: float | None = None
 
 
 #: network limits used when no policy is given: the shipped defaults of likavillkor/data/policy.toml

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 from collector.engine.debounce import Judge
-from collector.engine.types import Action, Incident, ParticipantState, Verdict
+from collector.engine.types import Action, Incident, ParticipantState, Reason, Verdict
 from likavillkor import wire
+from likavillkor.media.report import PathReport
 from likavillkor.policy import Policy
 from likavillkor.roster import Meeting, Participant
 
@@ -72,7 +73,7 @@ class Member:
         self.link: str | None = None
         self.sample: wire.Sample | None = None
         self.selftest: Any = None  # SelftestSummary
-        self.mediapath: dict[str, Any] | None = None
+        self.mediapath: PathReport | None = None  # the latest media path check (collector/engine/media.py)
         self.media_levels: dict[str, int] | None = None  # media path check direction -> 0/1/2
         self.state = ParticipantState.EXPECTED
         self.since = now
@@ -86,7 +87,7 @@ class MeetingRt:
     """One meeting at run time: its roster entry, policy, members and the chair's record."""
 
     __slots__ = ("actions", "adjourned_since", "adjournments", "agenda_item", "judge", "meeting", "members",
-                 "policy", "verdict", "verdict_since", "vote_running", "vote_since")
+                 "policy", "verdict", "verdict_reasons", "verdict_since", "vote_running", "vote_since")
 
     def __init__(self, meeting: Meeting, policy: Policy, judge: Judge, now: float) -> None:
         self.meeting = meeting
@@ -96,6 +97,9 @@ class MeetingRt:
                                            for p in meeting.participants}
         self.verdict = Verdict.NOT_STARTED
         self.verdict_since = now
+        #: why, as last decided with the verdict (collector.engine.verdict); None: not decided since
+        #: a restore
+        self.verdict_reasons: list[Reason] | None = []
         self.adjourned_since: float | None = None
         self.adjournments: list[list[float | None]] = []  # [start, end or None]
         self.vote_running = False
