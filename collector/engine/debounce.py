@@ -133,8 +133,6 @@ class Judge:
         values = self._get(s)
         charging = values[-1]
         mask = self.mask
-        raise_at = self.raise_at
-        clear_at = self.clear_at
         crossings: list[tuple[int, bool, bool]] = []
         for (i, above, warn, fail), v in zip(self._numeric, values, strict=False):
             if v is None:
@@ -173,6 +171,12 @@ class Judge:
             crossings.append((bs, True, self.battery_short_fail))
         elif hist[2 * bs]:
             crossings.append((bs, False, False))
+        return self._shift(hist, crossings, warn_up, fail_up)
+
+    def _shift(self, hist: list[int], crossings: list[tuple[int, bool, bool]], warn_up: int,
+               fail_up: int) -> tuple[int, int]:
+        """Shift each crossing into its channel's warn/fail history; raise or clear (the rule)."""
+        mask, raise_at, clear_at = self.mask, self.raise_at, self.clear_at
         for i, lw, lf in crossings:
             j = 2 * i
             bit = 1 << i

@@ -247,6 +247,25 @@ def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
 def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, policy: Policy, judge: Judge,
                         now: float, vote_running: bool) -> list[Reason]:
     """Every current reason, the main one first, in plain Swedish and English."""
+    st = a.state
+    if st in (PS.REPLACED, PS.LEFT, PS.EXCUSED, PS.NOT_MONITORED):
+        out = _absence_reasons(m, a, now)
+    elif st is PS.EXPECTED:
+        out = [R.not_connected(start, m.member_id) if phase is Phase.RUNNING
+               else R.expected(start - policy.connect_early_s, m.member_id)]
+    elif st is PS.LOST:
+        out = _lost_reasons(m, a, now)
+    else:
+        out = _present_reasons(m, st, judge, phase)
+    if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
+        out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, m.member_id))
+    if vote_running and at_vote_risk(m, st):
+        out.append(R.vote_risk(m.name, str(st), m.member_id))
+    return out
+
+
+def _absence_reasons(m: Member, a: Assessment, now: float) -> list[Reason]:
+    """Replaced, left, excused or not monitored: why she is not (judged as) taking part."""
     mid = m.member_id
     out: list[Reason] = []
     st = a.state
@@ -266,47 +285,46 @@ def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, po
             out.append(R.left(m.left_at or now, mid))
     elif st is PS.EXCUSED:
         out.append(R.excused(m.excused_at or now, m.excused_item, mid))
-    elif st is PS.NOT_MONITORED:
+    else:
         out.append(not_monitored(m))
         if m.selftest is not None:  # what the member's own self-test said, for the roll call (H13)
             if m.selftest.overall in ("pass", "warn"):
                 out.append(R.selftest_passed(m.selftest.at, mid))
             else:
                 out.append(R.selftest_failed(m.selftest.failed, mid))
-    elif st is PS.EXPECTED:
-        if phase is Phase.RUNNING:
-            out.append(R.not_connected(start, mid))
-        else:
-            out.append(R.expected(start - policy.connect_early_s, mid))
-    elif st is PS.LOST:
-        lost = a.lost_since if a.lost_since is not None else now
-        if m.lost_cause in ("will", "shutdown"):
-            out.append(R.offline(m.lost_cause, m.lost_cause_at or lost, mid))
-        else:
-            out.append(R.no_contact(lost, mid))
-        if a.substitute_due_at is not None:
-            if m.serving:
-                out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
-            else:
-                out.append(R.leave_countdown(lost, a.substitute_due_at - now, mid))
+    return out
+
+
+def _lost_reasons(m: Member, a: Assessment, now: float) -> list[Reason]:
+    mid = m.member_id
+    lost = a.lost_since if a.lost_since is not None else now
+    if m.lost_cause in ("will", "shutdown"):
+        out = [R.offline(m.lost_cause, m.lost_cause_at or lost, mid)]
     else:
-        out.extend(_link_reasons(m))
-        out.extend(_media_reasons(m, phase))
-        out.extend(_channel_reasons(m, judge, phase))
-        if st is PS.READY and m.selftest is not None:
-            out.append(R.selftest_passed(m.selftest.at, mid))
-        elif st is PS.CONNECTED and m.first_contact is not None:
-            if m.selftest is not None and m.selftest.overall not in ("pass", "warn"):
-                out.append(R.selftest_failed(m.selftest.failed, mid))
-            out.append(R.connected(m.first_contact, mid))
-        elif st is PS.OK:
-            out.append(R.equal_terms(mid))
-        if m.substitute_for is not None:
-            out.append(R.serves_for(m.peer_name or m.substitute_for, mid))
-    if is_late_connect(m, start, policy, now) and st not in (PS.REPLACED, PS.LEFT, PS.EXCUSED):
-        out.append(R.late_connect(m.first_contact, start - policy.connect_early_s, mid))
-    if vote_running and at_vote_risk(m, st):
-        out.append(R.vote_risk(m.name, str(st), mid))
+        out = [R.no_contact(lost, mid)]
+    if a.substitute_due_at is not None:
+        if m.serving:
+            out.append(R.substitute_countdown(lost, a.substitute_due_at - now, mid))
+        else:
+            out.append(R.leave_countdown(lost, a.substitute_due_at - now, mid))
+    return out
+
+
+def _present_reasons(m: Member, st: ParticipantState, judge: Judge, phase: Phase) -> list[Reason]:
+    mid = m.member_id
+    out = _link_reasons(m)
+    out.extend(_media_reasons(m, phase))
+    out.extend(_channel_reasons(m, judge, phase))
+    if st is PS.READY and m.selftest is not None:
+        out.append(R.selftest_passed(m.selftest.at, mid))
+    elif st is PS.CONNECTED and m.first_contact is not None:
+        if m.selftest is not None and m.selftest.overall not in ("pass", "warn"):
+            out.append(R.selftest_failed(m.selftest.failed, mid))
+        out.append(R.connected(m.first_contact, mid))
+    elif st is PS.OK:
+        out.append(R.equal_terms(mid))
+    if m.substitute_for is not None:
+        out.append(R.serves_for(m.peer_name or m.substitute_for, mid))
     return out
 
 

@@ -14,7 +14,7 @@ import msgspec
 
 from collector.engine import actions as actions_
 from collector.engine import incidents as inc_
-from collector.engine import media
+from collector.engine import media, members
 from collector.engine.debounce import Judge
 from collector.engine.decide import (
     Assessment,
@@ -26,16 +26,13 @@ from collector.engine.decide import (
     tainted,
 )
 from collector.engine.freshness import FreshnessRules, freshness
-from collector.engine.records import DeviceTrack, MeetingRt, Member, OpenIncident
+from collector.engine.records import DeviceTrack, MeetingRt, Member
 from collector.engine.types import (
     Action,
     ActionKind,
     ActionRecorded,
     Change,
     Incident,
-    IncidentClosed,
-    IncidentOpened,
-    IncidentUpdated,
     IngestOutcome,
     MeetingView,
     ParticipantState,
@@ -44,7 +41,7 @@ from collector.engine.types import (
     Verdict,
     VerdictChanged,
 )
-from collector.engine.verdict import QUIET, awaiting, decide_verdict, phase_of
+from collector.engine.verdict import QUIET, decide_verdict, phase_of
 from collector.engine.view import meeting_view, since
 from likavillkor import wire
 from likavillkor.media.report import PathReport
@@ -54,10 +51,6 @@ from likavillkor.roster import Roster
 PS = ParticipantState
 _MAX_UNKNOWN = 10_000  # unknown devices remembered (H12), most recently seen kept
 _QUIET = QUIET
-
-
-def _copy(incident: Incident) -> Incident:
-    return msgspec.structs.replace(incident, metrics=dict(incident.metrics))
 
 
 class Engine:
@@ -93,28 +86,11 @@ class Engine:
             prev = old.pop(mid, None)
             mt = MeetingRt(meeting, policy, judge, now)
             if prev is not None:
-                for attr in ("verdict", "verdict_since", "adjourned_since", "adjournments",
-                             "vote_running", "vote_since", "agenda_item", "actions"):
-                    setattr(mt, attr, getattr(prev, attr))
-                for member_id, m in mt.members.items():
-                    pm = prev.members.pop(member_id, None)
-                    if pm is not None:
-                        pm.name, pm.role, pm.device_id = m.name, m.role, m.device_id
-                        if pm.monitoring != m.monitoring:  # watched another way from now: a fresh grace
-                            pm.monitoring, pm.companion_open = m.monitoring, False
-                            if pm.first_contact is not None and pm.lost_since is None:
-                                pm.returned_at = now
-                        # serving from the roster, or since stepping in (H16); a replaced one no more
-                        pm.serving = (m.serving or pm.substitute_for is not None) and pm.handled_at is None
-                        if prev.judge is not judge:  # another policy: other channels, debounce afresh
-                            pm.hist, pm.warn_up, pm.fail_up, pm.bad = judge.fresh(), 0, 0, {}
-                        mt.members[member_id] = pm
-                for pm in prev.members.values():
-                    self._close_all(prev, pm, now, out)
+                members.carry_over(prev, mt, now, out)
             self._meetings[mid] = mt
         for prev in old.values():
             for pm in prev.members.values():
-                self._close_all(prev, pm, now, out)
+                inc_.close_all(prev, pm, now, out)
         self._known = dict(roster.devices)
         for mt in self._meetings.values():
             for m in mt.members.values():
@@ -179,7 +155,7 @@ class Engine:
                     and lost_since(m, mt.policy, self._conn, t) is not None:
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
                 self._refresh(mt, m, t, out, verdict=True)
-            changed = self._contact(m, t)
+            changed = members.contact(m, t)
         if not fresh:
             if changed:
                 self._refresh(mt, m, t, out, verdict=True)
@@ -219,27 +195,6 @@ class Engine:
         if changed or m.state not in _QUIET:
             self._refresh(mt, m, t, out, verdict=True)
 
-    @staticmethod
-    def _contact(m: Member, t: float) -> bool:
-        """Record contact at ``t``; True when it changes something (first contact, contact back)."""
-        changed = False
-        if m.last_contact is None or t > m.last_contact:
-            m.last_contact = t
-        if m.first_contact is None:
-            m.first_contact = t
-            changed = True
-        if m.replaced_at is not None:
-            if not m.may_not_return and t > m.replaced_at:
-                m.may_not_return = True  # H16: they may not come back to this meeting
-                m.reconnected_at = t
-                changed = True
-        elif m.lost_since is not None:
-            m.lost_since = None
-            m.lost_cause = ""
-            m.lost_cause_at = None
-            changed = True
-        return changed
-
     # ------------------------------------------------------------------ other inputs
     def record_mediapath(self, device_id: str, meeting_id: str | None, result: PathReport | Mapping[str, Any],
                          at: float) -> list[Change]:
@@ -270,7 +225,7 @@ class Engine:
         if mt is None or m is None or m.monitoring != "browser" or not self._window_open(m, at):
             return []
         out: list[Change] = []
-        changed = self._contact(m, at)
+        changed = members.contact(m, at)
         if open_ != m.companion_open:
             m.companion_open = open_
             m.unwatched_since = None if open_ else at
@@ -310,7 +265,7 @@ class Engine:
                 self._refresh(mt, m, at, out, verdict=True)  # the loss no tick saw (H15)
             if m.last_probe is None or at > m.last_probe:
                 m.last_probe = at
-            if self._contact(m, at):
+            if members.contact(m, at):
                 self._refresh(mt, m, at, out, verdict=True)
         return out
 
@@ -376,16 +331,9 @@ class Engine:
         t = action.at
         out: list[Change] = [ActionRecorded(action=action)]
         if action.kind in (ActionKind.ADJOURN, ActionKind.RESUME):
-            self._update_adjourned(mt, t, out)
+            inc_.mark_adjourned(mt, t, out)
         self._refresh_meeting(mt, t, out)
         return out
-
-    def _update_adjourned(self, mt: MeetingRt, t: float, out: list[Change]) -> None:
-        for m in mt.members.values():
-            for oi in (m.incidents or {}).values():
-                inc_.refreshed(oi, t, mt.adjournments)
-                oi.incident.adjourned = True
-                out.append(IncidentUpdated(incident=_copy(oi.incident)))
 
     # ------------------------------------------------------------------ the state machine
     def _assess(self, mt: MeetingRt, m: Member, now: float, phase: Phase) -> Assessment:
@@ -395,7 +343,7 @@ class Engine:
         """Re-decide one member; emit its state change and incidents; then the verdict if asked."""
         phase = phase_of(mt, now)
         if phase is Phase.ENDED:
-            self._close_all(mt, m, mt.meeting.end, out)
+            inc_.close_all(mt, m, mt.meeting.end, out)
             if verdict:
                 self._reverdict(mt, now, out)
             return
@@ -409,7 +357,7 @@ class Engine:
             # H16: the five minutes ran out for an ersättare who does not serve: recorded as left
             m.left_at = a.substitute_due_at if a.substitute_due_at is not None else now
             m.left_cause = "five_minutes"
-        self._sync_incidents(mt, m, a, now, phase, out)
+        inc_.sync(mt, m, a, now, phase, out)
         if a.state is not m.state or (a.state is PS.REPLACED and m.may_not_return and m.reconnected_at == now):
             reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
                                           mt.vote_running)
@@ -440,58 +388,6 @@ class Engine:
             mt.verdict = verdict
             mt.verdict_since = now
 
-    # ------------------------------------------------------------------ incidents
-    def _sync_incidents(self, mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase,
-                        out: list[Change]) -> None:
-        conds = a.conditions if phase in (Phase.PRE, Phase.RUNNING) else {}
-        if not conds and not m.incidents:
-            return
-        if m.incidents is None:
-            m.incidents = {}
-        for kind, level in conds.items():
-            oi = m.incidents.get(kind)
-            if oi is None:
-                started = a.lost_since if kind == "connection_lost" and a.lost_since is not None else now
-                incident = Incident(id=inc_.incident_id(mt.meeting.id, m.member_id, kind, started),
-                                    meeting_id=mt.meeting.id, body=mt.meeting.body, member_id=m.member_id,
-                                    device_id=m.device_id, kind=kind, started_at=started, ended_at=None,
-                                    peak_severity=inc_.severity_name(level),
-                                    adjourned=mt.adjourned_since is not None, adjourned_s=0.0,
-                                    substitute_called=a.state is PS.REPLACED, metrics={})
-                oi = m.incidents[kind] = OpenIncident(incident)
-                if m.sample is not None:
-                    inc_.accumulate(oi.stats, m.sample)
-                inc_.refreshed(oi, now, mt.adjournments)
-                out.append(IncidentOpened(incident=_copy(incident)))
-                continue
-            incident = oi.incident
-            worse = level >= 2 and incident.peak_severity != "failure"
-            called = a.state is PS.REPLACED and not incident.substitute_called
-            if worse or called:
-                if worse:
-                    incident.peak_severity = "failure"
-                if called:
-                    incident.substitute_called = True
-                inc_.refreshed(oi, now, mt.adjournments)
-                out.append(IncidentUpdated(incident=_copy(incident)))
-        for kind in [k for k in m.incidents if k not in conds]:
-            self._close(mt, m, kind, now, out)
-        if not m.incidents:
-            m.incidents = None
-
-    def _close(self, mt: MeetingRt, m: Member, kind: str, now: float, out: list[Change]) -> None:
-        assert m.incidents is not None
-        oi = m.incidents.pop(kind)
-        oi.incident.ended_at = max(now, oi.incident.started_at)
-        inc_.refreshed(oi, now, mt.adjournments)
-        out.append(IncidentClosed(incident=_copy(oi.incident)))
-
-    def _close_all(self, mt: MeetingRt, m: Member, now: float, out: list[Change]) -> None:
-        if m.incidents:
-            for kind in list(m.incidents):
-                self._close(mt, m, kind, now, out)
-        m.incidents = None
-
     # ------------------------------------------------------------------ queries
     def view(self, meeting_id: str, now: float) -> MeetingView | None:
         """The meeting as the chair sees it at ``now`` (computed, no state changes)."""
@@ -506,7 +402,7 @@ class Engine:
         return [] if dev is None else [m.meeting_id for m in dev.members]
 
     def open_incidents(self) -> list[Incident]:
-        return [_copy(oi.incident) for mt in self._meetings.values() for m in mt.members.values()
+        return [inc_.copy(oi.incident) for mt in self._meetings.values() for m in mt.members.values()
                 for oi in (m.incidents or {}).values()]
 
     def actions(self, meeting_id: str) -> list[Action]:

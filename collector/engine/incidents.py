@@ -1,4 +1,5 @@
-"""Incidents: pure helpers to open, summarise and close them (the I/O layer stores them).
+"""Incidents: open, summarise and close them (the I/O layer stores them); the engine's glue
+(:func:`sync`, :func:`close_all`, :func:`mark_adjourned`) appends the changes to ``out``.
 
 An incident is one stretch of one condition for one participant ("mobile data 14:02–14:09").
 It remembers its peak severity, whether the meeting was adjourned during it and for how long
@@ -9,9 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from collector.engine.records import OpenIncident
-from collector.engine.types import Incident
+import msgspec
+
+from collector.engine.decide import Assessment, Phase
+from collector.engine.records import MeetingRt, Member, OpenIncident
+from collector.engine.types import (
+    Change,
+    Incident,
+    IncidentClosed,
+    IncidentOpened,
+    IncidentUpdated,
+    ParticipantState,
+)
 from likavillkor import wire
+
+PS = ParticipantState
 
 #: the metrics summarised over an incident
 METRICS = ("rtt_ms", "loss_percent", "jitter_ms", "battery_percent")
@@ -72,3 +85,70 @@ def refreshed(oi: OpenIncident, now: float, adjournments: Sequence[Sequence[floa
     inc.adjourned = inc.adjourned or inc.adjourned_s > 0
     inc.metrics = summary(oi.stats)
     return inc
+
+
+def copy(incident: Incident) -> Incident:
+    """A copy for a change record: the open incident keeps changing."""
+    return msgspec.structs.replace(incident, metrics=dict(incident.metrics))
+
+
+def mark_adjourned(mt: MeetingRt, t: float, out: list[Change]) -> None:
+    for m in mt.members.values():
+        for oi in (m.incidents or {}).values():
+            refreshed(oi, t, mt.adjournments)
+            oi.incident.adjourned = True
+            out.append(IncidentUpdated(incident=copy(oi.incident)))
+
+
+def sync(mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase,
+         out: list[Change]) -> None:
+    conds = a.conditions if phase in (Phase.PRE, Phase.RUNNING) else {}
+    if not conds and not m.incidents:
+        return
+    if m.incidents is None:
+        m.incidents = {}
+    for kind, level in conds.items():
+        oi = m.incidents.get(kind)
+        if oi is None:
+            started = a.lost_since if kind == "connection_lost" and a.lost_since is not None else now
+            incident = Incident(id=incident_id(mt.meeting.id, m.member_id, kind, started),
+                                meeting_id=mt.meeting.id, body=mt.meeting.body, member_id=m.member_id,
+                                device_id=m.device_id, kind=kind, started_at=started, ended_at=None,
+                                peak_severity=severity_name(level),
+                                adjourned=mt.adjourned_since is not None, adjourned_s=0.0,
+                                substitute_called=a.state is PS.REPLACED, metrics={})
+            oi = m.incidents[kind] = OpenIncident(incident)
+            if m.sample is not None:
+                accumulate(oi.stats, m.sample)
+            refreshed(oi, now, mt.adjournments)
+            out.append(IncidentOpened(incident=copy(incident)))
+            continue
+        incident = oi.incident
+        worse = level >= 2 and incident.peak_severity != "failure"
+        called = a.state is PS.REPLACED and not incident.substitute_called
+        if worse or called:
+            if worse:
+                incident.peak_severity = "failure"
+            if called:
+                incident.substitute_called = True
+            refreshed(oi, now, mt.adjournments)
+            out.append(IncidentUpdated(incident=copy(incident)))
+    for kind in [k for k in m.incidents if k not in conds]:
+        close(mt, m, kind, now, out)
+    if not m.incidents:
+        m.incidents = None
+
+
+def close(mt: MeetingRt, m: Member, kind: str, now: float, out: list[Change]) -> None:
+    assert m.incidents is not None
+    oi = m.incidents.pop(kind)
+    oi.incident.ended_at = max(now, oi.incident.started_at)
+    refreshed(oi, now, mt.adjournments)
+    out.append(IncidentClosed(incident=copy(oi.incident)))
+
+
+def close_all(mt: MeetingRt, m: Member, now: float, out: list[Change]) -> None:
+    if m.incidents:
+        for kind in list(m.incidents):
+            close(mt, m, kind, now, out)
+    m.incidents = None
