@@ -38,8 +38,7 @@ def _validate_member(mt: MeetingRt, a: Action) -> Member:
     m = mt.members.get(a.member_id)
     if m is None:
         raise ValueError(f"{a.member_id!r} is not a remote participant of meeting {a.meeting_id!r}")
-    if kind is ActionKind.EXCUSE and (m.excused_at is not None or m.left_at is not None
-                                      or m.replaced_at is not None):
+    if kind is ActionKind.EXCUSE and (m.excused_at is not None or m.left_at is not None or m.replaced_at is not None):
         raise ValueError(f"{a.member_id!r} cannot be excused: already {m.state}")
     if kind is ActionKind.RETURN and m.excused_at is None:
         raise ValueError(f"{a.member_id!r} is not excused: nothing to return from")
@@ -56,14 +55,18 @@ def validate_substitute(mt: MeetingRt, m: Member, a: Action) -> None:
     if m.handled_at is not None:
         raise ValueError(f"a substitute is already recorded for {a.member_id!r}")
     if m.replaced_at is None:
-        raise ValueError(f"{a.member_id!r} is not replaced: a substitute steps in when the five minutes "
-                         "without contact have run out (H16)")
+        raise ValueError(
+            f"{a.member_id!r} is not replaced: a substitute steps in when the five minutes "
+            "without contact have run out (H16)"
+        )
     if not a.substitute_id:
         raise ValueError("substitute needs substitute_id: the ersättare who steps in")
     sub = mt.members.get(a.substitute_id)
     if sub is None:
-        raise ValueError(f"{a.substitute_id!r} is not on the roster of meeting {a.meeting_id!r}: the ersättare "
-                         "who steps in must be a participant of this meeting")
+        raise ValueError(
+            f"{a.substitute_id!r} is not on the roster of meeting {a.meeting_id!r}: the ersättare "
+            "who steps in must be a participant of this meeting"
+        )
     if sub.role != "ersättare":
         raise ValueError(f"{a.substitute_id!r} is a {sub.role}, not an ersättare")
     if sub.serving:

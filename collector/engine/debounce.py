@@ -22,16 +22,28 @@ from likavillkor import wire
 from likavillkor.policy import PRECONDITION_OF_CHANNEL, Direction, Policy
 
 #: channels that say whether the member can be seen and heard over the network
-NETWORK: Final = frozenset({"rtt_ms", "jitter_ms", "loss_percent", "mos", "wifi_signal_dbm",
-                            "wifi_signal_percent", "rx_kbps", "tx_kbps", "link_rate_mbps"})
+NETWORK: Final = frozenset(
+    {
+        "rtt_ms",
+        "jitter_ms",
+        "loss_percent",
+        "mos",
+        "wifi_signal_dbm",
+        "wifi_signal_percent",
+        "rx_kbps",
+        "tx_kbps",
+        "link_rate_mbps",
+    }
+)
 #: channels judged already before the start (the member's checklist, H9)
 PRESTART: Final = frozenset({"battery_percent", "battery_short", "wifi_signal_dbm", "wifi_signal_percent"})
 
 _SAMPLE_FIELDS: Final = frozenset(wire.Sample.__struct_fields__)
 
 
-def debounce(history: int, crossed: bool, raised: bool, *, window: int, raise_at: int,
-             clear_at: int) -> tuple[int, bool]:
+def debounce(
+    history: int, crossed: bool, raised: bool, *, window: int, raise_at: int, clear_at: int
+) -> tuple[int, bool]:
     """One step: shift ``crossed`` into ``history`` (``window`` bits) and decide the alarm."""
     history = ((history << 1) | int(crossed)) & ((1 << window) - 1)
     n = history.bit_count()
@@ -68,8 +80,23 @@ def reason_code(channel: str) -> str:
 class Judge:
     """The debounce of every channel of one policy, compiled once per policy."""
 
-    __slots__ = ("_battery", "_camera", "_get", "_loss", "_mic", "_numeric", "battery_short_fail", "clear_at",
-                 "link_levels", "mask", "names", "prestart_mask", "raise_at", "risk_only_mask", "window")
+    __slots__ = (
+        "_battery",
+        "_camera",
+        "_get",
+        "_loss",
+        "_mic",
+        "_numeric",
+        "battery_short_fail",
+        "clear_at",
+        "link_levels",
+        "mask",
+        "names",
+        "prestart_mask",
+        "raise_at",
+        "risk_only_mask",
+        "window",
+    )
 
     def __init__(self, policy: Policy) -> None:
         self.window = policy.debounce_window
@@ -78,8 +105,10 @@ class Judge:
         if not 1 <= self.window <= 64:
             raise ValueError(f"debounce_window must be 1..64, not {self.window}")
         if not self.clear_at < self.raise_at <= self.window:
-            raise ValueError("debounce needs clear < raise <= window "
-                             f"(clear={self.clear_at}, raise={self.raise_at}, window={self.window})")
+            raise ValueError(
+                "debounce needs clear < raise <= window "
+                f"(clear={self.clear_at}, raise={self.raise_at}, window={self.window})"
+            )
         self.mask = (1 << self.window) - 1
         names: list[str] = []
         numeric: list[tuple[int, bool, float, float]] = []
@@ -98,8 +127,9 @@ class Judge:
         self._battery = names.index("battery_percent") if "battery_percent" in names else -1
         #: the loss channel: its fail alarm follows the agent's sequential test where one runs (issue 11)
         self._loss = names.index("loss_percent") if "loss_percent" in names else -1
-        self._get = attrgetter(*attrs, "camera", "microphone", "battery_lasts_meeting", "loss_alarm",
-                               "battery_charging")
+        self._get = attrgetter(
+            *attrs, "camera", "microphone", "battery_lasts_meeting", "loss_alarm", "battery_charging"
+        )
         self._camera = self._discrete("camera", policy.camera_levels, names)
         self._mic = self._discrete("microphone", policy.microphone_levels, names)
         self.battery_short_fail = policy.battery_short_level == "fail"
@@ -108,11 +138,17 @@ class Judge:
         self.prestart_mask = sum(1 << i for i, n in enumerate(names) if n in PRESTART)
         #: channels whose failure is an unmet precondition the policy keeps at "at risk": their fail
         #: alarm counts as a warning (the participant degraded, the meeting at risk), not a failure
-        self.risk_only_mask = sum(1 << i for i, n in enumerate(names)
-                                  if n in PRECONDITION_OF_CHANNEL and not policy.escalates(PRECONDITION_OF_CHANNEL[n]))
+        self.risk_only_mask = sum(
+            1 << i
+            for i, n in enumerate(names)
+            if n in PRECONDITION_OF_CHANNEL and not policy.escalates(PRECONDITION_OF_CHANNEL[n])
+        )
         #: mobile data / hotspot (H9): 1 at risk, 2 failing (escalated); no link at all: failing
-        self.link_levels = {"mobile_data": 2 if policy.escalates("mobile_data") else 1,
-                            "hotspot": 2 if policy.escalates("hotspot") else 1, "no_link": 2}
+        self.link_levels = {
+            "mobile_data": 2 if policy.escalates("mobile_data") else 1,
+            "hotspot": 2 if policy.escalates("hotspot") else 1,
+            "no_link": 2,
+        }
 
     @staticmethod
     def _discrete(prefix: str, levels: Mapping[str, str], names: list[str]) -> dict[str, tuple[int, bool]]:
@@ -126,8 +162,9 @@ class Judge:
         """Empty histories: two ints (warn bits, fail bits) per channel."""
         return [0] * (2 * len(self.names))
 
-    def update(self, hist: list[int], warn_up: int, fail_up: int, s: wire.Sample,
-               bad: dict[int, float] | None = None) -> tuple[int, int]:
+    def update(
+        self, hist: list[int], warn_up: int, fail_up: int, s: wire.Sample, bad: dict[int, float] | None = None
+    ) -> tuple[int, int]:
         """Shift one sample into every channel; return the new raised masks (bit i = channel i).
         ``bad`` receives the last value that crossed a numeric channel's limit (for the reason)."""
         values = self._get(s)
@@ -173,8 +210,9 @@ class Judge:
             crossings.append((bs, False, False))
         return self._shift(hist, crossings, warn_up, fail_up)
 
-    def _shift(self, hist: list[int], crossings: list[tuple[int, bool, bool]], warn_up: int,
-               fail_up: int) -> tuple[int, int]:
+    def _shift(
+        self, hist: list[int], crossings: list[tuple[int, bool, bool]], warn_up: int, fail_up: int
+    ) -> tuple[int, int]:
         """Shift each crossing into its channel's warn/fail history; raise or clear (the rule)."""
         mask, raise_at, clear_at = self.mask, self.raise_at, self.clear_at
         for i, lw, lf in crossings:
@@ -197,8 +235,9 @@ class Judge:
         return warn_up, fail_up
 
     @staticmethod
-    def _discrete_crossings(table: dict[str, tuple[int, bool]], value: str | None, hist: list[int],
-                            out: list[tuple[int, bool, bool]]) -> None:
+    def _discrete_crossings(
+        table: dict[str, tuple[int, bool]], value: str | None, hist: list[int], out: list[tuple[int, bool, bool]]
+    ) -> None:
         if value is None:
             return  # not measured in this sample: no evidence either way
         hit = table.get(value)

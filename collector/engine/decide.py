@@ -53,8 +53,7 @@ class Assessment(NamedTuple):
 
 
 SEVERITY = {1: "warning", 2: "failure"}
-_LINK_CONDITION = {wire.LinkType.WWAN: "mobile_data", wire.LinkType.HOTSPOT: "hotspot",
-                   wire.LinkType.NONE: "no_link"}
+_LINK_CONDITION = {wire.LinkType.WWAN: "mobile_data", wire.LinkType.HOTSPOT: "hotspot", wire.LinkType.NONE: "no_link"}
 _LINK_KIND = {"mobile_data": "mobile_data", "hotspot": "hotspot", "no_link": "network_degraded"}
 
 
@@ -151,8 +150,9 @@ def conditions(m: Member, judge: Judge, phase: Phase) -> dict[str, int]:
     return out
 
 
-def participant_state(m: Member, phase: Phase, start: float, policy: Policy, judge: Judge, conn: Connectivity,
-                      now: float) -> Assessment:
+def participant_state(
+    m: Member, phase: Phase, start: float, policy: Policy, judge: Judge, conn: Connectivity, now: float
+) -> Assessment:
     """One participant's state at ``now`` (issue 5), and the conditions behind it."""
     if m.replaced_at is not None:
         # the loss stays an open incident until the chair records the substitute (H16)
@@ -209,8 +209,9 @@ def at_vote_risk(m: Member, state: ParticipantState) -> bool:
     return not (state is PS.REPLACED and m.handled_at is not None)
 
 
-def participant_flags(m: Member, state: ParticipantState, start: float, policy: Policy, now: float,
-                      vote_running: bool) -> list[str]:
+def participant_flags(
+    m: Member, state: ParticipantState, start: float, policy: Policy, now: float, vote_running: bool
+) -> list[str]:
     flags: list[str] = []
     if is_late_connect(m, start, policy, now):
         flags.append("late_connect")
@@ -244,15 +245,19 @@ def _channel_reasons(m: Member, judge: Judge, phase: Phase) -> list[Reason]:
     return [r for _, r in out]
 
 
-def participant_reasons(m: Member, a: Assessment, phase: Phase, start: float, policy: Policy, judge: Judge,
-                        now: float, vote_running: bool) -> list[Reason]:
+def participant_reasons(
+    m: Member, a: Assessment, phase: Phase, start: float, policy: Policy, judge: Judge, now: float, vote_running: bool
+) -> list[Reason]:
     """Every current reason, the main one first, in plain Swedish and English."""
     st = a.state
     if st in (PS.REPLACED, PS.LEFT, PS.EXCUSED, PS.NOT_MONITORED):
         out = _absence_reasons(m, a, now)
     elif st is PS.EXPECTED:
-        out = [R.not_connected(start, m.member_id) if phase is Phase.RUNNING
-               else R.expected(start - policy.connect_early_s, m.member_id)]
+        out = [
+            R.not_connected(start, m.member_id)
+            if phase is Phase.RUNNING
+            else R.expected(start - policy.connect_early_s, m.member_id)
+        ]
     elif st is PS.LOST:
         out = _lost_reasons(m, a, now)
     else:

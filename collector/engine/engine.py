@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import msgspec
-
 from collector.engine import actions as actions_
 from collector.engine import incidents as inc_
 from collector.engine import media, members
@@ -23,7 +21,6 @@ from collector.engine.decide import (
     lost_since,
     participant_reasons,
     participant_state,
-    tainted,
 )
 from collector.engine.freshness import FreshnessRules, freshness
 from collector.engine.records import DeviceTrack, MeetingRt, Member
@@ -141,8 +138,9 @@ class Engine:
     def _window_open(m: Member, t: float) -> bool:
         return m.open_from <= t < m.open_until
 
-    def _apply_message(self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool,
-                       out: list[Change]) -> None:
+    def _apply_message(
+        self, mt: MeetingRt, m: Member, msg: wire.Message, t: float, fresh: bool, out: list[Change]
+    ) -> None:
         changed = False
         is_status = type(msg) is wire.Status
         offline = is_status and msg.state is wire.DeviceState.OFFLINE  # type: ignore[union-attr]
@@ -151,8 +149,13 @@ class Engine:
         browser_test = type(msg) is wire.SelftestResult and msg.source == "browser"
         if not offline and not browser_test:
             last = m.last_contact
-            if last is not None and t - last > mt.policy.silence_lost_s and m.lost_since is None and fresh \
-                    and lost_since(m, mt.policy, self._conn, t) is not None:
+            if (
+                last is not None
+                and t - last > mt.policy.silence_lost_s
+                and m.lost_since is None
+                and fresh
+                and lost_since(m, mt.policy, self._conn, t) is not None
+            ):
                 # the silence was longer than allowed but no tick saw it: record the loss first (H15)
                 self._refresh(mt, m, t, out, verdict=True)
             changed = members.contact(m, t)
@@ -161,33 +164,9 @@ class Engine:
                 self._refresh(mt, m, t, out, verdict=True)
             return
         if type(msg) is wire.Sample:
-            if self._conn.gap_until is not None and tainted(mt.policy, self._conn, t):
-                msg = msgspec.structs.replace(msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None,
-                                              loss_alarm=None, probe_reachable=None)
-            m.sample = msg
-            link = msg.link
-            if link is not None and link != m.link:
-                m.link = link
-                changed = True
-            w, f = mt.judge.update(m.hist, m.warn_up, m.fail_up, msg, m.bad)
-            if w != m.warn_up or f != m.fail_up:
-                m.warn_up, m.fail_up = w, f
-                changed = True
-            if m.incidents:
-                for oi in m.incidents.values():
-                    inc_.accumulate(oi.stats, msg)
+            changed = members.record_sample(mt, m, msg, self._conn, t) or changed
         elif offline:
-            planned = m.excused_at is not None or m.left_at is not None
-            if m.lost_since is None and m.replaced_at is None and m.last_contact is not None and not planned:
-                if msg.reason == "will" and mt.policy.will_confirm_s > 0:  # type: ignore[union-attr]
-                    # a stopping Mosquitto sends every client's will as it goes: the loss holds only if
-                    # the collector keeps its broker and hears nothing newer (tick: _confirm_will)
-                    m.will_at = t
-                else:
-                    m.lost_since = m.last_contact
-                    m.lost_cause = msg.reason or "will"  # type: ignore[union-attr]
-                    m.lost_cause_at = t
-                    changed = True
+            changed = members.record_offline(mt.policy, m, msg, t) or changed  # type: ignore[arg-type]
         elif type(msg) is wire.SelftestResult:
             failed = [c.id for c in msg.checks if c.status in (wire.CheckStatus.FAIL, wire.CheckStatus.ERROR)]
             m.selftest = SelftestSummary(overall=str(msg.overall), at=t, source=msg.source, failed=failed)
@@ -196,8 +175,9 @@ class Engine:
             self._refresh(mt, m, t, out, verdict=True)
 
     # ------------------------------------------------------------------ other inputs
-    def record_mediapath(self, device_id: str, meeting_id: str | None, result: PathReport | Mapping[str, Any],
-                         at: float) -> list[Change]:
+    def record_mediapath(
+        self, device_id: str, meeting_id: str | None, result: PathReport | Mapping[str, Any], at: float
+    ) -> list[Change]:
         """A media path check (H13 roll-call helper): a failed one makes the member failing. ``result``
         is the typed :class:`PathReport`; an older dict shape is decoded first (``media.decode``:
         ``ValueError`` when unreadable)."""
@@ -260,8 +240,12 @@ class Engine:
                 continue
             mt = self._meetings[m.meeting_id]
             last = m.last_contact
-            if last is not None and m.lost_since is None and at - last > mt.policy.probe_silence_lost_s \
-                    and lost_since(m, mt.policy, self._conn, at) is not None:
+            if (
+                last is not None
+                and m.lost_since is None
+                and at - last > mt.policy.probe_silence_lost_s
+                and lost_since(m, mt.policy, self._conn, at) is not None
+            ):
                 self._refresh(mt, m, at, out, verdict=True)  # the loss no tick saw (H15)
             if m.last_probe is None or at > m.last_probe:
                 m.last_probe = at
@@ -299,22 +283,6 @@ class Engine:
                 continue
             self._refresh_meeting(mt, now, out)
         return out
-
-    def _confirm_will(self, mt: MeetingRt, m: Member, now: float) -> None:
-        """A pending last will becomes the loss (H15, reason ``will``, dated from the last contact)
-        once ``will_confirm_s`` passed with the broker kept and nothing newer heard from the device."""
-        will_at = m.will_at
-        assert will_at is not None
-        if not self._conn.connected or (m.last_contact is not None and m.last_contact > will_at):
-            m.will_at = None  # the broker went (it sent everyone's will) or the device is alive
-            return
-        if now - will_at < mt.policy.will_confirm_s:
-            return
-        m.will_at = None
-        if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
-            m.lost_since = m.last_contact
-            m.lost_cause = "will"
-            m.lost_cause_at = will_at
 
     @staticmethod
     def _has_open(mt: MeetingRt) -> bool:
@@ -359,10 +327,18 @@ class Engine:
             m.left_cause = "five_minutes"
         inc_.sync(mt, m, a, now, phase, out)
         if a.state is not m.state or (a.state is PS.REPLACED and m.may_not_return and m.reconnected_at == now):
-            reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now,
-                                          mt.vote_running)
-            out.append(StateChanged(at=now, meeting_id=mt.meeting.id, member_id=m.member_id, device_id=m.device_id,
-                                    old=m.state, new=a.state, reason=reasons[0] if reasons else None))
+            reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now, mt.vote_running)
+            out.append(
+                StateChanged(
+                    at=now,
+                    meeting_id=mt.meeting.id,
+                    member_id=m.member_id,
+                    device_id=m.device_id,
+                    old=m.state,
+                    new=a.state,
+                    reason=reasons[0] if reasons else None,
+                )
+            )
             if a.state is not m.state:
                 m.state = a.state
                 m.since = since(a, now)
@@ -374,7 +350,7 @@ class Engine:
     def _refresh_meeting(self, mt: MeetingRt, now: float, out: list[Change]) -> None:
         for m in mt.members.values():
             if m.will_at is not None:
-                self._confirm_will(mt, m, now)
+                members.confirm_will(mt.policy, m, self._conn.connected, now)
             self._refresh(mt, m, now, out, verdict=False)
         self._reverdict(mt, now, out)
 
@@ -383,8 +359,9 @@ class Engine:
         verdict, reasons = decide_verdict(mt, self._conn, now, explain=True)
         mt.verdict_reasons = reasons
         if verdict is not mt.verdict:
-            out.append(VerdictChanged(at=now, meeting_id=mt.meeting.id, old=mt.verdict, new=verdict,
-                                      reasons=list(reasons)))
+            out.append(
+                VerdictChanged(at=now, meeting_id=mt.meeting.id, old=mt.verdict, new=verdict, reasons=list(reasons))
+            )
             mt.verdict = verdict
             mt.verdict_since = now
 
@@ -402,8 +379,12 @@ class Engine:
         return [] if dev is None else [m.meeting_id for m in dev.members]
 
     def open_incidents(self) -> list[Incident]:
-        return [inc_.copy(oi.incident) for mt in self._meetings.values() for m in mt.members.values()
-                for oi in (m.incidents or {}).values()]
+        return [
+            inc_.copy(oi.incident)
+            for mt in self._meetings.values()
+            for m in mt.members.values()
+            for oi in (m.incidents or {}).values()
+        ]
 
     def actions(self, meeting_id: str) -> list[Action]:
         mt = self._meetings.get(meeting_id)
@@ -426,4 +407,3 @@ class Engine:
         for mt in self._meetings.values():
             mt.verdict_reasons = None  # the restored verdict's reasons are decided again (view, tick)
         self._conn = self._conn._replace(grace_from=now)
-

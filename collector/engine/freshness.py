@@ -34,8 +34,9 @@ class FreshnessRules(NamedTuple):
         return (1 << self.window) - 1
 
 
-def freshness(dev: DeviceTrack, msg: wire.Message, received_at: float, rules: FreshnessRules,
-              conn: Connectivity) -> bool | None:
+def freshness(
+    dev: DeviceTrack, msg: wire.Message, received_at: float, rules: FreshnessRules, conn: Connectivity
+) -> bool | None:
     """True: live; False: late (out of order or an outbox replay); None: a duplicate."""
     if type(msg) is wire.Status and msg.state is wire.DeviceState.OFFLINE and msg.reason == "will":
         return will_fresh(dev, msg, received_at, rules, conn)
@@ -99,8 +100,9 @@ def in_time(dev: DeviceTrack, msg: wire.Message, received_at: float, late_after_
     return False
 
 
-def will_fresh(dev: DeviceTrack, msg: wire.Message, received_at: float, rules: FreshnessRules,
-               conn: Connectivity) -> bool:
+def will_fresh(
+    dev: DeviceTrack, msg: wire.Message, received_at: float, rules: FreshnessRules, conn: Connectivity
+) -> bool:
     """A last will is composed when the agent connects and published by the broker when the
     connection drops (H15): its ``seq`` and ``ts`` are those of the connect, so neither the seq
     series nor the device-clock lag can date it, and every session of a boot carries the same
@@ -115,4 +117,4 @@ def will_fresh(dev: DeviceTrack, msg: wire.Message, received_at: float, rules: F
         return False
     keys = list(dev.boots)
     own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]
-    return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1:])
+    return not own or all(k.split("/", 1)[0] == msg.boot_id for k in keys[own[-1] + 1 :])

@@ -100,8 +100,7 @@ def mark_adjourned(mt: MeetingRt, t: float, out: list[Change]) -> None:
             out.append(IncidentUpdated(incident=copy(oi.incident)))
 
 
-def sync(mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase,
-         out: list[Change]) -> None:
+def sync(mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase, out: list[Change]) -> None:
     conds = a.conditions if phase in (Phase.PRE, Phase.RUNNING) else {}
     if not conds and not m.incidents:
         return
@@ -111,12 +110,21 @@ def sync(mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase,
         oi = m.incidents.get(kind)
         if oi is None:
             started = a.lost_since if kind == "connection_lost" and a.lost_since is not None else now
-            incident = Incident(id=incident_id(mt.meeting.id, m.member_id, kind, started),
-                                meeting_id=mt.meeting.id, body=mt.meeting.body, member_id=m.member_id,
-                                device_id=m.device_id, kind=kind, started_at=started, ended_at=None,
-                                peak_severity=severity_name(level),
-                                adjourned=mt.adjourned_since is not None, adjourned_s=0.0,
-                                substitute_called=a.state is PS.REPLACED, metrics={})
+            incident = Incident(
+                id=incident_id(mt.meeting.id, m.member_id, kind, started),
+                meeting_id=mt.meeting.id,
+                body=mt.meeting.body,
+                member_id=m.member_id,
+                device_id=m.device_id,
+                kind=kind,
+                started_at=started,
+                ended_at=None,
+                peak_severity=severity_name(level),
+                adjourned=mt.adjourned_since is not None,
+                adjourned_s=0.0,
+                substitute_called=a.state is PS.REPLACED,
+                metrics={},
+            )
             oi = m.incidents[kind] = OpenIncident(incident)
             if m.sample is not None:
                 accumulate(oi.stats, m.sample)

@@ -20,10 +20,18 @@ from likavillkor.media.report import Verdict as PathVerdict
 #: verdict -> 0 fine, 1 warning (equal terms hold), 2 broken (H2) or not measured
 _LEVEL = {PathVerdict.GOOD: 0, PathVerdict.DEGRADED: 1, PathVerdict.POOR: 2, PathVerdict.FAILED: 2}
 #: the older shapes' words (status/overall/verdict) -> the typed verdict
-_LEGACY = {"good": PathVerdict.GOOD, "pass": PathVerdict.GOOD, "ok": PathVerdict.GOOD,
-           "passed": PathVerdict.GOOD, "degraded": PathVerdict.DEGRADED, "warn": PathVerdict.DEGRADED,
-           "poor": PathVerdict.POOR, "fail": PathVerdict.POOR, "failed": PathVerdict.FAILED,
-           "error": PathVerdict.FAILED}
+_LEGACY = {
+    "good": PathVerdict.GOOD,
+    "pass": PathVerdict.GOOD,
+    "ok": PathVerdict.GOOD,
+    "passed": PathVerdict.GOOD,
+    "degraded": PathVerdict.DEGRADED,
+    "warn": PathVerdict.DEGRADED,
+    "poor": PathVerdict.POOR,
+    "fail": PathVerdict.POOR,
+    "failed": PathVerdict.FAILED,
+    "error": PathVerdict.FAILED,
+}
 MAX_REASON = 200
 
 
@@ -67,10 +75,14 @@ def _legacy(result: Mapping[str, Any]) -> PathReport:
     direction = str(result.get("direction", ""))
     reason = result.get("reason") or result.get("detail")
     # a result without a direction reads as the member's own sound and picture ("up")
-    return PathReport(direction=Direction(direction) if direction in _DIRECTIONS else Direction.UP,
-                      device_id=_str(result.get("device_id")), meeting_id=_str(result.get("meeting_id")),
-                      connected=bool(result.get("connected", verdict is not PathVerdict.FAILED)), verdict=verdict,
-                      reason=str(reason)[:MAX_REASON] if reason else None)
+    return PathReport(
+        direction=Direction(direction) if direction in _DIRECTIONS else Direction.UP,
+        device_id=_str(result.get("device_id")),
+        meeting_id=_str(result.get("meeting_id")),
+        connected=bool(result.get("connected", verdict is not PathVerdict.FAILED)),
+        verdict=verdict,
+        reason=str(reason)[:MAX_REASON] if reason else None,
+    )
 
 
 def _str(value: Any) -> str | None:

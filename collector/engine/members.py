@@ -3,13 +3,26 @@ records in, records changed; the :class:`~collector.engine.engine.Engine` decide
 
 from __future__ import annotations
 
+import msgspec
+
 from collector.engine import incidents as inc_
+from collector.engine.decide import Connectivity, tainted
 from collector.engine.records import MeetingRt, Member
 from collector.engine.types import Change
+from likavillkor import wire
+from likavillkor.policy import Policy
 
 #: what a meeting keeps across a roster change: the chair's record and the verdict
-_KEPT = ("verdict", "verdict_since", "adjourned_since", "adjournments", "vote_running", "vote_since", "agenda_item",
-         "actions")
+_KEPT = (
+    "verdict",
+    "verdict_since",
+    "adjourned_since",
+    "adjournments",
+    "vote_running",
+    "vote_since",
+    "agenda_item",
+    "actions",
+)
 
 
 def contact(m: Member, t: float) -> bool:
@@ -55,3 +68,60 @@ def carry_over(prev: MeetingRt, mt: MeetingRt, now: float, out: list[Change]) ->
         mt.members[member_id] = pm
     for pm in prev.members.values():
         inc_.close_all(prev, pm, now, out)
+
+
+def record_sample(mt: MeetingRt, m: Member, msg: wire.Sample, conn: Connectivity, t: float) -> bool:
+    """A live sample: the link, the debounced channels, the open incidents' figures. True when the
+    member's conditions may have changed."""
+    changed = False
+    if conn.gap_until is not None and tainted(mt.policy, conn, t):
+        # measured while the collector's reflector was away: no evidence about her path (issue 11)
+        msg = msgspec.structs.replace(
+            msg, rtt_ms=None, jitter_ms=None, loss_percent=None, mos=None, loss_alarm=None, probe_reachable=None
+        )
+    m.sample = msg
+    link = msg.link
+    if link is not None and link != m.link:
+        m.link = link
+        changed = True
+    w, f = mt.judge.update(m.hist, m.warn_up, m.fail_up, msg, m.bad)
+    if w != m.warn_up or f != m.fail_up:
+        m.warn_up, m.fail_up = w, f
+        changed = True
+    if m.incidents:
+        for oi in m.incidents.values():
+            inc_.accumulate(oi.stats, msg)
+    return changed
+
+
+def record_offline(policy: Policy, m: Member, msg: wire.Status, t: float) -> bool:
+    """The device said it is offline (a clean stop) or the broker sent its last will (H15)."""
+    planned = m.excused_at is not None or m.left_at is not None
+    if m.lost_since is not None or m.replaced_at is not None or m.last_contact is None or planned:
+        return False
+    if msg.reason == "will" and policy.will_confirm_s > 0:
+        # a stopping Mosquitto sends every client's will as it goes: the loss holds only if the
+        # collector keeps its broker and hears nothing newer (tick: confirm_will)
+        m.will_at = t
+        return False
+    m.lost_since = m.last_contact
+    m.lost_cause = msg.reason or "will"
+    m.lost_cause_at = t
+    return True
+
+
+def confirm_will(policy: Policy, m: Member, connected: bool, now: float) -> None:
+    """A pending last will becomes the loss (H15, reason ``will``, dated from the last contact)
+    once ``will_confirm_s`` passed with the broker kept and nothing newer heard from the device."""
+    will_at = m.will_at
+    assert will_at is not None
+    if not connected or (m.last_contact is not None and m.last_contact > will_at):
+        m.will_at = None  # the broker went (it sent everyone's will) or the device is alive
+        return
+    if now - will_at < policy.will_confirm_s:
+        return
+    m.will_at = None
+    if m.lost_since is None and m.replaced_at is None and m.last_contact is not None:
+        m.lost_since = m.last_contact
+        m.lost_cause = "will"
+        m.lost_cause_at = will_at

@@ -30,12 +30,50 @@ class OpenIncident:
 class Member:
     """One remote participant of one meeting."""
 
-    __slots__ = ("bad", "companion_open", "device_id", "excused_at", "excused_item", "fail_up", "first_contact",
-                 "handled_at", "hist", "incidents", "last_contact", "last_probe", "left_at", "left_cause", "link",
-                 "lost_cause", "lost_cause_at", "lost_since", "may_not_return", "media_levels", "mediapath",
-                 "meeting_id", "member_id", "monitoring", "name", "open_from", "open_until", "peer_name",
-                 "reconnected_at", "replaced_at", "returned_at", "role", "sample", "selftest", "serving", "since",
-                 "state", "substitute_for", "substituted_by", "unwatched_since", "warn_up", "will_at")
+    __slots__ = (
+        "bad",
+        "companion_open",
+        "device_id",
+        "excused_at",
+        "excused_item",
+        "fail_up",
+        "first_contact",
+        "handled_at",
+        "hist",
+        "incidents",
+        "last_contact",
+        "last_probe",
+        "left_at",
+        "left_cause",
+        "link",
+        "lost_cause",
+        "lost_cause_at",
+        "lost_since",
+        "may_not_return",
+        "media_levels",
+        "mediapath",
+        "meeting_id",
+        "member_id",
+        "monitoring",
+        "name",
+        "open_from",
+        "open_until",
+        "peer_name",
+        "reconnected_at",
+        "replaced_at",
+        "returned_at",
+        "role",
+        "sample",
+        "selftest",
+        "serving",
+        "since",
+        "state",
+        "substitute_for",
+        "substituted_by",
+        "unwatched_since",
+        "warn_up",
+        "will_at",
+    )
 
     def __init__(self, meeting_id: str, p: Participant, judge: Judge, now: float) -> None:
         self.meeting_id = meeting_id
@@ -86,15 +124,27 @@ class Member:
 class MeetingRt:
     """One meeting at run time: its roster entry, policy, members and the chair's record."""
 
-    __slots__ = ("actions", "adjourned_since", "adjournments", "agenda_item", "judge", "meeting", "members",
-                 "policy", "verdict", "verdict_reasons", "verdict_since", "vote_running", "vote_since")
+    __slots__ = (
+        "actions",
+        "adjourned_since",
+        "adjournments",
+        "agenda_item",
+        "judge",
+        "meeting",
+        "members",
+        "policy",
+        "verdict",
+        "verdict_reasons",
+        "verdict_since",
+        "vote_running",
+        "vote_since",
+    )
 
     def __init__(self, meeting: Meeting, policy: Policy, judge: Judge, now: float) -> None:
         self.meeting = meeting
         self.policy = policy
         self.judge = judge
-        self.members: dict[str, Member] = {p.member_id: Member(meeting.id, p, judge, now)
-                                           for p in meeting.participants}
+        self.members: dict[str, Member] = {p.member_id: Member(meeting.id, p, judge, now) for p in meeting.participants}
         self.verdict = Verdict.NOT_STARTED
         self.verdict_since = now
         #: why, as last decided with the verdict (collector.engine.verdict); None: not decided since

@@ -80,8 +80,16 @@ class _Snapshot(msgspec.Struct, kw_only=True):
 
 
 _MEMBER_FIELDS = tuple(f for f in _Member.__struct_fields__ if f not in ("member_id", "incidents"))
-_MEETING_FIELDS = ("verdict", "verdict_since", "adjourned_since", "adjournments", "vote_running", "vote_since",
-                   "agenda_item", "actions")
+_MEETING_FIELDS = (
+    "verdict",
+    "verdict_since",
+    "adjourned_since",
+    "adjournments",
+    "vote_running",
+    "vote_since",
+    "agenda_item",
+    "actions",
+)
 _encoder = msgspec.msgpack.Encoder()
 _decoder = msgspec.msgpack.Decoder(_Snapshot)
 
@@ -96,12 +104,21 @@ def _member(m: Member) -> _Member:
 
 def take(meetings: dict[str, MeetingRt], devices: dict[str, DeviceTrack], unknown: dict[str, float]) -> bytes:
     snap = _Snapshot(
-        meetings=[_Meeting(meeting_id=mid, members=[_member(m) for m in mt.members.values()],
-                           **{f: getattr(mt, f) for f in _MEETING_FIELDS})
-                  for mid, mt in meetings.items()],
-        devices={d: _Device({b: (r[0], format(r[1], "x")) for b, r in dev.boots.items()}, dev.lag_base)
-                 for d, dev in devices.items() if dev.boots},
-        unknown_devices=dict(unknown))
+        meetings=[
+            _Meeting(
+                meeting_id=mid,
+                members=[_member(m) for m in mt.members.values()],
+                **{f: getattr(mt, f) for f in _MEETING_FIELDS},
+            )
+            for mid, mt in meetings.items()
+        ],
+        devices={
+            d: _Device({b: (r[0], format(r[1], "x")) for b, r in dev.boots.items()}, dev.lag_base)
+            for d, dev in devices.items()
+            if dev.boots
+        },
+        unknown_devices=dict(unknown),
+    )
     return _encoder.encode(snap)
 
 
@@ -111,15 +128,21 @@ def _boots(boots: dict[str, tuple[int, str]], window: int) -> dict[str, list[int
     out: dict[str, list[int]] = {}
     for boot_id, (seq, mask) in boots.items():
         try:
-            bits = int(mask[-((window + 3) // 4):], 16) & ((1 << window) - 1)  # the low digits
+            bits = int(mask[-((window + 3) // 4) :], 16) & ((1 << window) - 1)  # the low digits
         except ValueError:
             bits = 1
         out[boot_id] = [seq, bits | 1]
     return out
 
 
-def apply(blob: bytes, meetings: dict[str, MeetingRt], devices: dict[str, DeviceTrack],
-          unknown: dict[str, float], *, window: int = 256) -> None:
+def apply(
+    blob: bytes,
+    meetings: dict[str, MeetingRt],
+    devices: dict[str, DeviceTrack],
+    unknown: dict[str, float],
+    *,
+    window: int = 256,
+) -> None:
     """Load a snapshot onto the engine's records (meetings/members no longer on the roster are dropped)."""
     try:
         snap = _decoder.decode(blob)

@@ -63,9 +63,17 @@ def decide_verdict(mt: MeetingRt, conn: Connectivity, now: float, *, explain: bo
     """The meeting's verdict at ``now`` and (``explain``) why: the only place it is computed."""
     phase = phase_of(mt, now)
     meeting = mt.meeting
-    return meeting_verdict(phase, conn, standings(mt, conn, now, phase, explain=explain), start=meeting.start,
-                           end=meeting.end, adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
-                           explain=explain, awaiting_fresh=awaiting(mt, conn, now))
+    return meeting_verdict(
+        phase,
+        conn,
+        standings(mt, conn, now, phase, explain=explain),
+        start=meeting.start,
+        end=meeting.end,
+        adjourned_since=mt.adjourned_since,
+        vote_running=mt.vote_running,
+        explain=explain,
+        awaiting_fresh=awaiting(mt, conn, now),
+    )
 
 
 class Standing(NamedTuple):
@@ -79,13 +87,21 @@ class Standing(NamedTuple):
     vote_risk: bool = False
 
 
-_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4,
-                   PS.NOT_MONITORED: 5}
+_SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4, PS.NOT_MONITORED: 5}
 
 
-def meeting_verdict(phase: Phase, conn: Connectivity, standings: Iterable[Standing], *, start: float, end: float,
-                    adjourned_since: float | None, vote_running: bool,
-                    explain: bool = True, awaiting_fresh: bool = False) -> tuple[Verdict, list[Reason]]:
+def meeting_verdict(
+    phase: Phase,
+    conn: Connectivity,
+    standings: Iterable[Standing],
+    *,
+    start: float,
+    end: float,
+    adjourned_since: float | None,
+    vote_running: bool,
+    explain: bool = True,
+    awaiting_fresh: bool = False,
+) -> tuple[Verdict, list[Reason]]:
     """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
     itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
     if phase in (Phase.CLOSED, Phase.PRE):

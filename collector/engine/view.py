@@ -31,17 +31,28 @@ def meeting_view(mt: MeetingRt, conn: Connectivity, now: float) -> MeetingView:
     if reasons is None:  # restored from a snapshot and not decided since: decide now, the same way
         verdict, reasons = decide_verdict(mt, conn, now, explain=True)
     waiting = awaiting(mt, conn, now)
-    return MeetingView(meeting_id=meeting.id, body=meeting.body, system=str(meeting.system), room=meeting.room,
-                       start=meeting.start, end=meeting.end, secret=meeting.secret, verdict=verdict,
-                       reasons=list(reasons), monitoring="active" if conn.connected and not waiting else "interrupted",
-                       adjourned_since=mt.adjourned_since, vote_running=mt.vote_running,
-                       agenda_item=mt.agenda_item, participants=parts, at=now)
+    return MeetingView(
+        meeting_id=meeting.id,
+        body=meeting.body,
+        system=str(meeting.system),
+        room=meeting.room,
+        start=meeting.start,
+        end=meeting.end,
+        secret=meeting.secret,
+        verdict=verdict,
+        reasons=list(reasons),
+        monitoring="active" if conn.connected and not waiting else "interrupted",
+        adjourned_since=mt.adjourned_since,
+        vote_running=mt.vote_running,
+        agenda_item=mt.agenda_item,
+        participants=parts,
+        at=now,
+    )
 
 
 def participant_view(mt: MeetingRt, m: Member, conn: Connectivity, now: float, phase: Phase) -> ParticipantView:
     start = mt.meeting.start
-    a = participant_state(m, phase, start, mt.policy, mt.judge, conn, now) if phase is not Phase.ENDED \
-        else frozen(m)
+    a = participant_state(m, phase, start, mt.policy, mt.judge, conn, now) if phase is not Phase.ENDED else frozen(m)
     reasons = participant_reasons(m, a, phase, start, mt.policy, mt.judge, now, mt.vote_running)
     flags = participant_flags(m, a.state, start, mt.policy, now, mt.vote_running)
     return _participant_view(m, a, reasons, flags, now)
@@ -60,22 +71,37 @@ def since(a: Assessment, now: float) -> float:
     return now
 
 
-def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: list[str],
-                      now: float) -> ParticipantView:
+def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: list[str], now: float) -> ParticipantView:
     s = m.sample
     due = a.substitute_due_at if a.state is PS.LOST else None
     return ParticipantView(
-        member_id=m.member_id, name=m.name, role=m.role, device_id=m.device_id, state=a.state,
+        member_id=m.member_id,
+        name=m.name,
+        role=m.role,
+        device_id=m.device_id,
+        state=a.state,
         since=m.since if a.state is m.state else since(a, now),
-        reason=reasons[0] if reasons else None, reasons=reasons, last_contact=m.last_contact,
+        reason=reasons[0] if reasons else None,
+        reasons=reasons,
+        last_contact=m.last_contact,
         # the "without contact" clock stops when the device is heard again (a replaced member back)
-        lost_since=a.lost_since if a.state is PS.LOST or (a.state is PS.REPLACED and m.reconnected_at is None)
+        lost_since=a.lost_since
+        if a.state is PS.LOST or (a.state is PS.REPLACED and m.reconnected_at is None)
         else None,
-        substitute_in_s=max(0.0, due - now) if due is not None else None, flags=flags,
+        substitute_in_s=max(0.0, due - now) if due is not None else None,
+        flags=flags,
         link=str(m.link) if m.link is not None else None,
-        battery_percent=s.battery_percent if s else None, battery_charging=s.battery_charging if s else None,
-        rtt_ms=s.rtt_ms if s else None, jitter_ms=s.jitter_ms if s else None,
-        loss_percent=s.loss_percent if s else None, mos=s.mos if s else None,
-        selftest=m.selftest, mediapath=media.shown(m.mediapath) if m.mediapath is not None else None,
-        monitoring=m.monitoring, companion_open=m.companion_open,
-        serving=m.serving, substitute_for=m.substitute_for, substituted_by=m.substituted_by)
+        battery_percent=s.battery_percent if s else None,
+        battery_charging=s.battery_charging if s else None,
+        rtt_ms=s.rtt_ms if s else None,
+        jitter_ms=s.jitter_ms if s else None,
+        loss_percent=s.loss_percent if s else None,
+        mos=s.mos if s else None,
+        selftest=m.selftest,
+        mediapath=media.shown(m.mediapath) if m.mediapath is not None else None,
+        monitoring=m.monitoring,
+        companion_open=m.companion_open,
+        serving=m.serving,
+        substitute_for=m.substitute_for,
+        substituted_by=m.substituted_by,
+    )

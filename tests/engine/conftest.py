@@ -16,8 +16,14 @@ START = 1_796_112_000.0  # 2026-12-01 09:00:00 Europe/Stockholm
 END = START + 7200
 
 
-def roster(*members: str, body: str = "kommunstyrelsen", meeting_id: str = "ks-1",
-           start: float = START, end: float = END, extra_devices: tuple[str, ...] = ()) -> Roster:
+def roster(
+    *members: str,
+    body: str = "kommunstyrelsen",
+    meeting_id: str = "ks-1",
+    start: float = START,
+    end: float = END,
+    extra_devices: tuple[str, ...] = (),
+) -> Roster:
     r = Roster()
     parts = tuple(Participant(m, m.title(), Role.LEDAMOT, f"{m}-ipad") for m in members)
     r.meetings[meeting_id] = Meeting(meeting_id, body, start, end, "Sessionssalen", System.TEAMS, False, parts)

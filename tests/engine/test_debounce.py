@@ -85,12 +85,12 @@ def test_charging_battery_never_alarms_h9() -> None:
     judge = Judge(POLICY)
     hist, w, f = judge.fresh(), 0, 0
     for _ in range(10):
-        w, f = judge.update(hist, w, f, sample(battery_percent=5.0, battery_charging=True,
-                                               battery_lasts_meeting=False))
+        w, f = judge.update(hist, w, f, sample(battery_percent=5.0, battery_charging=True, battery_lasts_meeting=False))
     assert w == 0 and f == 0
     for _ in range(3):
-        w, f = judge.update(hist, w, f, sample(battery_percent=5.0, battery_charging=False,
-                                               battery_lasts_meeting=False))
+        w, f = judge.update(
+            hist, w, f, sample(battery_percent=5.0, battery_charging=False, battery_lasts_meeting=False)
+        )
     raised = {judge.names[i] for i in range(len(judge.names)) if f >> i & 1}
     assert raised == {"battery_percent", "battery_short"}
 
@@ -104,8 +104,16 @@ def test_bad_policy_is_refused() -> None:
         Judge(bad)
 
 
-@pytest.mark.parametrize(("channel", "kind"), [
-    ("loss_percent", "network_degraded"), ("battery_short", "low_battery"), ("camera:black", "camera_black"),
-    ("camera:no_face", "no_face"), ("microphone:dead", "mic_silent"), ("cpu_percent", "device_load")])
+@pytest.mark.parametrize(
+    ("channel", "kind"),
+    [
+        ("loss_percent", "network_degraded"),
+        ("battery_short", "low_battery"),
+        ("camera:black", "camera_black"),
+        ("camera:no_face", "no_face"),
+        ("microphone:dead", "mic_silent"),
+        ("cpu_percent", "device_load"),
+    ],
+)
 def test_incident_kinds(channel: str, kind: str) -> None:
     assert incident_kind(channel) == kind

@@ -36,9 +36,17 @@ def member(**kw: object) -> Member:
     return m
 
 
-@pytest.mark.parametrize(("now", "phase"), [
-    (START - 3601, Phase.CLOSED), (START - 3600, Phase.PRE), (START - 0.001, Phase.PRE), (START, Phase.RUNNING),
-    (END - 0.001, Phase.RUNNING), (END, Phase.ENDED)])
+@pytest.mark.parametrize(
+    ("now", "phase"),
+    [
+        (START - 3601, Phase.CLOSED),
+        (START - 3600, Phase.PRE),
+        (START - 0.001, Phase.PRE),
+        (START, Phase.RUNNING),
+        (END - 0.001, Phase.RUNNING),
+        (END, Phase.ENDED),
+    ],
+)
 def test_phase(now: float, phase: Phase) -> None:
     assert meeting_phase(START, END, 3600, now) is phase
 
@@ -79,9 +87,17 @@ def test_participant_state_lost_then_replaced() -> None:
     assert a.state is PS.LOST and a.substitute_due_at is None
 
 
-@pytest.mark.parametrize(("link", "state"), [
-    (wire.LinkType.WIFI, PS.OK), (wire.LinkType.ETHERNET, PS.OK), (wire.LinkType.WWAN, PS.DEGRADED),
-    (wire.LinkType.HOTSPOT, PS.DEGRADED), (wire.LinkType.NONE, PS.FAILING), (wire.LinkType.UNKNOWN, PS.OK)])
+@pytest.mark.parametrize(
+    ("link", "state"),
+    [
+        (wire.LinkType.WIFI, PS.OK),
+        (wire.LinkType.ETHERNET, PS.OK),
+        (wire.LinkType.WWAN, PS.DEGRADED),
+        (wire.LinkType.HOTSPOT, PS.DEGRADED),
+        (wire.LinkType.NONE, PS.FAILING),
+        (wire.LinkType.UNKNOWN, PS.OK),
+    ],
+)
 def test_link_h9(link: wire.LinkType, state: PS) -> None:
     """Mobile data and a hotspot are unmet preconditions (H9): a risk, not a failure (issue 11);
     no link at all is a broken connection."""
@@ -108,30 +124,37 @@ def test_planned_states_win() -> None:
     assert participant_state(m, Phase.RUNNING, START, POLICY, JUDGE, Connectivity(), START + 900).state is PS.LEFT
 
 
-@pytest.mark.parametrize(("first", "now", "late"), [
-    (None, START - 901, False), (None, START - 899, True), (START - 900, START, False), (START - 899, START, True)])
+@pytest.mark.parametrize(
+    ("first", "now", "late"),
+    [(None, START - 901, False), (None, START - 899, True), (START - 900, START, False), (START - 899, START, True)],
+)
 def test_late_connect_h8(first: float | None, now: float, late: bool) -> None:
     assert is_late_connect(member(first_contact=first), START, POLICY, now) is late
 
 
-def verdict(*states: PS, phase: Phase = Phase.RUNNING, conn: Connectivity | None = None,
-            handled: bool = False) -> Verdict:
+def verdict(
+    *states: PS, phase: Phase = Phase.RUNNING, conn: Connectivity | None = None, handled: bool = False
+) -> Verdict:
     standings = [Standing(f"m{i}", f"M{i}", s, None, handled=handled) for i, s in enumerate(states)]
-    v, reasons = meeting_verdict(phase, conn or Connectivity(), standings, start=START, end=END,
-                                 adjourned_since=None, vote_running=False)
+    v, reasons = meeting_verdict(
+        phase, conn or Connectivity(), standings, start=START, end=END, adjourned_since=None, vote_running=False
+    )
     assert reasons, "a verdict always says why"
     return v
 
 
-@pytest.mark.parametrize(("states", "expected"), [
-    ((PS.OK, PS.OK), Verdict.EQUAL_TERMS),
-    ((PS.OK, PS.EXCUSED, PS.LEFT), Verdict.EQUAL_TERMS),
-    ((PS.OK, PS.DEGRADED), Verdict.AT_RISK),
-    ((PS.OK, PS.EXPECTED), Verdict.AT_RISK),
-    ((PS.DEGRADED, PS.FAILING), Verdict.ADJOURN),
-    ((PS.OK, PS.LOST), Verdict.ADJOURN),
-    ((PS.LOST, PS.REPLACED), Verdict.SUBSTITUTE_DUE),
-])
+@pytest.mark.parametrize(
+    ("states", "expected"),
+    [
+        ((PS.OK, PS.OK), Verdict.EQUAL_TERMS),
+        ((PS.OK, PS.EXCUSED, PS.LEFT), Verdict.EQUAL_TERMS),
+        ((PS.OK, PS.DEGRADED), Verdict.AT_RISK),
+        ((PS.OK, PS.EXPECTED), Verdict.AT_RISK),
+        ((PS.DEGRADED, PS.FAILING), Verdict.ADJOURN),
+        ((PS.OK, PS.LOST), Verdict.ADJOURN),
+        ((PS.LOST, PS.REPLACED), Verdict.SUBSTITUTE_DUE),
+    ],
+)
 def test_verdict_table(states: tuple[PS, ...], expected: Verdict) -> None:
     assert verdict(*states) is expected
 

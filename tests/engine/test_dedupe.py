@@ -26,8 +26,7 @@ DEVICE = "anna-ipad"
 T = START + 60  # inside the meeting window
 MAX_SEQ = 2**53
 
-seqs = st.one_of(st.integers(0, 3 * WINDOW), st.integers(MAX_SEQ - 3 * WINDOW, MAX_SEQ),
-                 st.integers(0, MAX_SEQ))
+seqs = st.one_of(st.integers(0, 3 * WINDOW), st.integers(MAX_SEQ - 3 * WINDOW, MAX_SEQ), st.integers(0, MAX_SEQ))
 # (boot, seq, take a snapshot and continue on a restored engine before this message)
 messages = st.lists(st.tuples(st.sampled_from(["b1", "b2", "b3"]), seqs, st.booleans()), max_size=60)
 

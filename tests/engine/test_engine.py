@@ -147,8 +147,10 @@ def test_actions_are_recorded_with_time_and_who(make: Make) -> None:
     with pytest.raises(ValueError, match="needs member_id"):
         engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 3, by="sekreterare"))
     acts = engine.actions("ks-1")
-    assert [(a.kind, a.at, a.by) for a in acts] == [(ActionKind.ITEM_START, START + 1, "sekreterare"),
-                                                   (ActionKind.VOTE_START, START + 2, "ordförande")]
+    assert [(a.kind, a.at, a.by) for a in acts] == [
+        (ActionKind.ITEM_START, START + 1, "sekreterare"),
+        (ActionKind.VOTE_START, START + 2, "ordförande"),
+    ]
     view = engine.view("ks-1", START + 3)
     assert view is not None and view.vote_running and view.agenda_item == "§ 3"
     assert engine.actions("nope") == []
@@ -163,8 +165,9 @@ def test_snapshot_restore_round_trip(make: Make, policies: Any) -> None:
     assert len(blob) < 4000
     fresh = Engine(roster("anna", "bo"), policies, now=START + 200)
     fresh.restore(blob, START + 200)
-    assert sorted((i.id, i.started_at) for i in fresh.open_incidents()) == \
-        sorted((i.id, i.started_at) for i in engine.open_incidents())
+    assert sorted((i.id, i.started_at) for i in fresh.open_incidents()) == sorted(
+        (i.id, i.started_at) for i in engine.open_incidents()
+    )
     assert fresh.actions("ks-1") == engine.actions("ks-1")
     v = fresh.view("ks-1", START + 201)
     assert v is not None and v.adjourned_since == START + 70
@@ -204,12 +207,12 @@ def test_media_path_report_verdicts_per_direction(make: Make) -> None:
         p = view.participants[0]
         return p.state, p.reason.code if p.reason else None
 
-    assert state_after({"direction": "up", "verdict": "degraded"}) == (ParticipantState.DEGRADED,
-                                                                       "media_path_degraded")
+    assert state_after({"direction": "up", "verdict": "degraded"}) == (ParticipantState.DEGRADED, "media_path_degraded")
     assert state_after({"direction": "down", "verdict": "poor", "reason": "no video"}) == (
-        ParticipantState.FAILING, "media_path_failed")
-    assert state_after({"direction": "down", "verdict": "good"}) == (ParticipantState.DEGRADED,
-                                                                     "media_path_degraded")
+        ParticipantState.FAILING,
+        "media_path_failed",
+    )
+    assert state_after({"direction": "down", "verdict": "good"}) == (ParticipantState.DEGRADED, "media_path_degraded")
     assert state_after({"direction": "up", "verdict": "good"}) == (ParticipantState.OK, "ok")
     # a result that says nothing is refused with a clear error, and changes nothing
     with pytest.raises(ValueError, match="media path result"):
@@ -221,15 +224,16 @@ def test_media_path_report_verdicts_per_direction(make: Make) -> None:
 def test_planned_absence_is_not_a_loss_h18(make: Make) -> None:
     engine, feed = make("anna")
     feed.run(["anna-ipad"], START - 1000, START + 10)
-    engine.act(Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 10, by="sekreterare",
-                      member_id="anna", item="§ 4"))
+    engine.act(
+        Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=START + 10, by="sekreterare", member_id="anna", item="§ 4")
+    )
     # her tablet disconnects while she is out: the last will is no failure
-    outcome, _ = engine.ingest(feed.msg("anna-ipad", START + 11, kind=wire.Status, state=wire.DeviceState.OFFLINE,
-                                        reason="will"), START + 11)
+    outcome, _ = engine.ingest(
+        feed.msg("anna-ipad", START + 11, kind=wire.Status, state=wire.DeviceState.OFFLINE, reason="will"), START + 11
+    )
     assert outcome is IngestOutcome.ACCEPTED
     feed.run([], START + 11, START + 600)
-    engine.act(Action(meeting_id="ks-1", kind=ActionKind.RETURN, at=START + 600, by="sekreterare",
-                      member_id="anna"))
+    engine.act(Action(meeting_id="ks-1", kind=ActionKind.RETURN, at=START + 600, by="sekreterare", member_id="anna"))
     view = engine.view("ks-1", START + 604)
     assert view is not None and view.participants[0].state is ParticipantState.OK  # a fresh grace
     view = engine.view("ks-1", START + 606)
@@ -243,8 +247,9 @@ def test_replays_at_one_device_time_stay_late(make: Make) -> None:
     replay, not a device clock that was reset: they all stay LATE."""
     engine, feed = make("anna")
     feed.run(["anna-ipad"], START - 1000, START + 10)
-    outcomes = [engine.ingest(feed.msg("anna-ipad", START - 600, loss_percent=90.0), START + 10 + k * 0.01)[0]
-                for k in range(6)]
+    outcomes = [
+        engine.ingest(feed.msg("anna-ipad", START - 600, loss_percent=90.0), START + 10 + k * 0.01)[0] for k in range(6)
+    ]
     assert outcomes == [IngestOutcome.LATE] * 6
     # a clock that really jumped: the device time advances with the collector's, offset steady
     jumped = [engine.ingest(feed.msg("anna-ipad", START - 589 + k), START + 11 + k)[0] for k in range(4)]
@@ -265,8 +270,18 @@ def test_every_state_has_a_reason_in_both_languages(make: Make) -> None:
 
     look(START - 1000)  # expected
     feed.run(["anna-ipad", "bo-ipad", "cecilia-ipad", "david-ipad"], START - 1000, START - 990)
-    engine.ingest(feed.msg("anna-ipad", START - 989, kind=wire.SelftestResult, overall=wire.CheckStatus.PASS,
-                           started_at=START - 999, duration_s=10, checks=[]), START - 989)
+    engine.ingest(
+        feed.msg(
+            "anna-ipad",
+            START - 989,
+            kind=wire.SelftestResult,
+            overall=wire.CheckStatus.PASS,
+            started_at=START - 999,
+            duration_s=10,
+            checks=[],
+        ),
+        START - 989,
+    )
     look(START - 989)  # connected, ready
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START - 990, START + 10, rtt_ms=20.0)
     feed.run(["anna-ipad", "cecilia-ipad", "david-ipad"], START + 10, START + 20, rtt_ms=200.0)
@@ -306,7 +321,8 @@ def test_unknown_devices_are_bounded(make: Make, monkeypatch: pytest.MonkeyPatch
 
 
 def test_substitute_and_serving_survive_a_restart_and_a_non_serving_ersattare_is_no_vote_risk(
-        policies: PolicySet) -> None:
+    policies: PolicySet,
+) -> None:
     """H16 roles (issue 11): who serves, who stepped in for whom, and a five-minute 'left' survive a
     snapshot; an ersättare who does not serve takes no part in a vote (H5: no vote_risk)."""
     r = roster("anna", "bo")
@@ -328,8 +344,16 @@ def test_substitute_and_serving_survive_a_restart_and_a_non_serving_ersattare_is
     assert parts["fatima"].state is ParticipantState.FAILING and "vote_risk" not in parts["fatima"].flags
     assert parts["anna"].state is ParticipantState.REPLACED and "vote_risk" in parts["anna"].flags
     engine.act(Action(meeting_id="ks-1", kind=ActionKind.VOTE_END, at=START + 331, by="ordf"))
-    engine.act(Action(meeting_id="ks-1", kind=ActionKind.SUBSTITUTE, at=START + 332, by="ordf", member_id="anna",
-                      substitute_id="fatima"))
+    engine.act(
+        Action(
+            meeting_id="ks-1",
+            kind=ActionKind.SUBSTITUTE,
+            at=START + 332,
+            by="ordf",
+            member_id="anna",
+            substitute_id="fatima",
+        )
+    )
     blob = engine.snapshot()
     again = Engine(r, policies, now=START + 333)
     again.restore(blob, START + 333)

@@ -21,18 +21,33 @@ def big(n: int, per: int = 50) -> Roster:
     r = Roster()
     for k in range(n // per):
         parts = tuple(Participant(f"m{i}", f"M {i}", Role.LEDAMOT, f"d{i}") for i in range(k * per, (k + 1) * per))
-        r.meetings[f"mt{k}"] = Meeting(f"mt{k}", "kommunstyrelsen", START, START + 7200, "", System.TEAMS, False,
-                                       parts)
+        r.meetings[f"mt{k}"] = Meeting(f"mt{k}", "kommunstyrelsen", START, START + 7200, "", System.TEAMS, False, parts)
         r.devices.update({p.device_id: p.member_id for p in parts})
     return r
 
 
 def sample(i: int, seq: int, t: float) -> wire.Sample:
-    return wire.Sample(device_id=f"d{i}", boot_id="b", seq=seq, ts=t, link=wire.LinkType.WIFI, rtt_ms=25.0,
-                       jitter_ms=3.0, loss_percent=3.0 if (i + seq) % 37 == 0 else 0.2, mos=4.3,
-                       wifi_signal_dbm=-55.0, tx_kbps=1500.0, rx_kbps=2500.0, battery_percent=80.0,
-                       battery_charging=False, battery_lasts_meeting=True, cpu_percent=30.0,
-                       mem_available_percent=40.0, camera="in_use", microphone="ok")
+    return wire.Sample(
+        device_id=f"d{i}",
+        boot_id="b",
+        seq=seq,
+        ts=t,
+        link=wire.LinkType.WIFI,
+        rtt_ms=25.0,
+        jitter_ms=3.0,
+        loss_percent=3.0 if (i + seq) % 37 == 0 else 0.2,
+        mos=4.3,
+        wifi_signal_dbm=-55.0,
+        tx_kbps=1500.0,
+        rx_kbps=2500.0,
+        battery_percent=80.0,
+        battery_charging=False,
+        battery_lasts_meeting=True,
+        cpu_percent=30.0,
+        mem_available_percent=40.0,
+        camera="in_use",
+        microphone="ok",
+    )
 
 
 def test_throughput_short() -> None:

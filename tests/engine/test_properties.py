@@ -19,18 +19,21 @@ POLICIES = load_policy()
 DEVICES = ["anna-ipad", "bo-ipad", "cecilia-ipad"]
 ENC = msgspec.json.Encoder()
 
-sample_fields = st.fixed_dictionaries({}, optional={
-    "link": st.sampled_from(list(wire.LinkType)),
-    "rtt_ms": st.floats(0, 2000),
-    "loss_percent": st.floats(0, 100),
-    "jitter_ms": st.floats(0, 200),
-    "mos": st.floats(1, 5),
-    "battery_percent": st.floats(0, 100),
-    "battery_charging": st.booleans(),
-    "battery_lasts_meeting": st.booleans(),
-    "camera": st.sampled_from(["ok", "in_use", "black", "frozen", "no_face", "weird"]),
-    "microphone": st.sampled_from(["ok", "silent", "dead", "clipping"]),
-})
+sample_fields = st.fixed_dictionaries(
+    {},
+    optional={
+        "link": st.sampled_from(list(wire.LinkType)),
+        "rtt_ms": st.floats(0, 2000),
+        "loss_percent": st.floats(0, 100),
+        "jitter_ms": st.floats(0, 200),
+        "mos": st.floats(1, 5),
+        "battery_percent": st.floats(0, 100),
+        "battery_charging": st.booleans(),
+        "battery_lasts_meeting": st.booleans(),
+        "camera": st.sampled_from(["ok", "in_use", "black", "frozen", "no_face", "weird"]),
+        "microphone": st.sampled_from(["ok", "silent", "dead", "clipping"]),
+    },
+)
 
 event = st.one_of(
     st.tuples(st.just("sample"), st.sampled_from(DEVICES), sample_fields, st.integers(-3, 2)),
@@ -60,8 +63,9 @@ def test_random_sequences_keep_the_invariants(events: list[tuple[Any, ...]], beg
                 assert changes == []
         elif ev[0] == "offline":
             seq[ev[1]] = seq.get(ev[1], 0) + 1
-            msg2 = wire.Status(device_id=ev[1], boot_id="b", seq=seq[ev[1]], ts=now,
-                               state=wire.DeviceState.OFFLINE, reason=ev[2])
+            msg2 = wire.Status(
+                device_id=ev[1], boot_id="b", seq=seq[ev[1]], ts=now, state=wire.DeviceState.OFFLINE, reason=ev[2]
+            )
             _, changes = engine.ingest(msg2, now)
         elif ev[0] == "wait":
             now += ev[1]
@@ -76,8 +80,7 @@ def test_random_sequences_keep_the_invariants(events: list[tuple[Any, ...]], beg
             ENC.encode(view)
         elif ev[0] == "act":
             try:
-                changes = engine.act(Action(meeting_id="ks-1", kind=ev[1], at=now, by="x", member_id=ev[2],
-                                            item="§ 1"))
+                changes = engine.act(Action(meeting_id="ks-1", kind=ev[1], at=now, by="x", member_id=ev[2], item="§ 1"))
             except ValueError as exc:
                 assert str(exc)
         elif ev[0] == "broker":
