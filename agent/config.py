@@ -44,7 +44,7 @@ if TYPE_CHECKING:
     from agent.media.camwatch import CamWatchConfig
     from agent.media.microphone import MicrophoneConfig
     from agent.media.micwatch import MicWatchConfig
-    from agent.media.path import MediaPathConfig
+    from agent.media.mediapath import MediaPathConfig
     from agent.probes.bandwidth import SpeedtestConfig
     from agent.probes.path import PathProbeConfig
 else:
@@ -52,7 +52,7 @@ else:
     SpeedtestConfig = _section("agent.probes.bandwidth", "SpeedtestConfig")
     CameraConfig = _section("agent.media.camera", "CameraConfig")
     MicrophoneConfig = _section("agent.media.microphone", "MicrophoneConfig")
-    MediaPathConfig = _section("agent.media.path", "MediaPathConfig")
+    MediaPathConfig = _section("agent.media.mediapath", "MediaPathConfig")
     MicWatchConfig = _section("agent.media.micwatch", "MicWatchConfig")
     CamWatchConfig = _section("agent.media.camwatch", "CamWatchConfig")
 

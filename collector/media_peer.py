@@ -222,9 +222,10 @@ class MediaPeer:
 
     def _finished(self, session: PeerSession) -> None:
         assert session.result is not None
-        result = msgspec.to_builtins(session.result)
-        result["session_id"] = session.id
-        result["started_at"] = session.started_at
+        # the one media-path result type (issue 13): handed on in its JSON form, which the engine
+        # decodes back into a PathReport (collector/engine/media.py)
+        report = msgspec.structs.replace(session.result, session_id=session.id, started_at=session.started_at)
+        result: dict[str, Any] = msgspec.to_builtins(report)
         self.latest.pop(session.offer.device_id, None)
         self.latest[session.offer.device_id] = result
         while len(self.latest) > self.config.keep_results:

@@ -156,7 +156,7 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
     member (fps, resolution, freezes, black frames, sound level, loss, jitter) and what the member
     receives from the room (test pattern and tone), plus the round-trip time."""
     from agent.config import collector_credentials
-    from agent.media.path import MediaPathConfig, run
+    from agent.media.mediapath import MediaPathConfig, run
 
     if not ctx.collector_url:
         return [Finding(id="mediapath.connect", status=CheckStatus.SKIPPED, rule="H1",

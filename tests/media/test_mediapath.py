@@ -2,7 +2,7 @@
 aiortc on both ends (H1: the room sees and hears the member, the member sees and hears the room).
 
 The collector side is a small uvicorn app mounting ``collector.media_peer.router`` at
-``/api/mediapath`` (tests/media/mediapath_app.py); the agent side is ``python -m agent.media.path``.
+``/api/mediapath`` (tests/media/mediapath_app.py); the agent side is ``python -m agent.media.mediapath``.
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def session(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> d
     video = write_clip(tmp / "clip.avi", 320, 240, seconds=SECONDS)
     audio = write_wav(tmp / "voice.wav", speech_like(SECONDS, -25)).path
     t0 = time.monotonic()
-    done = subprocess.run([sys.executable, "-m", "agent.media.path", "--collector", collector.url, "--device-id",
+    done = subprocess.run([sys.executable, "-m", "agent.media.mediapath", "--collector", collector.url, "--device-id",
                            "dev-media-1", "--meeting-id", "m1", "--video", str(video), "--audio", str(audio),
                            "--seconds", str(SECONDS), "--width", "320", "--height", "240"],
                           cwd=ROOT, capture_output=True, timeout=60, check=False)
@@ -174,7 +174,7 @@ def test_a_peer_that_never_completes_ice_is_closed_with_a_failed_result(collecto
 def test_agent_without_a_collector_fails_fast_with_a_reason() -> None:
     import asyncio
 
-    from agent.media.path import MediaPathConfig, run
+    from agent.media.mediapath import MediaPathConfig, run
 
     port = free_port()
     t0 = time.monotonic()
@@ -200,7 +200,7 @@ def test_check_media_path_with_generated_streams_passes(collector: Collector) ->
 
     from agent.checks.base import CheckContext
     from agent.checks.media import check_media_path
-    from agent.media.path import MediaPathConfig
+    from agent.media.mediapath import MediaPathConfig
 
     config = MediaPathConfig(seconds=2.0, width=320, height=240)
     ctx = CheckContext(config=_Cfg(config), deadline=time.monotonic() + 20, collector_url=collector.url)
@@ -233,7 +233,7 @@ def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
     import uvicorn
     from aiortc import RTCConfiguration, RTCPeerConnection, RTCSessionDescription
 
-    from agent.media.path import MediaPathConfig, run
+    from agent.media.mediapath import MediaPathConfig, run
     from agent.media.worker import open_count
 
     app = FastAPI()
@@ -274,10 +274,10 @@ def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
 def test_ice_servers_are_always_explicit() -> None:
     """aiortc falls back to a public Google STUN server when iceServers is None: both ends always pass
     the configured list, empty meaning host candidates only."""
-    from agent.media import path
+    from agent.media import mediapath
     from collector import media_peer
 
-    for module in (path, media_peer):
+    for module in (mediapath, media_peer):
         assert module.rtc_configuration([]).iceServers == []
         turn = module.IceServer(urls=["turn:turn.kommun.example:3478"], username="u", credential="c")
         (server,) = module.rtc_configuration([turn]).iceServers

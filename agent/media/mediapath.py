@@ -9,7 +9,7 @@ ICE servers always come from the config (empty = host candidates only), never ai
 public STUN server. The peer connection and the media sources are closed in ``finally`` with a
 deadline, whether ICE completed or not. Run alone::
 
-    python -m agent.media.path --collector http://127.0.0.1:8080 --device-id dev1 \
+    python -m agent.media.mediapath --collector http://127.0.0.1:8080 --device-id dev1 \
         --video clip.avi --audio voice.wav --seconds 5
 """
 
