@@ -18,6 +18,7 @@ from likavillkor.policy import load_policy
 from likavillkor.roster import Meeting, Participant, Role, Roster, System
 
 START = 1_796_112_000.0  # 2026-12-01 09:00 Stockholm
+TARGET = 100_000  # samples per CPU second, ticks included (docs/performance.md)
 
 
 def big_roster(participants: int, per_meeting: int = 50) -> Roster:
@@ -98,7 +99,7 @@ def main() -> None:
           f"changes={r['changes']:.0f} wall={r['wall_s']:.2f}s cpu={r['ingest_cpu_s'] + r['tick_cpu_s']:.2f}s")
     print(f"throughput={r['samples_per_s']:,.0f} samples/s per CPU second, ticks included "
           f"(ingest alone {r['ingest_per_s']:,.0f}/s; one tick over all participants {r['tick_ms']:.1f} ms); "
-          "target >= 100,000")
+          f"target >= {TARGET:,}: ratio {r['samples_per_s'] / TARGET:.2f}")
 
 
 if __name__ == "__main__":

