@@ -42,9 +42,9 @@ def _section(module: str, name: str) -> Any:
 if TYPE_CHECKING:
     from agent.media.camera import CameraConfig
     from agent.media.camwatch import CamWatchConfig
+    from agent.media.mediapath import MediaPathConfig
     from agent.media.microphone import MicrophoneConfig
     from agent.media.micwatch import MicWatchConfig
-    from agent.media.mediapath import MediaPathConfig
     from agent.probes.bandwidth import SpeedtestConfig
     from agent.probes.path import PathProbeConfig
 else:

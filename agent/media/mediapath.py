@@ -150,26 +150,7 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
     got_result = asyncio.Event()
     try:
         channel = pc.createDataChannel("mediapath")
-
-        @channel.on("message")
-        def on_message(message: object) -> None:
-            if isinstance(message, str):
-                try:
-                    state["up"] = msgspec.json.decode(message, type=PathReport)
-                except msgspec.DecodeError as exc:
-                    log.info("media path: bad result from the collector: %s", exc)
-                got_result.set()
-
-        @pc.on("track")
-        def on_track(track: Any) -> None:
-            sink = vsink if track.kind == "video" else asink
-            tasks.append(asyncio.ensure_future(sink.drain(track)))
-
-        @pc.on("connectionstatechange")
-        async def on_state() -> None:
-            if pc.connectionState == "connected":
-                state["connected"] = True
-
+        _wire(pc, channel, state, got_result, tasks, (vsink, asink))
         video, audio, players = open_sources(config)
         pc.addTrack(video)
         pc.addTrack(audio)
@@ -178,20 +159,7 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
                                    credentials, deadline)
         await _within(pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])),
                       deadline)
-        connect_by = min(deadline, time.monotonic() + config.connect_timeout_s)
-        while not state["connected"] and time.monotonic() < connect_by and pc.connectionState != "failed":
-            await asyncio.sleep(0.05)
-        if state["connected"]:
-            await asyncio.sleep(max(0.0, min(config.seconds, deadline - time.monotonic() - 1)))
-            own = await _within(pc.getStats(), deadline)
-            if channel.readyState == "open":
-                channel.send("done")
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(got_result.wait(),
-                                           max(0.1, min(config.result_timeout_s, deadline - time.monotonic())))
-            state["stats"] = own
-        else:
-            state["error"] = "no ICE/DTLS connection to the collector"
+        await _exchange(pc, channel, state, got_result, config, deadline)
     except (OSError, ValueError, TimeoutError, RuntimeError) as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"[:200]
         log.info("media path failed: %s", state["error"])
@@ -205,6 +173,50 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
     if up is None and state["connected"] and state["error"] is None:
         state["error"] = "the collector sent no result"
     return PathOutcome(up=up, down=down, verdict=verdict, findings=findings, error=state["error"])
+
+
+def _wire(pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Event,
+          tasks: list[asyncio.Task[None]], sinks: tuple[Any, Any]) -> None:
+    """The peer's callbacks: the collector's result on the data channel, its tracks into the sinks."""
+    vsink, asink = sinks
+
+    @channel.on("message")
+    def on_message(message: object) -> None:
+        if isinstance(message, str):
+            try:
+                state["up"] = msgspec.json.decode(message, type=PathReport)
+            except msgspec.DecodeError as exc:
+                log.info("media path: bad result from the collector: %s", exc)
+            got_result.set()
+
+    @pc.on("track")
+    def on_track(track: Any) -> None:
+        sink = vsink if track.kind == "video" else asink
+        tasks.append(asyncio.ensure_future(sink.drain(track)))
+
+    @pc.on("connectionstatechange")
+    async def on_state() -> None:
+        if pc.connectionState == "connected":
+            state["connected"] = True
+
+
+async def _exchange(pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Event,
+                    config: MediaPathConfig, deadline: float) -> None:
+    """Wait for the connection, let media flow ``config.seconds``, then ask for the collector's result."""
+    connect_by = min(deadline, time.monotonic() + config.connect_timeout_s)
+    while not state["connected"] and time.monotonic() < connect_by and pc.connectionState != "failed":
+        await asyncio.sleep(0.05)
+    if state["connected"]:
+        await asyncio.sleep(max(0.0, min(config.seconds, deadline - time.monotonic() - 1)))
+        own = await _within(pc.getStats(), deadline)
+        if channel.readyState == "open":
+            channel.send("done")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(got_result.wait(),
+                                       max(0.1, min(config.result_timeout_s, deadline - time.monotonic())))
+        state["stats"] = own
+    else:
+        state["error"] = "no ICE/DTLS connection to the collector"
 
 
 def _down_report(vsink: Any, asink: Any, state: dict[str, Any], device_id: str, meeting_id: str | None,
