@@ -41,29 +41,12 @@ from collector.auth.devices import (
     parse_basic,
     resolve_device_auth,
 )
-from collector.auth.principal import AuthCounters, Principal, Role, normalize_body
-from collector.auth.sessions import (
-    CSRF_FIELD,
-    CSRF_HEADER,
-    DEFAULT_SESSION_S,
-    SAFE_METHODS,
-    SESSION_COOKIE,
-    Sessions,
-)
-from collector.auth.signin import (
-    HASH_THREADS,
-    Authenticator,
-    PasswordAuthenticator,
-    SignInThrottle,
-    check_off_loop,
-    login_url,
-    safe_next,
-)
+from collector.auth.principal import AuthCounters, Principal, Role
+from collector.auth.sessions import DEFAULT_SESSION_S, SESSION_COOKIE, Sessions
+from collector.auth.signin import Authenticator, PasswordAuthenticator, SignInThrottle, login_url, safe_next
 from collector.auth.signing import SignatureError, load_secret, sign, unsign
 from collector.auth.tokens import LOCAL_TOKEN_FILE, TOKEN_ENV, BearerTokens, client_headers, local_headers, local_token
 from collector.auth.users import (
-    USERS_FILE_MODE,
-    ApiToken,
     User,
     UserFile,
     UserFileError,
@@ -71,9 +54,7 @@ from collector.auth.users import (
     add_api_token,
     add_user,
     hash_token,
-    list_lines,
     read_users,
-    remove_user,
     revoke_tokens,
     users_file_owner,
     write_users,
@@ -82,22 +63,16 @@ from collector.auth.users_cli import main
 
 __all__ = [
     "BEARER",
-    "CSRF_FIELD",
-    "CSRF_HEADER",
     "DEFAULT_SESSION_S",
     "DEVICE_BASIC",
     "DEVICE_NOT_SIGNED_IN",
     "DEVICE_REALM",
-    "HASH_THREADS",
     "LOCAL_TOKEN_FILE",
     "NOT_SIGNED_IN",
-    "SAFE_METHODS",
     "SELFTEST_HEADER",
     "SESSION",
     "SESSION_COOKIE",
     "TOKEN_ENV",
-    "USERS_FILE_MODE",
-    "ApiToken",
     "Auth",
     "AuthCounters",
     "Authenticator",
@@ -113,20 +88,16 @@ __all__ = [
     "add_api_token",
     "add_user",
     "allowed_roles",
-    "check_off_loop",
     "client_headers",
     "hash_token",
     "is_loopback",
-    "list_lines",
     "load_secret",
     "local_headers",
     "local_token",
     "login_url",
     "main",
-    "normalize_body",
     "parse_basic",
     "read_users",
-    "remove_user",
     "resolve_device_auth",
     "revoke_tokens",
     "safe_next",
