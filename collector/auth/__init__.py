@@ -281,6 +281,11 @@ class Auth:
 
         return _declare(dependency, wanted)
 
+    def require_meeting(self, *roles: Role | str, html: bool = False) -> Dependency:
+        """:meth:`require_roles` for a route with a ``{meeting_id}`` path parameter: a chair or
+        secretary only of that meeting's body, a member only with the link for that meeting, IT any."""
+        return self.require_roles(*roles, body_of=self.meeting_path_body, html=html)
+
     async def _authorize(
         self, request: Request, wanted: frozenset[Role], body_of: Callable[[Request], str | None] | None, html: bool
     ) -> Principal:

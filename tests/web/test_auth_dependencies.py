@@ -37,7 +37,7 @@ def setup(tmp_path: Path) -> tuple[Auth, dict[str, str]]:
     a = Auth(
         secret=b"k" * 32,
         users_path=users,
-        meeting_body={"ks": "kommunstyrelsen"}.get,
+        meeting_body={"ks": "kommunstyrelsen", "sn": "socialnämnden"}.get,
         device_auth=DeviceAuthMode.PASSWORDS,
         device_passwords=DevicePasswords(passwords),
     )
@@ -46,7 +46,7 @@ def setup(tmp_path: Path) -> tuple[Auth, dict[str, str]]:
 
 def app_for(a: Auth) -> FastAPI:
     app = FastAPI()
-    chair = a.require_roles(Role.CHAIR, Role.IT, body_of=a.meeting_path_body)
+    chair = a.require_meeting(Role.CHAIR, Role.IT)
 
     async def path_device(request: Request) -> str | None:
         return str(request.path_params.get("device_id", "")) or None
@@ -98,6 +98,12 @@ def test_require_roles_returns_the_caller_without_the_request_state(setup: tuple
         assert client.get(path).status_code == 401
         assert client.get(path, headers=basic("dev-a", "secret-a")).status_code == 401  # Basic is no Bearer
         assert client.get(path.replace("ks", "nope"), headers=it).status_code == 200  # IT: any meeting id
+    chair_token = collector.auth.add_api_token(a.users_path, "ks-bot", "chair", bodies=["Kommunstyrelsen"])
+    chair = {"Authorization": f"Bearer {chair_token}"}
+    for path in ("/new", "/old"):
+        assert client.get(f"{path}/ks", headers=chair).json()["who"] == "token:ks-bot"
+        assert client.get(f"{path}/sn", headers=chair).status_code == 404  # another body's meeting: as if none
+        assert client.get(f"{path}/nope", headers=chair).status_code == 404
     assert client.get("/open").json() == {"who": None}
     assert client.get("/open", headers=it).json() == {"who": "token:ops"}
     assert client.get("/open", headers={"Authorization": "Bearer wrong"}).status_code == 401
