@@ -22,7 +22,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.probes.path import PathProbeConfig, PathProber
-from collector.probekeys import ProbeKeys, ssid_for
+from collector.auth.probekeys import ProbeKeys, ssid_for
 from collector.reflector import Reflector
 from likavillkor import stamp
 

@@ -327,11 +327,11 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
 def cmd_broker_credentials(args: argparse.Namespace) -> int:
     try:
-        from collector import brokerauth
+        from collector.auth import broker
     except ImportError as exc:
         print(f"broker-credentials is not available: {exc}", file=sys.stderr)
         return 2
-    return int(brokerauth.main(list(args.rest)) or 0)
+    return int(broker.main(list(args.rest)) or 0)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -6,7 +6,7 @@ to the collector (H1: stable transmission; H2: adjourn when it degrades). Its se
 copies the sender's (RFC 8762 §4.3, stateless mode).
 
 **Registered senders only** (issue 11, issue 12 item 4). The collector's reflector is given the
-registered devices' keys (:class:`collector.probekeys.ProbeKeys`): it answers only an
+registered devices' keys (:class:`collector.auth.probekeys.ProbeKeys`): it answers only an
 authenticated probe (SSID + HMAC TLV, :mod:`likavillkor.stamp`) whose HMAC matches the key of a
 device with that SSID, and whose sender timestamp is newer than that device's last one (a
 replayed probe is refused). Such a probe is that device's evidence of life (``on_alive``): the
@@ -72,7 +72,7 @@ class _Protocol(asyncio.DatagramProtocol):
 class Reflector:
     """``await start(host, port)``, ``await stop()``; ``counters`` and ``port`` for observers.
 
-    ``keys`` (``collector.probekeys.ProbeKeys``): answer registered, authenticated senders only;
+    ``keys`` (``collector.auth.probekeys.ProbeKeys``): answer registered, authenticated senders only;
     ``on_alive(device_id, at)`` is called for each of their probes (from the reflector's thread:
     keep it to a dict assignment)."""
 

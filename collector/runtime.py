@@ -146,7 +146,7 @@ class Runtime:
         self.own_gaps = 0
         #: signed path probes seen by the reflector's thread: device -> time (issue 11), drained by tick()
         self._probe_seen: dict[str, float] = {}
-        self.probe_keys: Any = None  # collector.probekeys.ProbeKeys, when the reflector runs
+        self.probe_keys: Any = None  # collector.auth.probekeys.ProbeKeys, when the reflector runs
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
         self._inbox: deque[tuple[str, bytes, float]] | None = deque() if config.ingest.mode == "thread" else None
@@ -224,7 +224,7 @@ class Runtime:
             return
         try:
             mod = importlib.import_module("collector.reflector")
-            from collector.probekeys import ProbeKeys, load_or_create_secret
+            from collector.auth.probekeys import ProbeKeys, load_or_create_secret
 
             # registered senders only (issue 11, issue 12): the roster's devices, signed probes
             self.probe_keys = ProbeKeys(load_or_create_secret(self.config.data_path), self.index.roster.devices)
@@ -418,7 +418,7 @@ class Runtime:
         not run or the device is on no roster."""
         if self.probe_keys is None or not self.index.known(device_id):
             return None
-        from collector.probekeys import ssid_for
+        from collector.auth.probekeys import ssid_for
 
         port = self.reflector[0].port if self.reflector is not None else None
         return {"ssid": ssid_for(device_id), "key": self.probe_keys.key_for(device_id).hex(), "port": port}

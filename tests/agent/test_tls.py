@@ -1,5 +1,5 @@
 """The agent over TLS with user name and password, using the very credentials file that
-``collector.brokerauth`` writes for a device, against the shipped Mosquitto config (ACL per device)."""
+``collector.auth.broker`` writes for a device, against the shipped Mosquitto config (ACL per device)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import time
 from pathlib import Path
 
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from likavillkor import wire
 from likavillkor.topics import DEVICE_WILDCARD
 from tests.agent.conftest import agent_env, spawn_agent
@@ -33,13 +33,13 @@ def test_agent_publishes_over_tls_with_password(tmp_path: Path) -> None:
     (tmp_path / "roster.toml").write_text(ROSTER)
     out = tmp_path / "credentials"
     port = free_port()
-    assert brokerauth.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
+    assert broker_cli.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
                             "--mqtt-url", f"mqtts://localhost:{port}", "--ca-file", str(pki.ca_cert)]) == 0
     device_file = out / "devices" / "anna-ipad.toml"
-    collector_pw = brokerauth.read_credentials_password((out / "collector-mqtt.toml").read_text())
+    collector_pw = broker_cli.read_credentials_password((out / "collector-mqtt.toml").read_text())
     conf = conf_for_test(port=port, pki=pki, auth_dir=out / "broker", data_dir=tmp_path / "data")
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
-        collector = TlsClient(broker.host, broker.port, pki.ca_cert, brokerauth.COLLECTOR_USER, collector_pw,
+        collector = TlsClient(broker.host, broker.port, pki.ca_cert, broker_cli.COLLECTOR_USER, collector_pw,
                               client_id="collector-test")
         assert not collector.connect().is_failure
         collector.subscribe(DEVICE_WILDCARD)

@@ -69,7 +69,7 @@ def test_probe_key_for_a_roster_device_only(client_rt: tuple[TestClient, object]
     device is on no roster."""
     client, rt = client_rt
     assert client.get("/api/devices/dev-a/probe-key").status_code == 404  # the tests' reflector is off
-    from collector.probekeys import ProbeKeys
+    from collector.auth.probekeys import ProbeKeys
 
     rt.probe_keys = ProbeKeys(b"x" * 32, ["dev-a"])  # type: ignore[attr-defined]
     doc = client.get("/api/devices/dev-a/probe-key").json()

@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from collector.auth import local_headers
 from likavillkor import wire
 from likavillkor.topics import device_topic
@@ -63,19 +63,19 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
     roster = tmp_path / "roster.toml"
     roster.write_text(_roster(time.time()))
     out = tmp_path / "credentials"
-    assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
+    assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
     port, http_port = free_port(), free_port()
     conf = conf_for_test(port=port, pki=pki, auth_dir=out / "broker", data_dir=tmp_path / "mqdata")
 
     def password(user: str) -> str:
-        path = out / ("collector-mqtt.toml" if user == brokerauth.COLLECTOR_USER else f"devices/{user}.toml")
-        pw = brokerauth.read_credentials_password(path.read_text())
+        path = out / ("collector-mqtt.toml" if user == broker_cli.COLLECTOR_USER else f"devices/{user}.toml")
+        pw = broker_cli.read_credentials_password(path.read_text())
         assert pw
         return pw
 
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
         creds = (out / "collector-mqtt.toml").read_text()
-        assert f'client_id = "{brokerauth.COLLECTOR_USER}"' in creds
+        assert f'client_id = "{broker_cli.COLLECTOR_USER}"' in creds
         config = tmp_path / "collector.toml"
         config.write_text(
             f'data_dir = "{tmp_path / "data"}"\nroster = "{roster}"\n\n'
@@ -121,7 +121,7 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
                 assert bo.publish(device_topic("bo-ipad", "sample"), _sample("bo-ipad", boot, seq)).value == 0
                 sent += 1
             # the attack: anna's own login, with the collector's client id, then with bo's agent's
-            for stolen in (brokerauth.COLLECTOR_USER, "likavillkor-collector", "lv-agent-bo-ipad"):
+            for stolen in (broker_cli.COLLECTOR_USER, "likavillkor-collector", "lv-agent-bo-ipad"):
                 evil = TlsClient(
                     broker.host, broker.port, pki.ca_cert, "anna-ipad", password("anna-ipad"), client_id=stolen
                 )
@@ -158,10 +158,10 @@ def test_a_one_shot_selftest_beside_the_running_agent_does_not_take_its_connecti
     roster = tmp_path / "roster.toml"
     roster.write_text(_roster(time.time()))
     out = tmp_path / "credentials"
-    assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
+    assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
     port = free_port()
     conf = conf_for_test(port=port, pki=pki, auth_dir=out / "broker", data_dir=tmp_path / "mqdata")
-    collector_pw = brokerauth.read_credentials_password((out / "collector-mqtt.toml").read_text())
+    collector_pw = broker_cli.read_credentials_password((out / "collector-mqtt.toml").read_text())
     config = tmp_path / "agent.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "state"}"\n'
@@ -177,9 +177,9 @@ def test_a_one_shot_selftest_beside_the_running_agent_does_not_take_its_connecti
             broker.host,
             broker.port,
             pki.ca_cert,
-            brokerauth.COLLECTOR_USER,
+            broker_cli.COLLECTOR_USER,
             collector_pw,
-            client_id=brokerauth.COLLECTOR_USER,
+            client_id=broker_cli.COLLECTOR_USER,
         )
         assert not watcher.connect().is_failure
         watcher.subscribe("likavillkor/v1/devices/bo-ipad/+")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from tests.deploy.mqttclient import TlsClient
 from tests.deploy.pki import Pki, make_pki
 from tests.support.services import free_port, running_mosquitto_with_conf
@@ -49,9 +49,9 @@ def test_host_broker_loads_the_generated_logins_only_without_a_nested_include_di
     pki = make_pki(tmp_path / "tls")
     (tmp_path / "roster.toml").write_text(ROSTER)
     out = tmp_path / "credentials"
-    assert brokerauth.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
+    assert broker_cli.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
                             "--mqtt-url", "mqtts://localhost:8883"]) == 0
-    password = brokerauth.read_credentials_password((out / "devices" / "ks-pc-01.toml").read_text())
+    password = broker_cli.read_credentials_password((out / "devices" / "ks-pc-01.toml").read_text())
     port = free_port()
     conf = _host_conf_d(tmp_path, port, pki, out, old_way=old_way)
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:

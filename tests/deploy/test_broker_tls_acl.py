@@ -1,6 +1,6 @@
 """The broker as a municipality runs it: a real Mosquitto started from deploy/mosquitto/mosquitto.conf
 with TLS (a CA and server certificate made here by openssl) and the password and ACL files that
-``collector.brokerauth`` generates from a roster. Each member's device may speak only for itself,
+``collector.auth.broker`` generates from a roster. Each member's device may speak only for itself,
 and nobody gets in without a password."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from collector.auth import local_headers
 from likavillkor import wire
 from likavillkor.topics import DEVICE_WILDCARD, device_topic
@@ -56,9 +56,9 @@ class Deployment:
     roster: Path
 
     def password(self, user: str) -> str:
-        path = (self.out / "collector-mqtt.toml") if user == brokerauth.COLLECTOR_USER \
+        path = (self.out / "collector-mqtt.toml") if user == broker_cli.COLLECTOR_USER \
             else (self.out / "devices" / f"{user}.toml")
-        pw = brokerauth.read_credentials_password(path.read_text())
+        pw = broker_cli.read_credentials_password(path.read_text())
         assert pw
         return pw
 
@@ -81,7 +81,7 @@ def _deploy(tmp: Path, roster_text: str) -> tuple[Pki, Path, Path]:
     roster = tmp / "roster.toml"
     roster.write_text(roster_text)
     out = tmp / "credentials"
-    assert brokerauth.main(["--roster", str(roster), "--out", str(out),
+    assert broker_cli.main(["--roster", str(roster), "--out", str(out),
                             "--mqtt-url", "mqtts://localhost:8883"]) == 0
     return pki, out, roster
 
@@ -103,7 +103,7 @@ def _round_trip(client: TlsClient, own_device: str) -> None:
 
 
 def test_collector_receives_what_devices_publish_on_their_own_topics(deployment: Deployment) -> None:
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     anna, bo = deployment.connected("anna-ipad"), deployment.connected("bo-ipad")
     try:
         assert [r.value for r in collector.subscribe(DEVICE_WILDCARD)] == [1]
@@ -118,7 +118,7 @@ def test_collector_receives_what_devices_publish_on_their_own_topics(deployment:
 
 
 def test_device_cannot_publish_on_another_devices_topics(deployment: Deployment) -> None:
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     anna = deployment.connected("anna-ipad")
     try:
         collector.subscribe("likavillkor/v1/#")
@@ -137,7 +137,7 @@ def test_device_cannot_publish_on_another_devices_topics(deployment: Deployment)
 
 
 def test_device_cannot_read_other_devices_messages(deployment: Deployment) -> None:
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     anna, bo = deployment.connected("anna-ipad"), deployment.connected("bo-ipad")
     try:
         collector.subscribe(DEVICE_WILDCARD)
@@ -154,7 +154,7 @@ def test_device_cannot_read_other_devices_messages(deployment: Deployment) -> No
 def test_device_will_and_retained_status_reach_the_collector_only_on_its_own_topic(deployment: Deployment) -> None:
     """The agent keeps a retained status and a will on its own status topic (agent/mqtt.py)."""
     status = device_topic("anna-ipad", "status")
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     try:
         collector.subscribe(DEVICE_WILDCARD)
         anna = deployment.connected("anna-ipad", will=(status, b"offline"))
@@ -165,7 +165,7 @@ def test_device_will_and_retained_status_reach_the_collector_only_on_its_own_top
         assert (will.topic, will.payload) == (status, b"offline")
     finally:
         collector.close()
-    late = deployment.connected(brokerauth.COLLECTOR_USER)  # retained: a restarted collector sees it
+    late = deployment.connected(broker_cli.COLLECTOR_USER)  # retained: a restarted collector sees it
     try:
         late.subscribe(status)
         assert late.next_message().payload == b"offline"
@@ -175,7 +175,7 @@ def test_device_will_and_retained_status_reach_the_collector_only_on_its_own_top
         assert not cleaner.publish(status, b"", retain=True).is_failure
         cleaner.close()
     # a will on another device's topic: Mosquitto 2.0 may accept the login, but never delivers it
-    watcher = deployment.connected(brokerauth.COLLECTOR_USER)
+    watcher = deployment.connected(broker_cli.COLLECTOR_USER)
     try:
         watcher.subscribe(device_topic("bo-ipad", "status"))  # no retained status there yet
         watcher.subscribe(device_topic("anna-ipad", "sample"))
@@ -194,7 +194,7 @@ def test_device_will_and_retained_status_reach_the_collector_only_on_its_own_top
 
 
 def test_collector_publishes_nothing(deployment: Deployment) -> None:
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     try:
         assert collector.publish(device_topic("anna-ipad", "sample"), b"x").value == NOT_AUTHORIZED
         assert collector.publish("likavillkor/v1/anything", b"x").value == NOT_AUTHORIZED
@@ -254,7 +254,7 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         anna_before, bo_before = dep.password("anna-ipad"), dep.password("bo-ipad")
         # bo leaves the roster; anna's tablet is lost and gets a new password
         roster.write_text(ROSTER.replace('[[meeting.participant]]\nname = "Bo Berg"\ndevice_id = "bo-ipad"\n', ""))
-        assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883",
+        assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883",
                                 "--rotate-device", "anna-ipad"]) == 0
         assert not (out / "devices" / "bo-ipad.toml").exists()
         assert dep.password("anna-ipad") != anna_before
@@ -264,7 +264,7 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         assert _refused_within(dep, "anna-ipad", anna_before), "a rotated password still works"
         anna = dep.connected("anna-ipad")
         anna.close()
-        collector = dep.connected(brokerauth.COLLECTOR_USER)  # kept across the re-run
+        collector = dep.connected(broker_cli.COLLECTOR_USER)  # kept across the re-run
         collector.close()
 
 
@@ -333,7 +333,7 @@ def test_real_agent_with_its_credentials_file_reports_over_tls(deployment: Deplo
         .replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
         + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n"
     )
-    collector = deployment.connected(brokerauth.COLLECTOR_USER)
+    collector = deployment.connected(broker_cli.COLLECTOR_USER)
     collector.subscribe("likavillkor/v1/devices/bo-ipad/+")
     with open(tmp_path / "agent.log", "wb") as log:
         proc = subprocess.Popen([sys.executable, "-m", "agent", "monitor", "--config", str(config)],

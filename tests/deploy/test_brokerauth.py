@@ -1,4 +1,4 @@
-"""collector.brokerauth without a broker: the hash format against the real mosquitto_passwd, the
+"""collector.auth.broker (broker-credentials) without a broker: the hash format against the real mosquitto_passwd, the
 ACL text, keeping and rotating passwords, file modes, and clear refusals of bad input."""
 
 from __future__ import annotations
@@ -13,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from collector import brokerauth as ba
+from collector.auth import broker as ba
+from collector.auth import broker_files as bf
+from collector.auth import broker_passwords as bp
 from likavillkor.config import load
 from tests.support.services import require_binary
 
@@ -50,33 +52,33 @@ def test_hash_is_byte_identical_to_mosquitto_passwd(tmp_path: Path) -> None:
     pwfile = tmp_path / "pw"
     binary = require_binary("mosquitto_passwd")
     subprocess.run([binary, "-c", "-b", str(pwfile), "anna-ipad", "hemligt lösenord"], check=True, timeout=10)
-    hashes = ba.parse_password_file(pwfile.read_text())
+    hashes = bp.parse_password_file(pwfile.read_text())
     theirs = hashes["anna-ipad"]
-    assert ba.verify_password("hemligt lösenord", theirs)
-    assert not ba.verify_password("hemligt lösenord!", theirs)
+    assert bp.verify_password("hemligt lösenord", theirs)
+    assert not bp.verify_password("hemligt lösenord!", theirs)
     _, seven, iterations, salt_b64, _ = theirs.split("$")
-    ours = ba.hash_password("hemligt lösenord", salt=base64.b64decode(salt_b64), iterations=int(iterations))
+    ours = bp.hash_password("hemligt lösenord", salt=base64.b64decode(salt_b64), iterations=int(iterations))
     assert seven == "7" and ours == theirs
 
 
 @pytest.mark.parametrize("bad", ["", "$6$abc$def", "$7$101$!!!$???", "$7$0$AAAA$AAAA", "plain"])
 def test_verify_rejects_malformed_hashes(bad: str) -> None:
-    assert ba.verify_password("x", bad) is False
+    assert bp.verify_password("x", bad) is False
 
 
 def test_each_hash_has_its_own_salt() -> None:
-    a, b = ba.hash_password("same"), ba.hash_password("same")
-    assert a != b and ba.verify_password("same", a) and ba.verify_password("same", b)
+    a, b = bp.hash_password("same"), bp.hash_password("same")
+    assert a != b and bp.verify_password("same", a) and bp.verify_password("same", b)
 
 
 def test_new_passwords_are_long_random_and_never_parse_as_toml_values() -> None:
-    pws = {ba.new_password() for _ in range(200)}
+    pws = {bp.new_password() for _ in range(200)}
     assert len(pws) == 200
-    assert all(len(p) == ba.PASSWORD_LENGTH and p[0].isalpha() and p.isalnum() for p in pws)
+    assert all(len(p) == bp.PASSWORD_LENGTH and p[0].isalpha() and p.isalnum() for p in pws)
 
 
 def test_acl_gives_each_device_its_own_prefix_and_the_collector_read_only() -> None:
-    acl = ba.render_acl(["b", "a"], collector_user="coll")
+    acl = bf.render_acl(["b", "a"], collector_user="coll")
     blocks = [blk.strip().splitlines() for blk in acl.split("\n\n")]
     rules = {b[-2]: b[-1] for b in blocks if len(b) >= 2 and b[-2].startswith("user ")}
     assert rules == {"user coll": "topic read likavillkor/v1/#",
@@ -89,7 +91,7 @@ def test_acl_gives_each_device_its_own_prefix_and_the_collector_read_only() -> N
 
 
 def test_auth_conf_refuses_anonymous() -> None:
-    conf = ba.render_auth_conf("/mosquitto/auth/")
+    conf = bf.render_auth_conf("/mosquitto/auth/")
     settings = [line for line in conf.splitlines() if not line.startswith("#")]
     assert settings == ["allow_anonymous false", "password_file /mosquitto/auth/passwords",
                                      "acl_file /mosquitto/auth/acl"]
@@ -101,20 +103,20 @@ def test_plan_keeps_rotates_and_creates() -> None:
     def make() -> str:
         return f"pw{next(counter)}"
 
-    old = ba.hash_password("old")
-    kept = ba.plan_user("u", existing_hash=old, existing_password="old", rotate=False, make_password=make)
-    assert (kept.action, kept.hash, kept.password) == (ba.Action.KEPT, old, "old")
-    rotated = ba.plan_user("u", existing_hash=old, existing_password="old", rotate=True, make_password=make)
-    assert rotated.action is ba.Action.ROTATED and rotated.password == "pw0"
-    assert ba.verify_password("pw0", rotated.hash)
-    new = ba.plan_user("u", existing_hash=None, existing_password=None, rotate=False, make_password=make)
-    assert new.action is ba.Action.NEW and ba.verify_password("pw1", new.hash)
-    hash_only = ba.plan_user("u", existing_hash=old, existing_password=None, rotate=False, make_password=make)
-    assert (hash_only.action, hash_only.hash, hash_only.password) == (ba.Action.KEPT_HASH_ONLY, old, None)
+    old = bp.hash_password("old")
+    kept = bp.plan_user("u", existing_hash=old, existing_password="old", rotate=False, make_password=make)
+    assert (kept.action, kept.hash, kept.password) == (bp.Action.KEPT, old, "old")
+    rotated = bp.plan_user("u", existing_hash=old, existing_password="old", rotate=True, make_password=make)
+    assert rotated.action is bp.Action.ROTATED and rotated.password == "pw0"
+    assert bp.verify_password("pw0", rotated.hash)
+    new = bp.plan_user("u", existing_hash=None, existing_password=None, rotate=False, make_password=make)
+    assert new.action is bp.Action.NEW and bp.verify_password("pw1", new.hash)
+    hash_only = bp.plan_user("u", existing_hash=old, existing_password=None, rotate=False, make_password=make)
+    assert (hash_only.action, hash_only.hash, hash_only.password) == (bp.Action.KEPT_HASH_ONLY, old, None)
     # a credentials file whose password no longer matches the hash wins: the hash is redone
-    drifted = ba.plan_user("u", existing_hash=old, existing_password="other", rotate=False, make_password=make)
-    assert drifted.action is ba.Action.KEPT and ba.verify_password("other", drifted.hash)
-    _, revoked = ba.plan_all(["u"], existing_hashes={"u": old, "gone": old}, existing_passwords={}, rotate=False)
+    drifted = bp.plan_user("u", existing_hash=old, existing_password="other", rotate=False, make_password=make)
+    assert drifted.action is bp.Action.KEPT and bp.verify_password("other", drifted.hash)
+    _, revoked = bp.plan_all(["u"], existing_hashes={"u": old, "gone": old}, existing_passwords={}, rotate=False)
     assert revoked == ["gone"]
 
 
@@ -130,7 +132,7 @@ def test_files_modes_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
     assert 'device_id = "cecilia-ipad"' in device and 'username = "cecilia-ipad"' in device
     assert 'url = "mqtts://mqtt.kommun.example:8883"' in device
     env = (out / "collector.env").read_text()
-    assert f"LIKAVILLKOR_COLLECTOR__MQTT__USERNAME={ba.COLLECTOR_USER}\n" in env
+    assert f"LIKAVILLKOR_COLLECTOR__MQTT__USERNAME={bp.COLLECTOR_USER}\n" in env
     assert _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883")[0] == 0
     assert {f: f.read_bytes() for f in files} == before
     assert _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883", "--rotate")[0] == 0
@@ -139,11 +141,11 @@ def test_files_modes_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
 
 def test_lost_credentials_file_keeps_the_hash_and_warns(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     _, out = _run(tmp_path)
-    hashes = ba.parse_password_file((out / "broker" / "passwords").read_text())
+    hashes = bp.parse_password_file((out / "broker" / "passwords").read_text())
     (out / "devices" / "david-ipad.toml").unlink()
-    with caplog.at_level(logging.WARNING, logger="collector.brokerauth"):
+    with caplog.at_level(logging.WARNING, logger="collector.auth.broker"):
         assert _run(tmp_path)[0] == 0
-    assert ba.parse_password_file((out / "broker" / "passwords").read_text())["david-ipad"] == hashes["david-ipad"]
+    assert bp.parse_password_file((out / "broker" / "passwords").read_text())["david-ipad"] == hashes["david-ipad"]
     assert not (out / "devices" / "david-ipad.toml").exists()
     assert [r.getMessage().split(":")[0] for r in caplog.records] == ["david-ipad"]
     assert _run(tmp_path, ROSTER, "--rotate-device", "david-ipad")[0] == 0
@@ -153,7 +155,7 @@ def test_lost_credentials_file_keeps_the_hash_and_warns(tmp_path: Path, caplog: 
 @pytest.mark.parametrize(("roster_extra", "args", "message"), [
     ('\n[[device]]\nid = "evil/+"\n', (), "cannot be an MQTT user name"),
     ('\n[[device]]\nid = "a:b"\n', (), "cannot be an MQTT user name"),
-    (f'\n[[device]]\nid = "{ba.COLLECTOR_USER}"\n', (), "collector's user name"),
+    (f'\n[[device]]\nid = "{bp.COLLECTOR_USER}"\n', (), "collector's user name"),
     ("", ("--rotate-device", "nobodys-ipad"), "not a device in the roster"),
     ("\n[[meeting]]\nid = 'x'\n", (), "roster.toml"),
     ("", ("--mqtt-url", "https://likavillkor.kommun.example"), "expected mqtts://host:8883"),
@@ -185,7 +187,7 @@ def test_device_file_is_a_valid_agent_config(tmp_path: Path) -> None:
     cfg = load(path, AgentConfig)
     assert (cfg.device_id, cfg.mqtt.username, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls, cfg.mqtt.ca_file) == (
         "david-ipad", "david-ipad", "likavillkor.kommun.example", 8883, True, "/etc/likavillkor/ca.crt")
-    assert cfg.mqtt.password == ba.read_credentials_password(path.read_text())
+    assert cfg.mqtt.password == bf.read_credentials_password(path.read_text())
 
 
 def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
@@ -197,8 +199,8 @@ def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
     env = dict(line.split("=", 1) for line in (out / "collector.env").read_text().splitlines())
     from_env = load(None, CollectorConfig, env_prefix="LIKAVILLKOR_COLLECTOR", environ=env)
     assert from_toml.mqtt == from_env.mqtt
-    assert (from_env.mqtt.url, from_env.mqtt.username) == ("mqtts://mosquitto.internal:8883", ba.COLLECTOR_USER)
-    assert len(from_env.mqtt.password) == ba.PASSWORD_LENGTH
+    assert (from_env.mqtt.url, from_env.mqtt.username) == ("mqtts://mosquitto.internal:8883", bp.COLLECTOR_USER)
+    assert len(from_env.mqtt.password) == bp.PASSWORD_LENGTH
 
 
 def test_reachable_through_the_collector_cli(tmp_path: Path) -> None:
@@ -212,8 +214,8 @@ def test_reachable_through_the_collector_cli(tmp_path: Path) -> None:
     # the collector CLI's `broker-credentials` subcommand hands its remaining arguments over
     rest = ["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]
     assert cmd_broker_credentials(argparse.Namespace(rest=rest)) == 0
-    users = ba.parse_password_file((out / "broker" / "passwords").read_text())
-    assert set(users) == {ba.COLLECTOR_USER, "cecilia-ipad", "david-ipad"}
+    users = bp.parse_password_file((out / "broker" / "passwords").read_text())
+    assert set(users) == {bp.COLLECTOR_USER, "cecilia-ipad", "david-ipad"}
 
 
 def test_group_makes_the_broker_files_readable_by_the_broker_group(tmp_path: Path) -> None:

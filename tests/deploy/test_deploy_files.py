@@ -19,7 +19,7 @@ import jsonschema
 import pytest
 import yaml
 
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from collector.cli import build_parser as collector_parser
 from collector.config import ENV_PREFIX as COLLECTOR_ENV
 from collector.config import CollectorConfig
@@ -108,12 +108,12 @@ def test_collector_service_settings_are_real_config_keys_and_a_real_command(tmp_
     roster = tmp_path / "roster.toml"
     roster.write_text((DEPLOY / "roster.example.toml").read_text(encoding="utf-8"))
     out = tmp_path / "credentials"
-    assert brokerauth.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://h:8883"]) == 0
+    assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://h:8883"]) == 0
     for line in (out / "collector.env").read_text().splitlines():
         key, _, value = line.partition("=")
         env[key] = value
     cfg = load(None, CollectorConfig, env_prefix=COLLECTOR_ENV, environ=env)  # unknown keys raise
-    assert cfg.mqtt.url.startswith("mqtts://") and cfg.mqtt.username == brokerauth.COLLECTOR_USER
+    assert cfg.mqtt.url.startswith("mqtts://") and cfg.mqtt.username == broker_cli.COLLECTOR_USER
     tls = "/etc/likavillkor/tls"
     assert (cfg.http.tls_cert, cfg.http.tls_key) == (f"{tls}/server.crt", f"{tls}/server.key")
     assert cfg.influx.url == "http://influxdb:8086"
@@ -259,7 +259,7 @@ def test_example_roster_parses_with_a_teams_and_a_secret_compodium_meeting(tmp_p
     assert {p.role for p in ks.participants} == {Role.LEDAMOT, Role.ERSATTARE}
     assert ks.start < ks.end and sn.start < sn.end
     out = tmp_path / "credentials"
-    assert brokerauth.main(["--roster", str(DEPLOY / "roster.example.toml"), "--out", str(out),
+    assert broker_cli.main(["--roster", str(DEPLOY / "roster.example.toml"), "--out", str(out),
                             "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]) == 0
     assert {p.stem for p in (out / "devices").glob("*.toml")} == set(roster.devices)
 
@@ -311,7 +311,7 @@ def test_compose_mounts_every_file_the_collector_config_reads(tmp_path: Path) ->
         source, target = _interpolate(volume, _env_example()).split(":")[:2]
         mounts[target] = source
     cfg = _compose_collector_config(tmp_path)
-    site_layout = {"credentials/broker/passwords": brokerauth.Layout(Path("credentials")).passwords}
+    site_layout = {"credentials/broker/passwords": broker_cli.Layout(Path("credentials")).passwords}
     for key, path in _path_settings(cfg).items():
         target = next((t for t in mounts if path == t or path.startswith(t.rstrip("/") + "/")), None)
         assert target is not None, f"{key} = {path}: not inside any of the collector's mounts {sorted(mounts)}"
@@ -327,7 +327,7 @@ def test_example_config_reads_the_password_file_where_broker_credentials_writes_
     """collector.example.toml's device_passwords is the file `broker-credentials --out
     /etc/likavillkor/credentials` (docs/operations.md, the unit, install.sh) writes."""
     cfg = load(DEPLOY / "collector.example.toml", CollectorConfig)
-    assert Path(cfg.http.device_passwords) == brokerauth.Layout(Path("/etc/likavillkor/credentials")).passwords
+    assert Path(cfg.http.device_passwords) == broker_cli.Layout(Path("/etc/likavillkor/credentials")).passwords
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert "--out /etc/likavillkor/credentials" in doc
     host = (DEPLOY / "host" / "collector.toml").read_text(encoding="utf-8")

@@ -33,7 +33,7 @@ COVERED: dict[str, tuple[str, ...]] = {
 VERBATIM = ("### With systemd on a Debian host", "### With Compose")
 
 
-#: the collector CLI's subcommands and actions (collector/cli.py, collector/auth.py)
+#: the collector CLI's subcommands and actions (collector/cli.py, collector/auth/users_cli.py)
 VERBS = {
     "run",
     "incidents",

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import brokerauth as ba
+from collector.auth import broker as ba
+from collector.auth import broker_files as bf
 from likavillkor import __version__
 from likavillkor.config import load
 from tests.deploy.pki import make_pki
@@ -61,7 +62,7 @@ def test_wheel_holds_the_collector_its_data_and_its_entry_points(built: tuple[Pa
         "collector/store/migrations/versions/0001_initial.py",
         "likavillkor/data/policy.toml",
         "agent/cli.py",
-        "collector/brokerauth.py",
+        "collector/auth/broker.py",
     ):
         assert needed in names, needed
     assert not any(n.startswith(("tests/", "build/")) or "__pycache__" in n for n in names)
@@ -265,7 +266,7 @@ def test_windows_bundles_are_complete_private_agent_configs(tmp_path: Path) -> N
         assert stat.S_IMODE((folder / "agent.toml").stat().st_mode) == 0o600
         cfg = load(folder / "agent.toml", AgentConfig)
         assert cfg.device_id == cfg.mqtt.username == device
-        assert cfg.mqtt.password == ba.read_credentials_password((out / "devices" / f"{device}.toml").read_text())
+        assert cfg.mqtt.password == bf.read_credentials_password((out / "devices" / f"{device}.toml").read_text())
         assert cfg.data_dir == "C:\\ProgramData\\Likavillkor\\state"
         assert cfg.mqtt.ca_file == cfg.collector.ca_file == "C:\\ProgramData\\Likavillkor\\ca.crt"
         assert cfg.collector.url == "https://likavillkor.kommun.se:8860" and measurement_gaps(cfg) == []

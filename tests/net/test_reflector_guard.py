@@ -12,7 +12,7 @@ import struct
 import time
 
 from agent.probes.path import PathProbeConfig, PathProber
-from collector.probekeys import ProbeKeys, ssid_for
+from collector.auth.probekeys import ProbeKeys, ssid_for
 from collector.reflector import Reflector
 from likavillkor import stamp
 from tests.net.asyncutil import sync

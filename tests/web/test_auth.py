@@ -12,7 +12,7 @@ from fastapi import Depends, FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
 from collector import auth
-from collector.auth import Auth, Principal, Role
+from collector.auth import Auth, Principal, Role, signing
 
 PW = "a long enough password"
 
@@ -124,7 +124,7 @@ def test_sessions_expire_are_signed_and_can_be_revoked(users: Path) -> None:
     csrf = signed_in(client, "ordf")
     cookie = client.cookies[auth.SESSION_COOKIE]
     body, mac = cookie.split(".")
-    forged = auth._b64(auth._unb64(body).replace(b'"r":"chair"', b'"r":"it"')) + "." + mac
+    forged = signing._b64(signing._unb64(body).replace(b'"r":"chair"', b'"r":"it"')) + "." + mac
     assert TestClient(client.app, cookies={auth.SESSION_COOKIE: forged}).get("/m/sn").status_code == 401
     assert a.counters.session_rejected == 1
     clock.t += 3601  # the expiry inside the signed cookie is checked on the server

@@ -15,7 +15,7 @@ import pytest
 
 from agent.config import collector_credentials, load_agent_config
 from agent.scheduler import Scheduler
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from tests.support.services import running_mosquitto
 from tests.web.conftest import Collector, make_collector
 
@@ -42,7 +42,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     workdir = tmp_path_factory.mktemp("device-auth")
     creds = workdir / "creds"
     with running_mosquitto(workdir / "mosquitto") as broker:
-        brokerauth.generate(DEVICES, brokerauth.Options(out=creds, mqtt_url=broker.url))
+        broker_cli.generate(DEVICES, broker_cli.Options(out=creds, mqtt_url=broker.url))
         c = make_collector(workdir, broker, http_extra=f'device_passwords = "{creds / "broker" / "passwords"}"')
         c.start()
         try:
@@ -112,7 +112,7 @@ def test_media_path_offer_only_for_the_devices_own_id(setup: Setup) -> None:
 def test_a_rotated_password_takes_effect_without_a_restart(setup: Setup) -> None:
     old = setup.credentials("dev-z")
     assert get(setup, "/api/devices/dev-z/meetings", basic(*old)).status_code == 200  # now cached
-    brokerauth.generate(DEVICES, brokerauth.Options(out=setup.creds, mqtt_url="mqtt://127.0.0.1:1883",
+    broker_cli.generate(DEVICES, broker_cli.Options(out=setup.creds, mqtt_url="mqtt://127.0.0.1:1883",
                                                     rotate=frozenset({"dev-z"})))
     new = setup.credentials("dev-z")
     assert new != old

@@ -10,7 +10,6 @@ import pytest
 from fastapi import Depends, FastAPI, Request
 from fastapi.testclient import TestClient
 
-from collector import brokerauth
 from collector.auth import (
     Auth,
     DeviceAuthMode,
@@ -18,6 +17,7 @@ from collector.auth import (
     Principal,
     UserFileError,
     add_user,
+    broker_passwords,
     is_loopback,
     parse_basic,
     resolve_device_auth,
@@ -76,7 +76,7 @@ class Clock:
 
 def test_password_file_cache_and_reload(tmp_path: Path) -> None:
     path = tmp_path / "passwords"
-    path.write_text(brokerauth.render_passwords({"dev-a": brokerauth.hash_password("secret-a")}))
+    path.write_text(broker_passwords.render_passwords({"dev-a": broker_passwords.hash_password("secret-a")}))
     clock = Clock()
     pw = DevicePasswords(path, cache_s=60, clock=clock)
     assert pw.verify("dev-a", "secret-a") and pw.verifications == 1
@@ -85,8 +85,8 @@ def test_password_file_cache_and_reload(tmp_path: Path) -> None:
     clock.t += 61
     assert pw.verify("dev-a", "secret-a") and pw.verifications == 3  # expired: checked again
     # a changed file is re-read at once; the old password's cached success does not survive it
-    path.write_text(brokerauth.render_passwords({"dev-a": brokerauth.hash_password("secret-a2"),
-                                                 "dev-b": brokerauth.hash_password("secret-b")}))
+    path.write_text(broker_passwords.render_passwords({"dev-a": broker_passwords.hash_password("secret-a2"),
+                                                 "dev-b": broker_passwords.hash_password("secret-b")}))
     assert not pw.verify("dev-a", "secret-a") and pw.verify("dev-a", "secret-a2") and pw.verify("dev-b", "secret-b")
     # a broken file keeps the last good hashes; a missing one lets nobody in
     path.write_text("not a password file\n")
@@ -130,7 +130,7 @@ def test_none_mode_is_open_and_passwords_mode_checks(tmp_path: Path) -> None:
     remote = TestClient(app_for(make_auth(tmp_path, DeviceAuthMode.NONE)), client=("10.0.0.5", 40000))
     assert remote.get("/api/devices/dev-a/meetings").status_code == 200
     path = tmp_path / "passwords"
-    path.write_text(brokerauth.render_passwords({"dev-a": brokerauth.hash_password("secret-a")}))
+    path.write_text(broker_passwords.render_passwords({"dev-a": broker_passwords.hash_password("secret-a")}))
     auth = make_auth(tmp_path, DeviceAuthMode.PASSWORDS, DevicePasswords(path))
     local = TestClient(app_for(auth), client=("127.0.0.1", 40000))
     assert local.get("/api/devices/dev-a/meetings").status_code == 401  # loopback is no password

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from agent.probes.bandwidth import Outcome, SpeedtestConfig, run_speedtest
-from collector import brokerauth
+from collector.auth import broker as broker_cli
 from tests.support.services import running_mosquitto
 from tests.web.conftest import Collector, make_collector
 from tests.web.security_support import open_download, reset, status_of
@@ -32,7 +32,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     workdir = tmp_path_factory.mktemp("speedtest-device")
     creds = workdir / "creds"
     with running_mosquitto(workdir / "mosquitto") as broker:
-        brokerauth.generate(("dev-a", "dev-b", "dev-z"), brokerauth.Options(out=creds, mqtt_url=broker.url))
+        broker_cli.generate(("dev-a", "dev-b", "dev-z"), broker_cli.Options(out=creds, mqtt_url=broker.url))
         c = make_collector(workdir, broker, http_extra=f'device_passwords = "{creds / "broker" / "passwords"}"')
         c.start()
         try:
@@ -43,7 +43,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
 
 def test_the_agents_speed_test_with_its_login_is_not_starved_by_anonymous_clients(setup: Setup) -> None:
     base = setup.collector.base
-    password = brokerauth.read_credentials_password((setup.creds / "devices" / "dev-a.toml").read_text())
+    password = broker_cli.read_credentials_password((setup.creds / "devices" / "dev-a.toml").read_text())
     assert password
     cfg = SpeedtestConfig(max_bytes=3_000_000, download_s=3.0, upload_s=3.0, deadline_s=40.0, threads=2)
     readers = []
