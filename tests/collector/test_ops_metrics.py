@@ -9,7 +9,7 @@ import time
 from types import SimpleNamespace
 
 from collector import metrics
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor import stamp
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import retention
+from collector.store import retention
 from collector.config import RetentionSection
 from collector.store import Store
 from collector.store import schema as s

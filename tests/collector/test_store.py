@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector import retention
+from collector.store import retention
 from collector.runtime import sample_row
 from collector.store import Store
 from collector.store import schema as s
