@@ -22,8 +22,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.probes.path import PathProbeConfig, PathProber
-from collector.probekeys import ProbeKeys, ssid_for
 from collector.peers.reflector import Reflector
+from collector.probekeys import ProbeKeys, ssid_for
 from likavillkor import stamp
 
 

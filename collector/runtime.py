@@ -23,8 +23,6 @@ from typing import Any
 
 import msgspec
 
-from collector.store import influx as fx
-from collector.store import retention
 from collector.config import CollectorConfig
 from collector.engine import (
     Action,
@@ -39,7 +37,8 @@ from collector.engine import (
     VerdictChanged,
 )
 from collector.mqtt.ingest import Ingestor
-from collector.store import Store
+from collector.store import Store, retention
+from collector.store import influx as fx
 from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 from likavillkor import wire
 from likavillkor.config import ConfigError

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector.store import influx as fx
 from collector.engine import (
     Action,
     ActionKind,
@@ -25,6 +24,7 @@ from collector.engine import (
     StateChanged,
     VerdictChanged,
 )
+from collector.store import influx as fx
 from likavillkor import wire
 from likavillkor.policy import load_policy
 from likavillkor.roster import Meeting, Participant, Role, Roster, System

@@ -12,8 +12,8 @@ import struct
 import time
 
 from agent.probes.path import PathProbeConfig, PathProber
-from collector.probekeys import ProbeKeys, ssid_for
 from collector.peers.reflector import Reflector
+from collector.probekeys import ProbeKeys, ssid_for
 from likavillkor import stamp
 from tests.net.asyncutil import sync
 
