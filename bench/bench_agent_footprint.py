@@ -23,7 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agent.probes.path import PathProbeConfig, PathProber
 from collector.auth.probekeys import ProbeKeys, ssid_for
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor import stamp
 
 

@@ -29,7 +29,7 @@ from tests.support.services import wait_port
 
 def measure(rate_mbit: float, seconds: float) -> None:
     with NetNs() as ns:
-        ns.popen([sys.executable, "-m", "collector.speedtest_server", "--host", ns.ns_ip, "--port", "8080"],
+        ns.popen([sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_port(ns.ns_ip, 8080)
         ns.shape(rate_mbit)

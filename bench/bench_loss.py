@@ -43,7 +43,7 @@ async def probe(host: str, seconds: float, rate_hz: float) -> tuple[dict[str, ob
 
 def measure(percent: int, seconds: float, rate_hz: float) -> None:
     with NetNs() as ns:
-        proc = ns.popen([sys.executable, "-m", "collector.reflector", "--host", ns.ns_ip, "--port", "8862"],
+        proc = ns.popen([sys.executable, "-m", "collector.peers.reflector", "--host", ns.ns_ip, "--port", "8862"],
                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
         assert proc.stdout is not None
         proc.stdout.readline()

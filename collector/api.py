@@ -162,8 +162,8 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
         runtime.record_mediapath(device_id, str(meeting) if meeting else None, result)
 
     specs: list[tuple[str, str, Any]] = [
-        ("collector.speedtest_server", "/speedtest", lambda mod: mod.router()),
-        ("collector.media_peer", "/api/mediapath", lambda mod: mod.router(on_mediapath)),
+        ("collector.peers.speedtest", "/speedtest", lambda mod: mod.router()),
+        ("collector.peers.media", "/api/mediapath", lambda mod: mod.router(on_mediapath)),
     ]
     for module, prefix, make in specs:
         try:

@@ -42,7 +42,7 @@ def _setup_logging(verbose: bool) -> None:
     if not verbose:  # Alembic announces every plugin it sets up; keep "Running upgrade ..." lines
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         # httpx logs one INFO line per request: one per InfluxDB write (every second). Failures are
-        # logged by the writer itself (collector/batchwriter.py), once per outage.
+        # logged by the writer itself (collector/store/batchwriter.py), once per outage.
         for noisy in QUIET_LOGGERS:
             logging.getLogger(noisy).setLevel(logging.WARNING)
 
@@ -293,7 +293,7 @@ def cmd_actions(args: argparse.Namespace) -> int:
 def cmd_forget(args: argparse.Namespace) -> int:
     """Delete one member's data from the database, then from InfluxDB when ``[influx]`` is set
     (docs/operations.md "Retention and deletion" says what is deleted and kept)."""
-    from collector import influx, retention
+    from collector.store import influx, retention
     from likavillkor.roster import load_body_table, load_roster
 
     cfg = _load_config(args.config)

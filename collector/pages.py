@@ -918,10 +918,10 @@ def describe_meeting_view(app: Any) -> None:
     app.openapi = openapi
 
 
-# --- guards for routes defined elsewhere (collector.api, collector.media_peer) ------------------------
+# --- guards for routes defined elsewhere (collector.api, collector.peers.media) ------------------------
 
 def mediapath_guard(auth: Auth, deps: WebDeps) -> Callable[..., Any]:
-    """For ``collector.media_peer``'s router. Results (GET) are IT's. An offer (POST) made
+    """For ``collector.peers.media``'s router. Results (GET) are IT's. An offer (POST) made
 
     * with a member's self-test link must be for that member's device and meeting;
     * signed in (session or API token) needs staff;
@@ -989,7 +989,7 @@ async def _offer_of(request: Request) -> dict[str, Any]:
     """The offer's JSON object, {} when it is not one (the offer handler answers 400/413 itself).
     The body is read at most to the offer's limit (a chunked upload cannot exhaust memory) and kept on
     the request, so the handler reads the same bytes again."""
-    from collector.media_peer import MAX_SDP_BYTES
+    from collector.peers.media import MAX_SDP_BYTES
 
     body = getattr(request, "_body", None)
     if body is None:

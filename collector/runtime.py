@@ -23,8 +23,6 @@ from typing import Any
 
 import msgspec
 
-from collector import influx as fx
-from collector import retention
 from collector.config import CollectorConfig
 from collector.engine import (
     Action,
@@ -38,8 +36,9 @@ from collector.engine import (
     StateChanged,
     VerdictChanged,
 )
-from collector.ingest import Ingestor
-from collector.store import Store
+from collector.mqtt.ingest import Ingestor
+from collector.store import Store, retention
+from collector.store import influx as fx
 from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 from likavillkor import wire
 from likavillkor.config import ConfigError
@@ -133,7 +132,7 @@ class Runtime:
                                  rate_per_device=config.ingest.max_rate_per_device,
                                  burst=config.ingest.burst, log_every_s=config.ingest.log_every_s,
                                  lock=self.lock)
-        self.broker: Any = None  # collector.broker.PrivateBroker when spawned
+        self.broker: Any = None  # collector.mqtt.supervisor.PrivateBroker when spawned
         self.mqtt: Any = None  # collector.mqtt.MqttClient
         self.mqtt_url = config.mqtt.url
         self.reflector: Any = None
@@ -202,10 +201,10 @@ class Runtime:
         self.store.stop()
 
     def _start_mqtt(self) -> None:
-        from collector.mqtt import MqttClient
+        from collector.mqtt.client import MqttClient
 
         if not self.mqtt_url:
-            from collector.broker import PrivateBroker
+            from collector.mqtt.supervisor import PrivateBroker
 
             self.broker = PrivateBroker(self.config.data_path)
             self.broker.start()
@@ -223,7 +222,7 @@ class Runtime:
         if not self.config.reflector.enabled:
             return
         try:
-            mod = importlib.import_module("collector.reflector")
+            mod = importlib.import_module("collector.peers.reflector")
             from collector.auth.probekeys import ProbeKeys, load_or_create_secret
 
             # registered senders only (issue 11, issue 12): the roster's devices, signed probes
@@ -233,13 +232,13 @@ class Runtime:
             loop.run_until_complete(asyncio.wait_for(
                 reflector.start(self.config.reflector.host, self.config.reflector.port), 5))
         except Exception as exc:  # a missing or failing reflector must not stop monitoring
-            self.optional_modules["collector.reflector"] = f"not started: {exc}"
+            self.optional_modules["collector.peers.reflector"] = f"not started: {exc}"
             log.warning("reflector not started: %s", exc)
             return
         self.reflector = (reflector, loop)
         t = threading.Thread(target=loop.run_forever, name="reflector", daemon=True)
         t.start()
-        self.optional_modules["collector.reflector"] = "loaded"
+        self.optional_modules["collector.peers.reflector"] = "loaded"
 
     def _stop_reflector(self) -> None:
         if self.reflector is None:

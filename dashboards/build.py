@@ -3,7 +3,7 @@
     .venv/bin/python dashboards/build.py          # write dashboards/*.json
     .venv/bin/python dashboards/build.py --check  # exit 1 if a committed file differs
 
-The codes and texts come from the collector itself (``collector.influx`` for ``verdict_code`` and
+The codes and texts come from the collector itself (``collector.store.influx`` for ``verdict_code`` and
 ``state_code``, ``collector.web.i18n`` for the Swedish names), so a renumbered code or a renamed
 state changes the dashboards too. Every query is InfluxQL (InfluxDB 1.x; 2.x through a DBRP
 mapping; 3.x): see docs/dashboards.md and docs/influx-schema.md. tests/dashboards/ runs every
@@ -22,7 +22,7 @@ HERE = Path(__file__).resolve().parent
 if str(HERE.parent) not in sys.path:  # run as a script from anywhere
     sys.path.insert(0, str(HERE.parent))
 
-from collector.influx import STATE_CODES, VERDICT_CODES  # noqa: E402
+from collector.store.influx import STATE_CODES, VERDICT_CODES  # noqa: E402
 from collector.web.i18n import TEXT  # noqa: E402
 
 Json = dict[str, Any]

@@ -1,7 +1,7 @@
 """STAMP test packets (RFC 8762, unauthenticated mode): pure encode/decode, stdlib only.
 
 The agent's path probe (``agent.probes.path``) sends *session-sender* packets to the collector's
-*session-reflector* (``collector.reflector``), which answers each with a reflector packet that
+*session-reflector* (``collector.peers.reflector``), which answers each with a reflector packet that
 echoes the sender's sequence number, timestamp and error estimate and adds its own receive and
 transmit timestamps. Round-trip time, jitter and loss follow (H1, H2: the path must be stable).
 

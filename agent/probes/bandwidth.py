@@ -12,7 +12,7 @@ The meeting needs bandwidth (Microsoft: meetings 2.5 Mbit/s up / 4 Mbit/s down r
 The client is speedtest-cli 2.1.3 (``import speedtest``). It always fetches speedtest.net's
 configuration, even for a "mini" server; against the collector this module supplies that
 configuration itself (``_CollectorSpeedtest.get_config``) and the server
-``{collector}/speedtest/upload.php`` (``collector.speedtest_server``). Against the public network it
+``{collector}/speedtest/upload.php`` (``collector.peers.speedtest``). Against the public network it
 uses HTTPS (``secure=True``); when speedtest.net cannot be reached the result says so plainly and,
 for ``target = "auto"``, the collector is measured instead.
 

@@ -3,7 +3,7 @@
 The member's path must carry sound and image in real time, stably (H1); when it degrades the
 meeting is adjourned (H2, H15). This probe measures what the meeting traffic will meet, with a
 load too small to disturb it: 44-octet UDP packets to the collector's reflector
-(``collector.reflector``) and back.
+(``collector.peers.reflector``) and back.
 
 - ``rtt_ms``: median round-trip time of the probes answered in the window.
 - ``jitter_ms``: RFC 3550 interarrival jitter, J += (|D| − J)/16 over consecutive replies, where D

@@ -19,8 +19,8 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config as AlembicConfig
 
-from collector.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
 from collector.store import schema
+from collector.store.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
 
 log = logging.getLogger(__name__)
 

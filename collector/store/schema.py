@@ -2,7 +2,7 @@
 
 ``samples`` keeps every stored sample once (unique ``device_id, msg_id``), so "samples published
 = samples stored" can be proved by counting. ``samples``, ``incidents``, ``state_changes`` and
-``actions`` hold personal data: ``collector.retention`` purges them and ``forget`` deletes one member.
+``actions`` hold personal data: ``collector.store.retention`` purges them and ``forget`` deletes one member.
 """
 
 from __future__ import annotations

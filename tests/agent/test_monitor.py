@@ -11,7 +11,7 @@ import pytest
 from agent.config import AgentConfig
 from agent.identity import Identity
 from agent.monitor import Monitor, SampleSources
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor import wire
 from likavillkor.config import loads
 from likavillkor.wire import LinkType

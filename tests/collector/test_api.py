@@ -115,8 +115,8 @@ def test_health_metrics_openapi(client_rt: tuple[TestClient, object]) -> None:
 def test_optional_routers_mounted_and_mediapath_results_recorded(client_rt: tuple[TestClient, object]) -> None:
     client, rt = client_rt
     modules = client.get("/api/health").json()["modules"]
-    assert modules.get("collector.speedtest_server") == "loaded", modules
-    assert modules.get("collector.media_peer") == "loaded", modules
+    assert modules.get("collector.peers.speedtest") == "loaded", modules
+    assert modules.get("collector.peers.media") == "loaded", modules
     assert client.get("/speedtest/latency.txt").text == "test=test"
     # the callback the media peer calls with each result: known devices recorded, strangers not
     from collector.store import schema as s

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.engine import Incident
-from collector.influx import InfluxWriter, V1Transport, V2Transport, incident_line, line, sample_line
+from collector.store.influx import InfluxWriter, V1Transport, V2Transport, incident_line, line, sample_line
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
@@ -114,8 +114,8 @@ def test_v1_transport_signs_in_to_an_influxdb_1x_with_authentication(tmp_path: P
     the writer keeps the points (issue 16: the v1 transport had no credentials setting)."""
     import httpx
 
-    from collector import influx
     from collector.config import InfluxSection
+    from collector.store import influx
 
     with running_influxdb1(tmp_path / "influx", auth=True) as db:
         admin = ("admin", "admin-secret-1")

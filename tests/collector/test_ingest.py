@@ -10,7 +10,7 @@ import msgspec
 import paho.mqtt.client as paho
 import pytest
 
-from collector.ingest import LogLimiter, RateLimiter, TokenBucket
+from collector.mqtt.ingest import LogLimiter, RateLimiter, TokenBucket
 from collector.store import schema as s
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
@@ -110,10 +110,10 @@ def test_engine_error_is_counted_not_raised(make_runtime: RuntimeFactory) -> Non
 def test_rejections_logged_once_per_reason_and_device(make_runtime: RuntimeFactory,
                                                        caplog: pytest.LogCaptureFixture) -> None:
     rt = make_runtime()
-    caplog.set_level(logging.WARNING, logger="collector.ingest")
+    caplog.set_level(logging.WARNING, logger="collector.mqtt.ingest")
     now = time.time()
     for i in range(50):
         rt.ingestor.handle(topic("dev-a"), b"{broken", now + i * 0.01)
         rt.ingestor.handle(topic("dev-b"), b"{broken", now + i * 0.01)
-    lines = [r.getMessage() for r in caplog.records if r.name == "collector.ingest"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "collector.mqtt.ingest"]
     assert len(lines) == 2 and rt.ingestor.counters.rejected["malformed"] == 100

@@ -7,7 +7,7 @@ import time
 import uuid
 from typing import Any
 
-from collector.ingest import SELFTEST_BURST
+from collector.mqtt.ingest import SELFTEST_BURST
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic

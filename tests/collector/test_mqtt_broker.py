@@ -14,7 +14,7 @@ from pathlib import Path
 import paho.mqtt.client as paho
 import pytest
 
-from collector.broker import PrivateBroker
+from collector.mqtt.supervisor import PrivateBroker
 from collector.store import schema as s
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory

@@ -15,11 +15,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from collector import influx, retention
 from collector.cli import main
 from collector.config import InfluxSection
-from collector.influx import InfluxWriter, V1Transport, line
-from collector.store import Store
+from collector.store import Store, influx, retention
+from collector.store.influx import InfluxWriter, V1Transport, line
 from tests.collector.test_ops_seed import MEMBERS, seed, table_dump
 from tests.support.databases import running_influxdb1
 

@@ -9,9 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from collector import retention
 from collector.config import RetentionSection
-from collector.store import Store
+from collector.store import Store, retention
 from collector.store import schema as s
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.test_ops_seed import put_meeting, put_member, table_dump

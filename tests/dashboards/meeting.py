@@ -1,5 +1,5 @@
 """A scripted meeting through the real engine, turned into InfluxDB points by the collector's own
-point functions (collector/influx.py), the way collector/runtime.py does it.
+point functions (collector/store/influx.py), the way collector/runtime.py does it.
 
 Kommunstyrelsen, three remote members on an injected clock (one sample a second each):
 - bo's iPad is on mobile data for a while, cecilia's on a phone's hotspot (H9);
@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from collector import influx as fx
 from collector.engine import (
     Action,
     ActionKind,
@@ -25,6 +24,7 @@ from collector.engine import (
     StateChanged,
     VerdictChanged,
 )
+from collector.store import influx as fx
 from likavillkor import wire
 from likavillkor.policy import load_policy
 from likavillkor.roster import Meeting, Participant, Role, Roster, System
@@ -90,7 +90,7 @@ class Runner:
         self.seq: dict[str, int] = {}
         self._apply(self.engine.broker(True, FIRST - 1))
 
-    # the collector's runtime._apply and write_current_state, through collector/influx.py
+    # the collector's runtime._apply and write_current_state, through collector/store/influx.py
     def _apply(self, changes: list[Any]) -> None:
         put = self.out.lines.append
         for ch in changes:

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from collector.influx import STATE_CODES, VERDICT_CODES
+from collector.store.influx import STATE_CODES, VERDICT_CODES
 from tests.dashboards import influxql as iq
 
 NAMES = ("ordforandepanel.json", "incidenthistorik.json", "enhetshalsa.json")

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from collector.engine import IncidentClosed, IncidentOpened, StateChanged
-from collector.influx import STATE_CODES, VERDICT_CODES, InfluxWriter, V1Transport
+from collector.store.influx import STATE_CODES, VERDICT_CODES, InfluxWriter, V1Transport
 from tests.dashboards import influxql as iq
 from tests.dashboards.meeting import (
     ANNA_SILENT_AT,

@@ -22,7 +22,7 @@ import importlib.metadata as md, json, sys
 import grafana_client
 import urllib3
 from grafana_client import GrafanaApi
-from collector.influx import V2Transport, meeting_verdict_line
+from collector.store.influx import V2Transport, meeting_verdict_line
 
 
 

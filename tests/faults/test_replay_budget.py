@@ -6,7 +6,7 @@ live rate (20/s, burst 60), and was dropped as ``rate_limited``: samples lost. P
 
 from __future__ import annotations
 
-from collector.ingest import RateLimiter
+from collector.mqtt.ingest import RateLimiter
 
 
 def test_backlog_of_an_hour_arrives_at_once_and_passes() -> None:

@@ -12,7 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
-from collector.media_peer import MediaPeerConfig, router
+from collector.peers.media import MediaPeerConfig, router
 
 config = MediaPeerConfig(return_width=320, return_height=240, return_fps=15.0,
                          connect_timeout_s=float(os.environ.get("MEDIAPATH_CONNECT_TIMEOUT_S", "10")))

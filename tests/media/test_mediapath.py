@@ -1,7 +1,7 @@
 """The media path between a real agent process and a real collector-side process over loopback,
 aiortc on both ends (H1: the room sees and hears the member, the member sees and hears the room).
 
-The collector side is a small uvicorn app mounting ``collector.media_peer.router`` at
+The collector side is a small uvicorn app mounting ``collector.peers.media.router`` at
 ``/api/mediapath`` (tests/media/mediapath_app.py); the agent side is ``python -m agent.media.mediapath``.
 """
 
@@ -275,7 +275,7 @@ def test_ice_servers_are_always_explicit() -> None:
     """aiortc falls back to a public Google STUN server when iceServers is None: both ends always pass
     the configured list, empty meaning host candidates only."""
     from agent.media import mediapath
-    from collector import media_peer
+    from collector.peers import media as media_peer
 
     for module in (mediapath, media_peer):
         assert module.rtc_configuration([]).iceServers == []

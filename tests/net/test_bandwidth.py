@@ -21,7 +21,7 @@ from agent.probes.bandwidth import (
     plan_transfers,
     run_speedtest,
 )
-from collector import speedtest_server
+from collector.peers import speedtest
 from likavillkor.wire import LinkType
 from tests.net.asyncutil import sync
 from tests.support.services import free_port
@@ -35,7 +35,7 @@ def test_plan_fits_the_budget() -> None:
             up = sum(plan.upload_sizes)
             assert down + up == plan.planned_bytes <= max_bytes
             assert plan.download_sizes and plan.upload_sizes
-    assert IMAGE_BYTES == speedtest_server.IMAGE_BYTES  # client and server agree on file sizes
+    assert IMAGE_BYTES == speedtest.IMAGE_BYTES  # client and server agree on file sizes
 
 
 def test_speedtest_cli_short_upload_body_is_avoided() -> None:
@@ -78,7 +78,7 @@ def test_router_bounds(speedtest_server: str) -> None:
 
 
 def speedtest_server_max() -> int:
-    return speedtest_server.DEFAULT_MAX_UPLOAD_BYTES
+    return speedtest.DEFAULT_MAX_UPLOAD_BYTES
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ from agent.checks.network_path import (
 )
 from agent.probes.bandwidth import BandwidthResult, Outcome, SpeedtestConfig
 from agent.probes.path import PathProbeConfig
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor.wire import CheckStatus, LinkType
 from tests.net.asyncutil import sync
 

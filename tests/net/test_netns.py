@@ -25,7 +25,7 @@ pytestmark = pytest.mark.netns
 
 
 def start_reflector(ns: NetNs, port: int = 8862) -> subprocess.Popen[bytes]:
-    proc = ns.popen([sys.executable, "-m", "collector.reflector", "--host", ns.ns_ip, "--port", str(port),
+    proc = ns.popen([sys.executable, "-m", "collector.peers.reflector", "--host", ns.ns_ip, "--port", str(port),
                      "--rate", "1000"],  # measurements at up to 250 probes/s from one source
                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
     assert proc.stdout is not None
@@ -81,7 +81,7 @@ async def test_cut_link_makes_probe_unreachable_and_restore_brings_it_back(ns: N
 
 @sync
 async def test_bandwidth_through_tbf_5_mbit_within_15_percent(ns: NetNs) -> None:
-    ns.popen([sys.executable, "-m", "collector.speedtest_server", "--host", ns.ns_ip, "--port", "8080"],
+    ns.popen([sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wait_port(ns.ns_ip, 8080)
     ns.shape(5)

@@ -10,7 +10,7 @@ from typing import cast
 import pytest
 
 from agent.probes.path import PathProbeConfig, PathProber
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor import stamp
 from tests.net.asyncutil import sync
 

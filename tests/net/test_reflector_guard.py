@@ -13,7 +13,7 @@ import time
 
 from agent.probes.path import PathProbeConfig, PathProber
 from collector.auth.probekeys import ProbeKeys, ssid_for
-from collector.reflector import Reflector
+from collector.peers.reflector import Reflector
 from likavillkor import stamp
 from tests.net.asyncutil import sync
 

@@ -98,7 +98,7 @@
       (st.failed && st.failed.length ? " · " + st.failed.join(", ") : "")));
     return box;
   }
-  // H13 roll-call helper: the latest media path check (collector.media_peer's result)
+  // H13 roll-call helper: the latest media path check (collector.peers.media's result)
   function mediapathNode(p) {
     var m = p.mediapath;
     if (!m) return badge("s-neutral", "question", T.no_check);

@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from collector.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
+from collector.store.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
 
 log = logging.getLogger(__name__)
 

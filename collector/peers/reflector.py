@@ -22,7 +22,7 @@ header's TTL.
 
 Run standalone (for tests and for a reflector on a separate host)::
 
-    python -m collector.reflector --host 0.0.0.0 --port 8862
+    python -m collector.peers.reflector --host 0.0.0.0 --port 8862
 """
 
 from __future__ import annotations

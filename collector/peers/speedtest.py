@@ -221,7 +221,7 @@ def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: 
 
 def main(argv: list[str] | None = None) -> None:
     """Serve only the speed-test routes (for tests and a stand-alone server):
-    ``python -m collector.speedtest_server --host 127.0.0.1 --port 8080`` -> ``/speedtest/...``."""
+    ``python -m collector.peers.speedtest --host 127.0.0.1 --port 8080`` -> ``/speedtest/...``."""
     import argparse
     import logging
 

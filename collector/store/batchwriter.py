@@ -1,6 +1,6 @@
 """A bounded queue in front of one background thread that writes items in batches.
 
-Shared by the InfluxDB output (:mod:`collector.influx`) and the store (:mod:`collector.store.db`).
+Shared by the InfluxDB output (:mod:`collector.store.influx`) and the store (:mod:`collector.store.db`).
 :meth:`BatchWriter.put` never blocks: when the queue is full the new item is dropped and counted.
 ``write_batch(items)`` raises on failure; the writer then retries with doubling back-off (up to
 ``retry_max_s``) according to its :class:`OnFailure` policy.
