@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from collector import retention
-from collector.runtime import sample_row
+from collector.runtime.rows import sample_row
 from collector.store import Store
 from collector.store import schema as s
 from tests.collector.helpers import sample
