@@ -163,7 +163,10 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
 
     specs: list[tuple[str, str, Any]] = [
         ("collector.speedtest_server", "/speedtest", lambda mod: mod.router()),
-        ("collector.media_peer", "/api/mediapath", lambda mod: mod.router(on_mediapath)),
+        ("collector.media_peer", "/api/mediapath",
+         lambda mod: mod.router(on_mediapath, mod.MediaPeerConfig(ice_servers=[  # [media] ice_servers
+             mod.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+             for s in runtime.config.media.ice_servers]))),
     ]
     for module, prefix, make in specs:
         try:
