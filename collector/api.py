@@ -163,7 +163,10 @@ def mount_optional(app: FastAPI, runtime: Any, dependencies: Sequence[Any] = ())
 
     specs: list[tuple[str, str, Any]] = [
         ("collector.peers.speedtest", "/speedtest", lambda mod: mod.router()),
-        ("collector.peers.media", "/api/mediapath", lambda mod: mod.router(on_mediapath)),
+        ("collector.peers.media", "/api/mediapath",
+         lambda mod: mod.router(on_mediapath, mod.MediaPeerConfig(ice_servers=[  # [media] ice_servers
+             mod.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+             for s in runtime.config.media.ice_servers]))),
     ]
     for module, prefix, make in specs:
         try:

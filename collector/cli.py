@@ -37,8 +37,9 @@ def _time(value: str) -> float:
 
 
 def _setup_logging(verbose: bool) -> None:
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     if not verbose:  # Alembic announces every plugin it sets up; keep "Running upgrade ..." lines
         logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
         # httpx logs one INFO line per request: one per InfluxDB write (every second). Failures are
@@ -105,18 +106,30 @@ def cmd_run(args: argparse.Namespace) -> int:
 
     cfg = _load_config(args.config)
     private_data_dir(cfg.data_path)
-    if not _migrate_or_log(cfg.store_url):
+    from collector.store.commands import migrate_or_log
+
+    if not migrate_or_log(cfg.store_url):
         return 3
     runtime = Runtime(cfg)
     runtime.start()
     app = create_app(runtime)
     h = cfg.http
     # forwarded headers only from the configured proxies (uvicorn would trust loopback by default)
-    server = _server(uvicorn.Config(app, host=h.host, port=h.port, log_config=None,
-                                           access_log=False, ssl_certfile=h.tls_cert or None, ws_max_size=4096,
-                                           ssl_keyfile=h.tls_key or None, timeout_graceful_shutdown=3,
-                                           proxy_headers=bool(h.trusted_proxies),
-                                           forwarded_allow_ips=list(h.trusted_proxies) or None))
+    server = _server(
+        uvicorn.Config(
+            app,
+            host=h.host,
+            port=h.port,
+            log_config=None,
+            access_log=False,
+            ssl_certfile=h.tls_cert or None,
+            ws_max_size=4096,
+            ssl_keyfile=h.tls_key or None,
+            timeout_graceful_shutdown=3,
+            proxy_headers=bool(h.trusted_proxies),
+            forwarded_allow_ips=list(h.trusted_proxies) or None,
+        )
+    )
     scheme = "https" if h.tls_cert else "http"
     log.info("collector API on %s://%s:%d/api (docs: /docs), MQTT %s", scheme, h.host, h.port, runtime.mqtt_url)
     try:
@@ -127,137 +140,20 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _store(cfg: Any) -> Any:
-    from collector.store import Store, revisions
-
-    store = Store(cfg.store_url)
-    revisions.upgrade(store.engine)
-    return store
-
-
-def _safe_url(url: str) -> str:
-    import sqlalchemy as sa
-
-    return sa.engine.make_url(url).render_as_string(hide_password=True)
-
-
-def _migrate_or_log(url: str) -> bool:
-    """Upgrade to the head before anything starts; a failure is one log line (and False)."""
-    from collector.store import connect_engine, revisions
-
-    engine = connect_engine(url)
-    try:
-        revisions.upgrade(engine)
-    except revisions.MigrationError as exc:
-        log.error("database migration failed, not starting (%s): %s", _safe_url(url), exc)
-        return False
-    except Exception as exc:  # unreachable database and the like
-        log.error("database %s unusable, not starting: %s", _safe_url(url), str(exc).splitlines()[0][:300])
-        return False
-    finally:
-        engine.dispose()
-    return True
-
-
-def cmd_db(args: argparse.Namespace) -> int:
-    """Schema migrations on demand (``run`` upgrades at every start anyway)."""
-    import sqlalchemy as sa
-
-    from collector.store import connect_engine, revisions
-
-    cfg = _load_config(args.config)
-    if args.action == "history":
-        head = revisions.head()
-        for r in revisions.history():
-            print(f"{r.down_revision or 'base'} -> {r.revision}{' (head)' if r.revision == head else ''}: {r.doc}")
-        return 0
-    engine = connect_engine(cfg.store_url)
-    try:
-        if args.action == "current":
-            print(revisions.current(engine) or "base")
-        elif args.action == "upgrade":
-            revisions.upgrade(engine, args.revision or "head")
-            print(revisions.current(engine) or "base")
-        elif args.action == "downgrade":
-            if not args.revision:
-                print("db downgrade needs a revision (or base)", file=sys.stderr)
-                return 2
-            if args.revision == "base" and not args.yes and not _confirm_drop_all(_safe_url(cfg.store_url)):
-                print("db downgrade base: not confirmed, nothing changed (--yes skips the question)",
-                      file=sys.stderr)
-                return 2
-            revisions.downgrade(engine, args.revision)
-            print(revisions.current(engine) or "base")
-    except revisions.MigrationError as exc:
-        log.error("database migration failed (%s): %s", _safe_url(cfg.store_url), exc)
-        return 3
-    except sa.exc.SQLAlchemyError as exc:
-        log.error("database %s unusable: %s", _safe_url(cfg.store_url), str(exc).splitlines()[0][:300])
-        return 3
-    finally:
-        engine.dispose()
-    return 0
-
-
-def _confirm_drop_all(where: str, stdin: Any = None) -> bool:
-    """Ask before ``db downgrade base`` drops every table; only ``yes`` on the next line counts (no
-    terminal, end of input: no)."""
-    stdin = sys.stdin if stdin is None else stdin
-    print(f"db downgrade base DELETES EVERY TABLE in {where}: incidents, actions, verdicts, samples. "
-          "Type yes to go on: ", end="", file=sys.stderr, flush=True)
-    try:
-        answer = stdin.readline()
-    except (OSError, ValueError):
-        return False
-    return answer.strip().lower() == "yes"
-
-
-def cmd_backup(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from collector.store import backup
-
-    cfg = _load_config(args.config)
-    import os
-
-    os.umask(PRIVATE_UMASK)  # a backup holds everything the database holds
-    try:
-        info = backup.backup(cfg.store_url, Path(args.out), timeout_s=args.timeout)
-    except backup.BackupError as exc:
-        log.error("backup failed: %s", exc)
-        return 1
-    print(json.dumps({"backup": str(info.path), "dialect": str(info.dialect), "revision": info.revision}))
-    return 0
-
-
-def cmd_restore(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    import sqlalchemy as sa
-
-    from collector.store import backup, revisions
-
-    cfg = _load_config(args.config)
-    try:
-        info = backup.restore(cfg.store_url, Path(args.from_file), force=args.force, timeout_s=args.timeout)
-    except (backup.BackupError, revisions.MigrationError) as exc:
-        log.error("restore refused or failed: %s", exc)
-        return 1
-    except sa.exc.SQLAlchemyError as exc:
-        log.error("restore failed, database %s unusable: %s", _safe_url(cfg.store_url),
-                  str(exc).splitlines()[0][:300])
-        return 1
-    print(json.dumps({"restored": str(info.path), "dialect": str(info.dialect), "backup_revision": info.revision,
-                      "now_at": revisions.head()}))
-    return 0
-
-
 def cmd_incidents(args: argparse.Namespace) -> int:
     from collector.api import incidents_csv
+    from collector.store.commands import open_store
 
-    store = _store(_load_config(args.config))
-    rows = store.incidents(since=args.since, until=args.until, body=args.body, member=args.member,
-                           device=args.device, kind=args.kind, meeting=args.meeting)
+    store = open_store(_load_config(args.config))
+    rows = store.incidents(
+        since=args.since,
+        until=args.until,
+        body=args.body,
+        member=args.member,
+        device=args.device,
+        kind=args.kind,
+        meeting=args.meeting,
+    )
     if args.format == "csv":
         sys.stdout.write(incidents_csv(rows))
     else:
@@ -280,49 +176,20 @@ def cmd_actions(args: argparse.Namespace) -> int:
         if args.kind is None:
             r = client.get(url)
         else:
-            payload = {"kind": args.kind, "by": args.by, "member_id": args.member, "item": args.item,
-                       "note": args.note, "substitute_id": args.substitute}
+            payload = {
+                "kind": args.kind,
+                "by": args.by,
+                "member_id": args.member,
+                "item": args.item,
+                "note": args.note,
+                "substitute_id": args.substitute,
+            }
             r = client.post(url, json={k: v for k, v in payload.items() if v is not None})
     if r.status_code >= 300:
         print(f"error {r.status_code}: {r.text}", file=sys.stderr)
         return 1
     print(json.dumps(r.json(), ensure_ascii=False, indent=1))
     return 0
-
-
-def cmd_forget(args: argparse.Namespace) -> int:
-    """Delete one member's data from the database, then from InfluxDB when ``[influx]`` is set
-    (docs/operations.md "Retention and deletion" says what is deleted and kept)."""
-    from collector.store import influx, retention
-    from likavillkor.roster import load_body_table, load_roster
-
-    cfg = _load_config(args.config)
-    store = _store(cfg)
-    devices: set[str] = set()
-    in_roster = False
-    if cfg.roster_path.exists():
-        roster = load_roster(cfg.roster_path, bodies=load_body_table(cfg.bodies or None))
-        devices = {d for d, m in roster.devices.items() if m == args.member}
-        in_roster = bool(devices) or any(p.member_id == args.member for m in roster.meetings.values()
-                                         for p in m.participants)
-    devices |= retention.member_devices(store, args.member)
-    deleted = retention.forget_member(store, args.member, devices)
-    store.engine.dispose()
-    report: dict[str, Any] = {"member_id": args.member, "devices": sorted(devices), "deleted": deleted,
-                              "influx": None}
-    status = 0
-    if cfg.influx.url:
-        try:
-            report["influx"] = influx.delete_member(cfg.influx, args.member, devices, timeout_s=args.timeout)
-        except influx.InfluxDeleteError as exc:
-            log.error("forget: the database is done, but InfluxDB was not: %s (run forget again)", exc)
-            status = 1
-    print(json.dumps(report, ensure_ascii=False))
-    if in_roster:
-        print(f"Note: {args.member} is still in the roster: remove them, then re-run broker-credentials. "
-              "Their self-test links are not stored anywhere (signed, H7) and stop working once they are "
-              "off the roster.", file=sys.stderr)
-    return status
 
 
 def cmd_broker_credentials(args: argparse.Namespace) -> int:
@@ -334,37 +201,28 @@ def cmd_broker_credentials(args: argparse.Namespace) -> int:
     return int(broker.main(list(args.rest)) or 0)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="likavillkor-collector",
-                                description="Likavillkor collector: watches that remote members attend "
-                                            "on equal terms (lika villkor).")
-    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
-    sub = p.add_subparsers(dest="command", required=True)
+def _with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    sp.add_argument("--config", "-c", help="collector TOML (see deploy/collector.example.toml)")
+    return sp
 
-    def with_config(sp: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        sp.add_argument("--config", "-c", help="collector TOML (see deploy/collector.example.toml)")
-        return sp
 
-    run = with_config(sub.add_parser("run", help="run the collector (MQTT ingest, engine, API)"))
-    run.set_defaults(func=cmd_run)
-
-    inc = with_config(sub.add_parser("incidents", help="list the incident history"))
+def _add_meeting_commands(sub: Any) -> None:
+    """incidents, actions: the meetings' history and the chair's actions."""
+    inc = _with_config(sub.add_parser("incidents", help="list the incident history"))
+    for name in ("--body", "--member", "--device", "--kind", "--meeting"):
+        inc.add_argument(name)
     inc.add_argument("--since", type=_time)
     inc.add_argument("--until", type=_time)
-    inc.add_argument("--body")
-    inc.add_argument("--member")
-    inc.add_argument("--device")
-    inc.add_argument("--kind")
-    inc.add_argument("--meeting")
     inc.add_argument("--format", choices=("json", "csv"), default="json")
     inc.set_defaults(func=cmd_incidents)
 
-    act = with_config(sub.add_parser("actions", help="record or list a meeting's actions (H5, H15, H18)"))
+    act = _with_config(sub.add_parser("actions", help="record or list a meeting's actions (H5, H15, H18)"))
     act.add_argument("--meeting", required=True)
-    act.add_argument("--kind", choices=("adjourn", "resume", "vote_start", "vote_end", "item_start",
-                                        "excuse", "return", "left", "substitute"),
-                     help="record this action; omit to list")
+    act.add_argument(
+        "--kind",
+        choices=("adjourn", "resume", "vote_start", "vote_end", "item_start", "excuse", "return", "left", "substitute"),
+        help="record this action; omit to list",
+    )
     act.add_argument("--by", default="cli")
     act.add_argument("--member")
     act.add_argument("--substitute", help="substitute: the ersättare who steps in for --member (H16)")
@@ -374,42 +232,76 @@ def build_parser() -> argparse.ArgumentParser:
     act.add_argument("--insecure", action="store_true", help="do not verify the TLS certificate")
     act.set_defaults(func=cmd_actions)
 
-    fg = with_config(sub.add_parser("forget", help="delete one member's data (samples, incidents, ...; "
-                                                   "InfluxDB series too when [influx] is set)"))
+
+def _add_database_commands(sub: Any) -> None:
+    """forget, db, backup, restore (collector/store/commands.py)."""
+    from collector.store import commands
+
+    fg = _with_config(
+        sub.add_parser(
+            "forget",
+            help="delete one member's data (samples, incidents, ...; InfluxDB series too when [influx] is set)",
+        )
+    )
     fg.add_argument("--member", required=True)
     fg.add_argument("--timeout", type=float, default=60.0, help="deadline per InfluxDB request, s (default 60)")
-    fg.set_defaults(func=cmd_forget)
+    fg.set_defaults(func=commands.cmd_forget)
 
-    db = with_config(sub.add_parser("db", help="schema migrations: upgrade, current, history, downgrade"))
+    db = _with_config(sub.add_parser("db", help="schema migrations: upgrade, current, history, downgrade"))
     db.add_argument("action", choices=("upgrade", "current", "history", "downgrade"))
-    db.add_argument("revision", nargs="?", help="target revision (upgrade: default head; downgrade: required, "
-                                                "'base' drops every table)")
+    db.add_argument(
+        "revision",
+        nargs="?",
+        help="target revision (upgrade: default head; downgrade: required, 'base' drops every table)",
+    )
     db.add_argument("--yes", action="store_true", help="downgrade base without asking")
-    db.set_defaults(func=cmd_db)
+    db.set_defaults(func=commands.cmd_db)
 
-    bk = with_config(sub.add_parser("backup", help="back up the database (SQLite online backup, pg_dump -Fc)"))
+    bk = _with_config(sub.add_parser("backup", help="back up the database (SQLite online backup, pg_dump -Fc)"))
     bk.add_argument("--out", required=True, help="the backup file to write")
     bk.add_argument("--timeout", type=float, default=3600.0, help="deadline for pg_dump, s (default 3600)")
-    bk.set_defaults(func=cmd_backup)
+    bk.set_defaults(func=commands.cmd_backup)
 
-    rs = with_config(sub.add_parser("restore", help="restore a backup into the configured database "
-                                                    "(collector stopped)"))
+    rs = _with_config(
+        sub.add_parser("restore", help="restore a backup into the configured database (collector stopped)")
+    )
     rs.add_argument("--from", dest="from_file", required=True, help="a file written by backup")
     rs.add_argument("--force", action="store_true", help="overwrite a database that is not empty")
     rs.add_argument("--timeout", type=float, default=3600.0, help="deadline for pg_restore, s (default 3600)")
-    rs.set_defaults(func=cmd_restore)
+    rs.set_defaults(func=commands.cmd_restore)
 
-    sub.add_parser("users", help="add chairs, secretaries, IT users and API tokens (users add-user --help)",
-                   add_help=False)
-    bc = sub.add_parser("broker-credentials", help="manage device credentials and ACLs for the broker",
-                        add_help=False)
+
+def _add_tool_commands(sub: Any) -> None:
+    """users, broker-credentials, dashboards: each with its own parser."""
+    sub.add_parser(
+        "users", help="add chairs, secretaries, IT users and API tokens (users add-user --help)", add_help=False
+    )
+    bc = sub.add_parser("broker-credentials", help="manage device credentials and ACLs for the broker", add_help=False)
     bc.add_argument("rest", nargs=argparse.REMAINDER)
     bc.set_defaults(func=cmd_broker_credentials)
 
     from collector import dashboards  # grafana-client itself is imported only when pushing
 
-    dashboards.add_arguments(sub.add_parser("dashboards", help="Grafana: push the dashboards and the "
-                                                                 "InfluxDB data source (docs/dashboards.md)"))
+    dashboards.add_arguments(
+        sub.add_parser(
+            "dashboards", help="Grafana: push the dashboards and the InfluxDB data source (docs/dashboards.md)"
+        )
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="likavillkor-collector",
+        description="Likavillkor collector: watches that remote members attend on equal terms (lika villkor).",
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    p.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = p.add_subparsers(dest="command", required=True)
+    run = _with_config(sub.add_parser("run", help="run the collector (MQTT ingest, engine, API)"))
+    run.set_defaults(func=cmd_run)
+    _add_meeting_commands(sub)
+    _add_database_commands(sub)
+    _add_tool_commands(sub)
     return p
 
 

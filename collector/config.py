@@ -113,6 +113,36 @@ class ReflectorSection(cfg.Section):
     port: int = 8862
 
 
+ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+
+
+class IceServer(cfg.Section, omit_defaults=True):
+    """One STUN/TURN server, as the browser's ``RTCIceServer`` and aiortc's take it. Absent username
+    and credential are left out of the page's JSON (``omit_defaults``), not sent as null."""
+
+    #: e.g. ["stun:stun.kommun.se:3478"] or ["turn:turn.kommun.se:3478?transport=udp", "turns:turn.kommun.se:5349"]
+    urls: Annotated[list[str], msgspec.Meta(min_length=1, max_length=8)]
+    #: TURN only (both needed for turn: and turns: URLs)
+    username: str | None = None
+    credential: str | None = None
+
+    def __post_init__(self) -> None:
+        for url in self.urls:
+            if not url.startswith(ICE_SCHEMES):
+                raise ValueError(f"ice server url must start with stun:, stuns:, turn: or turns:, got {url!r}")
+            if url.startswith(("turn:", "turns:")) and not (self.username and self.credential):
+                raise ValueError(f"TURN server {url!r} needs username and credential")
+
+
+class MediaSection(cfg.Section):
+    """The media path (H1, H13 roll call): the member's browser (self-test, companion page) and the
+    collector's own media peer (collector/peers/media.py) connect with these ICE servers."""
+
+    #: STUN/TURN servers; empty: host candidates only (a LAN, or a collector the members reach directly).
+    #: Never a public default: aiortc and browsers would otherwise ask a third party (docs/media.md)
+    ice_servers: Annotated[list[IceServer], msgspec.Meta(max_length=16)] = msgspec.field(default_factory=list)
+
+
 class RetentionSection(cfg.Section):
     #: samples and incidents are personal data: keep them no longer than needed
     samples_days: float = 90.0
@@ -151,6 +181,7 @@ class CollectorConfig(cfg.Section):
     reflector: ReflectorSection = msgspec.field(default_factory=ReflectorSection)
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
+    media: MediaSection = msgspec.field(default_factory=MediaSection)
 
     @property
     def data_path(self) -> Path:

@@ -283,7 +283,7 @@ class PathReport(msgspec.Struct, kw_only=True):
     findings: list[Issue] = msgspec.field(default_factory=list)
     video: VideoReport | None = None
     audio: AudioReport | None = None
-    #: set by the collector's media peer (collector/media_peer.py) when it hands the result on
+    #: set by the collector's media peer (collector/peers/media.py) when it hands the result on
     session_id: str | None = None
     started_at: float | None = None
 

@@ -68,7 +68,7 @@ def test_downgrade_to_base_asks_and_only_yes_goes_on(tmp_path: Path, capsys: pyt
     """``db downgrade base`` deletes every table: it asks first; anything but "yes" changes nothing."""
     import io
 
-    from collector.cli import _confirm_drop_all
+    from collector.store.commands import _confirm_drop_all
 
     url = f"sqlite:///{tmp_path / 'ask.db'}"
     seed(url)

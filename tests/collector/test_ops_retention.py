@@ -81,12 +81,12 @@ def test_the_runtimes_purge_logs_what_it_deleted(make_runtime: RuntimeFactory,
     import time
 
     rt = make_runtime([], name="purge")
-    with caplog.at_level(logging.INFO, logger="collector.runtime"):
-        rt._purge()
+    with caplog.at_level(logging.INFO, logger="collector.runtime.housekeeping"):
+        rt.purge()
         assert not [r for r in caplog.records if "retention purge" in r.getMessage()]
         put_member(rt.store, "gone", "d-gone", time.time() - 800 * DAY, tag="g")
         assert rt.store.flush(10)
-        rt._purge()
+        rt.purge()
     lines = [r.getMessage() for r in caplog.records if "retention purge" in r.getMessage()]
     assert len(lines) == 1, lines
     assert "samples 90 d, incidents 730 d" in lines[0] and "samples 1" in lines[0] and "incidents 1" in lines[0]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from collector.runtime import sample_row
+from collector.runtime.rows import sample_row
 from collector.store import Store, retention
 from collector.store import schema as s
 from tests.collector.helpers import sample

@@ -1,5 +1,5 @@
 """A scripted meeting through the real engine, turned into InfluxDB points by the collector's own
-point functions (collector/store/influx.py), the way collector/runtime.py does it.
+point functions (collector/store/influx.py), the way collector/runtime/rows.py does it.
 
 Kommunstyrelsen, three remote members on an injected clock (one sample a second each):
 - bo's iPad is on mobile data for a while, cecilia's on a phone's hotspot (H9);
@@ -90,7 +90,7 @@ class Runner:
         self.seq: dict[str, int] = {}
         self._apply(self.engine.broker(True, FIRST - 1))
 
-    # the collector's runtime._apply and write_current_state, through collector/store/influx.py
+    # the collector's Runtime._record_changes and write_current_state, through collector/store/influx.py
     def _apply(self, changes: list[Any]) -> None:
         put = self.out.lines.append
         for ch in changes:
