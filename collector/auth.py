@@ -7,7 +7,7 @@ Roles
     view, its actions (H5, H14, H15, H16, H18) and the members' self-test links (H7).
   * ``it``: everything, including incidents, reports and devices.
   * ``member``: only their own self-test, reached through the personal link (``/selftest/{token}``,
-    see :mod:`collector.selftest_links`), never through a password.
+    see :mod:`collector.web.selftest_links`), never through a password.
   * ``device``: a member's agent, with the SAME credentials it uses for the broker: HTTP Basic
     ``device_id:password`` checked against the Mosquitto password file that
     :mod:`collector.brokerauth` writes (``[http] device_passwords``). Only its own device routes

@@ -45,6 +45,7 @@ from likavillkor import wire
 from likavillkor.config import ConfigError
 from likavillkor.policy import PolicySet, load_policy
 from likavillkor.roster import BodyTable, Meeting, Roster, load_body_table, load_roster
+from likavillkor.topics import Kind, device_topic
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -608,6 +609,25 @@ class Runtime:
             "roster": {"path": str(self.config.roster_path), "meetings": len(self.index.roster.meetings),
                        "error": self.roster_error},
         }
+
+    # --- WebRuntime port (collector/web/port.py): what the web layer calls, each taking the lock ---
+    def roster(self) -> Roster:
+        return self.index.roster
+
+    def knows_device(self, device_id: str) -> bool:
+        return self.index.known(device_id)
+
+    def actions(self, meeting_id: str) -> list[Action]:
+        with self.lock:
+            return list(self.engine.actions(meeting_id))
+
+    def ingest(self, kind: Kind, msg: wire.Message) -> str:
+        """A message the web received (browser self-test, companion sample) through MQTT's own path:
+        validation, rate limit, store, engine."""
+        return str(self.ingestor.handle(device_topic(msg.device_id, kind), wire.encode(msg), self.clock()))
+
+    def on_change(self, listener: Callable[[list[Change]], None]) -> None:
+        self.listeners.append(listener)
 
 
 def data_dir_of(config: CollectorConfig) -> Path:

@@ -2,7 +2,7 @@
 ``collector/companion.py``; the engine's side in ``collector/engine/monitoring.py``.
 
 * ``GET /companion/{token}`` — the page, for the member whose personal link it is (the self-test
-  link's token, ``collector/selftest_links.py``): her own state in large text, Swedish first.
+  link's token, ``collector/web/selftest_links.py``): her own state in large text, Swedish first.
 * ``WS /companion/{token}/ws`` — probes and echoes, page visibility, her state (docs/web.md).
 * ``POST /companion/{token}/bye`` — ``navigator.sendBeacon`` on ``pagehide``: the page is closing.
 * ``POST /companion/{token}/rtc`` — the page's WebRTC offer for an unordered data channel beside its
@@ -22,32 +22,23 @@ import logging
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
-from collector import selftest_links
 from collector.companion import CompanionHub, Limits, ProbeStats, companion_sample, parse_message
-from collector.web import i18n
-from likavillkor import wire
+from collector.web import i18n, selftest_links
+from collector.web.access import MEMBER_OWN, LinkCheck, declare
+from collector.web.context import WebDeps
+from collector.web.port import WebRuntime
+from collector.web.render import language, render
 from likavillkor.roster import Meeting, Monitoring, Participant
-from likavillkor.topics import device_topic
 
 log = logging.getLogger(__name__)
 #: WebSocket close codes: 4403 invalid link, 4410 expired link, 4429 too many sockets, 1009 too big
 CLOSE_INVALID, CLOSE_EXPIRED, CLOSE_BUSY, CLOSE_TOO_BIG = 4403, 4410, 4429, 1009
 _CLEAN_CLOSE = (1000, 1001)  # the page closed the socket itself: closed, not lost
-
-
-@dataclass(frozen=True, slots=True)
-class LinkCheck:
-    """The member a personal link is for, or why it is refused."""
-
-    meeting: Meeting | None = None
-    participant: Participant | None = None
-    error: selftest_links.LinkError | None = None
 
 
 class _LogOnce:
@@ -86,7 +77,7 @@ def member_state_texts(lang: str) -> dict[str, str]:
     return {k[len("comp.") :]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
 
 
-def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> CompanionHub:
+def mount(app: Any, web: WebDeps, limits: Limits | None = None) -> CompanionHub:
     """Add the companion routes to ``app``; ``app.state.companion`` is the hub (its counters go to
     ``/metrics``)."""
     hub = CompanionHub(limits or Limits())
@@ -94,13 +85,12 @@ def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> Co
     uv = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, RedactLinks) for f in uv.filters):
         uv.addFilter(RedactLinks())
-    app.include_router(router(deps, runtime, hub))
+    app.include_router(router(web, hub))
     return hub
 
 
-def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
-    from collector.pages import language, render  # the pages' templates and language choice
-
+def router(deps: WebDeps, hub: CompanionHub) -> APIRouter:
+    runtime = deps.runtime
     r = APIRouter()
     limits = hub.limits
     warn = _LogOnce()
@@ -109,7 +99,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
 
     def check(token: str) -> LinkCheck:
         try:
-            meeting, p = selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+            meeting, p = deps.resolve_link(token)
         except selftest_links.InvalidLink as exc:
             hub.count(f"link_{exc.reason.value}")
             warn(f"refused link: {exc.reason.value}")
@@ -120,10 +110,10 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         """Who may call: the member whose personal link ``token`` is (signed, unexpired, on the roster)."""
         return check(token)
 
-    MemberLink = Annotated[LinkCheck, Depends(member_link)]
+    MemberLink = Annotated[LinkCheck, Depends(declare(member_link, MEMBER_OWN))]
 
     def view_of(meeting_id: str, member_id: str) -> dict[str, Any]:
-        view = deps.view(meeting_id)
+        view = runtime.view(meeting_id)
         mine = next((x for x in view.participants if x.member_id == member_id), None) if view else None
         if mine is None:
             return {"t": "s", "state": None, "verdict": None}
@@ -164,7 +154,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             "monitoring": who.participant.monitoring.value,
             "probe_timeout_ms": int(limits.answer_deadline_s * 3000),
             "rtc_url": f"/companion/{token}/rtc",
-            "ice_servers": getattr(deps, "ice_servers", []),
+            "ice_servers": deps.ice_servers,
         }
         response = render(
             request, deps, "companion.html", who=None, meeting=who.meeting, participant=who.participant, boot=boot
@@ -240,7 +230,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             return Response(status_code=503)
         if session.rtc is not None:
             await session.rtc.close()
-        rtc = RtcPath(limits, getattr(deps, "ice_servers", None))
+        rtc = RtcPath(limits, deps.ice_servers)
         try:
             answer = await asyncio.wait_for(rtc.answer(sdp), 10.0)
         except Exception as exc:
@@ -322,8 +312,8 @@ class _Session:
         self,
         websocket: WebSocket,
         hub: CompanionHub,
-        runtime: Any,
-        deps: Any,
+        runtime: WebRuntime,
+        deps: WebDeps,
         meeting: Meeting,
         p: Participant,
         sock: int,
@@ -458,10 +448,9 @@ class _Session:
             if heard and self.visible and self.browser:  # an echo this second: evidence of contact
                 msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
                 outcome = await asyncio.to_thread(
-                    self.runtime.ingestor.handle,
-                    device_topic(self.p.device_id, "sample"),
-                    wire.encode(msg),
-                    self.runtime.clock(),
+                    self.runtime.ingest,
+                    "sample",
+                    msg,
                 )
                 self.hub.count(f"sample_{outcome}")
             await self.ws.send_json({**self.view_of(*self.key), "path": path})

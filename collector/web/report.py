@@ -12,9 +12,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collector import csvsafe
-from collector.web import i18n
-from collector.webqueries import MeetingHistory
+from collector.web import csvsafe, i18n
+from collector.web.queries import MeetingHistory
 from likavillkor.roster import Meeting
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")

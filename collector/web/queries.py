@@ -11,10 +11,11 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+import msgspec
 from fastapi import Query
 
-from collector import csvsafe
 from collector.store import schema
+from collector.web import csvsafe
 
 FLUSH_S = 1.0
 INCIDENT_COLUMNS = ("id", "meeting_id", "body", "member_id", "device_id", "kind", "started_at", "ended_at",
@@ -74,6 +75,18 @@ def incidents_csv(rows: list[dict[str, Any]]) -> str:
     w.writerow(INCIDENT_COLUMNS)
     for r in rows:
         w.writerow([json.dumps(r[c], sort_keys=True) if c == "metrics" else ("" if r[c] is None else r[c])
+                    for c in INCIDENT_COLUMNS])
+    return buf.getvalue()
+
+
+def store_incidents_csv(rows: list[dict[str, Any]]) -> str:
+    """``Store.incidents`` rows as they come (``GET /api/incidents?format=csv``, ``likavillkor-collector
+    incidents --format csv``); ``metrics`` as compact JSON."""
+    buf = io.StringIO()
+    w = csvsafe.writer(buf)
+    w.writerow(INCIDENT_COLUMNS)
+    for r in rows:
+        w.writerow([msgspec.json.encode(r[c]).decode() if c == "metrics" else ("" if r[c] is None else r[c])
                     for c in INCIDENT_COLUMNS])
     return buf.getvalue()
 
