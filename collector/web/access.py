@@ -103,8 +103,14 @@ class Access:
 
     def _link_principal(self, token: str) -> Principal:
         meeting, p = resolve_or_refuse(self.web, token)
-        return Principal(username=f"member:{p.member_id}", role=Role.MEMBER, name=p.name, via="selftest",
-                         meeting_id=meeting.id, member_id=p.member_id)
+        return Principal(
+            username=f"member:{p.member_id}",
+            role=Role.MEMBER,
+            name=p.name,
+            via="selftest",
+            meeting_id=meeting.id,
+            member_id=p.member_id,
+        )
 
 
 def resolve_or_refuse(web: WebDeps, token: str) -> tuple[Meeting, Participant]:
@@ -147,8 +153,9 @@ def _device_or_it(web: WebDeps) -> Callable[..., Awaitable[Principal]]:
 
     device = web.auth.require_device(path_device)
 
-    async def dependency(request: Request, _bearer: Bearer = None, _cookie: Cookie = None,
-                         _basic: Basic = None) -> Principal:
+    async def dependency(
+        request: Request, _bearer: Bearer = None, _cookie: Cookie = None, _basic: Basic = None
+    ) -> Principal:
         return await device(request)
 
     return dependency
@@ -196,19 +203,24 @@ def _mediapath_offer(web: WebDeps) -> Callable[..., Awaitable[Principal | None]]
 
     device = auth.require_device(offer_device)
 
-    async def dependency(request: Request, _bearer: Bearer = None, _cookie: Cookie = None,
-                         _basic: Basic = None) -> Principal | None:
+    async def dependency(
+        request: Request, _bearer: Bearer = None, _cookie: Cookie = None, _basic: Basic = None
+    ) -> Principal | None:
         link = request.headers.get(SELFTEST_HEADER)
         if link:
             await _link_may_offer(web, request, link)
             return None
-        if request.headers.get("authorization", "").lower().startswith("bearer ") or \
-                request.cookies.get(SESSION_COOKIE):
+        if request.headers.get("authorization", "").lower().startswith("bearer ") or request.cookies.get(
+            SESSION_COOKIE
+        ):
             who = await staff(request)
             if who.role is not Role.IT and not staff_may_offer(who, await offer_of(request), web.runtime.roster()):
                 web.count("mediapath_offer_refused")
-                raise HTTPException(403, "a chair or secretary may check only a device of a meeting of their "
-                                         "own bodies (name its meeting_id)")
+                raise HTTPException(
+                    403,
+                    "a chair or secretary may check only a device of a meeting of their "
+                    "own bodies (name its meeting_id)",
+                )
             return who
         try:
             return await device(request)

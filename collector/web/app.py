@@ -32,8 +32,14 @@ from likavillkor import __version__
 def create_app(runtime: WebRuntime, *, auth: Auth | None = None) -> FastAPI:
     """The collector's app for ``runtime``; ``auth`` replaces the sign-in made from its config (tests,
     an identity provider). ``app.state.web`` is the web's state, ``app.state.auth`` its Auth."""
-    app = FastAPI(title="Likavillkor collector", version=__version__, docs_url=None, redoc_url=None,
-                  openapi_url=None, description="Watches that remote members attend on equal terms (H1-H23).")
+    app = FastAPI(
+        title="Likavillkor collector",
+        version=__version__,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        description="Watches that remote members attend on equal terms (H1-H23).",
+    )
     web = context.build(runtime, auth)
     access = Access(web)
     app.state.web, app.state.auth, app.state.runtime = web, web.auth, runtime
@@ -67,8 +73,11 @@ def body_precheck(web: WebDeps) -> Callable[[Any], tuple[int, str] | None]:
                 web.count(f"selftest_link_{exc.reason.value}")
                 return (410 if exc.reason is selftest_links.LinkError.EXPIRED else 403), exc.reason.value
             return None
-        credentials = has_header(scope, b"authorization") or SESSION_COOKIE in cookie_names(scope) or \
-            has_header(scope, SELFTEST_HEADER.lower().encode())
+        credentials = (
+            has_header(scope, b"authorization")
+            or SESSION_COOKIE in cookie_names(scope)
+            or has_header(scope, SELFTEST_HEADER.lower().encode())
+        )
         if path == "/api/mediapath/offer":
             if credentials or auth.device_auth is DeviceAuthMode.NONE:
                 return None
@@ -104,8 +113,11 @@ async def _validation_error(request: Request, exc: Exception) -> Response:
 
 #: Swagger UI's files, vendored from the npm package swagger-ui-dist (collector/web/static/swagger/,
 #: README.md there): the meeting room may have no internet, so /docs loads nothing from a CDN
-SWAGGER_ASSETS = {"swagger-ui-bundle.js": "text/javascript; charset=utf-8",
-                  "swagger-ui.css": "text/css; charset=utf-8", "favicon-32x32.png": "image/png"}
+SWAGGER_ASSETS = {
+    "swagger-ui-bundle.js": "text/javascript; charset=utf-8",
+    "swagger-ui.css": "text/css; charset=utf-8",
+    "favicon-32x32.png": "image/png",
+}
 SWAGGER_PREFIX = "/docs/assets/"
 OPENAPI_URL = "/openapi.json"
 
@@ -113,11 +125,14 @@ OPENAPI_URL = "/openapi.json"
 def docs_html(openapi_url: str, title: str) -> HTMLResponse:
     """Swagger UI for ``openapi_url`` with every asset served by the collector. ``validatorUrl: null``:
     Swagger UI would otherwise fetch a badge from validator.swagger.io."""
-    return get_swagger_ui_html(openapi_url=openapi_url, title=title,
-                               swagger_js_url=SWAGGER_PREFIX + "swagger-ui-bundle.js",
-                               swagger_css_url=SWAGGER_PREFIX + "swagger-ui.css",
-                               swagger_favicon_url=SWAGGER_PREFIX + "favicon-32x32.png",
-                               swagger_ui_parameters={"validatorUrl": None})
+    return get_swagger_ui_html(
+        openapi_url=openapi_url,
+        title=title,
+        swagger_js_url=SWAGGER_PREFIX + "swagger-ui-bundle.js",
+        swagger_css_url=SWAGGER_PREFIX + "swagger-ui.css",
+        swagger_favicon_url=SWAGGER_PREFIX + "favicon-32x32.png",
+        swagger_ui_parameters={"validatorUrl": None},
+    )
 
 
 def mount_docs(app: FastAPI) -> None:
@@ -138,8 +153,11 @@ def mount_docs(app: FastAPI) -> None:
         media_type = SWAGGER_ASSETS.get(name)  # a fixed list: no path is built from the request
         if media_type is None:
             raise HTTPException(404, "not found")
-        return Response(swagger.joinpath(name).read_bytes(), media_type=media_type,
-                        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+        return Response(
+            swagger.joinpath(name).read_bytes(),
+            media_type=media_type,
+            headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"},
+        )
 
 
 _ERROR = {"application/json": {"schema": {"type": "object", "properties": {"detail": {}}}}}
@@ -187,8 +205,7 @@ def describe_meeting_view(app: FastAPI) -> None:
         if app.openapi_schema:
             return dict(app.openapi_schema)
         schema = base()
-        (ref,), components = msgspec.json.schema_components([MeetingView],
-                                                            ref_template="#/components/schemas/{name}")
+        (ref,), components = msgspec.json.schema_components([MeetingView], ref_template="#/components/schemas/{name}")
         schema.setdefault("components", {}).setdefault("schemas", {}).update(components)
         op = schema.get("paths", {}).get("/api/meetings/{meeting_id}", {}).get("get")
         if op is not None:

@@ -29,9 +29,11 @@ def json_response(data: Any, status: int = 200) -> Response:
     return Response(content=msgspec.json.encode(data), media_type="application/json", status_code=status)
 
 
-_EVENTS_DOC = ("`event: view` with the same MeetingView JSON as GET /api/meetings/{meeting_id} whenever it "
-               "changes; `event: ping` with the collector's time every few seconds. Reconnect with "
-               "EventSource (`retry: 1000`).")
+_EVENTS_DOC = (
+    "`event: view` with the same MeetingView JSON as GET /api/meetings/{meeting_id} whenever it "
+    "changes; `event: ping` with the collector's time every few seconds. Reconnect with "
+    "EventSource (`retry: 1000`)."
+)
 
 
 def router(web: WebDeps, access: Access) -> APIRouter:
@@ -43,8 +45,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
 
     @r.get("/", include_in_schema=False)
     async def home(request: Request, who: StaffPage) -> Response:
-        meetings = sorted((m for m in rt.roster().meetings.values() if who.may_see_body(m.body)),
-                          key=lambda m: m.start)
+        meetings = sorted((m for m in rt.roster().meetings.values() if who.may_see_body(m.body)), key=lambda m: m.start)
         return render(request, web, "home.html", who=who, meetings=meetings)
 
     @r.get("/chair/{meeting_id}", include_in_schema=False)
@@ -52,19 +53,32 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         meeting = web.meeting(meeting_id)
         view = web.view(meeting_id)
         lang = language(request)
-        boot = {"view": json.loads(rt.view_json(meeting_id) or b"null"), "texts": i18n.bundle(lang),
-                "icons": icons.all_icons(), "lang": lang,
-                "csrf": web.auth.csrf_token(who) if who.via == "session" else "",
-                "events_url": f"/api/meetings/{meeting_id}/events",
-                "actions_url": f"/api/meetings/{meeting_id}/actions",
-                "may_act": who.role in STAFF_ROLES, "username": who.username}
-        return render(request, web, "chair.html", who=who, meeting=meeting, view=view, boot=boot,
-                      may_act=boot["may_act"])
+        boot = {
+            "view": json.loads(rt.view_json(meeting_id) or b"null"),
+            "texts": i18n.bundle(lang),
+            "icons": icons.all_icons(),
+            "lang": lang,
+            "csrf": web.auth.csrf_token(who) if who.via == "session" else "",
+            "events_url": f"/api/meetings/{meeting_id}/events",
+            "actions_url": f"/api/meetings/{meeting_id}/actions",
+            "may_act": who.role in STAFF_ROLES,
+            "username": who.username,
+        }
+        return render(
+            request, web, "chair.html", who=who, meeting=meeting, view=view, boot=boot, may_act=boot["may_act"]
+        )
 
-    @r.get("/api/meetings/{meeting_id}/events", tags=["meetings"], response_class=StreamingResponse,
-           summary="Live meeting view (server-sent events)", description=_EVENTS_DOC,
-           responses={200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
-                      404: {"description": "no such meeting"}})
+    @r.get(
+        "/api/meetings/{meeting_id}/events",
+        tags=["meetings"],
+        response_class=StreamingResponse,
+        summary="Live meeting view (server-sent events)",
+        description=_EVENTS_DOC,
+        responses={
+            200: {"content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            404: {"description": "no such meeting"},
+        },
+    )
     async def events(request: Request, meeting_id: str, who: MeetingApi) -> Response:
         view = web.view(meeting_id)
 
@@ -76,9 +90,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
                 return False
             return again is not None and again.role in STAFF_ROLES and again.may_see_body(view.body)
 
-        return StreamingResponse(event_stream(request, web, meeting_id, still_allowed),
-                                 media_type="text/event-stream",
-                                 headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"})
+        return StreamingResponse(
+            event_stream(request, web, meeting_id, still_allowed),
+            media_type="text/event-stream",
+            headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+        )
 
     @r.get("/api/meetings/{meeting_id}", summary="The meeting view: verdict, reasons and every participant")
     def meeting(meeting_id: str, who: MeetingApi) -> Response:
@@ -87,16 +103,25 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             raise HTTPException(404, f"no meeting {meeting_id!r}")
         return Response(content=body, media_type="application/json")
 
-    @r.post("/api/meetings/{meeting_id}/actions", status_code=201,
-            summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left, "
-                    "substitute")
+    @r.post(
+        "/api/meetings/{meeting_id}/actions",
+        status_code=201,
+        summary="Record an action: adjourn, resume, vote start/end, item start, excuse, return, left, substitute",
+    )
     def act(meeting_id: str, action: ActionIn, who: MeetingApi) -> Response:
         if rt.view(meeting_id) is None:
             raise HTTPException(404, f"no meeting {meeting_id!r}")
         by = who.username if who.via == "session" or not action.by else action.by
-        a = Action(meeting_id=meeting_id, kind=action.kind, at=action.at or rt.clock(), by=by,
-                   member_id=action.member_id, item=action.item, note=action.note,
-                   substitute_id=action.substitute_id)
+        a = Action(
+            meeting_id=meeting_id,
+            kind=action.kind,
+            at=action.at or rt.clock(),
+            by=by,
+            member_id=action.member_id,
+            item=action.item,
+            note=action.note,
+            substitute_id=action.substitute_id,
+        )
         try:
             changes = rt.act(a)
         except ValueError as exc:
@@ -110,4 +135,3 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         return json_response(rt.actions(meeting_id))
 
     return r
-

@@ -87,8 +87,9 @@ def build(runtime: WebRuntime, auth: Auth | None = None) -> WebDeps:
     secret = load_secret(config.data_path / "web-secret.key")
     if auth is None:
         auth = auth_of(runtime, secret)
-    web = WebDeps(auth=auth, secret=secret, runtime=runtime, ice_servers=ice_servers_of(config),
-                  public_url=config.http.base_url)
+    web = WebDeps(
+        auth=auth, secret=secret, runtime=runtime, ice_servers=ice_servers_of(config), public_url=config.http.base_url
+    )
     runtime.on_change(web.hub.notify)
     return web
 
@@ -102,9 +103,16 @@ def auth_of(runtime: WebRuntime, secret: bytes) -> Auth:
         return meeting.body if meeting is not None else None
 
     mode, passwords = device_auth_of(config)
-    return Auth(secret=secret, users_path=data / "users.toml", meeting_body=meeting_body,
-                secure_cookies=bool(config.http.tls_cert), clock=runtime.clock, local_token=local_token(data),
-                device_auth=mode, device_passwords=passwords)
+    return Auth(
+        secret=secret,
+        users_path=data / "users.toml",
+        meeting_body=meeting_body,
+        secure_cookies=bool(config.http.tls_cert),
+        clock=runtime.clock,
+        local_token=local_token(data),
+        device_auth=mode,
+        device_passwords=passwords,
+    )
 
 
 def device_auth_of(config: CollectorConfig) -> tuple[DeviceAuthMode, DevicePasswords | None]:

@@ -27,8 +27,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     rt = web.runtime
     Device = Annotated[Principal, Depends(access.device_own)]
 
-    @r.get("/meetings", response_model=list[DeviceMeeting],
-           summary="The meetings a device takes part in (the agent's scheduler)")
+    @r.get(
+        "/meetings",
+        response_model=list[DeviceMeeting],
+        summary="The meetings a device takes part in (the agent's scheduler)",
+    )
     def device_meetings(device_id: str, who: Device) -> Any:
         return rt.device_meetings(device_id)
 

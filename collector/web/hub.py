@@ -54,8 +54,9 @@ async def _always() -> bool:
     return True
 
 
-async def event_stream(request: Request, web: WebDeps, meeting_id: str,
-                       allowed: Callable[[], Awaitable[bool]] = _always) -> AsyncIterator[bytes]:
+async def event_stream(
+    request: Request, web: WebDeps, meeting_id: str, allowed: Callable[[], Awaitable[bool]] = _always
+) -> AsyncIterator[bytes]:
     """The stream of one live view, counted in ``web.streams`` while it is open. The countdown ticks
     in the page, so a view that differs only in ``at`` / ``substitute_in_s`` is not re-sent."""
     web.streams += 1
@@ -66,8 +67,9 @@ async def event_stream(request: Request, web: WebDeps, meeting_id: str,
         web.streams -= 1
 
 
-async def _stream_views(request: Request, web: WebDeps, meeting_id: str,
-                        allowed: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+async def _stream_views(
+    request: Request, web: WebDeps, meeting_id: str, allowed: Callable[[], Awaitable[bool]]
+) -> AsyncIterator[bytes]:
     yield b"retry: 1000\n\n"
     last_key: bytes | None = None
     last_sent = 0.0

@@ -32,14 +32,18 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     _health_routes(r, web, access)
 
     @r.get("/it/incidents", include_in_schema=False)
-    async def incidents_page(request: Request, who: ItPage, f: Filter,
-                             format: Literal["html", "csv", "json"] = "html") -> Response:
+    async def incidents_page(
+        request: Request, who: ItPage, f: Filter, format: Literal["html", "csv", "json"] = "html"
+    ) -> Response:
         rows = queries.incidents(web.runtime.store, f)
         if format == "json":
             return JSONResponse(rows, headers={"Content-Disposition": 'attachment; filename="incidents.json"'})
         if format == "csv":
-            return PlainTextResponse(queries.incidents_csv(rows), media_type="text/csv; charset=utf-8",
-                                     headers={"Content-Disposition": 'attachment; filename="incidents.csv"'})
+            return PlainTextResponse(
+                queries.incidents_csv(rows),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": 'attachment; filename="incidents.csv"'},
+            )
         return render(request, web, "incidents.html", who=who, rows=rows, f=f, query=request.url.query)
 
     @r.get("/it/devices", include_in_schema=False)
@@ -48,18 +52,29 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         return render(request, web, "devices.html", who=who, rows=rows, days=days, min_incidents=min_incidents)
 
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
-    async def report_page(request: Request, meeting_id: str, who: ItPage,
-                          format: Literal["html", "csv"] = "html") -> Response:
+    async def report_page(
+        request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
+    ) -> Response:
         meeting = web.meeting(meeting_id)
         rep = report.build(meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now())
         lang = language(request)
         if format == "csv":
-            return PlainTextResponse(report.to_csv(rep, lang), media_type="text/csv; charset=utf-8",
-                                     headers={"Content-Disposition": f'attachment; filename="report-{meeting_id}.csv"'})
-        return render(request, web, "report.html", who=who, meeting=meeting, rep=rep,
-                      timeline=report.timeline_svg(rep, lang),
-                      segment_title=lambda seg: report.segment_title(seg, lang),
-                      verdict_text=lambda seg: report.verdict_text(seg, lang))
+            return PlainTextResponse(
+                report.to_csv(rep, lang),
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="report-{meeting_id}.csv"'},
+            )
+        return render(
+            request,
+            web,
+            "report.html",
+            who=who,
+            meeting=meeting,
+            rep=rep,
+            timeline=report.timeline_svg(rep, lang),
+            segment_title=lambda seg: report.segment_title(seg, lang),
+            verdict_text=lambda seg: report.verdict_text(seg, lang),
+        )
 
     return r
 
@@ -74,27 +89,49 @@ def _api_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
         for mid in rt.meeting_ids():
             v = rt.view(mid)
             if v is not None:
-                out.append({"meeting_id": v.meeting_id, "body": v.body, "start": v.start, "end": v.end,
-                            "verdict": v.verdict, "monitoring": v.monitoring, "system": v.system,
-                            "participants": len(v.participants)})
+                out.append(
+                    {
+                        "meeting_id": v.meeting_id,
+                        "body": v.body,
+                        "start": v.start,
+                        "end": v.end,
+                        "verdict": v.verdict,
+                        "monitoring": v.monitoring,
+                        "system": v.system,
+                        "participants": len(v.participants),
+                    }
+                )
         return json_response(out)
 
     @r.get("/api/incidents", summary="Incident history (personal data: retention applies)")
-    def incidents(who: ItApi, since: float | None = None, until: float | None = None, body: str | None = None,
-                  member: str | None = None, device: str | None = None, kind: str | None = None,
-                  meeting: str | None = None, format: Literal["json", "csv"] = Query("json")) -> Response:
+    def incidents(
+        who: ItApi,
+        since: float | None = None,
+        until: float | None = None,
+        body: str | None = None,
+        member: str | None = None,
+        device: str | None = None,
+        kind: str | None = None,
+        meeting: str | None = None,
+        format: Literal["json", "csv"] = Query("json"),
+    ) -> Response:
         rt.store.flush(2.0)
         try:
-            rows = rt.store.incidents(since=since, until=until, body=body, member=member, device=device,
-                                      kind=kind, meeting=meeting)
+            rows = rt.store.incidents(
+                since=since, until=until, body=body, member=member, device=device, kind=kind, meeting=meeting
+            )
         except SQLAlchemyError as exc:
             raise HTTPException(503, f"the database is not reachable: {str(exc).splitlines()[0][:200]}") from None
         if format == "csv":
             return Response(content=queries.store_incidents_csv(rows), media_type="text/csv; charset=utf-8")
         return json_response(rows)
 
-    @r.get("/api/devices/failing", response_model=list[FailingDeviceOut], tags=["incidents"],
-           summary="Devices that keep failing (IT)")
+    @r.get(
+        "/api/devices/failing",
+        response_model=list[FailingDeviceOut],
+        tags=["incidents"],
+        summary="Devices that keep failing (IT)",
+    )
     async def failing_api(who: ItApi, days: Days = 90, min_incidents: MinIncidents = 2) -> list[FailingDeviceOut]:
         return [FailingDeviceOut(**d) for d in queries.failing_devices(rt.store, web.now(), days, min_incidents)]
 
@@ -107,8 +144,12 @@ def _health_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
     def health(who: ItApi) -> Response:
         return json_response(rt.health())
 
-    @r.get("/api/web/counters", response_model=WebCounters, tags=["health"],
-           summary="Sign-in and page counters: failed sign-ins, refused tokens and links, open live views (IT)")
+    @r.get(
+        "/api/web/counters",
+        response_model=WebCounters,
+        tags=["health"],
+        summary="Sign-in and page counters: failed sign-ins, refused tokens and links, open live views (IT)",
+    )
     async def web_counters(request: Request, who: ItApi) -> WebCounters:
         pages = dict(web.counters)
         speedtest = getattr(request.app.state, "speedtest_counters", None)

@@ -26,8 +26,7 @@ log = logging.getLogger(__name__)
 #: Throughput limits of the browser self-test (published figures, docs/web.md): warn below Microsoft's
 #: recommendation for Teams meetings (4 Mbit/s down, 2.5 Mbit/s up), fail below its recommended
 #: 1:1 video rate (1.5 Mbit/s). RTT limits come from the meeting's policy (``rtt_ms``).
-THROUGHPUT_LIMITS = {"down_warn_kbps": 4000.0, "down_fail_kbps": 1500.0, "up_warn_kbps": 2500.0,
-                     "up_fail_kbps": 1500.0}
+THROUGHPUT_LIMITS = {"down_warn_kbps": 4000.0, "down_fail_kbps": 1500.0, "up_warn_kbps": 2500.0, "up_fail_kbps": 1500.0}
 
 
 def selftest_limits(policies: PolicySet | None, meeting: Meeting) -> dict[str, float]:
@@ -42,8 +41,13 @@ def selftest_limits(policies: PolicySet | None, meeting: Meeting) -> dict[str, f
     return limits
 
 
-_STATUS_RANK = {wire.CheckStatus.PASS: 0, wire.CheckStatus.SKIPPED: 0, wire.CheckStatus.WARN: 1,
-                wire.CheckStatus.ERROR: 2, wire.CheckStatus.FAIL: 2}
+_STATUS_RANK = {
+    wire.CheckStatus.PASS: 0,
+    wire.CheckStatus.SKIPPED: 0,
+    wire.CheckStatus.WARN: 1,
+    wire.CheckStatus.ERROR: 2,
+    wire.CheckStatus.FAIL: 2,
+}
 
 
 def overall_of(checks: list[wire.CheckResult]) -> wire.CheckStatus:
@@ -54,51 +58,88 @@ def overall_of(checks: list[wire.CheckResult]) -> wire.CheckStatus:
 
 #: What a browser cannot measure (H9); added to every browser result so the record says so.
 BROWSER_BLIND: list[tuple[str, str, dict[str, str]]] = [
-    ("network.link", "H9", {"sv": "Webbläsaren kan inte se om nätet är wifi, mobildata eller en surfzon: "
-                                  "medlemmen kontrollerar själv (H9).",
-                            "en": "A browser cannot tell Wi-Fi from mobile data or a hotspot: the member checks "
-                                  "by hand (H9)."}),
-    ("battery.level", "H9", {"sv": "Batterinivån syns inte i alla webbläsare (inte i Safari på iPad): "
-                                   "medlemmen kontrollerar själv (H9).",
-                             "en": "The battery level is hidden from most browsers (not in iPad Safari): the "
-                                   "member checks by hand (H9)."}),
+    (
+        "network.link",
+        "H9",
+        {
+            "sv": "Webbläsaren kan inte se om nätet är wifi, mobildata eller en surfzon: "
+            "medlemmen kontrollerar själv (H9).",
+            "en": "A browser cannot tell Wi-Fi from mobile data or a hotspot: the member checks by hand (H9).",
+        },
+    ),
+    (
+        "battery.level",
+        "H9",
+        {
+            "sv": "Batterinivån syns inte i alla webbläsare (inte i Safari på iPad): "
+            "medlemmen kontrollerar själv (H9).",
+            "en": "The battery level is hidden from most browsers (not in iPad Safari): the "
+            "member checks by hand (H9).",
+        },
+    ),
 ]
 
 
-def browser_result(body: BrowserSelftestIn, meeting: Meeting, device_id: str, now: float,
-                   lang: str) -> wire.SelftestResult:
-    checks = [wire.CheckResult(id=c.id, status=c.status, value=c.value, unit=c.unit, summary=c.summary,
-                               rule=c.rule) for c in body.checks]
+def browser_result(
+    body: BrowserSelftestIn, meeting: Meeting, device_id: str, now: float, lang: str
+) -> wire.SelftestResult:
+    checks = [
+        wire.CheckResult(id=c.id, status=c.status, value=c.value, unit=c.unit, summary=c.summary, rule=c.rule)
+        for c in body.checks
+    ]
     have = {c.id for c in checks}
     for cid, rule, text in BROWSER_BLIND:
         if cid not in have:
             checks.append(wire.CheckResult(id=cid, status=wire.CheckStatus.SKIPPED, summary=text[lang], rule=rule))
     return wire.SelftestResult(
-        device_id=device_id, boot_id="browser", seq=int(now * 1000), ts=now, meeting_id=meeting.id,
-        source="browser", overall=overall_of(checks), started_at=min(body.started_at, now),
-        duration_s=body.duration_s, checks=checks[:64])
+        device_id=device_id,
+        boot_id="browser",
+        seq=int(now * 1000),
+        ts=now,
+        meeting_id=meeting.id,
+        source="browser",
+        overall=overall_of(checks),
+        started_at=min(body.started_at, now),
+        duration_s=body.duration_s,
+        checks=checks[:64],
+    )
 
 
 def _selftest_boot(web: WebDeps, token: str, meeting: Meeting, p: Participant, lang: str) -> dict[str, object]:
     base = f"/selftest/{token}"
     st = web.speedtest_url.rstrip("/")
-    return {"token": token, "lang": lang, "texts": i18n.bundle(lang), "icons": icons.all_icons(),
-            "meeting_id": meeting.id, "device_id": p.device_id, "ice_servers": web.ice_servers,
-            "offer_url": web.mediapath_offer_url, "result_url": f"{base}/result",
-            "status_url": f"{base}/status", "ping_url": f"{st}/latency.txt",
-            "download_url": f"{st}/random750x750.jpg", "upload_url": f"{st}/upload.php",
-            "upload_bytes": 1_000_000, "limits": selftest_limits(web.runtime.policies, meeting)}
+    return {
+        "token": token,
+        "lang": lang,
+        "texts": i18n.bundle(lang),
+        "icons": icons.all_icons(),
+        "meeting_id": meeting.id,
+        "device_id": p.device_id,
+        "ice_servers": web.ice_servers,
+        "offer_url": web.mediapath_offer_url,
+        "result_url": f"{base}/result",
+        "status_url": f"{base}/status",
+        "ping_url": f"{st}/latency.txt",
+        "download_url": f"{st}/random750x750.jpg",
+        "upload_url": f"{st}/upload.php",
+        "upload_bytes": 1_000_000,
+        "limits": selftest_limits(web.runtime.policies, meeting),
+    }
 
 
 def _member_status(web: WebDeps, meeting: Meeting, p: Participant) -> MemberStatus:
     view = web.runtime.view(meeting.id)
     mine = next((x for x in view.participants if x.member_id == p.member_id), None) if view else None
-    return MemberStatus(meeting_id=meeting.id, member_id=p.member_id, name=p.name,
-                        state=mine.state.value if mine else None,
-                        selftest=msgspec.to_builtins(mine.selftest) if mine and mine.selftest else None,
-                        mediapath=mine.mediapath if mine else None, at=web.now(),
-                        reasons=[{"code": r.code, "sv": r.sv, "en": r.en, "rule": r.rule}
-                                 for r in (mine.reasons if mine else [])])
+    return MemberStatus(
+        meeting_id=meeting.id,
+        member_id=p.member_id,
+        name=p.name,
+        state=mine.state.value if mine else None,
+        selftest=msgspec.to_builtins(mine.selftest) if mine and mine.selftest else None,
+        mediapath=mine.mediapath if mine else None,
+        at=web.now(),
+        reasons=[{"code": r.code, "sv": r.sv, "en": r.en, "rule": r.rule} for r in (mine.reasons if mine else [])],
+    )
 
 
 def _rate_limit(web: WebDeps, meeting: Meeting, p: Participant, now: float) -> None:
@@ -110,14 +151,20 @@ def _rate_limit(web: WebDeps, meeting: Meeting, p: Participant, now: float) -> N
         return
     web.count("selftest_rate_limited")
     if web.counters["selftest_rate_limited"] % 100 == 1:  # the first, then every 100th
-        log.info("browser self-test results for %s refused: too many (%d so far)", p.device_id[:64],
-                 web.counters["selftest_rate_limited"])
-    raise HTTPException(429, "too many self-test results: try again later",
-                        headers={"Retry-After": ratelimit.retry_after(wait)})
+        log.info(
+            "browser self-test results for %s refused: too many (%d so far)",
+            p.device_id[:64],
+            web.counters["selftest_rate_limited"],
+        )
+    raise HTTPException(
+        429, "too many self-test results: try again later", headers={"Retry-After": ratelimit.retry_after(wait)}
+    )
 
 
-_LINK_ERRORS: dict[int | str, dict[str, Any]] = {403: {"description": "invalid link"},
-                                                 410: {"description": "expired link"}}
+_LINK_ERRORS: dict[int | str, dict[str, Any]] = {
+    403: {"description": "invalid link"},
+    410: {"description": "expired link"},
+}
 
 
 def router(web: WebDeps, access: Access) -> APIRouter:
@@ -129,33 +176,50 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     async def selftest_page(request: Request, token: str, link: LinkPage) -> Response:
         lang = language(request)
         if link.error is not None:
-            return render(request, web, "error.html", status=link_status(link.error), who=None,
-                          message=selftest_links.TEXT[link.error][lang], detail="")
+            return render(
+                request,
+                web,
+                "error.html",
+                status=link_status(link.error),
+                who=None,
+                message=selftest_links.TEXT[link.error][lang],
+                detail="",
+            )
         assert link.meeting is not None and link.participant is not None
         boot = _selftest_boot(web, token, link.meeting, link.participant, lang)
-        return render(request, web, "selftest.html", who=None, meeting=link.meeting, participant=link.participant,
-                      boot=boot)
+        return render(
+            request, web, "selftest.html", who=None, meeting=link.meeting, participant=link.participant, boot=boot
+        )
 
-    @r.get("/selftest/{token}/status", response_model=MemberStatus, tags=["self-test"],
-           summary="The member's own state, self-test and media path check (the member's link only)",
-           responses=_LINK_ERRORS)
+    @r.get(
+        "/selftest/{token}/status",
+        response_model=MemberStatus,
+        tags=["self-test"],
+        summary="The member's own state, self-test and media path check (the member's link only)",
+        responses=_LINK_ERRORS,
+    )
     async def selftest_status(token: str, member: Member) -> MemberStatus:
         return _member_status(web, *member)
 
-    @r.post("/selftest/{token}/result", response_model=SelftestAccepted, tags=["self-test"],
-            summary="Record a browser self-test for the link's member and meeting (wire.SelftestResult, "
-                    "source 'browser')",
-            responses=_LINK_ERRORS)
-    async def selftest_result(request: Request, token: str, body: BrowserSelftestIn,
-                              member: Member) -> SelftestAccepted:
+    @r.post(
+        "/selftest/{token}/result",
+        response_model=SelftestAccepted,
+        tags=["self-test"],
+        summary="Record a browser self-test for the link's member and meeting (wire.SelftestResult, source 'browser')",
+        responses=_LINK_ERRORS,
+    )
+    async def selftest_result(
+        request: Request, token: str, body: BrowserSelftestIn, member: Member
+    ) -> SelftestAccepted:
         meeting, p = member
         now = web.now()
         _rate_limit(web, meeting, p, now)
         msg = browser_result(body, meeting, p.device_id, now, language(request))
         outcome = web.runtime.ingest("selftest", msg)
         web.count("selftest_browser")
-        return SelftestAccepted(overall=msg.overall, outcome=outcome, meeting_id=meeting.id,
-                                member_id=p.member_id, checks=len(msg.checks))
+        return SelftestAccepted(
+            overall=msg.overall, outcome=outcome, meeting_id=meeting.id, member_id=p.member_id, checks=len(msg.checks)
+        )
 
     return r
 

@@ -15,16 +15,26 @@ class ActionIn(BaseModel):
     """A chair's or secretary's action (H5 votes, H15 adjourn/resume, H18 conflict of interest)."""
 
     kind: ActionKind
-    by: str = Field(default="", max_length=200,
-                    description="who recorded it (name or role); a signed-in user is recorded as themself")
+    by: str = Field(
+        default="",
+        max_length=200,
+        description="who recorded it (name or role); a signed-in user is recorded as themself",
+    )
     member_id: str | None = Field(default=None, max_length=128)
     item: str | None = Field(default=None, max_length=200)
     note: str | None = Field(default=None, max_length=2000)
-    substitute_id: str | None = Field(default=None, max_length=128,
-                                      description="substitute: the ersättare (on this meeting's roster) who "
-                                                  "steps in for member_id (H16)")
-    at: float | None = Field(default=None, ge=946_684_800, le=4_102_444_800, allow_inf_nan=False,
-                             description="epoch seconds (2000-2100); default: now (collector clock)")
+    substitute_id: str | None = Field(
+        default=None,
+        max_length=128,
+        description="substitute: the ersättare (on this meeting's roster) who steps in for member_id (H16)",
+    )
+    at: float | None = Field(
+        default=None,
+        ge=946_684_800,
+        le=4_102_444_800,
+        allow_inf_nan=False,
+        description="epoch seconds (2000-2100); default: now (collector clock)",
+    )
 
 
 class DeviceMeeting(BaseModel):

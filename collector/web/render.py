@@ -22,11 +22,17 @@ if TYPE_CHECKING:
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 LANG_COOKIE = "lv_lang"
-CSP = ("default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
-       "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'")
+CSP = (
+    "default-src 'self'; img-src 'self' data:; style-src 'self' 'unsafe-inline'; "
+    "media-src 'self' blob: mediastream:; connect-src 'self'; frame-ancestors 'none'; form-action 'self'"
+)
 
-_env = Environment(loader=PackageLoader("collector.web", "templates"), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=PackageLoader("collector.web", "templates"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 
 
 def _when(t: float) -> str:
@@ -51,10 +57,17 @@ def render(request: Request, web: WebDeps, name: str, status: int = 200, **ctx: 
     params = dict(request.query_params)
     params["lang"] = other
     html = _env.get_template(name).render(
-        lang=lang, other_lang=other, other_lang_url=f"{request.url.path}?{urlencode(params)}",
-        lang_q="?lang=en" if lang == "en" else "", t=lambda k: i18n.t(k, lang), icon=icons.svg,
-        when=_when, clock=_clock, csrf=web.auth.csrf_token(who) if who and who.via == "session" else "",
-        **ctx)
+        lang=lang,
+        other_lang=other,
+        other_lang_url=f"{request.url.path}?{urlencode(params)}",
+        lang_q="?lang=en" if lang == "en" else "",
+        t=lambda k: i18n.t(k, lang),
+        icon=icons.svg,
+        when=_when,
+        clock=_clock,
+        csrf=web.auth.csrf_token(who) if who and who.via == "session" else "",
+        **ctx,
+    )
     response = HTMLResponse(html, status_code=status)
     if request.query_params.get("lang") in i18n.LANGS:
         response.set_cookie(LANG_COOKIE, lang, max_age=365 * 86400, samesite="strict", httponly=True)
@@ -75,8 +88,15 @@ def html_errors(web: WebDeps) -> Callable[..., Any]:
         wants_html = "text/html" in request.headers.get("accept", "")
         if wants_html and exc.status_code in _PAGE_ERRORS and not request.url.path.startswith("/api/"):
             lang = language(request)
-            return render(request, web, "error.html", status=exc.status_code, who=None,
-                          message=i18n.t(_PAGE_ERRORS[exc.status_code], lang), detail="")
+            return render(
+                request,
+                web,
+                "error.html",
+                status=exc.status_code,
+                who=None,
+                message=i18n.t(_PAGE_ERRORS[exc.status_code], lang),
+                detail="",
+            )
         return await http_exception_handler(request, exc)
 
     return handler

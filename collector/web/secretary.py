@@ -18,10 +18,20 @@ from likavillkor.roster import Meeting
 def links(web: WebDeps, meeting: Meeting, request: Request) -> list[LinkOut]:
     base = web.public_url or str(request.base_url).rstrip("/")  # the configured address (issue 12)
     modes = {p.member_id: p.monitoring.value for p in meeting.participants}
-    return [LinkOut(member_id=x.member_id, name=x.name, role=x.role, device_id=x.device_id, email=x.email,
-                    url=base + x.path, expires_at=x.expires_at, monitoring=modes.get(x.member_id, "agent"),
-                    companion_url=base + x.path.replace("/selftest/", "/companion/", 1))
-            for x in selftest_links.links_for_meeting(web.secret, meeting, web.link_grace_s)]
+    return [
+        LinkOut(
+            member_id=x.member_id,
+            name=x.name,
+            role=x.role,
+            device_id=x.device_id,
+            email=x.email,
+            url=base + x.path,
+            expires_at=x.expires_at,
+            monitoring=modes.get(x.member_id, "agent"),
+            companion_url=base + x.path.replace("/selftest/", "/companion/", 1),
+        )
+        for x in selftest_links.links_for_meeting(web.secret, meeting, web.link_grace_s)
+    ]
 
 
 def router(web: WebDeps, access: Access) -> APIRouter:
@@ -29,9 +39,13 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     MeetingPage = Annotated[Principal, Depends(access.meeting_page)]
     MeetingApi = Annotated[Principal, Depends(access.meeting_api)]
 
-    @r.get("/api/meetings/{meeting_id}/selftest-links", response_model=list[LinkOut], tags=["self-test"],
-           summary="Each remote member's personal self-test link (H7)",
-           responses={404: {"description": "no such meeting"}})
+    @r.get(
+        "/api/meetings/{meeting_id}/selftest-links",
+        response_model=list[LinkOut],
+        tags=["self-test"],
+        summary="Each remote member's personal self-test link (H7)",
+        responses={404: {"description": "no such meeting"}},
+    )
     async def links_api(request: Request, meeting_id: str, who: MeetingApi) -> list[LinkOut]:
         return links(web, web.meeting(meeting_id), request)
 

@@ -26,14 +26,28 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     static = resources.files("collector.web").joinpath("static")
 
     def refused(request: Request, next: str, status: int, *, locked: bool = False) -> Response:
-        return render(request, web, "login.html", status=status, who=None, next=safe_next(next), failed=True,
-                      locked=locked, authenticators=auth.authenticators)
+        return render(
+            request,
+            web,
+            "login.html",
+            status=status,
+            who=None,
+            next=safe_next(next),
+            failed=True,
+            locked=locked,
+            authenticators=auth.authenticators,
+        )
 
     def signed_in(request: Request, who: Principal, next: str, how: str) -> Response:
         response = RedirectResponse(safe_next(next), status_code=303)
         auth.new_session(response, who, request)
-        log.info("signed in: %r (%s%s) from %s", who.username[:64], who.role.value, how,
-                 request.client.host if request.client else "?")
+        log.info(
+            "signed in: %r (%s%s) from %s",
+            who.username[:64],
+            who.role.value,
+            how,
+            request.client.host if request.client else "?",
+        )
         return response
 
     @r.get("/static/{name}", include_in_schema=False, dependencies=[Public])
@@ -49,8 +63,16 @@ def router(web: WebDeps, access: Access) -> APIRouter:
 
     @r.get("/login", include_in_schema=False, dependencies=[Public])
     async def login_page(request: Request, next: str = "/") -> Response:
-        return render(request, web, "login.html", who=None, next=safe_next(next), failed=False, locked=False,
-                      authenticators=auth.authenticators)
+        return render(
+            request,
+            web,
+            "login.html",
+            who=None,
+            next=safe_next(next),
+            failed=False,
+            locked=False,
+            authenticators=auth.authenticators,
+        )
 
     @r.post("/login", include_in_schema=False, dependencies=[Public])
     async def login(request: Request, next: str = "/") -> Response:

@@ -29,8 +29,11 @@ def check(cid: str, status: str) -> CheckIn:
 
 def test_the_server_decides_overall_and_says_what_a_browser_cannot_see() -> None:
     meeting = ROSTER.meetings["ks-1"]
-    body = BrowserSelftestIn(started_at=meeting.start - 600, duration_s=30,
-                                   checks=[check("camera.capture", "pass"), check("network.rtt", "warn")])
+    body = BrowserSelftestIn(
+        started_at=meeting.start - 600,
+        duration_s=30,
+        checks=[check("camera.capture", "pass"), check("network.rtt", "warn")],
+    )
     msg = member.browser_result(body, meeting, "anna-ipad", now=meeting.start - 570, lang="sv")
     assert (msg.source, msg.device_id, msg.meeting_id, msg.overall) == ("browser", "anna-ipad", "ks-1", "warn")
     blind = {c.id: c for c in msg.checks if c.status is wire.CheckStatus.SKIPPED}

@@ -43,13 +43,18 @@ class FakeIdentityProvider:
     async def complete(self, request: Request) -> Principal | None:
         if request.query_params.get("code") != "good":
             return None
-        return Principal(username="eva@kommun.se", role=Role.CHAIR, bodies=frozenset({"kommunstyrelsen"}),
-                         name="Eva", method=self.id)
+        return Principal(
+            username="eva@kommun.se", role=Role.CHAIR, bodies=frozenset({"kommunstyrelsen"}), name="Eva", method=self.id
+        )
 
 
 def test_a_redirect_authenticator_signs_in_without_touching_the_pages(tmp_path: Path) -> None:
-    auth = Auth(secret=b"k" * 32, users_path=tmp_path / "users.toml", meeting_body=lambda _m: None,
-                authenticators=[FakeIdentityProvider()])
+    auth = Auth(
+        secret=b"k" * 32,
+        users_path=tmp_path / "users.toml",
+        meeting_body=lambda _m: None,
+        authenticators=[FakeIdentityProvider()],
+    )
     web = WebDeps(auth=auth, secret=b"k" * 32, runtime=cast(WebRuntime, _NoMeetings()))
     access = Access(web)
     app = FastAPI()
