@@ -38,6 +38,12 @@ _EVENTS_DOC = (
 
 def router(web: WebDeps, access: Access) -> APIRouter:
     r = APIRouter()
+    _pages(r, web, access)
+    _api(r, web, access)
+    return r
+
+
+def _pages(r: APIRouter, web: WebDeps, access: Access) -> None:
     rt = web.runtime
     StaffPage = Annotated[Principal, Depends(access.staff_page)]
     MeetingPage = Annotated[Principal, Depends(access.meeting_page)]
@@ -96,6 +102,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
         )
 
+
+def _api(r: APIRouter, web: WebDeps, access: Access) -> None:
+    rt = web.runtime
+    MeetingApi = Annotated[Principal, Depends(access.meeting_api)]
+
     @r.get("/api/meetings/{meeting_id}", summary="The meeting view: verdict, reasons and every participant")
     def meeting(meeting_id: str, who: MeetingApi) -> Response:
         body = rt.view_json(meeting_id)
@@ -133,5 +144,3 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         if rt.view(meeting_id) is None:
             raise HTTPException(404, f"no meeting {meeting_id!r}")
         return json_response(rt.actions(meeting_id))
-
-    return r

@@ -21,34 +21,7 @@ Public = Depends(public)
 
 def router(web: WebDeps, access: Access) -> APIRouter:
     r = APIRouter()
-    auth = web.auth
-    SignedIn = Annotated[Principal, Depends(access.signed_in)]
     static = resources.files("collector.web").joinpath("static")
-
-    def refused(request: Request, next: str, status: int, *, locked: bool = False) -> Response:
-        return render(
-            request,
-            web,
-            "login.html",
-            status=status,
-            who=None,
-            next=safe_next(next),
-            failed=True,
-            locked=locked,
-            authenticators=auth.authenticators,
-        )
-
-    def signed_in(request: Request, who: Principal, next: str, how: str) -> Response:
-        response = RedirectResponse(safe_next(next), status_code=303)
-        auth.new_session(response, who, request)
-        log.info(
-            "signed in: %r (%s%s) from %s",
-            who.username[:64],
-            who.role.value,
-            how,
-            request.client.host if request.client else "?",
-        )
-        return response
 
     @r.get("/static/{name}", include_in_schema=False, dependencies=[Public])
     def static_file(name: str) -> Response:
@@ -60,6 +33,14 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         if not f.is_file():
             raise HTTPException(404, "not found")
         return Response(f.read_bytes(), media_type=STATIC_TYPES[ext], headers={"Cache-Control": "no-cache"})
+
+    _login(r, web, access)
+    return r
+
+
+def _login(r: APIRouter, web: WebDeps, access: Access) -> None:
+    auth = web.auth
+    SignedIn = Annotated[Principal, Depends(access.signed_in)]
 
     @r.get("/login", include_in_schema=False, dependencies=[Public])
     async def login_page(request: Request, next: str = "/") -> Response:
@@ -82,7 +63,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         keys = (username, request.client.host if request.client else "?")
         if auth.locked(*keys):
             log.info("sign-in refused for %r from %s: too many failures", username[:64], keys[1])
-            return refused(request, next, 429, locked=True)
+            return _refused(web, request, next, 429, locked=True)
         who = None
         for a in auth.authenticators:  # (`next` is the page to return to here)
             if a.id == method:
@@ -90,8 +71,8 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         if who is None:
             auth.note_failure(*keys)
             log.info("failed sign-in for %r from %s", username[:64], keys[1])
-            return refused(request, next, 401)
-        return signed_in(request, who, next, "")
+            return _refused(web, request, next, 401)
+        return _signed_in(web, request, who, next, "")
 
     @r.get("/login/{method}", include_in_schema=False, dependencies=[Public])
     async def login_redirect(request: Request, method: str) -> Response:
@@ -111,8 +92,8 @@ def router(web: WebDeps, access: Access) -> APIRouter:
                 who = await a.complete(request)
                 if who is None:
                     auth.note_failure(f"{method}-callback", request.client.host if request.client else "?")
-                    return refused(request, next, 401)
-                return signed_in(request, who, next, f", {method}")
+                    return _refused(web, request, next, 401)
+                return _signed_in(web, request, who, next, f", {method}")
         raise HTTPException(404, "no such sign-in method")
 
     @r.post("/logout", include_in_schema=False)
@@ -121,4 +102,29 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         auth.end_session(request, response)
         return response
 
-    return r
+
+def _refused(web: WebDeps, request: Request, next: str, status: int, *, locked: bool = False) -> Response:
+    return render(
+        request,
+        web,
+        "login.html",
+        status=status,
+        who=None,
+        next=safe_next(next),
+        failed=True,
+        locked=locked,
+        authenticators=web.auth.authenticators,
+    )
+
+
+def _signed_in(web: WebDeps, request: Request, who: Principal, next: str, how: str) -> Response:
+    response = RedirectResponse(safe_next(next), status_code=303)
+    web.auth.new_session(response, who, request)
+    log.info(
+        "signed in: %r (%s%s) from %s",
+        who.username[:64],
+        who.role.value,
+        how,
+        request.client.host if request.client else "?",
+    )
+    return response
