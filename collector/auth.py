@@ -852,7 +852,6 @@ class Auth:
             wanted = await device_id_of(request)
             if wanted is None or not who.may_act_for_device(wanted):
                 raise HTTPException(403, "a device may only use its own device routes")
-            request.state.principal = who
             return who
 
         return dependency
@@ -911,7 +910,6 @@ class Auth:
                     # the same answer as for a meeting that does not exist: ids cannot be probed (issue 12)
                     raise HTTPException(404, "no such meeting")
             await self.check_csrf(request, who)
-            request.state.principal = who
             return who
 
         return dependency
