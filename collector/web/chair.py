@@ -9,9 +9,8 @@ changes (collector/web/hub.py), so the two cannot disagree.
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated dependencies as objects.
 import json
-from typing import Annotated, Any
+from typing import Annotated
 
-import msgspec
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import StreamingResponse
 
@@ -22,12 +21,7 @@ from collector.web.access import STAFF_ROLES, Access
 from collector.web.context import WebDeps
 from collector.web.hub import event_stream
 from collector.web.models import ActionIn
-from collector.web.render import language, render
-
-
-def json_response(data: Any, status: int = 200) -> Response:
-    return Response(content=msgspec.json.encode(data), media_type="application/json", status_code=status)
-
+from collector.web.render import json_response, language, render
 
 _EVENTS_DOC = (
     "`event: view` with the same MeetingView JSON as GET /api/meetings/{meeting_id} whenever it "

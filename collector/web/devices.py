@@ -15,9 +15,9 @@ from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Respons
 from collector.auth import Principal
 from collector.web import it
 from collector.web.access import Access
-from collector.web.chair import json_response
 from collector.web.context import WebDeps
 from collector.web.models import DeviceMeeting
+from collector.web.render import json_response
 
 log = logging.getLogger(__name__)
 

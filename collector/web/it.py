@@ -12,10 +12,9 @@ from collector import metrics
 from collector.auth import Principal
 from collector.web import queries, report
 from collector.web.access import Access
-from collector.web.chair import json_response
 from collector.web.context import WebDeps
 from collector.web.models import FailingDeviceOut, WebCounters
-from collector.web.render import language, render
+from collector.web.render import json_response, language, render
 
 if TYPE_CHECKING:
     from collector.media_peer import MediaPeer

@@ -1,5 +1,6 @@
-"""Pages: the Jinja templates, the language choice (Swedish first), and the headers every page gets
-(Content-Security-Policy: everything from the collector itself, no CDN; no caching)."""
+"""Responses: JSON (msgspec) for the API; for pages the Jinja templates, the language choice (Swedish
+first), and the headers every page gets (Content-Security-Policy: everything from the collector
+itself, no CDN; no caching)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
+import msgspec
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -75,6 +77,10 @@ def render(request: Request, web: WebDeps, name: str, status: int = 200, **ctx: 
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+def json_response(data: Any, status: int = 200) -> Response:
+    return Response(content=msgspec.json.encode(data), media_type="application/json", status_code=status)
 
 
 _PAGE_ERRORS = {403: "forbidden", 404: "not_found"}
