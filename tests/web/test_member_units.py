@@ -56,3 +56,18 @@ def test_selftest_limits_follow_the_meetings_policy() -> None:
     limits = member.selftest_limits(load_policy(), ROSTER.meetings["ks-1"])
     assert (limits["rtt_warn_ms"], limits["rtt_fail_ms"]) == (100.0, 500.0)
     assert limits["down_warn_kbps"] == 4000.0 and limits["up_fail_kbps"] == 1500.0
+
+
+def test_ice_servers_come_from_the_media_section() -> None:
+    """``[media] ice_servers`` (collector/config.py) reaches the browser as RTCPeerConnection's
+    iceServers; empty optional fields are left out; no section, no servers (a LAN)."""
+    from types import SimpleNamespace
+
+    from collector.web.context import ice_servers_of
+
+    turn = {"urls": ["turn:turn.kommun.se:3478"], "username": "lv", "credential": "s3cret"}
+    stun = {"urls": "stun:stun.kommun.se:3478", "username": None, "credential": ""}
+    config = SimpleNamespace(media=SimpleNamespace(ice_servers=[turn, stun]))
+    assert ice_servers_of(config) == [turn, {"urls": "stun:stun.kommun.se:3478"}]
+    assert ice_servers_of(SimpleNamespace(media=SimpleNamespace(ice_servers=[]))) == []
+    assert ice_servers_of(SimpleNamespace(http=None)) == []
