@@ -101,8 +101,8 @@ def private_data_dir(path: Any) -> None:
 def cmd_run(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from collector.api import create_app
     from collector.runtime import Runtime
+    from collector.web.app import create_app
 
     cfg = _load_config(args.config)
     private_data_dir(cfg.data_path)
@@ -141,8 +141,8 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 
 def cmd_incidents(args: argparse.Namespace) -> int:
-    from collector.api import incidents_csv
     from collector.store.commands import open_store
+    from collector.web.queries import store_incidents_csv as incidents_csv
 
     store = open_store(_load_config(args.config))
     rows = store.incidents(

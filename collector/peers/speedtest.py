@@ -22,11 +22,11 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import PlainTextResponse, Response
 from starlette.requests import ClientDisconnect
 
@@ -152,46 +152,50 @@ class _Download(Response):
             self.release()
 
 
+async def _untrusted() -> bool:
+    return False
+
+
 def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: int = 32, reserved: int = 8,
-           per_client: int = 8, stall_s: float = 10.0, transfer_s: float = 60.0) -> APIRouter:
+           per_client: int = 8, stall_s: float = 10.0, transfer_s: float = 60.0,
+           trusted: Callable[..., Awaitable[bool]] = _untrusted) -> APIRouter:
     """The speed-test routes; mount with ``app.include_router(router(), prefix="/speedtest")``.
 
-    A request is "trusted" when ``request.state.speedtest_trusted`` is set (the collector's guard
-    sets it for a valid self-test link, device login or staff sign-in): see :class:`_Slots`."""
+    ``trusted`` is a dependency saying whether the caller is "trusted" (the collector's
+    ``collector.web.access``: a valid self-test link, device login or staff sign-in): see :class:`_Slots`."""
     api = APIRouter(tags=["speedtest"])
     slots = _Slots(max_concurrent, reserved=reserved, per_client=per_client)
     counters = Counters()
     api.speedtest_counters = counters  # type: ignore[attr-defined]
     api.speedtest_slots = slots  # type: ignore[attr-defined]
 
-    def who(request: Request) -> tuple[str, bool]:
-        return (request.client.host if request.client else "?"), bool(getattr(request.state, "speedtest_trusted",
-                                                                              False))
+    def who(request: Request, is_trusted: bool) -> tuple[str, bool]:
+        return (request.client.host if request.client else "?"), is_trusted
 
-    @api.get("/latency.txt", response_class=PlainTextResponse)
+    @api.get("/latency.txt", response_class=PlainTextResponse, dependencies=[Depends(trusted)])
     async def latency() -> str:
         return "test=test"
 
     @api.get("/random{width:int}x{height:int}.jpg")
-    async def image(request: Request, width: int, height: int) -> Response:
+    async def image(request: Request, width: int, height: int, is_trusted: bool = Depends(trusted)) -> Response:
         if width != height or width not in IMAGE_BYTES:
             raise HTTPException(status_code=404, detail=f"sizes served: {sorted(IMAGE_BYTES)}")
-        client, trusted = who(request)
+        client, trusted = who(request, is_trusted)
         slots.take(client, trusted)
         counters.downloads += 1
         return _Download(IMAGE_BYTES[width], lambda: slots.release(client, trusted), counters, stall_s=stall_s,
                          transfer_s=transfer_s)
 
-    @api.get("/upload.php", response_class=PlainTextResponse)
+    @api.get("/upload.php", response_class=PlainTextResponse, dependencies=[Depends(trusted)])
     async def upload_probe() -> str:
         return "size=0"
 
     @api.post("/upload.php", response_class=PlainTextResponse)
-    async def upload(request: Request) -> str:
+    async def upload(request: Request, is_trusted: bool = Depends(trusted)) -> str:
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > max_upload_bytes):
             raise HTTPException(status_code=413, detail=f"at most {max_upload_bytes} bytes")
-        client, trusted = who(request)
+        client, trusted = who(request, is_trusted)
         slots.take(client, trusted)
         counters.uploads += 1
         size = 0

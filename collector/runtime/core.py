@@ -28,6 +28,7 @@ from collector.runtime.roster_watch import EARLY_S, RosterIndex, RosterWatch, lo
 from collector.store import Store
 from likavillkor import wire
 from likavillkor.roster import Roster
+from likavillkor.topics import Kind, device_topic
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
@@ -398,3 +399,22 @@ class Runtime:
                 "error": self.roster_error,
             },
         }
+
+    # --- WebRuntime port (collector/web/port.py): what the web layer calls, each taking the lock ---
+    def roster(self) -> Roster:
+        return self.index.roster
+
+    def knows_device(self, device_id: str) -> bool:
+        return self.index.known(device_id)
+
+    def actions(self, meeting_id: str) -> list[Action]:
+        with self.lock:
+            return list(self.engine.actions(meeting_id))
+
+    def ingest(self, kind: Kind, msg: wire.Message) -> str:
+        """A message the web received (browser self-test, companion sample) through MQTT's own path:
+        validation, rate limit, store, engine."""
+        return str(self.ingestor.handle(device_topic(msg.device_id, kind), wire.encode(msg), self.clock()))
+
+    def on_change(self, listener: Callable[[list[Change]], None]) -> None:
+        self.listeners.append(listener)

@@ -2,7 +2,7 @@
 ``collector/companion.py``; the engine's side in ``collector/engine/monitoring.py``.
 
 * ``GET /companion/{token}`` — the page, for the member whose personal link it is (the self-test
-  link's token, ``collector/selftest_links.py``): her own state in large text, Swedish first.
+  link's token, ``collector/web/selftest_links.py``): her own state in large text, Swedish first.
 * ``WS /companion/{token}/ws`` — probes and echoes, page visibility, her state (docs/web.md).
 * ``POST /companion/{token}/bye`` — ``navigator.sendBeacon`` on ``pagehide``: the page is closing.
 * ``POST /companion/{token}/rtc`` — the page's WebRTC offer for an unordered data channel beside its
@@ -15,56 +15,27 @@ changes nothing else in the meeting.
 
 # No `from __future__ import annotations`: FastAPI resolves the Annotated dependencies at runtime.
 import asyncio
-import contextlib
 import itertools
 import json
 import logging
 import re
-import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request, Response, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Depends, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
-from collector import selftest_links
-from collector.companion import CompanionHub, Limits, ProbeStats, companion_sample, parse_message
-from collector.web import i18n
-from likavillkor import wire
-from likavillkor.roster import Meeting, Monitoring, Participant
-from likavillkor.topics import device_topic
+from collector.companion import CompanionHub, Limits
+from collector.web import i18n, selftest_links
+from collector.web.access import MEMBER_OWN, LinkCheck, declare
+from collector.web.companion_session import CLOSE_BUSY, CLOSE_EXPIRED, CLOSE_INVALID, LogOnce, Session, refuse
+from collector.web.context import WebDeps
+from collector.web.render import language, render
+from likavillkor.roster import Monitoring
 
 log = logging.getLogger(__name__)
-#: WebSocket close codes: 4403 invalid link, 4410 expired link, 4429 too many sockets, 1009 too big
-CLOSE_INVALID, CLOSE_EXPIRED, CLOSE_BUSY, CLOSE_TOO_BIG = 4403, 4410, 4429, 1009
 _CLEAN_CLOSE = (1000, 1001)  # the page closed the socket itself: closed, not lost
-
-
-@dataclass(frozen=True, slots=True)
-class LinkCheck:
-    """The member a personal link is for, or why it is refused."""
-
-    meeting: Meeting | None = None
-    participant: Participant | None = None
-    error: selftest_links.LinkError | None = None
-
-
-class _LogOnce:
-    """One log line per reason a minute; the counters have the rest."""
-
-    def __init__(self) -> None:
-        self._last: dict[str, float] = {}
-
-    def __call__(self, reason: str, detail: str = "") -> None:
-        now = time.monotonic()
-        if now - self._last.get(reason, -1e9) >= 60:
-            self._last[reason] = now
-            log.warning(
-                "companion page: %s %s(further ones counted, not logged for a minute)",
-                reason,
-                f"({detail}) " if detail else "",
-            )
 
 
 _LINK_IN_PATH = re.compile(r"/(companion|selftest)/[A-Za-z0-9_.=-]{8,}")
@@ -86,7 +57,7 @@ def member_state_texts(lang: str) -> dict[str, str]:
     return {k[len("comp.") :]: v for k, v in i18n.bundle(lang).items() if k.startswith("comp.")}
 
 
-def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> CompanionHub:
+def mount(app: Any, web: WebDeps, limits: Limits | None = None) -> CompanionHub:
     """Add the companion routes to ``app``; ``app.state.companion`` is the hub (its counters go to
     ``/metrics``)."""
     hub = CompanionHub(limits or Limits())
@@ -94,36 +65,32 @@ def mount(app: Any, deps: Any, runtime: Any, limits: Limits | None = None) -> Co
     uv = logging.getLogger("uvicorn.error")
     if not any(isinstance(f, RedactLinks) for f in uv.filters):
         uv.addFilter(RedactLinks())
-    app.include_router(router(deps, runtime, hub))
+    app.include_router(router(web, hub))
     return hub
 
 
-def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
-    from collector.pages import language, render  # the pages' templates and language choice
+@dataclass
+class _Companion:
+    """What the companion routes share: the web's state, the hub, the open sockets by id (for the
+    WebRTC offer to join its socket)."""
 
-    r = APIRouter()
-    limits = hub.limits
-    warn = _LogOnce()
-    ids = itertools.count()
-    sessions: dict[int, _Session] = {}  # open sockets by id, for the WebRTC offer to join its socket
+    deps: WebDeps
+    hub: CompanionHub
+    warn: LogOnce = field(default_factory=LogOnce)
+    ids: Iterator[int] = field(default_factory=itertools.count)
+    sessions: dict[int, Session] = field(default_factory=dict)
 
-    def check(token: str) -> LinkCheck:
+    def check(self, token: str) -> LinkCheck:
         try:
-            meeting, p = selftest_links.resolve(deps.secret, token, deps.roster(), deps.now())
+            meeting, p = self.deps.resolve_link(token)
         except selftest_links.InvalidLink as exc:
-            hub.count(f"link_{exc.reason.value}")
-            warn(f"refused link: {exc.reason.value}")
+            self.hub.count(f"link_{exc.reason.value}")
+            self.warn(f"refused link: {exc.reason.value}")
             return LinkCheck(error=exc.reason)
         return LinkCheck(meeting=meeting, participant=p)
 
-    async def member_link(token: str) -> LinkCheck:
-        """Who may call: the member whose personal link ``token`` is (signed, unexpired, on the roster)."""
-        return check(token)
-
-    MemberLink = Annotated[LinkCheck, Depends(member_link)]
-
-    def view_of(meeting_id: str, member_id: str) -> dict[str, Any]:
-        view = deps.view(meeting_id)
+    def view_of(self, meeting_id: str, member_id: str) -> dict[str, Any]:
+        view = self.deps.runtime.view(meeting_id)
         mine = next((x for x in view.participants if x.member_id == member_id), None) if view else None
         if mine is None:
             return {"t": "s", "state": None, "verdict": None}
@@ -137,8 +104,27 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             "reason": {"code": reason.code, "sv": reason.sv, "en": reason.en} if reason is not None else None,
             "rtt_ms": mine.rtt_ms,
             "loss_percent": mine.loss_percent,
-            "at": deps.now(),
+            "at": self.deps.now(),
         }
+
+
+def router(deps: WebDeps, hub: CompanionHub) -> APIRouter:
+    c = _Companion(deps, hub)
+
+    async def member_link(token: str) -> LinkCheck:
+        """Who may call: the member whose personal link ``token`` is (signed, unexpired, on the roster)."""
+        return c.check(token)
+
+    declare(member_link, MEMBER_OWN)
+    r = APIRouter()
+    for routes in (_page, _bye, _rtc, _socket):
+        routes(r, c, member_link)
+    return r
+
+
+def _page(r: APIRouter, c: _Companion, member_link: Callable[[str], Awaitable[LinkCheck]]) -> None:
+    deps, limits = c.deps, c.hub.limits
+    MemberLink = Annotated[LinkCheck, Depends(member_link)]
 
     @r.get("/companion/{token}", include_in_schema=False)
     async def companion_page(request: Request, token: str, who: MemberLink) -> Response:
@@ -164,7 +150,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             "monitoring": who.participant.monitoring.value,
             "probe_timeout_ms": int(limits.answer_deadline_s * 3000),
             "rtc_url": f"/companion/{token}/rtc",
-            "ice_servers": getattr(deps, "ice_servers", []),
+            "ice_servers": deps.ice_servers,
         }
         response = render(
             request, deps, "companion.html", who=None, meeting=who.meeting, participant=who.participant, boot=boot
@@ -176,6 +162,12 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         )
         response.headers["Content-Security-Policy"] = csp
         return response
+
+
+def _bye(r: APIRouter, c: _Companion, member_link: Callable[[str], Awaitable[LinkCheck]]) -> None:
+    hub, runtime, limits = c.hub, c.deps.runtime, c.hub.limits
+    MemberLink = Annotated[LinkCheck, Depends(member_link)]
+    sessions = c.sessions
 
     @r.post("/companion/{token}/bye", status_code=204, include_in_schema=False)
     async def companion_bye(request: Request, token: str, who: MemberLink) -> Response:
@@ -212,6 +204,12 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
                 await asyncio.to_thread(runtime.companion, key[0], key[1], False)
         return Response(status_code=204)
 
+
+def _rtc(r: APIRouter, c: _Companion, member_link: Callable[[str], Awaitable[LinkCheck]]) -> None:
+    deps, hub, limits = c.deps, c.hub, c.hub.limits
+    MemberLink = Annotated[LinkCheck, Depends(member_link)]
+    sessions, warn = c.sessions, c.warn
+
     @r.post("/companion/{token}/rtc", include_in_schema=False)
     async def companion_rtc(request: Request, token: str, who: MemberLink) -> Response:
         from collector.web.companion_rtc import MAX_SDP_BYTES, RtcPath
@@ -240,7 +238,7 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             return Response(status_code=503)
         if session.rtc is not None:
             await session.rtc.close()
-        rtc = RtcPath(limits, getattr(deps, "ice_servers", None))
+        rtc = RtcPath(limits, deps.ice_servers)
         try:
             answer = await asyncio.wait_for(rtc.answer(sdp), 10.0)
         except Exception as exc:
@@ -257,12 +255,18 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         session.spawn(watch())
         return JSONResponse(answer)
 
+
+def _socket(r: APIRouter, c: _Companion, member_link: Callable[[str], Awaitable[LinkCheck]]) -> None:
+    deps, hub, runtime = c.deps, c.hub, c.deps.runtime
+    MemberLink = Annotated[LinkCheck, Depends(member_link)]
+    sessions, warn, ids, view_of, check = c.sessions, c.warn, c.ids, c.view_of, c.check
+
     @r.websocket("/companion/{token}/ws")
     async def companion_ws(websocket: WebSocket, token: str, who: MemberLink) -> None:
         await websocket.accept()
         if who.error is not None:
             lang = "en" if websocket.query_params.get("lang") == "en" else "sv"
-            await _refuse(
+            await refuse(
                 websocket,
                 selftest_links.TEXT[who.error][lang],
                 CLOSE_EXPIRED if who.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID,
@@ -275,11 +279,11 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
         if refusal is not None:
             hub.count(refusal)
             warn(refusal, p.member_id)
-            await _refuse(websocket, "för många öppna följesidor / too many open companion pages", CLOSE_BUSY)
+            await refuse(websocket, "för många öppna följesidor / too many open companion pages", CLOSE_BUSY)
             return
         hub.count("opened")
         sock = next(ids)
-        session = _Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn, lambda: check(token))
+        session = Session(websocket, hub, runtime, deps, meeting, p, sock, view_of, warn, lambda: check(token))
         sessions[sock] = session
         try:
             await session.run()
@@ -297,8 +301,6 @@ def router(deps: Any, runtime: Any, hub: CompanionHub) -> APIRouter:
             else:  # no goodbye (network cut, device off): silence decides, as for an agent (H15)
                 hub.count("closed_abnormal")
 
-    return r
-
 
 def _bye_of(body: bytes) -> tuple[int | None, int | None]:
     """``b"bye 7 12"`` -> (7, 12); ``b"bye 7"`` -> (7, None); anything else (None, None)."""
@@ -307,161 +309,3 @@ def _bye_of(body: bytes) -> tuple[int | None, int | None]:
     if not parts or parts[0] != "bye" or len(nums) != len(parts) - 1:
         return None, None
     return (nums[0] if nums else None), (nums[1] if len(nums) > 1 else None)
-
-
-async def _refuse(websocket: WebSocket, text: str, code: int) -> None:
-    with contextlib.suppress(Exception):
-        await websocket.send_json({"t": "error", "message": text})
-        await websocket.close(code)
-
-
-class _Session:
-    """One open companion socket: probes out, echoes and visibility in, a sample a second."""
-
-    def __init__(
-        self,
-        websocket: WebSocket,
-        hub: CompanionHub,
-        runtime: Any,
-        deps: Any,
-        meeting: Meeting,
-        p: Participant,
-        sock: int,
-        view_of: Any,
-        warn: _LogOnce,
-        still_valid: Callable[[], LinkCheck],
-    ) -> None:
-        self.still_valid = still_valid  # the link is checked again every report: expiry, roster changes
-        self.ws, self.hub, self.runtime, self.deps = websocket, hub, runtime, deps
-        self.meeting, self.p, self.sock, self.view_of, self.warn = meeting, p, sock, view_of, warn
-        self.key = (meeting.id, p.member_id)
-        self.limits = hub.limits
-        self.stats = ProbeStats(self.limits.window, self.limits.answer_deadline_s)
-        self.visible = False
-        self.vis_seq = 0  # the page's count of visibility changes (messages and beacons), newest wins
-        self.close_code: int | None = None
-        self.browser = p.monitoring is Monitoring.BROWSER
-        self._closer: asyncio.Future[None] | None = None
-        self.rtc: Any = None  # collector.web.companion_rtc.RtcPath, when the page has WebRTC
-        self._tasks: set[asyncio.Task[Any]] = set()
-
-    def spawn(self, coro: Any) -> None:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def run(self) -> None:
-        sender = asyncio.create_task(self._send_loop())
-        sender.add_done_callback(self._sender_done)
-        try:
-            await self._receive_loop()
-        finally:
-            sender.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await sender
-
-    def _sender_done(self, task: "asyncio.Task[None]") -> None:
-        """A failing sender must not leave the socket open and silent (silence would read as her loss):
-        close it, so the page reconnects at once."""
-        if task.cancelled() or task.exception() is None:
-            return
-        exc = task.exception()
-        if isinstance(exc, WebSocketDisconnect | RuntimeError | OSError):
-            return  # the socket is gone; the receive loop sees it
-        self.hub.count("server_error")
-        log.error("companion page sender failed: %s: %s", type(exc).__name__, exc)
-        self._closer = asyncio.ensure_future(self.ws.close(1011))
-
-    async def _receive_loop(self) -> None:
-        limits, hub = self.limits, self.hub
-        while True:
-            try:
-                event = await self.ws.receive()
-            except (WebSocketDisconnect, RuntimeError) as exc:
-                self.close_code = getattr(exc, "code", 1006)
-                return
-            if event["type"] == "websocket.disconnect":
-                self.close_code = int(event.get("code") or 1006)
-                return
-            text, data = event.get("text"), event.get("bytes")
-            raw: str | bytes = text if isinstance(text, str) else data if isinstance(data, bytes) else b""
-            now = time.monotonic()
-            if not hub.allow(self.key, now):
-                hub.count("rate_limited")
-                self.warn("rate_limited", self.p.member_id)
-                continue
-            if len(raw) > limits.max_message_bytes:
-                hub.count("message_too_big")
-                self.warn("message_too_big", self.p.member_id)
-                self.close_code = CLOSE_TOO_BIG
-                with contextlib.suppress(Exception):
-                    await self.ws.close(CLOSE_TOO_BIG)
-                return
-            msg = parse_message(raw, limits.max_message_bytes)
-            if msg is None:
-                hub.count("message_bad")
-                self.warn("message_bad", self.p.member_id)
-                continue
-            kind = msg["t"]
-            if kind == "e":
-                self.stats.echo(msg.get("n"), now)
-            elif kind == "v":
-                seq = msg.get("seq")
-                if isinstance(seq, int) and not isinstance(seq, bool):
-                    if seq < self.vis_seq:  # older than a beacon already heard
-                        continue
-                    self.vis_seq = seq
-                await self._visibility(msg.get("visible") is True)
-            elif kind == "bye":
-                await self._visibility(False)
-                self.close_code = 1000
-                with contextlib.suppress(Exception):
-                    await self.ws.close(1000)
-                return
-            else:
-                hub.count("message_bad")
-
-    async def _visibility(self, visible: bool) -> None:
-        self.visible = visible
-        self.hub.set_visible(self.key, self.sock, visible)
-        if self.browser:  # an agent member is watched by her agent; "none" by nothing
-            shown = bool(self.hub.visible.get(self.key))  # any of her sockets (a second window)
-            await asyncio.to_thread(self.runtime.companion, self.key[0], self.key[1], shown)
-
-    async def _send_loop(self) -> None:
-        limits = self.limits
-        next_report = time.monotonic() + limits.report_interval_s
-        await self.ws.send_json({**self.view_of(*self.key), "sock": self.sock, "path": "websocket"})
-        while True:
-            await asyncio.sleep(limits.probe_interval_s)
-            now = time.monotonic()
-            await self.ws.send_json({"t": "p", "n": self.stats.send(now)})
-            rtc = self.rtc
-            if rtc is not None:
-                rtc.probe(now)
-            if now < next_report:
-                continue
-            next_report = now + limits.report_interval_s
-            link = self.still_valid()
-            if link.error is not None:  # expired, or she left the roster: refused from now on
-                self.hub.count("link_revoked")
-                self.close_code = CLOSE_EXPIRED if link.error is selftest_links.LinkError.EXPIRED else CLOSE_INVALID
-                await _refuse(self.ws, selftest_links.TEXT[link.error]["sv"], self.close_code)
-                return
-            heard, rtt, jitter, loss = self.stats.report(now)
-            path = "websocket"
-            if rtc is not None and rtc.open:  # the data channel's figures are the network's own
-                r_heard, r_rtt, r_jitter, r_loss = rtc.stats.report(now)
-                heard = heard or r_heard
-                if r_loss is not None:
-                    rtt, jitter, loss, path = r_rtt, r_jitter, r_loss, "webrtc"
-            if heard and self.visible and self.browser:  # an echo this second: evidence of contact
-                msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
-                outcome = await asyncio.to_thread(
-                    self.runtime.ingestor.handle,
-                    device_topic(self.p.device_id, "sample"),
-                    wire.encode(msg),
-                    self.runtime.clock(),
-                )
-                self.hub.count(f"sample_{outcome}")
-            await self.ws.send_json({**self.view_of(*self.key), "path": path})

@@ -6,8 +6,10 @@ Icons use ``currentColor`` so they take the text's colour and contrast. Shapes d
 
 from __future__ import annotations
 
-_SVG = ('<svg class="icon" viewBox="0 0 24 24" width="1.2em" height="1.2em" aria-hidden="true" focusable="false" '
-        'fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round">{}</svg>')
+_SVG = (
+    '<svg class="icon" viewBox="0 0 24 24" width="1.2em" height="1.2em" aria-hidden="true" focusable="false" '
+    'fill="none" stroke="currentColor" stroke-width="2.4" stroke-linecap="round" stroke-linejoin="round">{}</svg>'
+)
 
 _PATHS: dict[str, str] = {
     "check": '<circle cx="12" cy="12" r="10"/><path d="M7 12.5l3.2 3.2L17 9"/>',
@@ -22,17 +24,30 @@ _PATHS: dict[str, str] = {
     "eye_off": '<path d="M2 12s4-7 10-7 10 7 10 7-4 7-10 7S2 12 2 12z"/><path d="M3 3l18 18"/>',
     "flag": '<path d="M5 21V4h11l-2 4 2 4H5"/>',
     "question": '<circle cx="12" cy="12" r="10"/><path d="M9.5 9a2.5 2.5 0 015 .5c0 2-2.5 2-2.5 4"/>'
-                '<circle cx="12" cy="17.5" r="0.6" fill="currentColor"/>',
+    '<circle cx="12" cy="17.5" r="0.6" fill="currentColor"/>',
 }
 
 STATE_ICON: dict[str, str] = {
-    "expected": "clock", "connected": "plug", "ready": "check", "ok": "check", "degraded": "warning",
-    "failing": "cross", "lost": "unplugged", "replaced": "swap", "excused": "door", "left": "door",
+    "expected": "clock",
+    "connected": "plug",
+    "ready": "check",
+    "ok": "check",
+    "degraded": "warning",
+    "failing": "cross",
+    "lost": "unplugged",
+    "replaced": "swap",
+    "excused": "door",
+    "left": "door",
     "not_monitored": "eye_off",
 }
 VERDICT_ICON: dict[str, str] = {
-    "not_started": "clock", "equal_terms": "check", "at_risk": "warning", "adjourn": "pause",
-    "substitute_due": "swap", "monitoring_interrupted": "eye_off", "ended": "flag",
+    "not_started": "clock",
+    "equal_terms": "check",
+    "at_risk": "warning",
+    "adjourn": "pause",
+    "substitute_due": "swap",
+    "monitoring_interrupted": "eye_off",
+    "ended": "flag",
     "not_all_monitored": "question",
 }
 

@@ -12,9 +12,8 @@ from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from collector import csvsafe
-from collector.web import i18n
-from collector.webqueries import MeetingHistory
+from collector.web import csvsafe, i18n
+from collector.web.queries import MeetingHistory
 from likavillkor.roster import Meeting
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -26,12 +25,25 @@ UNWATCHED_STATES = frozenset({"not_monitored"})
 UNWATCHED_VERDICTS = frozenset({"not_all_monitored"})
 #: timeline colours: fill, and text colour on it (contrast >= 4.5, checked in tests/web/test_contrast.py)
 TIMELINE_COLOURS: dict[str, tuple[str, str]] = {
-    "good": ("#dcfce7", "#14532d"), "warn": ("#fef3c7", "#713f12"), "bad": ("#fee2e2", "#7f1d1d"),
-    "neutral": ("#f3f4f6", "#1f2937"), "info": ("#dbeafe", "#1e3a8a"),
+    "good": ("#dcfce7", "#14532d"),
+    "warn": ("#fef3c7", "#713f12"),
+    "bad": ("#fee2e2", "#7f1d1d"),
+    "neutral": ("#f3f4f6", "#1f2937"),
+    "info": ("#dbeafe", "#1e3a8a"),
 }
-STATE_CLASS = {"ok": "good", "ready": "good", "connected": "good", "degraded": "warn", "expected": "neutral",
-               "failing": "bad", "lost": "bad", "replaced": "bad", "excused": "info", "left": "neutral",
-               "not_monitored": "info"}
+STATE_CLASS = {
+    "ok": "good",
+    "ready": "good",
+    "connected": "good",
+    "degraded": "warn",
+    "expected": "neutral",
+    "failing": "bad",
+    "lost": "bad",
+    "replaced": "bad",
+    "excused": "info",
+    "left": "neutral",
+    "not_monitored": "info",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,8 +155,9 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
         if a["kind"] == "vote_start":
             vote_open = a
         elif a["kind"] == "vote_end" and vote_open is not None:
-            segments.append(Segment("vote", str(vote_open.get("item") or vote_open.get("note") or ""),
-                                    vote_open["at"], a["at"]))
+            segments.append(
+                Segment("vote", str(vote_open.get("item") or vote_open.get("note") or ""), vote_open["at"], a["at"])
+            )
             vote_open = None
     if vote_open is not None:
         segments.append(Segment("vote", str(vote_open.get("item") or ""), vote_open["at"], end))
@@ -152,25 +165,42 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
     for seg in segments:
         _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
 
-    subs = sorted((s["at"], names.get(s["member_id"], s["member_id"])) for s in history.state_changes
-                  if s["new"] == "replaced")
-    return Report(meeting=meeting, start=start, end=end, segments=segments, adjournments=adjournments,
-                  substitutions=subs, timelines=timelines, names=names, incidents=history.incidents)
+    subs = sorted(
+        (s["at"], names.get(s["member_id"], s["member_id"])) for s in history.state_changes if s["new"] == "replaced"
+    )
+    return Report(
+        meeting=meeting,
+        start=start,
+        end=end,
+        segments=segments,
+        adjournments=adjournments,
+        substitutions=subs,
+        timelines=timelines,
+        names=names,
+        incidents=history.incidents,
+    )
 
 
-def _judge(seg: Segment, active: list[tuple[float, float]], verdicts: list[Interval],
-           timelines: dict[str, list[Interval]], names: dict[str, str]) -> None:
+def _judge(
+    seg: Segment,
+    active: list[tuple[float, float]],
+    verdicts: list[Interval],
+    timelines: dict[str, list[Interval]],
+    names: dict[str, str],
+) -> None:
     def touches(iv: Interval) -> bool:
         return any(_overlap(a, b, iv.start, iv.end) > 0 for a, b in active)
 
-    affected = sorted({names.get(m, m) for m, ivs in timelines.items()
-                       for iv in ivs if iv.value in BREACH_STATES and touches(iv)})
+    affected = sorted(
+        {names.get(m, m) for m, ivs in timelines.items() for iv in ivs if iv.value in BREACH_STATES and touches(iv)}
+    )
     if affected or any(iv.value in BREACH_VERDICTS and touches(iv) for iv in verdicts):
         seg.equal_terms = "not_held"
     elif any(iv.value in UNKNOWN_VERDICTS and touches(iv) for iv in verdicts):
         seg.equal_terms = "unknown"
-    elif any(iv.value in UNWATCHED_VERDICTS and touches(iv) for iv in verdicts) or \
-            any(iv.value in UNWATCHED_STATES and touches(iv) for ivs in timelines.values() for iv in ivs):
+    elif any(iv.value in UNWATCHED_VERDICTS and touches(iv) for iv in verdicts) or any(
+        iv.value in UNWATCHED_STATES and touches(iv) for ivs in timelines.values() for iv in ivs
+    ):
         seg.equal_terms = "unconfirmed"
     seg.affected = affected
 
@@ -184,8 +214,12 @@ def segment_title(seg: Segment, lang: str) -> str:
 
 
 def verdict_text(seg: Segment, lang: str) -> str:
-    return label({"held": "rep.held", "not_held": "rep.not_held", "unknown": "rep.unknown",
-                  "unconfirmed": "rep.unconfirmed"}[seg.equal_terms], lang)
+    return label(
+        {"held": "rep.held", "not_held": "rep.not_held", "unknown": "rep.unknown", "unconfirmed": "rep.unconfirmed"}[
+            seg.equal_terms
+        ],
+        lang,
+    )
 
 
 def to_csv(rep: Report, lang: str) -> str:
@@ -194,16 +228,26 @@ def to_csv(rep: Report, lang: str) -> str:
     w.writerow(["meeting_id", "section", "label", "from", "to", "equal_terms", "affected"])
     mid = rep.meeting.id
     for seg in rep.segments:
-        w.writerow([mid, seg.kind, segment_title(seg, lang), _clock(seg.start), _clock(seg.end), seg.equal_terms,
-                    "; ".join(seg.affected)])
+        w.writerow(
+            [
+                mid,
+                seg.kind,
+                segment_title(seg, lang),
+                _clock(seg.start),
+                _clock(seg.end),
+                seg.equal_terms,
+                "; ".join(seg.affected),
+            ]
+        )
     for adj in rep.adjournments:
         w.writerow([mid, "adjournment", adj.value, _clock(adj.start), _clock(adj.end), "", ""])
     for at, name in rep.substitutions:
         w.writerow([mid, "substitution", name, _clock(at), "", "", name])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
-            w.writerow([mid, "state", rep.names.get(member_id, member_id), _clock(iv.start), _clock(iv.end),
-                        iv.value, ""])
+            w.writerow(
+                [mid, "state", rep.names.get(member_id, member_id), _clock(iv.start), _clock(iv.end), iv.value, ""]
+            )
     return buf.getvalue()
 
 
@@ -218,10 +262,12 @@ def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:
     def x(t: float) -> float:
         return name_w + plot_w * (min(max(t, rep.start), rep.end) - rep.start) / span
 
-    out = [f'<svg class="timeline" role="img" viewBox="0 0 {width} {height}" width="100%" '
-           f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label("rep.timeline", lang))}</title>',
-           '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
-           'patternTransform="rotate(45)"><rect width="3" height="8" fill="#6b7280" opacity="0.45"/></pattern></defs>']
+    out = [
+        f'<svg class="timeline" role="img" viewBox="0 0 {width} {height}" width="100%" '
+        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label("rep.timeline", lang))}</title>',
+        '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
+        'patternTransform="rotate(45)"><rect width="3" height="8" fill="#6b7280" opacity="0.45"/></pattern></defs>',
+    ]
     for i, (member_id, ivs) in enumerate(rep.timelines.items()):
         y = top + i * row_h
         out.append(f'<text x="4" y="{y + 19}">{escape(rep.names.get(member_id, member_id))}</text>')
@@ -231,20 +277,26 @@ def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:
                 continue
             fill, ink = TIMELINE_COLOURS[STATE_CLASS.get(iv.value, "neutral")]
             text = label(f"state.{iv.value}", lang)
-            out.append(f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{row_h - 6}" fill="{fill}" '
-                       f'stroke="{ink}" stroke-width="0.6"><title>{escape(text)} {_clock(iv.start)}–'
-                       f'{_clock(iv.end)}</title></rect>')
+            out.append(
+                f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{row_h - 6}" fill="{fill}" '
+                f'stroke="{ink}" stroke-width="0.6"><title>{escape(text)} {_clock(iv.start)}–'
+                f"{_clock(iv.end)}</title></rect>"
+            )
             if x1 - x0 > 7 * len(text):
                 out.append(f'<text x="{x0 + 4:.1f}" y="{y + 19}" style="fill:{ink}">{escape(text)}</text>')
     rows_bottom = top + row_h * max(1, len(rep.timelines))
     for adj in rep.adjournments:
-        out.append(f'<rect x="{x(adj.start):.1f}" y="{top}" width="{max(1.0, x(adj.end) - x(adj.start)):.1f}" '
-                   f'height="{rows_bottom - top}" fill="url(#hatch)"><title>{escape(label("adjourned", lang))} '
-                   f'{_clock(adj.start)}–{_clock(adj.end)}</title></rect>')
+        out.append(
+            f'<rect x="{x(adj.start):.1f}" y="{top}" width="{max(1.0, x(adj.end) - x(adj.start)):.1f}" '
+            f'height="{rows_bottom - top}" fill="url(#hatch)"><title>{escape(label("adjourned", lang))} '
+            f"{_clock(adj.start)}–{_clock(adj.end)}</title></rect>"
+        )
     for seg in rep.segments:
         if seg.kind == "item":
-            out.append(f'<line x1="{x(seg.start):.1f}" x2="{x(seg.start):.1f}" y1="12" y2="{rows_bottom}" '
-                       'stroke="#111827" stroke-dasharray="3 3"/>')
+            out.append(
+                f'<line x1="{x(seg.start):.1f}" x2="{x(seg.start):.1f}" y1="12" y2="{rows_bottom}" '
+                'stroke="#111827" stroke-dasharray="3 3"/>'
+            )
             out.append(f'<text x="{x(seg.start) + 3:.1f}" y="20">§ {escape(seg.label)}</text>')
     steps = 6
     for k in range(steps + 1):

@@ -10,7 +10,8 @@ from contextlib import closing
 import httpx
 import pytest
 
-from collector import auth, selftest_links
+from collector import auth
+from collector.web import selftest_links
 from tests.web.conftest import PASSWORD, Collector
 
 

@@ -22,7 +22,7 @@ import httpx
 import pytest
 
 from collector.auth import load_secret, sign
-from collector.selftest_links import make_token
+from collector.web.selftest_links import make_token
 from tests.support.services import running_mosquitto, stop_pid
 from tests.web.conftest import (
     SHOTS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from collector import selftest_links as links
+from collector.web import selftest_links as links
 from likavillkor.roster import parse_roster
 
 ROSTER = """

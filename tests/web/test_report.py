@@ -7,7 +7,7 @@ import csv
 import io
 
 from collector.web import report
-from collector.webqueries import MeetingHistory
+from collector.web.queries import MeetingHistory
 from likavillkor.roster import Meeting, Participant, Role, System
 
 T0 = 1_800_000_000.0  # the meeting starts

@@ -5,7 +5,7 @@ findings still win."""
 from __future__ import annotations
 
 from collector.web import report
-from collector.webqueries import MeetingHistory
+from collector.web.queries import MeetingHistory
 from likavillkor.roster import Meeting, Monitoring, Participant, Role, System
 from tests.web.test_report import action, at, state
 

@@ -270,7 +270,7 @@ def test_report_csv_neutralises_formulas_from_free_text(collector: Collector) ->
 
 
 def test_csv_cell_rules() -> None:
-    from collector import csvsafe
+    from collector.web import csvsafe
 
     for bad in ("=1+1", "+1", "-1", "@A1", "\t=1", "\r=1"):
         assert csvsafe.cell(bad) == "'" + bad

@@ -30,11 +30,15 @@ class LinkError(StrEnum):
 TEXT: dict[LinkError, dict[str, str]] = {
     LinkError.MALFORMED: {"sv": "Länken är ofullständig.", "en": "The link is incomplete."},
     LinkError.BAD_SIGNATURE: {"sv": "Länken är inte giltig.", "en": "The link is not valid."},
-    LinkError.EXPIRED: {"sv": "Länken har gått ut: sammanträdet är slut.",
-                        "en": "The link has expired: the meeting is over."},
+    LinkError.EXPIRED: {
+        "sv": "Länken har gått ut: sammanträdet är slut.",
+        "en": "The link has expired: the meeting is over.",
+    },
     LinkError.UNKNOWN_MEETING: {"sv": "Sammanträdet finns inte längre.", "en": "The meeting no longer exists."},
-    LinkError.NOT_A_PARTICIPANT: {"sv": "Du står inte längre med som distansdeltagare i sammanträdet.",
-                                  "en": "You are no longer listed as a remote participant of the meeting."},
+    LinkError.NOT_A_PARTICIPANT: {
+        "sv": "Du står inte längre med som distansdeltagare i sammanträdet.",
+        "en": "You are no longer listed as a remote participant of the meeting.",
+    },
 }
 
 
@@ -59,8 +63,7 @@ def read_token(secret: bytes, token: str, now: float) -> LinkClaims:
     """Verify signature and expiry. Raises :class:`InvalidLink` naming why."""
     try:
         payload = unsign(secret, PURPOSE, token, max_len=600)
-        claims = LinkClaims(meeting_id=str(payload["m"]), member_id=str(payload["p"]),
-                            expires_at=float(payload["exp"]))
+        claims = LinkClaims(meeting_id=str(payload["m"]), member_id=str(payload["p"]), expires_at=float(payload["exp"]))
     except SignatureError as exc:
         raise InvalidLink(LinkError(exc.reason)) from None
     except (KeyError, ValueError, TypeError):
@@ -95,6 +98,15 @@ class MemberLink:
 
 def links_for_meeting(secret: bytes, meeting: Meeting, grace_s: float = DEFAULT_GRACE_S) -> list[MemberLink]:
     expires = meeting.end + grace_s
-    return [MemberLink(member_id=p.member_id, name=p.name, role=p.role.value, device_id=p.device_id, email=p.email,
-                       path=f"/selftest/{make_token(secret, meeting.id, p.member_id, expires)}", expires_at=expires)
-            for p in meeting.participants]
+    return [
+        MemberLink(
+            member_id=p.member_id,
+            name=p.name,
+            role=p.role.value,
+            device_id=p.device_id,
+            email=p.email,
+            path=f"/selftest/{make_token(secret, meeting.id, p.member_id, expires)}",
+            expires_at=expires,
+        )
+        for p in meeting.participants
+    ]

@@ -1,0 +1,73 @@
+"""Pure parts of the web layer (collector/web/member.py, hub.py): the browser result the server
+records, and what counts as a change
+for the live view."""
+
+from __future__ import annotations
+
+from collector.web import hub, member
+from collector.web.models import BrowserSelftestIn, CheckIn
+from likavillkor import wire
+from likavillkor.policy import load_policy
+from likavillkor.roster import parse_roster
+
+ROSTER = parse_roster("""
+[[meeting]]
+id = "ks-1"
+body = "kommunstyrelsen"
+start = 2026-12-01T09:00:00+01:00
+end = 2026-12-01T12:00:00+01:00
+
+[[meeting.participant]]
+name = "Anna Andersson"
+device_id = "anna-ipad"
+""")
+
+
+def check(cid: str, status: str) -> CheckIn:
+    return CheckIn(id=cid, status=wire.CheckStatus(status))
+
+
+def test_the_server_decides_overall_and_says_what_a_browser_cannot_see() -> None:
+    meeting = ROSTER.meetings["ks-1"]
+    body = BrowserSelftestIn(
+        started_at=meeting.start - 600,
+        duration_s=30,
+        checks=[check("camera.capture", "pass"), check("network.rtt", "warn")],
+    )
+    msg = member.browser_result(body, meeting, "anna-ipad", now=meeting.start - 570, lang="sv")
+    assert (msg.source, msg.device_id, msg.meeting_id, msg.overall) == ("browser", "anna-ipad", "ks-1", "warn")
+    blind = {c.id: c for c in msg.checks if c.status is wire.CheckStatus.SKIPPED}
+    assert set(blind) == {"network.link", "battery.level"} and "mobildata" in (blind["network.link"].summary or "")
+    assert wire.decode(wire.encode(msg)) == msg  # a valid wire message
+    assert member.overall_of([wire.CheckResult(id="x", status=wire.CheckStatus.ERROR)]) is wire.CheckStatus.FAIL
+    assert member.overall_of([wire.CheckResult(id="x", status=wire.CheckStatus.SKIPPED)]) is wire.CheckStatus.PASS
+    assert member.overall_of([]) is wire.CheckStatus.FAIL  # nothing measured is not a pass
+
+
+def test_change_key_ignores_only_the_ticking_fields() -> None:
+    a = b'{"verdict":"adjourn","participants":[{"substitute_in_s":281.5,"selftest":{"at":1.0}}],"at":1700000000.5}'
+    b = b'{"verdict":"adjourn","participants":[{"substitute_in_s":280.25,"selftest":{"at":1.0}}],"at":1700000001.75}'
+    c = b'{"verdict":"adjourn","participants":[{"substitute_in_s":280.25,"selftest":{"at":2.0}}],"at":1700000001.75}'
+    assert hub.change_key(a) == hub.change_key(b)
+    assert hub.change_key(b) != hub.change_key(c)  # a new self-test is a change
+
+
+def test_selftest_limits_follow_the_meetings_policy() -> None:
+    limits = member.selftest_limits(load_policy(), ROSTER.meetings["ks-1"])
+    assert (limits["rtt_warn_ms"], limits["rtt_fail_ms"]) == (100.0, 500.0)
+    assert limits["down_warn_kbps"] == 4000.0 and limits["up_fail_kbps"] == 1500.0
+
+
+def test_ice_servers_come_from_the_media_section() -> None:
+    """``[media] ice_servers`` (collector/config.py) reaches the browser as RTCPeerConnection's
+    iceServers; empty optional fields are left out; no section, no servers (a LAN)."""
+    from types import SimpleNamespace
+
+    from collector.web.context import ice_servers_of
+
+    turn = {"urls": ["turn:turn.kommun.se:3478"], "username": "lv", "credential": "s3cret"}
+    stun = {"urls": "stun:stun.kommun.se:3478", "username": None, "credential": ""}
+    config = SimpleNamespace(media=SimpleNamespace(ice_servers=[turn, stun]))
+    assert ice_servers_of(config) == [turn, {"urls": "stun:stun.kommun.se:3478"}]
+    assert ice_servers_of(SimpleNamespace(media=SimpleNamespace(ice_servers=[]))) == []
+    assert ice_servers_of(SimpleNamespace(http=None)) == []
