@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector import csvsafe, metrics
 from collector.engine import Action, ActionKind
+from collector.web import refusals
 from likavillkor import __version__
 
 log = logging.getLogger(__name__)
@@ -104,7 +105,8 @@ def api_router(runtime: Any, dependencies: Sequence[Any] = ()) -> APIRouter:
         try:
             changes = runtime.act(a)
         except ValueError as exc:
-            raise HTTPException(409, str(exc)) from None
+            # the engine's message (English) for API clients; the code for the chair's page (collector.web.refusals)
+            return JSONResponse(status_code=409, content={"detail": str(exc), "code": refusals.code_of(exc)})
         return _json({"action": a, "changes": changes}, 201)
 
     @r.get("/meetings/{meeting_id}/actions", summary="Actions recorded for a meeting")

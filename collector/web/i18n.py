@@ -32,9 +32,9 @@ def read_catalog(path: Path) -> dict[str, str]:
         catalog = read_po(f, ignore_obsolete=True)
     out: dict[str, str] = {}
     for message in catalog:
-        if message.id and isinstance(message.id, str) and isinstance(message.string, str):
-            if message.string and not message.fuzzy:
-                out[message.id] = message.string
+        key, text = message.id, message.string
+        if key and isinstance(key, str) and text and isinstance(text, str) and not message.fuzzy:
+            out[key] = text
     return out
 
 

@@ -199,6 +199,8 @@ REFUSALS = (
 #: self-test check ids, by id and by group (agent checks, selftest.js)
 CHECKS = (
     N_("check.network"),
+    N_("check.path"),
+    N_("check.bandwidth"),
     N_("check.network.link"),
     N_("check.network.path"),
     N_("check.network.bandwidth"),
