@@ -132,7 +132,7 @@ def _refusals() -> list[str]:
         nonlocal at
         at += 0.01  # all within a second: eva stays in contact
         try:
-            engine.act(Action(meeting_id=meeting, kind=kind, at=at, by="ordf", **kw))  # type: ignore[arg-type]
+            engine.act(Action(meeting_id=meeting, kind=kind, at=at, by="ordf", **kw))
         except ValueError as exc:
             return refusals.code_of(exc)
         return None
