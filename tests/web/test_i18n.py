@@ -6,7 +6,10 @@ check ids) has a name in both languages. The pages themselves: tests/web/test_i1
 from __future__ import annotations
 
 import dataclasses
+import gettext
+import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -75,22 +78,36 @@ def test_a_fuzzy_or_empty_entry_counts_as_untranslated(tmp_path: Path) -> None:
     assert i18n.t("no.such.key", "sv") == "no.such.key"  # an untranslated key shows as itself
 
 
-def test_the_catalogs_hold_exactly_what_pybabel_extract_finds(tmp_path: Path) -> None:
-    pot = tmp_path / "likavillkor.pot"
+def i18n_script(*args: str) -> None:
+    """scripts/i18n.sh, the translator's workflow (docs/translation.md), with this venv's pybabel."""
     pybabel = Path(sys.executable).with_name("pybabel")
     done = subprocess.run(
-        [str(pybabel), "extract", "-F", "babel.cfg", "-k", "t", "-k", "N_", "--no-location", "-o", str(pot), "."],
+        ["bash", "scripts/i18n.sh", *args],
         cwd=ROOT,
         capture_output=True,
         text=True,
         timeout=300,
+        env={**os.environ, "PYBABEL": str(pybabel)},
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_the_catalogs_hold_exactly_what_pybabel_extract_finds(tmp_path: Path) -> None:
+    pot = tmp_path / "likavillkor.pot"
+    i18n_script("extract", str(pot))
     with pot.open("rb") as f:
         extracted = {m.id for m in read_po(f) if m.id}
     catalog = set(po("sv"))
-    assert not extracted - catalog, f"not in the catalogs (pybabel update): {sorted(extracted - catalog)}"
+    assert not extracted - catalog, f"not in the catalogs (scripts/i18n.sh update): {sorted(extracted - catalog)}"
     assert not catalog - extracted, f"in the catalogs, used nowhere: {sorted(catalog - extracted)}"
+
+
+def test_the_catalogs_compile_and_gettext_reads_the_same_texts(tmp_path: Path) -> None:
+    shutil.copytree(i18n.LOCALE_DIR, tmp_path / "locale")
+    i18n_script("compile", str(tmp_path / "locale"))
+    for lang in i18n.LANGS:
+        mo = gettext.translation(i18n.DOMAIN, tmp_path / "locale", languages=[lang])
+        assert {k: mo.gettext(k) for k in i18n.CATALOGS[lang]} == i18n.CATALOGS[lang]
 
 
 @pytest.mark.parametrize("lang", i18n.LANGS)

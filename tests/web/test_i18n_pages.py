@@ -38,8 +38,17 @@ def publish_selftest(collector: Collector, device_id: str) -> None:
     now = time.time()
     checks = [wire.CheckResult(id=c, status=wire.CheckStatus.FAIL) for c in FAILED_CHECKS]
     checks.append(wire.CheckResult(id="battery.level", status=wire.CheckStatus.PASS))
-    msg = wire.SelftestResult(device_id=device_id, boot_id=boot, seq=1, ts=now, meeting_id="ks-test",
-                              overall=wire.CheckStatus.FAIL, started_at=now - 20, duration_s=20.0, checks=checks)
+    msg = wire.SelftestResult(
+        device_id=device_id,
+        boot_id=boot,
+        seq=1,
+        ts=now,
+        meeting_id="ks-test",
+        overall=wire.CheckStatus.FAIL,
+        started_at=now - 20,
+        duration_s=20.0,
+        checks=checks,
+    )
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"i18n-{boot}", protocol=paho.MQTTv5)
     c.connect("127.0.0.1", collector.mosquitto.port, keepalive=5)
     c.loop_start()
@@ -53,14 +62,22 @@ def publish_selftest(collector: Collector, device_id: str) -> None:
 def test_swedish_pages_name_kinds_severities_refusals_and_checks(collector: Collector, browser: Any) -> None:
     # bo's agent reports a failed self-test before his device is heard, then both devices run
     publish_selftest(collector, "dev-b")
-    until(lambda: (collector.participant("ks-test", "bo").get("selftest") or {}).get("failed"), 20,
-          "the self-test reached the engine", collector.workdir / "collector.log")
+    until(
+        lambda: (collector.participant("ks-test", "bo").get("selftest") or {}).get("failed"),
+        20,
+        "the self-test reached the engine",
+        collector.workdir / "collector.log",
+    )
     collector.start_device("dev-a")
     collector.start_device("dev-b")
     until(lambda: collector.participant("ks-test", "anna")["state"] == "ok", 30, "anna ok")
     collector.kill_device("dev-a")  # H15: an incident "connection lost", severity failure
-    until(lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")), 30,
-          "incident stored", collector.workdir / "collector.log")
+    until(
+        lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")),
+        30,
+        "incident stored",
+        collector.workdir / "collector.log",
+    )
 
     chair = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
     chair.wait_for_selector('tr[data-member="bo"] td.selftest >> text=Kamera')
