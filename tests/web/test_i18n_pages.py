@@ -83,6 +83,7 @@ def test_swedish_pages_name_kinds_severities_refusals_and_checks(collector: Coll
     chair.wait_for_selector('tr[data-member="bo"] td.selftest >> text=Kamera')
     selftest = chair.locator('tr[data-member="bo"] td.selftest').inner_text()
     assert "Kamera" in selftest and "Hastighet" in selftest, selftest
+    assert i18n.t("source.agent", "sv") in selftest and "agent ·" not in selftest, selftest
     # a refused action (no vote is running): the chair reads why in Swedish, not the engine's English
     chair.evaluate("""() => { const b = document.querySelector('#actions button[data-kind="vote_end"]');
                               b.hidden = false; b.click(); }""")

@@ -103,7 +103,7 @@
     var txt = st.overall === "pass" ? T.passed : st.overall === "warn" ? T.warned : T.failed;
     var box = el("span");
     box.appendChild(badge(cls, ic, txt));
-    box.appendChild(el("div", "small muted", clock(st.at) + " · " + st.source +
+    box.appendChild(el("div", "small muted", clock(st.at) + " · " + (T["source." + st.source] || st.source) +
       (st.failed && st.failed.length ? " · " + checkNames(st.failed) : "")));
     return box;
   }
@@ -121,7 +121,7 @@
     var at = m.at || m.started_at;
     if (at) detail.push(clock(at));
     (m.findings || []).forEach(function (f) { if (f.status !== "pass" && f.text) detail.push(say(f.text)); });
-    if (m.reason) detail.push(m.reason);
+    if (m.reason) detail.push(m.connected === false ? T["mediapath.not_connected"] : m.reason);
     if (detail.length) box.appendChild(el("div", "small muted", detail.join(" · ")));
     return box;
   }
