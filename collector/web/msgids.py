@@ -115,6 +115,10 @@ COMPANION = (
 #: the browser self-test (selftest.js)
 SELFTEST = (
     N_("st.running"),
+    N_("st.black"),
+    N_("st.frozen"),
+    N_("st.too_quiet"),
+    N_("st.no_web_audio"),
     N_("st.done_pass"),
     N_("st.done_fail"),
     N_("st.done_warn"),
