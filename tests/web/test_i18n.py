@@ -51,7 +51,7 @@ def check_ids() -> set[str]:
     for path in (ROOT / "agent" / "checks").glob("*.py"):
         ids |= set(re.findall(r'\bid="([a-z_]+(?:\.[a-z_]+)*)"', path.read_text(encoding="utf-8")))
     js = (ROOT / "collector/web/static/selftest.js").read_text(encoding="utf-8")
-    ids |= set(re.findall(r'record\("([a-z_.]+)"', js))
+    ids |= set(re.findall(r'(?:record\(|var id = )"([a-z_.]+)"', js))
     ids |= {f"checklist.{k[len('st.chk.') :]}" for k in i18n.CATALOGS["sv"] if k.startswith("st.chk.")}
     return ids
 
@@ -125,7 +125,14 @@ def test_every_incident_kind_severity_and_check_id_has_a_name(lang: str) -> None
     assert not [k for k in kinds if f"incident.{k}" not in i18n.CATALOGS[lang]]
     assert not [s for s in map(severity_name, (1, 2)) if f"severity.{s}" not in i18n.CATALOGS[lang]]
     ids = check_ids()
-    assert {"network.link", "camera", "network.rtt", "checklist.wifi", "mediapath.connect"} <= ids
+    assert {
+        "network.link",
+        "camera",
+        "network.rtt",
+        "checklist.wifi",
+        "mediapath.connect",
+        "mediapath.roundtrip",
+    } <= ids
     assert not [c for c in ids if i18n.named("check", c, lang) == c]
     # a finding the catalogs do not list by id is named by its group
     assert i18n.named("check", "camera.black", "sv") == "Kamera"
