@@ -91,6 +91,11 @@ def test_swedish_pages_name_kinds_severities_refusals_and_checks(collector: Coll
     toast = chair.inner_text("#toast")
     assert toast == f"{i18n.t('act.failed', 'sv')}: {i18n.t('refusal.no_vote', 'sv')}", toast
     assert_swedish(chair.inner_text("main"), "the chair's view")
+    # the roster's roles are Swedish words: the English links page translates them too
+    chair.goto(collector.base + "/secretary/ks-test/links?lang=en")
+    assert chair.inner_text('tr[data-member="bo"] td:nth-child(2)') == "substitute"
+    chair.goto(collector.base + "/secretary/ks-test/links?lang=sv")
+    assert chair.inner_text('tr[data-member="bo"] td:nth-child(2)') == "ersättare"
     chair.context.close()
 
     it = sign_in(browser, collector.base, "it", path="/it/incidents")
