@@ -12,11 +12,11 @@ import json
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
-from fastapi.responses import StreamingResponse
+from fastapi.responses import JSONResponse, StreamingResponse
 
 from collector.auth import Principal
 from collector.engine import Action
-from collector.web import i18n, icons
+from collector.web import i18n, icons, refusals
 from collector.web.access import STAFF_ROLES, Access
 from collector.web.context import WebDeps
 from collector.web.hub import event_stream
@@ -130,7 +130,8 @@ def _api(r: APIRouter, web: WebDeps, access: Access) -> None:
         try:
             changes = rt.act(a)
         except ValueError as exc:
-            raise HTTPException(409, str(exc)) from None
+            # the engine's message (English) for API clients; the code for the chair's page (collector.web.refusals)
+            return JSONResponse(status_code=409, content={"detail": str(exc), "code": refusals.code_of(exc)})
         return json_response({"action": a, "changes": changes}, 201)
 
     @r.get("/api/meetings/{meeting_id}/actions", summary="Actions recorded for a meeting")

@@ -1,242 +1,48 @@
-"""Every text the pages show, Swedish first, English on request (``?lang=en`` or the toggle)."""
+"""Every text the pages show, Swedish first, English on request (``?lang=en`` or the toggle).
+
+The texts live in gettext catalogs, one per language, that a translator edits with any PO editor:
+``collector/web/locale/<lang>/LC_MESSAGES/likavillkor.po`` (workflow: docs/translation.md). Msgids
+are stable keys (``verdict.adjourn``, ``incident.no_face``): the pages compose them from the engine's
+values, the page scripts look them up in :func:`bundle`, and a key that lacks a translation shows as
+the key itself, which tests/web/test_i18n.py finds.
+
+The catalogs are read from the ``.po`` files once, at import (about 0.1-0.2 s with Babel's import,
+measured in docs/translation.md), so there is no compiled ``.mo`` that could be stale. ``pybabel compile`` still
+works on them for anyone who wants gettext's own loader.
+"""
 
 from __future__ import annotations
 
-Text = dict[str, str]
-LANGS = ("sv", "en")
+from pathlib import Path
 
-TEXT: dict[str, Text] = {
-    "app": {"sv": "Lika villkor", "en": "Equal terms"},
-    "sign_in": {"sv": "Logga in", "en": "Sign in"},
-    "sign_out": {"sv": "Logga ut", "en": "Sign out"},
-    "username": {"sv": "Användarnamn", "en": "Username"},
-    "password": {"sv": "Lösenord", "en": "Password"},
-    "login_failed": {"sv": "Fel användarnamn eller lösenord.", "en": "Wrong username or password."},
-    "login_locked": {"sv": "För många misslyckade försök. Vänta fem minuter.",
-                     "en": "Too many failed attempts. Wait five minutes."},
-    "meetings": {"sv": "Sammanträden", "en": "Meetings"},
-    "no_meetings": {"sv": "Inga sammanträden som du har tillgång till.", "en": "No meetings you have access to."},
-    "chair_view": {"sv": "Ordförandens vy", "en": "Chair's view"},
-    "links": {"sv": "Självtestlänkar", "en": "Self-test links"},
-    "report": {"sv": "Rapport", "en": "Report"},
-    "incidents": {"sv": "Händelser", "en": "Incidents"},
-    "devices": {"sv": "Enheter som ofta fallerar", "en": "Devices that keep failing"},
-    "language": {"sv": "In English", "en": "På svenska"},
-    # verdicts (banner)
-    "verdict.not_started": {"sv": "Sammanträdet har inte börjat", "en": "The meeting has not started"},
-    "verdict.equal_terms": {"sv": "Lika villkor uppfyllt", "en": "Equal terms hold"},
-    "verdict.at_risk": {"sv": "Varning — lika villkor är i fara", "en": "Warning — equal terms at risk"},
-    "verdict.adjourn": {"sv": "Ajournera", "en": "Adjourn"},
-    "verdict.substitute_due": {"sv": "Ersättare ska kallas in", "en": "Call in a substitute"},
-    "verdict.monitoring_interrupted": {"sv": "Övervakningen avbruten", "en": "Monitoring interrupted"},
-    "verdict.ended": {"sv": "Sammanträdet är avslutat", "en": "The meeting has ended"},
-    # issue 11: nothing wrong is seen, but not everyone is watched: the roll call decides (H13)
-    "verdict.not_all_monitored": {"sv": "Alla övervakas inte — kontrollera dem vid uppropet (H13)",
-                                  "en": "Not everyone is monitored — check them at the roll call (H13)"},
-    "stale": {"sv": "Vyn är inte aktuell — ingen kontakt med insamlaren sedan",
-              "en": "This view is out of date — no contact with the collector since"},
-    "reconnecting": {"sv": "återansluter …", "en": "reconnecting …"},
-    # participant states
-    "state.expected": {"sv": "Väntas", "en": "Expected"},
-    "state.connected": {"sv": "Ansluten", "en": "Connected"},
-    "state.ready": {"sv": "Redo", "en": "Ready"},
-    "state.ok": {"sv": "Fungerar", "en": "Working"},
-    "state.degraded": {"sv": "Försämrad", "en": "Degraded"},
-    "state.failing": {"sv": "Fungerar inte", "en": "Failing"},
-    "state.lost": {"sv": "Ingen kontakt", "en": "No contact"},
-    "state.replaced": {"sv": "Ersatt", "en": "Replaced"},
-    "state.excused": {"sv": "Jäv — har lämnat", "en": "Conflict — has left"},
-    "state.left": {"sv": "Har lämnat", "en": "Has left"},
-    "state.not_monitored": {"sv": "Inte övervakad", "en": "Not monitored"},
-    # how a participant is watched (roster: monitoring)
-    "mon.agent": {"sv": "agent", "en": "agent"},
-    "mon.browser": {"sv": "följesida", "en": "companion page"},
-    "mon.none": {"sv": "övervakas inte", "en": "not monitored"},
-    # table
-    "col.member": {"sv": "Deltagare", "en": "Participant"},
-    "col.state": {"sv": "Läge", "en": "State"},
-    "col.reason": {"sv": "Orsak", "en": "Reason"},
-    "col.lost": {"sv": "Utan kontakt", "en": "Without contact"},
-    "col.countdown": {"sv": "Ersättare om (H16)", "en": "Substitute in (H16)"},
-    "col.network": {"sv": "Nätverk och batteri", "en": "Network and battery"},
-    "col.battery": {"sv": "Batteri", "en": "Battery"},
-    "col.selftest": {"sv": "Självtest", "en": "Self-test"},
-    "col.mediapath": {"sv": "Upprop (H13)", "en": "Roll call (H13)"},
-    "col.actions": {"sv": "Åtgärd", "en": "Action"},
-    "link.wifi": {"sv": "Wi-Fi", "en": "Wi-Fi"},
-    "link.ethernet": {"sv": "Kabel", "en": "Wired"},
-    "link.wwan": {"sv": "Mobildata (H9)", "en": "Mobile data (H9)"},
-    "link.hotspot": {"sv": "Surfzon (H9)", "en": "Hotspot (H9)"},
-    "link.none": {"sv": "Inget nät", "en": "No network"},
-    "link.unknown": {"sv": "Okänt", "en": "Unknown"},
-    "charging": {"sv": "laddas", "en": "charging"},
-    "not_charging": {"sv": "laddas inte", "en": "not charging"},
-    "unknown": {"sv": "okänt", "en": "unknown"},
-    "passed": {"sv": "Godkänt", "en": "Passed"},
-    "warned": {"sv": "Varning", "en": "Warning"},
-    "failed": {"sv": "Underkänt", "en": "Failed"},
-    "not_run": {"sv": "Inte gjort", "en": "Not done"},
-    "seen_heard": {"sv": "Ses och hörs", "en": "Seen and heard"},
-    "not_seen_heard": {"sv": "Ses/hörs inte", "en": "Not seen/heard"},
-    "no_check": {"sv": "Ingen kontroll", "en": "Not checked"},
-    "since": {"sv": "kl.", "en": "at"},
-    "remote": {"sv": "distansdeltagare", "en": "remote participants"},
-    # actions (H5, H15, H18)
-    "act.adjourn": {"sv": "Ajournera", "en": "Adjourn"},
-    "act.resume": {"sv": "Återuppta", "en": "Resume"},
-    "act.vote_start": {"sv": "Omröstning börjar", "en": "Vote starts"},
-    "act.vote_end": {"sv": "Omröstning slut", "en": "Vote ends"},
-    "act.item_start": {"sv": "§ börjar", "en": "Item starts"},
-    "act.excuse": {"sv": "Jäv (lämnar)", "en": "Conflict (leaves)"},
-    "act.return": {"sv": "Åter", "en": "Returns"},
-    "act.left": {"sv": "Har lämnat", "en": "Has left"},
-    # roles and the five-minute rule (H16, issue 11)
-    "act.substitute": {"sv": "Ersättare träder in", "en": "Substitute steps in"},
-    "substitute_pick": {"sv": "Välj ersättare", "en": "Choose a substitute"},
-    "no_substitute": {"sv": "Ingen ersättare på distans i listan: registrera ersättaren i protokollet",
-                      "en": "No remote substitute on the list: record the substitute in the minutes"},
-    "role.ledamot": {"sv": "ledamot", "en": "member"},
-    "role.ersättare": {"sv": "ersättare", "en": "substitute"},
-    "role.serving": {"sv": "tjänstgörande", "en": "serving"},
-    "role.not_serving": {"sv": "ej tjänstgörande", "en": "not serving"},
-    "item_placeholder": {"sv": "§ nr", "en": "item no."},
-    "act.recorded": {"sv": "Registrerat", "en": "Recorded"},
-    "act.failed": {"sv": "Kunde inte registreras", "en": "Could not be recorded"},
-    "vote_running": {"sv": "Omröstning pågår", "en": "Vote running"},
-    "agenda_item": {"sv": "Ärende", "en": "Item"},
-    "adjourned_since": {"sv": "Ajournerat sedan", "en": "Adjourned since"},
-    "secret_meeting": {"sv": "Sekretess (H21)", "en": "Secrecy (H21)"},
-    # the companion page (följesidan, issue 11): what the member herself sees, in large text
-    "comp.title": {"sv": "Följesida", "en": "Companion page"},
-    "comp.intro": {"sv": "Håll sidan öppen bredvid Teams under hela sammanträdet (delad skärm på surfplattan). "
-                         "Då ser ordföranden att du har kontakt. Om du stänger eller döljer sidan övervakas du "
-                         "inte, och ordföranden kontrollerar dig vid uppropet (H13).",
-                   "en": "Keep this page open beside Teams for the whole meeting (Split View on the tablet). "
-                         "Then the chair sees that you are connected. If you close or hide it you are not "
-                         "monitored, and the chair checks you at the roll call (H13)."},
-    "comp.connecting": {"sv": "Ansluter …", "en": "Connecting …"},
-    "comp.no_contact": {"sv": "Ingen kontakt med kommunen — kontrollera nätet. Ring Servicedesk om det inte går (H20).",
-                        "en": "No contact with the municipality — check the network. Call the Servicedesk if it "
-                              "does not work (H20)."},
-    "comp.state.ok": {"sv": "Du ses och hörs på lika villkor", "en": "You are seen and heard on equal terms"},
-    "comp.state.degraded": {"sv": "Varning: din anslutning är försämrad", "en": "Warning: your connection is degraded"},
-    "comp.state.failing": {"sv": "Din anslutning räcker inte — säg till ordföranden (H17)",
-                           "en": "Your connection is not good enough — tell the chair (H17)"},
-    "comp.state.lost": {"sv": "Ingen kontakt — sammanträdet ajourneras (H15)",
-                        "en": "No contact — the meeting is adjourned (H15)"},
-    "comp.state.replaced": {"sv": "En ersättare har kallats in (H16)", "en": "A substitute has been called in (H16)"},
-    "comp.state.expected": {"sv": "Väntar på anslutning", "en": "Waiting for you to connect"},
-    "comp.state.connected": {"sv": "Ansluten — sammanträdet har inte börjat",
-                            "en": "Connected — the meeting has not started"},
-    "comp.state.ready": {"sv": "Redo — självtestet är godkänt", "en": "Ready — the self-test passed"},
-    "comp.state.excused": {"sv": "Jäv: du har lämnat för ärendet (H18)",
-                          "en": "Conflict: you have left for the item (H18)"},
-    "comp.state.left": {"sv": "Du har lämnat sammanträdet", "en": "You have left the meeting"},
-    "comp.state.not_monitored": {"sv": "Du övervakas inte just nu", "en": "You are not monitored right now"},
-    "comp.watched": {"sv": "Sidan är öppen: ordföranden ser att du har kontakt.",
-                     "en": "The page is open: the chair sees that you are connected."},
-    "comp.not_watched": {"sv": "Ordföranden kontrollerar dig vid uppropet (H13).",
-                         "en": "The chair checks you at the roll call (H13)."},
-    "comp.rtt": {"sv": "Svarstid", "en": "Round-trip time"},
-    "comp.loss": {"sv": "Förlust", "en": "Loss"},
-    "comp.selftest": {"sv": "Gör självtestet", "en": "Run the self-test"},
-    "comp.open": {"sv": "Öppna följesidan och håll den öppen bredvid Teams",
-                 "en": "Open the companion page and keep it open beside Teams"},
-    # self-test (H8, H9)
-    "st.title": {"sv": "Självtest inför sammanträdet", "en": "Self-test before the meeting"},
-    "st.intro": {"sv": "Testet kontrollerar kamera, mikrofon, att ljud och bild når sammanträdesrummet och hur "
-                       "snabbt nätet är. Det tar ungefär en halv minut.",
-                 "en": "The test checks camera, microphone, that sound and picture reach the meeting room and how "
-                       "fast the network is. It takes about half a minute."},
-    "st.start": {"sv": "Starta självtestet", "en": "Start the self-test"},
-    "st.running": {"sv": "Testet pågår …", "en": "Testing …"},
-    "st.done_pass": {"sv": "Klart: allt fungerar. Resultatet har skickats till ordföranden.",
-                     "en": "Done: everything works. The result has been sent to the chair."},
-    "st.done_fail": {"sv": "Klart: något fungerar inte. Resultatet har skickats. Ring Servicedesk (H20).",
-                     "en": "Done: something does not work. The result has been sent. Call the Servicedesk (H20)."},
-    "st.done_warn": {"sv": "Klart, med varningar. Resultatet har skickats till ordföranden.",
-                     "en": "Done, with warnings. The result has been sent to the chair."},
-    "st.send_failed": {"sv": "Resultatet kunde inte skickas. Försök igen.",
-                       "en": "The result could not be sent. Try again."},
-    "st.checklist": {"sv": "Kontrollera själv (H9) — det kan webbläsaren inte se:",
-                     "en": "Check yourself (H9) — the browser cannot see this:"},
-    "st.chk.wifi": {"sv": "Surfplattan är ansluten via Wi-Fi, inte mobildata och inte en mobiltelefons surfzon.",
-                    "en": "The tablet is on Wi-Fi, not mobile data and not a phone's hotspot."},
-    "st.chk.battery": {"sv": "Batteriet räcker hela mötet, annars är laddaren ansluten.",
-                       "en": "The battery lasts the whole meeting, otherwise the charger is plugged in."},
-    "st.chk.place": {"sv": "Platsen är lugn och ingen obehörig kan se eller höra.",
-                     "en": "The place is quiet and no unauthorised person can see or hear."},
-    "st.chk.device": {"sv": "Du använder kommunens surfplatta eller motsvarande utrustning.",
-                      "en": "You use the municipality's tablet or equivalent equipment."},
-    "st.chk.silent": {"sv": "Telefonen är ljudlös och surfplattans aviseringar är avstängda.",
-                      "en": "The phone is silenced and the tablet's notifications are off."},
-    "st.insecure": {"sv": "Webbläsaren ger bara kameran till sidor över https: be IT öppna självtestet med https.",
-                    "en": "Browsers give the camera only to https pages: ask IT to serve the self-test over https."},
-    "st.confirm": {"sv": "Bocka för det som stämmer innan du startar: det skickas med resultatet.",
-                   "en": "Tick what is true before you start: it is sent with the result."},
-    "st.confirmed": {"sv": "bekräftat av ledamoten", "en": "confirmed by the member"},
-    "st.not_confirmed": {"sv": "inte bekräftat av ledamoten", "en": "not confirmed by the member"},
-    "st.meeting": {"sv": "Sammanträde", "en": "Meeting"},
-    "st.for": {"sv": "för", "en": "for"},
-    "st.preview": {"sv": "Din kamerabild", "en": "Your camera picture"},
-    "st.level": {"sv": "Mikrofonnivå", "en": "Microphone level"},
-    "chk.camera": {"sv": "Kamera", "en": "Camera"},
-    "chk.microphone": {"sv": "Mikrofon", "en": "Microphone"},
-    "chk.mediapath": {"sv": "Ljud och bild når rummet", "en": "Sound and picture reach the room"},
-    "chk.rtt": {"sv": "Svarstid", "en": "Round-trip time"},
-    "chk.download": {"sv": "Nedladdning", "en": "Download"},
-    "chk.upload": {"sv": "Uppladdning", "en": "Upload"},
-    "chk.pending": {"sv": "väntar", "en": "waiting"},
-    # links page (H7)
-    "links.intro": {"sv": "Skicka varje distansdeltagare sin personliga länk till självtestet (H7, H8). "
-                          "Länken gäller bara för den personen och det här sammanträdet och slutar gälla "
-                          "efter mötet.",
-                    "en": "Send each remote participant their personal self-test link (H7, H8). The link "
-                          "works only for that person and this meeting and expires after the meeting."},
-    "links.subject": {"sv": "Självtest inför sammanträdet", "en": "Self-test before the meeting"},
-    "links.body": {"sv": "Gör självtestet senast 15 minuter före start (H8). Din personliga länk:",
-                   "en": "Run the self-test at least 15 minutes before the start (H8). Your personal link:"},
-    "expires": {"sv": "Gäller till", "en": "Valid until"},
-    "role": {"sv": "Roll", "en": "Role"},
-    "device": {"sv": "Enhet", "en": "Device"},
-    # IT pages
-    "filter": {"sv": "Filtrera", "en": "Filter"},
-    "body": {"sv": "Nämnd", "en": "Body"},
-    "member": {"sv": "Ledamot", "en": "Member"},
-    "kind": {"sv": "Typ", "en": "Kind"},
-    "from": {"sv": "Från", "en": "From"},
-    "to": {"sv": "Till", "en": "To"},
-    "started": {"sv": "Började", "en": "Started"},
-    "ended": {"sv": "Slutade", "en": "Ended"},
-    "ongoing": {"sv": "pågår", "en": "ongoing"},
-    "severity": {"sv": "Allvar", "en": "Severity"},
-    "adjourned": {"sv": "Ajournerat", "en": "Adjourned"},
-    "substitute": {"sv": "Ersättare", "en": "Substitute"},
-    "yes": {"sv": "ja", "en": "yes"},
-    "no": {"sv": "nej", "en": "no"},
-    "count": {"sv": "Antal", "en": "Count"},
-    "last": {"sv": "Senast", "en": "Last"},
-    "kinds": {"sv": "Typer", "en": "Kinds"},
-    "export": {"sv": "Exportera", "en": "Export"},
-    "none_found": {"sv": "Inget hittades.", "en": "Nothing found."},
-    "rep.items": {"sv": "Ärenden och omröstningar", "en": "Items and votes"},
-    "rep.what": {"sv": "Vad", "en": "What"},
-    "rep.equal": {"sv": "Lika villkor", "en": "Equal terms"},
-    "rep.held": {"sv": "uppfyllt", "en": "held"},
-    "rep.not_held": {"sv": "INTE uppfyllt", "en": "NOT held"},
-    "rep.unknown": {"sv": "okänt (övervakningen avbruten)", "en": "unknown (monitoring interrupted)"},
-    "rep.unconfirmed": {"sv": "inte bekräftat för alla: någon övervakades inte (kontroll vid upprop, H13)",
-                        "en": "not confirmed for everyone: someone was not monitored (roll-call check, H13)"},
-    "rep.affected": {"sv": "Berörda", "en": "Affected"},
-    "rep.adjournments": {"sv": "Ajourneringar", "en": "Adjournments"},
-    "rep.substitutions": {"sv": "Ersättare inkallade (H16)", "en": "Substitutes called in (H16)"},
-    "rep.timeline": {"sv": "Tidslinje per distansdeltagare", "en": "Timeline per remote participant"},
-    "rep.item": {"sv": "§", "en": "Item"},
-    "rep.vote": {"sv": "Omröstning", "en": "Vote"},
-    "rep.whole": {"sv": "Hela sammanträdet", "en": "The whole meeting"},
-    "rep.print": {"sv": "Skriv ut", "en": "Print"},
-    "forbidden": {"sv": "Du har inte behörighet till den här sidan.", "en": "You may not see this page."},
-    "not_found": {"sv": "Sidan finns inte.", "en": "The page does not exist."},
+from babel.messages.pofile import read_po
+
+LANGS = ("sv", "en")
+DOMAIN = "likavillkor"
+LOCALE_DIR = Path(__file__).parent / "locale"
+
+
+def po_path(lang: str) -> Path:
+    return LOCALE_DIR / lang / "LC_MESSAGES" / f"{DOMAIN}.po"
+
+
+def read_catalog(path: Path) -> dict[str, str]:
+    """``msgid -> msgstr`` of one ``.po`` file; untranslated and fuzzy entries are left out (as msgfmt does)."""
+    with path.open("rb") as f:
+        catalog = read_po(f, ignore_obsolete=True)
+    out: dict[str, str] = {}
+    for message in catalog:
+        key, text = message.id, message.string
+        if key and isinstance(key, str) and text and isinstance(text, str) and not message.fuzzy:
+            out[key] = text
+    return out
+
+
+CATALOGS: dict[str, dict[str, str]] = {lang: read_catalog(po_path(lang)) for lang in LANGS}
+
+#: ``{key: {"sv": .., "en": ..}}`` of the Swedish catalog's keys (dashboards/build.py reads the Swedish names)
+TEXT: dict[str, dict[str, str]] = {
+    key: {lang: CATALOGS[lang].get(key, sv) for lang in LANGS} for key, sv in CATALOGS["sv"].items()
 }
 
 
@@ -245,12 +51,23 @@ def lang_of(value: str | None) -> str:
 
 
 def t(key: str, lang: str) -> str:
-    entry = TEXT.get(key)
-    if entry is None:
-        return key
-    return entry.get(lang) or entry["sv"]
+    """The text for ``key``: English falls back to Swedish, an unknown key shows as itself."""
+    text = CATALOGS.get(lang, {}).get(key)
+    if text is None:
+        text = CATALOGS["sv"].get(key, key)
+    return text
+
+
+def named(prefix: str, value: str, lang: str) -> str:
+    """A value's name (an incident kind, a severity, a check id): ``prefix.value`` when the catalog has it,
+    for a dotted check id its group's name (``check.camera`` for ``camera.black``), else the value itself."""
+    for key in (f"{prefix}.{value}", f"{prefix}.{value.split('.', 1)[0]}"):
+        text = CATALOGS.get(lang, {}).get(key) or CATALOGS["sv"].get(key)
+        if text is not None:
+            return text
+    return value
 
 
 def bundle(lang: str, prefix: tuple[str, ...] = ()) -> dict[str, str]:
     """Texts for the page scripts (one language)."""
-    return {k: t(k, lang) for k in TEXT if not prefix or k.startswith(prefix)}
+    return {k: t(k, lang) for k in CATALOGS["sv"] if not prefix or k.startswith(prefix)}

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from collector.auth import SignatureError, sign, unsign
+from collector.web import i18n
+from collector.web.msgids import N_
 from likavillkor.roster import Meeting, Participant, Roster
 
 PURPOSE = "selftest"
@@ -27,19 +29,15 @@ class LinkError(StrEnum):
     NOT_A_PARTICIPANT = "not_a_participant"
 
 
-TEXT: dict[LinkError, dict[str, str]] = {
-    LinkError.MALFORMED: {"sv": "Länken är ofullständig.", "en": "The link is incomplete."},
-    LinkError.BAD_SIGNATURE: {"sv": "Länken är inte giltig.", "en": "The link is not valid."},
-    LinkError.EXPIRED: {
-        "sv": "Länken har gått ut: sammanträdet är slut.",
-        "en": "The link has expired: the meeting is over.",
-    },
-    LinkError.UNKNOWN_MEETING: {"sv": "Sammanträdet finns inte längre.", "en": "The meeting no longer exists."},
-    LinkError.NOT_A_PARTICIPANT: {
-        "sv": "Du står inte längre med som distansdeltagare i sammanträdet.",
-        "en": "You are no longer listed as a remote participant of the meeting.",
-    },
+#: what the member reads for a refused link: the catalogs' ``link_error.*`` (collector/web/locale)
+KEYS: dict[LinkError, str] = {
+    LinkError.MALFORMED: N_("link_error.malformed"),
+    LinkError.BAD_SIGNATURE: N_("link_error.bad_signature"),
+    LinkError.EXPIRED: N_("link_error.expired"),
+    LinkError.UNKNOWN_MEETING: N_("link_error.unknown_meeting"),
+    LinkError.NOT_A_PARTICIPANT: N_("link_error.not_a_participant"),
 }
+TEXT: dict[LinkError, dict[str, str]] = {e: {lang: i18n.t(k, lang) for lang in i18n.LANGS} for e, k in KEYS.items()}
 
 
 class InvalidLink(ValueError):

@@ -12,8 +12,9 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from collector import config, selftest_links
-from collector.api import create_app
+from collector import config
+from collector.web import selftest_links
+from collector.web.app import create_app
 from collector.auth import load_secret, local_headers
 from likavillkor.config import ConfigError
 from tests.collector.conftest import RuntimeFactory

@@ -78,6 +78,6 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
 
     chair = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
     row = chair.locator('tr[data-member="bo"]')
-    assert "browser" in row.locator("td.selftest").inner_text()
+    assert "webbläsaren" in row.locator("td.selftest").inner_text()  # who ran it, in words (source.browser)
     assert row.locator("td.mediapath").inner_text().startswith("Ses och hörs")
     chair.context.close()

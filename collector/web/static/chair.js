@@ -86,6 +86,15 @@
     var c = p.battery_charging === true ? T.charging : p.battery_charging === false ? T.not_charging : "";
     return Math.round(p.battery_percent) + " %" + (c ? ", " + c : "");
   }
+  // a self-test check id by name: check.<id>, else its group check.<group>, else the id (collector.web.i18n.named)
+  function checkName(id) { return T["check." + id] || T["check." + id.split(".")[0]] || id; }
+  function checkNames(ids) { return ids.map(checkName).join(", "); }
+  // the engine words a failed self-test with its check ids: the page names the checks instead
+  function sayFor(p, r) {
+    if (r && r.code === "selftest_failed" && p.selftest && p.selftest.failed && p.selftest.failed.length)
+      return T["reason.selftest_failed"] + ": " + checkNames(p.selftest.failed);
+    return say(r);
+  }
   function selftestNode(p) {
     var st = p.selftest;
     if (!st) return badge("s-neutral", "question", T.not_run);
@@ -94,8 +103,8 @@
     var txt = st.overall === "pass" ? T.passed : st.overall === "warn" ? T.warned : T.failed;
     var box = el("span");
     box.appendChild(badge(cls, ic, txt));
-    box.appendChild(el("div", "small muted", clock(st.at) + " · " + st.source +
-      (st.failed && st.failed.length ? " · " + st.failed.join(", ") : "")));
+    box.appendChild(el("div", "small muted", clock(st.at) + " · " + (T["source." + st.source] || st.source) +
+      (st.failed && st.failed.length ? " · " + checkNames(st.failed) : "")));
     return box;
   }
   // H13 roll-call helper: the latest media path check (collector.peers.media's result)
@@ -112,7 +121,7 @@
     var at = m.at || m.started_at;
     if (at) detail.push(clock(at));
     (m.findings || []).forEach(function (f) { if (f.status !== "pass" && f.text) detail.push(say(f.text)); });
-    if (m.reason) detail.push(m.reason);
+    if (m.reason) detail.push(m.connected === false ? T["mediapath.not_connected"] : m.reason);
     if (detail.length) box.appendChild(el("div", "small muted", detail.join(" · ")));
     return box;
   }
@@ -164,11 +173,11 @@
       name.appendChild(el("div", "small muted", roleText(p) + " · " + p.device_id + " · " + (T["mon." + mode] || mode)));
       name.setAttribute("data-monitoring", mode);
       cell(tr, "state", badge(stateClass(p.state), "state." + p.state, T["state." + p.state] || p.state));
-      var why = cell(tr, "reason", say(p.reason));
+      var why = cell(tr, "reason", sayFor(p, p.reason));
       (p.reasons || []).forEach(function (r) {
         // the countdown has its own column
         if ((p.reason && r.code === p.reason.code) || r.code === "substitute_countdown") return;
-        why.appendChild(el("div", "small", say(r)));
+        why.appendChild(el("div", "small", sayFor(p, r)));
       });
       var e = cell(tr, "elapsed", ""); e.setAttribute("data-lost-since", p.lost_since == null ? "" : p.lost_since);
       var c = cell(tr, "countdown", "");
@@ -259,6 +268,8 @@
       body: JSON.stringify(body)
     }).then(function (r) {
       if (!r.ok) return r.json().catch(function () { return {}; }).then(function (j) {
+        // a refusal carries its code: the catalogs word it (refusal.<code>, collector.web.refusals)
+        if (j.code) throw new Error(T["refusal." + j.code] || T["refusal.other"]);
         throw new Error(j.detail ? (typeof j.detail === "string" ? j.detail : JSON.stringify(j.detail)) : r.status);
       });
       toast.textContent = T["act.recorded"] + ": " + T["act." + body.kind] + (body.item ? " § " + body.item : "") +

@@ -91,8 +91,8 @@
         var mean = lumas.reduce(function (a, b) { return a + b; }, 0) / lumas.length;
         var status = black > lumas.length / 3 || frozen > diffs.length / 3 ? "fail" : "pass";
         var res = (settings.width || video.videoWidth) + "×" + (settings.height || video.videoHeight);
-        var why = black > lumas.length / 3 ? (boot.lang === "en" ? "black picture" : "svart bild")
-          : frozen > diffs.length / 3 ? (boot.lang === "en" ? "frozen picture" : "fryst bild") : "";
+        var why = black > lumas.length / 3 ? T["st.black"]
+          : frozen > diffs.length / 3 ? T["st.frozen"] : "";
         record("camera.capture", T["chk.camera"], status, Math.round(mean), "luma", res + (why ? " — " + why : ""), "H4");
       }).catch(function (err) {
         record("camera.capture", T["chk.camera"], "error", null, null, String(err.message || err), "H4");
@@ -100,7 +100,7 @@
   }
   function measureAudio(s) {
     var ctx = audioCtx;
-    if (!ctx) { record("microphone.level", T["chk.microphone"], "skipped", null, null, "no Web Audio", "H1"); return Promise.resolve(); }
+    if (!ctx) { record("microphone.level", T["chk.microphone"], "skipped", null, null, T["st.no_web_audio"], "H1"); return Promise.resolve(); }
     var src = ctx.createMediaStreamSource(s), an = ctx.createAnalyser();
     an.fftSize = 2048; src.connect(an);
     var buf = new Float32Array(an.fftSize), peak = -120, sumDb = 0, n = 0;
@@ -118,7 +118,7 @@
     }).then(function () {
       var status = peak < -60 ? "warn" : "pass";    // quieter than -60 dBFS: muted or dead (testrtc)
       record("microphone.level", T["chk.microphone"], status, Math.round(peak), "dBFS",
-        Math.round(peak) + " dBFS" + (status === "warn" ? (boot.lang === "en" ? " — too quiet, is it muted?" : " — för tyst, är den avstängd?") : ""), "H1");
+        Math.round(peak) + " dBFS" + (status === "warn" ? " — " + T["st.too_quiet"] : ""), "H1");
       if (ctx.close) ctx.close();
     });
   }
@@ -167,13 +167,13 @@
   function mediaText(m, status) {
     if (!m) return T.not_seen_heard;
     var bad = (m.findings || []).filter(function (f) { return f.status !== "pass"; })
-      .map(function (f) { return f.text ? (f.text[boot.lang] || f.text.sv) : f.id; });
+      .map(function (f) { return f.text ? (f.text[boot.lang] || f.text.sv) : (T["check." + f.id] || f.id); });
     var head = status === "pass" || status === "warn" ? T.seen_heard : T.not_seen_heard;
     var nums = [];
     if (m.fps != null) nums.push(Math.round(m.fps) + " fps");
     if (m.audio_rms_dbfs != null) nums.push(Math.round(m.audio_rms_dbfs) + " dBFS");
     return head + (nums.length ? " (" + nums.join(", ") + ")" : "") + (bad.length ? " — " + bad.join("; ") : "") +
-      (m.reason ? " — " + m.reason : "");
+      (m.reason ? " — " + (m.connected === false ? T["mediapath.not_connected"] : m.reason) : "");
   }
 
   // 3. round-trip time and throughput against the collector (bounded in bytes)
