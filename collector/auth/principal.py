@@ -6,7 +6,7 @@ Roles (docs/web.md)
     view, its actions (H5, H14, H15, H16, H18) and the members' self-test links (H7).
   * ``it``: everything, including incidents, reports and devices.
   * ``member``: only their own self-test, reached through the personal link (``/selftest/{token}``,
-    see :mod:`collector.selftest_links`), never through a password.
+    see :mod:`collector.web.selftest_links`), never through a password.
   * ``device``: a member's agent, signed in with its broker credentials (:mod:`collector.auth.devices`).
 """
 
