@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from tests.collector.conftest import RuntimeFactory
-from tests.collector.helpers import write_roster
 from tests.collector.test_ingest import _wait
+from tests.support.roster import write_roster
 
 
 def test_roster_edits_are_picked_up_and_broken_ones_refused(make_runtime: RuntimeFactory) -> None:
