@@ -24,7 +24,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.faults.harness import MEETING, Collector, policy_text
+from tests.faults.harness import MEETING, Collector
+from tests.support.collector import device_test_policy
 from tests.support.services import Mosquitto, free_port, stop_pid
 from tests.support.waiting import wait_until
 
@@ -41,7 +42,7 @@ def make_collector(tmp: Path, mosquitto: Mosquitto, reflector_port: int) -> Coll
     text = text.replace("[reflector]\nenabled = false",
                         f'[reflector]\nenabled = true\nhost = "127.0.0.1"\nport = {reflector_port}')
     col.config.write_text(text, encoding="utf-8")
-    (col.workdir / "policy.toml").write_text(policy_text(5.0), encoding="utf-8")
+    (col.workdir / "policy.toml").write_text(device_test_policy(5.0), encoding="utf-8")
     return col
 
 

@@ -1,8 +1,8 @@
 """End to end with real processes: the collector (``python -m collector run``, private or
 external Mosquitto, SQLite) and the agent (``likavillkor-agent monitor``) publishing samples.
 
-- SIGKILL the device: the API shows it ``lost`` and the meeting ``adjourn`` within the
-  configured silence limit + 1 s (H15).
+- SIGKILL the device: the API shows it ``lost`` and the meeting ``adjourn`` (H15; how fast is
+  bench/bench_fault_detection.py's to measure, never a wall-clock budget in a test).
 - The collector loses the broker: health and the meeting view say monitoring is interrupted,
   and nobody is marked lost (silence proves nothing without a broker); when it returns, the
   device is seen again and judged as before.
@@ -12,9 +12,10 @@ test host runs no meeting program, so that rate is whatever else the machine hap
 mostly ~0 kbit/s: under the shipped limits (warn 150, fail 10 kbit/s) the device turns *failing*
 about 0.6 s after its first rate (3 of 10 samples, debounce) — or not, when another process on
 the host is downloading. These tests are about silence and the broker, not media, so their policy
-switches the data-rate limits off (:data:`POLICY`); the rate limits are tested with fixed samples
-in tests/collector. (This made ``device ok again`` flaky: "ok" before the outage was only the
-moment before the debounce raised the alarm.)
+switches the data-rate and host limits off (``device_test_policy``: a loaded CI machine also made
+``cpu_percent`` turn the device *degraded*); the rate limits are tested with fixed samples in
+tests/collector. (This made ``device ok again`` flaky: "ok" before the outage was only the moment
+before the debounce raised the alarm.)
 """
 
 from __future__ import annotations
@@ -33,27 +34,13 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.support.collector import CollectorProcess, write_config
+from tests.support.collector import CollectorProcess, device_test_policy, write_config
 from tests.support.roster import write_roster
 from tests.support.services import Mosquitto, free_port, stop_pid
 from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 SILENCE_S = 2.0
-#: the test's policy: a short silence limit, and no judgement of the host's incidental data rate
-POLICY = f"""[defaults]
-silence_lost_s = {SILENCE_S}
-
-[defaults.limits.rx_kbps]
-warn = 0.0
-fail = 0.0
-source = "off in this test: no meeting program runs on the test host (see the module docstring)"
-
-[defaults.limits.tx_kbps]
-warn = 0.0
-fail = 0.0
-source = "off in this test: no meeting program runs on the test host (see the module docstring)"
-"""
 _HEADERS: dict[str, str] = {}
 
 
@@ -67,7 +54,7 @@ def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = 
                        http_port=port, silence_lost_s=None if shipped_policy else SILENCE_S,
                        extra="[ingest]\ntick_interval_s = 0.1\n")
     if not shipped_policy:
-        (cfg.parent / "policy.toml").write_text(POLICY, encoding="utf-8")  # write_config's, with the rates off
+        (cfg.parent / "policy.toml").write_text(device_test_policy(SILENCE_S), encoding="utf-8")  # limits opened
     col = CollectorProcess(tmp_path, cfg, port)
     _HEADERS.update(col.headers)  # the host's own token (collector.auth)
     col.spawn()

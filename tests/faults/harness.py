@@ -23,7 +23,7 @@ import msgspec
 import sqlalchemy as sa
 
 from likavillkor import wire
-from tests.support.collector import CollectorProcess, write_config
+from tests.support.collector import CollectorProcess, device_test_policy, write_config
 from tests.support.netns import NetNs
 from tests.support.roster import write_roster
 from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid
@@ -36,38 +36,6 @@ SILENCE_S = 2.0  # the policy's silence_lost_s for these tests (H15), short to k
 SAMPLE_PERIOD_S = 0.25
 MEETING = "ks-test"
 
-#: The shipped policy with a short silence limit (H15) and the media and host limits opened: the test
-#: devices run no meeting program (no media bytes: rx/tx_kbps would fail them, correctly) on a busy
-#: shared machine (cpu_percent). The suite judges contact and the record, not media quality.
-def policy_text(silence_s: float = SILENCE_S) -> str:
-    return f"""[defaults]
-silence_lost_s = {silence_s}
-
-[defaults.limits.rx_kbps]
-direction = "below"
-warn = 0.0
-fail = 0.0
-source = "fault suite: no meeting program runs on the test devices"
-
-[defaults.limits.tx_kbps]
-direction = "below"
-warn = 0.0
-fail = 0.0
-source = "fault suite: no meeting program runs on the test devices"
-
-[defaults.limits.cpu_percent]
-direction = "above"
-warn = 100.0
-source = "fault suite: the test machine is shared and busy"
-
-[defaults.limits.mem_available_percent]
-direction = "below"
-warn = 0.0
-source = "fault suite: the test machine is shared and busy"
-"""
-
-
-POLICY = policy_text()
 
 
 # -- link ---------------------------------------------------------------------------------------------
@@ -127,7 +95,7 @@ class Collector(CollectorProcess):
             http_port=self.port, store_url=self.store_url, silence_lost_s=self.silence_s,
             extra="[ingest]\ntick_interval_s = 0.1\n" + self.extra)
         # write_config pointed the config at this file
-        (self.workdir / "policy.toml").write_text(policy_text(self.silence_s), encoding="utf-8")
+        (self.workdir / "policy.toml").write_text(device_test_policy(self.silence_s), encoding="utf-8")
         text = self.config.read_text(encoding="utf-8")
         if self.reflector_port:
             text = text.replace("[reflector]\nenabled = false",

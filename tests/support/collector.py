@@ -61,6 +61,38 @@ def write_config(
     return path
 
 
+def device_test_policy(silence_s: float = 2.0) -> str:
+    """The shipped policy with a short silence limit (H15) and the media and host limits opened: test
+    devices run no meeting program (no media bytes: rx/tx_kbps would fail them, correctly) on a busy
+    shared machine (cpu_percent, mem_available_percent turned devices *degraded* under load). Tests
+    with it judge contact and the record, not media quality."""
+    return f"""[defaults]
+silence_lost_s = {silence_s}
+
+[defaults.limits.rx_kbps]
+direction = "below"
+warn = 0.0
+fail = 0.0
+source = "tests: no meeting program runs on the test devices"
+
+[defaults.limits.tx_kbps]
+direction = "below"
+warn = 0.0
+fail = 0.0
+source = "tests: no meeting program runs on the test devices"
+
+[defaults.limits.cpu_percent]
+direction = "above"
+warn = 100.0
+source = "tests: the test machine is shared and busy"
+
+[defaults.limits.mem_available_percent]
+direction = "below"
+warn = 0.0
+source = "tests: the test machine is shared and busy"
+"""
+
+
 class CollectorProcess:
     """A collector process from ``config`` listening on ``127.0.0.1:port`` (the config's ``[http] port``).
 
