@@ -41,18 +41,3 @@ def publish_backlog(host: str, port: int, n: int, devices: list[str]) -> None:
     last.wait_for_publish(60)
     c.disconnect()
     c.loop_stop()
-
-
-def wait_count(get: object, n: int, timeout: float = 300.0) -> tuple[float, float]:
-    """(time of first message, time of the n-th) by polling a counter every 2 ms."""
-    first = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        c = get()  # type: ignore[operator]
-        now = time.monotonic()
-        if c > 0 and first is None:
-            first = now
-        if c >= n:
-            return first or now, now
-        time.sleep(0.002)
-    raise TimeoutError(f"only {get()} of {n} messages arrived")  # type: ignore[operator]

@@ -42,18 +42,32 @@ def wait_until(
     """Poll ``pred`` every ``interval`` s until it returns something true; return the monotonic time it
     first did. On timeout fail naming ``what``, with the last "not yet" error, ``detail()`` and the tail
     of ``log``."""
+    held, last = _poll(pred, timeout, interval, not_yet)
+    if held is None:
+        raise AssertionError(_failure(timeout, what, last, detail, log))
+    return held
+
+
+def holds_within(pred: Callable[[], object], timeout: float, *, interval: float = 0.02) -> bool:
+    """For retry loops only (publish again until the subscription is in force): whether ``pred`` held
+    within ``timeout`` s, never an error. A test waiting for a state uses :func:`wait_until`."""
+    return _poll(pred, timeout, interval, NOT_YET)[0] is not None
+
+
+def _poll(
+    pred: Callable[[], object], timeout: float, interval: float, not_yet: tuple[type[BaseException], ...]
+) -> tuple[float | None, BaseException | None]:
     deadline = time.monotonic() + timeout
     last: BaseException | None = None
     while True:
         try:
             if pred():
-                return time.monotonic()
+                return time.monotonic(), last
         except not_yet as exc:
             last = exc
         if time.monotonic() >= deadline:
-            break
+            return None, last
         time.sleep(interval)
-    raise AssertionError(_failure(timeout, what, last, detail, log))
 
 
 def _failure(
