@@ -21,9 +21,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.roster import write_companion_roster
 from tests.support.services import running_mosquitto
 from tests.web.conftest import launch_chromium, make_collector
-from tests.web.test_companion import CUT, write_roster
+from tests.web.test_companion import CUT
 
 
 def main() -> int:
@@ -33,7 +34,7 @@ def main() -> int:
     args = ap.parse_args()
     with tempfile.TemporaryDirectory() as tmp, running_mosquitto(Path(tmp) / "mosquitto") as broker:
         c = make_collector(Path(tmp) / "c", broker)
-        write_roster(c.workdir / "roster.toml", time.time())
+        write_companion_roster(c.workdir / "roster.toml", time.time())
         policy = c.workdir / "policy.toml"
         policy.write_text("" if args.silence is None else f"[defaults]\nsilence_lost_s = {args.silence}\n")
         c.start()

@@ -38,8 +38,9 @@ sys.path.insert(0, str(ROOT))
 
 from collector.auth import local_headers  # noqa: E402
 from likavillkor import topics, wire  # noqa: E402
-from tests.collector.helpers import iso, write_config  # noqa: E402
 from tests.e2e.test_collector_process import _HEADERS, SILENCE_S, collector, device  # noqa: E402
+from tests.support.collector import write_config  # noqa: E402
+from tests.support.roster import iso  # noqa: E402
 from tests.support.services import free_port, stop_pid  # noqa: E402
 
 

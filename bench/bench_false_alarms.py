@@ -39,9 +39,10 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.harness import Agent, Collector, broker_for, default_route, tally, until  # noqa: E402
+from tests.faults.harness import Agent, Collector, broker_for, default_route, tally  # noqa: E402
 from tests.support.netns import NetNs, require_root  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 BAD_STATES = {"lost", "failing", "replaced"}
 BAD_VERDICTS = {"adjourn", "substitute_due"}
@@ -95,8 +96,9 @@ def main() -> None:
         try:
             for a in agents:
                 a.start()
-            until(lambda: col.view()["verdict"] == "equal_terms"
-                  and all(p["state"] == "ok" for p in col.view()["participants"]), 90, "all ok", detail=col.view)
+            wait_until(lambda: col.view()["verdict"] == "equal_terms"
+                       and all(p["state"] == "ok" for p in col.view()["participants"]), timeout=90, what="all ok",
+                       detail=col.view)
             if args.faults:
                 ns.loss(args.loss)
                 hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # another CPU-heavy process

@@ -34,9 +34,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tests.faults.harness import Agent, Collector, broker_for, default_route, restore, until  # noqa: E402
+from tests.faults.harness import Agent, Collector, broker_for, default_route, restore  # noqa: E402
 from tests.support.netns import NetNs, require_root  # noqa: E402
 from tests.support.services import free_port  # noqa: E402
+from tests.support.waiting import wait_until  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -70,10 +71,10 @@ def main() -> None:
         try:
             agent.start()
             for rep in range(args.reps):
-                until(lambda: col.state_is(dev, "ok", "equal_terms")
+                wait_until(lambda: col.state_is(dev, "ok", "equal_terms")
                       and time.time() - col.participant(dev)["last_contact"] < args.period
-                      and (args.no_probes or col.participant(dev)["loss_percent"] is not None), 60,
-                      f"rep {rep}: device ok and live", agent.log, detail=col.view)
+                      and (args.no_probes or col.participant(dev)["loss_percent"] is not None), timeout=60,
+                      what=f"rep {rep}: device ok and live", log=agent.log, detail=col.view)
                 ns.cut()
                 cut = time.monotonic()
                 lost = adjourn = None
@@ -119,8 +120,9 @@ def kills(args: argparse.Namespace) -> None:
                 agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)
                 agent.start()
                 try:
-                    until(lambda: col.state_is(dev, "ok") and time.time() - col.participant(dev)["last_contact"]
-                          < args.period + 0.5, 60, f"rep {rep}: device ok and live", agent.log, detail=col.view)
+                    wait_until(lambda: col.state_is(dev, "ok") and time.time() - col.participant(dev)["last_contact"]
+                               < args.period + 0.5, timeout=60, what=f"rep {rep}: device ok and live", log=agent.log,
+                               detail=col.view)
                     assert agent.proc is not None
                     os.kill(agent.proc.pid, signal.SIGKILL)
                     killed = time.monotonic()

@@ -36,6 +36,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import paho.mqtt.client as paho
@@ -48,9 +49,26 @@ sys.path.insert(0, str(ROOT))
 from collector import config  # noqa: E402
 from collector.runtime import Runtime  # noqa: E402
 from likavillkor import topics  # noqa: E402
-from tests.collector.helpers import publish_backlog, wait_count, write_config, write_roster  # noqa: E402
+from tests.collector.helpers import publish_backlog  # noqa: E402
+from tests.support.collector import write_config  # noqa: E402
+from tests.support.roster import write_roster  # noqa: E402
 from tests.support.services import running_mosquitto  # noqa: E402
 
+
+def wait_count(get: Callable[[], int], n: int, timeout: float = 300.0) -> tuple[float, float]:
+    """(time of first message, time of the n-th) by polling a counter every 2 ms (a rate measurement:
+    the tests wait for states with tests/support/waiting.py instead)."""
+    first = None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        c = get()
+        now = time.monotonic()
+        if c > 0 and first is None:
+            first = now
+        if c >= n:
+            return first or now, now
+        time.sleep(0.002)
+    raise TimeoutError(f"only {get()} of {n} messages arrived")
 
 def _persistent(client_id: str) -> tuple[paho.Client, Properties]:
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)

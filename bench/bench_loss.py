@@ -60,8 +60,9 @@ def detect(runs: int, percent: int) -> None:
     import tempfile
     import time
 
-    from tests.faults.harness import Agent, Collector, broker_for, default_route, until
+    from tests.faults.harness import Agent, Collector, broker_for, default_route
     from tests.support.services import free_port
+    from tests.support.waiting import wait_until
 
     tmp = Path(tempfile.mkdtemp(prefix="likavillkor-lossdetect-"))
     to_failing: list[float] = []
@@ -75,11 +76,14 @@ def detect(runs: int, percent: int) -> None:
         try:
             agent.start()
             for run in range(runs):
-                until(lambda: col.state_is("dev-loss", "ok") and col.participant("dev-loss")["loss_percent"] == 0.0,
-                      120, f"run {run}: ok with a clean probe window", agent.log, detail=col.view)
+                wait_until(lambda: col.state_is("dev-loss", "ok")
+                           and col.participant("dev-loss")["loss_percent"] == 0.0,
+                           timeout=120, what=f"run {run}: ok with a clean probe window", log=agent.log,
+                           detail=col.view)
                 ns.loss(percent)
                 began = time.monotonic()
-                until(lambda: col.state_is("dev-loss", "failing"), 120, f"run {run}: failing", detail=col.view)
+                wait_until(lambda: col.state_is("dev-loss", "failing"), timeout=120, what=f"run {run}: failing",
+                           detail=col.view)
                 to_failing.append(time.monotonic() - began)
                 ns.clear_loss()
                 ended = time.monotonic()
@@ -92,7 +96,7 @@ def detect(runs: int, percent: int) -> None:
                         story.append((time.monotonic() - ended, *seen))
                     return bool(p["state"] == "ok")
 
-                until(back_ok, 120, f"run {run}: ok again", detail=col.view)
+                wait_until(back_ok, timeout=120, what=f"run {run}: ok again", detail=col.view)
                 to_ok.append(time.monotonic() - ended)
                 if to_ok[-1] > 12:
                     print("    on the way back: " + "; ".join(f"{t:.1f} s {st} {why}" for t, st, why in story),

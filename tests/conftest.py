@@ -6,7 +6,34 @@ from pathlib import Path
 import pytest
 
 from tests.support.databases import Postgres, running_postgres
+from tests.support.roster import fixed_roster
 from tests.support.services import Mosquitto, running_mosquitto
+
+#: test files whose tests share the ``netns`` worker under pytest-xdist: network namespaces, veth,
+#: ``tc tbf`` and nftables drops with timing-sensitive detection (a link cut is seen from silence)
+NETNS_FILES = ("tests/faults/", "tests/net/test_netns.py", "tests/agent_platform/test_linux_netns.py",
+               "tests/web/test_companion_netns.py")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """For ``pytest -n 2 --dist loadgroup`` (scripts/test.sh): each test module runs on one worker, so
+    its module fixtures (a collector process, a browser) start once; the namespace tests all run on
+    one worker, one after another (never two link cuts at once). A test's own ``xdist_group`` wins.
+    Without xdist the marks do nothing."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is not None:
+            continue
+        path = item.nodeid.split("::")[0]
+        netns = item.get_closest_marker("netns") is not None or path.startswith(NETNS_FILES)
+        item.add_marker(pytest.mark.xdist_group("netns" if netns else path))
+
+
+@pytest.fixture
+def roster_text() -> str:
+    """The shared fixed-date roster (tests/support/roster.py): meeting ks-1 on 1 December 2026,
+    09:00-12:00, with Anna Andersson on ``anna-ipad``."""
+    return fixed_roster()
 
 
 @pytest.fixture

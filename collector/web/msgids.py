@@ -234,7 +234,7 @@ CHECKS = (
 )
 #: reasons the web layer words itself (chair.js)
 REASONS = (N_("reason.selftest_failed"),)
-#: a media path check that never connected (collector.media_peer: ``connected`` false), chair.js
+#: a media path check that never connected (collector.peers.media: ``connected`` false), chair.js
 MEDIAPATH = (N_("mediapath.not_connected"),)
 #: who ran a self-test (wire.SelftestResult.source), in the chair's self-test column
 SOURCES = (N_("source.agent"), N_("source.browser"))

@@ -1,11 +1,11 @@
-"""Monitor mode stays light: ≤1 % of a core and ≤60 MB RSS, and never loads cv2/numpy/aiortc."""
+"""Monitor mode stays light: ≤60 MB RSS, and never loads cv2/numpy/aiortc. (Its CPU share, ≤1 % of a
+core, is a timing figure: bench/bench_monitor_footprint.py measures it, docs/performance.md.)"""
 
 from __future__ import annotations
 
 import json
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import psutil
@@ -33,21 +33,17 @@ def test_monitor_path_imports_nothing_heavy() -> None:
     assert json.loads(out.stdout) == []
 
 
-def test_monitor_process_cpu_and_memory(mosquitto: Mosquitto, tmp_path: Path) -> None:
+def test_monitor_process_memory(mosquitto: Mosquitto, tmp_path: Path) -> None:
     cfg = write_config(tmp_path / "a.toml", f'device_id = "dev-light"\ndata_dir = "{tmp_path}"\n'
                        f'[mqtt]\nurl = "{mosquitto.url}"\n[monitor]\nsample_period_s = 1.0\n')
     sub = Subscriber(mosquitto)
     proc = spawn_agent("monitor", "--config", str(cfg))
     try:
-        sub.wait_for(lambda _t, m, _r: m.device_id == "dev-light", timeout=15)
-        ps = psutil.Process(proc.pid)
-        time.sleep(1.0)  # start-up (imports) is not the steady state
-        cpu0, t0 = sum(ps.cpu_times()[:2]), time.monotonic()
-        time.sleep(4.0)
-        cpu_percent = 100 * (sum(ps.cpu_times()[:2]) - cpu0) / (time.monotonic() - t0)
-        rss_mb = ps.memory_info().rss / 1e6
+        sub.wait_for(lambda _t, m, _r: m.device_id == "dev-light", timeout=60)
+        # past start-up (the imports): a second sample, so the sampling loop has run
+        sub.wait_for(lambda _t, m, _r: m.device_id == "dev-light", timeout=60)
+        rss_mb = psutil.Process(proc.pid).memory_info().rss / 1e6
     finally:
         stop_pid(proc)  # type: ignore[arg-type]
         sub.close()
-    assert cpu_percent <= 1.0, f"monitor used {cpu_percent:.2f} % of a core"
     assert rss_mb <= 60.0, f"monitor RSS {rss_mb:.1f} MB"

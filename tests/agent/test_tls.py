@@ -14,18 +14,10 @@ from tests.agent.conftest import agent_env, spawn_agent
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import TlsClient
 from tests.deploy.pki import make_pki
+from tests.support.roster import fixed_roster
 from tests.support.services import free_port, running_mosquitto_with_conf, stop_pid
 
-ROSTER = """
-[[meeting]]
-id = "ks-2026-12-01"
-body = "kommunstyrelsen"
-start = 2026-12-01T09:00:00+01:00
-end = 2026-12-01T12:00:00+01:00
-[[meeting.participant]]
-name = "Anna Andersson"
-device_id = "anna-ipad"
-"""
+ROSTER = fixed_roster("ks-2026-12-01")
 
 
 def test_agent_publishes_over_tls_with_password(tmp_path: Path) -> None:

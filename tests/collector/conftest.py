@@ -8,7 +8,8 @@ import pytest
 
 from collector import config
 from collector.runtime import Runtime
-from tests.collector.helpers import write_config, write_roster
+from tests.support.collector import write_config
+from tests.support.roster import write_roster
 from tests.support.services import Mosquitto
 
 RuntimeFactory = Callable[..., Runtime]

@@ -1,50 +1,17 @@
-"""Helpers for the collector's tests: rosters with a meeting running now, config files, samples."""
+"""Helpers for the collector's tests: samples, topics, a backlog publisher. (Rosters: tests/support/roster.py;
+configs: tests/support/collector.py.)"""
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import time
 import uuid
-from pathlib import Path
 
 import paho.mqtt.client as paho
 
 from likavillkor import topics, wire
 
 _seq = itertools.count(1)
-
-
-def iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
-
-
-def write_roster(path: Path, devices: list[str], *, meeting_id: str = "ks-test", start: float | None = None,
-                 duration_s: float = 7200, body: str = "kommunstyrelsen") -> Path:
-    start = time.time() - 60 if start is None else start
-    lines = ["[[meeting]]", f'id = "{meeting_id}"', f'body = "{body}"', f"start = {iso(start)}",
-             f"end = {iso(start + duration_s)}", 'room = "Sessionssalen"', ""]
-    for i, d in enumerate(devices):
-        lines += ["[[meeting.participant]]", f'name = "Ledamot {i}"', f'member_id = "member-{i}"',
-                  f'device_id = "{d}"', ""]
-    path.write_text("\n".join(lines), encoding="utf-8")
-    return path
-
-
-def write_config(path: Path, *, data_dir: Path, roster: Path, mqtt_url: str = "", http_port: int = 0,
-                 store_url: str = "", influx: str = "", extra: str = "", silence_lost_s: float | None = None) -> Path:
-    text = [f'data_dir = "{data_dir}"', f'roster = "{roster}"']
-    if silence_lost_s is not None:
-        policy = path.parent / "policy.toml"
-        policy.write_text(f"[defaults]\nsilence_lost_s = {silence_lost_s}\n")
-        text.append(f'policy = "{policy}"')
-    text += ["[mqtt]", f'url = "{mqtt_url}"', "[http]", f"port = {http_port}", "[store]", f'url = "{store_url}"',
-             "snapshot_interval_s = 0.5", "retry_max_s = 0.5", "[reflector]", "enabled = false"]
-    if influx:
-        text += ["[influx]", influx]
-    text.append(extra)
-    path.write_text("\n".join(text) + "\n", encoding="utf-8")
-    return path
 
 
 def sample(device_id: str, *, boot_id: str | None = None, seq: int | None = None, **fields: object) -> wire.Sample:
@@ -74,18 +41,3 @@ def publish_backlog(host: str, port: int, n: int, devices: list[str]) -> None:
     last.wait_for_publish(60)
     c.disconnect()
     c.loop_stop()
-
-
-def wait_count(get: object, n: int, timeout: float = 300.0) -> tuple[float, float]:
-    """(time of first message, time of the n-th) by polling a counter every 2 ms."""
-    first = None
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        c = get()  # type: ignore[operator]
-        now = time.monotonic()
-        if c > 0 and first is None:
-            first = now
-        if c >= n:
-            return first or now, now
-        time.sleep(0.002)
-    raise TimeoutError(f"only {get()} of {n} messages arrived")  # type: ignore[operator]

@@ -13,7 +13,8 @@ import pytest
 
 from collector.cli import main
 from collector.store import Store
-from tests.collector.helpers import write_config, write_roster
+from tests.support.collector import write_config
+from tests.support.roster import write_roster
 
 ROOT = Path(__file__).resolve().parents[2]
 

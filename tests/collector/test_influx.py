@@ -14,9 +14,9 @@ from collector.store.influx import InfluxWriter, V1Transport, V2Transport, incid
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
-from tests.collector.test_ingest import _wait
 from tests.support.databases import running_influxdb1, running_victoria_metrics
 from tests.support.services import free_port
+from tests.support.waiting import wait_until
 
 
 def test_line_protocol_escaping_and_types() -> None:
@@ -92,17 +92,18 @@ def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path)
         for i in range(150):
             w.put(line("probe", {"n": "x"}, {"v": float(i)}, base + i / 1000))
         assert time.monotonic() - t0 < 0.5  # never blocks the caller
-        assert _wait(lambda: w.stats.failures >= 1, 5)
+        wait_until(lambda: w.stats.failures >= 1, timeout=30, what="w.stats.failures >= 1")
         assert w.stats.dropped == 50 and w.buffered() == 100
         with running_victoria_metrics(tmp_path / "vm", port=port) as vm:
             # buffered() is 0 as soon as the last batch is taken; it is written when stats say so
-            assert _wait(lambda: w.buffered() == 0 and w.stats.written == 100, 15)
+            wait_until(lambda: w.buffered() == 0 and w.stats.written == 100, timeout=30,
+                       what="w.buffered() == 0 and w.stats.written == 100")
 
             def values() -> int:  # VictoriaMetrics makes what it took searchable in steps: poll
                 got = vm.wait_export('{__name__="probe_v"}', 1)
                 return len(got[0]["values"]) if got else 0  # type: ignore[arg-type]
 
-            assert _wait(lambda: values() >= 100, 15)
+            wait_until(lambda: values() >= 100, timeout=30, what="values() >= 100")
             assert values() == 100
     finally:
         w.stop(1)

@@ -16,15 +16,7 @@ from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
 from tests.support.services import Mosquitto
-
-
-def _wait(pred: object, timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():  # type: ignore[operator]
-            return True
-        time.sleep(0.02)
-    return False
+from tests.support.waiting import wait_until
 
 
 def test_token_bucket_refills_with_time() -> None:
@@ -50,7 +42,7 @@ def test_log_limiter_once_per_reason_and_device() -> None:
 def test_bad_input_counted_dropped_valid_lands(mosquitto: Mosquitto, publisher: paho.Client,
                                                make_runtime: RuntimeFactory) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url)
-    assert _wait(lambda: rt.mqtt.connected)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     good = sample("dev-a", boot_id="good", seq=1, link="wifi", rtt_ms=12.0, meeting_id="ks-test")
     as_dict = msgspec.to_builtins(good)
     bad: list[tuple[str, bytes, str]] = [
@@ -67,7 +59,7 @@ def test_bad_input_counted_dropped_valid_lands(mosquitto: Mosquitto, publisher: 
         publisher.publish(t, payload, qos=1)
     publisher.publish(topic("dev-a"), wire.encode(good), qos=1).wait_for_publish(5)
     counters = rt.ingestor.counters
-    assert _wait(lambda: counters.received >= len(bad) + 1)
+    wait_until(lambda: counters.received >= len(bad) + 1, timeout=30, what="counters.received >= len(bad) + 1")
     expected: dict[str, int] = {}
     for _, _, reason in bad:
         expected[reason] = expected.get(reason, 0) + 1
@@ -84,12 +76,12 @@ def test_bad_input_counted_dropped_valid_lands(mosquitto: Mosquitto, publisher: 
 def test_flooding_device_is_limited_others_unaffected(mosquitto: Mosquitto, publisher: paho.Client,
                                                       make_runtime: RuntimeFactory) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url, extra="[ingest]\nmax_rate_per_device = 5\nburst = 10\n")
-    assert _wait(lambda: rt.mqtt.connected)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     for i in range(300):
         publisher.publish(topic("dev-a"), wire.encode(sample("dev-a", boot_id="flood", seq=i)), qos=1)
     for i in range(5):
         publisher.publish(topic("dev-b"), wire.encode(sample("dev-b", boot_id="calm", seq=i)), qos=1)
-    assert _wait(lambda: rt.ingestor.counters.received >= 305)
+    wait_until(lambda: rt.ingestor.counters.received >= 305, timeout=30, what="rt.ingestor.counters.received >= 305")
     assert rt.ingestor.counters.rejected["rate_limited"] >= 250
     assert rt.store.flush(10)
     calm = rt.store.rows(s.samples, s.samples.c.device_id == "dev-b")

@@ -11,15 +11,15 @@ from collector.mqtt.ingest import SELFTEST_BURST
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
-from tests.collector.test_ingest import _wait
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 
 def test_a_flood_of_selftest_results_is_cut_to_the_burst_and_samples_flow_on(
     mosquitto: Mosquitto, make_runtime: RuntimeFactory, publisher: Any
 ) -> None:
     rt = make_runtime(["dev-a", "dev-b"], mqtt_url=mosquitto.url)
-    assert _wait(lambda: rt.mqtt.connected)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     boot = "st-" + uuid.uuid4().hex[:8]
     big = [wire.CheckResult(id="network.rtt", status=wire.CheckStatus.PASS, summary="x" * 1900)] * 30
     n = 40
@@ -42,7 +42,8 @@ def test_a_flood_of_selftest_results_is_cut_to_the_burst_and_samples_flow_on(
     last.wait_for_publish(10)
     after = sample("dev-a", boot_id=boot, seq=n + 1, meeting_id="ks-test", rtt_ms=20.0)
     publisher.publish(topic("dev-a"), wire.encode(after), qos=1).wait_for_publish(10)
-    assert _wait(lambda: rt.ingestor.counters.received >= n + 1, 20), rt.ingestor.counters.as_dict()
+    wait_until(lambda: rt.ingestor.counters.received >= n + 1, timeout=30,
+               what="rt.ingestor.counters.received >= n + 1", detail=lambda: rt.ingestor.counters.as_dict())
     counters = rt.ingestor.counters
     accepted = counters.outcomes.get("accepted", 0)
     # the burst on the collector's clock, once more on the device's (an outbox replay), and the sample

@@ -19,20 +19,21 @@ from collector.store import schema as s
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
-from tests.collector.test_ingest import _wait
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 
 def test_samples_published_while_collector_down_arrive(mosquitto: Mosquitto, publisher: paho.Client,
                                                        make_runtime: RuntimeFactory) -> None:
     first = make_runtime(mqtt_url=mosquitto.url, name="first")
-    assert _wait(lambda: first.mqtt.connected)
+    wait_until(lambda: first.mqtt.connected, timeout=30, what="first.mqtt.connected")
     first.stop()  # the broker keeps the collector's session (clean_start False + expiry)
     for i in range(20):
         publisher.publish(topic("dev-a"), wire.encode(sample("dev-a", boot_id="while-down", seq=i)),
                           qos=1).wait_for_publish(5)
     second = make_runtime(mqtt_url=mosquitto.url, name="first")  # same data dir and client id
-    assert _wait(lambda: second.ingestor.counters.received >= 20)
+    wait_until(lambda: second.ingestor.counters.received >= 20, timeout=30,
+               what="second.ingestor.counters.received >= 20")
     assert second.store.flush(10)
     assert second.store.count(s.samples, s.samples.c.msg_id.like("while-down:%")) == 20
 
@@ -40,13 +41,14 @@ def test_samples_published_while_collector_down_arrive(mosquitto: Mosquitto, pub
 def test_broker_loss_interrupts_monitoring_nobody_lost(mosquitto: Mosquitto, publisher: paho.Client,
                                                        make_runtime: RuntimeFactory) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url, silence_lost_s=1.0)
-    assert _wait(lambda: rt.mqtt.connected)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     for d in ("dev-a", "dev-b"):
         publisher.publish(topic(d), wire.encode(sample(d, link="wifi", rtt_ms=10.0, meeting_id="ks-test")),
                           qos=1).wait_for_publish(5)
-    assert _wait(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) == 2)
+    wait_until(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) == 2, timeout=30,
+               what="rt.ingestor.counters.outcomes.get('accepted', 0) == 2")
     mosquitto.kill()
-    assert _wait(lambda: not rt.mqtt.connected, 5)
+    wait_until(lambda: not rt.mqtt.connected, timeout=30, what="not rt.mqtt.connected")
     time.sleep(2.0)  # twice the silence limit: without the broker, silence proves nothing
     rt.tick()
     view = rt.view("ks-test")
@@ -56,7 +58,7 @@ def test_broker_loss_interrupts_monitoring_nobody_lost(mosquitto: Mosquitto, pub
     health = rt.health()
     assert health["broker"]["connected"] is False and health["broker"]["monitoring"] == "interrupted"
     mosquitto.start()
-    assert _wait(lambda: rt.mqtt.connected, 15)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     assert rt.view("ks-test").monitoring == "active"  # type: ignore[union-attr]
 
 
@@ -67,7 +69,7 @@ def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
         pid = b.pid
         assert pid is not None
         os.kill(pid, signal.SIGKILL)
-        assert _wait(lambda: b.restarts == 1 and b.pid != pid, 10)
+        wait_until(lambda: b.restarts == 1 and b.pid != pid, timeout=30, what="b.restarts == 1 and b.pid != pid")
         c = paho.Client(paho.CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
         c.connect(b.host, b.port, keepalive=5)  # same port after the restart
         c.disconnect()
@@ -75,7 +77,8 @@ def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
     finally:
         b.stop()
     assert last is not None
-    assert _wait(lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(), 5)
+    wait_until(lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(), timeout=30,
+               what="the stopped Mosquitto's process is gone")
     assert (tmp_path / "mosquitto" / "port").read_text() == str(b.port)
 
 

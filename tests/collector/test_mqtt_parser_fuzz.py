@@ -21,8 +21,8 @@ from collector.mqtt.client import MAX_PACKET_BYTES, MqttClient, parse_publish
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic
-from tests.collector.test_ingest import _wait
 from tests.support.services import Mosquitto
+from tests.support.waiting import holds_within, wait_until
 
 
 def _vbi(n: int) -> bytes:
@@ -185,7 +185,7 @@ def test_fragmented_reads_deliver_every_message_once_in_order(
     )
     client.start()
     try:
-        assert _wait(lambda: len(got) >= len(messages), 10), got
+        wait_until(lambda: len(got) >= len(messages), timeout=30, what="len(got) >= len(messages)", detail=lambda: got)
         assert got == [(t, p) for t, p, _q, _props in messages]
         assert client.malformed == 0
         assert struct.pack("!BI", 0x27, MAX_PACKET_BYTES) in broker.connect_packet  # Maximum Packet Size
@@ -208,7 +208,7 @@ def test_a_malformed_publish_closes_the_connection_and_is_counted() -> None:
     )
     client.start()
     try:
-        assert _wait(lambda: client.malformed == 1, 10)
+        wait_until(lambda: client.malformed == 1, timeout=30, what="client.malformed == 1")
         assert got == [("t/a", b"first")]  # nothing after the malformed packet on that connection
     finally:
         client.stop()
@@ -222,19 +222,20 @@ def test_mosquitto_sends_the_collector_nothing_above_its_maximum_packet_size(
     mosquitto: Mosquitto, make_runtime: RuntimeFactory, publisher: Any
 ) -> None:
     rt = make_runtime(["dev-a", "dev-b"], mqtt_url=mosquitto.url)
-    assert _wait(lambda: rt.mqtt.connected)
+    wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     big = b'{"type":"sample","pad":"' + b"x" * (MAX_PACKET_BYTES + 1000) + b'"}'
     ok = sample("dev-a", meeting_id="ks-test", rtt_ms=20.0)
     deadline = time.monotonic() + 10
     while rt.ingestor.counters.received < 1:  # the subscription is in force once a small one arrives
         assert time.monotonic() < deadline
         publisher.publish(topic("dev-a"), wire.encode(ok), qos=1).wait_for_publish(5)
-        _wait(lambda: rt.ingestor.counters.received >= 1, 0.5)
+        holds_within(lambda: rt.ingestor.counters.received >= 1, 0.5)
     publisher.publish(topic("dev-a"), big, qos=1).wait_for_publish(5)
     last = sample("dev-a", meeting_id="ks-test", rtt_ms=21.0)
     publisher.publish(topic("dev-a"), wire.encode(last), qos=1).wait_for_publish(5)
     # QoS 1 keeps order: had the big one been sent to the collector, it would have come before `last`
-    assert _wait(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) >= 2, 10), rt.ingestor.counters.as_dict()
+    wait_until(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) >= 2, timeout=30,
+               what="two samples accepted", detail=lambda: rt.ingestor.counters.as_dict())
     counters = rt.ingestor.counters
     assert counters.rejected["oversized"] == 0, counters.as_dict()
     assert counters.received == sum(counters.outcomes.values()), counters.as_dict()

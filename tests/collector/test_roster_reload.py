@@ -6,8 +6,8 @@ from __future__ import annotations
 import time
 
 from tests.collector.conftest import RuntimeFactory
-from tests.collector.helpers import write_roster
-from tests.collector.test_ingest import _wait
+from tests.support.roster import write_roster
+from tests.support.waiting import wait_until
 
 
 def test_roster_edits_are_picked_up_and_broken_ones_refused(make_runtime: RuntimeFactory) -> None:
@@ -16,9 +16,9 @@ def test_roster_edits_are_picked_up_and_broken_ones_refused(make_runtime: Runtim
     path = rt.config.roster_path
     time.sleep(0.01)
     write_roster(path, ["dev-a", "dev-new"], meeting_id="ks-extra")
-    assert _wait(lambda: rt.meeting_ids() == ["ks-extra"], 5)
+    wait_until(lambda: rt.meeting_ids() == ["ks-extra"], timeout=30, what="rt.meeting_ids() == ['ks-extra']")
     assert rt.index.known("dev-new")
     path.write_text(path.read_text() + "\n[[meeting]]\nid = \"broken\"\nbody = \"socialnämndens individutskott\"\n")
-    assert _wait(lambda: rt.health()["roster"]["error"] != "", 5)
+    wait_until(lambda: rt.health()["roster"]["error"] != "", timeout=30, what="rt.health()['roster']['error'] != ''")
     assert "line" in rt.health()["roster"]["error"]
     assert rt.meeting_ids() == ["ks-extra"]  # the previous roster stays in force

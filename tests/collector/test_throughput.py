@@ -1,7 +1,7 @@
 """Short version of bench/bench_ingest.py: a backlog of samples queued by a real Mosquitto for the
-collector's persistent session drains completely, every published sample is stored exactly once
-(issue 8: samples published = samples stored), and the drain rate leaves wide headroom over the
-real load (one sample a second per remote member)."""
+collector's persistent session drains completely, and every published sample is stored exactly once
+(issue 8: samples published = samples stored). The drain rate (headroom over the real load of one
+sample a second per remote member) is a timing figure: bench/bench_ingest.py measures it."""
 
 from __future__ import annotations
 
@@ -20,9 +20,9 @@ from paho.mqtt.properties import Properties
 from collector.mqtt.client import MqttClient, parse_publish
 from collector.store import schema as s
 from tests.collector.conftest import RuntimeFactory
-from tests.collector.helpers import publish_backlog, wait_count
-from tests.collector.test_ingest import _wait
+from tests.collector.helpers import publish_backlog
 from tests.support.services import Mosquitto
+from tests.support.waiting import holds_within, wait_until
 
 N, DEVICES = 3000, [f"dev-{i:02d}" for i in range(30)]
 
@@ -32,18 +32,16 @@ def test_backlog_drains_and_every_sample_is_stored(mosquitto: Mosquitto, make_ru
                                                    mode: str) -> None:
     extra = f'[ingest]\nmax_rate_per_device = 100000\nburst = 100000\nmode = "{mode}"\n'
     first = make_runtime(DEVICES, mqtt_url=mosquitto.url, extra=extra, name="tp")
-    assert _wait(lambda: first.mqtt.connected)
+    wait_until(lambda: first.mqtt.connected, timeout=30, what="first.mqtt.connected")
     first.stop()
     publish_backlog(mosquitto.host, mosquitto.port, N, DEVICES)
     rt = make_runtime(DEVICES, mqtt_url=mosquitto.url, extra=extra, name="tp")
-    t0, t1 = wait_count(lambda: rt.ingestor.counters.received, N, timeout=60)
-    rate = (N - 1) / (t1 - t0)
+    wait_until(lambda: rt.ingestor.counters.received >= N, timeout=300, what=f"all {N} samples received",
+               detail=lambda: rt.ingestor.counters.as_dict())
     assert rt.ingestor.counters.outcomes == {"accepted": N}
     assert rt.store.flush(30)
     assert rt.store.count(s.samples) == N
     assert rt.view("ks-test").verdict == "equal_terms"  # type: ignore[union-attr]
-    assert rate >= 1000, f"{rate:.0f} msg/s"
-    print(f"{mode}: {rate:.0f} msg/s")
 
 
 # -- the collector's lean MQTT path (issue 2): paho's own decoder is the reference ---------------
@@ -84,14 +82,14 @@ def test_lean_client_receives_qos0_qos1_and_properties_in_order_per_qos(mosquitt
     client.start()
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="lean-pub", protocol=paho.MQTTv5)
     try:
-        assert _wait(lambda: client.connected)
+        wait_until(lambda: client.connected, timeout=30, what="client.connected")
         pub.connect(mosquitto.host, mosquitto.port)
         pub.loop_start()
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30
         while not got:  # the subscription goes out right after CONNACK: probe until it is in force
             assert time.monotonic() < deadline, "subscription never took effect"
             pub.publish("lean/probe", b"probe", qos=1).wait_for_publish(2)
-            _wait(lambda: bool(got), 0.2)
+            holds_within(lambda: bool(got), 0.2)
         got.clear()
         props = Properties(PacketTypes.PUBLISH)
         props.UserProperty = ("k", "v")
@@ -102,7 +100,7 @@ def test_lean_client_receives_qos0_qos1_and_properties_in_order_per_qos(mosquitt
             info = pub.publish(t, b, qos=i % 2, properties=props if i % 5 == 0 else None)
         assert info is not None
         info.wait_for_publish(10)
-        assert _wait(lambda: len(got) >= len(sent))
+        wait_until(lambda: len(got) >= len(sent), timeout=30, what="len(got) >= len(sent)")
         got[:] = [m for m in got if m[0] != "lean/probe"]  # a late probe
         assert sorted(got) == sorted(sent)
         for qos in (0, 1):  # MQTT orders messages per QoS level; the broker may interleave the two

@@ -26,24 +26,14 @@ from likavillkor.topics import DEVICE_WILDCARD, device_topic
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import DEADLINE_S, TlsClient
 from tests.deploy.pki import Pki, make_pki
+from tests.support.roster import fixed_roster
 from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid, wait_port
 
 NOT_AUTHORIZED = 0x87
 BAD_LOGIN = {0x86, 0x87}  # "bad user name or password" / "not authorized"
 
-ROSTER = """
-[[meeting]]
-id = "ks-2026-12-01"
-body = "kommunstyrelsen"
-start = 2026-12-01T09:00:00+01:00
-end = 2026-12-01T12:00:00+01:00
-[[meeting.participant]]
-name = "Anna Andersson"
-device_id = "anna-ipad"
-[[meeting.participant]]
-name = "Bo Berg"
-device_id = "bo-ipad"
-"""
+ANNA, BO = ("Anna Andersson", "anna-ipad"), ("Bo Berg", "bo-ipad")
+ROSTER = fixed_roster("ks-2026-12-01", (ANNA, BO))
 # a device whose id has anna's as a prefix: the ACL must not confuse them
 EXTRA_DEVICE = '\n[[device]]\nid = "anna-ipad2"\nmember_id = "anna.andersson"\n'
 
@@ -253,7 +243,7 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         dep = Deployment(broker, pki, out, roster)
         anna_before, bo_before = dep.password("anna-ipad"), dep.password("bo-ipad")
         # bo leaves the roster; anna's tablet is lost and gets a new password
-        roster.write_text(ROSTER.replace('[[meeting.participant]]\nname = "Bo Berg"\ndevice_id = "bo-ipad"\n', ""))
+        roster.write_text(fixed_roster("ks-2026-12-01", (ANNA,)))
         assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883",
                                 "--rotate-device", "anna-ipad"]) == 0
         assert not (out / "devices" / "bo-ipad.toml").exists()

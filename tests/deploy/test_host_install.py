@@ -40,11 +40,11 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.collector.helpers import write_roster
 from tests.dashboards import influxql as iq
 from tests.deploy import unitrun
 from tests.deploy.pki import make_pki
 from tests.support.databases import Postgres
+from tests.support.roster import write_roster
 from tests.support.services import free_port, stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -24,8 +24,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from tests.faults.harness import MEETING, Collector, policy_text, until
+from tests.faults.harness import MEETING, Collector
+from tests.support.collector import device_test_policy
 from tests.support.services import Mosquitto, free_port, stop_pid
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICES = ["gap-a", "gap-b"]
@@ -40,7 +42,7 @@ def make_collector(tmp: Path, mosquitto: Mosquitto, reflector_port: int) -> Coll
     text = text.replace("[reflector]\nenabled = false",
                         f'[reflector]\nenabled = true\nhost = "127.0.0.1"\nport = {reflector_port}')
     col.config.write_text(text, encoding="utf-8")
-    (col.workdir / "policy.toml").write_text(policy_text(5.0), encoding="utf-8")
+    (col.workdir / "policy.toml").write_text(device_test_policy(5.0), encoding="utf-8")
     return col
 
 
@@ -97,7 +99,8 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
     seen: list[str] = []
     try:
         with agents(tmp_path, mosquitto, col.base, reflector_port):
-            until(lambda: all_probed_and_ok(col), 60, "both agents probed, ok, equal terms", col.log,
+            wait_until(lambda: all_probed_and_ok(col), timeout=60,
+                       what="both agents probed, ok, equal terms", log=col.log,
                   detail=col.view)
             # a clean link: nothing leaves ok
             watch(col, 3, seen)
@@ -109,7 +112,8 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
             col.start()
             watch(col, 25, seen)  # the probe window (15 s) and the debounce, with margin
             assert not seen, seen
-            until(lambda: all_probed_and_ok(col), 30, "ok again after the restart", col.log, detail=col.view)
+            wait_until(lambda: all_probed_and_ok(col), timeout=30,
+                       what="ok again after the restart", log=col.log, detail=col.view)
 
             # 2. a 20 s stall (SIGSTOP/SIGCONT)
             assert col.proc is not None
@@ -121,6 +125,7 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
             watch(col, 30, seen)
             assert not seen, seen
             assert col.health()["monitoring"]["own_gaps"] >= 1  # it noticed its own stall
-            until(lambda: all_probed_and_ok(col), 30, "ok again after the stall", col.log, detail=col.view)
+            wait_until(lambda: all_probed_and_ok(col), timeout=30,
+                       what="ok again after the stall", log=col.log, detail=col.view)
     finally:
         col.stop()

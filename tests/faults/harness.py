@@ -10,24 +10,24 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
 import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import httpx
 import msgspec
 import sqlalchemy as sa
 
 from likavillkor import wire
-from tests.collector.helpers import write_config, write_roster
+from tests.support.collector import CollectorProcess, device_test_policy, write_config
 from tests.support.netns import NetNs
+from tests.support.roster import write_roster
 from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 VENV_BIN = Path(sys.executable).parent
@@ -36,58 +36,6 @@ SILENCE_S = 2.0  # the policy's silence_lost_s for these tests (H15), short to k
 SAMPLE_PERIOD_S = 0.25
 MEETING = "ks-test"
 
-#: The shipped policy with a short silence limit (H15) and the media and host limits opened: the test
-#: devices run no meeting program (no media bytes: rx/tx_kbps would fail them, correctly) on a busy
-#: shared machine (cpu_percent). The suite judges contact and the record, not media quality.
-def policy_text(silence_s: float = SILENCE_S) -> str:
-    return f"""[defaults]
-silence_lost_s = {silence_s}
-
-[defaults.limits.rx_kbps]
-direction = "below"
-warn = 0.0
-fail = 0.0
-source = "fault suite: no meeting program runs on the test devices"
-
-[defaults.limits.tx_kbps]
-direction = "below"
-warn = 0.0
-fail = 0.0
-source = "fault suite: no meeting program runs on the test devices"
-
-[defaults.limits.cpu_percent]
-direction = "above"
-warn = 100.0
-source = "fault suite: the test machine is shared and busy"
-
-[defaults.limits.mem_available_percent]
-direction = "below"
-warn = 0.0
-source = "fault suite: the test machine is shared and busy"
-"""
-
-
-POLICY = policy_text()
-
-
-def until(pred: Callable[[], bool], timeout: float, what: str, log: Path | None = None,
-          detail: Callable[[], object] | None = None) -> float:
-    """Poll ``pred`` every 50 ms; return the monotonic time it first held, or fail naming ``what``
-    (with the tail of ``log`` and whatever ``detail`` returns)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        with contextlib.suppress(httpx.HTTPError, KeyError, StopIteration, TypeError):
-            if pred():
-                return time.monotonic()
-        time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    extra = ""
-    if detail is not None:
-        try:
-            extra = repr(detail())
-        except Exception as exc:
-            extra = f"(detail failed: {exc!r})"
-    raise AssertionError(f"timed out after {timeout} s waiting for: {what}\n{extra}\n{tail}")
 
 
 # -- link ---------------------------------------------------------------------------------------------
@@ -117,7 +65,10 @@ def broker_for(ns: NetNs, workdir: Path) -> Iterator[Mosquitto]:
 
 # -- collector ---------------------------------------------------------------------------------------
 @dataclass
-class Collector:
+class Collector(CollectorProcess):
+    """The fault suite's collector: meeting :data:`MEETING` with ``devices``, the short silence limit,
+    ticks of 0.1 s; the process and its API are :class:`CollectorProcess`'s."""
+
     workdir: Path
     mqtt_url: str
     devices: list[str]
@@ -129,7 +80,6 @@ class Collector:
     store_extra: str = ""
     silence_s: float = SILENCE_S
     port: int = field(default_factory=free_port)
-    proc: subprocess.Popen[bytes] | None = None
     #: the STAMP reflector on this UDP port, and HTTP on every address, so agents in a namespace can
     #: fetch their probe keys and sign their probes (issue 11); 0: no reflector (the default)
     reflector_port: int = 0
@@ -145,7 +95,7 @@ class Collector:
             http_port=self.port, store_url=self.store_url, silence_lost_s=self.silence_s,
             extra="[ingest]\ntick_interval_s = 0.1\n" + self.extra)
         # write_config pointed the config at this file
-        (self.workdir / "policy.toml").write_text(policy_text(self.silence_s), encoding="utf-8")
+        (self.workdir / "policy.toml").write_text(device_test_policy(self.silence_s), encoding="utf-8")
         text = self.config.read_text(encoding="utf-8")
         if self.reflector_port:
             text = text.replace("[reflector]\nenabled = false",
@@ -156,64 +106,17 @@ class Collector:
         # The collector's reconnect back-off is the shipped one (capped at 2 s since the long form
         # found 10 s too slow for issue 8's "verdicts current within 5 s of the broker's return").
         self.config.write_text(text, encoding="utf-8")
-        self.log = self.workdir / "collector.log"
-
-    @property
-    def base(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        CollectorProcess.__init__(self, self.workdir, self.config, self.port)
 
     @property
     def db_url(self) -> str:
         return self.store_url or f"sqlite:///{(self.workdir / 'data' / 'likavillkor.db').resolve()}"
 
-    def start(self, *, wait_connected: bool = True) -> None:
-        with open(self.log, "ab") as log:
-            self.proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(self.config)],
-                                         cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        until(lambda: self.get("/api/health") is not None, 40, "collector answers /api/health", self.log)
-        if wait_connected:
-            until(lambda: self.health()["broker"]["connected"], 20, "collector connected to Mosquitto", self.log)
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc, timeout=15)
-            self.proc = None
-
-    def kill(self) -> None:
-        if self.proc is not None:
-            os.kill(self.proc.pid, signal.SIGKILL)
-            self.proc.wait(10)
-            self.proc = None
-
-    @property
-    def headers(self) -> dict[str, str]:
-        """The host's local API token (the API refuses the unauthenticated)."""
-        from collector.auth import local_headers
-
-        return local_headers(self.workdir / "data")
-
-    def get(self, path: str) -> Any:
-        try:
-            r = httpx.get(self.base + path, timeout=3, headers=self.headers)
-        except httpx.HTTPError:
-            return None
-        return r.json() if r.status_code == 200 else None
-
-    def health(self) -> dict[str, Any]:
-        h = self.get("/api/health")
-        assert h is not None, "no /api/health"
-        return h
-
-    def metrics(self) -> str:
-        return httpx.get(self.base + "/metrics", timeout=3, headers=self.headers).text
-
     def view(self) -> dict[str, Any]:
-        v = self.get(f"/api/meetings/{MEETING}")
-        assert v is not None, "no meeting view"
-        return v
+        return self.meeting(MEETING)
 
     def participant(self, device_id: str) -> dict[str, Any]:
-        return next(p for p in self.view()["participants"] if p["device_id"] == device_id)
+        return self.participant_of(MEETING, device_id=device_id)
 
     def state_is(self, device_id: str, state: str, verdict: str | None = None) -> bool:
         v = self.view()
@@ -222,8 +125,8 @@ class Collector:
 
     def settled(self, timeout: float = 30.0) -> None:
         """Wait until the store has written everything queued."""
-        until(lambda: (h := self.health())["store"]["queued"] == 0 and h["store"]["connected"], timeout,
-              "store queue empty", self.log)
+        wait_until(lambda: (h := self.health())["store"]["queued"] == 0 and h["store"]["connected"], timeout=timeout,
+              what="store queue empty", log=self.log)
 
 
 # -- agent -------------------------------------------------------------------------------------------
@@ -330,8 +233,8 @@ def wait_tail(col: Collector, *agents: Agent, clean_s: float = 1.0) -> None:
     lost in a fault is a gap inside it, never an invisible missing tail."""
     since = time.time() + clean_s
     for a in agents:
-        until(lambda a=a: latest_received(col.db_url, a.device_id) >= since, 30,  # type: ignore[misc]
-              f"{a.device_id}: samples stored after the faults", col.log)
+        wait_until(lambda a=a: latest_received(col.db_url, a.device_id) >= since, timeout=30,  # type: ignore[misc]
+              what=f"{a.device_id}: samples stored after the faults", log=col.log)
 
 
 def late_count(db_url: str, device_id: str) -> int:

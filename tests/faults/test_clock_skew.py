@@ -11,9 +11,10 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from tests.faults.harness import SILENCE_S, Agent, Collector, late_count, restore, tally, until, wait_tail
+from tests.faults.harness import Agent, Collector, late_count, restore, tally, wait_tail
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 OFFSETS_S = {"dev-ontime": 0.0, "dev-ahead": 300.0, "dev-behind": -300.0}
 
@@ -31,7 +32,7 @@ def test_device_clock_off_by_minutes_changes_no_verdict(ns: NetNs, broker: Mosqu
             return v["verdict"] == "equal_terms" and all(
                 p["state"] == "ok" and time.time() - p["last_contact"] < 1.0 for p in v["participants"])
 
-        until(all_ok, 40, "all three devices ok", agents[-1].log, detail=col.view)
+        wait_until(all_ok, timeout=40, what="all three devices ok", log=agents[-1].log, detail=col.view)
         end = time.monotonic() + 4.0
         while time.monotonic() < end:  # steady: the skewed clocks never tip anything
             assert all_ok(), col.view()
@@ -39,13 +40,12 @@ def test_device_clock_off_by_minutes_changes_no_verdict(ns: NetNs, broker: Mosqu
         col.settled()
         assert {d: late_count(col.db_url, d) for d in OFFSETS_S} == dict.fromkeys(OFFSETS_S, 0)
         ns.cut()
-        cut = time.monotonic()
-        seen = until(lambda: all(p["state"] == "lost" for p in col.view()["participants"]), SILENCE_S + 5,
-                     "all three lost", detail=col.view)
-        assert seen - cut <= SILENCE_S + 1.5, f"{seen - cut:.2f} s"
+        # how fast: bench/bench_fault_detection.py, never a wall-clock budget in a test
+        wait_until(lambda: all(p["state"] == "lost" for p in col.view()["participants"]), timeout=60,
+                   what="all three lost", detail=col.view)
         assert col.view()["verdict"] == "adjourn"
         restore(ns)
-        until(all_ok, 20, "all three back", detail=col.view)
+        wait_until(all_ok, timeout=20, what="all three back", detail=col.view)
         wait_tail(col, *agents)
         for a in agents:
             a.stop()

@@ -11,9 +11,10 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.faults.harness import Agent, Collector, restore, until
+from tests.faults.harness import Agent, Collector, restore
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto, free_port
+from tests.support.waiting import wait_until
 
 
 def test_cut_link_is_lost_from_the_probes_silence(ns: NetNs, broker: Mosquitto, tmp_path: Path) -> None:
@@ -29,13 +30,15 @@ def test_cut_link_is_lost_from_the_probes_silence(ns: NetNs, broker: Mosquitto, 
             p = col.participant("dev-cut")
             return bool(p["state"] == "ok" and p["loss_percent"] is not None and p["loss_percent"] < 5)
 
-        until(probed_ok, 60, "agent ok with signed probes answered", agent.log, detail=col.view)
+        wait_until(probed_ok, timeout=60, what="agent ok with signed probes answered", log=agent.log, detail=col.view)
         ns.cut()
-        until(lambda: col.state_is("dev-cut", "lost", "adjourn"), 15, "lost + Ajournera from the probes' silence",
-              col.log, detail=col.view)
+        wait_until(lambda: col.state_is("dev-cut", "lost", "adjourn"), timeout=15,
+                   what="lost + Ajournera from the probes' silence",
+              log=col.log, detail=col.view)
         assert col.participant("dev-cut")["reason"]["code"] == "no_contact"
         restore(ns)
-        until(lambda: col.state_is("dev-cut", "ok"), 60, "contact back after the link returns", agent.log,
+        wait_until(lambda: col.state_is("dev-cut", "ok"), timeout=60,
+                   what="contact back after the link returns", log=agent.log,
               detail=col.view)
         assert col.health()["monitoring"]["own_gaps"] == 0
     finally:

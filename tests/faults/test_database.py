@@ -19,10 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from tests.faults.harness import SILENCE_S, Agent, Collector, restore, tally, until, wait_tail
+from tests.faults.harness import Agent, Collector, restore, tally, wait_tail
 from tests.support.databases import Postgres, running_postgres
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")
@@ -66,18 +67,18 @@ def test_postgres_down_and_hung_monitoring_goes_on_and_writes_catch_up(
     col.start()
     try:
         agent.start()
-        until(lambda: _live(col, dev), 30, "device ok", agent.log)
+        wait_until(lambda: _live(col, dev), timeout=30, what="device ok", log=agent.log)
         # 1. PostgreSQL down: the verdict still follows the device (a cut is still an adjournment, H15)
         pg.stop()
         try:
-            until(lambda: not col.health()["store"]["connected"], 15, "store sees the database gone", col.log)
+            wait_until(lambda: not col.health()["store"]["connected"], timeout=15,
+                       what="store sees the database gone", log=col.log)
             ns.cut()
-            cut = time.monotonic()
-            seen = until(lambda: col.state_is(dev, "lost", "adjourn"), SILENCE_S + 5,
-                         "lost + adjourn without a database")
-            assert seen - cut <= SILENCE_S + 1.5
+            # how fast: bench/bench_fault_detection.py, never a wall-clock budget in a test
+            wait_until(lambda: col.state_is(dev, "lost", "adjourn"), timeout=60,
+                       what="lost + adjourn without a database")
             restore(ns)
-            until(lambda: _live(col, dev), 20, "device back without a database")
+            wait_until(lambda: _live(col, dev), timeout=20, what="device back without a database")
             h, metrics = col.health(), col.metrics()
             assert h["status"] == "degraded" and h["store"]["failures"] > 0 and h["store"]["queued"] > 0, h["store"]
             assert _metric(metrics, "likavillkor_store_failures_total") > 0
@@ -117,11 +118,12 @@ def test_queue_overflow_while_postgres_is_down_is_counted(
     col.start()
     try:
         agent.start()
-        until(lambda: _live(col, dev), 30, "device ok", agent.log)
+        wait_until(lambda: _live(col, dev), timeout=30, what="device ok", log=agent.log)
         pg.stop()
         try:
             # 30 rows past a full queue of 20: three seconds of this device's samples at least
-            until(lambda: col.health()["store"]["dropped"] >= 30, 20, "rows dropped from a full queue", col.log)
+            wait_until(lambda: col.health()["store"]["dropped"] >= 30, timeout=20,
+                       what="rows dropped from a full queue", log=col.log)
             assert _live(col, dev)
             assert _metric(col.metrics(), "likavillkor_store_dropped_total") > 0
         finally:

@@ -20,9 +20,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from likavillkor import topics, wire
-from tests.faults.harness import Agent, Collector, until
+from tests.faults.harness import Agent, Collector
 from tests.support.netns import NetNs
 from tests.support.services import Mosquitto, free_port
+from tests.support.waiting import wait_until
 
 DEVICE = "dev-lossy"
 
@@ -81,15 +82,16 @@ def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(ns: NetNs, br
             p = col.participant(DEVICE)
             return bool(p["state"] == "ok" and p["loss_percent"] == 0.0)
 
-        until(clean_ok, 90, "ok with a clean probe window", agent.log, detail=col.view)
+        wait_until(clean_ok, timeout=90, what="ok with a clean probe window", log=agent.log, detail=col.view)
         clean = samples.since(0)
         assert clean and clean[-1].loss_alarm is False, clean[-1:]
         mark = samples.count()
 
         ns.loss(20)
         print(f"{time.monotonic():.2f} LOSS ON", file=samples.trace, flush=True)
-        until(lambda: col.state_is(DEVICE, "failing", "adjourn"), 60, "failing + Ajournera under 20 % loss",
-              agent.log, detail=col.view)
+        wait_until(lambda: col.state_is(DEVICE, "failing", "adjourn"), timeout=60,
+                   what="failing + Ajournera under 20 % loss",
+              log=agent.log, detail=col.view)
         p = col.participant(DEVICE)
         assert p["reason"]["code"] in ("loss_percent", "mos"), p["reason"]
         during = samples.since(mark)
@@ -100,7 +102,8 @@ def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(ns: NetNs, br
         ns.clear_loss()
         print(f"{time.monotonic():.2f} LOSS OFF", file=samples.trace, flush=True)
         mark = samples.count()
-        until(lambda: col.state_is(DEVICE, "ok", "equal_terms"), 60, "ok again after the loss ends", agent.log,
+        wait_until(lambda: col.state_is(DEVICE, "ok", "equal_terms"), timeout=60,
+                   what="ok again after the loss ends", log=agent.log,
               detail=col.view)
         after = samples.since(mark)
         assert after and after[-1].loss_alarm is False, [(s.loss_alarm, s.loss_percent) for s in after]

@@ -18,10 +18,11 @@ from typing import Any
 import numpy as np
 import pytest
 
-from tests.faults.harness import MEETING, Collector, until
+from tests.faults.harness import MEETING, Collector
 from tests.media.clips import speech_like, tone
 from tests.support.pulse import PulseServer, running_pulse
 from tests.support.services import Mosquitto, running_mosquitto, stop_pid
+from tests.support.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
 DEVICE = "mic-dev-1"
@@ -98,15 +99,16 @@ def test_a_dead_microphone_makes_the_member_failing_and_silence_does_not(
 ) -> None:
     with pulse.record(tmp_path / "meeting-program.wav"):  # the meeting program reads the same microphone
         pulse.play(speech_like(600, -25, rate=48000))
-        until(lambda: participant(collector)["state"] == "ok", 120, "member ok while she speaks", agent)
+        wait_until(lambda: participant(collector)["state"] == "ok", timeout=120,
+                   what="member ok while she speaks", log=agent)
 
         pulse.stop_players()
         pulse.play(tone(600, 50, -30))  # the line carries only a hum: no variation, not saturated
-        until(
+        wait_until(
             lambda: participant(collector)["state"] == "failing",
-            90,
-            "member failing on a dead microphone",
-            agent,
+            timeout=90,
+            what="member failing on a dead microphone",
+            log=agent,
             detail=lambda: participant(collector),
         )
         p = participant(collector)
@@ -116,11 +118,11 @@ def test_a_dead_microphone_makes_the_member_failing_and_silence_does_not(
 
         pulse.stop_players()
         pulse.play(np.zeros(48000 * 600))  # she listens: silent is normal
-        until(
+        wait_until(
             lambda: participant(collector)["state"] == "ok",
-            90,
-            "member ok again while silent",
-            agent,
+            timeout=90,
+            what="member ok again while silent",
+            log=agent,
             detail=lambda: participant(collector),
         )
     assert os.path.getsize(tmp_path / "meeting-program.wav") > 48000  # the other reader got sound throughout

@@ -43,18 +43,37 @@ class Postgres:
     def create_database(self, name: str) -> str:
         import psycopg
 
-        with psycopg.connect(f"host={self.host} port={self.port} user=postgres dbname=postgres",
-                             autocommit=True, connect_timeout=10) as conn:
+        with psycopg.connect(
+            f"host={self.host} port={self.port} user=postgres dbname=postgres", autocommit=True, connect_timeout=10
+        ) as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
     def start(self) -> None:
         log = open(self.root / "postgres.log", "ab")  # noqa: SIM115 - owned by the child
         self.proc = subprocess.Popen(
-            [_pg_binary("postgres"), "-D", str(self.datadir), "-p", str(self.port), "-k", str(self.root),
-             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
-             "-c", "full_page_writes=off"],
-            stdout=log, stderr=log, start_new_session=True, **_as_postgres())  # type: ignore[call-overload]
+            [
+                _pg_binary("postgres"),
+                "-D",
+                str(self.datadir),
+                "-p",
+                str(self.port),
+                "-k",
+                str(self.root),
+                "-c",
+                "listen_addresses=127.0.0.1",
+                "-c",
+                "fsync=off",
+                "-c",
+                "synchronous_commit=off",
+                "-c",
+                "full_page_writes=off",
+            ],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            **_as_postgres(),
+        )  # type: ignore[call-overload]
         log.close()
         wait_port(self.host, self.port, timeout=30)
         _wait_pg_ready(self)
@@ -79,8 +98,10 @@ def _as_postgres() -> dict[str, object]:
     try:
         pw = pwd.getpwnam("postgres")
     except KeyError:
-        raise RuntimeError("PostgreSQL needs a 'postgres' user when tests run as root: "
-                           "install the postgresql package (scripts/test.sh)") from None
+        raise RuntimeError(
+            "PostgreSQL needs a 'postgres' user when tests run as root: "
+            "install the postgresql package (scripts/test.sh)"
+        ) from None
     return {"user": pw.pw_uid, "group": pw.pw_gid}
 
 
@@ -92,8 +113,13 @@ def running_postgres() -> Iterator[Postgres]:
     root = Path(tempfile.mkdtemp(prefix="likavillkor-pg-"))
     if ids:
         os.chown(root, ids["user"], ids["group"])  # type: ignore[arg-type]
-    subprocess.run([initdb, "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8",
-                    "--no-sync"], check=True, capture_output=True, timeout=120, **ids)  # type: ignore[call-overload]
+    subprocess.run(
+        [initdb, "-D", str(root / "data"), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync"],
+        check=True,
+        capture_output=True,
+        timeout=120,
+        **ids,
+    )  # type: ignore[call-overload]
     pg = Postgres("127.0.0.1", free_port(), root)
     try:
         pg.start()
@@ -109,8 +135,7 @@ def _wait_pg_ready(pg: Postgres, timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
     while True:
         try:
-            with psycopg.connect(f"host={pg.host} port={pg.port} user=postgres dbname=postgres",
-                                 connect_timeout=2):
+            with psycopg.connect(f"host={pg.host} port={pg.port} user=postgres dbname=postgres", connect_timeout=2):
                 return
         except psycopg.OperationalError:
             if time.monotonic() > deadline:
@@ -161,8 +186,7 @@ def running_influxdb1(workdir: Path, *, auth: bool = False) -> Iterator[InfluxV1
         + "[continuous_queries]\n  enabled = false\n"
     )
     log = open(workdir / "influxd.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([binary, "run", "-config", str(conf)], stdout=log, stderr=log,
-                            start_new_session=True)
+    proc = subprocess.Popen([binary, "run", "-config", str(conf)], stdout=log, stderr=log, start_new_session=True)
     db = InfluxV1(f"http://127.0.0.1:{port}", proc)
     try:
         wait_port("127.0.0.1", port, timeout=30)
@@ -209,9 +233,18 @@ def running_victoria_metrics(workdir: Path, port: int | None = None) -> Iterator
     workdir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     log = open(workdir / "victoria-metrics.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([binary, f"-storageDataPath={workdir}/data", f"-httpListenAddr=127.0.0.1:{port}",
-                             "-search.disableCache", "-search.latencyOffset=0s"],
-                            stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            binary,
+            f"-storageDataPath={workdir}/data",
+            f"-httpListenAddr=127.0.0.1:{port}",
+            "-search.disableCache",
+            "-search.latencyOffset=0s",
+        ],
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     vm = VictoriaMetrics(f"http://127.0.0.1:{port}", proc)
     try:
         wait_port("127.0.0.1", port, timeout=30)

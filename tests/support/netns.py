@@ -42,8 +42,7 @@ def _sh(argv: Sequence[str], *, check: bool = True, timeout: float = 10.0) -> su
 
 def require_root() -> None:
     if os.geteuid() != 0:
-        raise RuntimeError("network-namespace tests need root (ip netns, tc, nft): run them as root, "
-                           "as CI does")
+        raise RuntimeError("network-namespace tests need root (ip netns, tc, nft): run them as root, as CI does")
     for tool in ("ip", "tc", "nft"):
         require_binary(tool, f"/usr/sbin/{tool}", f"/sbin/{tool}")
 
@@ -123,7 +122,8 @@ class NetNs:
     def popen(self, cmd: Sequence[str], **kwargs: object) -> subprocess.Popen[bytes]:
         """Start ``cmd`` inside the namespace; it is stopped (by PID) when the namespace goes."""
         proc: subprocess.Popen[bytes] = subprocess.Popen(  # type: ignore[call-overload]
-            ["ip", "netns", "exec", self.name, *cmd], start_new_session=True, **kwargs)
+            ["ip", "netns", "exec", self.name, *cmd], start_new_session=True, **kwargs
+        )
         self._procs.append(proc)
         return proc
 
@@ -147,10 +147,29 @@ class NetNs:
         self.clear_loss()
         table = "lvk_loss"
         self.run(["nft", "add", "table", "inet", table])
-        self.run(["nft", "add", "chain", "inet", table, "out",
-                  "{ type filter hook output priority 0 ; policy accept ; }"])
-        self.run(["nft", "add", "rule", "inet", table, "out", "oifname", self.ns_if,
-                  "numgen", "random", "mod", "100", "<", str(percent), "counter", "drop"])
+        self.run(
+            ["nft", "add", "chain", "inet", table, "out", "{ type filter hook output priority 0 ; policy accept ; }"]
+        )
+        self.run(
+            [
+                "nft",
+                "add",
+                "rule",
+                "inet",
+                table,
+                "out",
+                "oifname",
+                self.ns_if,
+                "numgen",
+                "random",
+                "mod",
+                "100",
+                "<",
+                str(percent),
+                "counter",
+                "drop",
+            ]
+        )
 
     def clear_loss(self) -> None:
         self.run(["nft", "delete", "table", "inet", "lvk_loss"], check=False)

@@ -40,8 +40,10 @@ def require_binary(name: str, *candidates: str) -> str:
         found = shutil.which(c) or (c if os.path.isabs(c) and os.access(c, os.X_OK) else None)
         if found:
             return found
-    raise RuntimeError(f"{name} is not installed: run the README's test command (scripts/test.sh), "
-                       f"which installs it from the distribution's packages")
+    raise RuntimeError(
+        f"{name} is not installed: run the README's test command (scripts/test.sh), "
+        f"which installs it from the distribution's packages"
+    )
 
 
 def stop_pid(proc: subprocess.Popen[bytes], timeout: float = 5.0) -> None:
@@ -72,8 +74,7 @@ class Mosquitto:
     def start(self) -> None:
         binary = require_binary("mosquitto", "/usr/sbin/mosquitto")
         log = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=log, stderr=log,
-                                     start_new_session=True)
+        self.proc = subprocess.Popen([binary, "-c", str(self.conf)], stdout=log, stderr=log, start_new_session=True)
         wait_port(self.host, self.port)
 
     def stop(self) -> None:
@@ -123,8 +124,9 @@ def running_mosquitto(workdir: Path, extra: str = "") -> Iterator[Mosquitto]:
 
 
 @contextlib.contextmanager
-def running_mosquitto_with_conf(workdir: Path, conf_text: str, port: int,
-                                host: str = "127.0.0.1") -> Iterator[Mosquitto]:
+def running_mosquitto_with_conf(
+    workdir: Path, conf_text: str, port: int, host: str = "127.0.0.1"
+) -> Iterator[Mosquitto]:
     """A real Mosquitto from a config the caller wrote (TLS, password and ACL files ...). The config
     must listen on ``host:port``; pick the port with :func:`free_port`."""
     workdir.mkdir(parents=True, exist_ok=True)

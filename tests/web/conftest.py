@@ -8,25 +8,23 @@ Chromium fails the test with the reason (scripts/install-deps.sh installs it).
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import os
 import signal
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from collector import auth
+from tests.support.collector import ROOT, CollectorProcess
+from tests.support.roster import write_web_roster
 from tests.support.services import Mosquitto, free_port, require_binary, running_mosquitto, stop_pid
 
-ROOT = Path(__file__).resolve().parents[2]
 #: where screenshots go: docs/screenshots/ when LIKAVILLKOR_SCREENSHOTS=1 (to refresh docs/web.md),
 #: else a scratch directory, so a test run leaves the source tree as it was
 SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("LIKAVILLKOR_SCREENSHOTS") == "1" else \
@@ -38,108 +36,18 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
 
 
-def iso(epoch: float) -> str:
-    return dt.datetime.fromtimestamp(epoch, dt.UTC).isoformat()
+class Collector(CollectorProcess):
+    """The web suite's collector process: an API token, an external Mosquitto the tests can kill,
+    and device processes (tests/web/device.py) publishing over it."""
 
-
-def write_roster(path: Path, now: float) -> None:
-    """ks-test (kommunstyrelsen, running now) with Anna and Bo, ks-later (tomorrow) and ks-earlier
-    (yesterday) with Anna; sn-test (socialnämnden, running now) with Zoe."""
-    path.write_text(f"""
-[[meeting]]
-id = "ks-test"
-body = "kommunstyrelsen"
-start = {iso(now - 60)}
-end = {iso(now + 7200)}
-room = "Sessionssalen"
-
-[[meeting.participant]]
-name = "Anna Andersson"
-member_id = "anna"
-device_id = "dev-a"
-email = "anna@example.org"
-
-[[meeting.participant]]
-name = "Bo Berg"
-member_id = "bo"
-device_id = "dev-b"
-role = "ersättare"
-
-[[meeting]]
-id = "ks-later"
-body = "kommunstyrelsen"
-start = {iso(now + 86400)}
-end = {iso(now + 86400 + 7200)}
-room = "Sessionssalen"
-
-[[meeting.participant]]
-name = "Anna Andersson"
-member_id = "anna"
-device_id = "dev-a"
-
-[[meeting]]
-id = "ks-earlier"
-body = "kommunstyrelsen"
-start = {iso(now - 86400)}
-end = {iso(now - 86400 + 7200)}
-room = "Sessionssalen"
-
-[[meeting.participant]]
-name = "Anna Andersson"
-member_id = "anna"
-device_id = "dev-a"
-
-[[meeting]]
-id = "sn-test"
-body = "socialnämnden"
-start = {iso(now - 60)}
-end = {iso(now + 7200)}
-room = "Rum 2"
-
-[[meeting.participant]]
-name = "Zoe Zetterberg"
-member_id = "zoe"
-device_id = "dev-z"
-""", encoding="utf-8")
-
-
-@dataclass
-class Collector:
-    base: str
-    data: Path
-    workdir: Path
-    config: Path
-    token: str
-    mosquitto: Mosquitto
-    proc: subprocess.Popen[bytes] | None = None
-    devices: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
-
-    @property
-    def headers(self) -> dict[str, str]:
-        return {"Authorization": f"Bearer {self.token}"}
-
-    def api(self, path: str) -> Any:
-        r = httpx.get(self.base + path, headers=self.headers, timeout=5)
-        r.raise_for_status()
-        return r.json()
-
-    def start(self) -> None:
-        log = open(self.workdir / "collector.log", "ab")  # noqa: SIM115 - closed with the process
-        self.proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(self.config)],
-                                     cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
-        until(lambda: self._health_ok(), 30, "collector up and connected", self.workdir / "collector.log")
+    def __init__(self, workdir: Path, config: Path, port: int, token: str, mosquitto: Mosquitto) -> None:
+        super().__init__(workdir, config, port, token=token)
+        self.mosquitto = mosquitto
+        self.devices: dict[str, subprocess.Popen[bytes]] = {}
 
     def _health_ok(self) -> bool:
-        try:
-            r = httpx.get(self.base + "/api/health", headers=self.headers, timeout=1)
-        except httpx.HTTPError:
-            return False
-        return r.status_code == 200 and bool(r.json()["broker"]["connected"])
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            stop_pid(self.proc, timeout=10)
-            self.proc = None
+        h = self.get("/api/health")
+        return h is not None and bool(h["broker"]["connected"])
 
     def start_device(self, device_id: str, meeting_id: str = "ks-test") -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{device_id}.log", "ab")  # noqa: SIM115
@@ -156,18 +64,7 @@ class Collector:
         proc.wait(5)
 
     def participant(self, meeting_id: str, member_id: str) -> dict[str, Any]:
-        view = self.api(f"/api/meetings/{meeting_id}")
-        return next(p for p in view["participants"] if p["member_id"] == member_id)
-
-
-def until(pred: Callable[[], Any], timeout: float, what: str, log: Path | None = None) -> float:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if pred():
-            return time.monotonic()
-        time.sleep(0.05)
-    tail = log.read_text(errors="replace")[-3000:] if log and log.exists() else ""
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}\n{tail}")
+        return self.participant_of(meeting_id, member_id=member_id)
 
 
 def make_collector(workdir: Path, mosquitto: Mosquitto, *, http_extra: str = "") -> Collector:
@@ -175,7 +72,7 @@ def make_collector(workdir: Path, mosquitto: Mosquitto, *, http_extra: str = "")
     workdir.mkdir(parents=True, exist_ok=True)
     data = workdir / "data"
     roster = workdir / "roster.toml"
-    write_roster(roster, time.time())
+    write_web_roster(roster, time.time())
     policy = workdir / "policy.toml"
     policy.write_text(f"[defaults]\nsilence_lost_s = {SILENCE_S}\nsubstitute_after_s = {SUBSTITUTE_S}\n")
     port = free_port()
@@ -189,8 +86,7 @@ def make_collector(workdir: Path, mosquitto: Mosquitto, *, http_extra: str = "")
     auth.add_user(users, "sekr-sn", PASSWORD, "secretary", bodies=["socialnämnden"], name="Sam Sekreterare")
     auth.add_user(users, "it", PASSWORD, "it", name="IT-support")
     token = auth.add_api_token(users, "tests", "it")
-    return Collector(base=f"http://127.0.0.1:{port}", data=data, workdir=workdir, config=cfg, token=token,
-                     mosquitto=mosquitto)
+    return Collector(workdir, cfg, port, token, mosquitto)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,8 @@ from pathlib import Path
 import paho.mqtt.client as paho
 
 from likavillkor import topics, wire
-from tests.web.conftest import Collector, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import Collector
 
 
 def rss_bytes(pid: int) -> int:
@@ -144,11 +145,12 @@ class Witness:
 
         self._thread = threading.Thread(target=run, daemon=True)
         self._thread.start()
-        until(lambda: len(self.acked) >= 3, 20, "the witness's first samples acknowledged")
+        wait_until(lambda: len(self.acked) >= 3, timeout=20, what="the witness's first samples acknowledged")
         return self
 
     def __exit__(self, *exc: object) -> None:
-        until(lambda: len(self.acked) >= self.min_samples, 30, f"{self.min_samples} witness samples acknowledged")
+        wait_until(lambda: len(self.acked) >= self.min_samples, timeout=30,
+                   what=f"{self.min_samples} witness samples acknowledged")
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
@@ -169,11 +171,12 @@ class Witness:
         """Every acknowledged sample is in the database and the member is ``ok`` (issue 12: nothing
         valid is lost beside an attack)."""
         assert len(self.acked) >= 10, f"the witness published only {len(self.acked)} samples"
-        until(lambda: self.stored() >= len(self.acked), 30, f"{len(self.acked)} witness samples stored")
-        until(
+        wait_until(lambda: self.stored() >= len(self.acked), timeout=30,
+                   what=f"{len(self.acked)} witness samples stored")
+        wait_until(
             lambda: self.collector.participant(self.meeting_id, self.member_id)["state"] == "ok",
-            20,
-            f"{self.member_id} ok",
+            timeout=20,
+            what=f"{self.member_id} ok",
         )
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 import httpx
 
-from tests.web.conftest import SHOTS, SILENCE_S, SUBSTITUTE_S, Collector, sign_in, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import SHOTS, SUBSTITUTE_S, Collector, sign_in
 
 
 def banner(page: Any) -> tuple[str, str]:
@@ -76,11 +77,10 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
     assert page.locator('tr[data-member="bo"] td.state').inner_text().strip() == "Fungerar"
     shot(page, "equal_terms")
 
-    # H15: a device process dies -> "Ajournera" within the silence limit + 1 s, over SSE
+    # H15: a device process dies -> "Ajournera" over SSE (how fast: bench/bench_fault_detection.py and
+    # bench/bench_e2e_latency.py, never a wall-clock budget in a test)
     collector.kill_device("dev-a")
-    killed = time.monotonic()
-    seen = wait_verdict(page, "adjourn", SILENCE_S + 5)
-    assert seen - killed <= SILENCE_S + 1.0, f"the chair saw it after {seen - killed:.2f} s"
+    wait_verdict(page, "adjourn", 60)
     _, text = banner(page)
     # the reason: silence (H15) or the broker's last will for the dropped connection, whichever came first
     assert re.match(r"Ajournera — Anna Andersson\n(ingen kontakt sedan|enheten tappade anslutningen) \d\d:\d\d:\d\d",
@@ -186,7 +186,8 @@ def test_view_and_api_are_the_same_json(collector: Collector) -> None:
 
 def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     """After the scenario above: the incident export and the meeting report (IT only)."""
-    until(lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")), 5, "incident stored")
+    wait_until(lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")), timeout=5,
+               what="incident stored")
     csv = httpx.get(collector.base + "/it/incidents?format=csv&device=dev-a", headers=collector.headers, timeout=5)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "connection_lost" in csv.text and "dev-b" not in csv.text
@@ -225,7 +226,7 @@ def test_the_view_survives_a_collector_restart(collector: Collector, browser: An
     page = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
     if "dev-b" not in collector.devices:
         collector.start_device("dev-b")
-    until(lambda: collector.participant("ks-test", "bo")["state"] == "ok", 15, "Bo ok")
+    wait_until(lambda: collector.participant("ks-test", "bo")["state"] == "ok", timeout=15, what="Bo ok")
     page.wait_for_selector('tr[data-member="bo"][data-state="ok"]')
     collector.stop()
     page.wait_for_selector("#conn >> text=återansluter", timeout=10_000)

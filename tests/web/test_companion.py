@@ -15,7 +15,6 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -23,17 +22,17 @@ import pytest
 
 from collector.auth import load_secret, sign
 from collector.web.selftest_links import make_token
+from tests.support.roster import write_companion_roster
 from tests.support.services import running_mosquitto, stop_pid
+from tests.support.waiting import wait_until
 from tests.web.conftest import (
     SHOTS,
     SILENCE_S,
     SUBSTITUTE_S,
     Collector,
-    iso,
     launch_chromium,
     make_collector,
     sign_in,
-    until,
     write_camera_clip,
 )
 
@@ -42,54 +41,17 @@ CUT = "() => { WebSocket.prototype.send = function () {}; RTCDataChannel.prototy
 IPAD = {"width": 820, "height": 1180}  # iPad Air, portrait: Split View gives the page a third to a half
 
 
-def write_roster(path: Path, now: float) -> None:
-    path.write_text(
-        f"""
-[[meeting]]
-id = "ks-test"
-body = "kommunstyrelsen"
-start = {iso(now - 60)}
-end = {iso(now + 7200)}
-room = "Sessionssalen"
-
-[[meeting.participant]]
-name = "Anna Andersson"
-member_id = "anna"
-device_id = "anna-ipad"
-
-[[meeting.participant]]
-name = "Bo Berg"
-member_id = "bo"
-device_id = "dev-b"
-
-[[meeting.participant]]
-name = "Cecilia Carlsson"
-member_id = "cecilia"
-device_id = "cecilia-ipad"
-monitoring = "none"
-
-[[device]]
-id = "anna-ipad"
-kind = "ipad"
-
-[[device]]
-id = "cecilia-ipad"
-kind = "ipad"
-""",
-        encoding="utf-8",
-    )
-
-
 @pytest.fixture(scope="module")
 def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     workdir = tmp_path_factory.mktemp("companion")
     with running_mosquitto(workdir / "mosquitto") as broker:
         c = make_collector(workdir, broker)
-        write_roster(workdir / "roster.toml", time.time())
+        write_companion_roster(workdir / "roster.toml", time.time())
         c.start()
         c.start_device("dev-b")  # Bo's agent
         try:
-            until(lambda: c.participant("ks-test", "bo")["state"] == "ok", 20, "Bo ok", c.workdir / "collector.log")
+            wait_until(lambda: c.participant("ks-test", "bo")["state"] == "ok", timeout=20,
+                       what="Bo ok", log=c.workdir / "collector.log")
             yield c
         finally:
             for proc in c.devices.values():
@@ -159,7 +121,8 @@ def test_browser_selftest_does_not_make_the_ipad_member_lost(collector: Collecto
     page.click("#start")
     page.wait_for_selector("#status[data-overall]", timeout=90_000)
     context.close()
-    until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", 10, "self-test recorded")
+    wait_until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10,
+               what="self-test recorded")
     # well past the silence limit and the (test policy's) five minutes: never lost, never replaced
     seen = hold(collector, SUBSTITUTE_S + 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"}, seen
@@ -174,15 +137,17 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     page.set_default_timeout(10_000)
     page.goto(companion_url(collector, "anna"))
     # open: monitored like an agent member, and ok; her page says so in large Swedish text
-    until(lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], 20, "Anna ok")
+    wait_until(lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], timeout=20,
+               what="Anna ok")
     page.wait_for_selector('#companion[data-state="ok"][data-watched="1"]')
     assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
-    until(lambda: anna(collector)["rtt_ms"] is not None, 10, "round-trip time from the companion page")
+    wait_until(lambda: anna(collector)["rtt_ms"] is not None, timeout=10,
+               what="round-trip time from the companion page")
     assert 0 <= anna(collector)["rtt_ms"] < 1000 and anna(collector)["loss_percent"] is not None
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "companion.png"))
     # Cecilia (watched by nothing) keeps the meeting from claiming equal terms for everyone
-    until(lambda: view(collector)["verdict"] == "not_all_monitored", 10, "verdict not_all_monitored")
+    wait_until(lambda: view(collector)["verdict"] == "not_all_monitored", timeout=10, what="verdict not_all_monitored")
 
     # the chair's view: not monitored, with the roll-call advice (H13), Swedish first
     chair = sign_in(chromium, collector.base, "ordf", path="/chair/ks-test")
@@ -201,17 +166,17 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
 
     # hidden (she switched app): not monitored, not lost, no Ajournera, for well past the silence limit
     set_visibility(page, "hidden")
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored")
     seen = hold(collector, 4 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     assert "dold eller stängd" in anna(collector)["reason"]["sv"]
     chair.wait_for_selector('tr[data-member="anna"][data-state="not_monitored"]')
     # shown again: watched again
     set_visibility(page, "visible")
-    until(lambda: anna(collector)["state"] == "ok", 10, "Anna ok again")
+    wait_until(lambda: anna(collector)["state"] == "ok", timeout=10, what="Anna ok again")
     # closed (pagehide, the socket closed by the page): not monitored, never lost
     page.close()
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
     seen = hold(collector, 4 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     assert metric(collector, "closed") + metric(collector, "bye") >= 1
@@ -224,21 +189,22 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     context = chromium.new_context(viewport=IPAD, bypass_csp=True)
     page = context.new_page()
     page.goto(companion_url(collector, "anna"))
-    until(lambda: anna(collector)["state"] == "ok", 20, "Anna ok")
+    wait_until(lambda: anna(collector)["state"] == "ok", timeout=20, what="Anna ok")
     # the page stops answering (the iPad's network is gone; its socket is not closed)
     page.evaluate(CUT)
-    until(lambda: anna(collector)["state"] == "lost", 10 + 3 * SILENCE_S, "Anna lost")
+    wait_until(lambda: anna(collector)["state"] == "lost", timeout=10 + 3 * SILENCE_S, what="Anna lost")
     assert view(collector)["verdict"] == "adjourn"
     assert anna(collector)["reason"]["code"] == "no_contact"
     seen = hold(collector, 2 * SILENCE_S)
     assert {s for s, _ in seen} == {"lost"}, seen  # no cover-up while nothing arrives
     context.close()  # the browser's close frame arrives: contact again, then closed -> not monitored
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after the close frame")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
+               what="Anna not monitored after the close frame")
     page2 = chromium.new_context(viewport=IPAD, bypass_csp=True).new_page()
     page2.goto(companion_url(collector, "anna"))
-    until(lambda: anna(collector)["state"] == "ok", 20, "Anna back")
+    wait_until(lambda: anna(collector)["state"] == "ok", timeout=20, what="Anna back")
     page2.context.close()
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
 
 
 def _ws_url(collector: Collector, token: str) -> str:
@@ -311,7 +277,7 @@ def test_companion_socket_bounds(collector: Collector) -> None:
     with connect(_ws_url(collector, token), open_timeout=5) as ws:
         for _ in range(200):
             ws.send('{"t":"e","n":-1}')
-        until(lambda: metric(collector, "rate_limited") > limited + 100, 10, "rate limit counted")
+        wait_until(lambda: metric(collector, "rate_limited") > limited + 100, timeout=10, what="rate limit counted")
         assert json.loads(ws.recv(timeout=5))["t"] in ("s", "p")
     assert collector.participant("ks-test", "cecilia")["state"] == "not_monitored"
 
@@ -360,7 +326,8 @@ def test_two_windows_one_closes(collector: Collector) -> None:
         assert anna(collector)["state"] == "ok"  # still watched through the other window
         r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[1]}".encode(), timeout=5)
         assert r.status_code == 204
-        until(lambda: anna(collector)["state"] == "not_monitored", 10, "not monitored after both closed")
+        wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
+                   what="not monitored after both closed")
 
 
 def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
@@ -377,10 +344,10 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
         start, rest = text.split('[[meeting.participant]]\nname = "Cecilia Carlsson"', 1)
         roster.write_text(start + rest.split("\n\n", 1)[1], encoding="utf-8")
         try:
-            until(
+            wait_until(
                 lambda: "cecilia" not in {p["member_id"] for p in view(collector)["participants"]},
-                15,
-                "roster reloaded",
+                timeout=15,
+                what="roster reloaded",
             )
             with pytest.raises(ConnectionClosed):
                 while True:
@@ -390,7 +357,8 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
             assert ws.close_code == 4403
         finally:
             roster.write_text(text, encoding="utf-8")
-            until(lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]}, 15, "roster restored")
+            wait_until(lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]}, timeout=15,
+                       what="roster restored")
     assert metric(collector, "link_revoked") == revoked + 1
 
 
@@ -405,8 +373,9 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     page = context.new_page()
     page.goto(companion_url(collector, "anna"))
     page.wait_for_selector('#companion[data-path="webrtc"]', timeout=30_000)
-    until(lambda: metric(collector, "rtc_open") == opened + 1, 10, "data channel open")
-    until(lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, 15, "Anna ok")
+    wait_until(lambda: metric(collector, "rtc_open") == opened + 1, timeout=10, what="data channel open")
+    wait_until(lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, timeout=15,
+               what="Anna ok")
     # another member's socket: refused, nothing changes
     c_token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]
     a_token = companion_url(collector, "anna").rsplit("/", 1)[-1]
@@ -424,7 +393,7 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     assert "WebSocket /companion/" in log and a_token not in log and c_token not in log
     assert anna(collector)["state"] == "ok"
     context.close()
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored after closing")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
 
 
 def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
@@ -448,13 +417,18 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
                     if m["t"] == "p":
                         ws.send(json.dumps({"t": "e", "n": m["n"]}))
 
-        until(lambda: (echo_for(0.3), anna(collector)["state"] == "ok")[1], 20, "Anna ok")
+        def echoing_and_ok() -> bool:
+            echo_for(0.3)
+            return bool(anna(collector)["state"] == "ok")
+
+        wait_until(echoing_and_ok, timeout=20, what="Anna ok")
         bye = f"{collector.base}/companion/{token}/bye"
         assert httpx.post(bye, content=f"bye {sock} 1".encode(), timeout=5).status_code == 204  # stale
         echo_for(3 * SILENCE_S)
         assert anna(collector)["state"] == "ok" and metric(collector, "bye_stale") == stale + 1
         # the screen locks: only the beacon gets out, the socket stays open and silent
         assert httpx.post(bye, content=f"bye {sock} 3".encode(), timeout=5).status_code == 204
-        until(lambda: anna(collector)["state"] == "not_monitored", 10, "not monitored after the beacon")
+        wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
+                   what="not monitored after the beacon")
         seen = hold(collector, 3 * SILENCE_S)
         assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen

@@ -16,9 +16,10 @@ import pytest
 from playwright.sync_api import sync_playwright
 
 from tests.support.netns import NetNs
+from tests.support.roster import write_companion_roster
 from tests.support.services import running_mosquitto, stop_pid
-from tests.web.conftest import CHROMIUM_ARGS, Collector, make_collector, until
-from tests.web.test_companion import write_roster
+from tests.support.waiting import wait_until
+from tests.web.conftest import CHROMIUM_ARGS, Collector, make_collector
 
 
 @pytest.fixture(scope="module")
@@ -26,8 +27,8 @@ def net(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[NetNs, Colle
     workdir = tmp_path_factory.mktemp("companion-netns")
     with NetNs() as ns, running_mosquitto(workdir / "mosquitto") as broker:
         c = make_collector(workdir, broker, http_extra=f'host = "{ns.host_ip}"')
-        c.base = c.base.replace("127.0.0.1", ns.host_ip)
-        write_roster(workdir / "roster.toml", time.time())
+        c.host = ns.host_ip
+        write_companion_roster(workdir / "roster.toml", time.time())
         wrapper = workdir / "chromium-in-ns"
         wrapper.write_text(f'#!/bin/sh\nexec ip netns exec {ns.name} /usr/bin/chromium "$@"\n', encoding="utf-8")
         wrapper.chmod(0o755)
@@ -91,30 +92,31 @@ def test_real_loss_and_a_real_cut_reach_the_chair(net: tuple[NetNs, Collector, A
     page = browser.new_context(viewport={"width": 507, "height": 1180}, bypass_csp=True).new_page()
     page.goto(url.replace("/selftest/", "/companion/"))
     page.wait_for_selector('#companion[data-path="webrtc"]', timeout=30_000)
-    until(
+    wait_until(
         lambda: anna(c)["state"] == "ok" and anna(c)["loss_percent"] == 0.0,
-        20,
-        "Anna ok over the veth",
-        c.workdir / "collector.log",
+        timeout=20,
+        what="Anna ok over the veth",
+        log=c.workdir / "collector.log",
     )
 
     # 20 % of what her iPad sends is lost on the way: the loss shows, and breaks equal terms (H1, H2)
     host_loss(ns, 20)
-    until(lambda: anna(c)["state"] == "failing", 30, "Anna failing at 20 % loss", c.workdir / "collector.log")
+    wait_until(lambda: anna(c)["state"] == "failing", timeout=30,
+               what="Anna failing at 20 % loss", log=c.workdir / "collector.log")
     p = anna(c)
     assert p["reason"]["code"] == "loss_percent" and p["loss_percent"] >= 10, p
     assert c.api("/api/meetings/ks-test")["verdict"] == "adjourn"
     host_loss(ns, 0)
-    until(lambda: anna(c)["state"] == "ok", 60, "Anna ok after the loss ends")
+    wait_until(lambda: anna(c)["state"] == "ok", timeout=60, what="Anna ok after the loss ends")
 
     # the veth goes down: no goodbye can come, silence is lost contact (H15) — never "not monitored"
     ns.cut()
     try:
-        until(lambda: anna(c)["state"] == "lost", 30, "Anna lost after the cut")
+        wait_until(lambda: anna(c)["state"] == "lost", timeout=30, what="Anna lost after the cut")
         assert anna(c)["reason"]["code"] == "no_contact"
         assert c.api("/api/meetings/ks-test")["verdict"] == "adjourn"
     finally:
         ns.restore()
     # back: the page reconnects by itself and she is monitored again
-    until(lambda: anna(c)["state"] == "ok", 60, "Anna back after the cut")
+    wait_until(lambda: anna(c)["state"] == "ok", timeout=60, what="Anna back after the cut")
     page.context.close()

@@ -15,7 +15,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import SILENCE_S, Collector, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import SILENCE_S, Collector
 from tests.web.test_companion import anna, collector, companion_url, hold, link, view  # noqa: F401 - fixture
 from tests.web.webkit import IPAD, IPAD_SPLIT, webkit
 
@@ -41,11 +42,11 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     assert safari.execute_script("return typeof RTCPeerConnection") == "undefined"
     safari.set_window_size(*IPAD_SPLIT)
     safari.get(companion_url(collector, "anna"))  # WebKitGTK: no WebRTC, the WebSocket alone
-    until(
+    wait_until(
         lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"],
-        20,
-        "Anna ok (WebKit)",
-        collector.workdir / "collector.log",
+        timeout=20,
+        what="Anna ok (WebKit)",
+        log=collector.workdir / "collector.log",
     )
     wait_js(
         safari,
@@ -61,21 +62,22 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     size = safari.execute_script("return parseFloat(getComputedStyle(document.getElementById('headline')).fontSize)")
     assert size >= 28
     assert safari.execute_script("return document.documentElement.scrollWidth <= innerWidth")
-    until(lambda: anna(collector)["rtt_ms"] is not None, 10, "round-trip time from WebKit")
+    wait_until(lambda: anna(collector)["rtt_ms"] is not None, timeout=10, what="round-trip time from WebKit")
     assert safari.execute_script("return document.getElementById('companion').getAttribute('data-path')") == "websocket"
     # hidden: WebKit's own visibilitychange path in the page (the event a real app switch fires)
     safari.execute_script(
         "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
         "document.dispatchEvent(new Event('visibilitychange'));"
     )
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored (hidden, WebKit)")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
+               what="Anna not monitored (hidden, WebKit)")
     seen = hold(collector, 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     safari.execute_script(
         "Object.defineProperty(document, 'visibilityState', {value: 'visible', configurable: true});"
         "document.dispatchEvent(new Event('visibilitychange'));"
     )
-    until(lambda: anna(collector)["state"] == "ok", 10, "Anna ok again (WebKit)")
+    wait_until(lambda: anna(collector)["state"] == "ok", timeout=10, what="Anna ok again (WebKit)")
     # English on request
     safari.get(companion_url(collector, "anna") + "?lang=en")
     wait_js(
@@ -86,7 +88,8 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     )
     # leaving the page (pagehide, bye): not monitored, never lost
     safari.get("about:blank")
-    until(lambda: anna(collector)["state"] == "not_monitored", 10, "Anna not monitored (left, WebKit)")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
+               what="Anna not monitored (left, WebKit)")
     seen = hold(collector, 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
 
@@ -110,7 +113,8 @@ def test_browser_selftest_in_webkit(collector: Collector, safari: Any) -> None: 
     assert checks["microphone.level"] == "pass", checks  # and microphone
     assert checks["network.rtt"] == "pass", checks
     assert checks["mediapath.roundtrip"] == "error", checks  # no RTCPeerConnection in WebKitGTK
-    until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", 10, "self-test recorded")
+    wait_until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10,
+               what="self-test recorded")
     # a self-test, not contact in the meeting: never lost afterwards
     seen = hold(collector, 3 * SILENCE_S)
     assert "lost" not in {s for s, _ in seen} and "adjourn" not in {v for _, v in seen}, seen

@@ -7,22 +7,11 @@ import pytest
 from collector.web import selftest_links as links
 from likavillkor.roster import parse_roster
 
-ROSTER = """
-[[meeting]]
-id = "ks-1"
-body = "kommunstyrelsen"
-start = 2026-12-01T09:00:00+01:00
-end = 2026-12-01T12:00:00+01:00
-
-[[meeting.participant]]
-name = "Anna Andersson"
-device_id = "anna-ipad"
-"""
 SECRET = b"x" * 32
 
 
-def test_links_resolve_to_their_member_and_meeting_until_after_the_meeting() -> None:
-    roster = parse_roster(ROSTER)
+def test_links_resolve_to_their_member_and_meeting_until_after_the_meeting(roster_text: str) -> None:
+    roster = parse_roster(roster_text)
     meeting = roster.meetings["ks-1"]
     (link,) = links.links_for_meeting(SECRET, meeting, grace_s=600)
     token = link.path.removeprefix("/selftest/")
@@ -48,8 +37,8 @@ def test_forged_links_are_refused(mutate: object, reason: links.LinkError) -> No
         links.read_token(b"y" * 32, token, now=1_800_000_000)  # another collector's secret
 
 
-def test_links_for_a_removed_member_or_meeting_stop_working() -> None:
-    roster = parse_roster(ROSTER)
+def test_links_for_a_removed_member_or_meeting_stop_working(roster_text: str) -> None:
+    roster = parse_roster(roster_text)
     for meeting_id, member_id, reason in (("ks-2", "anna.andersson", links.LinkError.UNKNOWN_MEETING),
                                           ("ks-1", "bo.berg", links.LinkError.NOT_A_PARTICIPANT)):
         token = links.make_token(SECRET, meeting_id, member_id, 4_000_000_000)

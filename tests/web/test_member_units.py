@@ -9,19 +9,9 @@ from collector.web.models import BrowserSelftestIn, CheckIn
 from likavillkor import wire
 from likavillkor.policy import load_policy
 from likavillkor.roster import parse_roster
+from tests.support.roster import fixed_roster
 
-ROSTER = parse_roster("""
-[[meeting]]
-id = "ks-1"
-body = "kommunstyrelsen"
-start = 2026-12-01T09:00:00+01:00
-end = 2026-12-01T12:00:00+01:00
-
-[[meeting.participant]]
-name = "Anna Andersson"
-device_id = "anna-ipad"
-""")
-
+ROSTER = parse_roster(fixed_roster())
 
 def check(cid: str, status: str) -> CheckIn:
     return CheckIn(id=cid, status=wire.CheckStatus(status))

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 
 from collector import auth
-from tests.web.conftest import PASSWORD, Collector, sign_in, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import PASSWORD, Collector, sign_in
 from tests.web.security_support import Witness, chunked_post, open_download, reset, rss_bytes, status_of
 
 MIB = 1024 * 1024
@@ -149,10 +150,10 @@ def test_selftest_links_use_the_configured_address_not_the_host_header(collector
 
 
 def test_after_the_attacks_the_collector_still_serves(collector: Collector) -> None:
-    until(
+    wait_until(
         lambda: httpx.get(collector.base + "/api/health", headers=collector.headers, timeout=5).status_code == 200,
-        10,
-        "health",
+        timeout=10,
+        what="health",
     )
 
 
@@ -209,10 +210,10 @@ def test_slow_readers_cannot_block_the_speed_test_for_members_or_other_clients(c
             )
             assert up.status_code == 200 and up.text == "size=100000"
             # the slow readers are dropped after the stall timeout: their slots come back
-            until(
+            wait_until(
                 lambda: collector.api("/api/web/counters")["pages"].get("speedtest_stalled", 0) >= 1,
-                40,
-                "a stalled download ended",
+                timeout=40,
+                what="a stalled download ended",
             )
         finally:
             for s in readers:
@@ -234,10 +235,10 @@ def test_a_reset_download_writes_at_most_one_log_line(collector: Collector) -> N
     new = log.read_text(errors="replace").splitlines()[len(before) :]
     assert len(new) <= 3, f"{len(new)} log lines: {new[:5]}"
     assert not any("socket.send() raised exception" in line for line in new)
-    until(
+    wait_until(
         lambda: collector.api("/api/web/counters")["pages"].get("speedtest_aborted", 0) >= 3,
-        20,
-        "three aborted downloads counted",
+        timeout=20,
+        what="three aborted downloads counted",
     )
 
 
@@ -319,7 +320,7 @@ def test_sessions_end_on_password_change_body_removal_and_sign_out(collector: Co
 
         t = threading.Thread(target=listen, daemon=True)
         t.start()
-        until(lambda: "event: view" in events, 10, "the stream's first view")
+        wait_until(lambda: "event: view" in events, timeout=10, what="the stream's first view")
         logout = httpx.post(
             f"{collector.base}/logout", cookies=out.cookies, headers={"X-CSRF-Token": csrf[1]}, timeout=10
         )

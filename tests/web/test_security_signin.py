@@ -14,7 +14,8 @@ from pathlib import Path
 import httpx
 
 from tests.support.services import running_mosquitto
-from tests.web.conftest import ROOT, Collector, make_collector, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import ROOT, Collector, make_collector
 
 
 def failed_sign_in(c: Collector, username: str, headers: dict[str, str] | None = None) -> int:
@@ -80,12 +81,12 @@ def test_data_dir_database_and_backups_are_private_whatever_the_umask(tmp_path: 
         )
         c.proc = proc
         try:
-            until(
+            wait_until(
                 lambda: (data / "likavillkor.db").exists() and (data / "web-secret.key").exists(),
-                30,
-                "the database and the key",
+                timeout=30,
+                what="the database and the key",
             )
-            until(lambda: c._health_ok(), 30, "collector up")
+            wait_until(lambda: c._health_ok(), timeout=30, what="collector up")
             assert _mode(data) == 0o700
             for f in data.iterdir():
                 if f.is_file():

@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.web.conftest import SHOTS, Collector, launch_chromium, sign_in, until, write_camera_clip
+from tests.support.waiting import wait_until
+from tests.web.conftest import SHOTS, Collector, launch_chromium, sign_in, write_camera_clip
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def links(collector: Collector, meeting_id: str) -> dict[str, str]:
 def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser: Any) -> None:
     browser = camera_browser
     collector.start_device("dev-b")  # Bo's agent is monitoring too: the browser result joins it
-    until(lambda: collector.participant("ks-test", "bo")["state"] == "ok", 15, "Bo ok")
+    wait_until(lambda: collector.participant("ks-test", "bo")["state"] == "ok", timeout=15, what="Bo ok")
     url = links(collector, "ks-test")["bo"]
     assert url.startswith(collector.base + "/selftest/")
 
@@ -70,7 +71,7 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
             return db.execute("SELECT device_id, member_id, meeting_id, source, overall, checks "
                               "FROM selftests").fetchall()
 
-    until(lambda: stored(), 5, "self-test stored")
+    wait_until(lambda: stored(), timeout=5, what="self-test stored")
     (device_id, member_id, meeting_id, source, stored_overall, checks_json), = stored()
     assert (device_id, member_id, meeting_id, source, stored_overall) == ("dev-b", "bo", "ks-test", "browser", overall)
     ids = {c["id"]: c["status"] for c in json.loads(checks_json)}
