@@ -23,8 +23,10 @@ _ROOT_RE: Final = re.compile(r"^[A-Za-z0-9_.-]{1,64}(/[A-Za-z0-9_.-]{1,64}){0,7}
 def validate_root(root: str) -> str:
     """``root`` unchanged, or ValueError saying what is wrong with it (for typed config)."""
     if not _ROOT_RE.fullmatch(root):
-        raise ValueError(f"topic root must be 1-8 levels of letters, digits, '_', '.' or '-' separated by '/' "
-                         f"(no wildcards, no leading or trailing '/'), not {root!r}")
+        raise ValueError(
+            f"topic root must be 1-8 levels of letters, digits, '_', '.' or '-' separated by '/' "
+            f"(no wildcards, no leading or trailing '/'), not {root!r}"
+        )
     return root
 
 

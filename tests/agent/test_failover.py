@@ -38,20 +38,24 @@ def test_config_brokers_list_and_single_url() -> None:
     one = loads('[mqtt]\nurl = "mqtt://a.example"\n', AgentConfig)
     assert one.mqtt.broker_urls == ["mqtt://a.example"] and one.mqtt.port == 1883
     assert one.mqtt.topic_root == topics.ROOT
-    for bad, why in [('url = "mqtt://a"\nbrokers = ["mqtt://b"]', "not both"),
-                     ('brokers = ["mqtt://a", "mqtts://b"]', "mqtts"),
-                     ('brokers = ["http://a"]', "mqtt://host"),
-                     ('topic_root = "lv/+/x"', "topic root"),
-                     ('topic_root = "/lv"', "topic root")]:
+    for bad, why in [
+        ('url = "mqtt://a"\nbrokers = ["mqtt://b"]', "not both"),
+        ('brokers = ["mqtt://a", "mqtts://b"]', "mqtts"),
+        ('brokers = ["http://a"]', "mqtt://host"),
+        ('topic_root = "lv/+/x"', "topic root"),
+        ('topic_root = "/lv"', "topic root"),
+    ]:
         with pytest.raises(Exception, match=why):
             loads(f"[mqtt]\n{bad}\n", AgentConfig)
 
 
 def _two_broker_config(a: Mosquitto, b: Mosquitto, tmp_path: Path, period_s: float) -> str:
-    return (f'device_id = "dev-ha"\ndata_dir = "{tmp_path / "state"}"\n'
-            f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\nkeepalive_s = 5\nconnect_timeout_s = 2\n'
-            f"reconnect_min_s = 1\nreconnect_max_s = 1\n[monitor]\nsample_period_s = {period_s}\n"
-            "path_probe = false\ncamera_state_every_s = 0\n")
+    return (
+        f'device_id = "dev-ha"\ndata_dir = "{tmp_path / "state"}"\n'
+        f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\nkeepalive_s = 5\nconnect_timeout_s = 2\n'
+        f"reconnect_min_s = 1\nreconnect_max_s = 1\n[monitor]\nsample_period_s = {period_s}\n"
+        "path_probe = false\ncamera_state_every_s = 0\n"
+    )
 
 
 @pytest.mark.parametrize("fault", ["sigkill", "sigstop"])
@@ -106,8 +110,9 @@ def test_broker_dies_mid_stream_agent_moves_on_and_loses_nothing(tmp_path: Path,
             outbox.close()
     assert link.counters["broker_switches"] >= 1
     assert {k[:2] for k in keys} == {("dev-ha", identity.boot_id)}
-    assert sorted(set(k[2] for k in keys)) == list(range(total)), \
+    assert sorted(set(k[2] for k in keys)) == list(range(total)), (
         f"missing: {sorted(set(range(total)) - {k[2] for k in keys})[:10]}"
+    )
     # the status seq grows per connection (a fresh will each time), never reusing a sample's seq
     assert all(s.seq >= 2**52 for s in online_on_b)
 
@@ -124,12 +129,14 @@ def test_last_will_is_set_per_connection(tmp_path: Path) -> None:
             first = sub_a.wait_for(lambda _t, m, _r: isinstance(m, wire.Status), timeout=30)
             a.kill()
             sub_a.client.loop_stop()
-            online = sub_b.wait_for(lambda _t, m, _r: isinstance(m, wire.Status)
-                                    and m.state is wire.DeviceState.ONLINE, timeout=30)
+            online = sub_b.wait_for(
+                lambda _t, m, _r: isinstance(m, wire.Status) and m.state is wire.DeviceState.ONLINE, timeout=30
+            )
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(10)
-            will = sub_b.wait_for(lambda _t, m, _r: isinstance(m, wire.Status)
-                                  and m.state is wire.DeviceState.OFFLINE, timeout=30)
+            will = sub_b.wait_for(
+                lambda _t, m, _r: isinstance(m, wire.Status) and m.state is wire.DeviceState.OFFLINE, timeout=30
+            )
         finally:
             stop_pid(proc)  # type: ignore[arg-type]
             sub_b.close()
@@ -148,10 +155,12 @@ def test_two_topic_roots_on_one_broker_do_not_meet(mosquitto: Mosquitto, tmp_pat
     procs = []
     try:
         for name, root in roots.items():
-            cfg = write_config(tmp_path / f"{name}.toml",
-                               f'device_id = "dev-{name}"\ndata_dir = "{tmp_path / name}"\n'
-                               f'[mqtt]\nurl = "{mosquitto.url}"\ntopic_root = "{root}"\n'
-                               "[monitor]\nsample_period_s = 0.1\npath_probe = false\n")
+            cfg = write_config(
+                tmp_path / f"{name}.toml",
+                f'device_id = "dev-{name}"\ndata_dir = "{tmp_path / name}"\n'
+                f'[mqtt]\nurl = "{mosquitto.url}"\ntopic_root = "{root}"\n'
+                "[monitor]\nsample_period_s = 0.1\npath_probe = false\n",
+            )
             procs.append(spawn_agent("monitor", "--config", str(cfg)))
         seen: dict[str, set[str]] = {name: set() for name in roots}
 
