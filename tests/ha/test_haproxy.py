@@ -99,7 +99,7 @@ def running_haproxy(tmp_path: Path, a: FakeCollector, b: FakeCollector) -> Itera
         wait_port("127.0.0.1", port)
         yield port
     finally:
-        stop_pid(proc)  # type: ignore[arg-type]
+        stop_pid(proc)
         log.close()
 
 
