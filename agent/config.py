@@ -84,6 +84,9 @@ class MqttConfig(Section):
     # policy reconnect_grace_s (10 s): a broker restart must never mark members lost (issue 8)
     reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
     inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # unacknowledged QoS 1 messages at once
+    #: with several brokers: no acknowledgement for this long while messages are in flight = the
+    #: broker stopped answering; move to the next (0: only paho's keep-alive decides)
+    ack_timeout_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 4.0
 
     def __post_init__(self) -> None:
         if self.url and self.brokers:

@@ -13,6 +13,10 @@
   connection and the outbox keeps the rest; payloads are encoded once with their ``seq``, so a
   switch loses nothing and renumbers nothing (duplicates are possible; the store's unique key on
   device, boot and seq drops them).
+- A broker that hangs (or a path to it that breaks silently) shows as acknowledgements that stop
+  coming: with several brokers, when nothing in flight has been acknowledged for
+  ``ack_timeout_s`` (:func:`broker_stalled`), the courier drops the connection so the next broker
+  is tried at once, instead of after paho's keep-alive (up to twice ``keepalive_s``).
 - Samples and self-test results never go to paho directly: they go into the durable
   :class:`agent.outbox.Outbox` and a courier task moves them to paho in order, at most
   ``inflight`` unacknowledged at a time, deleting each row only when its PUBACK arrives
@@ -29,6 +33,7 @@ import asyncio
 import contextlib
 import logging
 import queue
+import socket
 import ssl
 import time
 from collections.abc import Callable
@@ -55,6 +60,12 @@ def next_broker(previous: int | None, count: int) -> int:
     if count < 1:
         raise ValueError("no broker configured")
     return 0 if previous is None else (previous + 1) % count
+
+
+def broker_stalled(inflight: int, progress_at: float, now: float, timeout_s: float) -> bool:
+    """Pure: the broker stopped answering - messages are in flight and no acknowledgement (or
+    connect) has come for ``timeout_s`` since ``progress_at``. ``timeout_s`` 0: never."""
+    return timeout_s > 0 and inflight > 0 and now - progress_at >= timeout_s
 
 
 class _FailoverClient(paho.Client):
@@ -94,6 +105,9 @@ class AgentMqtt:
                                          "publish_errors": 0, "broker_switches": 0}
         self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
+        self._progress_at = 0.0  # monotonic: last ack, connect, or publish into an empty window
+        #: only with several brokers: with one there is nowhere else to go (paho's keep-alive decides)
+        self._ack_timeout_s = cfg.ack_timeout_s if len(self.urls) > 1 else 0.0
         self._connected = False
         self._switch_logged = False
         self._closing = False
@@ -239,6 +253,7 @@ class AgentMqtt:
                     await self._wake.wait()
             self._wake.clear()
             self._drain_events()
+            self._check_stalled(time.monotonic())
             self._send_more()
 
     def _drain_events(self) -> None:
@@ -249,12 +264,14 @@ class AgentMqtt:
                 return
             if kind == "ack":
                 row = self._inflight.pop(mid, None)
+                self._progress_at = time.monotonic()
                 if row is not None:  # None: a status message, not an outbox row
                     self.outbox.ack(row)
                     self.counters["acked"] += 1
             elif kind == "connect":
                 self._connected = True
                 self._switch_logged = False
+                self._progress_at = time.monotonic()
                 self.counters["connects"] += 1
                 log.info("mqtt: connected to %s", self.broker_url)
             elif kind == "switch":
@@ -274,6 +291,8 @@ class AgentMqtt:
     def _send_more(self) -> None:
         if not self._connected:
             return
+        if not self._inflight:
+            self._progress_at = time.monotonic()
         for row in self.outbox.next_batch(self.cfg.inflight - len(self._inflight)):
             try:
                 info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
@@ -284,3 +303,18 @@ class AgentMqtt:
                 continue
             self._inflight[info.mid] = row.id
             self.counters["published"] += 1
+
+    def _check_stalled(self, now: float) -> None:
+        if not self._connected or not broker_stalled(len(self._inflight), self._progress_at, now, self._ack_timeout_s):
+            return
+        self.counters["ack_timeouts"] = self.counters.get("ack_timeouts", 0) + 1
+        log.warning("mqtt: broker %s acknowledged nothing for %.0f s; trying the next one", self.broker_url,
+                    now - self._progress_at)
+        self._progress_at = now
+        sock = self._client.socket()
+        if sock is not None:
+            # the base class's shutdown on the descriptor (an SSLSocket's own would drop its TLS state
+            # under paho's thread): paho's thread then reads EOF, reports the connection lost and
+            # reconnects - to the next broker
+            with contextlib.suppress(OSError):
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # type: ignore[arg-type]

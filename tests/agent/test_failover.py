@@ -16,7 +16,7 @@ import pytest
 from agent.config import AgentConfig
 from agent.identity import Identity
 from agent.monitor import Monitor
-from agent.mqtt import AgentMqtt, next_broker
+from agent.mqtt import AgentMqtt, broker_stalled, next_broker
 from agent.outbox import Outbox
 from likavillkor import topics, wire
 from likavillkor.config import loads
@@ -29,6 +29,13 @@ def test_next_broker_rotates() -> None:
     assert [next_broker(i, 3) for i in (None, 0, 1, 2)] == [0, 1, 2, 0]
     with pytest.raises(ValueError):
         next_broker(None, 0)
+
+
+def test_broker_stalled() -> None:
+    assert broker_stalled(inflight=3, progress_at=10.0, now=14.0, timeout_s=4.0)
+    assert not broker_stalled(inflight=3, progress_at=10.0, now=13.9, timeout_s=4.0)
+    assert not broker_stalled(inflight=0, progress_at=0.0, now=100.0, timeout_s=4.0)  # nothing waits
+    assert not broker_stalled(inflight=3, progress_at=0.0, now=100.0, timeout_s=0.0)  # off
 
 
 def test_config_brokers_list_and_single_url() -> None:
@@ -49,25 +56,35 @@ def test_config_brokers_list_and_single_url() -> None:
             loads(f"[mqtt]\n{bad}\n", AgentConfig)
 
 
-def _two_broker_config(a: Mosquitto, b: Mosquitto, tmp_path: Path, period_s: float) -> str:
+def _two_broker_config(
+    a: Mosquitto, b: Mosquitto, tmp_path: Path, period_s: float, keepalive_s: int = 5, ack_timeout_s: float = 4.0
+) -> str:
     return (
         f'device_id = "dev-ha"\ndata_dir = "{tmp_path / "state"}"\n'
-        f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\nkeepalive_s = 5\nconnect_timeout_s = 2\n'
+        f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\nkeepalive_s = {keepalive_s}\nconnect_timeout_s = 2\n'
+        f"ack_timeout_s = {ack_timeout_s}\n"
         f"reconnect_min_s = 1\nreconnect_max_s = 1\n[monitor]\nsample_period_s = {period_s}\n"
         "path_probe = false\ncamera_state_every_s = 0\n"
     )
 
 
-@pytest.mark.parametrize("fault", ["sigkill", "sigstop"])
+@pytest.mark.parametrize("fault", ["sigkill", "sigstop-keepalive", "sigstop-ack"])
 def test_broker_dies_mid_stream_agent_moves_on_and_loses_nothing(tmp_path: Path, fault: str) -> None:
     """SIGKILL: the connection drops and the first broker refuses; SIGSTOP: the socket stays open
-    but nothing answers, so only the keep-alive notices. Either way every sample of the boot
+    but nothing answers: with the acknowledgement timeout off, paho's keep-alive notices (5 s
+    here); with a 60 s keep-alive, the missing PUBACKs do (``ack_timeout_s`` 2 s) - waiting for the
+    keep-alive would outlast the test's deadline. Either way every sample of the boot
     arrives, once per (device, boot, seq) after de-duplication, at the subscribers of the two
     brokers (a collector subscribes to both), and nothing is renumbered."""
     with running_mosquitto(tmp_path / "a") as a, running_mosquitto(tmp_path / "b") as b:
         sub_a = Subscriber(a, "likavillkor/v1/devices/+/+")
         sub_b = Subscriber(b, "likavillkor/v1/devices/+/+")
-        cfg = loads(_two_broker_config(a, b, tmp_path, 0.05), AgentConfig)
+        knobs = {
+            "sigkill": {},
+            "sigstop-keepalive": {"ack_timeout_s": 0.0},
+            "sigstop-ack": {"keepalive_s": 60, "ack_timeout_s": 2.0},
+        }[fault]
+        cfg = loads(_two_broker_config(a, b, tmp_path, 0.05, **knobs), AgentConfig)  # type: ignore[arg-type]
         identity = Identity("dev-ha")
         outbox = Outbox(tmp_path / "outbox.sqlite")
         link = AgentMqtt(cfg.mqtt, identity, outbox)
@@ -82,6 +99,7 @@ def test_broker_dies_mid_stream_agent_moves_on_and_loses_nothing(tmp_path: Path,
                 await asyncio.sleep(0.05)
             assert link.broker_url == a.url
             os.kill(pid_a, signal.SIGKILL if fault == "sigkill" else signal.SIGSTOP)
+            await asyncio.sleep(0)
             at_fault = monitor.samples
             while not (link.broker_url == b.url and link.connected and link.counters["acked"] > at_fault + 40):
                 await asyncio.sleep(0.1)
@@ -91,8 +109,8 @@ def test_broker_dies_mid_stream_agent_moves_on_and_loses_nothing(tmp_path: Path,
             return monitor.samples
 
         try:
-            total = asyncio.run(asyncio.wait_for(scenario(), 120))
-            if fault == "sigstop":
+            total = asyncio.run(asyncio.wait_for(scenario(), 90))
+            if fault != "sigkill":
                 os.kill(pid_a, signal.SIGCONT)  # it wakes up and delivers what it had: duplicates
             keys: list[tuple[str, str, int]] = []
             online_on_b: list[wire.Status] = []
@@ -109,6 +127,7 @@ def test_broker_dies_mid_stream_agent_moves_on_and_loses_nothing(tmp_path: Path,
             sub_b.close()
             outbox.close()
     assert link.counters["broker_switches"] >= 1
+    assert (link.counters.get("ack_timeouts", 0) >= 1) == (fault == "sigstop-ack")
     assert {k[:2] for k in keys} == {("dev-ha", identity.boot_id)}
     assert sorted(set(k[2] for k in keys)) == list(range(total)), (
         f"missing: {sorted(set(range(total)) - {k[2] for k in keys})[:10]}"
