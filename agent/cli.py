@@ -102,8 +102,9 @@ def main(argv: list[str] | None = None) -> int:
         return _config_error(ConfigError(f"collector.ca_file: {exc}", key="collector.ca_file"), lang)
     if args.command == "selftest":
         return asyncio.run(_selftest(cfg, args, lang))
-    if not cfg.mqtt.url:
-        no_broker = ConfigError('no broker: set mqtt.url ([mqtt] url = "mqtt://host")', key="mqtt.url")
+    if not cfg.mqtt.broker_urls:
+        no_broker = ConfigError('no broker: set mqtt.url ([mqtt] url = "mqtt://host") or [mqtt] brokers',
+                                key="mqtt.url")
         return _config_error(no_broker, lang)
     gaps = measurement_gaps(cfg)
     if args.command == "run" and Gap.NO_COLLECTOR in gaps and not meetings:
@@ -166,7 +167,7 @@ async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> in
         sys.stdout.write(msgspec.json.encode(doc).decode() + "\n")
     else:
         sys.stdout.write("\n" + render(doc))
-    if cfg.mqtt.url and not args.no_publish:
+    if cfg.mqtt.broker_urls and not args.no_publish:
         try:
             await _publish_selftest(cfg, doc, lang)
         except (OSError, sqlite3.Error, ValueError) as exc:  # the member still has the result on screen
@@ -199,7 +200,8 @@ async def _publish_selftest(cfg: AgentConfig, doc: SelftestDocument, lang: str, 
     outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
                     max_bytes=cfg.outbox.max_bytes)
     try:
-        row = outbox.put(topics.device_topic(identity.device_id, "selftest"), wire.encode(to_wire(doc, identity)))
+        row = outbox.put(topics.device_topic(identity.device_id, "selftest", cfg.mqtt.topic_root),
+                         wire.encode(to_wire(doc, identity)))
         deadline = time.monotonic() + handoff_s
         while outbox.holds(row) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -251,8 +253,8 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises KeyboardInterrupt instead
             loop.add_signal_handler(sig, stop.set)
-    log.info("agent %s: device %s, boot %s, broker %s", __version__, identity.device_id, identity.boot_id,
-             cfg.mqtt.url)
+    log.info("agent %s: device %s, boot %s, brokers %s, topic root %s", __version__, identity.device_id,
+             identity.boot_id, ", ".join(cfg.mqtt.broker_urls), cfg.mqtt.topic_root)
     await link.start()
     await monitor.start()
     if scheduled:

@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 
+from likavillkor import topics
 from likavillkor.config import ConfigError, Section, load
 
 ENV_PREFIX = "LIKAVILLKOR_AGENT"
@@ -60,9 +61,17 @@ Seconds = Annotated[float, msgspec.Meta(gt=0, le=86_400)]
 
 
 class MqttConfig(Section):
-    """``[mqtt]``: the broker. Empty ``url``: nothing is published (a self-test still runs)."""
+    """``[mqtt]``: the broker(s). Empty ``url`` and ``brokers``: nothing is published (a self-test still runs).
+
+    ``brokers`` lists several equal brokers (issue 17: no single point of failure); the agent uses
+    one at a time and moves to the next when it stops answering (connect timeout, refused, or
+    keep-alive loss). ``url`` is the one-broker form and stays valid; set one or the other.
+    """
 
     url: str = ""  # mqtt://host:1883 or mqtts://host:8883
+    brokers: list[str] = msgspec.field(default_factory=list)  # ["mqtts://a:8883", "mqtts://b:8883"]
+    #: the municipality's topic root (issue 17: several municipalities on one broker cluster)
+    topic_root: str = topics.ROOT
     username: str = ""
     password: str = ""
     ca_file: str = ""  # CA bundle for mqtts://; empty: the system's
@@ -75,24 +84,51 @@ class MqttConfig(Section):
     # policy reconnect_grace_s (10 s): a broker restart must never mark members lost (issue 8)
     reconnect_max_s: Annotated[int, msgspec.Meta(ge=1, le=3600)] = 5
     inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # unacknowledged QoS 1 messages at once
+    #: with several brokers: no acknowledgement for this long while messages are in flight = the
+    #: broker stopped answering; move to the next (0: only paho's keep-alive decides)
+    ack_timeout_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 4.0
 
     def __post_init__(self) -> None:
-        if self.url:
-            parts = urlsplit(self.url)
+        if self.url and self.brokers:
+            raise ValueError("set either url (one broker) or brokers (a list), not both")
+        if len(self.brokers) > MAX_BROKERS:
+            raise ValueError(f"brokers: at most {MAX_BROKERS} addresses, not {len(self.brokers)}")
+        for url in self.broker_urls:
+            parts = urlsplit(url)
             if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
-                raise ValueError(f"url must be mqtt://host[:port] or mqtts://host[:port], not {self.url!r}")
+                raise ValueError(f"url must be mqtt://host[:port] or mqtts://host[:port], not {url!r}")
+        if len({urlsplit(u).scheme for u in self.broker_urls}) > 1:
+            raise ValueError("brokers: use mqtts:// for all of them or for none (one TLS setting per agent)")
+        topics.validate_root(self.topic_root)
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """Every configured broker, in order of preference (``[url]`` in the one-broker form)."""
+        return list(self.brokers) if self.brokers else ([self.url] if self.url else [])
 
     @property
     def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        urls = self.broker_urls
+        return bool(urls) and urlsplit(urls[0]).scheme == "mqtts"
 
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or ""
+        """The first broker's host."""
+        return broker_address(self.broker_urls[0])[0] if self.broker_urls else ""
 
     @property
     def port(self) -> int:
-        return urlsplit(self.url).port or (8883 if self.tls else 1883)
+        """The first broker's port."""
+        return broker_address(self.broker_urls[0])[1] if self.broker_urls else 1883
+
+
+MAX_BROKERS = 16
+
+
+def broker_address(url: str) -> tuple[str, int]:
+    """``mqtt(s)://host[:port]`` -> ``(host, port)`` (default port 1883, or 8883 for mqtts)."""
+    parts = urlsplit(url)
+    return parts.hostname or "", parts.port or (8883 if parts.scheme == "mqtts" else 1883)
 
 
 class CollectorConfig(Section):
@@ -201,7 +237,7 @@ class Gap(StrEnum):
 
 
 GAP_TEXT: dict[Gap, str] = {
-    Gap.NO_BROKER: "no [mqtt] url: nothing is published, the chair sees this member as never connected",
+    Gap.NO_BROKER: "no [mqtt] url or brokers: nothing is published, the chair sees this member as never connected",
     Gap.NO_COLLECTOR: "no [collector] url: no meeting ids, no scheduled self-test 15 minutes before the "
                       "start (H8), no speed test or media path check",
     Gap.NO_PATH_PROBES: "path probes are off ([monitor] path_probe = false or no reflector host): the chair's "
@@ -212,7 +248,7 @@ GAP_TEXT: dict[Gap, str] = {
 def measurement_gaps(config: AgentConfig) -> list[Gap]:
     """Pure: what this config leaves unmeasured (empty for a complete device config)."""
     gaps: list[Gap] = []
-    if not config.mqtt.url:
+    if not config.mqtt.broker_urls:
         gaps.append(Gap.NO_BROKER)
     if not config.collector.url:
         gaps.append(Gap.NO_COLLECTOR)

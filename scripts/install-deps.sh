@@ -23,6 +23,8 @@ if [ "$mode" = "test" ]; then
   want pulseaudio
   # tests/web: WebKit, the iPad's engine (WebKitWebDriver + MiniBrowser under Xvfb, through selenium)
   want webkit2gtk-driver xvfb
+  # tests/ha: HAProxy in front of two collectors, health-checked on the leader endpoint (issue 17)
+  want haproxy
 fi
 if [ ${#need[@]} -gt 0 ]; then
   echo "installing from the distribution: ${need[*]}" >&2
@@ -31,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 # Debian starts these as system services on install; the tests start their own on free ports.
 if [ "$mode" = "test" ]; then
-  for svc in mosquitto influxdb victoria-metrics postgresql; do
+  for svc in mosquitto influxdb victoria-metrics postgresql haproxy; do
     if command -v systemctl >/dev/null 2>&1; then $SUDO systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
   done
 fi

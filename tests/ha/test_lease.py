@@ -1,0 +1,263 @@
+"""Issue 17: collector leadership as a lease row in the real PostgreSQL. Two holders, one leads; the
+leader stops renewing (in-process, and a real SIGSTOPed process) and the other takes over at its
+first attempt after the lease ran out; the old leader knows at once that it lost, and its fenced
+writes stop before the new leader's begin."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+
+from collector.ha.lease import (
+    Held,
+    Lease,
+    LeaseConfig,
+    LostLease,
+    Role,
+    after_attempt,
+    held_until,
+    libpq_url,
+    next_wakeup,
+    role_at,
+)
+from likavillkor.config import loads
+from tests.support.databases import Postgres
+from tests.support.services import stop_pid
+
+ROOT = Path(__file__).resolve().parents[2]
+CFG = LeaseConfig(enabled=True, lease_s=3.0, renew_every_s=0.5)
+
+
+@pytest.fixture
+def db_url(postgres_server: Postgres) -> str:
+    return postgres_server.create_database(f"ha_{uuid.uuid4().hex[:10]}")
+
+
+@pytest.fixture
+def pair(db_url: str) -> Iterator[tuple[Lease, Lease]]:
+    a, b = Lease(CFG, db_url, "collector-a"), Lease(CFG, db_url, "collector-b")
+    yield a, b
+    a.close()
+    b.close()
+
+
+# -- pure ---------------------------------------------------------------------------------------
+def test_pure_decisions() -> None:
+    assert held_until(100.0, 6.0) == 106.0
+    held = after_attempt(None, 4, sent_at=100.0, lease_s=6.0)
+    assert held == Held(4, 106.0)
+    assert after_attempt(held, None, sent_at=101.0, lease_s=6.0) is None  # someone else holds it
+    assert role_at(held, 105.9) is Role.LEADER and role_at(held, 106.0) is Role.STANDBY
+    assert role_at(None, 0.0) is Role.STANDBY
+    assert next_wakeup(held, last_attempt=104.5, renew_every_s=2.0) == 106.0  # runs out before the next try
+    assert next_wakeup(held, last_attempt=100.0, renew_every_s=2.0) == 102.0
+    assert next_wakeup(None, last_attempt=100.0, renew_every_s=2.0) == 102.0
+    assert libpq_url("postgresql+psycopg://u@h:5/db") == "postgresql://u@h:5/db"
+
+
+def test_config_is_typed() -> None:
+    cfg = loads("enabled = true\nlease_s = 6\nrenew_every_s = 2\n", LeaseConfig)
+    assert cfg.enabled and cfg.name == "collector"
+    with pytest.raises(Exception, match="half of lease_s"):
+        loads("lease_s = 2\nrenew_every_s = 1.5\n", LeaseConfig)
+    with pytest.raises(Exception, match="lease_secs"):
+        loads("lease_secs = 2\n", LeaseConfig)
+    with pytest.raises(Exception, match="name"):
+        loads('name = "a b"\n', LeaseConfig)
+
+
+# -- real PostgreSQL, in process ------------------------------------------------------------------
+def test_two_holders_one_leads_and_renewal_keeps_the_epoch(pair: tuple[Lease, Lease]) -> None:
+    a, b = pair
+    assert a.attempt() is Role.LEADER
+    assert b.attempt() is Role.STANDBY
+    epoch = a.epoch
+    assert epoch is not None and b.epoch is None
+    for _ in range(3):
+        time.sleep(CFG.renew_every_s)
+        assert a.attempt() is Role.LEADER and a.epoch == epoch  # renewed, same fencing token
+        assert b.attempt() is Role.STANDBY
+
+
+def test_leader_stops_renewing_standby_takes_over_old_leader_is_fenced(pair: tuple[Lease, Lease], db_url: str) -> None:
+    """The leader goes quiet (as if SIGSTOPed: it simply does not renew). The standby, trying every
+    renew period, fails while the lease runs and wins at its first attempt after it ran out; the
+    old leader already counts itself out by then (its own clock), the database refuses it, and a
+    write fenced with its old epoch fails."""
+    a, b = pair
+    assert a.attempt() is Role.LEADER
+    old = a.held
+    assert old is not None
+    writer = psycopg.connect(libpq_url(db_url))
+    try:
+        with writer.transaction():
+            a.fence(writer)  # the leader may write
+        attempts_after_expiry = 0
+        deadline = time.monotonic() + 60
+        while True:
+            sent = time.monotonic()
+            role = b.attempt(sent)
+            expired = sent > old.until + 0.2  # the database's expiry is later than old.until by the latency
+            if role is Role.LEADER:
+                break
+            assert not (expired and attempts_after_expiry >= 1), "the standby should win at its first try after expiry"
+            attempts_after_expiry += expired
+            assert time.monotonic() < deadline, "the standby never took over"
+            time.sleep(CFG.renew_every_s)
+        assert sent >= old.until - 0.5, "the standby won while the leader's lease still ran"
+        new = b.held
+        assert new is not None and new.epoch == old.epoch + 1
+        # the old leader: out on its own clock already, refused by the database, fenced
+        assert not a.is_leader() and a.epoch is None
+        assert a.attempt() is Role.STANDBY
+        with pytest.raises(LostLease), writer.transaction():
+            a.fence(writer)
+        with writer.transaction():
+            b.fence(writer)
+    finally:
+        writer.close()
+
+
+def test_fence_with_an_old_epoch_fails_even_if_the_local_clock_says_leader(
+    pair: tuple[Lease, Lease], db_url: str
+) -> None:
+    """The database, not the local clock, has the last word: a holder whose clock is fooled (time
+    passed in) still cannot write once the epoch moved on."""
+    a, b = pair
+    t = time.monotonic()
+    assert a.attempt(t) is Role.LEADER
+    with psycopg.connect(libpq_url(db_url), autocommit=True) as admin:
+        admin.execute("UPDATE ha_lease SET expires_at = now() - interval '1 second'")
+    assert b.attempt() is Role.LEADER
+    writer = psycopg.connect(libpq_url(db_url))
+    try:
+        a._clock = lambda: t  # frozen: locally it still leads
+        assert a.is_leader()
+        with pytest.raises(LostLease, match="is over"), writer.transaction():
+            a.fence(writer)
+        assert not a.is_leader()  # and it knows now
+    finally:
+        writer.close()
+
+
+def test_release_hands_over_at_the_next_attempt(pair: tuple[Lease, Lease]) -> None:
+    a, b = pair
+    assert a.attempt() is Role.LEADER and b.attempt() is Role.STANDBY
+    a.release()
+    assert not a.is_leader()
+    assert b.attempt() is Role.LEADER
+
+
+def test_database_unreachable_leader_steps_down_by_itself(tmp_path: Path) -> None:
+    """The leader's PostgreSQL connection is lost: it cannot renew, and leads no longer than the
+    lease it last got (a counter and one log line, no exception)."""
+    from tests.support.databases import running_postgres
+
+    with running_postgres() as pg:
+        lease = Lease(CFG, pg.url(), "collector-a")
+        t = time.monotonic()
+        assert lease.attempt(t) is Role.LEADER
+        pg.stop()
+        assert lease.attempt(t + 1.0) is Role.LEADER  # the lease still runs
+        assert lease.counters["errors"] == 1
+        assert lease.attempt(t + CFG.lease_s) is Role.STANDBY
+        assert lease.counters["errors"] == 2
+        lease.close()
+
+
+# -- real processes: SIGSTOP past the lease -------------------------------------------------------
+def _spawn(url: str, holder: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "tests.ha.holder",
+            "--url",
+            url,
+            "--holder",
+            holder,
+            "--lease-s",
+            str(CFG.lease_s),
+            "--renew-every-s",
+            str(CFG.renew_every_s),
+        ],
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+
+
+def _events(proc: subprocess.Popen[str], until: str, timeout: float = 60.0) -> list[dict[str, Any]]:
+    """Read the holder's JSON lines up to and including the first whose event/role is ``until``."""
+    assert proc.stdout is not None
+    os.set_blocking(proc.stdout.fileno(), True)
+    out: list[dict[str, Any]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"holder exited: {out}")
+        ev = json.loads(line)
+        out.append(ev)
+        if until in (ev.get("event"), ev.get("role")):
+            return out
+    raise AssertionError(f"no {until!r} from the holder: {out}")
+
+
+def _lease_row(url: str) -> tuple[str, int]:
+    with psycopg.connect(libpq_url(url), autocommit=True, connect_timeout=5) as c:
+        row = c.execute("SELECT holder, epoch FROM ha_lease").fetchone()
+    assert row is not None
+    return str(row[0]), int(row[1])
+
+
+def test_sigstopped_leader_is_replaced_and_stops_writing_when_resumed(db_url: str) -> None:
+    a = _spawn(db_url, "proc-a")
+    b: subprocess.Popen[str] | None = None
+    try:
+        _events(a, "leader")
+        b = _spawn(db_url, "proc-b")
+        _events(b, "fenced")  # b started and is refused: a leads
+        assert _lease_row(db_url)[0] == "proc-a"
+        os.kill(a.pid, signal.SIGSTOP)
+        took_over = _events(b, "leader")[-1]
+        holder, epoch = _lease_row(db_url)
+        assert holder == "proc-b"
+        time.sleep(1.0)  # b writes for a while; a is still stopped, past its lease
+        os.kill(a.pid, signal.SIGCONT)
+        after = _events(a, "standby")
+        resumed = [e for e in after if e["event"] == "resumed"]
+        standby = after[-1]
+        # a noticed at once on its own clock (well within one lease period after it resumed)
+        assert resumed and float(standby["t"]) - float(resumed[0]["t"]) < CFG.lease_s
+        # it stayed out: b still leads with the same epoch, and a only gets refused
+        time.sleep(1.0)
+        assert _lease_row(db_url) == ("proc-b", epoch) and took_over["epoch"] == epoch
+        with psycopg.connect(libpq_url(db_url), autocommit=True) as c:
+            rows = c.execute("SELECT id, holder, epoch FROM ha_writes ORDER BY id").fetchall()
+    finally:
+        for p in (a, b):
+            if p is not None:
+                with_cont = p.poll() is None
+                if with_cont:
+                    os.kill(p.pid, signal.SIGCONT)
+                stop_pid(p)  # type: ignore[arg-type]
+    a_rows = [r for r in rows if r[1] == "proc-a"]
+    b_rows = [r for r in rows if r[1] == "proc-b"]
+    assert a_rows and b_rows
+    # fencing: every write of the old leader committed before the first of the new one
+    assert max(r[0] for r in a_rows) < min(r[0] for r in b_rows)
+    assert {r[2] for r in a_rows} == {epoch - 1} and {r[2] for r in b_rows} == {epoch}
