@@ -43,12 +43,13 @@ def claim(engine: sa.Engine, meeting_id: str, member_id: str, email: str, *, at:
             raise AlreadySending(f"{meeting_id}/{member_id}")
         sequence = max((seq for seq, _ in rows), default=-1) + 1
         try:
-            new_id = conn.execute(t.insert().values(
+            key = conn.execute(t.insert().values(
                 meeting_id=meeting_id, member_id=member_id, email=email, sequence=sequence, status="sending",
-                at=at, by=by)).inserted_primary_key[0]
+                at=at, by=by)).inserted_primary_key
         except sa.exc.IntegrityError:
             raise AlreadySending(f"{meeting_id}/{member_id}") from None
-    return Sending(int(new_id), meeting_id, member_id, email, sequence, "sending", None, at, by)
+    assert key is not None
+    return Sending(int(key[0]), meeting_id, member_id, email, sequence, "sending", None, at, by)
 
 
 def finish(engine: sa.Engine, sending: Sending, *, ok: bool, error: str = "", at: float) -> None:
