@@ -89,6 +89,17 @@ def default_monitoring(device_kind: DeviceKind | None) -> Monitoring:
     return Monitoring.BROWSER if device_kind in AGENTLESS_KINDS else Monitoring.AGENT
 
 
+class RosterError(ConfigError):
+    """A roster that breaks a rule. ``code`` names the rule and ``params`` its values, so that a page can
+    say it in Swedish (collector.planning.messages); the message itself stays English for the log."""
+
+    def __init__(self, message: str, *, code: str, params: dict[str, Any] | None = None, source: str = "",
+                 line: int | None = None, key: str = "") -> None:
+        super().__init__(message, source=source, line=line, key=key)
+        self.code = code
+        self.params = dict(params or {})
+
+
 class BodyInfo(Section):
     system: System
     physical_only: bool = False
@@ -105,6 +116,13 @@ def normalize_body(name: str) -> str:
     return unicodedata.normalize("NFC", name).strip().casefold()
 
 
+class NoticeDecision(StrEnum):
+    """The chair's decision on a request for remote attendance that came in late (H6)."""
+
+    ALLOWED = "allowed"
+    REFUSED = "refused"
+
+
 class _ParticipantIn(Section):
     name: str
     device_id: str
@@ -114,6 +132,10 @@ class _ParticipantIn(Section):
     member_id: str | None = None
     email: str | None = None
     monitoring: Monitoring | None = None  # default: default_monitoring(kind of the device)
+    #: when her request to attend remotely reached the chair and secretary (H6: 5 working days ahead)
+    requested_at: dt.datetime | None = None
+    #: the chair's decision on a late request (H6: "the chair decides, also on shorter notice")
+    notice_decision: NoticeDecision | None = None
 
 
 class _MeetingIn(Section):
@@ -126,6 +148,8 @@ class _MeetingIn(Section):
     #: why this meeting uses another system than the body table's (H22): required for an exception
     system_exception: str = ""
     secret: bool = False
+    #: the meeting program's link (Teams or Compodium), sent in the invitation (H7)
+    program_url: str = ""
     participant: list[_ParticipantIn] = msgspec.field(default_factory=list)
 
 
@@ -151,6 +175,9 @@ class Participant:
     monitoring: Monitoring = Monitoring.AGENT
     #: takes part in the decisions (H16): a ledamot, or an ersättare who serves (tjänstgörande)
     serving: bool = True
+    #: when her request to attend remotely came in (epoch seconds; H6), if the secretary noted it
+    requested_at: float | None = None
+    notice_decision: NoticeDecision | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +190,7 @@ class Meeting:
     system: System
     secret: bool
     participants: tuple[Participant, ...]
+    program_url: str = ""
 
     def participant_for_device(self, device_id: str) -> Participant | None:
         for p in self.participants:
@@ -249,7 +277,8 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
     for i, mt in enumerate(parsed.meeting):
         span = _meeting_span(text, i)
 
-        def fail(msg: str, key: str = "", participant: int | None = None, *, _span: tuple[int, int] = span) -> None:
+        def fail(code: str, msg: str, key: str = "", participant: int | None = None, *,
+                 _span: tuple[int, int] = span, _id: str = mt.id, **params: Any) -> None:
             line = _span[0]
             if participant is not None:
                 line = _nth_table_line(text, "[[meeting.participant]]", participant, _span) or line
@@ -258,58 +287,70 @@ def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | Non
                     if re.match(rf"^\s*{re.escape(key)}\s*=", text.splitlines()[number - 1]):
                         line = number
                         break
-            raise ConfigError(msg, source=source, line=line, key=key)
+            raise RosterError(msg, code=code, params={"meeting": _id, **params}, source=source, line=line,
+                              key=key)
 
         if not _ID_RE.match(mt.id):
-            fail(f"meeting id {mt.id!r} must be letters, digits, '.', '_' or '-'", "id")
+            fail("bad_meeting_id", f"meeting id {mt.id!r} must be letters, digits, '.', '_' or '-'", "id")
         if mt.id in roster.meetings:
-            fail(f"meeting id {mt.id!r} is used twice", "id")
+            fail("meeting_id_twice", f"meeting id {mt.id!r} is used twice", "id")
         info = bodies.lookup(mt.body)
         if info is None:
             hint = difflib.get_close_matches(normalize_body(mt.body), list(bodies.bodies), n=1, cutoff=0.6)
-            fail(f"body {mt.body!r} is not in the body table (H22)"
-                 + (f": did you mean {hint[0]!r}?" if hint else ""), "body")
+            fail("unknown_body", f"body {mt.body!r} is not in the body table (H22)"
+                 + (f": did you mean {hint[0]!r}?" if hint else ""), "body", body=mt.body,
+                 hint=hint[0] if hint else "")
         assert info is not None
         system = mt.system or info.system
         if mt.secret and system != System.COMPODIUM:
-            fail(f"meeting {mt.id!r} is secret but uses {system.value}: matters under secrecy are handled "
-                 "only in Compodium (H21, H22)", "secret")
+            fail("secret_not_compodium", f"meeting {mt.id!r} is secret but uses {system.value}: matters under "
+                 "secrecy are handled only in Compodium (H21, H22)", "secret", system=system.value)
         if system != info.system and not mt.system_exception.strip():
-            fail(f"{mt.body} meets in {info.system.value} (H22), not {system.value}: give the reason for the "
-                 'exception with system_exception = "..."', "system")
+            fail("system_exception_needed", f"{mt.body} meets in {info.system.value} (H22), not {system.value}: "
+                 'give the reason for the exception with system_exception = "..."', "system", body=mt.body,
+                 expected=info.system.value, system=system.value)
         if info is not None and info.physical_only and mt.participant:
-            fail(f"{mt.body} meets physically only (H23): no remote participants are allowed", participant=0)
+            fail("physical_only", f"{mt.body} meets physically only (H23): no remote participants are allowed",
+                 participant=0, body=mt.body)
+        if mt.program_url and not re.match(r"^https://[^\s/]+", mt.program_url):
+            fail("program_url_not_https", f"program_url {mt.program_url!r} must be an https:// address (H7)",
+                 "program_url", url=mt.program_url)
         start, end = _epoch(mt.start), _epoch(mt.end)
         if end <= start:
-            fail(f"meeting {mt.id!r} ends before it starts", "end")
+            fail("ends_before_start", f"meeting {mt.id!r} ends before it starts", "end")
         seen: dict[str, int] = {}
         members: dict[str, int] = {}
         participants: list[Participant] = []
         for j, p in enumerate(mt.participant):
             if not _ID_RE.match(p.device_id):
-                fail(f"device_id {p.device_id!r} must be letters, digits, '.', '_' or '-'", "device_id", j)
+                fail("bad_device_id", f"device_id {p.device_id!r} must be letters, digits, '.', '_' or '-'",
+                     "device_id", j, device=p.device_id, name=p.name)
             if p.device_id in seen:
-                fail(f"device {p.device_id!r} is given to two participants of {mt.id!r}", "device_id", j)
+                fail("device_twice", f"device {p.device_id!r} is given to two participants of {mt.id!r}",
+                     "device_id", j, device=p.device_id, name=p.name)
             seen[p.device_id] = j
             kind = kinds.get(p.device_id)
             if p.monitoring is Monitoring.AGENT and kind in AGENTLESS_KINDS:
-                fail(f"device {p.device_id!r} is listed as kind = '{kind}', which cannot run the agent: "
-                     "say monitoring = \"browser\" (her companion page) or \"none\"", "monitoring", j)
+                fail("agentless_device", f"device {p.device_id!r} is listed as kind = '{kind}', which cannot run "
+                     "the agent: say monitoring = \"browser\" (her companion page) or \"none\"", "monitoring", j,
+                     device=p.device_id, name=p.name, kind=str(kind))
             monitoring = p.monitoring or default_monitoring(kind)
             member_id = p.member_id or slug(p.name)
             if member_id in members:
-                fail(f"member id {member_id!r} is on two participants of {mt.id!r}",
-                     "member_id" if p.member_id else "name", j)
+                fail("member_twice", f"member id {member_id!r} is on two participants of {mt.id!r}",
+                     "member_id" if p.member_id else "name", j, member=member_id, name=p.name)
             members[member_id] = j
             if p.role is Role.LEDAMOT and p.serving is False:
-                fail(f"{p.name} is a ledamot, who always serves: serving = false is for an ersättare (H16)",
-                     "serving", j)
+                fail("ledamot_not_serving", f"{p.name} is a ledamot, who always serves: serving = false is for an "
+                     "ersättare (H16)", "serving", j, name=p.name)
             serving = p.role is Role.LEDAMOT or bool(p.serving)
             participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email,
-                                            monitoring=monitoring, serving=serving))
+                                            monitoring=monitoring, serving=serving,
+                                            requested_at=_epoch(p.requested_at) if p.requested_at else None,
+                                            notice_decision=p.notice_decision))
             roster.devices.setdefault(p.device_id, member_id)
         roster.meetings[mt.id] = Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret,
-                                         tuple(participants))
+                                         tuple(participants), program_url=mt.program_url)
     for d in parsed.device:
         roster.devices[d.id] = d.member_id or roster.devices.get(d.id)
     roster.device_kinds = kinds

@@ -141,3 +141,21 @@ engine_snapshot = sa.Table(
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("blob", sa.LargeBinary, nullable=False),
 )
+
+#: invitations sent to remote members (H7), one row per sending: ``sequence`` counts the sendings of
+#: one member's invitation (the calendar entry's SEQUENCE); the row is claimed (``sending``) before the
+#: SMTP call, so two clicks never send twice. Personal data (an e-mail address): retention and forget.
+invitations = sa.Table(
+    "invitations", metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("meeting_id", sa.String(200), nullable=False),
+    sa.Column("member_id", sa.String(128), nullable=False),
+    sa.Column("email", sa.String(320), nullable=False),
+    sa.Column("sequence", sa.Integer, nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),  # sending | sent | failed
+    sa.Column("error", sa.String(500)),
+    sa.Column("at", sa.Float, nullable=False),
+    sa.Column("by", sa.String(200), nullable=False),
+    sa.UniqueConstraint("meeting_id", "member_id", "sequence", name="uq_invitations_sending"),
+    sa.Index("ix_invitations_meeting", "meeting_id"),
+)
