@@ -16,7 +16,6 @@ from typing import Any
 
 import msgspec
 
-from collector.store import influx as fx
 from collector.config import CollectorConfig
 from collector.engine import Action, Change, Engine, MeetingView
 from collector.mqtt.ingest import Ingestor
@@ -26,6 +25,7 @@ from collector.runtime.feed import Inbox, Sink
 from collector.runtime.lifecycle import ReflectorRunner, start_mqtt
 from collector.runtime.roster_watch import EARLY_S, RosterIndex, RosterWatch, load_inputs
 from collector.store import Store
+from collector.store import influx as fx
 from likavillkor import wire
 from likavillkor.roster import Roster
 from likavillkor.topics import Kind, device_topic

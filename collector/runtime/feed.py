@@ -11,11 +11,11 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from collector.store import influx as fx
 from collector.runtime import rows
 from collector.runtime.health import UnknownDevice
 from collector.runtime.roster_watch import RosterIndex
 from collector.store import Store
+from collector.store import influx as fx
 from likavillkor import wire
 
 #: at most this many devices on no roster are tracked (H12); more are counted by the ingestor only

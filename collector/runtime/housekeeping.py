@@ -12,9 +12,8 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector.store import retention
 from collector.config import RetentionSection
-from collector.store import Store
+from collector.store import Store, retention
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,6 @@ from typing import Any, ClassVar
 
 import msgspec
 
-from collector.store import influx as fx
 from collector.engine import (
     ActionRecorded,
     Incident,
@@ -25,6 +24,7 @@ from collector.engine import (
     StateChanged,
     VerdictChanged,
 )
+from collector.store import influx as fx
 from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 from likavillkor import wire
 

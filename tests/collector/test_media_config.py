@@ -13,9 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from collector import config
+from collector.auth import load_secret, local_headers
 from collector.web import selftest_links
 from collector.web.app import create_app
-from collector.auth import load_secret, local_headers
 from likavillkor.config import ConfigError
 from tests.collector.conftest import RuntimeFactory
 
