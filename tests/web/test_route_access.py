@@ -18,7 +18,8 @@ from collector import config
 from collector.runtime import Runtime
 from collector.web.access import allowed_of
 from collector.web.app import create_app
-from tests.collector.helpers import write_config, write_roster
+from tests.support.collector import write_config
+from tests.support.roster import write_roster
 
 STAFF_OWN = "chair:own-body secretary:own-body it"
 EXPECTED: dict[str, str] = {
