@@ -8,7 +8,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pybabel="${PYBABEL:-.venv/bin/pybabel}"
-locale=collector/web/locale
+locale="${LOCALE:-collector/web/locale}"  # LOCALE: work on a copy (tests/web/test_i18n.py)
 domain=likavillkor
 
 extract() {

@@ -78,18 +78,30 @@ def test_a_fuzzy_or_empty_entry_counts_as_untranslated(tmp_path: Path) -> None:
     assert i18n.t("no.such.key", "sv") == "no.such.key"  # an untranslated key shows as itself
 
 
-def i18n_script(*args: str) -> None:
+def i18n_script(*args: str, locale: Path | None = None) -> None:
     """scripts/i18n.sh, the translator's workflow (docs/translation.md), with this venv's pybabel."""
-    pybabel = Path(sys.executable).with_name("pybabel")
+    env = {**os.environ, "PYBABEL": str(Path(sys.executable).with_name("pybabel"))}
+    if locale is not None:
+        env["LOCALE"] = str(locale)
     done = subprocess.run(
-        ["bash", "scripts/i18n.sh", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env={**os.environ, "PYBABEL": str(pybabel)},
+        ["bash", "scripts/i18n.sh", *args], cwd=ROOT, capture_output=True, text=True, timeout=300, env=env
     )
     assert done.returncode == 0, done.stderr
+
+
+def po_lines(path: Path) -> list[str]:
+    return [line for line in path.read_text(encoding="utf-8").splitlines() if "POT-Creation-Date" not in line]
+
+
+def test_the_update_step_leaves_the_committed_catalogs_as_they_are(tmp_path: Path) -> None:
+    """The catalogs are in the form scripts/i18n.sh update writes: sorted, with the '#. sv:' comments
+    of the current Swedish texts; running it changes nothing but the template's date."""
+    copy = tmp_path / "locale"
+    shutil.copytree(i18n.LOCALE_DIR, copy)
+    i18n_script("update", locale=copy)
+    for lang in i18n.LANGS:
+        rel = Path(lang) / "LC_MESSAGES" / f"{i18n.DOMAIN}.po"
+        assert po_lines(copy / rel) == po_lines(i18n.LOCALE_DIR / rel), f"{lang}: run scripts/i18n.sh update"
 
 
 def test_the_catalogs_hold_exactly_what_pybabel_extract_finds(tmp_path: Path) -> None:
