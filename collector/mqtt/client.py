@@ -43,6 +43,9 @@ def parse_url(url: str) -> tuple[str, int, bool]:
 
 
 class MqttClient:
+    """The collector's subscription to every device topic. ``client_class`` is the paho class
+    underneath, :func:`collector.mqtt.readpath.client_class` unless given (the bench compares both)."""
+
     def __init__(
         self,
         url: str,
