@@ -17,7 +17,7 @@ other engineers' tests running):
   0.55 (earlier runs 0.45-0.65). Per-thread CPU (/proc schedstat): the bare thread ~35 us CPU per
   message, all paho; the collector's ~48 us: the same paho ~34 us plus ~14 us checks + engine +
   store row. With both engine and store stubbed the ratio was ~1.0, with one of them 0.55-0.68.
-* after (collector.mqtt.client._Client: read-ahead socket, one select per batch, PUBLISH parsed without
+* after (collector.mqtt.readpath.LeanClient: read-ahead socket, one select per batch, PUBLISH parsed without
   paho's Properties/MQTTMessage): bare 25,485 msg/s, collector 41,978 msg/s, ratio 1.65.
   The gain is in the MQTT client, not in the engine: the collector now needs ~22 us of CPU per
   message against stock paho's ~35 us for counting alone. With ``--lean`` (another run): bare

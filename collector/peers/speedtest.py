@@ -155,6 +155,29 @@ class _Download(Response):
 async def _untrusted() -> bool:
     return False
 
+async def _read_upload(request: Request, max_upload_bytes: int, counters: Counters, *, stall_s: float,
+                       transfer_s: float) -> int:
+    """Reads and discards an upload body -> its size; 413 past ``max_upload_bytes``, 408 when a chunk
+    takes longer than ``stall_s`` (or the whole past ``transfer_s``); a client gone mid-upload is counted."""
+    size = 0
+    loop = asyncio.get_running_loop()
+    end = loop.time() + transfer_s
+    stream = request.stream().__aiter__()
+    try:
+        while True:
+            chunk = await asyncio.wait_for(stream.__anext__(), max(0.01, min(stall_s, end - loop.time())))
+            size += len(chunk)
+            if size > max_upload_bytes:
+                raise HTTPException(status_code=413, detail=f"at most {max_upload_bytes} bytes")
+    except StopAsyncIteration:
+        pass
+    except ClientDisconnect:  # the client's time was up mid-upload: normal for a speed test
+        counters.aborted += 1
+    except TimeoutError:
+        counters.stalled += 1
+        raise HTTPException(status_code=408, detail="the upload stalled", headers={"Connection": "close"}) from None
+    return size
+
 
 def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: int = 32, reserved: int = 8,
            per_client: int = 8, stall_s: float = 10.0, transfer_s: float = 60.0,
@@ -198,24 +221,8 @@ def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: 
         client, trusted = who(request, is_trusted)
         slots.take(client, trusted)
         counters.uploads += 1
-        size = 0
-        loop = asyncio.get_running_loop()
-        end = loop.time() + transfer_s
-        stream = request.stream().__aiter__()
         try:
-            while True:
-                chunk = await asyncio.wait_for(stream.__anext__(), max(0.01, min(stall_s, end - loop.time())))
-                size += len(chunk)
-                if size > max_upload_bytes:
-                    raise HTTPException(status_code=413, detail=f"at most {max_upload_bytes} bytes")
-        except StopAsyncIteration:
-            pass
-        except ClientDisconnect:  # the client's time was up mid-upload: normal for a speed test
-            counters.aborted += 1
-        except TimeoutError:
-            counters.stalled += 1
-            raise HTTPException(status_code=408, detail="the upload stalled",
-                                headers={"Connection": "close"}) from None
+            size = await _read_upload(request, max_upload_bytes, counters, stall_s=stall_s, transfer_s=transfer_s)
         finally:
             slots.release(client, trusted)
         return f"size={size}"

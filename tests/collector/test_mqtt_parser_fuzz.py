@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 from paho.mqtt._packet import DECODE_ERRORS, decode_publish
 from paho.mqtt.enums import MQTTProtocolVersion
 
-from collector.mqtt.client import MAX_PACKET_BYTES, MqttClient, parse_publish
+from collector.mqtt.client import MAX_PACKET_BYTES, MqttClient
+from collector.mqtt.readpath import parse_publish
 from likavillkor import wire
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import sample, topic

@@ -22,8 +22,10 @@ async def _exchange(reflector: Reflector) -> None:
         s.setblocking(False)
         s.sendto(b"not stamp", ("127.0.0.1", reflector.port))
         for seq in range(3):
-            s.sendto(stamp.encode_sender(stamp.SenderPacket(seq=seq, timestamp=stamp.to_ntp(time.time()))),
-                     ("127.0.0.1", reflector.port))
+            s.sendto(
+                stamp.encode_sender(stamp.SenderPacket(seq=seq, timestamp=stamp.to_ntp(time.time()))),
+                ("127.0.0.1", reflector.port),
+            )
         deadline = time.monotonic() + 5
         while reflector.counters["reflected"] < 3 and time.monotonic() < deadline:
             await asyncio.sleep(0.01)  # yield to the reflector's protocol; bounded by the deadline
@@ -50,27 +52,39 @@ def test_media_peer_families_from_its_counters() -> None:
 
 #: every family /metrics served before prometheus_client took over the exposition (issue 13): same names
 HEALTH_FAMILIES = {
-    "likavillkor_mqtt_connected": "gauge", "likavillkor_ingest_received": "counter",
-    "likavillkor_ingest_outcome": "counter", "likavillkor_ingest_rejected": "counter",
-    "likavillkor_unknown_devices": "gauge", "likavillkor_store_queue": "gauge",
-    "likavillkor_store_written": "counter", "likavillkor_store_dropped": "counter",
-    "likavillkor_store_failures": "counter", "likavillkor_influx_buffered": "gauge",
-    "likavillkor_influx_written": "counter", "likavillkor_influx_dropped": "counter",
+    "likavillkor_mqtt_connected": "gauge",
+    "likavillkor_ingest_received": "counter",
+    "likavillkor_ingest_outcome": "counter",
+    "likavillkor_ingest_rejected": "counter",
+    "likavillkor_unknown_devices": "gauge",
+    "likavillkor_store_queue": "gauge",
+    "likavillkor_store_written": "counter",
+    "likavillkor_store_dropped": "counter",
+    "likavillkor_store_failures": "counter",
+    "likavillkor_influx_buffered": "gauge",
+    "likavillkor_influx_written": "counter",
+    "likavillkor_influx_dropped": "counter",
     "likavillkor_meeting_verdict": "gauge",
 }
 
 
 def _health(meeting_id: str) -> dict[str, object]:
-    return {"broker": {"connected": True}, "unknown_devices": ["x", "y"],
-            "ingest": {"received": 1_234_567, "outcomes": {"accepted": 7, "stale": 2}, "rejected": {"malformed": 3}},
-            "store": {"queued": 4, "written": 10, "dropped": 0, "failures": 1},
-            "influx": {"buffered": 5, "written": 6},
-            "meetings": [{"meeting_id": meeting_id, "verdict": "adjourn"}, {"meeting_id": "ks-2", "verdict": "ok"}]}
+    return {
+        "broker": {"connected": True},
+        "unknown_devices": ["x", "y"],
+        "ingest": {"received": 1_234_567, "outcomes": {"accepted": 7, "stale": 2}, "rejected": {"malformed": 3}},
+        "store": {"queued": 4, "written": 10, "dropped": 0, "failures": 1},
+        "influx": {"buffered": 5, "written": 6},
+        "meetings": [{"meeting_id": meeting_id, "verdict": "adjourn"}, {"meeting_id": "ks-2", "verdict": "ok"}],
+    }
 
 
 def _samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
-    return {(s.name, tuple(sorted(s.labels.items()))): s.value
-            for fam in text_string_to_metric_families(text) for s in fam.samples}
+    return {
+        (s.name, tuple(sorted(s.labels.items()))): s.value
+        for fam in text_string_to_metric_families(text)
+        for s in fam.samples
+    }
 
 
 def test_exposition_parses_with_prometheus_parser() -> None:
@@ -103,3 +117,13 @@ def test_runtime_collector_reads_on_every_scrape() -> None:
     after = _samples(metrics.expose(collector))
     key = ("likavillkor_ingest_received_total", ())
     assert after[key] == before[key] + 1
+
+
+def test_for_runtime_reads_health_and_components() -> None:
+    """The collector a running collector registers: its health dict and the peers beside it, in one scrape."""
+    state = SimpleNamespace(media_peer=SimpleNamespace(counters={"offers": 4}, sessions={}))
+    runtime = SimpleNamespace(health=lambda: _health("ks-9"), reflector=None)
+    got = _samples(metrics.expose(metrics.for_runtime(runtime, state)))
+    assert got[("likavillkor_meeting_verdict", (("meeting_id", "ks-9"), ("verdict", "adjourn")))] == 1
+    assert got[("likavillkor_media_peer_events_total", (("event", "offers"),))] == 4
+    assert got[("likavillkor_media_peer_open", ())] == 0

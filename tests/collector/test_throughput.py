@@ -17,7 +17,8 @@ from paho.mqtt._packet import decode_publish
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from collector.mqtt.client import MqttClient, parse_publish
+from collector.mqtt.client import MqttClient
+from collector.mqtt.readpath import parse_publish
 from collector.store import schema as s
 from tests.collector.conftest import RuntimeFactory
 from tests.collector.helpers import publish_backlog
