@@ -47,7 +47,6 @@ from likavillkor.roster import Roster
 
 PS = ParticipantState
 _MAX_UNKNOWN = 10_000  # unknown devices remembered (H12), most recently seen kept
-_QUIET = QUIET
 
 
 class Engine:
@@ -171,7 +170,7 @@ class Engine:
             failed = [c.id for c in msg.checks if c.status in (wire.CheckStatus.FAIL, wire.CheckStatus.ERROR)]
             m.selftest = SelftestSummary(overall=str(msg.overall), at=t, source=msg.source, failed=failed)
             changed = True
-        if changed or m.state not in _QUIET:
+        if changed or m.state not in QUIET:
             self._refresh(mt, m, t, out, verdict=True)
 
     # ------------------------------------------------------------------ other inputs
@@ -210,7 +209,7 @@ class Engine:
             m.companion_open = open_
             m.unwatched_since = None if open_ else at
             changed = True
-        if changed or m.state not in _QUIET:
+        if changed or m.state not in QUIET:
             self._refresh(mt, m, at, out, verdict=True)
         return out
 

@@ -87,6 +87,9 @@ def test_random_sequences_keep_the_invariants(events: list[tuple[Any, ...]], beg
             changes = engine.broker(ev[1], now)
         elif ev[0] == "media":
             changes = engine.record_mediapath(ev[1], "ks-1", {"verdict": ev[2]}, now)
+        # one verdict (issue 13): the banner, even looked at before the next tick, is the stored one
+        ahead = engine.view("ks-1", now + 0.5)
+        assert ahead is not None and ahead.verdict is engine._meetings["ks-1"].verdict
         for ch in changes:
             ENC.encode(ch)
             if isinstance(ch, StateChanged):
