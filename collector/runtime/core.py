@@ -55,7 +55,7 @@ class Runtime:
             retry_max_s=s.retry_max_s,
         )
         self.influx = fx.make_writer(config.influx)
-        self.sink = Sink(self.store, self.influx, lambda: self.index, self._record_changes)
+        self.sink = Sink(self.store, self.influx, self.index, self._record_changes)
         self.unknown_devices = self.sink.unknown_devices  # devices on no roster (H12), for health
         self.listeners: list[Callable[[list[Change]], None]] = []
         self.ingestor = Ingestor(
@@ -346,7 +346,7 @@ class Runtime:
     def set_roster(self, roster: Roster) -> None:
         with self.lock:
             changes = list(self.engine.set_roster(roster, self.clock()))
-            self.index = RosterIndex(roster)
+            self.index = self.sink.index = RosterIndex(roster)
             self._record_changes(changes)
         if self.probe_keys is not None:
             self.probe_keys.register(roster.devices)
