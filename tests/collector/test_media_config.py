@@ -44,9 +44,8 @@ def test_ice_servers_load_typed(tmp_path: Path) -> None:
 
 
 def test_ice_servers_from_the_environment_keep_the_turn_secret_out_of_the_file() -> None:
-    env = {
-        "LIKAVILLKOR_COLLECTOR__MEDIA__ICE_SERVERS": '[{urls = ["turns:turn.kommun.example:5349"], username = "likavillkor", credential = "hemligt"}]'
-    }
+    value = '[{urls = ["turns:turn.kommun.example:5349"], username = "likavillkor", credential = "hemligt"}]'
+    env = {"LIKAVILLKOR_COLLECTOR__MEDIA__ICE_SERVERS": value}
     (server,) = config.load(None, environ=env).media.ice_servers
     assert server.urls == ["turns:turn.kommun.example:5349"] and server.credential == "hemligt"
     with pytest.raises(ConfigError, match="needs username and credential"):
