@@ -35,6 +35,9 @@ _SWITCH_INTERVAL_S = 0.001
 
 
 class Runtime:
+    """The running collector: one engine behind one lock, fed by MQTT (or directly by tests and the
+    web's self-test ingest), its changes queued for the store and InfluxDB and told to the live views."""
+
     def __init__(self, config: CollectorConfig, *, clock: Clock = time.time) -> None:
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
