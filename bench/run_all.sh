@@ -13,6 +13,7 @@ run() { local name=$1; shift; echo "== $name: $*"; "$@" 2>&1 | tee "$OUT/$name.t
 { echo "nproc $(nproc)"; grep -m1 'model name' /proc/cpuinfo; grep MemTotal /proc/meminfo; uname -r; date -u; } \
   | tee "$OUT/machine.txt"
 run ingest $PY bench/bench_ingest.py
+run runtime_ingest $PY bench/bench_runtime_ingest.py
 run engine $PY bench/bench_engine.py
 run participants_memory $PY bench/bench_participants_memory.py
 run frames $PY bench/bench_frames.py

@@ -114,6 +114,7 @@ class ReflectorSection(cfg.Section):
 
 
 ICE_SCHEMES = ("stun:", "stuns:", "turn:", "turns:")
+_IceText = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
 
 
 class IceServer(cfg.Section, omit_defaults=True):
@@ -121,10 +122,10 @@ class IceServer(cfg.Section, omit_defaults=True):
     and credential are left out of the page's JSON (``omit_defaults``), not sent as null."""
 
     #: e.g. ["stun:stun.kommun.se:3478"] or ["turn:turn.kommun.se:3478?transport=udp", "turns:turn.kommun.se:5349"]
-    urls: Annotated[list[str], msgspec.Meta(min_length=1, max_length=8)]
+    urls: Annotated[list[_IceText], msgspec.Meta(min_length=1, max_length=8)]
     #: TURN only (both needed for turn: and turns: URLs)
-    username: str | None = None
-    credential: str | None = None
+    username: _IceText | None = None
+    credential: _IceText | None = None
 
     def __post_init__(self) -> None:
         for url in self.urls:

@@ -36,6 +36,9 @@ _SWITCH_INTERVAL_S = 0.001
 
 
 class Runtime:
+    """The running collector: one engine behind one lock, fed by MQTT (or directly by tests and the
+    web's self-test ingest), its changes queued for the store and InfluxDB and told to the live views."""
+
     def __init__(self, config: CollectorConfig, *, clock: Clock = time.time) -> None:
         if config.ingest.mode not in ("inline", "thread"):
             raise ValueError(f"[ingest] mode must be 'inline' or 'thread', got {config.ingest.mode!r}")
@@ -56,7 +59,7 @@ class Runtime:
             retry_max_s=s.retry_max_s,
         )
         self.influx = fx.make_writer(config.influx)
-        self.sink = Sink(self.store, self.influx, lambda: self.index, self._record_changes)
+        self.sink = Sink(self.store, self.influx, self.index, self._record_changes)
         self.unknown_devices = self.sink.unknown_devices  # devices on no roster (H12), for health
         self.listeners: list[Callable[[list[Change]], None]] = []
         self.ingestor = Ingestor(
@@ -347,7 +350,7 @@ class Runtime:
     def set_roster(self, roster: Roster) -> None:
         with self.lock:
             changes = list(self.engine.set_roster(roster, self.clock()))
-            self.index = RosterIndex(roster)
+            self.index = self.sink.index = RosterIndex(roster)
             self._record_changes(changes)
         if self.probe_keys is not None:
             self.probe_keys.register(roster.devices)

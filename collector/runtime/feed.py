@@ -58,13 +58,13 @@ class Inbox:
 class Sink:
     """Accepted messages -> rows and points; engine changes -> ``record_changes``.
 
-    ``index`` is called for the roster in force (it changes on reload)."""
+    ``index`` is the roster in force: the runtime replaces it on reload (under the engine lock)."""
 
     def __init__(
         self,
         store: Store,
         influx: fx.InfluxWriter | None,
-        index: Callable[[], RosterIndex],
+        index: RosterIndex,
         record_changes: Callable[[list[Any]], None],
     ) -> None:
         self.store = store
@@ -95,7 +95,7 @@ class Sink:
         self.put(
             rows.DeviceRow(
                 device_id=device_id,
-                member_id=self.index().member(device_id),
+                member_id=self.index.member(device_id),
                 known=known,
                 last_seen=now,
                 last_status=status,
@@ -104,7 +104,7 @@ class Sink:
 
     def __call__(self, msg: wire.Message, outcome: str, changes: list[Any], received_at: float) -> None:
         if outcome != "duplicate":
-            index = self.index()
+            index = self.index
             member = index.member(msg.device_id)
             if isinstance(msg, wire.Sample):
                 self.store.put(

@@ -44,6 +44,15 @@ def test_ice_servers_load_typed(tmp_path: Path) -> None:
     assert config.load(None, environ={}).media.ice_servers == []  # none by default: never a public server
 
 
+def test_ice_servers_from_the_environment_keep_the_turn_secret_out_of_the_file() -> None:
+    value = '[{urls = ["turns:turn.kommun.example:5349"], username = "likavillkor", credential = "hemligt"}]'
+    env = {"LIKAVILLKOR_COLLECTOR__MEDIA__ICE_SERVERS": value}
+    (server,) = config.load(None, environ=env).media.ice_servers
+    assert server.urls == ["turns:turn.kommun.example:5349"] and server.credential == "hemligt"
+    with pytest.raises(ConfigError, match="needs username and credential"):
+        config.load(None, environ={"LIKAVILLKOR_COLLECTOR__MEDIA__ICE_SERVERS": '[{urls = ["turn:t:3478"]}]'})
+
+
 @pytest.mark.parametrize(
     ("entry", "line", "text"),
     [
