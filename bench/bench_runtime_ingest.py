@@ -5,7 +5,7 @@ checks, engine, the sink's rows and points, ``_record_changes``) on the calling 
 
 ``time.thread_time`` of the calling thread only, so the store's writer thread and other processes on
 a shared machine do not count; the best of ``--repeat`` rounds is printed. Issue 13 (runtime/ split)
-ran it on the old ``collector/runtime.py`` and the new package on the same loaded machine
+ran it on the old ``collector/runtime/`` and the new package on the same loaded machine
 (docs/performance.md).
 """
 

@@ -255,20 +255,14 @@ def staff_may_offer(who: Principal, offer: dict[str, Any], roster: Roster) -> bo
     return any(p.device_id == device_id for p in meeting.participants)
 
 
-#: a media path offer's body is read at most to this size (collector.peers.media.MAX_SDP_BYTES)
-def _max_offer_bytes() -> int:
-    from collector.peers.media import MAX_SDP_BYTES
-
-    return MAX_SDP_BYTES
-
-
 async def offer_of(request: Request) -> dict[str, Any]:
     """The offer's JSON object, {} when it is not one (the offer route answers 400/413 itself).
     The body is read at most to the offer's limit (a chunked upload cannot exhaust memory) and kept on
     the request, so the route reads the same bytes again."""
+    from collector.peers.media import MAX_SDP_BYTES as limit
+
     body = getattr(request, "_body", None)
     if body is None:
-        limit = _max_offer_bytes()
         chunks: list[bytes] = []
         size = 0
         async for chunk in request.stream():
