@@ -13,8 +13,12 @@ from tests.support.services import Mosquitto, running_mosquitto
 
 #: test files whose tests share the ``netns`` worker under pytest-xdist: network namespaces, veth,
 #: ``tc tbf`` and nftables drops with timing-sensitive detection (a link cut is seen from silence)
-NETNS_FILES = ("tests/faults/", "tests/net/test_netns.py", "tests/agent_platform/test_linux_netns.py",
-               "tests/web/test_companion_netns.py")
+NETNS_FILES = (
+    "tests/faults/",
+    "tests/net/test_netns.py",
+    "tests/agent_platform/test_linux_netns.py",
+    "tests/web/test_companion_netns.py",
+)
 
 
 def scope_of(nodeid: str) -> str:
