@@ -65,7 +65,7 @@ def main() -> int:
             ps = psutil.Process(proc.pid)
             results = [measure(ps, args.seconds) for _ in range(args.reps)]
         finally:
-            stop_pid(proc)  # type: ignore[arg-type]
+            stop_pid(proc)
             sub.close()
     for i, (cpu, rss) in enumerate(results, 1):
         print(f"rep {i}: CPU {cpu:.2f} % of one core over {args.seconds:.0f} s, RSS {rss:.1f} MB")

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -11,22 +13,37 @@ from tests.support.services import Mosquitto, running_mosquitto
 
 #: test files whose tests share the ``netns`` worker under pytest-xdist: network namespaces, veth,
 #: ``tc tbf`` and nftables drops with timing-sensitive detection (a link cut is seen from silence)
-NETNS_FILES = ("tests/faults/", "tests/net/test_netns.py", "tests/agent_platform/test_linux_netns.py",
-               "tests/web/test_companion_netns.py")
+NETNS_FILES = (
+    "tests/faults/",
+    "tests/net/test_netns.py",
+    "tests/agent_platform/test_linux_netns.py",
+    "tests/web/test_companion_netns.py",
+)
 
 
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """For ``pytest -n 2 --dist loadgroup`` (scripts/test.sh): each test module runs on one worker, so
-    its module fixtures (a collector process, a browser) start once; the namespace tests all run on
-    one worker, one after another (never two link cuts at once). A test's own ``xdist_group`` wins.
-    Without xdist the marks do nothing."""
-    for item in items:
-        if item.get_closest_marker("xdist_group") is not None:
-            continue
-        path = item.nodeid.split("::")[0]
-        netns = item.get_closest_marker("netns") is not None or path.startswith(NETNS_FILES)
-        item.add_marker(pytest.mark.xdist_group("netns" if netns else path))
+def scope_of(nodeid: str) -> str:
+    """The unit of work under pytest-xdist: a test module (its module fixtures, a collector process or
+    a browser, start once), except the namespace tests, which are all one unit: they run on one
+    worker, one after another (never two link cuts at once)."""
+    path = nodeid.split("::", 1)[0]
+    return "netns" if path.startswith(NETNS_FILES) else path
+
+
+if importlib.util.find_spec("xdist") is not None:
+
+    def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+        """``--dist loadfile`` (scripts/test.sh) with the namespace files as one unit (:func:`scope_of`).
+        (``--dist loadgroup`` with ``xdist_group`` marks does not group under pytest 9.2 with
+        pytest-xdist 3.8: xdist renames ``item._nodeid``, which pytest 9.2 no longer reads.)"""
+        if config.getoption("dist") != "loadfile":
+            return None
+        from xdist.scheduler import LoadFileScheduling
+
+        class Scheduling(LoadFileScheduling):
+            def _split_scope(self, nodeid: str) -> str:
+                return scope_of(nodeid)
+
+        return Scheduling(config, log)
 
 
 @pytest.fixture

@@ -42,8 +42,12 @@ def test_a_flood_of_selftest_results_is_cut_to_the_burst_and_samples_flow_on(
     last.wait_for_publish(10)
     after = sample("dev-a", boot_id=boot, seq=n + 1, meeting_id="ks-test", rtt_ms=20.0)
     publisher.publish(topic("dev-a"), wire.encode(after), qos=1).wait_for_publish(10)
-    wait_until(lambda: rt.ingestor.counters.received >= n + 1, timeout=30,
-               what="rt.ingestor.counters.received >= n + 1", detail=lambda: rt.ingestor.counters.as_dict())
+    wait_until(
+        lambda: rt.ingestor.counters.received >= n + 1,
+        timeout=30,
+        what="rt.ingestor.counters.received >= n + 1",
+        detail=lambda: rt.ingestor.counters.as_dict(),
+    )
     counters = rt.ingestor.counters
     accepted = counters.outcomes.get("accepted", 0)
     # the burst on the collector's clock, once more on the device's (an outbox replay), and the sample

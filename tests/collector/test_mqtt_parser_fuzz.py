@@ -235,8 +235,12 @@ def test_mosquitto_sends_the_collector_nothing_above_its_maximum_packet_size(
     last = sample("dev-a", meeting_id="ks-test", rtt_ms=21.0)
     publisher.publish(topic("dev-a"), wire.encode(last), qos=1).wait_for_publish(5)
     # QoS 1 keeps order: had the big one been sent to the collector, it would have come before `last`
-    wait_until(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) >= 2, timeout=30,
-               what="two samples accepted", detail=lambda: rt.ingestor.counters.as_dict())
+    wait_until(
+        lambda: rt.ingestor.counters.outcomes.get("accepted", 0) >= 2,
+        timeout=30,
+        what="two samples accepted",
+        detail=lambda: rt.ingestor.counters.as_dict(),
+    )
     counters = rt.ingestor.counters
     assert counters.rejected["oversized"] == 0, counters.as_dict()
     assert counters.received == sum(counters.outcomes.values()), counters.as_dict()

@@ -12,16 +12,15 @@ import time
 from pathlib import Path
 from typing import Any
 
-import httpx
-
 from collector.auth import broker as broker_cli
-from collector.auth import local_headers
 from likavillkor import wire
 from likavillkor.topics import device_topic
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import TlsClient
 from tests.deploy.pki import make_pki
-from tests.support.services import free_port, running_mosquitto_with_conf, stop_pid, wait_port
+from tests.support.collector import CollectorProcess
+from tests.support.services import free_port, running_mosquitto_with_conf, stop_pid
+from tests.support.waiting import wait_until
 
 
 def _iso(t: float) -> str:
@@ -85,29 +84,13 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
             + f'\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n[reflector]\nenabled = false\n'
             "[store]\nflush_interval_s = 0.05\n"
         )
-        with open(tmp_path / "collector.log", "wb") as log:
-            proc = subprocess.Popen(
-                [sys.executable, "-m", "collector", "run", "--config", str(config)],
-                stdout=log,
-                stderr=log,
-                start_new_session=True,
-            )
+        col = CollectorProcess(tmp_path, config, http_port)
+        col.spawn()
         disconnects: list[Any] = []
         clients: list[TlsClient] = []
         try:
-            wait_port("127.0.0.1", http_port, timeout=30)
-
-            def health() -> dict[str, Any]:
-                r = httpx.get(
-                    f"http://127.0.0.1:{http_port}/api/health", headers=local_headers(tmp_path / "data"), timeout=5
-                )
-                r.raise_for_status()
-                return dict(r.json())
-
-            deadline = time.monotonic() + 20
-            while not health()["broker"]["connected"]:
-                assert time.monotonic() < deadline, (tmp_path / "collector.log").read_text()[-3000:]
-                time.sleep(0.1)
+            col.wait_up()
+            health = col.health
             # bo's agent, connected with the agent's own client id, publishing samples throughout
             bo = TlsClient(
                 broker.host, broker.port, pki.ca_cert, "bo-ipad", password("bo-ipad"), client_id="lv-agent-bo-ipad"
@@ -136,15 +119,18 @@ def test_a_device_with_the_collectors_or_another_devices_client_id_takes_over_no
                     assert all(m["monitoring"] for m in h["meetings"])
             assert disconnects == [], "bo's agent was disconnected by another device's login"
             assert health()["broker"]["connects"] == 1, "the collector's session was taken over"
-            deadline = time.monotonic() + 20
-            while int(health()["ingest"]["received"]) < sent:
-                assert time.monotonic() < deadline, health()["ingest"]
-                time.sleep(0.1)
+            wait_until(
+                lambda: int(health()["ingest"]["received"]) >= sent,
+                timeout=60,
+                what=f"all {sent} received",
+                detail=lambda: health()["ingest"],
+                log=col.log,
+            )
             assert "connection to" not in (tmp_path / "collector.log").read_text()  # no 'connection lost'
         finally:
             for c in clients:
                 c.close()
-            stop_pid(proc)
+            col.stop()
 
 
 QUICK = '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n'

@@ -20,14 +20,15 @@ import httpx
 import pytest
 
 from collector.auth import broker as broker_cli
-from collector.auth import local_headers
 from likavillkor import wire
 from likavillkor.topics import DEVICE_WILDCARD, device_topic
 from tests.deploy.broker import conf_for_test
 from tests.deploy.mqttclient import DEADLINE_S, TlsClient
 from tests.deploy.pki import Pki, make_pki
+from tests.support.collector import CollectorProcess
 from tests.support.roster import fixed_roster
-from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid, wait_port
+from tests.support.services import Mosquitto, free_port, running_mosquitto_with_conf, stop_pid
+from tests.support.waiting import wait_until
 
 NOT_AUTHORIZED = 0x87
 BAD_LOGIN = {0x86, 0x87}  # "bad user name or password" / "not authorized"
@@ -279,22 +280,12 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
         f'tls_cert = "{deployment.pki.server_cert}"\ntls_key = "{deployment.pki.server_key}"\n'
         f"\n[reflector]\nport = {udp_port}\n"
     )
-    tls = ssl.create_default_context(cafile=str(deployment.pki.ca_cert))
-    with open(tmp_path / "collector.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(config)],
-                                stdout=log, stderr=log, start_new_session=True)
+    col = CollectorProcess(tmp_path, config, http_port, tls_ca=deployment.pki.ca_cert)
+    col.spawn()
     try:
-        wait_port("127.0.0.1", http_port, timeout=30)
-
-        def metrics() -> str:
-            return httpx.get(f"https://localhost:{http_port}/metrics", verify=tls, timeout=DEADLINE_S,
-                             headers=local_headers(tmp_path / "data")).text
-
-        deadline = time.monotonic() + 10
-        while _metric(metrics(), "likavillkor_mqtt_connected") != 1.0:
-            assert time.monotonic() < deadline, "collector did not connect to the broker:\n" + \
-                (tmp_path / "collector.log").read_text()[-3000:]
-            time.sleep(0.1)
+        metrics = col.metrics
+        wait_until(lambda: _metric(metrics(), "likavillkor_mqtt_connected") == 1.0, timeout=60,
+                   what="collector connected to the broker", log=col.log)
         before = _metric(metrics(), "likavillkor_ingest_received_total") or 0.0
         anna = deployment.connected("anna-ipad")
         try:
@@ -302,14 +293,13 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
             assert anna.publish(device_topic("anna-ipad", "sample"), b"genuine").value == 0
         finally:
             anna.close()
-        while (_metric(metrics(), "likavillkor_ingest_received_total") or 0.0) < before + 1:
-            assert time.monotonic() < deadline + 10, "the collector never received the device's message"
-            time.sleep(0.05)
+        wait_until(lambda: (_metric(metrics(), "likavillkor_ingest_received_total") or 0.0) >= before + 1,
+                   timeout=60, what="the device's message received", log=col.log)
         assert _metric(metrics(), "likavillkor_ingest_received_total") == before + 1  # the forged one never came
         with pytest.raises(httpx.ConnectError):  # the system's trust store does not know the test CA
             httpx.get(f"https://localhost:{http_port}/metrics", timeout=DEADLINE_S)
     finally:
-        stop_pid(proc)
+        col.stop()
 
 
 def test_real_agent_with_its_credentials_file_reports_over_tls(deployment: Deployment, tmp_path: Path) -> None:

@@ -82,10 +82,10 @@ def test_duplicates_match_the_model_across_snapshots(msgs: list[tuple[str, int, 
 def test_jump_to_the_largest_seq_is_fast_and_snapshots() -> None:
     engine = _engine()
     assert _ingest(engine, "b1", 0) is IngestOutcome.ACCEPTED
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: a loaded machine's scheduling stalls are not the code's
     assert _ingest(engine, "b1", MAX_SEQ) is IngestOutcome.ACCEPTED
     assert _ingest(engine, "b1", 2**30) is not IngestOutcome.DUPLICATE  # far behind: outside the window
-    assert time.perf_counter() - t0 < 0.05  # the old shift by the jump took ~0.1 s per 2**30
+    assert time.process_time() - t0 < 0.05  # the old shift by the jump took ~0.1 s of CPU per 2**30
     blob = engine.snapshot()
     assert len(blob) < 1000
     again = _restored(engine)

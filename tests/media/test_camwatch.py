@@ -17,6 +17,7 @@ from agent.config import AgentConfig
 from agent.media.camwatch import CamWatch, CamWatchConfig, SparseJudge, shared_access
 from agent.monitor import SampleSources
 from tests.media.test_verdicts import CLIPS, write_frames
+from tests.support.waiting import wait_until
 
 Make = Callable[[int, np.random.Generator], np.ndarray]
 
@@ -56,14 +57,15 @@ def test_shared_access_per_os() -> None:
 
 
 def wait_state(read: Callable[[], dict[str, object]], want: str, timeout: float = 60) -> dict[str, object]:
-    deadline = time.monotonic() + timeout
     seen: dict[str, object] = {}
-    while time.monotonic() < deadline:
+
+    def reached() -> bool:
+        nonlocal seen
         seen = read()
-        if seen.get("camera") == want:
-            return seen
-        time.sleep(0.2)
-    raise AssertionError(f"camera never {want}: {seen}")
+        return seen.get("camera") == want
+
+    wait_until(reached, timeout=timeout, what=f"camera {want}", detail=lambda: seen, interval=0.2)
+    return seen
 
 
 @pytest.mark.parametrize(("name", "state"), [("black", "black"), ("frozen_exact", "frozen"), ("dark_moving", "in_use")])

@@ -19,6 +19,7 @@ from agent.media.micwatch import MicJudge, MicWatch, MicWatchConfig, analyse, cl
 from agent.platform.audio import AudioFacts
 from tests.media.clips import speech_like, tone
 from tests.support.pulse import PulseServer, running_pulse, wav_rms_dbfs
+from tests.support.waiting import wait_until
 
 RATE = 16000
 
@@ -118,15 +119,16 @@ class FakeStream:
 
 
 def wait_for(watch: MicWatch, want: Callable[[dict[str, Any]], bool], timeout: float = 30) -> list[dict[str, Any]]:
+    """Read the watch once a second until ``want``; every read, in order."""
     seen: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def reached() -> bool:
         time.sleep(1.0)
-        fields = watch.read()
-        seen.append(fields)
-        if want(fields):
-            return seen
-    raise AssertionError(f"never reached the wanted state: {seen[-8:]}")
+        seen.append(watch.read())
+        return want(seen[-1])
+
+    wait_until(reached, timeout=timeout, what="the wanted microphone state", detail=lambda: seen[-8:], interval=0)
+    return seen
 
 
 def test_a_rate_not_asked_for_is_measured_at_the_rate_delivered() -> None:

@@ -99,8 +99,9 @@ def test_a_dead_microphone_makes_the_member_failing_and_silence_does_not(
 ) -> None:
     with pulse.record(tmp_path / "meeting-program.wav"):  # the meeting program reads the same microphone
         pulse.play(speech_like(600, -25, rate=48000))
-        wait_until(lambda: participant(collector)["state"] == "ok", timeout=120,
-                   what="member ok while she speaks", log=agent)
+        wait_until(
+            lambda: participant(collector)["state"] == "ok", timeout=120, what="member ok while she speaks", log=agent
+        )
 
         pulse.stop_players()
         pulse.play(tone(600, 50, -30))  # the line carries only a hum: no variation, not saturated

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import signal
+import ssl
 import subprocess
 import sys
 from pathlib import Path
@@ -96,16 +97,27 @@ source = "tests: the test machine is shared and busy"
 class CollectorProcess:
     """A collector process from ``config`` listening on ``127.0.0.1:port`` (the config's ``[http] port``).
 
-    ``token``: an API token for :attr:`headers`; without one the host's local token in ``data_dir``."""
+    ``token``: an API token for :attr:`headers`; without one the host's local token in ``data_dir``.
+    ``tls_ca``: the collector serves HTTPS (``[http] tls_cert``); reach it as ``localhost``, trusting
+    that CA only."""
 
     def __init__(
-        self, workdir: Path, config: Path, port: int, *, data_dir: Path | None = None, token: str | None = None
+        self,
+        workdir: Path,
+        config: Path,
+        port: int,
+        *,
+        data_dir: Path | None = None,
+        token: str | None = None,
+        tls_ca: Path | None = None,
     ) -> None:
         self.workdir = workdir
         self.config = config
         self.port = port
         #: the address the tests reach it on (a test namespace's root-side address, say)
-        self.host = "127.0.0.1"
+        self.host = "localhost" if tls_ca is not None else "127.0.0.1"
+        self.scheme = "https" if tls_ca is not None else "http"
+        self.verify: ssl.SSLContext | bool = ssl.create_default_context(cafile=str(tls_ca)) if tls_ca else True
         self.data = data_dir if data_dir is not None else workdir / "data"
         self.token = token
         self.log = workdir / "collector.log"
@@ -113,7 +125,7 @@ class CollectorProcess:
 
     @property
     def base(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     @property
     def headers(self) -> dict[str, str]:
@@ -179,14 +191,14 @@ class CollectorProcess:
     def get(self, path: str) -> Any:
         """The JSON at ``path``, or None while the collector does not answer 200."""
         try:
-            r = httpx.get(self.base + path, timeout=5, headers=self.headers)
+            r = httpx.get(self.base + path, timeout=5, headers=self.headers, verify=self.verify)
         except httpx.HTTPError:
             return None
         return r.json() if r.status_code == 200 else None
 
     def api(self, path: str) -> Any:
         """The JSON at ``path``; any other status than 2xx is an error."""
-        r = httpx.get(self.base + path, headers=self.headers, timeout=10)
+        r = httpx.get(self.base + path, headers=self.headers, timeout=10, verify=self.verify)
         r.raise_for_status()
         return r.json()
 
@@ -196,7 +208,7 @@ class CollectorProcess:
         return dict(h)
 
     def metrics(self) -> str:
-        return httpx.get(self.base + "/metrics", timeout=5, headers=self.headers).text
+        return httpx.get(self.base + "/metrics", timeout=5, headers=self.headers, verify=self.verify).text
 
     def meeting(self, meeting_id: str) -> dict[str, Any]:
         v = self.get(f"/api/meetings/{meeting_id}")

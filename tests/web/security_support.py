@@ -149,8 +149,11 @@ class Witness:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        wait_until(lambda: len(self.acked) >= self.min_samples, timeout=30,
-                   what=f"{self.min_samples} witness samples acknowledged")
+        wait_until(
+            lambda: len(self.acked) >= self.min_samples,
+            timeout=30,
+            what=f"{self.min_samples} witness samples acknowledged",
+        )
         self._stop.set()
         if self._thread is not None:
             self._thread.join(5)
@@ -171,8 +174,9 @@ class Witness:
         """Every acknowledged sample is in the database and the member is ``ok`` (issue 12: nothing
         valid is lost beside an attack)."""
         assert len(self.acked) >= 10, f"the witness published only {len(self.acked)} samples"
-        wait_until(lambda: self.stored() >= len(self.acked), timeout=30,
-                   what=f"{len(self.acked)} witness samples stored")
+        wait_until(
+            lambda: self.stored() >= len(self.acked), timeout=30, what=f"{len(self.acked)} witness samples stored"
+        )
         wait_until(
             lambda: self.collector.participant(self.meeting_id, self.member_id)["state"] == "ok",
             timeout=20,

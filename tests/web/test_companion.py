@@ -50,8 +50,12 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         c.start()
         c.start_device("dev-b")  # Bo's agent
         try:
-            wait_until(lambda: c.participant("ks-test", "bo")["state"] == "ok", timeout=20,
-                       what="Bo ok", log=c.workdir / "collector.log")
+            wait_until(
+                lambda: c.participant("ks-test", "bo")["state"] == "ok",
+                timeout=20,
+                what="Bo ok",
+                log=c.workdir / "collector.log",
+            )
             yield c
         finally:
             for proc in c.devices.values():
@@ -121,8 +125,9 @@ def test_browser_selftest_does_not_make_the_ipad_member_lost(collector: Collecto
     page.click("#start")
     page.wait_for_selector("#status[data-overall]", timeout=90_000)
     context.close()
-    wait_until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10,
-               what="self-test recorded")
+    wait_until(
+        lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10, what="self-test recorded"
+    )
     # well past the silence limit and the (test policy's) five minutes: never lost, never replaced
     seen = hold(collector, SUBSTITUTE_S + 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"}, seen
@@ -137,12 +142,14 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     page.set_default_timeout(10_000)
     page.goto(companion_url(collector, "anna"))
     # open: monitored like an agent member, and ok; her page says so in large Swedish text
-    wait_until(lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], timeout=20,
-               what="Anna ok")
+    wait_until(
+        lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], timeout=20, what="Anna ok"
+    )
     page.wait_for_selector('#companion[data-state="ok"][data-watched="1"]')
     assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
-    wait_until(lambda: anna(collector)["rtt_ms"] is not None, timeout=10,
-               what="round-trip time from the companion page")
+    wait_until(
+        lambda: anna(collector)["rtt_ms"] is not None, timeout=10, what="round-trip time from the companion page"
+    )
     assert 0 <= anna(collector)["rtt_ms"] < 1000 and anna(collector)["loss_percent"] is not None
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "companion.png"))
@@ -198,8 +205,9 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     seen = hold(collector, 2 * SILENCE_S)
     assert {s for s, _ in seen} == {"lost"}, seen  # no cover-up while nothing arrives
     context.close()  # the browser's close frame arrives: contact again, then closed -> not monitored
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
-               what="Anna not monitored after the close frame")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after the close frame"
+    )
     page2 = chromium.new_context(viewport=IPAD, bypass_csp=True).new_page()
     page2.goto(companion_url(collector, "anna"))
     wait_until(lambda: anna(collector)["state"] == "ok", timeout=20, what="Anna back")
@@ -326,8 +334,9 @@ def test_two_windows_one_closes(collector: Collector) -> None:
         assert anna(collector)["state"] == "ok"  # still watched through the other window
         r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[1]}".encode(), timeout=5)
         assert r.status_code == 204
-        wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
-                   what="not monitored after both closed")
+        wait_until(
+            lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="not monitored after both closed"
+        )
 
 
 def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
@@ -357,8 +366,11 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
             assert ws.close_code == 4403
         finally:
             roster.write_text(text, encoding="utf-8")
-            wait_until(lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]}, timeout=15,
-                       what="roster restored")
+            wait_until(
+                lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]},
+                timeout=15,
+                what="roster restored",
+            )
     assert metric(collector, "link_revoked") == revoked + 1
 
 
@@ -374,8 +386,9 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     page.goto(companion_url(collector, "anna"))
     page.wait_for_selector('#companion[data-path="webrtc"]', timeout=30_000)
     wait_until(lambda: metric(collector, "rtc_open") == opened + 1, timeout=10, what="data channel open")
-    wait_until(lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, timeout=15,
-               what="Anna ok")
+    wait_until(
+        lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, timeout=15, what="Anna ok"
+    )
     # another member's socket: refused, nothing changes
     c_token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]
     a_token = companion_url(collector, "anna").rsplit("/", 1)[-1]
@@ -428,7 +441,8 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
         assert anna(collector)["state"] == "ok" and metric(collector, "bye_stale") == stale + 1
         # the screen locks: only the beacon gets out, the socket stays open and silent
         assert httpx.post(bye, content=f"bye {sock} 3".encode(), timeout=5).status_code == 204
-        wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
-                   what="not monitored after the beacon")
+        wait_until(
+            lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="not monitored after the beacon"
+        )
         seen = hold(collector, 3 * SILENCE_S)
         assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen

@@ -101,8 +101,12 @@ def test_real_loss_and_a_real_cut_reach_the_chair(net: tuple[NetNs, Collector, A
 
     # 20 % of what her iPad sends is lost on the way: the loss shows, and breaks equal terms (H1, H2)
     host_loss(ns, 20)
-    wait_until(lambda: anna(c)["state"] == "failing", timeout=30,
-               what="Anna failing at 20 % loss", log=c.workdir / "collector.log")
+    wait_until(
+        lambda: anna(c)["state"] == "failing",
+        timeout=30,
+        what="Anna failing at 20 % loss",
+        log=c.workdir / "collector.log",
+    )
     p = anna(c)
     assert p["reason"]["code"] == "loss_percent" and p["loss_percent"] >= 10, p
     assert c.api("/api/meetings/ks-test")["verdict"] == "adjourn"

@@ -69,8 +69,9 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
         "Object.defineProperty(document, 'visibilityState', {value: 'hidden', configurable: true});"
         "document.dispatchEvent(new Event('visibilitychange'));"
     )
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
-               what="Anna not monitored (hidden, WebKit)")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored (hidden, WebKit)"
+    )
     seen = hold(collector, 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     safari.execute_script(
@@ -88,8 +89,9 @@ def test_companion_page_in_webkit(collector: Collector, safari: Any) -> None:  #
     )
     # leaving the page (pagehide, bye): not monitored, never lost
     safari.get("about:blank")
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10,
-               what="Anna not monitored (left, WebKit)")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored (left, WebKit)"
+    )
     seen = hold(collector, 3 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
 
@@ -113,8 +115,9 @@ def test_browser_selftest_in_webkit(collector: Collector, safari: Any) -> None: 
     assert checks["microphone.level"] == "pass", checks  # and microphone
     assert checks["network.rtt"] == "pass", checks
     assert checks["mediapath.roundtrip"] == "error", checks  # no RTCPeerConnection in WebKitGTK
-    wait_until(lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10,
-               what="self-test recorded")
+    wait_until(
+        lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10, what="self-test recorded"
+    )
     # a self-test, not contact in the meeting: never lost afterwards
     seen = hold(collector, 3 * SILENCE_S)
     assert "lost" not in {s for s, _ in seen} and "adjourn" not in {v for _, v in seen}, seen

@@ -70,23 +70,15 @@ def test_data_dir_database_and_backups_are_private_whatever_the_umask(tmp_path: 
         c = make_collector(tmp_path / "work", broker)
         data = c.data
         data.chmod(0o755)  # as make_collector's files left it, or an old checkout's data/
-        log = open(c.workdir / "collector.log", "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "collector", "run", "--config", str(c.config)],
-            cwd=ROOT,
-            stdout=log,
-            stderr=log,
-            start_new_session=True,
-            preexec_fn=lambda: os.umask(0o022),
-        )
-        c.proc = proc
+        c.spawn(preexec_fn=lambda: os.umask(0o022))
         try:
             wait_until(
                 lambda: (data / "likavillkor.db").exists() and (data / "web-secret.key").exists(),
                 timeout=30,
                 what="the database and the key",
+                log=c.log,
             )
-            wait_until(lambda: c._health_ok(), timeout=30, what="collector up")
+            c.wait_up()
             assert _mode(data) == 0o700
             for f in data.iterdir():
                 if f.is_file():
@@ -103,4 +95,3 @@ def test_data_dir_database_and_backups_are_private_whatever_the_umask(tmp_path: 
             assert _mode(backup) == 0o600
         finally:
             c.stop()
-            log.close()
