@@ -1,6 +1,6 @@
 """How long the agent's samples stop when the broker in use fails (issue 17): two real Mosquittos,
 the agent's real MQTT link (agent.mqtt.AgentMqtt, default [mqtt] settings: keep-alive 30 s,
-reconnect 1-5 s, ack_timeout_s 4 s) sending one sample every 100 ms. The broker in use is
+reconnect 1-5 s, ack_timeout_s 2 s) sending one sample every 100 ms. The broker in use is
 SIGKILLed (connection refused) or SIGSTOPed (hangs: only the missing PUBACKs show it); measured is
 the time from the fault to the first acknowledgement from the other broker. The failed broker is
 started again (or continued) and is the next one to fail. Results: docs/performance.md.
