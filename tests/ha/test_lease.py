@@ -13,7 +13,6 @@ import subprocess
 import sys
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -34,16 +33,10 @@ from collector.ha.lease import (
     role_at,
 )
 from likavillkor.config import loads
-from tests.support.databases import Postgres
 from tests.support.services import stop_pid
 
 ROOT = Path(__file__).resolve().parents[2]
 CFG = LeaseConfig(enabled=True, lease_s=3.0, renew_every_s=0.5)
-
-
-@pytest.fixture
-def db_url(postgres_server: Postgres) -> str:
-    return postgres_server.create_database(f"ha_{uuid.uuid4().hex[:10]}")
 
 
 @pytest.fixture
