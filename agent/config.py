@@ -86,7 +86,7 @@ class MqttConfig(Section):
     inflight: Annotated[int, msgspec.Meta(ge=1, le=1000)] = 20  # unacknowledged QoS 1 messages at once
     #: with several brokers: no acknowledgement for this long while messages are in flight = the
     #: broker stopped answering; move to the next (0: only paho's keep-alive decides)
-    ack_timeout_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 4.0
+    ack_timeout_s: Annotated[float, msgspec.Meta(ge=0, le=3600)] = 2.0
 
     def __post_init__(self) -> None:
         if self.url and self.brokers:

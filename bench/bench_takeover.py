@@ -16,6 +16,7 @@ import argparse
 import json
 import os
 import queue
+import random
 import signal
 import statistics
 import subprocess
@@ -71,7 +72,7 @@ def main() -> None:
         time.sleep(args.renew_every_s * 2)
         try:
             for i in range(args.runs):
-                time.sleep(args.renew_every_s * 1.5)  # the kill falls anywhere in the renew period
+                time.sleep(args.renew_every_s + random.uniform(0, args.renew_every_s))  # anywhere in the period
                 killed_at = time.monotonic()
                 os.kill(leader.proc.pid, signal.SIGKILL)
                 leader.proc.wait(10)

@@ -9,6 +9,7 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -204,3 +205,51 @@ def test_two_topic_roots_on_one_broker_do_not_meet(mosquitto: Mosquitto, tmp_pat
     # and the default root is untouched by either
     assert topics.parse_device_topic("lv/solna/devices/d/sample") is None
     assert topics.parse_device_topic("likavillkor/v1/devices/d/sample") == ("d", "sample")
+
+
+def test_will_left_behind_on_a_hung_broker_is_dated_as_superseded(tmp_path: Path) -> None:
+    """The agent leaves a hung broker (SIGSTOP) for the other one; when the hung broker wakes up it
+    publishes the will of the session left behind. ``collector.ha.wills.will_superseded`` dates it
+    from the status seqs heard on both brokers: superseded (no loss), while the will of the
+    connection in use (the agent SIGKILLed at the end) is not."""
+    from collector.ha.wills import will_superseded
+
+    with running_mosquitto(tmp_path / "a") as a, running_mosquitto(tmp_path / "b") as b:
+        subs = [Subscriber(a, "likavillkor/v1/devices/+/status"), Subscriber(b, "likavillkor/v1/devices/+/status")]
+        cfg = write_config(tmp_path / "agent.toml", _two_broker_config(a, b, tmp_path, 0.1, ack_timeout_s=1.0))
+        proc = spawn_agent("monitor", "--config", str(cfg))
+        statuses: list[wire.Status] = []
+
+        def collect(pred: Callable[[wire.Status], bool], timeout: float = 60) -> wire.Status:
+            deadline = time.monotonic() + timeout
+            while time.monotonic() < deadline:
+                for sub in subs:
+                    for _t, m, _r in sub.drain():
+                        if isinstance(m, wire.Status):
+                            statuses.append(m)
+                for s in statuses:
+                    if pred(s):
+                        return s
+                time.sleep(0.05)
+            raise AssertionError(f"no such status among {statuses}")
+
+        try:
+            collect(lambda s: s.state is wire.DeviceState.ONLINE)
+            assert a.proc is not None
+            os.kill(a.proc.pid, signal.SIGSTOP)
+            first_online = max(s.seq for s in statuses)
+            collect(lambda s: s.state is wire.DeviceState.ONLINE and s.seq > first_online)  # now on b
+            os.kill(a.proc.pid, signal.SIGCONT)  # a wakes, sees the agent's socket closed: its will
+            left_behind = collect(lambda s: s.reason == "will")
+            newest = max(s.seq for s in statuses if s.state is wire.DeviceState.ONLINE)
+            assert will_superseded(left_behind.seq, newest)
+            os.kill(proc.pid, signal.SIGKILL)
+            proc.wait(10)
+            current = collect(lambda s: s.reason == "will" and s.seq != left_behind.seq)
+            assert not will_superseded(current.seq, max(s.seq for s in statuses if s.reason != "will"))
+        finally:
+            if a.proc is not None and a.proc.poll() is None:
+                os.kill(a.proc.pid, signal.SIGCONT)
+            stop_pid(proc)  # type: ignore[arg-type]
+            for sub in subs:
+                sub.client.loop_stop()

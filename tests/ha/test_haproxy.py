@@ -9,7 +9,9 @@ from __future__ import annotations
 import contextlib
 import http.client
 import os
+import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -82,14 +84,16 @@ class FakeCollector:
 
 
 @contextlib.contextmanager
-def running_haproxy(tmp_path: Path, a: FakeCollector, b: FakeCollector) -> Iterator[int]:
+def running_haproxy(tmp_path: Path, a: FakeCollector | int, b: FakeCollector | int) -> Iterator[int]:
+    port_a = a if isinstance(a, int) else a.port
+    port_b = b if isinstance(b, int) else b.port
     binary = require_binary("haproxy", "/usr/sbin/haproxy")
     port = free_port()
     env = {
         **os.environ,
         "LV_BIND": f"127.0.0.1:{port}",
-        "LV_COLLECTOR_A": f"127.0.0.1:{a.port}",
-        "LV_COLLECTOR_B": f"127.0.0.1:{b.port}",
+        "LV_COLLECTOR_A": f"127.0.0.1:{port_a}",
+        "LV_COLLECTOR_B": f"127.0.0.1:{port_b}",
     }
     check = subprocess.run([binary, "-c", "-f", str(CONFIG)], env=env, capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stdout + check.stderr
@@ -189,3 +193,82 @@ def test_dead_leader_then_the_standby_leads(tmp_path: Path, collectors: tuple[Fa
         assert status == 503, "with no leader HAProxy must not send the chair to the standby"
         b.leader = True
         _wait_served_by(port, "collector-b")
+
+
+# -- the real lease and leader endpoint behind the shipped HAProxy ----------------------------------
+def _spawn_server(url: str, holder: str, port: int) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.ha.ha_server", "--url", url, "--holder", holder, "--port", str(port),
+         "--lease-s", "4", "--renew-every-s", "0.5"],
+        cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+
+
+def _answers_until(port: int, name: str, timeout: float = 60.0) -> list[tuple[int, str]]:
+    """Every answer through HAProxy until ``name`` serves; connection errors as (0, error)."""
+    seen: list[tuple[int, str]] = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            seen.append(_get(port, "/whoami"))
+        except (OSError, http.client.HTTPException) as exc:
+            seen.append((0, type(exc).__name__))
+        if seen[-1] == (200, name):
+            return seen
+        time.sleep(0.1)
+    raise AssertionError(f"never served by {name}: last answers {seen[-10:]}")
+
+
+def test_real_lease_behind_haproxy_pause_resume_and_kill(tmp_path: Path, db_url: str) -> None:
+    """Two servers with the real lease on the real PostgreSQL, the real ``/health/leader`` and
+    standby guard, behind the shipped HAProxy. The leader is paused (SIGSTOP) past its lease: the
+    other leads and HAProxy follows; resumed, the old one answers 503 everywhere (it noticed on its
+    own clock) and gets nothing. Then the new leader is SIGKILLed and the resumed one takes over.
+    Through the one address, only a leader ever answers 200."""
+    ports = {"srv-a": free_port(), "srv-b": free_port()}
+    procs = {name: _spawn_server(db_url, name, port) for name, port in ports.items()}
+    try:
+        for port in ports.values():
+            wait_port("127.0.0.1", port, timeout=60)
+        with running_haproxy(tmp_path, ports["srv-a"], ports["srv-b"]) as port:
+            deadline = time.monotonic() + 60
+            leader = ""
+            while not leader and time.monotonic() < deadline:
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    status, body = _get(port, "/whoami")
+                    leader = body if status == 200 else ""
+                time.sleep(0.1)
+            assert leader, "no collector led"
+            other = "srv-b" if leader == "srv-a" else "srv-a"
+            assert _get(ports[other], "/health/leader")[0] == 503
+            assert _get(ports[other], "/whoami")[0] == 503  # the standby guard
+            assert all(_get(port, "/whoami") == (200, leader) for _ in range(10))
+
+            os.kill(procs[leader].pid, signal.SIGSTOP)
+            during = _answers_until(port, other)
+            assert {s for s, _ in during} <= {200, 503, 504, 0}
+            assert all(body == other for s, body in during if s == 200)
+            os.kill(procs[leader].pid, signal.SIGCONT)
+            # the resumed one knows it does not lead: 503 on the leader endpoint and everything else
+            deadline = time.monotonic() + 30
+            health = (0, "")
+            while time.monotonic() < deadline:
+                with contextlib.suppress(OSError, http.client.HTTPException):
+                    health = _get(ports[leader], "/health/leader")
+                    if health[0] == 503:
+                        break
+                time.sleep(0.1)
+            assert health[0] == 503, health
+            assert _get(ports[leader], "/whoami")[0] == 503
+            assert all(_get(port, "/whoami") == (200, other) for _ in range(20))
+
+            os.kill(procs[other].pid, signal.SIGKILL)
+            procs[other].wait(10)
+            after = _answers_until(port, leader)
+            assert all(body == leader for s, body in after if s == 200)
+    finally:
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.kill(proc.pid, signal.SIGCONT)
+            stop_pid(proc)
