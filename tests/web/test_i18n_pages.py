@@ -14,7 +14,8 @@ import paho.mqtt.client as paho
 
 from collector.web import i18n
 from likavillkor import topics, wire
-from tests.web.conftest import Collector, sign_in, until
+from tests.support.waiting import wait_until
+from tests.web.conftest import Collector, sign_in
 from tests.web.test_i18n import check_ids, incident_kinds
 
 FAILED_CHECKS = ("camera.black", "network.bandwidth")
@@ -62,21 +63,21 @@ def publish_selftest(collector: Collector, device_id: str) -> None:
 def test_swedish_pages_name_kinds_severities_refusals_and_checks(collector: Collector, browser: Any) -> None:
     # bo's agent reports a failed self-test before his device is heard, then both devices run
     publish_selftest(collector, "dev-b")
-    until(
+    wait_until(
         lambda: (collector.participant("ks-test", "bo").get("selftest") or {}).get("failed"),
-        20,
-        "the self-test reached the engine",
-        collector.workdir / "collector.log",
+        timeout=20,
+        what="the self-test reached the engine",
+        log=collector.workdir / "collector.log",
     )
     collector.start_device("dev-a")
     collector.start_device("dev-b")
-    until(lambda: collector.participant("ks-test", "anna")["state"] == "ok", 30, "anna ok")
+    wait_until(lambda: collector.participant("ks-test", "anna")["state"] == "ok", timeout=30, what="anna ok")
     collector.kill_device("dev-a")  # H15: an incident "connection lost", severity failure
-    until(
+    wait_until(
         lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")),
-        30,
-        "incident stored",
-        collector.workdir / "collector.log",
+        timeout=30,
+        what="incident stored",
+        log=collector.workdir / "collector.log",
     )
 
     chair = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
