@@ -234,7 +234,7 @@ def test_sigstopped_leader_is_replaced_and_stops_writing_when_resumed(db_url: st
         took_over = standby.until("leader")[-1]
         new_holder, epoch = _lease_row(db_url)
         assert new_holder == standby.name and took_over["epoch"] == epoch
-        time.sleep(1.0)  # the new leader writes for a while; the old one is still stopped, past its lease
+        time.sleep(2.0)  # the new leader writes for a while; the old one is still stopped, well past its lease
         os.kill(leader.proc.pid, signal.SIGCONT)
         after = leader.until("standby")
         standby_at = float(after[-1]["t"])
