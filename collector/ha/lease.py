@@ -308,7 +308,7 @@ class Lease:
         if self._conn is None or self._conn.closed:
             import psycopg
 
-            timeout_ms = int(self.cfg.renew_every_s * 1000)
+            timeout_ms = int(self.cfg.lease_s * 500)  # half a lease: a renewal that takes longer is too late anyway
             self._conn = psycopg.connect(
                 self.url,
                 autocommit=True,
