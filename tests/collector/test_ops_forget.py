@@ -82,7 +82,8 @@ def test_forget_removes_the_member_from_the_database_and_influxdb_1x(tmp_path: P
     store = Store(url)
     try:
         assert retention.remaining(store, "m1", {"d1"}) == dict.fromkeys(
-            ("samples", "selftests", "mediapath", "incidents", "state_changes", "devices", "actions", "verdicts"), 0)
+            ("samples", "selftests", "mediapath", "incidents", "state_changes", "devices", "actions", "invitations",
+             "verdicts"), 0)
         assert store.load_snapshot() is None  # it named m1
     finally:
         store.engine.dispose()

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from collector.planning import records
 from collector.store import Store
 from collector.store import schema as s
 
@@ -63,6 +64,8 @@ def seed(url: str, at: float = 1_790_000_000.0) -> None:
                 put_member(store, member, device, at + 10 * k + i, tag=f"{k}-")
         put_meeting(store, at)
         assert store.flush(10)
+        for member in MEMBERS:  # an invitation sent to each (H7): personal, purged and forgotten too
+            records.claim(store.engine, "ks", member, f"{member}@example.org", at=at, by="secretary")
     finally:
         store.stop()
 
