@@ -20,6 +20,7 @@ import tomlkit
 
 from collector.planning.icsimport import MeetingDraft
 from collector.planning.rosterfile import MeetingEdit, ParticipantEdit
+from collector.web.msgids import N_
 from likavillkor.roster import slug
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -44,6 +45,14 @@ MONITORING = ("", "agent", "browser", "none")
 SYSTEMS = ("", "teams", "compodium")
 SERVING = ("", "yes", "no")
 MAX_FIELD = 500
+#: the form's and the meeting page's composed keys ('plan.system.' ~ value, ...), for pybabel extract
+MSGIDS = (
+    *(N_("plan.system.default"), N_("plan.system.teams"), N_("plan.system.compodium")),
+    *(N_("plan.mon.default"), N_("plan.mon.agent"), N_("plan.mon.browser"), N_("plan.mon.none")),
+    *(N_("plan.serving.default"), N_("plan.serving.yes"), N_("plan.serving.no")),
+    *(N_("plan.decide.allowed"), N_("plan.decide.refused"), N_("plan.decided.allowed"), N_("plan.decided.refused")),
+    *(N_("plan.decision.allowed"), N_("plan.decision.refused")),
+)
 
 
 @dataclass
