@@ -32,15 +32,40 @@ class Sending:
     by: str
 
 
+#: the reason recorded for a sending left ``sending`` by a collector that stopped during the SMTP call
+ABANDONED_SV = "Sändningen avbröts (collectorn stoppades under sändningen). Skicka igen."
+
+
 def claim(
-    engine: sa.Engine, meeting_id: str, member_id: str, email: str, *, at: float, by: str, sequence: int | None = None
+    engine: sa.Engine,
+    meeting_id: str,
+    member_id: str,
+    email: str,
+    *,
+    at: float,
+    by: str,
+    sequence: int | None = None,
+    abandoned_after_s: float | None = None,
 ) -> Sending:
     """Claim the next sending of this member's invitation. Raises :class:`AlreadySending` while an
     earlier one is still ``sending`` or when another caller took the same sequence. ``sequence``: the
     sending the caller means (the page's button says which); another one is refused, so a form posted
-    twice (a double click, the browser's back button) never sends a second time."""
+    twice (a double click, the browser's back button) never sends a second time.
+    ``abandoned_after_s``: a ``sending`` older than this (past every deadline of the SMTP call: its
+    collector stopped) is recorded ``failed`` with :data:`ABANDONED_SV` instead of blocking forever."""
     t = s.invitations
     with engine.begin() as conn:
+        if abandoned_after_s is not None:
+            conn.execute(
+                t.update()
+                .where(
+                    t.c.meeting_id == meeting_id,
+                    t.c.member_id == member_id,
+                    t.c.status == "sending",
+                    t.c.at < at - abandoned_after_s,
+                )
+                .values(status="failed", error=ABANDONED_SV)
+            )
         rows = conn.execute(
             sa.select(t.c.sequence, t.c.status).where(t.c.meeting_id == meeting_id, t.c.member_id == member_id)
         ).all()

@@ -52,6 +52,8 @@ ALREADY_SV = (
 )
 SLOW_SV = "E-postservern svarar långsamt. Sändningen till {name} pågår fortfarande; ladda om sidan om en stund."
 DECISIONS = ("allowed", "refused")
+#: a sending still ``sending`` this long after its deadline was abandoned (the collector stopped mid-call)
+ABANDONED_GRACE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,11 +375,19 @@ async def send(plan: Planning, meeting: Meeting, p: Participant, who: Principal,
     )
     engine = web.runtime.store.engine
     clock = web.runtime.clock
+    deadline = plan.smtp.timeout_s * 4 + 5  # connect, STARTTLS, AUTH, DATA: each step has timeout_s
 
     def work() -> str | None:
         try:
             sending = records.claim(
-                engine, meeting.id, p.member_id, p.email or "", at=clock(), by=who.username, sequence=sequence
+                engine,
+                meeting.id,
+                p.member_id,
+                p.email or "",
+                at=clock(),
+                by=who.username,
+                sequence=sequence,
+                abandoned_after_s=deadline + ABANDONED_GRACE_S,
             )
         except records.AlreadySending:
             web.count("invitation_already_sent")
@@ -409,7 +419,7 @@ async def send(plan: Planning, meeting: Meeting, p: Participant, who: Principal,
         return None
 
     try:
-        return await asyncio.wait_for(asyncio.to_thread(work), timeout=plan.smtp.timeout_s * 4 + 5)
+        return await asyncio.wait_for(asyncio.to_thread(work), timeout=deadline)
     except TimeoutError:
         web.count("invitation_slow")
         return SLOW_SV.format(name=p.name)
