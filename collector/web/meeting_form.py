@@ -20,6 +20,7 @@ import tomlkit
 
 from collector.planning.icsimport import MeetingDraft
 from collector.planning.rosterfile import MeetingEdit, ParticipantEdit
+from collector.web import i18n
 from collector.web.msgids import N_
 from likavillkor.roster import slug
 
@@ -76,6 +77,11 @@ class FormValues:
     def rows(self) -> list[dict[str, str]]:
         """The participants and :data:`BLANK_ROWS` blank rows."""
         return [*self.participants, *({} for _ in range(BLANK_ROWS))]
+
+
+def say(key: str, lang: str, **params: object) -> str:
+    """A message in ``lang`` (Swedish first) with its values filled in."""
+    return i18n.t(key, lang).format(**params)
 
 
 def local_input(value: dt.datetime | float | None) -> str:
@@ -197,26 +203,26 @@ def values_of_form(form: Mapping[str, str]) -> FormValues:
     )
 
 
-def edit_of(values: FormValues) -> tuple[MeetingEdit | None, list[str]]:
+def edit_of(values: FormValues, lang: str = "sv") -> tuple[MeetingEdit | None, list[str]]:
     """The edit to save, or the Swedish messages for what cannot be read (then nothing is saved).
     The rules themselves (body, system, devices, H6-H23) are the roster parser's, on save."""
     errors: list[str] = []
     if not values.id:
-        errors.append("Skriv mötets id (till exempel ks-2026-12-01).")
+        errors.append(say(N_("plan.err.id"), lang))
     if not values.body:
-        errors.append("Välj nämnd.")
+        errors.append(say(N_("plan.err.body"), lang))
     start, end = parse_local(values.start), parse_local(values.end)
     if start is None:
-        errors.append("Skriv när mötet börjar (datum och klockslag).")
+        errors.append(say(N_("plan.err.start"), lang))
     if end is None:
-        errors.append("Skriv när mötet slutar (datum och klockslag).")
+        errors.append(say(N_("plan.err.end"), lang))
     if values.system not in SYSTEMS:
-        errors.append("Välj mötessystem i listan.")
+        errors.append(say(N_("plan.err.system"), lang))
     people: list[ParticipantEdit] = []
     for n, row in enumerate(values.participants, start=1):
         if row.get("remove"):
             continue
-        person, problems = _participant(n, row)
+        person, problems = _participant(n, row, lang)
         errors += problems
         if person is not None:
             people.append(person)
@@ -236,29 +242,29 @@ def edit_of(values: FormValues) -> tuple[MeetingEdit | None, list[str]]:
     ), []
 
 
-def _participant(n: int, row: Mapping[str, str]) -> tuple[ParticipantEdit | None, list[str]]:
+def _participant(n: int, row: Mapping[str, str], lang: str) -> tuple[ParticipantEdit | None, list[str]]:
     name = row.get("name", "")
-    who = name or f"deltagare {n}"
+    who = name or say(N_("plan.err.participant_n"), lang, n=n)
     errors = []
     if not name:
-        errors.append(f"Skriv namnet på deltagare {n}.")
+        errors.append(say(N_("plan.err.name"), lang, n=n))
     if not row.get("device_id"):
-        errors.append(f"Skriv enhetens id för {who}.")
+        errors.append(say(N_("plan.err.device"), lang, who=who))
     role = row.get("role") or "ledamot"
     if role not in ROLES:
-        errors.append(f"Välj roll för {who}: ledamot eller ersättare.")
+        errors.append(say(N_("plan.err.role"), lang, who=who))
     monitoring = row.get("monitoring", "")
     if monitoring not in MONITORING:
-        errors.append(f"Välj bevakning för {who} i listan.")
+        errors.append(say(N_("plan.err.monitoring"), lang, who=who))
     serving = row.get("serving", "")
     if serving not in SERVING:
-        errors.append(f"Välj om {who} tjänstgör.")
+        errors.append(say(N_("plan.err.serving"), lang, who=who))
     requested = parse_local(row.get("requested_at", ""))
     if row.get("requested_at") and requested is None:
-        errors.append(f"Tiden då {who} anmälde distansdeltagande går inte att läsa.")
+        errors.append(say(N_("plan.err.requested_at"), lang, who=who))
     email = row.get("email", "")
     if email and ("@" not in email or " " in email):
-        errors.append(f"E-postadressen för {who} ser inte ut som en e-postadress.")
+        errors.append(say(N_("plan.err.email"), lang, who=who))
     decision = row.get("notice_decision", "")
     if decision not in ("", "allowed", "refused"):
         decision = ""

@@ -34,6 +34,8 @@ from collector.planning.rosterfile import RosterFile, RosterRefused, StaleEdit
 from collector.web import meeting_form, selftest_links
 from collector.web.access import CHAIR_OWN, IT, SECRETARY, SECRETARY_OWN, STAFF_OWN, STAFF_ROLES, Access, declare
 from collector.web.context import WebDeps
+from collector.web.meeting_form import say
+from collector.web.msgids import N_
 from collector.web.render import language, render
 from likavillkor.config import ConfigError
 from likavillkor.roster import BodyTable, Meeting, Participant, load_body_table, slug
@@ -42,15 +44,6 @@ log = logging.getLogger(__name__)
 
 #: how long a save waits for the runtime to have the new roster in force before answering
 RELOAD_WAIT_S = 10.0
-STALE_SV = (
-    "Någon annan har sparat listan sedan du öppnade formuläret. Dina ändringar är inte sparade och den "
-    "andras ändring finns kvar. Öppna mötet igen för att se den sparade versionen och gör dina ändringar där."
-)
-NO_EMAIL_SV = "{name} har ingen e-postadress i listan. Lägg till den under Redigera mötet."
-ALREADY_SV = (
-    "Inbjudan till {name} är redan skickad eller på väg. Sidan visar nu hur det gick; inget skickades två gånger."
-)
-SLOW_SV = "E-postservern svarar långsamt. Sändningen till {name} pågår fortfarande; ladda om sidan om en stund."
 DECISIONS = ("allowed", "refused")
 #: a sending still ``sending`` this long after its deadline was abandoned (the collector stopped mid-call)
 ABANDONED_GRACE_S = 60.0
@@ -126,7 +119,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             sequence = int(str(form.get("sequence", "")))
         except ValueError:
             raise HTTPException(400, "sequence missing") from None
-        message = await send(plan, meeting, person, who, sequence)
+        message = await send(plan, meeting, person, who, sequence, language(request))
         return await overview(request, plan, who, meeting, message=message, sent=message is None, member=person)
 
     @r.post("/secretary/{meeting_id}/notice/{member_id}")
@@ -137,7 +130,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         decision = str(form.get("decision", ""))
         if decision not in DECISIONS:
             raise HTTPException(400, "decision must be allowed or refused")
-        error = await decide(plan, meeting, person, who, decision, str(form.get("revision", "")))
+        error = await decide(plan, meeting, person, who, decision, str(form.get("revision", "")), language(request))
         return await overview(
             request,
             plan,
@@ -205,9 +198,10 @@ async def save(
     """Validate, save through RosterFile (lock, revision, the roster's rules, atomic write), wait for
     the runtime to load it, then show the meeting's page. Refusals: the form again, as typed."""
     web = plan.web
-    edit, errors = meeting_form.edit_of(values)
+    lang = language(request)
+    edit, errors = meeting_form.edit_of(values, lang)
     if edit is not None and not who.may_see_body(edit.body):
-        errors = [f"Du är inte sekreterare för {edit.body}. Välj en av dina nämnder."]
+        errors = [say(N_("plan.err.not_your_body"), lang, body=edit.body)]
         edit = None
     if edit is not None and creating and edit.id in web.runtime.roster().meetings:
         errors = [messages.SV["meeting_id_twice"].format(meeting=edit.id)]
@@ -220,7 +214,7 @@ async def save(
     except StaleEdit as exc:
         web.count("roster_edit_stale")
         log.info("roster edit of %s by %s refused: %s", edit.id, who.username, exc)
-        return form_page(request, plan, who, values, stale=True, errors=[STALE_SV], status=409)
+        return form_page(request, plan, who, values, stale=True, errors=[say(N_("plan.err.stale"), lang)], status=409)
     except RosterRefused as exc:
         web.count("roster_edit_refused")
         log.info("roster edit of %s by %s refused: %s", edit.id, who.username, exc)
@@ -231,9 +225,9 @@ async def save(
         return form_page(request, plan, who, values, errors=[messages.swedish(exc)], status=422)
     log.info("roster: meeting %s saved by %s (%d participants)", edit.id, who.username, len(edit.participants))
     loaded = await reloaded(web, lambda roster: _in_force(roster, edit.id, values.replaces))
-    lang = "?lang=en" if language(request) == "en" else ""
+    query = "?lang=en&" if lang == "en" else "?"
     note = "saved" if loaded else "saved_pending"
-    return RedirectResponse(f"/secretary/{quote(edit.id)}{lang}{'&' if lang else '?'}note={note}", status_code=303)
+    return RedirectResponse(f"/secretary/{quote(edit.id)}{query}note={note}", status_code=303)
 
 
 def _in_force(roster: Any, meeting_id: str, replaced: str) -> bool:
@@ -260,12 +254,13 @@ async def reloaded(web: WebDeps, done: Callable[[Any], bool]) -> bool:
 async def import_page(request: Request, plan: Planning, who: Principal) -> Response:
     """An Outlook/Exchange invitation (.ics) -> a new meeting's form, filled in; the body limit
     (collector.web.bodylimit) bounded the upload before it was read."""
+    lang = language(request)
     form = await request.form()
     upload = form.get("ics")
     _, revision = await asyncio.to_thread(plan.roster.read)
     blank = meeting_form.FormValues(revision=revision)
     if not isinstance(upload, UploadFile):
-        return form_page(request, plan, who, blank, errors=["Välj en kalenderfil (.ics) att läsa in."], status=422)
+        return form_page(request, plan, who, blank, errors=[say(N_("plan.err.no_file"), lang)], status=422)
     data = await upload.read(icsimport.MAX_BYTES + 1)
     try:
         drafts = icsimport.parse_ics(data, plan.bodies)
@@ -274,14 +269,12 @@ async def import_page(request: Request, plan: Planning, who: Principal) -> Respo
         log.info("calendar import by %s refused: %s", who.username, exc)
         return form_page(request, plan, who, blank, errors=[exc.message_sv], status=422)
     if not drafts:
-        return form_page(
-            request, plan, who, blank, errors=["Kalenderfilen innehåller bara inställda möten."], status=422
-        )
+        return form_page(request, plan, who, blank, errors=[say(N_("plan.err.only_cancelled"), lang)], status=422)
     draft = drafts[0]
     notes = list(draft.notes)
     if len(drafts) > 1:
-        notes.append(f"Kalenderfilen innehöll {len(drafts)} möten; det första visas. Läs in de andra ett i taget.")
-    notes.append("Fyll i roll, enhet och bevakning för varje deltagare och ta bort dem som deltar på plats.")
+        notes.append(say(N_("plan.note.several"), lang, n=len(drafts)))
+    notes.append(say(N_("plan.note.complete"), lang))
     plan.web.count("ics_imported")
     return form_page(request, plan, who, meeting_form.values_of_draft(draft, revision), notes=tuple(notes))
 
@@ -358,13 +351,15 @@ def mail_domain(public_url: str) -> str:
     return host if "." in host else "likavillkor.invalid"
 
 
-async def send(plan: Planning, meeting: Meeting, p: Participant, who: Principal, sequence: int) -> str | None:
+async def send(
+    plan: Planning, meeting: Meeting, p: Participant, who: Principal, sequence: int, lang: str = "sv"
+) -> str | None:
     """Send ``p`` her invitation (H7): None when it went, else the Swedish reason (also recorded)."""
     web = plan.web
     if not p.email:
-        return NO_EMAIL_SV.format(name=p.name)
+        return say(N_("plan.err.no_email"), lang, name=p.name)
     if not plan.smtp.configured:
-        return "Ingen e-postserver är inställd ([smtp] i collector.toml). Be IT ställa in den."
+        return say(N_("plan.no_smtp"), lang)
     link = next(
         (
             web.public_url + x.path
@@ -391,7 +386,7 @@ async def send(plan: Planning, meeting: Meeting, p: Participant, who: Principal,
             )
         except records.AlreadySending:
             web.count("invitation_already_sent")
-            return ALREADY_SV.format(name=p.name)
+            return say(N_("plan.err.already"), lang, name=p.name)
         inv = invitation.Invitation(
             meeting,
             p,
@@ -422,11 +417,11 @@ async def send(plan: Planning, meeting: Meeting, p: Participant, who: Principal,
         return await asyncio.wait_for(asyncio.to_thread(work), timeout=deadline)
     except TimeoutError:
         web.count("invitation_slow")
-        return SLOW_SV.format(name=p.name)
+        return say(N_("plan.err.slow"), lang, name=p.name)
 
 
 async def decide(
-    plan: Planning, meeting: Meeting, p: Participant, who: Principal, decision: str, revision: str
+    plan: Planning, meeting: Meeting, p: Participant, who: Principal, decision: str, revision: str, lang: str = "sv"
 ) -> str | None:
     """The chair's decision on a late request (H6) -> the roster (``notice_decision``) and an
     ``actions`` row (kind ``notice_decision``, the decision in ``note``). None, or the Swedish reason."""
@@ -434,19 +429,19 @@ async def decide(
     text, _ = await asyncio.to_thread(plan.roster.read)
     table = meeting_form.meeting_table(text, meeting.id)
     if table is None:
-        return "Mötet finns inte längre i listan."
+        return say(N_("plan.err.meeting_gone"), lang)
     values = meeting_form.values_of_table(table, revision)
     for row in values.participants:
         if (row["member_id"] or slug(row["name"])) == p.member_id:
             row["notice_decision"] = decision
-    edit, errors = meeting_form.edit_of(values)
+    edit, errors = meeting_form.edit_of(values, lang)
     if edit is None:
         return " ".join(errors)
     try:
         await asyncio.to_thread(plan.roster.save_meeting, edit, revision, replaces=meeting.id)
     except StaleEdit:
         web.count("roster_edit_stale")
-        return STALE_SV
+        return say(N_("plan.err.stale"), lang)
     except (RosterRefused, ConfigError) as exc:
         err = exc.error if isinstance(exc, RosterRefused) else exc
         return messages.swedish(err)
