@@ -189,6 +189,7 @@ def form_page(
         systems=meeting_form.SYSTEMS,
         monitoring=meeting_form.MONITORING,
         action=f"/secretary/{quote(values.replaces)}/edit" if values.replaces else "/secretary/meetings/new",
+        ics_max_bytes=icsimport.MAX_BYTES,
     )
 
 

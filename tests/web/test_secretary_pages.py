@@ -253,6 +253,15 @@ def test_a_calendar_invitation_is_imported_into_the_form(collector: Collector, b
     page.click("#import button[type=submit]")
     page.wait_for_selector("#errors")
     assert "Filen är ingen kalenderinbjudan (.ics)." in page.inner_text("#errors")
+    big = tmp_path / "stor.ics"
+    big.write_bytes(b"BEGIN:VCALENDAR\r\n" + b"X" * (1100 * 1024))
+    page.set_input_files("#ics", str(big))
+    posts: list[str] = []
+    page.on("request", lambda r: posts.append(r.url) if r.method == "POST" else None)
+    page.click("#import button[type=submit]")
+    page.wait_for_selector("#import-error:not([hidden])")
+    assert "Kalenderfilen är för stor (högst 1 MB)" in page.inner_text("#import-error")
+    assert posts == []  # refused before it was sent (the server would answer 413 before reading it)
     day = _next_week_at(9) + dt.timedelta(days=1)
     ics = tmp_path / "inbjudan.ics"
     ics.write_text(OUTLOOK.replace("20261201", day.strftime("%Y%m%d")).replace("\n", "\r\n"), encoding="utf-8")
@@ -456,3 +465,16 @@ def test_english_on_request_and_another_bodys_secretary_sees_nothing(collector: 
     other.goto(f"{c.base}/secretary/meetings/new")
     assert [o for o in other.locator("[name=body] option").all_inner_texts() if o != "Välj …"] == ["Socialnämnden"]
     other.context.close()
+
+
+@pytest.mark.parametrize("size", [(1024, 768), (768, 1024)])
+def test_the_pages_fit_a_tablet_without_sideways_scrolling(
+    collector: Collector, browser: Any, size: tuple[int, int]
+) -> None:
+    c = collector
+    page = sign_in(browser, c.base, "sekr-ks", path="/secretary/ks-plan-mail", viewport=size)
+    for path in ("/secretary/ks-plan-mail", "/secretary/ks-plan-mail/edit", "/secretary/meetings/new"):
+        page.goto(c.base + path)
+        wide = page.evaluate("() => [document.documentElement.scrollWidth, document.documentElement.clientWidth]")
+        assert wide[0] <= wide[1], (path, size, wide)
+    page.context.close()
