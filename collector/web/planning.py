@@ -6,7 +6,8 @@ period (H6) with the chair's decision.
   :class:`collector.planning.rosterfile.RosterFile` with the revision the form was loaded with (a
   stale save is refused and says so; the other person's edit is kept), the roster parser's rules
   (a refused save shows :func:`collector.planning.messages.swedish` beside the form, with what the
-  secretary typed kept; nothing is written), then the runtime reloads the file before the answer.
+  secretary typed kept; nothing is written), then the page waits until the runtime's roster watcher
+  has the new file in force before it answers.
 * Invitations: the link is built from ``[http] public_url`` (``WebDeps.public_url``), never from the
   request's Host; sending runs in a worker thread with a deadline; each sending is claimed in
   ``invitations`` before the SMTP call (:mod:`collector.planning.records`), with the sequence the
@@ -236,20 +237,18 @@ def _in_force(roster: Any, meeting_id: str, replaced: str) -> bool:
 
 
 async def reloaded(web: WebDeps, done: Callable[[Any], bool]) -> bool:
-    """Have the runtime load the roster file now (its watcher would within a second), and wait until
-    ``done(roster)`` holds: the page after a save shows the roster in force."""
-    watch = getattr(web.runtime, "watch_roster", None)
+    """Wait until the runtime has the saved roster in force (``done(roster)``): its watcher
+    (collector/runtime/roster_watch.py, every second in the housekeeping thread) loads the new file.
+    Not loaded from here: two threads loading at once could put an older file in force after a
+    newer one. The page after a save shows the roster in force, or says it is on its way."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + RELOAD_WAIT_S
-    while True:
-        if callable(watch):
-            await asyncio.to_thread(watch)
-        if done(web.runtime.roster()):
-            return True
+    while not done(web.runtime.roster()):
         if loop.time() > deadline:
             log.warning("the saved roster is not in force after %.0f s", RELOAD_WAIT_S)
             return False
         await asyncio.sleep(0.1)
+    return True
 
 
 async def import_page(request: Request, plan: Planning, who: Principal) -> Response:
