@@ -423,11 +423,19 @@ def test_the_chair_decides_on_a_late_request(collector: Collector, browser: Any)
     chair.goto(f"{c.base}/secretary/ks-plan-mail")
     assert chair.locator("form[data-send]").count() == 0  # she sends no invitations
     assert "Väntar på ordförandens beslut" in chair.inner_text(f"{dan} [data-notice]")
+    # IT edits the file by hand meanwhile: her decision does not overwrite it, and she is told so
+    path = c.workdir / "roster.toml"
+    path.write_text(roster_text(c) + "\n# IT: checked the devices\n", encoding="utf-8")
+    chair.click(f"{dan} button:has-text('Tillåt distansdeltagande')")
+    chair.wait_for_selector("#message")
+    assert "Någon annan har sparat listan" in chair.inner_text("#message")
+    assert "notice_decision" not in roster_text(c) and roster_text(c).endswith("# IT: checked the devices\n")
+    chair.goto(f"{c.base}/secretary/ks-plan-mail")
     chair.click(f"{dan} button:has-text('Tillåt distansdeltagande')")
     chair.wait_for_selector("#message")
     assert "distansdeltagande tillåtet" in chair.inner_text("#message")
     assert chair.get_attribute(f"{dan} [data-decision]", "data-decision") == "allowed"
-    assert 'notice_decision = "allowed"' in roster_text(c)
+    assert 'notice_decision = "allowed"' in roster_text(c) and "# IT: checked the devices" in roster_text(c)
     wait_until(
         lambda: _actions(c) == [{"kind": "notice_decision", "member_id": "dan", "note": "allowed", "by": "ordf"}],
         timeout=30,
