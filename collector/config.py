@@ -12,6 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from collector.planning.mailer import SmtpSection
 from likavillkor import config as cfg
 
 ENV_PREFIX = "LIKAVILLKOR_COLLECTOR"
@@ -183,6 +184,8 @@ class CollectorConfig(cfg.Section):
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
     media: MediaSection = msgspec.field(default_factory=MediaSection)
+    #: the municipality's mail server for the invitations (H7): collector/planning/mailer.py
+    smtp: SmtpSection = msgspec.field(default_factory=SmtpSection)
 
     @property
     def data_path(self) -> Path:

@@ -17,6 +17,8 @@ from email.message import EmailMessage
 
 from likavillkor.config import Section
 
+MAX_PASSWORD_FILE_BYTES = 4096
+
 
 class SmtpSection(Section):
     """``[smtp]`` in collector.toml."""
@@ -32,12 +34,31 @@ class SmtpSection(Section):
     timeout_s: float = 20.0
     #: a CA file for a server whose certificate the system store does not know
     ca_file: str = ""
+    #: how the invitation is signed, and the Servicedesk number it gives for technical problems (H20)
+    signature: str = "Nämndsekreteraren"
+    servicedesk: str = ""
 
     def __post_init__(self) -> None:
         if self.security not in ("starttls", "tls", "none"):
             raise ValueError(f"smtp.security must be starttls, tls or none, not {self.security!r}")
         if not 0 < self.timeout_s <= 300:
             raise ValueError("smtp.timeout_s must be between 0 and 300")
+        if self.password and self.password_file:
+            raise ValueError("smtp: give password or password_file, not both")
+
+    def secret(self) -> str:
+        """The password: ``password_file``'s first line (at most 4 KiB read), else ``password``."""
+        if not self.password_file:
+            return self.password
+        try:
+            with open(self.password_file, encoding="utf-8") as f:
+                lines = f.read(MAX_PASSWORD_FILE_BYTES).splitlines()
+        except OSError as exc:
+            raise MailError(
+                f"cannot read smtp.password_file: {exc.strerror}",
+                "Lösenordsfilen för e-postservern går inte att läsa ([smtp] password_file).",
+            ) from None
+        return lines[0] if lines else ""
 
     @property
     def configured(self) -> bool:
@@ -70,11 +91,15 @@ def send(config: SmtpSection, msg: EmailMessage, *, password: str | None = None)
     except MailError:
         raise
     except smtplib.SMTPRecipientsRefused as exc:
-        raise MailError(f"recipient refused: {exc.recipients}",
-                        "E-postservern tog inte emot mottagarens adress. Kontrollera adressen.") from None
+        raise MailError(
+            f"recipient refused: {exc.recipients}",
+            "E-postservern tog inte emot mottagarens adress. Kontrollera adressen.",
+        ) from None
     except smtplib.SMTPSenderRefused as exc:
-        raise MailError(f"sender refused: {exc.smtp_code} {exc.smtp_error!r}",
-                        "E-postservern tog inte emot avsändaradressen ([smtp] sender).") from None
+        raise MailError(
+            f"sender refused: {exc.smtp_code} {exc.smtp_error!r}",
+            "E-postservern tog inte emot avsändaradressen ([smtp] sender).",
+        ) from None
     except TimeoutError:
         raise _timeout(config) from None
     except ssl.SSLError as exc:
@@ -89,8 +114,10 @@ def send(config: SmtpSection, msg: EmailMessage, *, password: str | None = None)
 
 
 def _timeout(config: SmtpSection) -> MailError:
-    return MailError(f"SMTP timeout after {config.timeout_s} s",
-                     f"E-postservern svarade inte inom {config.timeout_s:g} s. Inbjudan skickades inte.")
+    return MailError(
+        f"SMTP timeout after {config.timeout_s} s",
+        f"E-postservern svarade inte inom {config.timeout_s:g} s. Inbjudan skickades inte.",
+    )
 
 
 def _connect(config: SmtpSection, context: ssl.SSLContext) -> smtplib.SMTP:
@@ -107,12 +134,13 @@ def _sign_in(client: smtplib.SMTP, config: SmtpSection, context: ssl.SSLContext,
         client.starttls(context=context)
         client.ehlo()
     if config.username:
-        secret = password if password is not None else config.password
+        secret = password if password is not None else config.secret()
         try:
             _login(client, config.username, secret)
         except smtplib.SMTPAuthenticationError:
-            raise MailError("SMTP authentication failed",
-                            "Inloggningen på e-postservern misslyckades ([smtp] username/password).") from None
+            raise MailError(
+                "SMTP authentication failed", "Inloggningen på e-postservern misslyckades ([smtp] username/password)."
+            ) from None
 
 
 def _login(client: smtplib.SMTP, username: str, secret: str) -> None:

@@ -32,20 +32,61 @@ class Sending:
     by: str
 
 
-def claim(engine: sa.Engine, meeting_id: str, member_id: str, email: str, *, at: float, by: str) -> Sending:
+#: the reason recorded for a sending left ``sending`` by a collector that stopped during the SMTP call
+ABANDONED_SV = "Sändningen avbröts (collectorn stoppades under sändningen). Skicka igen."
+
+
+def claim(
+    engine: sa.Engine,
+    meeting_id: str,
+    member_id: str,
+    email: str,
+    *,
+    at: float,
+    by: str,
+    sequence: int | None = None,
+    abandoned_after_s: float | None = None,
+) -> Sending:
     """Claim the next sending of this member's invitation. Raises :class:`AlreadySending` while an
-    earlier one is still ``sending`` or when another caller took the same sequence."""
+    earlier one is still ``sending`` or when another caller took the same sequence. ``sequence``: the
+    sending the caller means (the page's button says which); another one is refused, so a form posted
+    twice (a double click, the browser's back button) never sends a second time.
+    ``abandoned_after_s``: a ``sending`` older than this (past every deadline of the SMTP call: its
+    collector stopped) is recorded ``failed`` with :data:`ABANDONED_SV` instead of blocking forever."""
     t = s.invitations
     with engine.begin() as conn:
-        rows = conn.execute(sa.select(t.c.sequence, t.c.status).where(
-            t.c.meeting_id == meeting_id, t.c.member_id == member_id)).all()
+        if abandoned_after_s is not None:
+            conn.execute(
+                t.update()
+                .where(
+                    t.c.meeting_id == meeting_id,
+                    t.c.member_id == member_id,
+                    t.c.status == "sending",
+                    t.c.at < at - abandoned_after_s,
+                )
+                .values(status="failed", error=ABANDONED_SV)
+            )
+        rows = conn.execute(
+            sa.select(t.c.sequence, t.c.status).where(t.c.meeting_id == meeting_id, t.c.member_id == member_id)
+        ).all()
         if any(status == "sending" for _, status in rows):
             raise AlreadySending(f"{meeting_id}/{member_id}")
-        sequence = max((seq for seq, _ in rows), default=-1) + 1
+        next_sequence = max((seq for seq, _ in rows), default=-1) + 1
+        if sequence is not None and sequence != next_sequence:
+            raise AlreadySending(f"{meeting_id}/{member_id}: sending {sequence} asked, next is {next_sequence}")
+        sequence = next_sequence
         try:
-            key = conn.execute(t.insert().values(
-                meeting_id=meeting_id, member_id=member_id, email=email, sequence=sequence, status="sending",
-                at=at, by=by)).inserted_primary_key
+            key = conn.execute(
+                t.insert().values(
+                    meeting_id=meeting_id,
+                    member_id=member_id,
+                    email=email,
+                    sequence=sequence,
+                    status="sending",
+                    at=at,
+                    by=by,
+                )
+            ).inserted_primary_key
         except sa.exc.IntegrityError:
             raise AlreadySending(f"{meeting_id}/{member_id}") from None
     assert key is not None
@@ -55,8 +96,11 @@ def claim(engine: sa.Engine, meeting_id: str, member_id: str, email: str, *, at:
 def finish(engine: sa.Engine, sending: Sending, *, ok: bool, error: str = "", at: float) -> None:
     t = s.invitations
     with engine.begin() as conn:
-        conn.execute(t.update().where(t.c.id == sending.id).values(
-            status="sent" if ok else "failed", error=error[:500] or None, at=at))
+        conn.execute(
+            t.update()
+            .where(t.c.id == sending.id)
+            .values(status="sent" if ok else "failed", error=error[:500] or None, at=at)
+        )
 
 
 def for_meeting(engine: sa.Engine, meeting_id: str) -> dict[str, list[Sending]]:
@@ -65,6 +109,7 @@ def for_meeting(engine: sa.Engine, meeting_id: str) -> dict[str, list[Sending]]:
     out: dict[str, list[Sending]] = {}
     with engine.connect() as conn:
         for r in conn.execute(sa.select(t).where(t.c.meeting_id == meeting_id).order_by(t.c.sequence)):
-            out.setdefault(r.member_id, []).append(Sending(r.id, r.meeting_id, r.member_id, r.email, r.sequence,
-                                                           r.status, r.error, r.at, r.by))
+            out.setdefault(r.member_id, []).append(
+                Sending(r.id, r.meeting_id, r.member_id, r.email, r.sequence, r.status, r.error, r.at, r.by)
+            )
     return out

@@ -5,11 +5,13 @@ Purge (``[retention]``, checked every ``purge_interval_s`` with the runtime's cl
 
 * ``samples_days`` (default 90): ``samples``, ``selftests``, ``mediapath`` and ``devices`` not seen
   since then — the raw measurements.
-* ``incidents_days`` (default 730): closed ``incidents``, ``state_changes``, ``verdicts`` and
-  ``actions`` — the record of each meeting (H2, H15, H16). Open incidents are never purged.
+* ``incidents_days`` (default 730): closed ``incidents``, ``state_changes``, ``verdicts``,
+  ``actions`` and ``invitations`` (who was invited when, H7: a member's e-mail address) — the record
+  of each meeting (H2, H7, H15, H16). Open incidents are never purged.
 
 Forget (one member): rows with their ``member_id`` or one of their devices in ``samples``,
-``selftests``, ``mediapath``, ``incidents``, ``state_changes``, ``actions``, ``devices``; their
+``selftests``, ``mediapath``, ``incidents``, ``state_changes``, ``actions``, ``devices``,
+``invitations``; their
 entries in ``verdicts.reasons`` (the meeting's verdict row stays, without them); and the engine
 snapshot when it mentions them (the running collector writes a new one within seconds).
 Kept: meeting-level actions (adjourn, resume, votes: no member id), verdict rows, the roster.
@@ -28,9 +30,15 @@ DAY_S = 86_400.0
 
 #: every table holding personal data, and the retention setting that applies to it
 PERSONAL_TABLES: dict[str, str] = {
-    "samples": "samples_days", "selftests": "samples_days", "mediapath": "samples_days",
-    "devices": "samples_days", "incidents": "incidents_days", "state_changes": "incidents_days",
-    "verdicts": "incidents_days", "actions": "incidents_days",
+    "samples": "samples_days",
+    "selftests": "samples_days",
+    "mediapath": "samples_days",
+    "devices": "samples_days",
+    "incidents": "incidents_days",
+    "state_changes": "incidents_days",
+    "verdicts": "incidents_days",
+    "actions": "incidents_days",
+    "invitations": "incidents_days",
 }
 
 
@@ -47,6 +55,7 @@ def purge_statements(now: float, *, samples_days: float, incidents_days: float) 
         s.state_changes.delete().where(s.state_changes.c.at < incidents_before),
         s.verdicts.delete().where(s.verdicts.c.at < incidents_before),
         s.actions.delete().where(s.actions.c.at < incidents_before),
+        s.invitations.delete().where(s.invitations.c.at < incidents_before),
     ]
 
 
@@ -67,13 +76,12 @@ def forget_statements(member_id: str, device_ids: set[str]) -> list[sa.Delete]:
     devices = list(device_ids)
     return [
         s.samples.delete().where(sa.or_(s.samples.c.member_id == member_id, s.samples.c.device_id.in_(devices))),
-        s.selftests.delete().where(sa.or_(s.selftests.c.member_id == member_id,
-                                          s.selftests.c.device_id.in_(devices))),
-        s.mediapath.delete().where(sa.or_(s.mediapath.c.member_id == member_id,
-                                          s.mediapath.c.device_id.in_(devices))),
+        s.selftests.delete().where(sa.or_(s.selftests.c.member_id == member_id, s.selftests.c.device_id.in_(devices))),
+        s.mediapath.delete().where(sa.or_(s.mediapath.c.member_id == member_id, s.mediapath.c.device_id.in_(devices))),
         s.incidents.delete().where(s.incidents.c.member_id == member_id),
         s.state_changes.delete().where(s.state_changes.c.member_id == member_id),
         s.actions.delete().where(s.actions.c.member_id == member_id),
+        s.invitations.delete().where(s.invitations.c.member_id == member_id),
         s.devices.delete().where(sa.or_(s.devices.c.member_id == member_id, s.devices.c.device_id.in_(devices))),
     ]
 
@@ -122,5 +130,6 @@ def remaining(store: Store, member_id: str, device_ids: set[str]) -> dict[str, i
         cond = sa.or_(table.c.member_id == member_id, table.c.device_id.in_(devices))
         out[table.name] = store.count(table, cond)
     out["actions"] = store.count(s.actions, s.actions.c.member_id == member_id)
+    out["invitations"] = store.count(s.invitations, s.invitations.c.member_id == member_id)
     out["verdicts"] = sum(1 for r in store.rows(s.verdicts) if scrub_reasons(r["reasons"], member_id) != r["reasons"])
     return out

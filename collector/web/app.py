@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from collector.auth import SELFTEST_HEADER, SESSION_COOKIE, Auth, DeviceAuthMode, is_loopback
 from collector.engine.types import MeetingView
-from collector.web import chair, context, devices, it, member, secretary, selftest_links, signin
+from collector.web import chair, context, devices, it, member, planning, secretary, selftest_links, signin
 from collector.web.access import Access, public
 from collector.web.bodylimit import BodyLimit, cookie_names, has_header
 from collector.web.context import WebDeps
@@ -44,7 +44,7 @@ def create_app(runtime: WebRuntime, *, auth: Auth | None = None) -> FastAPI:
     access = Access(web)
     app.state.web, app.state.auth, app.state.runtime = web, web.auth, runtime
     mount_docs(app)
-    for audience in (signin, chair, secretary, it, devices):
+    for audience in (signin, chair, secretary, planning, it, devices):
         app.include_router(audience.router(web, access))
     member.mount(app, web, access)
     devices.mount_peers(app, web, access)

@@ -38,6 +38,8 @@ LOGIN_LIMIT = 8 * KIB  # username 128 + password 1024 characters, the CSRF token
 SELFTEST_RESULT_LIMIT = 64 * KIB  # a browser self-test becomes one wire message (wire.MAX_PAYLOAD_BYTES)
 MEDIA_OFFER_LIMIT = 64 * KIB  # collector.peers.media.MAX_SDP_BYTES
 SPEEDTEST_UPLOAD_LIMIT = 8 * 1024 * KIB  # collector.peers.speedtest.DEFAULT_MAX_UPLOAD_BYTES
+ICS_IMPORT_LIMIT = 1024 * KIB + 16 * KIB  # collector.planning.icsimport.MAX_BYTES and the form around it
+MEETING_FORM_LIMIT = 256 * KIB  # the meeting form: 200 participant rows of 10 fields (collector.web.meeting_form)
 
 
 def limit_for(method: str, path: str) -> int:
@@ -52,6 +54,10 @@ def limit_for(method: str, path: str) -> int:
         return SELFTEST_RESULT_LIMIT
     if path == "/api/mediapath/offer":
         return MEDIA_OFFER_LIMIT
+    if path == "/secretary/import":
+        return ICS_IMPORT_LIMIT
+    if path.startswith("/secretary/") and (path.endswith("/edit") or path == "/secretary/meetings/new"):
+        return MEETING_FORM_LIMIT
     return DEFAULT_LIMIT
 
 

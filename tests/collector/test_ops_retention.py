@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from collector.config import RetentionSection
+from collector.planning import records
 from collector.store import Store, retention
 from collector.store import schema as s
 from tests.collector.conftest import RuntimeFactory
@@ -44,10 +45,26 @@ def test_purge_with_an_injected_clock_removes_old_rows_and_keeps_recent(store: S
     put_member(store, "mid", "d-mid", NOW - samples_s - 60, tag="m")
     put_member(store, "new", "d-new", NOW - samples_s + 60, tag="n")
     put_meeting(store, NOW - incidents_s - 60)
-    store.put("incident", {"id": "open", "meeting_id": "ks", "body": "kommunstyrelsen", "member_id": "old",
-                           "device_id": "d-old", "kind": "connection_lost", "started_at": NOW - incidents_s - 999,
-                           "ended_at": None, "peak_severity": "failure", "adjourned": False, "adjourned_s": 0.0,
-                           "substitute_called": False, "metrics": {}})
+    store.put(
+        "incident",
+        {
+            "id": "open",
+            "meeting_id": "ks",
+            "body": "kommunstyrelsen",
+            "member_id": "old",
+            "device_id": "d-old",
+            "kind": "connection_lost",
+            "started_at": NOW - incidents_s - 999,
+            "ended_at": None,
+            "peak_severity": "failure",
+            "adjourned": False,
+            "adjourned_s": 0.0,
+            "substitute_called": False,
+            "metrics": {},
+        },
+    )
+    for member, at in (("old", NOW - incidents_s - 60), ("mid", NOW - samples_s - 60), ("new", NOW - 60)):
+        records.claim(store.engine, "ks", member, f"{member}@example.org", at=at, by="sekr")  # H7
     assert store.flush(10)
     deleted = retention.purge(store, NOW, samples_days=r.samples_days, incidents_days=r.incidents_days)
     left = table_dump(f"sqlite:///{tmp_path / 'r.db'}")
@@ -57,13 +74,25 @@ def test_purge_with_an_injected_clock_removes_old_rows_and_keeps_recent(store: S
 
     for table in ("samples", "selftests", "mediapath", "devices"):  # samples_days
         assert members(table) == {"new"}, table
-    for table in ("state_changes", "actions"):  # incidents_days
+    for table in ("state_changes", "actions", "invitations"):  # incidents_days
         assert members(table) == {"mid", "new"}, table
     assert {(row["member_id"], row["ended_at"] is None) for row in left["incidents"]} == {
-        ("mid", False), ("new", False), ("old", True)}  # the open one stays
+        ("mid", False),
+        ("new", False),
+        ("old", True),
+    }  # the open one stays
     assert left["verdicts"] == []
-    assert deleted == {"samples": 2, "selftests": 2, "mediapath": 2, "devices": 2, "incidents": 1,
-                       "state_changes": 1, "verdicts": 1, "actions": 2}
+    assert deleted == {
+        "samples": 2,
+        "selftests": 2,
+        "mediapath": 2,
+        "devices": 2,
+        "incidents": 1,
+        "state_changes": 1,
+        "verdicts": 1,
+        "actions": 2,
+        "invitations": 1,
+    }
 
 
 def test_purge_of_nothing_old_deletes_nothing(store: Store) -> None:
@@ -73,8 +102,9 @@ def test_purge_of_nothing_old_deletes_nothing(store: Store) -> None:
     assert set(deleted.values()) == {0} and store.count(s.samples) == 1
 
 
-def test_the_runtimes_purge_logs_what_it_deleted(make_runtime: RuntimeFactory,
-                                                 caplog: pytest.LogCaptureFixture) -> None:
+def test_the_runtimes_purge_logs_what_it_deleted(
+    make_runtime: RuntimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     """Deleting personal data is logged (issue 16): one line per purge that deleted something, with
     the periods and the counts per table; a purge that found nothing old stays quiet."""
     import logging

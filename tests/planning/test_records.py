@@ -31,8 +31,10 @@ def test_sendings_are_numbered_and_recorded(engine: sa.Engine) -> None:
     again = records.claim(engine, "ks-1", "anna", "anna@k.example", at=3.0, by="sara")
     records.finish(engine, again, ok=True, at=4.0)
     got = records.for_meeting(engine, "ks-1")["anna"]
-    assert [(x.sequence, x.status, x.error) for x in got] == [(0, "failed", "E-postservern svarade inte"),
-                                                              (1, "sent", None)]
+    assert [(x.sequence, x.status, x.error) for x in got] == [
+        (0, "failed", "E-postservern svarade inte"),
+        (1, "sent", None),
+    ]
 
 
 def test_a_second_click_while_sending_is_refused(engine: sa.Engine) -> None:
@@ -60,3 +62,23 @@ def test_racing_claims_give_one_sending(engine: sa.Engine) -> None:
         t.join()
     assert sorted(outcomes) == ["claimed"] + ["refused"] * 3
     assert len(records.for_meeting(engine, "ks-1")["bo"]) == 1
+
+
+def test_a_form_posted_again_names_a_sending_that_is_taken(engine: sa.Engine) -> None:
+    """The page's button names the sending it means: the same form posted twice sends once."""
+    first = records.claim(engine, "ks-1", "anna", "anna@k.example", at=1.0, by="sara", sequence=0)
+    records.finish(engine, first, ok=True, at=2.0)
+    with pytest.raises(records.AlreadySending):
+        records.claim(engine, "ks-1", "anna", "anna@k.example", at=3.0, by="sara", sequence=0)
+    again = records.claim(engine, "ks-1", "anna", "anna@k.example", at=4.0, by="sara", sequence=1)
+    assert again.sequence == 1
+
+
+def test_a_sending_abandoned_by_a_stopped_collector_no_longer_blocks(engine: sa.Engine) -> None:
+    records.claim(engine, "ks-1", "anna", "anna@k.example", at=100.0, by="sara")  # the collector died here
+    with pytest.raises(records.AlreadySending):  # within the deadline: still on its way
+        records.claim(engine, "ks-1", "anna", "anna@k.example", at=150.0, by="sara", abandoned_after_s=140.0)
+    again = records.claim(engine, "ks-1", "anna", "anna@k.example", at=300.0, by="sara", abandoned_after_s=140.0)
+    got = records.for_meeting(engine, "ks-1")["anna"]
+    assert again.sequence == 1
+    assert [(x.sequence, x.status, x.error) for x in got] == [(0, "failed", records.ABANDONED_SV), (1, "sending", None)]

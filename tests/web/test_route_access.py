@@ -46,6 +46,15 @@ EXPECTED: dict[str, str] = {
     "GET /api/meetings/{meeting_id}/actions": STAFF_OWN,
     "GET /api/meetings/{meeting_id}/selftest-links": STAFF_OWN,
     "GET /secretary/{meeting_id}/links": STAFF_OWN,
+    # the secretary's planning (issue 15): her own bodies' meetings; the chair decides on late notice (H6)
+    "GET /secretary/meetings/new": "secretary it",
+    "POST /secretary/meetings/new": "secretary it",
+    "POST /secretary/import": "secretary it",
+    "GET /secretary/{meeting_id}": STAFF_OWN,
+    "GET /secretary/{meeting_id}/edit": STAFF_OWN,
+    "POST /secretary/{meeting_id}/edit": "secretary:own-body it",
+    "POST /secretary/{meeting_id}/invitations/{member_id}": "secretary:own-body it",
+    "POST /secretary/{meeting_id}/notice/{member_id}": "chair:own-body it",
     # the member, through her personal link (H7)
     "GET /selftest/{token}": "member:own-link",
     "GET /selftest/{token}/status": "member:own-link",
@@ -155,6 +164,7 @@ def test_a_caller_without_credentials_is_refused(app: FastAPI, route: str) -> No
         .replace("{device_id}", "dev-a")
         .replace("{token}", "x" * 24)
         .replace("{name}", "x")
+        .replace("{member_id}", "member-0")
     )
     with TestClient(app, follow_redirects=False) as client:
         status = client.request(method, url, json={}).status_code
