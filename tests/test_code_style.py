@@ -18,8 +18,8 @@ REPO = Path(__file__).resolve().parent.parent
 #: the interpreter's own directory (not resolved: a venv's ``python`` may be a symlink to /usr/bin)
 BIN = Path(sys.executable).parent
 
-#: ``ruff format --check`` runs on these directories and files (the rest of the tree is formatted in one go at the end of
-#: issue 13; then this list becomes ["."])
+#: ``ruff format --check`` runs on these directories and files (the rest of the tree is formatted in one
+#: go at the end of issue 13; then this list becomes ["."])
 FORMATTED = [
     "collector/auth",
     "collector/engine",
