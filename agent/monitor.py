@@ -274,17 +274,18 @@ class Monitor:
             self.prober = None
             return
         if signed:
-            self._key_task = asyncio.create_task(self._fetch_key(module), name="probe-key")
+            self._key_task = asyncio.create_task(self._fetch_key(), name="probe-key")
 
-    async def _fetch_key(self, module: Any) -> None:
+    async def _fetch_key(self) -> None:
         """Fetch the probe key (retry every ``KEY_RETRY_S``) and hand it to the prober."""
         from agent.config import collector_credentials
+        from agent.probes.probekey import fetch_probe_key
 
         cfg = self.cfg
         failures = 0
         while self.prober is not None:
             try:
-                ssid, key = await asyncio.to_thread(module.fetch_probe_key, cfg.collector.url, self.identity.device_id,
+                ssid, key = await asyncio.to_thread(fetch_probe_key, cfg.collector.url, self.identity.device_id,
                                                     cfg.collector.timeout_s, collector_credentials(cfg))
             except Exception as exc:  # the collector is away or refuses: no path fields meanwhile
                 failures += 1

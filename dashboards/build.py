@@ -175,22 +175,34 @@ def device_variable(where: str, *, multi: bool) -> Json:
 # -- Ordförandepanel -----------------------------------------------------------------------------
 def chair() -> Json:
     m = f"{MEETING} AND {MEMBER}"
-    per_member = 'GROUP BY time($__interval), "member_id" fill(null)'
-    panels = [
+    panels = [*_chair_now(m), *_chair_participants(m), *_chair_history(m)]
+    return dashboard("likavillkor-chair", "Ordförandepanel",
+                     "Sammanträdets läge för ordföranden och sekreteraren: lika villkor, varje "
+                     "distansdeltagares läge, femminutersregeln (H16), nätverk och batteri.",
+                     [body_variable(), meeting_variable(), member_variable(MEETING)], panels,
+                     time_from="now-3h", refresh="5s")
+
+
+def last_value(**options: Any) -> Json:
+    """A stat or gauge panel's options showing the last value (``options`` added)."""
+    return {"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False}, **options}
+
+
+def _chair_now(m: str) -> list[Json]:
+    """The top row: the verdict (H15, H16), adjourned or not (H15), the five-minute countdown (H16)."""
+    return [
         panel("stat", "Lika villkor", (0, 0, 12, 6), [target(
             f'SELECT last("verdict_code") FROM "meeting_verdict" WHERE {MEETING} AND {TIME}')],
             description="Sammanträdets läge just nu (H15, H16). Ajournera: en ledamot har tappat "
                         "kontakten. Ersättare ska kallas in: fem minuter har gått (H16).",
             mappings=value_mappings(verdict_labels()),
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "colorMode": "background", "graphMode": "none", "textMode": "value",
-                     "justifyMode": "center", "orientation": "auto", "wideLayout": True}),
+            options=last_value(colorMode="background", graphMode="none", textMode="value",
+                               justifyMode="center", orientation="auto", wideLayout=True)),
         panel("stat", "Ajournerat", (12, 0, 4, 6), [target(
             f'SELECT last("adjourned") FROM "meeting_verdict" WHERE {MEETING} AND {TIME}')],
             description="Om ordföranden har ajournerat sammanträdet (H15).",
             mappings=value_mappings({0: ("Nej", "text"), 1: ("Ja", "red")}),
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "colorMode": "value", "graphMode": "none", "textMode": "value"}),
+            options=last_value(colorMode="value", graphMode="none", textMode="value")),
         panel("stat", "Ersättare om (H16)", (16, 0, 8, 6), [target(
             f'SELECT last("substitute_in_s") FROM "participant_state" WHERE {m} '
             f'AND time > ${{__to}}ms - {COUNTDOWN_WINDOW} AND time <= ${{__to}}ms GROUP BY "member_id"',
@@ -200,8 +212,15 @@ def chair() -> Json:
             unit="s", thresholds=[{"color": "red", "value": None}, {"color": "orange", "value": 60},
                                   {"color": "yellow", "value": 180}],
             field_extra={"decimals": 0, "noValue": "Ingen saknas"},
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "colorMode": "background", "graphMode": "none", "textMode": "value_and_name"}),
+            options=last_value(colorMode="background", graphMode="none", textMode="value_and_name")),
+    ]
+
+
+def _chair_participants(m: str) -> list[Json]:
+    """Each remote participant's state over time, and her device's latest figures (H9)."""
+    units = (("rtt_ms", "ms"), ("jitter_ms", "ms"), ("loss_percent", "percent"), ("battery_percent", "percent"),
+             ("device_lag_s", "s"))
+    return [
         panel("state-timeline", "Deltagarnas läge", (0, 6, 24, 8), [target(
             f'SELECT last("state_code") FROM "participant_state" WHERE {m} AND {TIME} '
             f'GROUP BY time($__interval), "member_id" fill(previous)', alias="$tag_member_id")],
@@ -217,20 +236,25 @@ def chair() -> Json:
                         "paketförlust, jitter, beräknad samtalskvalitet (MOS 1–5) och batteri.",
             extra={"fieldConfig": {"defaults": {"mappings": link_mappings()}, "overrides": [
                 {"matcher": {"id": "byName", "options": n}, "properties": [{"id": "unit", "value": u}]}
-                for n, u in (("rtt_ms", "ms"), ("jitter_ms", "ms"), ("loss_percent", "percent"),
-                             ("battery_percent", "percent"), ("device_lag_s", "s"))]},
+                for n, u in units]},
                 "transformations": [{"id": "organize", "options": {
                     "excludeByName": {"Time": True},
                     "renameByName": {"member_id": "Ledamot", "link": "Nätverk", "rtt_ms": "Svarstid",
                                      "loss_percent": "Paketförlust", "jitter_ms": "Jitter", "mos": "MOS",
                                      "battery_percent": "Batteri", "device_lag_s": "Fördröjning"}}}]}),
+    ]
+
+
+def _chair_history(m: str) -> list[Json]:
+    """Time on mobile data (H9), the countdown (H16) and each quality figure over the meeting."""
+    per_member = 'GROUP BY time($__interval), "member_id" fill(null)'
+    panels = [
         panel("bargauge", "Tid på mobildata eller surfzon (H9)", (0, 21, 8, 7), [target(
             f'SELECT count("device_lag_s") FROM "sample" WHERE {m} AND ("link" = \'wwan\' OR "link" = \'hotspot\') '
             f'AND {TIME} GROUP BY "member_id"', alias="$tag_member_id")],
             description="Antal mätningar (ungefär sekunder) över mobildata eller en telefons surfzon.",
             unit="s", thresholds=[{"color": "orange", "value": None}],
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "orientation": "horizontal", "displayMode": "basic"}),
+            options=last_value(orientation="horizontal", displayMode="basic")),
         series("Nedräkning till ersättare (H16)", (8, 21, 16, 7), [(
             f'SELECT last("substitute_in_s") FROM "participant_state" WHERE {m} AND {TIME} {per_member}',
             "$tag_member_id")], unit="s"),
@@ -242,36 +266,51 @@ def chair() -> Json:
         panels.append(series(title, ((i % 2) * 12, 28 + (i // 2) * 7, 12, 7), [(
             f'SELECT mean("{field}") FROM "sample" WHERE {m} AND {TIME} {per_member}', "$tag_member_id")],
             unit=unit))
-    return dashboard("likavillkor-chair", "Ordförandepanel",
-                     "Sammanträdets läge för ordföranden och sekreteraren: lika villkor, varje "
-                     "distansdeltagares läge, femminutersregeln (H16), nätverk och batteri.",
-                     [body_variable(), meeting_variable(), member_variable(MEETING)], panels,
-                     time_from="now-3h", refresh="5s")
+    return panels
 
 
 # -- Incidenthistorik ----------------------------------------------------------------------------
+#: the filters of the incident history: body, member and device
+INCIDENT_FILTER = f"{BODY} AND {MEMBER} AND {DEVICE}"
+#: incidents that began in the period
+OPENED = f"\"event\" = 'opened' AND {INCIDENT_FILTER} AND {TIME}"
+
+
 def incidents() -> Json:
-    f = f"{BODY} AND {MEMBER} AND {DEVICE}"
-    opened = f"\"event\" = 'opened' AND {f} AND {TIME}"
-
-    def by(tag: str, title: str, x: int, y: int) -> Json:
-        return panel("bargauge", title, (x, y, 6, 9), [target(
-            f'SELECT count("duration_s") FROM "incident" WHERE {opened} GROUP BY "{tag}"', alias=f"$tag_{tag}")],
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "orientation": "horizontal", "displayMode": "basic"},
-            thresholds=[{"color": "orange", "value": None}])
-
     panels = [
+        *_incident_totals(),
+        _incident_by("body", "Per nämnd", 0, 9), _incident_by("member_id", "Per ledamot", 6, 9),
+        _incident_by("device_id", "Per enhet", 12, 9), _incident_by("kind", "Per slag", 18, 9),
+        *_incident_tables(),
+    ]
+    return dashboard("likavillkor-incidents", "Incidenthistorik",
+                     "För IT och Servicedesk: incidenter per nämnd, ledamot, enhet och slag; "
+                     "ajourneringar och ersättare över tid; enheter som fallerar upprepade gånger.",
+                     [body_variable(multi=True), member_variable(BODY), device_variable(MEMBER, multi=True),
+                      custom_variable("min_incidents", "Minst antal incidenter", ["2", "3", "5", "10"], "3")],
+                     panels, time_from="now-30d", refresh="1m")
+
+
+def _incident_by(tag: str, title: str, x: int, y: int) -> Json:
+    """Incidents that began in the period, counted per ``tag``."""
+    return panel("bargauge", title, (x, y, 6, 9), [target(
+        f'SELECT count("duration_s") FROM "incident" WHERE {OPENED} GROUP BY "{tag}"', alias=f"$tag_{tag}")],
+        options=last_value(orientation="horizontal", displayMode="basic"),
+        thresholds=[{"color": "orange", "value": None}])
+
+
+def _incident_totals() -> list[Json]:
+    """The top row: incidents, adjourned time (H15), adjournments and substitutes over time (H15, H16)."""
+    f = INCIDENT_FILTER
+    return [
         panel("stat", "Incidenter", (0, 0, 6, 5), [target(
-            f'SELECT count("duration_s") FROM "incident" WHERE {opened}')],
+            f'SELECT count("duration_s") FROM "incident" WHERE {OPENED}')],
             description="Antal incidenter som började under perioden.",
-            options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                     "colorMode": "value", "graphMode": "none", "textMode": "value"}),
+            options=last_value(colorMode="value", graphMode="none", textMode="value")),
         panel("stat", "Ajournerad tid", (6, 0, 6, 5), [target(
             f'SELECT sum("adjourned_s") FROM "incident" WHERE "event" = \'closed\' AND {f} AND {TIME}')],
             description="Summa tid som sammanträden var ajournerade under avslutade incidenter (H15).",
-            unit="s", options={"reduceOptions": {"calcs": ["lastNotNull"], "fields": "", "values": False},
-                               "colorMode": "value", "graphMode": "none", "textMode": "value"}),
+            unit="s", options=last_value(colorMode="value", graphMode="none", textMode="value")),
         series("Ajourneringar och ersättare över tid", (12, 0, 12, 9), [
             (f'SELECT count("first") FROM (SELECT first("adjourned") FROM "meeting_verdict" WHERE "adjourned" = 1 '
              f'AND {BODY} AND {TIME} GROUP BY "meeting_id") WHERE {TIME} GROUP BY time($__interval) fill(0)',
@@ -284,10 +323,14 @@ def incidents() -> Json:
         ], unit="none", draw="bars",
             description="Per tidsintervall: sammanträden som ajournerades, incidenter under vilka "
                         "sammanträdet var ajournerat (H15) och ledamöter som ersattes (H16)."),
-        by("body", "Per nämnd", 0, 9), by("member_id", "Per ledamot", 6, 9),
-        by("device_id", "Per enhet", 12, 9), by("kind", "Per slag", 18, 9),
+    ]
+
+
+def _incident_tables() -> list[Json]:
+    """Devices that fail again and again, and the closed incidents."""
+    return [
         panel("table", "Enheter som fallerar upprepade gånger", (0, 18, 12, 8), [target(
-            f'SELECT "incidenter" FROM (SELECT count("duration_s") AS "incidenter" FROM "incident" WHERE {opened} '
+            f'SELECT "incidenter" FROM (SELECT count("duration_s") AS "incidenter" FROM "incident" WHERE {OPENED} '
             f'GROUP BY "device_id", "member_id") WHERE "incidenter" >= $min_incidents '
             f'GROUP BY "device_id", "member_id"', fmt="table")],
             description="Enheter med minst $min_incidents incidenter under perioden: byt eller se över dem.",
@@ -296,7 +339,7 @@ def incidents() -> Json:
                 "renameByName": {"device_id": "Enhet", "member_id": "Ledamot", "incidenter": "Incidenter"}}}]}),
         panel("table", "Avslutade incidenter", (12, 18, 12, 8), [target(
             'SELECT "kind", "body", "member_id", "device_id", "meeting_id", "duration_s", "severity_code", '
-            f'"adjourned_s" FROM "incident" WHERE "event" = \'closed\' AND {f} AND {TIME}', fmt="table")],
+            f'"adjourned_s" FROM "incident" WHERE "event" = \'closed\' AND {INCIDENT_FILTER} AND {TIME}', fmt="table")],
             extra={"fieldConfig": {"defaults": {"mappings": value_mappings({1: ("Varning", "yellow"),
                                                                             2: ("Fel", "red")})},
                                    "overrides": [{"matcher": {"id": "byRegexp", "options": "duration_s|adjourned_s"},
@@ -306,12 +349,6 @@ def incidents() -> Json:
                        "device_id": "Enhet", "meeting_id": "Sammanträde", "duration_s": "Varaktighet",
                        "severity_code": "Allvar", "adjourned_s": "Ajournerat"}}}]}),
     ]
-    return dashboard("likavillkor-incidents", "Incidenthistorik",
-                     "För IT och Servicedesk: incidenter per nämnd, ledamot, enhet och slag; "
-                     "ajourneringar och ersättare över tid; enheter som fallerar upprepade gånger.",
-                     [body_variable(multi=True), member_variable(BODY), device_variable(MEMBER, multi=True),
-                      custom_variable("min_incidents", "Minst antal incidenter", ["2", "3", "5", "10"], "3")],
-                     panels, time_from="now-30d", refresh="1m")
 
 
 # -- Enhetshälsa ---------------------------------------------------------------------------------

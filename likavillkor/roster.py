@@ -39,21 +39,17 @@ import tomllib
 import unicodedata
 from dataclasses import dataclass, field
 from enum import StrEnum
-from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 from zoneinfo import ZoneInfo
 
 import msgspec
 
+from likavillkor.bodies import BodyInfo as BodyInfo  # the body table's names, still importable from here
+from likavillkor.bodies import BodyTable, System, load_body_table, normalize_body
 from likavillkor.config import ConfigError, Section, convert
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
-
-
-class System(StrEnum):
-    TEAMS = "teams"
-    COMPODIUM = "compodium"
 
 
 class Role(StrEnum):
@@ -93,27 +89,19 @@ class RosterError(ConfigError):
     """A roster that breaks a rule. ``code`` names the rule and ``params`` its values, so that a page can
     say it in Swedish (collector.planning.messages); the message itself stays English for the log."""
 
-    def __init__(self, message: str, *, code: str, params: dict[str, Any] | None = None, source: str = "",
-                 line: int | None = None, key: str = "") -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str,
+        params: dict[str, Any] | None = None,
+        source: str = "",
+        line: int | None = None,
+        key: str = "",
+    ) -> None:
         super().__init__(message, source=source, line=line, key=key)
         self.code = code
         self.params = dict(params or {})
-
-
-class BodyInfo(Section):
-    system: System
-    physical_only: bool = False
-
-
-class BodyTable(Section):
-    bodies: dict[str, BodyInfo] = msgspec.field(default_factory=dict)
-
-    def lookup(self, body: str) -> BodyInfo | None:
-        return self.bodies.get(normalize_body(body))
-
-
-def normalize_body(name: str) -> str:
-    return unicodedata.normalize("NFC", name).strip().casefold()
 
 
 class NoticeDecision(StrEnum):
@@ -219,19 +207,9 @@ class Roster:
         return best
 
 
+#: the device ids and member ids of a meeting's participants so far
+_Seen = tuple[set[str], set[str]]
 _ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-
-
-def load_body_table(path: str | Path | None = None) -> BodyTable:
-    if path is None:
-        text = resources.files("likavillkor.data").joinpath("bodies.toml").read_text(encoding="utf-8")
-        source = "bodies.toml (shipped)"
-    else:
-        text = Path(path).read_text(encoding="utf-8")
-        source = str(path)
-    raw = tomllib.loads(text)
-    raw["bodies"] = {normalize_body(k): v for k, v in raw.get("bodies", {}).items()}
-    return convert(raw, BodyTable, source=source, text=text)
 
 
 def _nth_table_line(text: str, header: str, n: int, within: tuple[int, int] | None = None) -> int | None:
@@ -266,95 +244,156 @@ def slug(name: str) -> str:
 def parse_roster(text: str, *, source: str = "<roster>", bodies: BodyTable | None = None) -> Roster:
     """Parse and validate a roster. Raises :class:`ConfigError` naming the line at fault."""
     bodies = bodies or load_body_table()
-    try:
-        raw: dict[str, Any] = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        m = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"not valid TOML: {exc}", source=source, line=int(m.group(1)) if m else None) from None
-    parsed = convert(raw, _RosterIn, source=source, text=text)
+    parsed = convert(_toml(text, source), _RosterIn, source=source, text=text)
     roster = Roster()
     kinds = {d.id: d.kind for d in parsed.device if d.kind is not None}
     for i, mt in enumerate(parsed.meeting):
-        span = _meeting_span(text, i)
-
-        def fail(code: str, msg: str, key: str = "", participant: int | None = None, *,
-                 _span: tuple[int, int] = span, _id: str = mt.id, **params: Any) -> None:
-            line = _span[0]
-            if participant is not None:
-                line = _nth_table_line(text, "[[meeting.participant]]", participant, _span) or line
-            if key:
-                for number in range(line, _span[1] + 1):
-                    if re.match(rf"^\s*{re.escape(key)}\s*=", text.splitlines()[number - 1]):
-                        line = number
-                        break
-            raise RosterError(msg, code=code, params={"meeting": _id, **params}, source=source, line=line,
-                              key=key)
-
-        if not _ID_RE.match(mt.id):
-            fail("bad_meeting_id", f"meeting id {mt.id!r} must be letters, digits, '.', '_' or '-'", "id")
-        if mt.id in roster.meetings:
-            fail("meeting_id_twice", f"meeting id {mt.id!r} is used twice", "id")
-        info = bodies.lookup(mt.body)
-        if info is None:
-            hint = difflib.get_close_matches(normalize_body(mt.body), list(bodies.bodies), n=1, cutoff=0.6)
-            fail("unknown_body", f"body {mt.body!r} is not in the body table (H22)"
-                 + (f": did you mean {hint[0]!r}?" if hint else ""), "body", body=mt.body,
-                 hint=hint[0] if hint else "")
-        assert info is not None
-        system = mt.system or info.system
-        if mt.secret and system != System.COMPODIUM:
-            fail("secret_not_compodium", f"meeting {mt.id!r} is secret but uses {system.value}: matters under "
-                 "secrecy are handled only in Compodium (H21, H22)", "secret", system=system.value)
-        if system != info.system and not mt.system_exception.strip():
-            fail("system_exception_needed", f"{mt.body} meets in {info.system.value} (H22), not {system.value}: "
-                 'give the reason for the exception with system_exception = "..."', "system", body=mt.body,
-                 expected=info.system.value, system=system.value)
-        if info is not None and info.physical_only and mt.participant:
-            fail("physical_only", f"{mt.body} meets physically only (H23): no remote participants are allowed",
-                 participant=0, body=mt.body)
-        if mt.program_url and not re.match(r"^https://[^\s/]+", mt.program_url):
-            fail("program_url_not_https", f"program_url {mt.program_url!r} must be an https:// address (H7)",
-                 "program_url", url=mt.program_url)
-        start, end = _epoch(mt.start), _epoch(mt.end)
-        if end <= start:
-            fail("ends_before_start", f"meeting {mt.id!r} ends before it starts", "end")
-        seen: dict[str, int] = {}
-        members: dict[str, int] = {}
-        participants: list[Participant] = []
-        for j, p in enumerate(mt.participant):
-            if not _ID_RE.match(p.device_id):
-                fail("bad_device_id", f"device_id {p.device_id!r} must be letters, digits, '.', '_' or '-'",
-                     "device_id", j, device=p.device_id, name=p.name)
-            if p.device_id in seen:
-                fail("device_twice", f"device {p.device_id!r} is given to two participants of {mt.id!r}",
-                     "device_id", j, device=p.device_id, name=p.name)
-            seen[p.device_id] = j
-            kind = kinds.get(p.device_id)
-            if p.monitoring is Monitoring.AGENT and kind in AGENTLESS_KINDS:
-                fail("agentless_device", f"device {p.device_id!r} is listed as kind = '{kind}', which cannot run "
-                     "the agent: say monitoring = \"browser\" (her companion page) or \"none\"", "monitoring", j,
-                     device=p.device_id, name=p.name, kind=str(kind))
-            monitoring = p.monitoring or default_monitoring(kind)
-            member_id = p.member_id or slug(p.name)
-            if member_id in members:
-                fail("member_twice", f"member id {member_id!r} is on two participants of {mt.id!r}",
-                     "member_id" if p.member_id else "name", j, member=member_id, name=p.name)
-            members[member_id] = j
-            if p.role is Role.LEDAMOT and p.serving is False:
-                fail("ledamot_not_serving", f"{p.name} is a ledamot, who always serves: serving = false is for an "
-                     "ersättare (H16)", "serving", j, name=p.name)
-            serving = p.role is Role.LEDAMOT or bool(p.serving)
-            participants.append(Participant(member_id, p.name, p.role, p.device_id, p.email,
-                                            monitoring=monitoring, serving=serving,
-                                            requested_at=_epoch(p.requested_at) if p.requested_at else None,
-                                            notice_decision=p.notice_decision))
-            roster.devices.setdefault(p.device_id, member_id)
-        roster.meetings[mt.id] = Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret,
-                                         tuple(participants), program_url=mt.program_url)
+        fail = _MeetingFail(text, source, _meeting_span(text, i), mt.id)
+        roster.meetings[mt.id] = _meeting(mt, bodies, kinds, roster, fail)
     for d in parsed.device:
         roster.devices[d.id] = d.member_id or roster.devices.get(d.id)
     roster.device_kinds = kinds
     return roster
+
+
+def _toml(text: str, source: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        m = re.search(r"line (\d+)", str(exc))
+        raise ConfigError(f"not valid TOML: {exc}", source=source, line=int(m.group(1)) if m else None) from None
+
+
+class _MeetingFail:
+    """Refuses one meeting of the roster: a coded :class:`RosterError` at the line of ``key`` (looked
+    for from the meeting's table, or from its ``participant``-th ``[[meeting.participant]]`` table)."""
+
+    __slots__ = ("meeting", "source", "span", "text")
+
+    def __init__(self, text: str, source: str, span: tuple[int, int], meeting: str) -> None:
+        self.text, self.source, self.span, self.meeting = text, source, span, meeting
+
+    def __call__(self, code: str, msg: str, key: str = "", participant: int | None = None, **params: Any) -> NoReturn:
+        raise RosterError(
+            msg,
+            code=code,
+            params={"meeting": self.meeting, **params},
+            source=self.source,
+            line=self._line(key, participant),
+            key=key,
+        )
+
+    def _line(self, key: str, participant: int | None) -> int:
+        line = self.span[0]
+        if participant is not None:
+            line = _nth_table_line(self.text, "[[meeting.participant]]", participant, self.span) or line
+        if key:
+            for number in range(line, self.span[1] + 1):
+                if re.match(rf"^\s*{re.escape(key)}\s*=", self.text.splitlines()[number - 1]):
+                    return number
+        return line
+
+
+def _meeting(
+    mt: _MeetingIn, bodies: BodyTable, kinds: dict[str, DeviceKind], roster: Roster, fail: _MeetingFail
+) -> Meeting:
+    """One ``[[meeting]]``, checked (H7, H21-H23); its participants' devices noted on ``roster``."""
+    if not _ID_RE.match(mt.id):
+        fail("bad_meeting_id", f"meeting id {mt.id!r} must be letters, digits, '.', '_' or '-'", "id")
+    if mt.id in roster.meetings:
+        fail("meeting_id_twice", f"meeting id {mt.id!r} is used twice", "id")
+    system = _meeting_system(mt, bodies, fail)
+    if mt.program_url and not re.match(r"^https://[^\s/]+", mt.program_url):
+        msg = f"program_url {mt.program_url!r} must be an https:// address (H7)"
+        fail("program_url_not_https", msg, "program_url", url=mt.program_url)
+    start, end = _epoch(mt.start), _epoch(mt.end)
+    if end <= start:
+        fail("ends_before_start", f"meeting {mt.id!r} ends before it starts", "end")
+    participants = _participants(mt, kinds, roster, fail)
+    return Meeting(mt.id, mt.body, start, end, mt.room, system, mt.secret, participants, program_url=mt.program_url)
+
+
+def _meeting_system(mt: _MeetingIn, bodies: BodyTable, fail: _MeetingFail) -> System:
+    """The meeting's system: its body's (H22) unless it gives the reason for another; Compodium when
+    secret (H21); no remote participant in a body that meets physically only (H23)."""
+    info = bodies.lookup(mt.body)
+    if info is None:
+        hint = difflib.get_close_matches(normalize_body(mt.body), list(bodies.bodies), n=1, cutoff=0.6)
+        msg = f"body {mt.body!r} is not in the body table (H22)" + (f": did you mean {hint[0]!r}?" if hint else "")
+        fail("unknown_body", msg, "body", body=mt.body, hint=hint[0] if hint else "")
+    system = mt.system or info.system
+    if mt.secret and system != System.COMPODIUM:
+        msg = (
+            f"meeting {mt.id!r} is secret but uses {system.value}: matters under "
+            "secrecy are handled only in Compodium (H21, H22)"
+        )
+        fail("secret_not_compodium", msg, "secret", system=system.value)
+    if system != info.system and not mt.system_exception.strip():
+        msg = (
+            f"{mt.body} meets in {info.system.value} (H22), not {system.value}: "
+            'give the reason for the exception with system_exception = "..."'
+        )
+        fail("system_exception_needed", msg, "system", body=mt.body, expected=info.system.value, system=system.value)
+    if info.physical_only and mt.participant:
+        msg = f"{mt.body} meets physically only (H23): no remote participants are allowed"
+        fail("physical_only", msg, participant=0, body=mt.body)
+    return system
+
+
+def _participants(
+    mt: _MeetingIn, kinds: dict[str, DeviceKind], roster: Roster, fail: _MeetingFail
+) -> tuple[Participant, ...]:
+    """The meeting's participants in order, each checked against those before her."""
+    devices: set[str] = set()
+    members: set[str] = set()
+    participants: list[Participant] = []
+    for j, p in enumerate(mt.participant):
+        participant = _participant(mt.id, p, j, kinds.get(p.device_id), fail, (devices, members))
+        participants.append(participant)
+        roster.devices.setdefault(p.device_id, participant.member_id)
+    return tuple(participants)
+
+
+def _participant(
+    meeting: str, p: _ParticipantIn, j: int, kind: DeviceKind | None, fail: _MeetingFail, before: _Seen
+) -> Participant:
+    """The ``j``-th participant; ``before`` (the devices and member ids of those before her) grows."""
+    devices, members = before
+    if not _ID_RE.match(p.device_id):
+        msg = f"device_id {p.device_id!r} must be letters, digits, '.', '_' or '-'"
+        fail("bad_device_id", msg, "device_id", j, device=p.device_id, name=p.name)
+    if p.device_id in devices:
+        msg = f"device {p.device_id!r} is given to two participants of {meeting!r}"
+        fail("device_twice", msg, "device_id", j, device=p.device_id, name=p.name)
+    devices.add(p.device_id)
+    if p.monitoring is Monitoring.AGENT and kind in AGENTLESS_KINDS:
+        msg = (
+            f"device {p.device_id!r} is listed as kind = '{kind}', which cannot run "
+            'the agent: say monitoring = "browser" (her companion page) or "none"'
+        )
+        fail("agentless_device", msg, "monitoring", j, device=p.device_id, name=p.name, kind=str(kind))
+    member_id = p.member_id or slug(p.name)
+    if member_id in members:
+        msg = f"member id {member_id!r} is on two participants of {meeting!r}"
+        fail("member_twice", msg, "member_id" if p.member_id else "name", j, member=member_id, name=p.name)
+    members.add(member_id)
+    if p.role is Role.LEDAMOT and p.serving is False:
+        msg = f"{p.name} is a ledamot, who always serves: serving = false is for an ersättare (H16)"
+        fail("ledamot_not_serving", msg, "serving", j, name=p.name)
+    serving = p.role is Role.LEDAMOT or bool(p.serving)
+    requested_at = _epoch(p.requested_at) if p.requested_at else None
+    monitoring = p.monitoring or default_monitoring(kind)
+    return Participant(
+        member_id,
+        p.name,
+        p.role,
+        p.device_id,
+        p.email,
+        monitoring=monitoring,
+        serving=serving,
+        requested_at=requested_at,
+        notice_decision=p.notice_decision,
+    )
 
 
 def load_roster(path: str | Path, *, bodies: BodyTable | None = None) -> Roster:

@@ -23,6 +23,12 @@ answers (no sound server, a sandbox) no state is published: the self-test judges
 A device that disappears, a rate the agent did not ask for, a stream that stops: a state, never
 an exception out of the monitor.
 
+One concept per module: here ``[micwatch]`` (:class:`MicWatchConfig`) and the watcher loop
+(:class:`MicWatch`: the capture thread, reopening, the once-a-second :meth:`MicWatch.read`);
+:mod:`agent.media.miclevels` the pure level analysis and the states (:func:`~agent.media.miclevels.analyse`,
+:class:`~agent.media.miclevels.MicJudge`); :mod:`agent.media.miccapture` the capture backends
+(:func:`~agent.media.miccapture.open_shared`, :func:`~agent.media.miccapture.pick_device`).
+
 Cost (bench/bench_micwatch.py, docs/performance.md): the analysis runs on 16 kHz int16 without
 numpy (audioop's C loops where the standard library still has them, pure Python otherwise); the
 capture is ``parec``'s or PortAudio's thread. Nothing is imported before the watch starts (a meeting
@@ -33,41 +39,21 @@ from __future__ import annotations
 
 import array
 import collections
-import importlib
 import logging
-import math
-import os
-import shutil
-import subprocess
 import sys
 import threading
 import time
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from enum import StrEnum
+from collections.abc import Callable
 from itertools import islice
-from operator import mul
-from typing import Annotated, Any, Protocol
+from typing import Annotated, Any
 
 import msgspec
 
+from agent.media.miccapture import Stream, open_shared
+from agent.media.miclevels import MicJudge, MicWatchState, analyse
 from likavillkor.config import Section
 
 log = logging.getLogger(__name__)
-
-FULL_SCALE = 32767
-FLOOR_DBFS = -120.0
-
-
-class MicWatchState(StrEnum):
-    OK = "ok"
-    SILENT = "silent"  # below the silence level: a listening member, normal
-    MUTED = "muted"  # the OS's mute switch is on: normal
-    CLIPPING = "clipping"  # full-scale runs: lower the input level
-    DEAD = "dead"  # no variation at a level that is neither silent nor saturated
-    ABSENT = "absent"  # no such input (the device disappeared) or it cannot be opened
-    NO_SAMPLES = "no_samples"  # open, but no samples arrive
 
 
 class MicWatchConfig(Section):
@@ -98,273 +84,8 @@ class MicWatchConfig(Section):
     facts_every_s: Annotated[float, msgspec.Meta(gt=0, le=3600)] = 30.0
 
 
-# ---- pure analysis -------------------------------------------------------------------------------
-
-
-def dbfs(linear: float) -> float:
-    return max(FLOOR_DBFS, 20.0 * math.log10(linear)) if linear > 0 else FLOOR_DBFS
-
-
-@dataclass(frozen=True, slots=True)
-class Levels:
-    """One second (or less) of int16 samples, reduced to numbers."""
-
-    samples: int
-    rms_dbfs: float
-    peak_dbfs: float
-    ac_dbfs: float  # RMS of the signal without its DC part: how much it varies
-    clip_runs: int
-    window_rms: tuple[float, ...]  # linear RMS of each 100 ms window
-
-
-def clip_runs(pcm: Sequence[int], min_run: int) -> int:
-    """Runs of at least ``min_run`` consecutive samples at full scale, either sign."""
-    if min_run <= 0:
-        return 0
-    full = (FULL_SCALE, -FULL_SCALE - 1)
-    if sum(pcm.count(v) for v in full) < min_run:
-        return 0  # the common case: C-speed count, no Python loop
-    runs = length = 0
-    for v in pcm:
-        if v >= FULL_SCALE or v <= -FULL_SCALE:
-            length += 1
-            if length == min_run:
-                runs += 1
-        else:
-            length = 0
-    return runs
-
-
-def _audioop() -> Any:
-    """The standard library's C level meter (Python <= 3.12); None where it is gone."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeprecationWarning)
-            return importlib.import_module("audioop")
-    except ImportError:
-        return None
-
-
-_AUDIOOP = _audioop()
-
-
-def analyse(pcm: array.array[int], rate: int, min_run: int, *, fast: bool = True) -> Levels:
-    """Levels of mono int16 samples. ``fast``: audioop's C loops where available (about 0.3 ms a
-    second at 16 kHz), else pure Python (about 4 ms)."""
-    n = len(pcm)
-    if n == 0:
-        return Levels(0, FLOOR_DBFS, FLOOR_DBFS, FLOOR_DBFS, 0, ())
-    step = max(1, rate // 10)
-    ops = _AUDIOOP if fast else None
-    if ops is not None:
-        raw = pcm.tobytes()
-        low, high = ops.minmax(raw, 2)
-        wide = ops.lin2lin(raw, 2, 4)  # 32-bit (x 65536): audioop's RMS is an integer, keep its precision
-        rms = ops.rms(wide, 4) / 65536.0
-        power, mean = rms * rms, ops.avg(wide, 4) / 65536.0
-        windows = [ops.rms(wide[4 * i : 4 * (i + step)], 4) / 2**31 for i in range(0, n - step + 1, step)]
-    else:
-        power = sum(map(mul, pcm, pcm)) / n
-        mean = sum(pcm) / n
-        low, high = min(pcm), max(pcm)
-        windows = []
-        for start in range(0, n - step + 1, step):
-            w = pcm[start : start + step]
-            windows.append(math.sqrt(sum(map(mul, w, w)) / step) / 32768.0)
-    ac = max(0.0, power - mean * mean)
-    peak = max(high, -low)
-    return Levels(
-        samples=n,
-        rms_dbfs=round(dbfs(math.sqrt(power) / 32768.0), 2),
-        peak_dbfs=round(dbfs(peak / 32768.0), 2),
-        ac_dbfs=round(dbfs(math.sqrt(ac) / 32768.0), 2),
-        clip_runs=clip_runs(pcm, min_run),
-        window_rms=tuple(windows),
-    )
-
-
-class MicJudge:
-    """The state of each second from its levels and the last ``dead_window_s`` seconds. Pure."""
-
-    def __init__(self, cfg: MicWatchConfig) -> None:
-        self.cfg = cfg
-        self.history: collections.deque[Levels] = collections.deque(maxlen=max(1, round(cfg.dead_window_s)))
-
-    def reset(self) -> None:
-        self.history.clear()
-
-    def judge(self, levels: Levels | None, *, muted: bool | None = None, present: bool | None = None) -> str:
-        cfg = self.cfg
-        if present is False:
-            self.history.clear()
-            return MicWatchState.ABSENT.value
-        if levels is None or levels.samples == 0:
-            self.history.clear()
-            return MicWatchState.NO_SAMPLES.value
-        self.history.append(levels)
-        if muted:
-            return MicWatchState.MUTED.value
-        if levels.clip_runs:
-            return MicWatchState.CLIPPING.value
-        if levels.rms_dbfs < cfg.silence_dbfs:
-            return MicWatchState.SILENT.value
-        if self._dead():
-            return MicWatchState.DEAD.value
-        return MicWatchState.OK.value
-
-    def _dead(self) -> bool:
-        cfg = self.cfg
-        hist = self.history
-        if len(hist) < (hist.maxlen or 1):
-            return False  # not enough evidence yet
-        if any(h.clip_runs or h.rms_dbfs < cfg.silence_dbfs for h in hist):
-            return False
-        if all(h.ac_dbfs < cfg.dead_ac_dbfs for h in hist):
-            return True  # a constant value: a stuck converter or a DC offset
-        windows = [w for h in hist for w in h.window_rms]
-        if len(windows) < 4:
-            return False
-        mean = sum(windows) / len(windows)
-        std = math.sqrt(sum((w - mean) ** 2 for w in windows) / len(windows))
-        return mean > 0 and std / mean < cfg.dead_level_rel_std
-
-
-# ---- capture -------------------------------------------------------------------------------------
-
-
-class Stream(Protocol):
-    samplerate: float
-
-    @property
-    def active(self) -> bool: ...
-
-    def close(self) -> None: ...
-
-
 #: ``open(cfg, on_block) -> Stream``; ``on_block(bytes)`` gets mono int16 little-endian
 Opener = Callable[[MicWatchConfig, Callable[[bytes], None]], Stream]
-
-
-def pick_device(
-    devices: Sequence[dict[str, Any]], hostapis: Sequence[dict[str, Any]], platform: str, wanted: str = ""
-) -> int | str | None:
-    """The PortAudio input to open on ``platform``, from ``sounddevice.query_devices()`` and
-    ``query_hostapis()``: Linux ``"pulse"`` (the sound server: shared); Windows the WASAPI host
-    API's default input (shared mode is asked for when opening); macOS Core Audio's default input.
-    ``wanted``: part of a device name. ``None``: no such input."""
-
-    def inputs(api: int | None) -> list[int]:
-        return [
-            i
-            for i, d in enumerate(devices)
-            if d.get("max_input_channels", 0) > 0 and (api is None or d.get("hostapi") == api)
-        ]
-
-    if platform.startswith("linux"):
-        names = {d.get("name") for d in devices}
-        return "pulse" if "pulse" in names else None
-    api_name = {"win32": "Windows WASAPI", "darwin": "Core Audio"}.get(platform)
-    api = next((i for i, h in enumerate(hostapis) if h.get("name") == api_name), None)
-    if api is None:
-        return None
-    candidates = inputs(api)
-    if wanted:
-        found = [i for i in candidates if wanted.lower() in str(devices[i].get("name", "")).lower()]
-        return found[0] if found else None
-    default = hostapis[api].get("default_input_device", -1)
-    if isinstance(default, int) and default in candidates:
-        return default
-    return candidates[0] if candidates else None
-
-
-class ParecStream:
-    """Linux: ``parec`` (pulseaudio-utils; PipeWire serves it through ``pipewire-pulse``) records the
-    source as one more client of the sound server, which hands every client the same samples. Its
-    raw s16le mono output is read in a daemon thread and handed on in 100 ms blocks.
-
-    Why not PortAudio here: PortAudio's ALSA host API enumerates every ALSA device and plugin when it
-    starts (about 19 MB of libraries in the agent, and pages of ALSA errors on stderr on a machine
-    without a sound card); ``parec`` is a separate process of about 4 MB that the agent can kill."""
-
-    def __init__(self, cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> None:
-        argv = [
-            "parec",
-            "--raw",
-            "--format=s16le",
-            "--channels=1",
-            f"--rate={cfg.sample_rate}",
-            "--latency-msec=250",
-            "--client-name=likavillkor-micwatch",
-        ]
-        if cfg.source:
-            argv.append(f"--device={cfg.source}")
-        self.samplerate = float(cfg.sample_rate)
-        self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-        self._block = max(2, cfg.sample_rate // 4 * 2)  # 250 ms
-        self._thread = threading.Thread(target=self._pump, args=(on_block,), name="micwatch-parec", daemon=True)
-        self._thread.start()
-
-    def _pump(self, on_block: Callable[[bytes], None]) -> None:
-        out = self._proc.stdout
-        assert out is not None
-        while True:
-            data = out.read(self._block)
-            if not data:
-                return  # parec exited: the source or the server is gone
-            on_block(data)
-
-    @property
-    def active(self) -> bool:
-        return self._proc.poll() is None and self._thread.is_alive()
-
-    def close(self) -> None:
-        if self._proc.poll() is None:
-            self._proc.terminate()
-            try:
-                self._proc.wait(3)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait(3)
-        self._thread.join(3)
-        if self._proc.stdout is not None:
-            self._proc.stdout.close()
-
-
-def open_shared(cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> Stream:
-    """The shared-mode input of this OS: ``parec`` on Linux, PortAudio elsewhere."""
-    if sys.platform.startswith("linux") and shutil.which("parec"):
-        return ParecStream(cfg, on_block)
-    return open_sounddevice(cfg, on_block)
-
-
-def open_sounddevice(cfg: MicWatchConfig, on_block: Callable[[bytes], None]) -> Stream:
-    """Open a shared-mode input stream with PortAudio (imported here, not at module import)."""
-    import sounddevice as sd
-
-    if sys.platform.startswith("linux") and cfg.source:
-        os.environ["PULSE_SOURCE"] = cfg.source  # read by ALSA's pulse plugin when it opens
-    device = pick_device(sd.query_devices(), sd.query_hostapis(), sys.platform, cfg.device)
-    if device is None:
-        raise LookupError("no shared-mode input device")
-    extra = sd.WasapiSettings(exclusive=False, auto_convert=True) if sys.platform == "win32" else None
-
-    def callback(indata: Any, _frames: int, _time: Any, _status: Any) -> None:
-        on_block(bytes(indata))
-
-    stream = sd.RawInputStream(
-        device=device,
-        samplerate=cfg.sample_rate,
-        channels=1,
-        dtype="int16",
-        blocksize=cfg.sample_rate // 10,
-        latency="high",
-        callback=callback,
-        extra_settings=extra,
-    )
-    stream.start()
-    return stream
-
-
 FactsReader = Callable[[str | None], Any]  # source name -> agent.platform.audio.AudioFacts
 
 

@@ -3,49 +3,38 @@
 The member's path must carry sound and image in real time, stably (H1); when it degrades the
 meeting is adjourned (H2, H15). This probe measures what the meeting traffic will meet, with a
 load too small to disturb it: 44-octet UDP packets to the collector's reflector
-(``collector.peers.reflector``) and back.
+(``collector.peers.reflector``) and back. One concept per module:
 
-- ``rtt_ms``: median round-trip time of the probes answered in the window.
-- ``jitter_ms``: RFC 3550 interarrival jitter, J += (|D| − J)/16 over consecutive replies, where D
-  is the difference of two round-trip times.
-- ``loss_percent``: probes unanswered after ``timeout_ms`` among those sent in the window whose
-  fate is known. A reply after the timeout is *late* and stays lost; a duplicate, or a reply to a
-  sequence number (or timestamp) never sent, is counted and never taken for success.
-- ``mos``: the simplified E-model (``likavillkor.emodel``) from the three above.
-- ``probe_reachable``: False when nothing came back in the window. The sample then still says so
-  (loss 100 %, MOS 1.0): an outage must produce a data point, not vanish from the graphs.
+- here: ``[path]`` (:class:`PathProbeConfig`) and :class:`PathProber`, the asyncio I/O that sends
+  the probes and reads the replies;
+- :mod:`agent.probes.pathstats`: :class:`~agent.probes.pathstats.PathStats`, the pure window
+  statistics (``rtt_ms``, ``jitter_ms``, ``loss_percent``, ``mos``, ``probe_reachable``);
+- :mod:`agent.probes.pathloss`: :class:`~agent.probes.pathloss.LossDetector`, the pure sequential
+  loss test (CUSUM, ``loss_alarm``);
+- :mod:`agent.probes.probekey`: :func:`~agent.probes.probekey.fetch_probe_key`, the device's key.
 
 Authenticated probes (issue 11): against the collector's reflector the prober signs every probe
 with its device's SSID and key (RFC 8972 HMAC TLV, :func:`likavillkor.stamp.encode_signed_sender`),
-fetched with :func:`fetch_probe_key` over the authenticated device HTTP API. Until it has them
-(``auth_required``) it sends nothing and reports no path fields, rather than a loss the reflector
-would cause by ignoring unsigned probes. The collector counts each signed probe as the device's
-evidence of life: a cut link is seen within ``probe_silence_lost_s``.
-
-:class:`PathStats` is pure (fed ``(seq, send_t, recv_t)``, time passed in) so its arithmetic is
-tested without sleeping; :class:`PathProber` is the asyncio I/O around it.
+fetched with :func:`agent.probes.probekey.fetch_probe_key` over the authenticated device HTTP API.
+Until it has them (``auth_required``) it sends nothing and reports no path fields, rather than a
+loss the reflector would cause by ignoring unsigned probes. The collector counts each signed probe
+as the device's evidence of life: a cut link is seen within ``probe_silence_lost_s``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
-import math
-import statistics
 import time
-import urllib.request
-from collections import OrderedDict, deque
 from collections.abc import Callable
-from dataclasses import dataclass
-from enum import StrEnum
 from typing import Annotated, Any
 
 import msgspec
 
-from agent.scheduler import basic_auth
+from agent.probes.pathloss import LossDetector
+from agent.probes.pathstats import PathStats
 from agent.tasks import cancel_and_wait
-from likavillkor import emodel, stamp
+from likavillkor import stamp
 from likavillkor.config import Section
 
 log = logging.getLogger(__name__)
@@ -82,250 +71,6 @@ class PathProbeConfig(Section):
     detect_deadline_ms: Annotated[float, msgspec.Meta(gt=0, le=60_000)] = 250.0
 
 
-class LossDetector:
-    """A two-sided CUSUM (Page's test) over the per-probe outcomes, in send order: is the loss
-    tolerable (``p0``) or poor (``p1``)? Pure: outcomes and their send times are passed in.
-
-    Each probe adds its log-likelihood ratio ln(p1/p0) when lost, ln((1−p1)/(1−p0)) when answered.
-    Before an alarm, S = max(0, S + llr) and S ≥ ``h_raise`` raises it; during one, D = max(0, D − llr)
-    and D ≥ ``h_clear`` ends it. ``changed_at`` is the send time where the concluding excursion began
-    (the estimated change point): the loss share is then reported over the probes since, so 15 s of
-    old history neither delays nor dilutes the news (issue 11). An alarm segment holds at least
-    (−ln((1−p1)/(1−p0)) + h/n) / (ln(p1/p0) − ln((1−p1)/(1−p0))) lost probes: 11 % for 5 % / 20 %, above
-    Teams' 10 % poor-audio limit by construction.
-    """
-
-    __slots__ = ("changed_at", "d", "d_from", "h_clear", "h_raise", "last_lost", "lost_llr", "ok_llr", "raised", "s",
-                 "s_from")
-
-    def __init__(self, p0: float = 0.05, p1: float = 0.20, h_raise: float = 14.0, h_clear: float = 10.0) -> None:
-        if not 0 < p0 < p1 < 1:
-            raise ValueError(f"loss test needs 0 < p0 < p1 < 1 (p0={p0}, p1={p1})")
-        self.lost_llr = math.log(p1 / p0)
-        self.ok_llr = math.log((1 - p1) / (1 - p0))
-        self.h_raise = h_raise
-        self.h_clear = h_clear
-        self.s = 0.0
-        self.d = 0.0
-        self.s_from = 0.0
-        self.d_from = 0.0
-        self.raised = False
-        self.changed_at: float | None = None
-        self.last_lost = float("-inf")  # send time of the last lost probe
-
-    @property
-    def active(self) -> bool:
-        """Evidence of loss is being weighed (S > 0) or an alarm stands: probe fast."""
-        return self.raised or self.s > 0.0
-
-    def observe(self, lost: bool, t: float) -> bool:
-        """One probe's fate (sent at ``t``); True when the conclusion changed."""
-        x = self.lost_llr if lost else self.ok_llr
-        if lost:
-            self.last_lost = t
-        if not self.raised:
-            if self.s == 0.0:
-                self.s_from = t
-            self.s = max(0.0, self.s + x)
-            if self.s >= self.h_raise:
-                self.raised, self.changed_at, self.s, self.d = True, self.s_from, 0.0, 0.0
-                return True
-            return False
-        if self.d == 0.0:
-            self.d_from = t
-        self.d = max(0.0, self.d - x)
-        if self.d >= self.h_clear:
-            # the loss is over: the share starts after its last lost probe, not with a few of them
-            self.raised, self.s, self.d = False, 0.0, 0.0
-            self.changed_at = max(self.d_from, math.nextafter(self.last_lost, math.inf))
-            return True
-        return False
-
-
-class ReplyKind(StrEnum):
-    OK = "ok"
-    REORDERED = "reordered"  # answered, but after a later probe's answer: still a success
-    DUPLICATE = "duplicate"  # this probe was already answered
-    LATE = "late"  # answered after the timeout: stays lost
-    UNKNOWN = "unknown"  # a sequence number / timestamp this prober never sent (or long forgotten)
-
-
-@dataclass(slots=True)
-class _Probe:
-    send_t: float
-    token: int | None
-    recv_t: float | None = None
-    late: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class PathSnapshot:
-    rtt_ms: float | None
-    jitter_ms: float | None
-    loss_percent: float | None
-    mos: float | None
-    probe_reachable: bool | None  # None: no probe's fate is known yet
-    decided: int  # probes in the window whose fate is known
-    answered: int
-    loss_alarm: bool | None = None  # the sequential test's conclusion; None: no test
-
-    def fields(self) -> dict[str, Any]:
-        """The wire ``Sample`` fields."""
-        return {"rtt_ms": self.rtt_ms, "jitter_ms": self.jitter_ms, "loss_percent": self.loss_percent,
-                "mos": self.mos, "probe_reachable": self.probe_reachable, "loss_alarm": self.loss_alarm}
-
-
-class PathStats:
-    """Pure statistics over the probes sent in the last ``window_s`` seconds (any monotonic clock)."""
-
-    def __init__(self, window_s: float = 15.0, timeout_s: float = 1.0, min_decided: int = 1,
-                 detector: LossDetector | None = None, deadline_s: float = 0.25) -> None:
-        self.window_s = window_s
-        #: the sequential loss test, fed by :meth:`advance`; its change point bounds the loss share
-        self.detector = detector
-        self.deadline_s = min(deadline_s, timeout_s)
-        self._pending: deque[int] = deque()  # sent, fate not yet given to the detector
-        #: (from, to): the prober's own event loop stood still (a busy device): replies it read late
-        #: then are not the path's lateness
-        self._stall = (float("-inf"), float("-inf"))
-        self._rtt_hint_s = 0.0
-        self.timeout_s = timeout_s
-        #: a loss share over fewer probes than this is no evidence (``loss_percent`` None while the
-        #: window fills): 5 % loss reads as > 10 % in 1 of 25 windows of 50 probes (issue 11)
-        self.min_decided = min_decided
-        self._probes: OrderedDict[int, _Probe] = OrderedDict()
-        self._max_answered = -1
-        self._last_transit: float | None = None
-        self._jitter_s: float | None = None
-        self.counters: dict[str, int] = {"sent": 0, **{k.value: 0 for k in ReplyKind}}
-
-    def on_sent(self, seq: int, send_t: float, token: int | None = None) -> None:
-        """A probe left (or was due to leave and could not: it will count as lost)."""
-        self._prune(send_t)
-        self._probes[seq] = _Probe(send_t=send_t, token=token)
-        self.counters["sent"] += 1
-        if self.detector is not None:
-            self._pending.append(seq)
-
-    def deadline(self) -> float:
-        """When the loss test takes an unanswered probe for lost: max(``deadline_s``, 4 × median RTT),
-        at most the timeout."""
-        return min(self.timeout_s, max(self.deadline_s, 4 * self._rtt_hint_s))
-
-    def note_stall(self, start: float, end: float) -> None:
-        """The prober's loop ran ``end - start`` seconds late: a reply read in (start, end + 0.1 s]
-        may have waited in the socket, not on the path; the test takes it as answered."""
-        self._stall = (start, end + 0.1)
-
-    def advance(self, now: float) -> bool:
-        """Give the detector every probe whose fate is known by ``now``, in send order: answered
-        within the deadline (max(``deadline_s``, 4 × median RTT), at most the timeout) or not.
-        True when its conclusion changed."""
-        det = self.detector
-        if det is None:
-            return False
-        deadline = self.deadline()
-        changed = False
-        pending = self._pending
-        while pending:
-            probe = self._probes.get(pending[0])
-            if probe is None:  # pruned unseen (a stalled loop): its fate is long past
-                pending.popleft()
-                continue
-            recv_t = probe.recv_t
-            if recv_t is not None and (recv_t - probe.send_t <= deadline
-                                       or self._stall[0] <= recv_t <= self._stall[1]):
-                lost = False
-            elif now - probe.send_t > deadline:
-                lost = True
-            else:
-                break
-            pending.popleft()
-            changed = det.observe(lost, probe.send_t) or changed
-        return changed
-
-    def on_reply(self, seq: int, recv_t: float, token: int | None = None) -> ReplyKind:
-        """A reply arrived for ``seq``; ``token`` is the sender timestamp it echoes, when known."""
-        kind = self._classify(seq, recv_t, token)
-        self.counters[kind.value] += 1
-        if kind in (ReplyKind.OK, ReplyKind.REORDERED):
-            probe = self._probes[seq]
-            probe.recv_t = recv_t
-            self._max_answered = max(self._max_answered, seq)
-            self._update_jitter(recv_t - probe.send_t)
-        elif kind is ReplyKind.LATE:
-            self._probes[seq].late = True
-        return kind
-
-    def _classify(self, seq: int, recv_t: float, token: int | None) -> ReplyKind:
-        probe = self._probes.get(seq)
-        if probe is None or (token is not None and probe.token is not None and token != probe.token):
-            return ReplyKind.UNKNOWN
-        if probe.recv_t is not None or probe.late:
-            return ReplyKind.DUPLICATE
-        if recv_t - probe.send_t > self.timeout_s:
-            return ReplyKind.LATE
-        return ReplyKind.REORDERED if seq < self._max_answered else ReplyKind.OK
-
-    def _update_jitter(self, transit_s: float) -> None:
-        # RFC 3550 §6.4.1 with round-trip transit: D = (Rj − Ri) − (Sj − Si) = rtt_j − rtt_i.
-        if self._last_transit is not None:
-            d = abs(transit_s - self._last_transit)
-            self._jitter_s = (self._jitter_s or 0.0) + (d - (self._jitter_s or 0.0)) / 16
-        self._last_transit = transit_s
-
-    def _prune(self, now: float) -> None:
-        horizon = now - self.window_s - self.timeout_s
-        while self._probes:
-            seq, probe = next(iter(self._probes.items()))
-            if probe.send_t >= horizon:
-                break
-            del self._probes[seq]
-
-    def snapshot(self, now: float) -> PathSnapshot:
-        """RTT and jitter over the window; the loss share over the window, or over the probes since
-        the detector's last change point when that is younger (issue 11). The detector is fed by
-        :meth:`advance` (the prober calls it before every probe), not here."""
-        det = self.detector
-        alarm = None if det is None else det.raised
-        start = now - self.window_s
-        segmented = det is not None and det.changed_at is not None and det.changed_at > start
-        loss_from = det.changed_at if segmented and det is not None and det.changed_at is not None else start
-        # since a change point the share counts the probes the test has judged (sent a deadline ago;
-        # unanswered = lost), so that a young segment is not biased by answers arriving first
-        seg_until = now - self.deadline() if segmented else now
-        rtts: list[float] = []
-        decided = 0
-        seg_decided = seg_lost = 0
-        for probe in self._probes.values():
-            if not start <= probe.send_t <= now:
-                continue
-            if probe.recv_t is not None:
-                decided += 1
-                rtts.append((probe.recv_t - probe.send_t) * 1000)
-            elif now - probe.send_t > self.timeout_s:
-                decided += 1
-            elif not segmented or probe.send_t > seg_until:
-                continue
-            if loss_from <= probe.send_t <= seg_until:
-                seg_decided += 1
-                seg_lost += probe.recv_t is None
-        if decided == 0:
-            return PathSnapshot(None, None, None, None, None, 0, 0, alarm)
-        if not rtts:
-            return PathSnapshot(None, None, 100.0, 1.0, False, decided, 0, alarm)
-        rtt_ms = statistics.median(rtts)
-        self._rtt_hint_s = rtt_ms / 1000
-        jitter_ms = (self._jitter_s or 0.0) * 1000
-        if seg_decided == 0 or (not segmented and decided < self.min_decided):
-            # too few probes yet for a loss share: RTT and jitter only
-            return PathSnapshot(round(rtt_ms, 3), round(jitter_ms, 3), None, None, True, decided, len(rtts), alarm)
-        loss_percent = 100.0 * seg_lost / seg_decided
-        return PathSnapshot(round(rtt_ms, 3), round(jitter_ms, 3), round(loss_percent, 3),
-                            round(emodel.mos(rtt_ms, jitter_ms, loss_percent), 3), True, decided, len(rtts),
-                            alarm)
-
-
 class _Protocol(asyncio.DatagramProtocol):
     def __init__(self, owner: PathProber) -> None:
         self._owner = owner
@@ -340,22 +85,6 @@ class _Protocol(asyncio.DatagramProtocol):
         self._owner.on_closed(self)
 
 
-def fetch_probe_key(collector_url: str, device_id: str, timeout_s: float,
-                    credentials: tuple[str, str] | None = None) -> tuple[int, bytes]:
-    """(SSID, key) for signed probes: blocking GET ``/api/devices/{id}/probe-key`` with a deadline,
-    signed in as the device. Raises OSError / ValueError on failure."""
-    from urllib.parse import quote
-
-    url = f"{collector_url.rstrip('/')}/api/devices/{quote(device_id, safe='')}/probe-key"
-    request = urllib.request.Request(url, headers={"Accept": "application/json", **basic_auth(credentials)})
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:  # http(s) only: checked in config
-        doc = json.loads(response.read(4096))
-    ssid, key = int(doc["ssid"]), bytes.fromhex(str(doc["key"]))
-    if not 0 < ssid < 65536 or len(key) < 16:
-        raise ValueError("probe key: bad ssid or key")
-    return ssid, key
-
-
 class PathProber:
     """Sends probes to the reflector from ``start()`` until ``stop()``; read :meth:`snapshot`."""
 
@@ -363,9 +92,15 @@ class PathProber:
     #: the send loop later than this is a stall of the device, not of the path
     STALL_S = 0.1
 
-    def __init__(self, cfg: PathProbeConfig, *, host: str | None = None,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 auth_required: bool = False) -> None:
+    def __init__(
+        self,
+        cfg: PathProbeConfig,
+        *,
+        host: str | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        auth_required: bool = False,
+    ) -> None:
         self.cfg = cfg
         self.host = host or cfg.host
         if not self.host:
@@ -375,11 +110,16 @@ class PathProber:
         # a loss share needs probes: min_probes, at most two thirds of the window
         detector = None
         if cfg.fast_rate_hz > 0:
-            detector = LossDetector(cfg.detect_p0_percent / 100, cfg.detect_p1_percent / 100, cfg.detect_raise,
-                                    cfg.detect_clear)
-        self.stats = PathStats(cfg.window_s, cfg.timeout_ms / 1000,
-                               max(1, min(cfg.min_probes, int(0.66 * cfg.window_s * cfg.rate_hz))),
-                               detector, cfg.detect_deadline_ms / 1000)
+            detector = LossDetector(
+                cfg.detect_p0_percent / 100, cfg.detect_p1_percent / 100, cfg.detect_raise, cfg.detect_clear
+            )
+        self.stats = PathStats(
+            cfg.window_s,
+            cfg.timeout_ms / 1000,
+            max(1, min(cfg.min_probes, int(0.66 * cfg.window_s * cfg.rate_hz))),
+            detector,
+            cfg.detect_deadline_ms / 1000,
+        )
         #: set when the loss test's conclusion changes: the monitor publishes a sample at once
         self.urgent = asyncio.Event()
         self.counters: dict[str, int] = {"send_errors": 0, "open_errors": 0, "malformed": 0}
@@ -418,12 +158,14 @@ class PathProber:
         try:
             transport, _ = await asyncio.wait_for(
                 loop.create_datagram_endpoint(lambda: _Protocol(self), remote_addr=(self.host, self.cfg.port)),
-                timeout=self.REOPEN_EVERY_S)
+                timeout=self.REOPEN_EVERY_S,
+            )
         except (OSError, TimeoutError) as exc:
             self.count("open_errors")
             if self.counters["open_errors"] == 1:
-                log.warning("path probe: cannot reach reflector %s:%d (%s); probes count as lost",
-                            self.host, self.cfg.port, exc)
+                log.warning(
+                    "path probe: cannot reach reflector %s:%d (%s); probes count as lost", self.host, self.cfg.port, exc
+                )
             return
         self._transport = transport
 
@@ -466,11 +208,13 @@ class PathProber:
             return
         try:
             if auth is not None:
-                data = stamp.encode_signed_sender(stamp.SenderPacket(seq=self._seq, timestamp=token, ssid=auth[0]),
-                                                  auth[1])
+                data = stamp.encode_signed_sender(
+                    stamp.SenderPacket(seq=self._seq, timestamp=token, ssid=auth[0]), auth[1]
+                )
             else:
-                data = stamp.encode_sender(stamp.SenderPacket(seq=self._seq, timestamp=token,
-                                                              padding=self.cfg.padding_bytes))
+                data = stamp.encode_sender(
+                    stamp.SenderPacket(seq=self._seq, timestamp=token, padding=self.cfg.padding_bytes)
+                )
             self._transport.sendto(data)
         except OSError:
             self.count("send_errors")

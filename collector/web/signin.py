@@ -74,6 +74,19 @@ def _login(r: APIRouter, web: WebDeps, access: Access) -> None:
             return _refused(web, request, next, 401)
         return _signed_in(web, request, who, next, "")
 
+    _redirect_login(r, web)
+
+    @r.post("/logout", include_in_schema=False)
+    async def logout(request: Request, who: SignedIn) -> Response:
+        response = RedirectResponse("/login", status_code=303)
+        auth.end_session(request, response)
+        return response
+
+
+def _redirect_login(r: APIRouter, web: WebDeps) -> None:
+    """A redirect-based sign-in (OIDC): out to the identity provider and back."""
+    auth = web.auth
+
     @r.get("/login/{method}", include_in_schema=False, dependencies=[Public])
     async def login_redirect(request: Request, method: str) -> Response:
         """A redirect-based sign-in (OIDC): off to the identity provider."""
@@ -95,12 +108,6 @@ def _login(r: APIRouter, web: WebDeps, access: Access) -> None:
                     return _refused(web, request, next, 401)
                 return _signed_in(web, request, who, next, f", {method}")
         raise HTTPException(404, "no such sign-in method")
-
-    @r.post("/logout", include_in_schema=False)
-    async def logout(request: Request, who: SignedIn) -> Response:
-        response = RedirectResponse("/login", status_code=303)
-        auth.end_session(request, response)
-        return response
 
 
 def _refused(web: WebDeps, request: Request, next: str, status: int, *, locked: bool = False) -> Response:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from agent.media.micwatch import pick_device
+from agent.media.miccapture import pick_device
 from agent.platform.audio import AudioFacts, audio_facts, parse_pactl_list
 from tests.agent_platform.recorded import RecordedRunner, load_commands
 

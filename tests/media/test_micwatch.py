@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agent.media.micwatch import MicJudge, MicWatch, MicWatchConfig, analyse, clip_runs
+from agent.media.miclevels import MicJudge, analyse, clip_runs
+from agent.media.micwatch import MicWatch, MicWatchConfig
 from agent.platform.audio import AudioFacts
 from tests.media.clips import speech_like, tone
 from tests.support.pulse import PulseServer, running_pulse, wav_rms_dbfs

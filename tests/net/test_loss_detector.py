@@ -12,7 +12,9 @@ import random
 
 import pytest
 
-from agent.probes.path import LossDetector, PathProbeConfig, PathStats, ReplyKind
+from agent.probes.path import PathProbeConfig
+from agent.probes.pathloss import LossDetector
+from agent.probes.pathstats import PathStats, ReplyKind
 from collector.engine.debounce import Judge
 from likavillkor import wire
 from likavillkor.policy import load_policy

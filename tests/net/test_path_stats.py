@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from agent.probes.path import PathStats, ReplyKind
+from agent.probes.pathstats import PathStats, ReplyKind
 from likavillkor import emodel
 
 
