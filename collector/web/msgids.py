@@ -97,6 +97,7 @@ CHAIR = (
     N_("banner.five_minutes_at"),
     N_("banner.connect_by"),
     N_("banner.not_connected_by"),
+    N_("banner.more"),
     N_("present.reason"),
     N_("rc.legend"),
     N_("rc.answered"),

@@ -52,7 +52,7 @@
       head = T["banner.adjourned"] + " " + hhmm(view.adjourned_since) + " – " +
         (waiting.length ? T["banner.waiting_for"] + " " + dash(waiting) : T["banner.waiting_for_nobody"]);
       if (view.five_minutes_at) why.unshift(T["banner.five_minutes_at"] + " " + clock(view.five_minutes_at) + " (H16)");
-      return [head].concat(why);
+      return [head].concat(short(why));
     }
     // "Ajournera — Anna Andersson" on the first line, why on the next (readable across a table)
     if ((view.verdict === "adjourn" || view.verdict === "substitute_due") && reasons.length && reasons[0].member_id) {
@@ -67,7 +67,13 @@
       if (late.length) why.unshift(T["banner.not_connected_by"] + " " + hhmm(view.connect_by) + " (H8): " + dash(late));
       else why.unshift(T["banner.connect_by"] + " " + hhmm(view.connect_by) + " (H8)");
     }
-    return [head].concat(why);
+    return [head].concat(short(why));
+  }
+  // the banner stays in view (sticky): at most MAX_WHY lines of why, the rest are in the table
+  var MAX_WHY = 4;
+  function short(why) {
+    if (why.length <= MAX_WHY) return why;
+    return why.slice(0, MAX_WHY - 1).concat(["… " + (why.length - MAX_WHY + 1) + " " + T["banner.more"]]);
   }
 
   function renderBanner(stale) {
