@@ -46,7 +46,9 @@
     var head = T["verdict." + view.verdict] || view.verdict;
     var reasons = (view.reasons || []).filter(function (r) { return r.code !== "adjourned"; });
     var why = reasons.map(say);
-    if (view.adjourned_since && view.phase === "running") {
+    if (view.adjourned_since && view.phase === "running" && view.verdict === "substitute_due") {
+      why.push(T["banner.adjourned"] + " " + hhmm(view.adjourned_since));  // the substitute comes first (H16)
+    } else if (view.adjourned_since && view.phase === "running" && view.verdict !== "monitoring_interrupted") {
       // H15/H16: after adjourning the banner says for whom the meeting waits, not "Ajournera" again
       var waiting = view.waiting_for || [];
       head = T["banner.adjourned"] + " " + hhmm(view.adjourned_since) + " – " +
