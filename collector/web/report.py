@@ -107,7 +107,7 @@ def roll_calls(actions: list[dict[str, Any]], names: dict[str, str]) -> list[Rol
 
 
 def roll_call_text(rc: RollCall, lang: str) -> str:
-    """"svarade, syns, hörs" / "svarade inte" in the report's language."""
+    """ "svarade, syns, hörs" / "svarade inte" in the report's language."""
     if not rc.marks:
         return label("rc.no_answer", lang)
     return ", ".join(label(f"rc.{m}", lang).lower() for m in rc.marks)

@@ -115,8 +115,12 @@ def toast(page: Any, cls: str) -> str:
 
 
 def act_api(collector: Collector, meeting: str, **body: Any) -> None:
-    r = httpx.post(f"{collector.base}/api/meetings/{meeting}/actions", headers=collector.headers, timeout=10,
-                   json={"by": "test", **body})
+    r = httpx.post(
+        f"{collector.base}/api/meetings/{meeting}/actions",
+        headers=collector.headers,
+        timeout=10,
+        json={"by": "test", **body},
+    )
     assert r.status_code == 201, r.text
 
 
