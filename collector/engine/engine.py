@@ -7,7 +7,7 @@ InfluxDB and push to the live view. See ``docs/engine.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from itertools import chain
 from typing import Any
 
@@ -366,14 +366,16 @@ class Engine:
             mt.verdict_since = now
 
     # ------------------------------------------------------------------ queries
-    def view(self, meeting_id: str, now: float, unknown: Mapping[str, float] | None = None) -> MeetingView | None:
+    def view(
+        self, meeting_id: str, now: float, unknown: Iterable[tuple[str, float]] | None = None
+    ) -> MeetingView | None:
         """The meeting as the chair sees it at ``now`` (computed, no state changes). ``unknown``:
-        devices on no roster and when each was last heard, besides the engine's own (H12)."""
+        (device id, last heard) of devices on no roster besides the engine's own (H12)."""
         mt = self._meetings.get(meeting_id)
         if mt is None:
             return None
         heard = self.unknown_devices.items()
-        return meeting_view(mt, self._conn, now, heard if unknown is None else chain(heard, unknown.items()))
+        return meeting_view(mt, self._conn, now, heard if unknown is None else chain(heard, unknown))
 
     def meeting_ids(self) -> list[str]:
         return list(self._meetings)

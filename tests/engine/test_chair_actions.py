@@ -149,7 +149,7 @@ def test_unknown_devices_in_the_meeting_window_only(make: Any) -> None:
     engine, feed = make("anna")
     feed.sample("stranger", START + 5)  # on no roster (H12)
     assert engine.unknown_devices == {"stranger": START + 5}
-    view = engine.view("ks-1", START + 6, {"old-laptop": START - 86400, "ipad-x": START + 1})
+    view = engine.view("ks-1", START + 6, [("old-laptop", START - 86400), ("ipad-x", START + 1)])
     assert view is not None and view.unknown_devices == ["stranger", "ipad-x"]  # the most recent first
 
 
