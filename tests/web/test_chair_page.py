@@ -312,6 +312,12 @@ def test_the_chairs_day_from_the_page(collector: Collector, browser: Any) -> Non
     calls = [a for a in collector.api("/api/meetings/ks-chair/actions") if a["kind"] == "roll_call"]
     assert (calls[-1]["member_id"], calls[-1]["note"]) == ("bo", "answered,seen")
     assert axe_serious(page) == []
+    # H16: Cilla is not coming back: the chair records that she has left; no Jäv for her then
+    cilla = 'tr[data-member="cilla"]'
+    page.click(f'{cilla} button[data-kind="left"]')
+    page.wait_for_selector(f'{cilla}[data-state="left"]')
+    wait_verdict(page, "equal_terms")
+    assert page.locator(f"{cilla} td.acts button").count() == 0
     page.context.close()
 
     # the secretary's minutes list the roll call
