@@ -134,7 +134,11 @@ def axe_serious(page: Any) -> list[str]:
     from axe_playwright_python.sync_playwright import Axe
 
     found = Axe().run(page).response["violations"]
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])})" for v in found if v.get("impact") in ("serious", "critical")]
+    return [
+        f"{v['id']}: {v['help']} {[n['target'] for n in v['nodes']]}"
+        for v in found
+        if v.get("impact") in ("serious", "critical")
+    ]
 
 
 def test_before_the_start_deadline_no_adjourn_reminder_and_sound_switch(collector: Collector, browser: Any) -> None:
@@ -169,6 +173,11 @@ def test_before_the_start_deadline_no_adjourn_reminder_and_sound_switch(collecto
     assert "Eva Ek" not in text
     assert page.locator('#actions button[data-kind="adjourn"]').is_hidden()
     assert page.locator("#reminder").is_visible()  # dismissed per meeting
+    # English on request
+    page.goto(f"{collector.base}/chair/ks-soon?lang=en")
+    wait_verdict(page, "not_started")
+    assert f"Not connected by {hhmm(meeting['connect_by'])} (H8): Dan Dahl" in page.locator("#banner").inner_text()
+    assert page.locator("#sound + *").count() == 0 and "Sound and vibration" in page.locator("label.sound").inner_text()
     page.context.close()
 
 
@@ -311,6 +320,7 @@ def test_the_chairs_day_from_the_page(collector: Collector, browser: Any) -> Non
     page.wait_for_selector(f"{bo} td.mediapath >> text=svarade, syns")
     calls = [a for a in collector.api("/api/meetings/ks-chair/actions") if a["kind"] == "roll_call"]
     assert (calls[-1]["member_id"], calls[-1]["note"]) == ("bo", "answered,seen")
+    page.wait_for_function("document.getElementById('toast').textContent === ''")  # the confirmation has faded
     assert axe_serious(page) == []
     # H16: Cilla is not coming back: the chair records that she has left; no Jäv for her then
     cilla = 'tr[data-member="cilla"]'
@@ -325,6 +335,8 @@ def test_the_chairs_day_from_the_page(collector: Collector, browser: Any) -> Non
     assert rep.status_code == 200
     rows = re.findall(r'<tr data-member="(\w+)"><td>[\d:]+</td><td>([^<]+)</td><td>([^<]+)</td></tr>', rep.text)
     assert ("bo", "Bo Berg", "svarade, syns") in rows
+    csv = httpx.get(f"{collector.base}/it/meetings/ks-chair/report?format=csv", headers=collector.headers, timeout=10)
+    assert re.search(r"^ks-chair,roll_call,Bo Berg,\d\d:\d\d:\d\d,,\"?svarade, syns\"?,", csv.text, re.M), csv.text
 
 
 def test_unknown_devices_during_the_meeting(collector: Collector, browser: Any) -> None:

@@ -508,7 +508,10 @@
     toast.textContent = text;
     toast.className = "badge " + (ok ? "s-good" : "s-bad");
     // a confirmation fades after a while; an error stays until the next action
-    if (ok) fadeTimer = setTimeout(function () { toast.className += " fade"; }, 4000);
+    if (ok) fadeTimer = setTimeout(function () {
+      toast.className += " fade";
+      fadeTimer = setTimeout(function () { toast.textContent = ""; toast.className = ""; fadeTimer = null; }, 1600);
+    }, 4000);
   }
   function post(body) {
     return fetch(boot.actions_url, {
