@@ -88,6 +88,10 @@ class Policy(Section):
     substitute_after_source: str = ""
     connect_early_s: float = 900.0
     connect_early_source: str = ""
+    #: how long the chair's "still present in the meeting program" holds for a member without contact
+    #: with her device (H16, issue 15) unless the device is heard again first
+    present_hold_s: float = 600.0
+    present_hold_source: str = ""
     debounce_window: int = 10
     debounce_raise: int = 3
     debounce_clear: int = 0

@@ -6,7 +6,17 @@ from __future__ import annotations
 from collector.engine.records import MeetingRt, Member
 from collector.engine.types import Action, ActionKind
 
-_MEMBER_KINDS = (ActionKind.EXCUSE, ActionKind.RETURN, ActionKind.LEFT, ActionKind.SUBSTITUTE)
+_MEMBER_KINDS = (
+    ActionKind.EXCUSE,
+    ActionKind.RETURN,
+    ActionKind.LEFT,
+    ActionKind.SUBSTITUTE,
+    ActionKind.PRESENT,
+    ActionKind.ROLL_CALL,
+)
+#: what a roll call records per participant (H13): she answered, is seen, is heard
+ROLL_CALL_MARKS = ("answered", "seen", "heard")
+PRESENT_REASON_MAX = 500  # characters of the chair's reason (the action's note)
 
 
 def validate(mt: MeetingRt, a: Action) -> Member | None:
@@ -46,7 +56,36 @@ def _validate_member(mt: MeetingRt, a: Action) -> Member:
         raise ValueError(f"{a.member_id!r} has already left meeting {a.meeting_id!r}")
     if kind is ActionKind.SUBSTITUTE:
         validate_substitute(mt, m, a)
+    if kind is ActionKind.PRESENT:
+        validate_present(mt, m, a)
+    if kind is ActionKind.ROLL_CALL:
+        roll_call_marks(a.note)
     return m
+
+
+def validate_present(mt: MeetingRt, m: Member, a: Action) -> None:
+    """H16 (issue 15): only a member whose loss of contact the engine recorded (or whose earlier
+    confirmation still holds) can be confirmed present in the meeting program, with a reason."""
+    reason = (a.note or "").strip()
+    if not reason:
+        raise ValueError("present needs a reason (note): how the chair knows she is in the meeting program")
+    if len(reason) > PRESENT_REASON_MAX:
+        raise ValueError(f"the reason is longer than {PRESENT_REASON_MAX} characters")
+    if m.replaced_at is not None or m.left_at is not None or m.excused_at is not None:
+        raise ValueError(f"{a.member_id!r} cannot be confirmed present: already {m.state}")
+    holding = m.present_until is not None and a.at < m.present_until
+    if m.lost_since is None and not holding:
+        raise ValueError(f"{a.member_id!r} has contact with her device: nothing to confirm")
+
+
+def roll_call_marks(note: str | None) -> list[str]:
+    """The roll call's marks from the action's note ("answered,seen,heard"; empty: no answer), in
+    the fixed order, or ``ValueError`` naming the unknown one."""
+    marks = {part.strip() for part in (note or "").split(",") if part.strip()}
+    unknown = sorted(marks - set(ROLL_CALL_MARKS))
+    if unknown:
+        raise ValueError(f"unknown roll call mark {unknown[0]!r}: use answered, seen, heard")
+    return [mark for mark in ROLL_CALL_MARKS if mark in marks]
 
 
 def validate_substitute(mt: MeetingRt, m: Member, a: Action) -> None:
@@ -118,3 +157,11 @@ def _record_member(mt: MeetingRt, m: Member, action: Action) -> None:
         m.substituted_by, m.peer_name = sub.member_id, sub.name
         sub.serving = True  # from now on she takes part in the decisions (and the five-minute rule)
         sub.substitute_for, sub.peer_name = m.member_id, m.name
+    elif kind is ActionKind.PRESENT:
+        # H16: she is in the meeting program; the loss is set aside until the confirmation runs out
+        # (then silence counts afresh from its end) or her device is heard again
+        m.present_at, m.present_until = t, t + mt.policy.present_hold_s
+        m.present_reason = (action.note or "").strip()
+        m.lost_since, m.lost_cause, m.lost_cause_at = None, "", None
+    elif kind is ActionKind.ROLL_CALL:
+        m.roll_call_at, m.roll_call = t, roll_call_marks(action.note)

@@ -86,7 +86,20 @@ def lost_since(m: Member, policy: Policy, conn: Connectivity, now: float) -> flo
     if m.returned_at is not None and m.returned_at > since:
         since = m.returned_at
         allowed = policy.silence_lost_s
+    held = m.present_until is not None and m.present_at is not None and since <= m.present_at
+    if held and m.present_until is not None and m.present_until > since:
+        # the chair confirmed her in the meeting program (H16, issue 15): no loss until that runs out
+        since = m.present_until
+        allowed = policy.silence_lost_s
     return since if now - since > allowed else None
+
+
+def present_holds(m: Member, now: float) -> bool:
+    """The chair's confirmation that she is in the meeting program holds (H16, issue 15): not run
+    out, and her device not heard since (then she is simply back)."""
+    if m.present_until is None or m.present_at is None or now >= m.present_until:
+        return False
+    return m.last_contact is None or m.last_contact <= m.present_at
 
 
 def awaiting_fresh(m: Member, policy: Policy, conn: Connectivity, now: float) -> bool:
@@ -167,6 +180,8 @@ def participant_state(
     if m.first_contact is None:
         return Assessment(PS.EXPECTED)
     lost = lost_since(m, policy, conn, now)
+    if lost is None and present_holds(m, now):
+        return Assessment(PS.NOT_MONITORED)  # present by the chair's word, not watched: never lost
     if lost is not None:
         if phase is not Phase.RUNNING:
             return Assessment(PS.LOST, lost, None, None, {"connection_lost": 2})
@@ -290,6 +305,8 @@ def _absence_reasons(m: Member, a: Assessment, now: float) -> list[Reason]:
             out.append(R.left(m.left_at or now, mid))
     elif st is PS.EXCUSED:
         out.append(R.excused(m.excused_at or now, m.excused_item, mid))
+    elif present_holds(m, now):
+        out.append(R.present_confirmed(m.present_until or now, m.present_reason or "", mid))
     else:
         out.append(not_monitored(m))
         if m.selftest is not None:  # what the member's own self-test said, for the roll call (H13)

@@ -7,7 +7,8 @@ InfluxDB and push to the live view. See ``docs/engine.md``.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from itertools import chain
 from typing import Any
 
 from collector.engine import actions as actions_
@@ -365,10 +366,16 @@ class Engine:
             mt.verdict_since = now
 
     # ------------------------------------------------------------------ queries
-    def view(self, meeting_id: str, now: float) -> MeetingView | None:
-        """The meeting as the chair sees it at ``now`` (computed, no state changes)."""
+    def view(
+        self, meeting_id: str, now: float, unknown: Iterable[tuple[str, float]] | None = None
+    ) -> MeetingView | None:
+        """The meeting as the chair sees it at ``now`` (computed, no state changes). ``unknown``:
+        (device id, last heard) of devices on no roster besides the engine's own (H12)."""
         mt = self._meetings.get(meeting_id)
-        return None if mt is None else meeting_view(mt, self._conn, now)
+        if mt is None:
+            return None
+        heard = self.unknown_devices.items()
+        return meeting_view(mt, self._conn, now, heard if unknown is None else chain(heard, unknown))
 
     def meeting_ids(self) -> list[str]:
         return list(self._meetings)

@@ -289,6 +289,18 @@ def left(at: float, member_id: str | None = None) -> Reason:
     )
 
 
+def present_confirmed(until: float, why: str, member_id: str | None = None) -> Reason:
+    """H16 (issue 15): the chair confirmed her in the meeting program although her device is silent."""
+    detail = f" ({why})" if why else ""
+    return Reason(
+        code="present_confirmed",
+        sv=f"finns i mötesprogrammet enligt ordföranden{detail}, gäller till {clock(until)}",
+        en=f"in the meeting program according to the chair{detail}, holds until {clock(until)}",
+        rule="H16",
+        member_id=member_id,
+    )
+
+
 def selftest_failed(failed: list[str], member_id: str | None = None) -> Reason:
     names = ", ".join(failed) or "okänd kontroll"
     return Reason(

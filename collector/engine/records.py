@@ -59,10 +59,15 @@ class Member:
         "open_from",
         "open_until",
         "peer_name",
+        "present_at",
+        "present_reason",
+        "present_until",
         "reconnected_at",
         "replaced_at",
         "returned_at",
         "role",
+        "roll_call",
+        "roll_call_at",
         "sample",
         "selftest",
         "serving",
@@ -104,6 +109,12 @@ class Member:
         self.returned_at: float | None = None
         self.left_at: float | None = None  # recorded by the chair, or by the five-minute rule (H16)
         self.left_cause = ""  # "" the chair recorded it; "five_minutes": an ersättare not serving (H16)
+        #: the chair: present in the meeting program without the agent's contact (H16, issue 15)
+        self.present_at: float | None = None
+        self.present_until: float | None = None
+        self.present_reason: str | None = None
+        self.roll_call_at: float | None = None  # the roll call (H13, issue 15)
+        self.roll_call: list[str] | None = None
         self.hist = judge.fresh()
         self.warn_up = 0
         self.fail_up = 0

@@ -42,6 +42,11 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     substitute_for: str | None = None
     substituted_by: str | None = None
     peer_name: str | None = None
+    present_at: float | None = None
+    present_until: float | None = None
+    present_reason: str | None = None
+    roll_call_at: float | None = None
+    roll_call: list[str] | None = None
     hist: list[int] = []
     bad: dict[int, float] = {}
     warn_up: int = 0

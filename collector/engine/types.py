@@ -82,6 +82,13 @@ class ParticipantView(msgspec.Struct, kw_only=True):
     serving: bool = True
     substitute_for: str | None = None  # the member this ersättare stepped in for (H16)
     substituted_by: str | None = None  # the ersättare who stepped in for this member (H16)
+    #: the chair recorded that she, without contact with her device, is still present in the meeting
+    #: program (H16, issue 15): until then she is not shown as lost; why, in the chair's words
+    present_until: float | None = None
+    present_reason: str | None = None
+    #: the roll call (H13, issue 15): when she was called, and what held: "answered", "seen", "heard"
+    roll_call_at: float | None = None
+    roll_call: list[str] | None = None
 
 
 class MeetingView(msgspec.Struct, kw_only=True):
@@ -99,7 +106,17 @@ class MeetingView(msgspec.Struct, kw_only=True):
     vote_running: bool
     agenda_item: str | None
     participants: list[ParticipantView]
-    at: float  # the `now` the view was computed for
+    #: the meeting's phase: "closed" | "pre" | "running" | "ended" (issue 15: no Ajournera before the start)
+    phase: str = "running"
+    #: H8: remote members connect by then (start - connect_early_s)
+    connect_by: float = 0.0
+    #: while adjourned (H15): the names of the members the meeting waits for, and when the first
+    #: one's five minutes run out (H16); None when nobody's clock runs
+    waiting_for: list[str] = []
+    five_minutes_at: float | None = None
+    #: H12: devices on no roster heard in this meeting's window (start - watch_before_s .. end)
+    unknown_devices: list[str] = []
+    at: float  # the `now` the view was computed for (the last field: the live view's change key)
 
 
 class ActionKind(StrEnum):
@@ -116,6 +133,12 @@ class ActionKind(StrEnum):
     #: H16: the chair records which ersättare (``substitute_id``, on this meeting's roster) steps in
     #: for a replaced ledamot or serving ersättare (``member_id``); she serves from then on
     SUBSTITUTE = "substitute"
+    #: H16 (issue 15): the member lost the agent's contact but is still present in the meeting program
+    #: (``note``: why, required); holds for ``present_hold_s`` (policy) unless her device is heard again
+    PRESENT = "present"
+    #: H13 (issue 15): the roll call of ``member_id``; ``note``: what held, comma-separated from
+    #: "answered", "seen", "heard" (empty: she did not answer)
+    ROLL_CALL = "roll_call"
 
 
 class Action(msgspec.Struct, kw_only=True):

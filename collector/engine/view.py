@@ -7,6 +7,8 @@ issue 13), so it never runs ahead of the stored :class:`~collector.engine.types.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from collector.engine import media
 from collector.engine.decide import (
     Assessment,
@@ -23,10 +25,20 @@ from collector.engine.verdict import awaiting, decide_verdict, phase_of
 PS = ParticipantState
 
 
-def meeting_view(mt: MeetingRt, conn: Connectivity, now: float) -> MeetingView:
+#: at most this many devices on no roster are named on a meeting's page (H12)
+UNKNOWN_SHOWN = 20
+_WAITED_FOR = frozenset({PS.LOST, PS.FAILING, PS.REPLACED})
+
+
+def meeting_view(
+    mt: MeetingRt, conn: Connectivity, now: float, unknown: Iterable[tuple[str, float]] = ()
+) -> MeetingView:
+    """``unknown``: (device id, last heard) of devices on no roster (H12); those heard in this
+    meeting's window are named in the view."""
     meeting = mt.meeting
     phase = phase_of(mt, now)
-    parts = [participant_view(mt, m, conn, now, phase) for m in mt.members.values()]
+    assessed = [(m, _assess(mt, m, conn, now, phase)) for m in mt.members.values()]
+    parts = [_view_of(mt, m, a, now, phase) for m, a in assessed]
     verdict, reasons = mt.verdict, mt.verdict_reasons
     if reasons is None:  # restored from a snapshot and not decided since: decide now, the same way
         verdict, reasons = decide_verdict(mt, conn, now, explain=True)
@@ -46,13 +58,49 @@ def meeting_view(mt: MeetingRt, conn: Connectivity, now: float) -> MeetingView:
         vote_running=mt.vote_running,
         agenda_item=mt.agenda_item,
         participants=parts,
+        phase=str(phase),
+        connect_by=meeting.start - mt.policy.connect_early_s,
+        waiting_for=waiting_for(assessed),
+        five_minutes_at=five_minutes_at(assessed),
+        unknown_devices=unknown_in_window(unknown, meeting.start - mt.policy.watch_before_s, meeting.end),
         at=now,
     )
 
 
+def waiting_for(assessed: list[tuple[Member, Assessment]]) -> list[str]:
+    """Whom an adjournment waits for (H15): the serving members lost, failing, or replaced without
+    a substitute recorded yet (H16)."""
+    return [
+        m.name
+        for m, a in assessed
+        if a.state in _WAITED_FOR and (m.serving or a.state is not PS.REPLACED) and m.handled_at is None
+    ]
+
+
+def five_minutes_at(assessed: list[tuple[Member, Assessment]]) -> float | None:
+    """When the first running five-minute clock (H16) runs out, or None."""
+    due = [a.substitute_due_at for _, a in assessed if a.state is PS.LOST and a.substitute_due_at is not None]
+    return min(due) if due else None
+
+
+def unknown_in_window(unknown: Iterable[tuple[str, float]], start: float, end: float) -> list[str]:
+    """Devices on no roster heard between ``start`` and ``end`` (H12), the most recent first, bounded."""
+    heard = sorted(((seen, d) for d, seen in unknown if start <= seen <= end), reverse=True)
+    return [d for _, d in heard[:UNKNOWN_SHOWN]]
+
+
 def participant_view(mt: MeetingRt, m: Member, conn: Connectivity, now: float, phase: Phase) -> ParticipantView:
+    return _view_of(mt, m, _assess(mt, m, conn, now, phase), now, phase)
+
+
+def _assess(mt: MeetingRt, m: Member, conn: Connectivity, now: float, phase: Phase) -> Assessment:
+    if phase is Phase.ENDED:
+        return frozen(m)
+    return participant_state(m, phase, mt.meeting.start, mt.policy, mt.judge, conn, now)
+
+
+def _view_of(mt: MeetingRt, m: Member, a: Assessment, now: float, phase: Phase) -> ParticipantView:
     start = mt.meeting.start
-    a = participant_state(m, phase, start, mt.policy, mt.judge, conn, now) if phase is not Phase.ENDED else frozen(m)
     reasons = participant_reasons(m, a, phase, start, mt.policy, mt.judge, now, mt.vote_running)
     flags = participant_flags(m, a.state, start, mt.policy, now, mt.vote_running)
     return _participant_view(m, a, reasons, flags, now)
@@ -104,4 +152,8 @@ def _participant_view(m: Member, a: Assessment, reasons: list[Reason], flags: li
         serving=m.serving,
         substitute_for=m.substitute_for,
         substituted_by=m.substituted_by,
+        present_until=m.present_until if a.state is PS.NOT_MONITORED and m.present_reason is not None else None,
+        present_reason=m.present_reason if a.state is PS.NOT_MONITORED else None,
+        roll_call_at=m.roll_call_at,
+        roll_call=m.roll_call,
     )

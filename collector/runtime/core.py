@@ -312,7 +312,10 @@ class Runtime:
 
     def view(self, meeting_id: str) -> MeetingView | None:
         with self.lock:
-            return self.engine.view(meeting_id, self.clock())
+            # devices on no roster the ingest turned away (H12): named on the meeting's page
+            heard = self.sink.unknown_devices  # bounded (UNKNOWN_DEVICES_MAX)
+            unknown = ((d, u.last_seen) for d, u in heard.items()) if heard else None
+            return self.engine.view(meeting_id, self.clock(), unknown)
 
     def view_json(self, meeting_id: str) -> bytes | None:
         """The meeting view as JSON: the one encoding used by the API and the live (SSE) view."""

@@ -63,6 +63,7 @@ def _pages(r: APIRouter, web: WebDeps, access: Access) -> None:
             "actions_url": f"/api/meetings/{meeting_id}/actions",
             "may_act": who.role in STAFF_ROLES,
             "username": who.username,
+            "meeting_id": meeting_id,
         }
         return render(
             request, web, "chair.html", who=who, meeting=meeting, view=view, boot=boot, may_act=boot["may_act"]

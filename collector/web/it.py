@@ -73,6 +73,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             timeline=report.timeline_svg(rep, lang),
             segment_title=lambda seg: report.segment_title(seg, lang),
             verdict_text=lambda seg: report.verdict_text(seg, lang),
+            roll_call_text=lambda rc: report.roll_call_text(rc, lang),
         )
 
     return r

@@ -83,8 +83,31 @@ ACTIONS = (
     N_("act.return"),
     N_("act.left"),
     N_("act.substitute"),
+    N_("act.present"),
+    N_("act.roll_call"),
     N_("act.recorded"),
     N_("act.failed"),
+)
+#: the chair's page, issue 15 (chair.js): the banner after adjourning (H15/H16) and before the start
+#: (H8), the roll call (H13), the confirmation of presence (H16) and what failed
+CHAIR = (
+    N_("banner.adjourned"),
+    N_("banner.waiting_for"),
+    N_("banner.waiting_for_nobody"),
+    N_("banner.five_minutes_at"),
+    N_("banner.connect_by"),
+    N_("banner.not_connected_by"),
+    N_("banner.more"),
+    N_("present.reason"),
+    N_("rc.legend"),
+    N_("rc.answered"),
+    N_("rc.seen"),
+    N_("rc.heard"),
+    N_("rc.no_answer"),
+    N_("error.network"),
+    N_("error.server"),
+    N_("error.signed_out"),
+    N_("error.invalid"),
 )
 #: roster roles (chair.js)
 ROLES = (
@@ -198,6 +221,11 @@ REFUSALS = (
     N_("refusal.substitute_serving"),
     N_("refusal.substitute_unavailable"),
     N_("refusal.substitute_no_contact"),
+    N_("refusal.present_unavailable"),
+    N_("refusal.present_has_contact"),
+    N_("refusal.present_reason_needed"),
+    N_("refusal.present_reason_too_long"),
+    N_("refusal.roll_call_mark"),
     N_("refusal.other"),
 )
 #: self-test check ids, by id and by group (agent checks, selftest.js)

@@ -34,6 +34,11 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r" already serves in meeting ", "substitute_serving"),
         (r" cannot step in: no contact", "substitute_no_contact"),
         (r" cannot step in: ", "substitute_unavailable"),
+        (r" cannot be confirmed present: ", "present_unavailable"),
+        (r" has contact with her device: nothing to confirm$", "present_has_contact"),
+        (r"^present needs a reason", "present_reason_needed"),
+        (r"^the reason is longer than ", "present_reason_too_long"),
+        (r"^unknown roll call mark ", "roll_call_mark"),
     )
 )
 OTHER = "other"

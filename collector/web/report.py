@@ -74,6 +74,43 @@ class Report:
     timelines: dict[str, list[Interval]]  # member_id -> state intervals
     names: dict[str, str]
     incidents: list[dict[str, Any]]
+    #: the roll call (H13, issue 15): each participant's latest, in the order they were called
+    roll_calls: list[RollCall] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RollCall:
+    """One participant's roll call (H13): when, what held ("answered", "seen", "heard"), who recorded it."""
+
+    at: float
+    member_id: str
+    name: str
+    marks: tuple[str, ...]
+    by: str
+
+
+#: the roll call's marks in their fixed order (collector.engine.actions.ROLL_CALL_MARKS)
+ROLL_CALL_MARKS = ("answered", "seen", "heard")
+
+
+def roll_calls(actions: list[dict[str, Any]], names: dict[str, str]) -> list[RollCall]:
+    """The latest roll call of each participant (a repeated call replaces the earlier), by time."""
+    latest: dict[str, RollCall] = {}
+    for a in actions:
+        if a["kind"] != "roll_call" or not a.get("member_id"):
+            continue
+        given = {m.strip() for m in str(a.get("note") or "").split(",")}
+        marks = tuple(m for m in ROLL_CALL_MARKS if m in given)
+        mid = str(a["member_id"])
+        latest[mid] = RollCall(float(a["at"]), mid, names.get(mid, mid), marks, str(a.get("by") or ""))
+    return sorted(latest.values(), key=lambda r: r.at)
+
+
+def roll_call_text(rc: RollCall, lang: str) -> str:
+    """ "svarade, syns, hörs" / "svarade inte" in the report's language."""
+    if not rc.marks:
+        return label("rc.no_answer", lang)
+    return ", ".join(label(f"rc.{m}", lang).lower() for m in rc.marks)
 
 
 def _clock(t: float) -> str:
@@ -178,6 +215,7 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
         timelines=timelines,
         names=names,
         incidents=history.incidents,
+        roll_calls=roll_calls(history.actions, names),
     )
 
 
@@ -243,6 +281,8 @@ def to_csv(rep: Report, lang: str) -> str:
         w.writerow([mid, "adjournment", adj.value, _clock(adj.start), _clock(adj.end), "", ""])
     for at, name in rep.substitutions:
         w.writerow([mid, "substitution", name, _clock(at), "", "", name])
+    for rc in rep.roll_calls:
+        w.writerow([mid, "roll_call", rc.name, _clock(rc.at), "", roll_call_text(rc, lang), ""])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
             w.writerow(

@@ -175,3 +175,82 @@ kind = "ipad"
 """,
         encoding="utf-8",
     )
+
+
+def write_chair_roster(path: Path, now: float) -> None:
+    """The chair's page (issue 15): ks-chair running now (Anna and Cilla ledamöter, Bo ersättare not
+    serving); ks-soon starting in 10 minutes (Dan, past the 15-minute deadline, H8); ks-pre in 40
+    minutes (Eva, before it); ks-tablet running now with eight members, long names included."""
+    names = [
+        "Anna-Karin Wahlström Lindqvist",
+        "Per Olof Sundberg",
+        "Maria Hedenstierna-Abrahamsson",
+        "Li Wu",
+        "Sven-Erik Ångström",
+        "Fatima al-Hassan",
+        "Gunnel Öberg",
+        "Hugo Ek",
+    ]
+    tablet = "".join(
+        f'\n[[meeting.participant]]\nname = "{n}"\nmember_id = "t{i}"\ndevice_id = "dev-t{i}"\n'
+        + ('role = "ersättare"\n' if i % 3 == 2 else "")
+        for i, n in enumerate(names)
+    )
+    path.write_text(
+        f"""
+[[meeting]]
+id = "ks-chair"
+body = "kommunstyrelsen"
+start = {iso(now - 60)}
+end = {iso(now + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Anna Andersson"
+member_id = "anna"
+device_id = "dev-a"
+
+[[meeting.participant]]
+name = "Bo Berg"
+member_id = "bo"
+device_id = "dev-b"
+role = "ersättare"
+
+[[meeting.participant]]
+name = "Cilla Carlsson"
+member_id = "cilla"
+device_id = "dev-c"
+
+[[meeting]]
+id = "ks-soon"
+body = "kommunstyrelsen"
+start = {iso(now + 600)}
+end = {iso(now + 600 + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Dan Dahl"
+member_id = "dan"
+device_id = "dev-d"
+
+[[meeting]]
+id = "ks-pre"
+body = "kommunstyrelsen"
+start = {iso(now + 2400)}
+end = {iso(now + 2400 + 7200)}
+room = "Sessionssalen"
+
+[[meeting.participant]]
+name = "Eva Ek"
+member_id = "eva"
+device_id = "dev-e"
+
+[[meeting]]
+id = "ks-tablet"
+body = "kommunstyrelsen"
+start = {iso(now - 60)}
+end = {iso(now + 7200)}
+room = "Sessionssalen"
+{tablet}""",
+        encoding="utf-8",
+    )

@@ -203,6 +203,11 @@ def _refusals() -> list[str]:
     codes += [
         act(K.SUBSTITUTE, member_id="anna", substitute_id="eva"),
         act(K.SUBSTITUTE, member_id="cid", substitute_id="eva"),
+        act(K.PRESENT, member_id="bo"),
+        act(K.PRESENT, member_id="bo", note="x" * 501),
+        act(K.PRESENT, member_id="bo", note="syns i Teams"),
+        act(K.PRESENT, member_id="anna", note="syns i Teams"),
+        act(K.ROLL_CALL, member_id="bo", note="seen,smiling"),
     ]
     return [c or "accepted" for c in codes]
 
@@ -229,6 +234,11 @@ def test_every_engine_refusal_has_its_own_code_and_text() -> None:
         "substitute_no_contact",
         "substitute_recorded",
         "substitute_serving",
+        "present_reason_needed",
+        "present_reason_too_long",
+        "present_has_contact",
+        "present_unavailable",
+        "roll_call_mark",
     ]
     texts = {k[len("refusal.") :] for k in i18n.CATALOGS["sv"] if k.startswith("refusal.")}
     assert texts == {*codes, refusals.OTHER}  # every refusal has a text, and every text a refusal
