@@ -16,9 +16,7 @@ The room, one concern per module:
 
 This module holds :class:`Auth`, the facade the web layer uses. Routes learn the caller from the
 dependency they declare: :meth:`Auth.require_roles` and :meth:`Auth.require_device_or_it` return the
-:class:`Principal`. (:meth:`Auth.require` and :meth:`Auth.require_device` do the same and also set
-``request.state.principal``, for the routes that still read it; they go once the web layer declares
-access on every route, issue 13.)
+:class:`Principal`; nothing is passed through ``request.state``.
 """
 
 from __future__ import annotations
@@ -336,35 +334,6 @@ class Auth:
             wanted = await device_id_of(request)
             if wanted is None or not who.may_act_for_device(wanted):
                 raise HTTPException(403, "a device may only use its own device routes")
-            return who
-
-        return _declare(dependency, frozenset({Role.DEVICE, Role.IT}))
-
-    # -- the old style: also sets request.state.principal (until the web layer no longer reads it) --
-    def require(
-        self, *roles: Role | str, body_of: Callable[[Request], str | None] | None = None, html: bool = False
-    ) -> Dependency:
-        """:meth:`require_roles`, and the caller also in ``request.state.principal`` (deprecated)."""
-        wanted = frozenset(Role(r) for r in roles) or frozenset(Role)
-
-        async def dependency(
-            request: Request,
-            _bearer: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)] = None,
-            _cookie: Annotated[str | None, Depends(SESSION)] = None,
-        ) -> Principal:
-            who = await self._authorize(request, wanted, body_of, html)
-            request.state.principal = who
-            return who
-
-        return _declare(dependency, wanted)
-
-    def require_device(self, device_id_of: Callable[[Request], Awaitable[str | None]]) -> Dependency:
-        """:meth:`require_device_or_it`, and the caller also in ``request.state.principal`` (deprecated)."""
-        inner = self.require_device_or_it(device_id_of)
-
-        async def dependency(request: Request) -> Principal:
-            who = await inner(request)
-            request.state.principal = who
             return who
 
         return _declare(dependency, frozenset({Role.DEVICE, Role.IT}))

@@ -88,12 +88,12 @@ class Access:
         by_meeting = auth.meeting_path_body
         self.web = web
         self.public = public
-        self.signed_in = declare(auth.require(html=True), SIGNED_IN)
-        self.staff_page = declare(auth.require(*STAFF_ROLES, html=True), CHAIR, SECRETARY, IT)
-        self.meeting_page = declare(auth.require(*STAFF_ROLES, body_of=by_meeting, html=True), *STAFF_OWN)
-        self.meeting_api = declare(auth.require(*STAFF_ROLES, body_of=by_meeting), *STAFF_OWN)
-        self.it_page = declare(auth.require(Role.IT, html=True), IT)
-        self.it_api = declare(auth.require(Role.IT), IT)
+        self.signed_in = declare(auth.require_roles(html=True), SIGNED_IN)
+        self.staff_page = declare(auth.require_roles(*STAFF_ROLES, html=True), CHAIR, SECRETARY, IT)
+        self.meeting_page = declare(auth.require_roles(*STAFF_ROLES, body_of=by_meeting, html=True), *STAFF_OWN)
+        self.meeting_api = declare(auth.require_roles(*STAFF_ROLES, body_of=by_meeting), *STAFF_OWN)
+        self.it_page = declare(auth.require_roles(Role.IT, html=True), IT)
+        self.it_api = declare(auth.require_roles(Role.IT), IT)
         self.device_own = declare(_device_or_it(web), DEVICE_OWN, IT)
         self.member_link = declare(_member_link(web), MEMBER_OWN)
         self.member_link_page = declare(_member_link_page(web), MEMBER_OWN)
@@ -151,7 +151,7 @@ def _device_or_it(web: WebDeps) -> Callable[..., Awaitable[Principal]]:
     async def path_device(request: Request) -> str | None:
         return str(request.path_params.get("device_id", "")) or None
 
-    device = web.auth.require_device(path_device)
+    device = web.auth.require_device_or_it(path_device)
 
     async def dependency(
         request: Request, _bearer: Bearer = None, _cookie: Cookie = None, _basic: Basic = None
@@ -195,13 +195,13 @@ def _mediapath_offer(web: WebDeps) -> Callable[..., Awaitable[Principal | None]]
       itself only (:meth:`Auth.require_device`; loopback/none modes per ``[http] device_auth``).
     """
     auth = web.auth
-    staff = auth.require(*STAFF_ROLES)
+    staff = auth.require_roles(*STAFF_ROLES)
 
     async def offer_device(request: Request) -> str | None:
         device_id = (await offer_of(request)).get("device_id")
         return device_id if isinstance(device_id, str) and device_id else None
 
-    device = auth.require_device(offer_device)
+    device = auth.require_device_or_it(offer_device)
 
     async def dependency(
         request: Request, _bearer: Bearer = None, _cookie: Cookie = None, _basic: Basic = None

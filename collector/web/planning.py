@@ -69,10 +69,12 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     plan = Planning(web, RosterFile(config.roster_path, bodies), bodies, config.smtp)
     auth = web.auth
     by_meeting = auth.meeting_path_body
-    secretary_page = declare(auth.require(Role.SECRETARY, Role.IT, html=True), SECRETARY, IT)
-    secretary_own = declare(auth.require(Role.SECRETARY, Role.IT, body_of=by_meeting, html=True), SECRETARY_OWN, IT)
-    chair_own = declare(auth.require(Role.CHAIR, Role.IT, body_of=by_meeting, html=True), CHAIR_OWN, IT)
-    staff_own = declare(auth.require(*STAFF_ROLES, body_of=by_meeting, html=True), *STAFF_OWN)
+    secretary_page = declare(auth.require_roles(Role.SECRETARY, Role.IT, html=True), SECRETARY, IT)
+    secretary_own = declare(
+        auth.require_roles(Role.SECRETARY, Role.IT, body_of=by_meeting, html=True), SECRETARY_OWN, IT
+    )
+    chair_own = declare(auth.require_roles(Role.CHAIR, Role.IT, body_of=by_meeting, html=True), CHAIR_OWN, IT)
+    staff_own = declare(auth.require_roles(*STAFF_ROLES, body_of=by_meeting, html=True), *STAFF_OWN)
     Secretary = Annotated[Principal, Depends(secretary_page)]
     SecretaryOwn = Annotated[Principal, Depends(secretary_own)]
     ChairOwn = Annotated[Principal, Depends(chair_own)]

@@ -37,7 +37,9 @@ def app_for(users: Path, clock: Clock) -> tuple[TestClient, Auth]:
     bodies = {"ks": "kommunstyrelsen", "sn": "socialnämnden"}
     a = Auth(secret=b"k" * 32, users_path=users, meeting_body=bodies.get, clock=clock, session_s=3600)
     app = FastAPI()
-    Staff = Annotated[Principal, Depends(a.require(Role.CHAIR, Role.SECRETARY, Role.IT, body_of=a.meeting_path_body))]
+    Staff = Annotated[
+        Principal, Depends(a.require_roles(Role.CHAIR, Role.SECRETARY, Role.IT, body_of=a.meeting_path_body))
+    ]
 
     @app.post("/login")
     async def login(request: Request) -> Response:
@@ -48,7 +50,7 @@ def app_for(users: Path, clock: Clock) -> tuple[TestClient, Auth]:
         return response
 
     @app.post("/logout")
-    async def logout(request: Request, who: Annotated[Principal, Depends(a.require())]) -> Response:
+    async def logout(request: Request, who: Annotated[Principal, Depends(a.require_roles())]) -> Response:
         response = Response(status_code=204)
         a.end_session(request, response)
         return response
@@ -83,22 +85,30 @@ def test_users_file_holds_argon2_hashes_and_token_digests_only(users: Path) -> N
     assert checker.check("ordf", PW + "x") is None and checker.check("nobody", PW) is None
 
 
-@pytest.mark.parametrize(("username", "password", "role", "bodies", "error"), [
-    ("anna", PW, "member", [], "self-test link"),
-    ("x", "short", "it", [], "at least 10"),
-    ("chair", PW, "chair", [], "at least one body"),
-    ("has space", PW, "it", [], "without spaces"),
-])
-def test_add_user_refuses_bad_input(tmp_path: Path, username: str, password: str, role: str, bodies: list[str],
-                                    error: str) -> None:
+@pytest.mark.parametrize(
+    ("username", "password", "role", "bodies", "error"),
+    [
+        ("anna", PW, "member", [], "self-test link"),
+        ("x", "short", "it", [], "at least 10"),
+        ("chair", PW, "chair", [], "at least one body"),
+        ("has space", PW, "it", [], "without spaces"),
+    ],
+)
+def test_add_user_refuses_bad_input(
+    tmp_path: Path, username: str, password: str, role: str, bodies: list[str], error: str
+) -> None:
     with pytest.raises(auth.UserFileError, match=error):
         auth.add_user(tmp_path / "u.toml", username, password, role, bodies=bodies)
 
 
 def test_cli_adds_a_user_with_the_password_from_stdin(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(PW + "\n"))
-    assert auth.main(["--users", str(tmp_path / "u.toml"), "add-user", "sekr", "--role", "secretary",
-                      "--body", "Socialnämnden"]) == 0
+    assert (
+        auth.main(
+            ["--users", str(tmp_path / "u.toml"), "add-user", "sekr", "--role", "secretary", "--body", "Socialnämnden"]
+        )
+        == 0
+    )
     assert auth.read_users(tmp_path / "u.toml").users["sekr"].bodies == ("socialnämnden",)
     assert auth.main(["--users", str(tmp_path / "u.toml"), "add-user", "bad", "--role", "chair"]) == 2
 
@@ -174,7 +184,7 @@ def test_the_hosts_local_token_is_it_and_private(tmp_path: Path, users: Path) ->
     app = FastAPI()
 
     @app.get("/m/{meeting_id}")
-    def read(meeting_id: str, who: Annotated[Principal, Depends(a.require(Role.IT))]) -> dict[str, str]:
+    def read(meeting_id: str, who: Annotated[Principal, Depends(a.require_roles(Role.IT))]) -> dict[str, str]:
         return {"who": who.username}
 
     client = TestClient(app)

@@ -1,6 +1,6 @@
 """The access dependencies of :class:`collector.auth.Auth` that RETURN the caller (issue 13: a route
 declares who may call it in its signature, no ``request.state`` side channel), the roles each one
-declares, the old style kept for the routes not yet rewritten, and the auth room's size limits."""
+declares (no request.state side channel), and the auth room's size limits."""
 
 # no `from __future__ import annotations`: FastAPI must resolve the Annotated aliases built in app_for()
 import ast
@@ -62,23 +62,9 @@ def app_for(a: Auth) -> FastAPI:
     def new_style(meeting_id: str, request: Request, who: Annotated[Principal, Depends(chair)]) -> dict[str, Any]:
         return answer(request, who)
 
-    @app.get("/old/{meeting_id}")
-    def old_style(
-        meeting_id: str,
-        request: Request,
-        who: Annotated[Principal, Depends(a.require(Role.CHAIR, Role.IT, body_of=a.meeting_path_body))],
-    ) -> dict[str, Any]:
-        return answer(request, who)
-
     @app.get("/dev/{device_id}")
     def device_new(
         device_id: str, request: Request, who: Annotated[Principal, Depends(a.require_device_or_it(path_device))]
-    ) -> dict[str, Any]:
-        return answer(request, who)
-
-    @app.get("/dev-old/{device_id}")
-    def device_old(
-        device_id: str, request: Request, who: Annotated[Principal, Depends(a.require_device(path_device))]
     ) -> dict[str, Any]:
         return answer(request, who)
 
@@ -93,14 +79,14 @@ def test_require_roles_returns_the_caller_without_the_request_state(setup: tuple
     a, it = setup
     client = TestClient(app_for(a))
     assert client.get("/new/ks", headers=it).json() == {"who": "token:ops", "role": "it", "state": None}
-    assert client.get("/old/ks", headers=it).json() == {"who": "token:ops", "role": "it", "state": "token:ops"}
-    for path in ("/new/ks", "/old/ks"):
+    assert not hasattr(a, "require") and not hasattr(a, "require_device")  # the request.state side channel is gone
+    for path in ("/new/ks",):
         assert client.get(path).status_code == 401
         assert client.get(path, headers=basic("dev-a", "secret-a")).status_code == 401  # Basic is no Bearer
         assert client.get(path.replace("ks", "nope"), headers=it).status_code == 200  # IT: any meeting id
     chair_token = collector.auth.add_api_token(a.users_path, "ks-bot", "chair", bodies=["Kommunstyrelsen"])
     chair = {"Authorization": f"Bearer {chair_token}"}
-    for path in ("/new", "/old"):
+    for path in ("/new",):
         assert client.get(f"{path}/ks", headers=chair).json()["who"] == "token:ks-bot"
         assert client.get(f"{path}/sn", headers=chair).status_code == 404  # another body's meeting: as if none
         assert client.get(f"{path}/nope", headers=chair).status_code == 404
@@ -114,13 +100,12 @@ def test_require_device_or_it_returns_the_device_or_it(setup: tuple[Auth, dict[s
     client = TestClient(app_for(a))
     got = client.get("/dev/dev-a", headers=basic("dev-a", "secret-a")).json()
     assert got == {"who": "dev-a", "role": "device", "state": None}
-    assert client.get("/dev-old/dev-a", headers=basic("dev-a", "secret-a")).json()["state"] == "dev-a"
     assert client.get("/dev/dev-b", headers=basic("dev-a", "secret-a")).status_code == 403  # another device
     r = client.get("/dev/dev-a", headers=basic("dev-a", "wrong"))
     assert r.status_code == 401 and r.headers["www-authenticate"].startswith("Basic")
     assert client.get("/dev/dev-a").status_code == 401
     assert client.get("/dev/dev-b", headers=it).json() == {"who": "token:ops", "role": "it", "state": None}
-    assert a.counters.device_ok == 3 and a.counters.device_rejected == 1  # dev-a signed in 3 times, refused once
+    assert a.counters.device_ok == 2 and a.counters.device_rejected == 1  # dev-a signed in 2 times, refused once
 
 
 def test_every_access_dependency_declares_its_roles(setup: tuple[Auth, dict[str, str]]) -> None:
@@ -132,9 +117,7 @@ def test_every_access_dependency_declares_its_roles(setup: tuple[Auth, dict[str,
             roles[route.path] = next((r for r in declared if r is not None), None)
     assert roles == {
         "/new/{meeting_id}": frozenset({Role.CHAIR, Role.IT}),
-        "/old/{meeting_id}": frozenset({Role.CHAIR, Role.IT}),
         "/dev/{device_id}": frozenset({Role.DEVICE, Role.IT}),
-        "/dev-old/{device_id}": frozenset({Role.DEVICE, Role.IT}),
         "/open": None,  # anonymous callers allowed: declares no role
     }
     assert allowed_roles(a.require_roles()) == frozenset(Role)
