@@ -166,6 +166,15 @@ class IngestSection(cfg.Section):
     mode: str = "inline"
 
 
+class HelpSection(cfg.Section):
+    """Where a member gets help (H20), shown on her self-test and companion pages."""
+
+    #: the Servicedesk's telephone number, as the member dials it
+    servicedesk: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[0-9 +()-]*$")] = "08-606 78 00"
+    #: opening hours or a note beside the number, e.g. "dygnet runt under sammanträden"; may be empty
+    note: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
 class CollectorConfig(cfg.Section):
     data_dir: str = "data"
     #: the roster TOML (meetings and remote participants); empty: ``{data_dir}/roster.toml``
@@ -182,6 +191,7 @@ class CollectorConfig(cfg.Section):
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
     media: MediaSection = msgspec.field(default_factory=MediaSection)
+    help: HelpSection = msgspec.field(default_factory=HelpSection)
 
     @property
     def data_path(self) -> Path:

@@ -42,6 +42,7 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     substitute_for: str | None = None
     substituted_by: str | None = None
     peer_name: str | None = None
+    unequal_at: float | None = None  # H17
     hist: list[int] = []
     bad: dict[int, float] = {}
     warn_up: int = 0

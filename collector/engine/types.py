@@ -116,6 +116,9 @@ class ActionKind(StrEnum):
     #: H16: the chair records which ersättare (``substitute_id``, on this meeting's roster) steps in
     #: for a replaced ledamot or serving ersättare (``member_id``); she serves from then on
     SUBSTITUTE = "substitute"
+    #: H17: the member herself tells the chair, through her personal link, that she does not take
+    #: part on equal terms (``by`` is "member:<member_id>"); shown in the banner until the chair resumes
+    UNEQUAL_TERMS = "unequal_terms"
 
 
 class Action(msgspec.Struct, kw_only=True):

@@ -83,6 +83,7 @@ ACTIONS = (
     N_("act.return"),
     N_("act.left"),
     N_("act.substitute"),
+    N_("act.unequal_terms"),
     N_("act.recorded"),
     N_("act.failed"),
 )
@@ -180,6 +181,7 @@ SEVERITIES = (
 #: the engine's refusals of an action, by code (collector.web.refusals)
 REFUSALS = (
     N_("refusal.unknown_meeting"),
+    N_("refusal.not_taking_part"),
     N_("refusal.already_adjourned"),
     N_("refusal.not_adjourned"),
     N_("refusal.vote_running"),

@@ -34,6 +34,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r" already serves in meeting ", "substitute_serving"),
         (r" cannot step in: no contact", "substitute_no_contact"),
         (r" cannot step in: ", "substitute_unavailable"),
+        (r" does not take part now .*nothing to report", "not_taking_part"),
     )
 )
 OTHER = "other"

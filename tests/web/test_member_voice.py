@@ -1,0 +1,107 @@
+"""The member's own voice, from her pages in Debian's Chromium against a real collector process
+(issue 15): "Jag deltar inte på lika villkor" (H17) reaches the chair's page at once with her name
+and is recorded; after jäv (H18) her page says when she may rejoin once the chair records it; the
+Servicedesk number (H20) is on both of her pages."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+
+from tests.support.waiting import wait_until
+from tests.web.conftest import SHOTS, Collector, sign_in
+
+
+def _links(collector: Collector) -> dict[str, dict[str, str]]:
+    return {x["member_id"]: x for x in collector.api("/api/meetings/ks-test/selftest-links")}
+
+
+def _member_page(browser: Any, url: str) -> Any:
+    context = browser.new_context(viewport={"width": 820, "height": 1180}, bypass_csp=True, locale="sv-SE",
+                                  timezone_id="Europe/Stockholm")
+    page = context.new_page()
+    page.set_default_timeout(15_000)
+    page.goto(url)
+    return page
+
+
+def _act(collector: Collector, kind: str, **kw: str) -> httpx.Response:
+    return httpx.post(f"{collector.base}/api/meetings/ks-test/actions", json={"kind": kind, "by": "ordf", **kw},
+                      headers=collector.headers, timeout=10)
+
+
+def test_member_tells_the_chair_from_her_page_h17(collector: Collector, browser: Any) -> None:
+    collector.start_device("dev-a")
+    collector.start_device("dev-b")
+    wait_until(lambda: collector.meeting("ks-test")["verdict"] == "equal_terms", timeout=30, what="equal terms")
+    chair = sign_in(browser, collector.base, "ordf", path="/chair/ks-test")
+    chair.wait_for_function("document.getElementById('banner').getAttribute('data-verdict') === 'equal_terms'")
+
+    anna = _member_page(browser, _links(collector)["anna"]["url"])
+    main = anna.inner_text("main")
+    assert "08-606 78 00" in main  # H20: the Servicedesk number, in the main text
+    assert anna.get_attribute("#servicedesk a", "href") == "tel:086067800"
+    anna.fill("#unequal-note", "Ljudet hackar")
+    anna.click("#unequal")
+    anna.wait_for_selector("#unequal-status[data-result=sent]")
+    assert "Ordföranden fick ditt meddelande" in anna.inner_text("#unequal-status")
+
+    # the chair's page shows it at once (its event stream), with her name; the meeting is at risk
+    chair.wait_for_function(
+        "document.getElementById('banner').textContent.includes('Anna Andersson meddelar')", timeout=15_000
+    )
+    assert chair.get_attribute("#banner", "data-verdict") == "at_risk"
+    assert "deltar inte på lika villkor" in chair.inner_text("#banner")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    chair.screenshot(path=str(SHOTS / "chair-unequal-terms.png"))
+    anna.screenshot(path=str(SHOTS / "member-unequal-terms.png"), full_page=True)
+
+    # recorded in the actions, by her link, with her words
+    acts = [a for a in collector.api("/api/meetings/ks-test/actions") if a["kind"] == "unequal_terms"]
+    assert [(a["member_id"], a["by"], a["note"]) for a in acts] == [("anna", "member:anna", "Ljudet hackar")]
+
+    # the chair adjourns and resumes: the report is answered, her page no longer says it stands
+    assert _act(collector, "adjourn").status_code == 201
+    assert _act(collector, "resume").status_code == 201
+    chair.wait_for_function(
+        "!document.getElementById('banner').textContent.includes('Anna Andersson meddelar')", timeout=15_000
+    )
+    anna.wait_for_function("document.getElementById('unequal-status').textContent === ''", timeout=15_000)
+
+    # rate-limited per link: the burst is 3 (one used above), then a Swedish message, nothing recorded
+    url = _links(collector)["anna"]["url"] + "/unequal"
+    codes = [httpx.post(url, json={}, timeout=10).status_code for _ in range(3)]
+    assert codes == [201, 201, 429]
+    anna.click("#unequal")
+    anna.wait_for_selector("#unequal-status[data-result=refused]")
+    assert "Vänta en minut" in anna.inner_text("#unequal-status")
+    assert len([a for a in collector.api("/api/meetings/ks-test/actions") if a["kind"] == "unequal_terms"]) == 3
+    anna.context.close()
+    chair.context.close()
+
+
+def test_member_page_says_when_she_may_rejoin_after_jav_h18(collector: Collector, browser: Any) -> None:
+    links = _links(collector)
+    bo = _member_page(browser, links["bo"]["companion_url"])  # the companion page carries the same panel
+    assert "08-606 78 00" in bo.inner_text("main")
+    assert bo.is_hidden("#notice")
+    assert _act(collector, "excuse", member_id="bo", item="§ 7").status_code == 201
+    bo.wait_for_selector("#notice[data-kind=excused]")
+    text = bo.inner_text("#notice")
+    assert "§ 7" in text and "jäv" in text and "återvända" in text, text
+    # an excused member's report is refused, in Swedish, and not recorded
+    bo.click("#unequal")
+    bo.wait_for_selector("#unequal-status[data-result=refused]")
+    assert "deltar du inte" in bo.inner_text("#unequal-status")
+    assert _act(collector, "return", member_id="bo").status_code == 201
+    bo.wait_for_selector("#notice[data-kind=returned]")
+    assert "får återvända" in bo.inner_text("#notice")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    bo.screenshot(path=str(SHOTS / "companion-returned.png"), full_page=True)
+    # and in English on request
+    bo.goto(links["bo"]["companion_url"] + "?lang=en")
+    bo.wait_for_selector("#notice[data-kind=returned]")
+    assert "may return" in bo.inner_text("#notice")
+    assert "Call the Servicedesk" in bo.inner_text("main")
+    bo.context.close()
