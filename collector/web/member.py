@@ -230,7 +230,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         status_code=201,
         tags=["self-test"],
         summary="The member tells the chair she does not take part on equal terms (H17; the member's link only)",
-        responses={**_LINK_ERRORS, 409: {"description": "she does not take part now"}, 429: {"description": "too many"}},
+        responses={
+            **_LINK_ERRORS,
+            409: {"description": "she does not take part now"},
+            429: {"description": "too many"},
+        },
     )
     async def unequal(request: Request, token: str, body: UnequalIn, member: Member) -> Response:
         meeting, p = member

@@ -18,8 +18,9 @@ def _links(collector: Collector) -> dict[str, dict[str, str]]:
 
 
 def _member_page(browser: Any, url: str) -> Any:
-    context = browser.new_context(viewport={"width": 820, "height": 1180}, bypass_csp=True, locale="sv-SE",
-                                  timezone_id="Europe/Stockholm")
+    context = browser.new_context(
+        viewport={"width": 820, "height": 1180}, bypass_csp=True, locale="sv-SE", timezone_id="Europe/Stockholm"
+    )
     page = context.new_page()
     page.set_default_timeout(15_000)
     page.goto(url)
@@ -27,8 +28,12 @@ def _member_page(browser: Any, url: str) -> Any:
 
 
 def _act(collector: Collector, kind: str, **kw: str) -> httpx.Response:
-    return httpx.post(f"{collector.base}/api/meetings/ks-test/actions", json={"kind": kind, "by": "ordf", **kw},
-                      headers=collector.headers, timeout=10)
+    return httpx.post(
+        f"{collector.base}/api/meetings/ks-test/actions",
+        json={"kind": kind, "by": "ordf", **kw},
+        headers=collector.headers,
+        timeout=10,
+    )
 
 
 def test_member_tells_the_chair_from_her_page_h17(collector: Collector, browser: Any) -> None:
