@@ -110,3 +110,48 @@ def test_member_page_says_when_she_may_rejoin_after_jav_h18(collector: Collector
     assert "may return" in bo.inner_text("#notice")
     assert "Call the Servicedesk" in bo.inner_text("main")
     bo.context.close()
+
+
+#: the page's main text, without the expandable details (figures, rule numbers) and scripts
+MAIN_TEXT_JS = """() => { const m = document.querySelector('main').cloneNode(true);
+    m.querySelectorAll('details, script').forEach(e => e.remove()); return m.innerText; }"""
+JARGON = ("dBFS", "fps", "WebRTC", "NotAllowedError", "ICE", "DTLS", "(H", "luma", "Web Audio")
+
+
+def test_a_refused_camera_says_how_to_allow_it_in_plain_swedish(collector: Collector) -> None:
+    from playwright.sync_api import sync_playwright
+
+    from tests.web.conftest import CHROMIUM_ARGS
+
+    args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"] + ["--deny-permission-prompts"]
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=args, timeout=30_000)
+        try:
+            page = _member_page(b, _links(collector)["bo"]["url"])
+            page.check("input[data-confirm='checklist.wifi']")  # the others stay unticked
+            page.click("#start")
+            page.wait_for_selector("#status[data-overall]", timeout=90_000)
+            assert page.is_visible("#permission-help")
+            help_text = page.inner_text("#permission-help")
+            assert "Inställningar > Safari > Kamera" in help_text and "hänglåset" in help_text
+            cam = page.locator('[data-check="camera.capture"]')
+            assert cam.get_attribute("data-status") == "fail"
+            assert "Du har inte gett sidan lov" in cam.locator(".main").inner_text()
+            assert "NotAllowedError" in cam.locator("details").text_content()  # the technical name: in the details
+            # the media path does not contradict the camera without saying why: it was not tried
+            path = page.locator('[data-check="mediapath.roundtrip"]')
+            assert path.get_attribute("data-status") == "skipped"
+            assert "eftersom kameran eller mikrofonen inte fungerar" in path.inner_text()
+            # an unticked checklist item is a warning that names itself, in the list and the result line
+            battery = page.locator('[data-check="checklist.battery"]')
+            assert battery.get_attribute("data-status") == "warn" and "Inte ikryssat" in battery.inner_text()
+            status = page.inner_text("#status")
+            assert "Inte ikryssat" in status and "Batteriet" in status and "Du har inte gett sidan lov" in status
+            main = page.evaluate(MAIN_TEXT_JS)
+            assert not [w for w in JARGON if w in main], main
+            assert "08-606 78 00" in main
+            SHOTS.mkdir(parents=True, exist_ok=True)
+            page.screenshot(path=str(SHOTS / "selftest-camera-refused.png"), full_page=True)
+            page.context.close()
+        finally:
+            b.close()
