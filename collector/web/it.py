@@ -2,6 +2,7 @@
 report, the collector's health and counters, ``/metrics``, and the media path peer's results."""
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated dependencies as objects.
+import logging
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -10,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector import metrics
 from collector.auth import Principal
-from collector.web import queries, report
+from collector.web import i18n, queries, report
 from collector.web.access import Access
 from collector.web.context import WebDeps
 from collector.web.models import FailingDeviceOut, WebCounters
@@ -19,9 +20,15 @@ from collector.web.render import json_response, language, render
 if TYPE_CHECKING:
     from collector.peers.media import MediaPeer
 
+log = logging.getLogger(__name__)
 Days = Annotated[float, Query(gt=0, le=3650)]
 MinIncidents = Annotated[int, Query(ge=1, le=10_000)]
 Filter = Annotated[queries.IncidentFilter, Depends(queries.IncidentFilter.from_query)]
+
+
+def incident_kinds() -> list[str]:
+    """Every incident kind the catalogs name (``incident.<kind>``), for the filter's choice."""
+    return sorted(k[len("incident.") :] for k in i18n.CATALOGS["sv"] if k.startswith("incident."))
 
 
 def router(web: WebDeps, access: Access) -> APIRouter:
@@ -34,16 +41,35 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     async def incidents_page(
         request: Request, who: ItPage, f: Filter, format: Literal["html", "csv", "json"] = "html"
     ) -> Response:
-        rows = queries.incidents(web.runtime.store, f)
+        names = queries.Names.of(web.runtime.roster())
+        if f.bad_dates:
+            web.count("incident_filter_bad_date")
+            log.info(
+                "incident filter: a date that is not YYYY-MM-DD ignored (%d so far)",
+                web.counters.get("incident_filter_bad_date", 0),
+            )
+        rows = queries.incidents(web.runtime.store, f, names)
+        lang = language(request)
         if format == "json":
             return JSONResponse(rows, headers={"Content-Disposition": 'attachment; filename="incidents.json"'})
         if format == "csv":
             return PlainTextResponse(
-                queries.incidents_csv(rows),
+                queries.incidents_csv(rows, names, lang),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="incidents.csv"'},
             )
-        return render(request, web, "incidents.html", who=who, rows=rows, f=f, query=request.url.query)
+        return render(
+            request,
+            web,
+            "incidents.html",
+            who=who,
+            rows=rows,
+            f=f,
+            names=names,
+            kinds=incident_kinds(),
+            day_of=queries.day_of,
+            query=request.url.query,
+        )
 
     @r.get("/it/devices", include_in_schema=False)
     async def failing_page(request: Request, who: ItPage, days: Days = 90, min_incidents: MinIncidents = 2) -> Response:
