@@ -72,16 +72,49 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         )
 
     @r.get("/it/devices", include_in_schema=False)
-    async def failing_page(request: Request, who: ItPage, days: Days = 90, min_incidents: MinIncidents = 2) -> Response:
+    async def failing_page(
+        request: Request,
+        who: ItPage,
+        days: Days = 90,
+        min_incidents: MinIncidents = 2,
+        format: Literal["html", "csv"] = "html",
+        which: Annotated[Literal["failing", "unknown"], Query(alias="list")] = "failing",
+    ) -> Response:
         rows = queries.failing_devices(web.runtime.store, web.now(), days, min_incidents)
-        return render(request, web, "devices.html", who=who, rows=rows, days=days, min_incidents=min_incidents)
+        names = queries.Names.of(web.runtime.roster())
+        unknown = queries.unknown_devices(web.runtime.health())
+        if format == "csv":
+            text = (
+                queries.unknown_csv(unknown)
+                if which == "unknown"
+                else queries.failing_csv(rows, names, language(request))
+            )
+            return PlainTextResponse(
+                text,
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="devices-{which}.csv"'},
+            )
+        return render(
+            request,
+            web,
+            "devices.html",
+            who=who,
+            rows=rows,
+            unknown=unknown,
+            names=names,
+            days=days,
+            min_incidents=min_incidents,
+        )
 
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
     async def report_page(
         request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
     ) -> Response:
         meeting = web.meeting(meeting_id)
-        rep = report.build(meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now())
+        people = {u.username: u.name for u in web.auth.users().users.values() if u.name}
+        rep = report.build(
+            meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now(), people=people
+        )
         lang = language(request)
         if format == "csv":
             return PlainTextResponse(
@@ -97,6 +130,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             meeting=meeting,
             rep=rep,
             timeline=report.timeline_svg(rep, lang),
+            legend=report.legend(rep, lang),
             segment_title=lambda seg: report.segment_title(seg, lang),
             verdict_text=lambda seg: report.verdict_text(seg, lang),
         )

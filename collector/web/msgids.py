@@ -84,6 +84,14 @@ ACTIONS = (
     N_("act.left"),
     N_("act.substitute"),
     N_("act.unequal_terms"),
+    # the report's timeline legend (collector/web/report.py legend)
+    N_("rep.legend.good"),
+    N_("rep.legend.warn"),
+    N_("rep.legend.bad"),
+    N_("rep.legend.neutral"),
+    N_("rep.legend.info"),
+    N_("rep.legend.adjourned"),
+    N_("rep.legend.item"),
     N_("act.recorded"),
     N_("act.failed"),
 )

@@ -319,3 +319,50 @@ def failing_devices(store: Any, now: float, days: float, min_incidents: int) -> 
         if d["incidents"] >= min_incidents
     ]
     return sorted(out, key=lambda d: (-d["incidents"], -d["failures"], d["device_id"]))
+
+
+def unknown_devices(health: dict[str, Any]) -> list[dict[str, Any]]:
+    """Devices that published on no roster (H12), newest first: ``/api/health``'s ``unknown_devices``."""
+    seen = health.get("unknown_devices") or {}
+    out = [
+        {
+            "device_id": str(d),
+            "first_seen": float(v.get("first_seen", 0.0)),
+            "last_seen": float(v.get("last_seen", 0.0)),
+            "count": int(v.get("count", 0)),
+        }
+        for d, v in seen.items()
+        if isinstance(v, dict)
+    ]
+    return sorted(out, key=lambda d: (-d["last_seen"], d["device_id"]))
+
+
+def unknown_csv(rows: list[dict[str, Any]]) -> str:
+    buf = io.StringIO()
+    w = csvsafe.writer(buf)
+    w.writerow(("device_id", "first_seen", "last_seen", "messages"))
+    for r in rows:
+        w.writerow((r["device_id"], iso_local(r["first_seen"]), iso_local(r["last_seen"]), r["count"]))
+    return buf.getvalue()
+
+
+def failing_csv(rows: list[dict[str, Any]], names: Names, lang: str = "sv") -> str:
+    """Devices that keep failing: members by name, kinds in words with their counts, ISO local times."""
+    buf = io.StringIO()
+    w = csvsafe.writer(buf)
+    w.writerow(("device_id", "members", "member_ids", "incidents", "failures", "meetings", "kinds", "last"))
+    for d in rows:
+        kinds = "; ".join(f"{i18n.t(f'incident.{k}', lang)} × {n}" for k, n in sorted(d["kinds"].items()))
+        w.writerow(
+            (
+                d["device_id"],
+                ", ".join(names.name(m) for m in d["member_ids"]),
+                " ".join(d["member_ids"]),
+                d["incidents"],
+                d["failures"],
+                d["meetings"],
+                kinds,
+                iso_local(d["last_at"]),
+            )
+        )
+    return buf.getvalue()
