@@ -118,40 +118,70 @@ MAIN_TEXT_JS = """() => { const m = document.querySelector('main').cloneNode(tru
 JARGON = ("dBFS", "fps", "WebRTC", "NotAllowedError", "ICE", "DTLS", "(H", "luma", "Web Audio")
 
 
-def test_a_refused_camera_says_how_to_allow_it_in_plain_swedish(collector: Collector) -> None:
-    from playwright.sync_api import sync_playwright
-
+def test_a_refused_camera_says_how_to_allow_it_in_plain_swedish(collector: Collector, browser: Any) -> None:
     from tests.web.conftest import CHROMIUM_ARGS
 
+    # a second Chromium from the same Playwright, whose permission prompts are refused
     args = [a for a in CHROMIUM_ARGS if a != "--use-fake-ui-for-media-stream"] + ["--deny-permission-prompts"]
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path="/usr/bin/chromium", args=args, timeout=30_000)
-        try:
-            page = _member_page(b, _links(collector)["bo"]["url"])
-            page.check("input[data-confirm='checklist.wifi']")  # the others stay unticked
-            page.click("#start")
-            page.wait_for_selector("#status[data-overall]", timeout=90_000)
-            assert page.is_visible("#permission-help")
-            help_text = page.inner_text("#permission-help")
-            assert "Inställningar > Safari > Kamera" in help_text and "hänglåset" in help_text
-            cam = page.locator('[data-check="camera.capture"]')
-            assert cam.get_attribute("data-status") == "fail"
-            assert "Du har inte gett sidan lov" in cam.locator(".main").inner_text()
-            assert "NotAllowedError" in cam.locator("details").text_content()  # the technical name: in the details
-            # the media path does not contradict the camera without saying why: it was not tried
-            path = page.locator('[data-check="mediapath.roundtrip"]')
-            assert path.get_attribute("data-status") == "skipped"
-            assert "eftersom kameran eller mikrofonen inte fungerar" in path.inner_text()
-            # an unticked checklist item is a warning that names itself, in the list and the result line
-            battery = page.locator('[data-check="checklist.battery"]')
-            assert battery.get_attribute("data-status") == "warn" and "Inte ikryssat" in battery.inner_text()
-            status = page.inner_text("#status")
-            assert "Inte ikryssat" in status and "Batteriet" in status and "Du har inte gett sidan lov" in status
-            main = page.evaluate(MAIN_TEXT_JS)
-            assert not [w for w in JARGON if w in main], main
-            assert "08-606 78 00" in main
-            SHOTS.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(SHOTS / "selftest-camera-refused.png"), full_page=True)
-            page.context.close()
-        finally:
-            b.close()
+    b = browser.browser_type.launch(executable_path="/usr/bin/chromium", args=args, timeout=30_000)
+    try:
+        page = _member_page(b, _links(collector)["bo"]["url"])
+        page.check("input[data-confirm='checklist.wifi']")  # the others stay unticked
+        page.click("#start")
+        page.wait_for_selector("#status[data-overall]", timeout=90_000)
+        assert page.is_visible("#permission-help")
+        help_text = page.inner_text("#permission-help")
+        assert "Inställningar > Safari > Kamera" in help_text and "hänglåset" in help_text
+        cam = page.locator('[data-check="camera.capture"]')
+        assert cam.get_attribute("data-status") == "fail"
+        assert "Du har inte gett sidan lov" in cam.locator(".main").inner_text()
+        assert "NotAllowedError" in cam.locator("details").text_content()  # the technical name: in the details
+        # the media path does not contradict the camera without saying why: it was not tried
+        path = page.locator('[data-check="mediapath.roundtrip"]')
+        assert path.get_attribute("data-status") == "skipped"
+        assert "eftersom kameran eller mikrofonen inte fungerar" in path.inner_text()
+        # an unticked checklist item is a warning that names itself, in the list and the result line
+        battery = page.locator('[data-check="checklist.battery"]')
+        assert battery.get_attribute("data-status") == "warn" and "Inte ikryssat" in battery.inner_text()
+        status = page.inner_text("#status")
+        assert "Inte ikryssat" in status and "Batteriet" in status and "Du har inte gett sidan lov" in status
+        main = page.evaluate(MAIN_TEXT_JS)
+        assert not [w for w in JARGON if w in main], main
+        assert "08-606 78 00" in main
+        SHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SHOTS / "selftest-camera-refused.png"), full_page=True)
+        page.context.close()
+    finally:
+        b.close()
+
+
+def test_member_panel_in_webkit_at_ipad_sizes(collector: Collector) -> None:
+    """The iPad's engine (WebKitGTK, tests/web/webkit.py): the panel fits the iPad and Split View
+    without sideways scrolling, shows the Servicedesk, and the H17 button reaches the chair."""
+    from tests.web.test_companion_webkit import wait_js
+    from tests.web.webkit import IPAD, IPAD_SPLIT, webkit
+
+    links = _links(collector)
+    fits = "return document.documentElement.scrollWidth <= window.innerWidth + 1"
+    with webkit(IPAD) as safari:
+        assert "AppleWebKit" in safari.execute_script("return navigator.userAgent")
+        safari.get(links["bo"]["url"])
+        wait_js(safari, "return document.getElementById('unequal') !== null", 10, "the self-test page")
+        assert safari.execute_script(fits), "the self-test page scrolls sideways on an iPad"
+        assert "08-606 78 00" in safari.execute_script("return document.getElementById('servicedesk').textContent")
+        safari.set_window_size(*IPAD_SPLIT)
+        safari.get(links["bo"]["companion_url"])
+        wait_js(safari, "return document.getElementById('unequal') !== null", 10, "the companion page")
+        assert safari.execute_script(fits), "the companion page scrolls sideways in Split View"
+        safari.execute_script("document.getElementById('unequal').click()")
+        wait_js(
+            safari,
+            "return document.getElementById('unequal-status').getAttribute('data-result') === 'sent'",
+            15,
+            "the report sent (WebKit)",
+        )
+    wait_until(
+        lambda: any("Bo Berg meddelar" in r["sv"] for r in collector.meeting("ks-test")["reasons"]),
+        timeout=15,
+        what="the chair's view names Bo",
+    )
