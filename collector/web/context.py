@@ -105,6 +105,9 @@ def build(runtime: WebRuntime, auth: Auth | None = None) -> WebDeps:
         servicedesk=config.help.servicedesk,
         servicedesk_note=config.help.note,
     )
+    problem = selftest_links.link_base_problem(web.public_url)
+    if problem is not None:
+        log.warning("members' self-test links on %s will not work on their tablets: %s", web.public_url, problem)
     runtime.on_change(web.hub.notify)
     return web
 

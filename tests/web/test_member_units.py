@@ -61,3 +61,14 @@ def test_ice_servers_come_from_the_media_section() -> None:
     assert ice_servers_of(config) == [turn, {"urls": "stun:stun.kommun.se:3478"}]
     assert ice_servers_of(SimpleNamespace(media=SimpleNamespace(ice_servers=[]))) == []
     assert ice_servers_of(SimpleNamespace(http=None)) == []
+
+
+def test_links_are_https_or_a_plain_http_base_is_named_issue_15() -> None:
+    from collector.web.selftest_links import link_base_problem
+
+    assert link_base_problem("https://likavillkor.kommun.se") is None
+    assert link_base_problem("http://127.0.0.1:8860") is None  # a browser on this machine: secure context
+    assert link_base_problem("http://localhost:8860") is None
+    problem = link_base_problem("http://collector.kommun.local:8860")
+    assert problem is not None and "public_url" in problem and "camera" in problem
+    assert link_base_problem("http://10.0.0.5:8860") is not None
