@@ -11,6 +11,7 @@ import httpx
 
 from tests.support.waiting import wait_until
 from tests.web.conftest import SHOTS, Collector, sign_in
+from tests.web.test_selftest import camera_browser  # noqa: F401 - fixture: Chromium whose camera shows a face
 
 
 def _links(collector: Collector) -> dict[str, dict[str, str]]:
@@ -185,3 +186,23 @@ def test_member_panel_in_webkit_at_ipad_sizes(collector: Collector) -> None:
         timeout=15,
         what="the chair's view names Bo",
     )
+
+
+def test_camera_works_but_the_room_gets_nothing_says_why(collector: Collector, camera_browser: Any) -> None:  # noqa: F811
+    """The camera here passes while the media path to the room fails (its offer cannot reach the
+    collector: the request is aborted in the browser, as a firewall would): the path's line says the
+    fault is in the network, not the camera, so the two results do not silently contradict."""
+    page = _member_page(camera_browser, _links(collector)["anna"]["url"])
+    page.context.grant_permissions(["camera", "microphone"])
+    page.route("**/api/mediapath/offer", lambda route: route.abort("connectionrefused"))
+    for box in page.locator("input[data-confirm]").all():
+        box.check()
+    page.click("#start")
+    page.wait_for_selector("#status[data-overall]", timeout=90_000)
+    assert page.get_attribute('[data-check="camera.capture"]', "data-status") == "pass"
+    path = page.locator('[data-check="mediapath.roundtrip"]')
+    assert path.get_attribute("data-status") == "fail"
+    assert path.get_attribute("data-explained") == "1"
+    assert "Felet ligger alltså i nätet" in path.inner_text()
+    assert "Ljud och bild når rummet" in page.inner_text("#status")  # the closing line names the cause
+    page.context.close()
