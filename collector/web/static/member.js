@@ -52,7 +52,7 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (s) { if (s) show(s); })
       .catch(function () { /* the next poll tries again */ })
-      .then(function () { setTimeout(poll, 3000); });
+      .then(function () { setTimeout(poll, 5000); });
   }
   poll();
 })();
