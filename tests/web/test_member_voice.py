@@ -5,13 +5,13 @@ Servicedesk number (H20) is on both of her pages."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from tests.support.waiting import wait_until
 from tests.web.conftest import SHOTS, Collector, sign_in
-from tests.web.test_selftest import camera_browser  # noqa: F401 - fixture: Chromium whose camera shows a face
 
 
 def _links(collector: Collector) -> dict[str, dict[str, str]]:
@@ -188,21 +188,33 @@ def test_member_panel_in_webkit_at_ipad_sizes(collector: Collector) -> None:
     )
 
 
-def test_camera_works_but_the_room_gets_nothing_says_why(collector: Collector, camera_browser: Any) -> None:  # noqa: F811
+def test_camera_works_but_the_room_gets_nothing_says_why(collector: Collector, browser: Any, tmp_path: Path) -> None:
     """The camera here passes while the media path to the room fails (its offer cannot reach the
     collector: the request is aborted in the browser, as a firewall would): the path's line says the
     fault is in the network, not the camera, so the two results do not silently contradict."""
-    page = _member_page(camera_browser, _links(collector)["anna"]["url"])
-    page.context.grant_permissions(["camera", "microphone"])
-    page.route("**/api/mediapath/offer", lambda route: route.abort("connectionrefused"))
-    for box in page.locator("input[data-confirm]").all():
-        box.check()
-    page.click("#start")
-    page.wait_for_selector("#status[data-overall]", timeout=90_000)
-    assert page.get_attribute('[data-check="camera.capture"]', "data-status") == "pass"
-    path = page.locator('[data-check="mediapath.roundtrip"]')
-    assert path.get_attribute("data-status") == "fail"
-    assert path.get_attribute("data-explained") == "1"
-    assert "Felet ligger alltså i nätet" in path.inner_text()
-    assert "Ljud och bild når rummet" in page.inner_text("#status")  # the closing line names the cause
-    page.context.close()
+    from tests.web.conftest import CHROMIUM_ARGS, write_camera_clip
+
+    # a second Chromium from the module's Playwright, whose fake camera shows a face (a fair picture)
+    clip = write_camera_clip(tmp_path / "face.y4m")
+    b = browser.browser_type.launch(
+        executable_path="/usr/bin/chromium",
+        args=[*CHROMIUM_ARGS, f"--use-file-for-fake-video-capture={clip}"],
+        timeout=30_000,
+    )
+    try:
+        page = _member_page(b, _links(collector)["anna"]["url"])
+        page.context.grant_permissions(["camera", "microphone"])
+        page.route("**/api/mediapath/offer", lambda route: route.abort("connectionrefused"))
+        for box in page.locator("input[data-confirm]").all():
+            box.check()
+        page.click("#start")
+        page.wait_for_selector("#status[data-overall]", timeout=90_000)
+        assert page.get_attribute('[data-check="camera.capture"]', "data-status") == "pass"
+        path = page.locator('[data-check="mediapath.roundtrip"]')
+        assert path.get_attribute("data-status") == "fail"
+        assert path.get_attribute("data-explained") == "1"
+        assert "Felet ligger alltså i nätet" in path.inner_text()
+        assert "Ljud och bild når rummet" in page.inner_text("#status")  # the closing line names the cause
+        page.context.close()
+    finally:
+        b.close()

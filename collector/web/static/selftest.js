@@ -293,8 +293,14 @@
     $("permission-help").hidden = true;
     cameraAndMic().then(mediaPath).then(function () { reconcile(); }).then(rtt).then(download).then(upload).then(send).then(function (res) {
       // every warning names its cause, an unticked checklist item included
-      var causes = checks.filter(function (c) { return c.status === "warn" || c.status === "fail" || c.status === "error"; })
-        .map(function (c) { return c.label + ": " + c.main; });
+      // (checks with the same cause are named together: "Kamera, Mikrofon: …")
+      var causes = [], byText = {};
+      checks.filter(function (c) { return c.status === "warn" || c.status === "fail" || c.status === "error"; })
+        .forEach(function (c) {
+          if (byText[c.main] === undefined) { byText[c.main] = causes.length; causes.push([[c.label], c.main]); }
+          else if (causes[byText[c.main]][0].indexOf(c.label) < 0) causes[byText[c.main]][0].push(c.label);
+        });
+      causes = causes.map(function (x) { return x[0].join(", ") + ": " + x[1]; });
       $("status").textContent = T[res.overall === "pass" ? "st.done_pass" : res.overall === "warn" ? "st.done_warn" : "st.done_fail"] +
         (causes.length ? " " + T["st.causes"] + " " + causes.join(" · ") : "");
       $("status").setAttribute("data-overall", res.overall);
