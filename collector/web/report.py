@@ -74,6 +74,8 @@ class Report:
     timelines: dict[str, list[Interval]]  # member_id -> state intervals
     names: dict[str, str]
     incidents: list[dict[str, Any]]
+    #: H17: (at, name, her words) each time a member told the chair she did not take part on equal terms
+    told: list[tuple[float, str, str]] = field(default_factory=list)
 
 
 def _clock(t: float) -> str:
@@ -199,6 +201,11 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
         _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
 
     subs = substitutions(history, names, people)
+    told = [
+        (a["at"], names.get(str(a.get("member_id")), str(a.get("member_id"))), str(a.get("note") or ""))
+        for a in history.actions
+        if a["kind"] == "unequal_terms"
+    ]
     return Report(
         meeting=meeting,
         start=start,
@@ -209,6 +216,7 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
         timelines=timelines,
         names=names,
         incidents=history.incidents,
+        told=told,
     )
 
 
@@ -274,6 +282,8 @@ def to_csv(rep: Report, lang: str) -> str:
         w.writerow([mid, "adjournment", adj.value, _clock(adj.start), _clock(adj.end), "", ""])
     for at, name in rep.substitutions:
         w.writerow([mid, "substitution", name, _clock(at), "", "", name])
+    for at, name, words in rep.told:
+        w.writerow([mid, "unequal_terms", words, _clock(at), "", "", name])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
             w.writerow(

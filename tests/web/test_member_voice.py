@@ -5,6 +5,7 @@ Servicedesk number (H20) is on both of her pages."""
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,16 @@ def test_member_tells_the_chair_from_her_page_h17(collector: Collector, browser:
     # recorded in the actions, by her link, with her words
     acts = [a for a in collector.api("/api/meetings/ks-test/actions") if a["kind"] == "unequal_terms"]
     assert [(a["member_id"], a["by"], a["note"]) for a in acts] == [("anna", "member:anna", "Ljudet hackar")]
+
+    # ... in the database's actions table, and in the meeting report by her name with her words
+    def stored() -> list[tuple[str, str, str]]:
+        with sqlite3.connect(collector.data / "likavillkor.db") as db:
+            return db.execute("SELECT member_id, by, note FROM actions WHERE kind = 'unequal_terms'").fetchall()
+
+    wait_until(stored, timeout=10, what="the report stored")
+    assert stored() == [("anna", "member:anna", "Ljudet hackar")]
+    rep = httpx.get(f"{collector.base}/it/meetings/ks-test/report", headers=collector.headers, timeout=10).text
+    assert "Anna Andersson — ”Ljudet hackar”" in rep
 
     # the chair adjourns and resumes: the report is answered, her page no longer says it stands
     assert _act(collector, "adjourn").status_code == 201

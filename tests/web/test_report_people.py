@@ -30,6 +30,9 @@ def test_people_by_name_and_each_substitution_once() -> None:
     assert csv_text.count("substitution,") == 1 and "ordf," not in csv_text
     assert report.who_name("member:anna", rep.names, {}) == "Anna Andersson"
     assert report.who_name("it-lisa", rep.names, {}) == "it-lisa"  # no name on file: as recorded
+    # the member's own report (H17) is in the report, by her name, with her words
+    assert [(name, words) for _, name, words in rep.told] == [("Anna Andersson", "")]
+    assert "unequal_terms," in csv_text
 
 
 def test_the_legend_explains_every_fill_and_pattern_shown() -> None:
