@@ -72,3 +72,10 @@ def test_links_are_https_or_a_plain_http_base_is_named_issue_15() -> None:
     problem = link_base_problem("http://collector.kommun.local:8860")
     assert problem is not None and "public_url" in problem and "camera" in problem
     assert link_base_problem("http://10.0.0.5:8860") is not None
+
+
+def test_the_h17_report_has_its_own_small_body_bound() -> None:
+    from collector.web import bodylimit
+
+    assert bodylimit.limit_for("POST", "/selftest/abc.def/unequal") == bodylimit.UNEQUAL_LIMIT == 4096
+    assert bodylimit.limit_for("POST", "/selftest/abc.def/result") == bodylimit.SELFTEST_RESULT_LIMIT
