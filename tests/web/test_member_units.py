@@ -13,6 +13,7 @@ from tests.support.roster import fixed_roster
 
 ROSTER = parse_roster(fixed_roster())
 
+
 def check(cid: str, status: str) -> CheckIn:
     return CheckIn(id=cid, status=wire.CheckStatus(status))
 
@@ -79,3 +80,25 @@ def test_the_h17_report_has_its_own_small_body_bound() -> None:
 
     assert bodylimit.limit_for("POST", "/selftest/abc.def/unequal") == bodylimit.UNEQUAL_LIMIT == 4096
     assert bodylimit.limit_for("POST", "/selftest/abc.def/result") == bodylimit.SELFTEST_RESULT_LIMIT
+
+
+def test_member_record_from_the_actions_h17_h18() -> None:
+    from collector.engine import Action, ActionKind
+    from collector.web import member_notice
+
+    def act(kind: ActionKind, at: float, member: str | None = "anna", item: str | None = None) -> Action:
+        return Action(meeting_id="m", kind=kind, at=at, by="x", member_id=member, item=item)
+
+    t = 1_796_112_000.0  # 09:00 Stockholm
+    K = ActionKind
+    rec = member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.UNEQUAL_TERMS, t + 60)], "anna")
+    assert rec.unequal_at == t and rec.unequal_reports == 2
+    assert member_notice.told(rec, "sv") == "Ordföranden fick ditt meddelande kl. 09:00. Vänta på ordförandens besked."
+    assert member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.RESUME, t + 1, None)], "anna").unequal_at is None
+    assert member_notice.record_of([act(K.UNEQUAL_TERMS, t, "bo")], "anna").unequal_at is None  # another's
+    excused = member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.EXCUSE, t + 600, item="§ 7")], "anna")
+    assert excused.unequal_at is None and excused.excused_item == "§ 7"
+    assert "§ 7" in member_notice.notice(excused, "sv") and "09:10" in member_notice.notice(excused, "sv")
+    back = member_notice.record_of([act(K.EXCUSE, t, item="§ 7"), act(K.RETURN, t + 900)], "anna")
+    assert back.excused_at is None and member_notice.notice(back, "en").startswith("The chair announced at 09:15")
+    assert member_notice.notice(member_notice.MemberRecord(), "sv") == ""
