@@ -248,6 +248,12 @@ def router(web: WebDeps, access: Access) -> APIRouter:
                 content={"detail": "too many reports: try again later", "message": i18n.t("mem.unequal_wait", lang)},
                 headers={"Retry-After": ratelimit.retry_after(wait)},
             )
+        if not meeting.start <= now <= meeting.end:  # H17 is about the meeting itself: before or after, say so
+            web.count("unequal_outside_meeting")
+            return JSONResponse(
+                status_code=409,
+                content={"detail": "the meeting is not in session", "message": i18n.t("mem.unequal_not_running", lang)},
+            )
         note = " ".join(body.note.split())[:500] or None
         action = Action(
             meeting_id=meeting.id,

@@ -112,6 +112,11 @@ def test_member_page_says_when_she_may_rejoin_after_jav_h18(collector: Collector
     bo.wait_for_selector("#unequal-status[data-result=refused]")
     assert "deltar du inte" in bo.inner_text("#unequal-status")
     assert _act(collector, "return", member_id="bo").status_code == 201
+    # before the meeting: a clear message, nothing recorded (Anna's link for tomorrow's meeting)
+    later = {x["member_id"]: x for x in collector.api("/api/meetings/ks-later/selftest-links")}["anna"]["url"]
+    early = httpx.post(later + "/unequal", json={}, timeout=10)
+    assert early.status_code == 409 and "Sammanträdet pågår inte" in early.json()["message"]
+    assert not [a for a in collector.api("/api/meetings/ks-later/actions") if a["kind"] == "unequal_terms"]
     bo.wait_for_selector("#notice[data-kind=returned]")
     assert "får återvända" in bo.inner_text("#notice")
     SHOTS.mkdir(parents=True, exist_ok=True)
