@@ -168,6 +168,15 @@ class IngestSection(cfg.Section):
     mode: str = "inline"
 
 
+class HelpSection(cfg.Section):
+    """Where a member gets help (H20), shown on her self-test and companion pages."""
+
+    #: the Servicedesk's telephone number, as the member dials it
+    servicedesk: Annotated[str, msgspec.Meta(max_length=40, pattern=r"^[0-9 +()-]*$")] = "08-606 78 00"
+    #: opening hours or a note beside the number, e.g. "dygnet runt under sammanträden"; may be empty
+    note: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
 class CollectorConfig(cfg.Section):
     data_dir: str = "data"
     #: the roster TOML (meetings and remote participants); empty: ``{data_dir}/roster.toml``
@@ -186,6 +195,7 @@ class CollectorConfig(cfg.Section):
     media: MediaSection = msgspec.field(default_factory=MediaSection)
     #: the municipality's mail server for the invitations (H7): collector/planning/mailer.py
     smtp: SmtpSection = msgspec.field(default_factory=SmtpSection)
+    help: HelpSection = msgspec.field(default_factory=HelpSection)
 
     @property
     def data_path(self) -> Path:

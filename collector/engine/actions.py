@@ -13,6 +13,7 @@ _MEMBER_KINDS = (
     ActionKind.SUBSTITUTE,
     ActionKind.PRESENT,
     ActionKind.ROLL_CALL,
+    ActionKind.UNEQUAL_TERMS,
 )
 #: what a roll call records per participant (H13): she answered, is seen, is heard
 ROLL_CALL_MARKS = ("answered", "seen", "heard")
@@ -60,6 +61,10 @@ def _validate_member(mt: MeetingRt, a: Action) -> Member:
         validate_present(mt, m, a)
     if kind is ActionKind.ROLL_CALL:
         roll_call_marks(a.note)
+    if kind is ActionKind.UNEQUAL_TERMS and (
+        m.excused_at is not None or m.left_at is not None or m.handled_at is not None
+    ):
+        raise ValueError(f"{a.member_id!r} does not take part now ({m.state}): nothing to report (H17)")
     return m
 
 
@@ -125,6 +130,8 @@ def record(mt: MeetingRt, m: Member | None, action: Action) -> None:
     elif kind is ActionKind.RESUME:
         mt.adjournments[-1][1] = t
         mt.adjourned_since = None
+        for x in mt.members.values():  # H17: the chair adjourned and dealt with what the members told
+            x.unequal_at = None
     elif kind is ActionKind.VOTE_START:
         mt.vote_running, mt.vote_since = True, t
     elif kind is ActionKind.VOTE_END:
@@ -138,7 +145,12 @@ def record(mt: MeetingRt, m: Member | None, action: Action) -> None:
 
 def _record_member(mt: MeetingRt, m: Member, action: Action) -> None:
     t, kind = action.at, action.kind
-    if kind is ActionKind.EXCUSE:
+    if kind is not ActionKind.UNEQUAL_TERMS:
+        m.unequal_at = None  # she is out, back or replaced: her report (H17) is answered
+    if kind is ActionKind.UNEQUAL_TERMS:
+        if m.unequal_at is None:  # a repeated report keeps the first time
+            m.unequal_at = t
+    elif kind is ActionKind.EXCUSE:
         m.excused_at, m.excused_item = t, action.item or mt.agenda_item
         m.lost_since, m.lost_cause = None, ""
     elif kind is ActionKind.RETURN:

@@ -372,6 +372,17 @@ def adjourned(since: float) -> Reason:
     )
 
 
+def unequal_terms(name: str, at: float, member_id: str) -> Reason:
+    """H17: the member herself says she does not take part on equal terms."""
+    return Reason(
+        code="unequal_terms",
+        sv=f"{name} meddelar {clock(at)}: deltar inte på lika villkor",
+        en=f"{name} reports at {clock(at)}: not taking part on equal terms",
+        rule="H17",
+        member_id=member_id,
+    )
+
+
 def not_started(start: float) -> Reason:
     return Reason(
         code="not_started", sv=f"sammanträdet börjar {clock(start)}", en=f"the meeting starts at {clock(start)}"

@@ -75,6 +75,7 @@ class Member:
         "state",
         "substitute_for",
         "substituted_by",
+        "unequal_at",
         "unwatched_since",
         "warn_up",
         "will_at",
@@ -130,6 +131,8 @@ class Member:
         self.monitoring = str(getattr(p, "monitoring", "agent"))  # "agent" | "browser" | "none"
         self.companion_open = False  # her companion page is open and visible (not persisted: it reconnects)
         self.unwatched_since: float | None = None  # the companion page was hidden or closed
+        #: H17: when she told the chair she does not take part on equal terms (cleared on resume)
+        self.unequal_at: float | None = None
 
 
 class MeetingRt:

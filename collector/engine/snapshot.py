@@ -47,6 +47,7 @@ class _Member(msgspec.Struct, kw_only=True, omit_defaults=True):
     present_reason: str | None = None
     roll_call_at: float | None = None
     roll_call: list[str] | None = None
+    unequal_at: float | None = None  # H17
     hist: list[int] = []
     bad: dict[int, float] = {}
     warn_up: int = 0

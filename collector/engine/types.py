@@ -139,6 +139,9 @@ class ActionKind(StrEnum):
     #: H13 (issue 15): the roll call of ``member_id``; ``note``: what held, comma-separated from
     #: "answered", "seen", "heard" (empty: she did not answer)
     ROLL_CALL = "roll_call"
+    #: H17: the member herself tells the chair, through her personal link, that she does not take
+    #: part on equal terms (``by`` is "member:<member_id>"); shown in the banner until the chair resumes
+    UNEQUAL_TERMS = "unequal_terms"
 
 
 class Action(msgspec.Struct, kw_only=True):

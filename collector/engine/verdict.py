@@ -55,7 +55,17 @@ def standings(mt: MeetingRt, conn: Connectivity, now: float, phase: Phase, *, ex
             a = participant_state(m, phase, mt.meeting.start, mt.policy, mt.judge, conn, now)
             reasons = participant_reasons(m, a, phase, mt.meeting.start, mt.policy, mt.judge, now, mt.vote_running)
             reason = reasons[0] if reasons else None
-        out.append(Standing(m.member_id, m.name, st, reason, handled=m.handled_at is not None, vote_risk=risk))
+        out.append(
+            Standing(
+                m.member_id,
+                m.name,
+                st,
+                reason,
+                handled=m.handled_at is not None,
+                vote_risk=risk,
+                unequal_at=m.unequal_at,
+            )
+        )
     return out
 
 
@@ -85,6 +95,7 @@ class Standing(NamedTuple):
     reason: Reason | None
     handled: bool = False  # replaced and the substitute recorded (H16)
     vote_risk: bool = False
+    unequal_at: float | None = None  # H17: she told the chair she does not take part on equal terms
 
 
 _SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4, PS.NOT_MONITORED: 5}
@@ -115,7 +126,12 @@ def meeting_verdict(
         return Verdict.MONITORING_INTERRUPTED, [R.own_gap(conn.gap_since, conn.gap_until)]
     worst: list[tuple[int, Standing]] = []
     due = lost = degraded = unmonitored = False
+    told: list[Reason] = []
     for s in standings:
+        if s.unequal_at is not None:  # H17: her own word puts the meeting at risk at least
+            degraded = True
+            if explain:
+                told.append(R.unequal_terms(s.name, s.unequal_at, s.member_id))
         if s.state is PS.REPLACED:
             if s.handled:
                 continue
@@ -134,6 +150,7 @@ def meeting_verdict(
     out: list[Reason] = []
     if vote_running:  # loudest first: the decision being taken may not be valid (H5)
         out.extend(R.vote_risk(s.name, str(s.state), s.member_id) for _, s in worst if s.vote_risk)
+    out.extend(told)  # H17: what the member herself says, before what the measurements say
     out.extend(R.member_state(s.name, str(s.state), s.reason, s.member_id) for _, s in worst)
     if adjourned_since is not None and explain:
         out.append(R.adjourned(adjourned_since))

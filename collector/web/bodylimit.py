@@ -36,6 +36,7 @@ DEFAULT_LIMIT = 64 * KIB
 ACTION_LIMIT = 16 * KIB  # an ActionIn: by 200, item 200, note 2000 characters (UTF-8: at most 4 bytes each)
 LOGIN_LIMIT = 8 * KIB  # username 128 + password 1024 characters, the CSRF token, the method
 SELFTEST_RESULT_LIMIT = 64 * KIB  # a browser self-test becomes one wire message (wire.MAX_PAYLOAD_BYTES)
+UNEQUAL_LIMIT = 4 * KIB  # the member's H17 report: her words, at most 500 characters
 MEDIA_OFFER_LIMIT = 64 * KIB  # collector.peers.media.MAX_SDP_BYTES
 SPEEDTEST_UPLOAD_LIMIT = 8 * 1024 * KIB  # collector.peers.speedtest.DEFAULT_MAX_UPLOAD_BYTES
 ICS_IMPORT_LIMIT = 1024 * KIB + 16 * KIB  # collector.planning.icsimport.MAX_BYTES and the form around it
@@ -50,6 +51,8 @@ def limit_for(method: str, path: str) -> int:
         return LOGIN_LIMIT
     if path.startswith("/api/meetings/") and path.endswith("/actions"):
         return ACTION_LIMIT
+    if path.startswith("/selftest/") and path.endswith("/unequal"):
+        return UNEQUAL_LIMIT
     if path.startswith("/selftest/"):
         return SELFTEST_RESULT_LIMIT
     if path == "/api/mediapath/offer":

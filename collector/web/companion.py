@@ -151,9 +151,19 @@ def _page(r: APIRouter, c: _Companion, member_link: Callable[[str], Awaitable[Li
             "probe_timeout_ms": int(limits.answer_deadline_s * 3000),
             "rtc_url": f"/companion/{token}/rtc",
             "ice_servers": deps.ice_servers,
+            "status_url": f"/selftest/{token}/status",
+            "unequal_url": f"/selftest/{token}/unequal",
         }
         response = render(
-            request, deps, "companion.html", who=None, meeting=who.meeting, participant=who.participant, boot=boot
+            request,
+            deps,
+            "companion.html",
+            who=None,
+            meeting=who.meeting,
+            participant=who.participant,
+            boot=boot,
+            servicedesk=deps.servicedesk,
+            servicedesk_note=deps.servicedesk_note,
         )
         host = request.headers.get("host", "")
         # older Safari does not let 'self' cover ws:/wss: name this host explicitly

@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 #: link writes at most ~2 KiB/s to the database, not megabytes (issue 12)
 SELFTEST_LINK_BURST, SELFTEST_LINK_EVERY_S = 5, 30.0
 SELFTEST_DEVICE_BURST, SELFTEST_DEVICE_EVERY_S = 10, 15.0
+#: "Jag deltar inte på lika villkor" (H17) per link: 3 at once, then one a minute (each is recorded)
+UNEQUAL_LINK_BURST, UNEQUAL_LINK_EVERY_S = 3, 60.0
 
 
 @dataclass
@@ -53,6 +55,13 @@ class WebDeps:
     selftest_per_device: ratelimit.Buckets = field(
         default_factory=lambda: ratelimit.Buckets(1 / SELFTEST_DEVICE_EVERY_S, SELFTEST_DEVICE_BURST)
     )
+
+    unequal_per_link: ratelimit.Buckets = field(
+        default_factory=lambda: ratelimit.Buckets(1 / UNEQUAL_LINK_EVERY_S, UNEQUAL_LINK_BURST)
+    )
+    #: the Servicedesk's number (H20, ``[help] servicedesk``) and a note beside it
+    servicedesk: str = "08-606 78 00"
+    servicedesk_note: str = ""
 
     def count(self, name: str) -> None:
         self.counters[name] = self.counters.get(name, 0) + 1
@@ -88,8 +97,17 @@ def build(runtime: WebRuntime, auth: Auth | None = None) -> WebDeps:
     if auth is None:
         auth = auth_of(runtime, secret)
     web = WebDeps(
-        auth=auth, secret=secret, runtime=runtime, ice_servers=ice_servers_of(config), public_url=config.http.base_url
+        auth=auth,
+        secret=secret,
+        runtime=runtime,
+        ice_servers=ice_servers_of(config),
+        public_url=config.http.base_url,
+        servicedesk=config.help.servicedesk,
+        servicedesk_note=config.help.note,
     )
+    problem = selftest_links.link_base_problem(web.public_url)
+    if problem is not None:
+        log.warning("members' self-test links on %s will not work on their tablets: %s", web.public_url, problem)
     runtime.on_change(web.hub.notify)
     return web
 

@@ -2,6 +2,7 @@
 report, the collector's health and counters, ``/metrics``, and the media path peer's results."""
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated dependencies as objects.
+import logging
 from typing import TYPE_CHECKING, Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response
@@ -10,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector import metrics
 from collector.auth import Principal
-from collector.web import queries, report
+from collector.web import i18n, queries, report
 from collector.web.access import Access
 from collector.web.context import WebDeps
 from collector.web.models import FailingDeviceOut, WebCounters
@@ -19,9 +20,15 @@ from collector.web.render import json_response, language, render
 if TYPE_CHECKING:
     from collector.peers.media import MediaPeer
 
+log = logging.getLogger(__name__)
 Days = Annotated[float, Query(gt=0, le=3650)]
 MinIncidents = Annotated[int, Query(ge=1, le=10_000)]
 Filter = Annotated[queries.IncidentFilter, Depends(queries.IncidentFilter.from_query)]
+
+
+def incident_kinds() -> list[str]:
+    """Every incident kind the catalogs name (``incident.<kind>``), for the filter's choice."""
+    return sorted(k[len("incident.") :] for k in i18n.CATALOGS["sv"] if k.startswith("incident."))
 
 
 def router(web: WebDeps, access: Access) -> APIRouter:
@@ -34,28 +41,80 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     async def incidents_page(
         request: Request, who: ItPage, f: Filter, format: Literal["html", "csv", "json"] = "html"
     ) -> Response:
-        rows = queries.incidents(web.runtime.store, f)
+        names = queries.Names.of(web.runtime.roster())
+        if f.bad_dates:
+            web.count("incident_filter_bad_date")
+            log.info(
+                "incident filter: a date that is not YYYY-MM-DD ignored (%d so far)",
+                web.counters.get("incident_filter_bad_date", 0),
+            )
+        rows = queries.incidents(web.runtime.store, f, names)
+        lang = language(request)
         if format == "json":
             return JSONResponse(rows, headers={"Content-Disposition": 'attachment; filename="incidents.json"'})
         if format == "csv":
             return PlainTextResponse(
-                queries.incidents_csv(rows),
+                queries.incidents_csv(rows, names, lang),
                 media_type="text/csv; charset=utf-8",
                 headers={"Content-Disposition": 'attachment; filename="incidents.csv"'},
             )
-        return render(request, web, "incidents.html", who=who, rows=rows, f=f, query=request.url.query)
+        return render(
+            request,
+            web,
+            "incidents.html",
+            who=who,
+            rows=rows,
+            f=f,
+            names=names,
+            kinds=incident_kinds(),
+            day_of=queries.day_of,
+            query=request.url.query,
+        )
 
     @r.get("/it/devices", include_in_schema=False)
-    async def failing_page(request: Request, who: ItPage, days: Days = 90, min_incidents: MinIncidents = 2) -> Response:
+    async def failing_page(
+        request: Request,
+        who: ItPage,
+        days: Days = 90,
+        min_incidents: MinIncidents = 2,
+        format: Literal["html", "csv"] = "html",
+        which: Annotated[Literal["failing", "unknown"], Query(alias="list")] = "failing",
+    ) -> Response:
         rows = queries.failing_devices(web.runtime.store, web.now(), days, min_incidents)
-        return render(request, web, "devices.html", who=who, rows=rows, days=days, min_incidents=min_incidents)
+        names = queries.Names.of(web.runtime.roster())
+        unknown = queries.unknown_devices(web.runtime.health())
+        if format == "csv":
+            text = (
+                queries.unknown_csv(unknown)
+                if which == "unknown"
+                else queries.failing_csv(rows, names, language(request))
+            )
+            return PlainTextResponse(
+                text,
+                media_type="text/csv; charset=utf-8",
+                headers={"Content-Disposition": f'attachment; filename="devices-{which}.csv"'},
+            )
+        return render(
+            request,
+            web,
+            "devices.html",
+            who=who,
+            rows=rows,
+            unknown=unknown,
+            names=names,
+            days=days,
+            min_incidents=min_incidents,
+        )
 
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
     async def report_page(
         request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
     ) -> Response:
         meeting = web.meeting(meeting_id)
-        rep = report.build(meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now())
+        people = {u.username: u.name for u in web.auth.users().users.values() if u.name}
+        rep = report.build(
+            meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now(), people=people
+        )
         lang = language(request)
         if format == "csv":
             return PlainTextResponse(
@@ -71,6 +130,7 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             meeting=meeting,
             rep=rep,
             timeline=report.timeline_svg(rep, lang),
+            legend=report.legend(rep, lang),
             segment_title=lambda seg: report.segment_title(seg, lang),
             verdict_text=lambda seg: report.verdict_text(seg, lang),
             roll_call_text=lambda rc: report.roll_call_text(rc, lang),

@@ -10,12 +10,14 @@ from typing import Annotated, Any
 
 import msgspec
 from fastapi import APIRouter, Depends, FastAPI, HTTPException, Request, Response
+from fastapi.responses import JSONResponse
 
 from collector import ratelimit
-from collector.web import companion, i18n, icons, selftest_links
+from collector.engine import Action, ActionKind
+from collector.web import companion, i18n, icons, member_notice, selftest_links
 from collector.web.access import Access, LinkCheck, link_status
 from collector.web.context import WebDeps
-from collector.web.models import BrowserSelftestIn, MemberStatus, SelftestAccepted
+from collector.web.models import BrowserSelftestIn, MemberStatus, SelftestAccepted, UnequalAccepted, UnequalIn
 from collector.web.render import language, render
 from likavillkor import wire
 from likavillkor.policy import PolicySet
@@ -124,13 +126,26 @@ def _selftest_boot(web: WebDeps, token: str, meeting: Meeting, p: Participant, l
         "upload_url": f"{st}/upload.php",
         "upload_bytes": 1_000_000,
         "limits": selftest_limits(web.runtime.policies, meeting),
+        **member_urls(token),
     }
 
 
-def _member_status(web: WebDeps, meeting: Meeting, p: Participant) -> MemberStatus:
+def member_urls(token: str) -> dict[str, str]:
+    """Where the member's pages (self-test and companion) read her state and send her H17 report."""
+    return {"status_url": f"/selftest/{token}/status", "unequal_url": f"/selftest/{token}/unequal"}
+
+
+def _member_status(web: WebDeps, meeting: Meeting, p: Participant, lang: str) -> MemberStatus:
     view = web.runtime.view(meeting.id)
     mine = next((x for x in view.participants if x.member_id == p.member_id), None) if view else None
+    rec = member_notice.record_of(web.runtime.actions(meeting.id), p.member_id)
     return MemberStatus(
+        excused_at=rec.excused_at,
+        excused_item=rec.excused_item,
+        returned_at=rec.returned_at,
+        unequal_at=rec.unequal_at,
+        notice=member_notice.notice(rec, lang),
+        unequal_text=member_notice.told(rec, lang),
         meeting_id=meeting.id,
         member_id=p.member_id,
         name=p.name,
@@ -188,7 +203,15 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         assert link.meeting is not None and link.participant is not None
         boot = _selftest_boot(web, token, link.meeting, link.participant, lang)
         return render(
-            request, web, "selftest.html", who=None, meeting=link.meeting, participant=link.participant, boot=boot
+            request,
+            web,
+            "selftest.html",
+            who=None,
+            meeting=link.meeting,
+            participant=link.participant,
+            boot=boot,
+            servicedesk=web.servicedesk,
+            servicedesk_note=web.servicedesk_note,
         )
 
     @r.get(
@@ -198,8 +221,63 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         summary="The member's own state, self-test and media path check (the member's link only)",
         responses=_LINK_ERRORS,
     )
-    async def selftest_status(token: str, member: Member) -> MemberStatus:
-        return _member_status(web, *member)
+    async def selftest_status(request: Request, token: str, member: Member) -> MemberStatus:
+        return _member_status(web, *member, language(request))
+
+    @r.post(
+        "/selftest/{token}/unequal",
+        response_model=UnequalAccepted,
+        status_code=201,
+        tags=["self-test"],
+        summary="The member tells the chair she does not take part on equal terms (H17; the member's link only)",
+        responses={
+            **_LINK_ERRORS,
+            409: {"description": "she does not take part now"},
+            429: {"description": "too many"},
+        },
+    )
+    async def unequal(request: Request, token: str, body: UnequalIn, member: Member) -> Response:
+        meeting, p = member
+        lang = language(request)
+        now = web.now()
+        wait = web.unequal_per_link.take(f"{meeting.id}\0{p.member_id}", now)
+        if wait is not None:
+            web.count("unequal_rate_limited")
+            return JSONResponse(
+                status_code=429,
+                content={"detail": "too many reports: try again later", "message": i18n.t("mem.unequal_wait", lang)},
+                headers={"Retry-After": ratelimit.retry_after(wait)},
+            )
+        if not meeting.start <= now <= meeting.end:  # H17 is about the meeting itself: before or after, say so
+            web.count("unequal_outside_meeting")
+            return JSONResponse(
+                status_code=409,
+                content={"detail": "the meeting is not in session", "message": i18n.t("mem.unequal_not_running", lang)},
+            )
+        note = " ".join(body.note.split())[:500] or None
+        action = Action(
+            meeting_id=meeting.id,
+            kind=ActionKind.UNEQUAL_TERMS,
+            at=now,
+            by=f"member:{p.member_id}",
+            member_id=p.member_id,
+            note=note,
+        )
+        try:
+            web.runtime.act(action)
+        except ValueError as exc:
+            web.count("unequal_refused")
+            log.info("an H17 report from %s in %s refused: %s", p.member_id[:64], meeting.id[:64], exc)
+            return JSONResponse(
+                status_code=409, content={"detail": str(exc), "message": i18n.t("mem.unequal_refused", lang)}
+            )
+        web.count("unequal_reported")
+        log.info("member %s in %s reports not taking part on equal terms (H17)", p.member_id[:64], meeting.id[:64])
+        rec = member_notice.record_of(web.runtime.actions(meeting.id), p.member_id)
+        body_out = UnequalAccepted(
+            meeting_id=meeting.id, member_id=p.member_id, at=now, message=member_notice.told(rec, lang)
+        )
+        return JSONResponse(status_code=201, content=body_out.model_dump())
 
     @r.post(
         "/selftest/{token}/result",

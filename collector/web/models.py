@@ -83,6 +83,28 @@ class MemberStatus(BaseModel):
     #: why, main reason first, Swedish and English (`code`, `sv`, `en`, `rule`): e.g. an unmet
     #: precondition that puts the meeting at risk ("mobildata", H9) is shown to the member too (issue 11)
     reasons: list[dict[str, Any]] = []
+    #: H18: excused for an item (*jäv*) since, for which item; when the chair recorded her return
+    excused_at: float | None = None
+    excused_item: str | None = None
+    returned_at: float | None = None
+    #: H17: her report that she does not take part on equal terms, while it stands
+    unequal_at: float | None = None
+    #: what her page says about these, in her language ("" when nothing)
+    notice: str = ""
+    unequal_text: str = ""
+
+
+class UnequalIn(BaseModel):
+    """The member's own report (H17): optional words for the chair."""
+
+    note: str = Field(default="", max_length=500)
+
+
+class UnequalAccepted(BaseModel):
+    meeting_id: str
+    member_id: str
+    at: float
+    message: str
 
 
 class LinkOut(BaseModel):

@@ -85,6 +85,15 @@ ACTIONS = (
     N_("act.substitute"),
     N_("act.present"),
     N_("act.roll_call"),
+    N_("act.unequal_terms"),
+    # the report's timeline legend (collector/web/report.py legend)
+    N_("rep.legend.good"),
+    N_("rep.legend.warn"),
+    N_("rep.legend.bad"),
+    N_("rep.legend.neutral"),
+    N_("rep.legend.info"),
+    N_("rep.legend.adjourned"),
+    N_("rep.legend.item"),
     N_("act.recorded"),
     N_("act.failed"),
 )
@@ -155,6 +164,31 @@ SELFTEST = (
     N_("st.confirmed"),
     N_("st.not_confirmed"),
     N_("st.for"),
+    # issue 15: plain words in the main text, figures and rule numbers in the details
+    N_("st.denied"),
+    N_("st.no_device"),
+    N_("st.busy"),
+    N_("st.media_error"),
+    N_("st.camera_ok"),
+    N_("st.camera_error"),
+    N_("st.mic_ok"),
+    N_("st.mic_error"),
+    N_("st.path_needs_media"),
+    N_("st.path_unsupported"),
+    N_("st.path_no_connection"),
+    N_("st.path_failed"),
+    N_("st.why_path"),
+    N_("st.why_camera"),
+    N_("st.net_pass"),
+    N_("st.net_warn"),
+    N_("st.net_fail"),
+    N_("st.net_error"),
+    N_("st.limit"),
+    N_("st.details"),
+    N_("st.rule"),
+    N_("st.own_check"),
+    N_("st.unticked"),
+    N_("st.causes"),
 )
 #: the browser self-test's check rows (selftest.js)
 SELFTEST_CHECKS = (
@@ -203,6 +237,7 @@ SEVERITIES = (
 #: the engine's refusals of an action, by code (collector.web.refusals)
 REFUSALS = (
     N_("refusal.unknown_meeting"),
+    N_("refusal.not_taking_part"),
     N_("refusal.already_adjourned"),
     N_("refusal.not_adjourned"),
     N_("refusal.vote_running"),

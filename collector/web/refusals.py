@@ -39,6 +39,7 @@ PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
         (r"^present needs a reason", "present_reason_needed"),
         (r"^the reason is longer than ", "present_reason_too_long"),
         (r"^unknown roll call mark ", "roll_call_mark"),
+        (r" does not take part now .*nothing to report", "not_taking_part"),
     )
 )
 OTHER = "other"

@@ -69,11 +69,13 @@ class Report:
     start: float
     end: float
     segments: list[Segment]
-    adjournments: list[Interval]  # value: who recorded it
-    substitutions: list[tuple[float, str]]  # (at, name)
+    adjournments: list[Interval]  # value: who recorded it, by name
+    substitutions: list[tuple[float, str]]  # (at, "name" or "name → who stepped in"), each member once
     timelines: dict[str, list[Interval]]  # member_id -> state intervals
     names: dict[str, str]
     incidents: list[dict[str, Any]]
+    #: H17: (at, name, her words) each time a member told the chair she did not take part on equal terms
+    told: list[tuple[float, str, str]] = field(default_factory=list)
     #: the roll call (H13, issue 15): each participant's latest, in the order they were called
     roll_calls: list[RollCall] = field(default_factory=list)
 
@@ -155,7 +157,40 @@ def _active(seg0: float, seg1: float, adjourned: list[Interval]) -> list[tuple[f
     return parts
 
 
-def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
+def who_name(by: str, names: dict[str, str], people: dict[str, str]) -> str:
+    """A person, not a user name: a signed-in user's name from the users file, a member's link
+    (``member:<id>``) as her roster name; otherwise as recorded."""
+    if by.startswith("member:"):
+        return names.get(by[len("member:") :], by)
+    return people.get(by) or by
+
+
+def substitutions(
+    history: MeetingHistory, names: dict[str, str], people: dict[str, str] | None = None
+) -> list[tuple[float, str]]:
+    """Each member replaced (H16) once: when the five minutes ran out the first time, and who
+    stepped in when the chair recorded it (a ``substitute`` action), whatever the states did after."""
+    first: dict[str, float] = {}
+    for st in history.state_changes:
+        if st["new"] == "replaced":
+            first.setdefault(st["member_id"], st["at"])
+    stepped: dict[str, str] = {}
+    for a in history.actions:
+        mid = a.get("member_id")
+        if a["kind"] == "substitute" and mid:
+            first.setdefault(mid, a["at"])
+            sub = a.get("substitute_id") or ""
+            stepped.setdefault(mid, names.get(sub, sub))
+    out = []
+    for mid, at in first.items():
+        name = names.get(mid, mid)
+        out.append((at, f"{name} → {stepped[mid]}" if mid in stepped else name))
+    return sorted(out)
+
+
+def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict[str, str] | None = None) -> Report:
+    """``people``: user name -> the person's name (the users file), so the report names people."""
+    people = people or {}
     events = [a["at"] for a in history.actions] + [s["at"] for s in history.state_changes]
     start = meeting.start
     end = meeting.end if now >= meeting.end else max(now, max(events, default=start))
@@ -177,10 +212,10 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
         if a["kind"] == "adjourn" and opened is None:
             opened = a
         elif a["kind"] == "resume" and opened is not None:
-            adjournments.append(Interval(opened["at"], a["at"], opened["by"]))
+            adjournments.append(Interval(opened["at"], a["at"], who_name(str(opened["by"]), names, people)))
             opened = None
     if opened is not None:
-        adjournments.append(Interval(opened["at"], end, opened["by"]))
+        adjournments.append(Interval(opened["at"], end, who_name(str(opened["by"]), names, people)))
 
     segments = [Segment("whole", "", start, end)]
     items = [a for a in history.actions if a["kind"] == "item_start"]
@@ -202,9 +237,12 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
     for seg in segments:
         _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
 
-    subs = sorted(
-        (s["at"], names.get(s["member_id"], s["member_id"])) for s in history.state_changes if s["new"] == "replaced"
-    )
+    subs = substitutions(history, names, people)
+    told = [
+        (a["at"], names.get(str(a.get("member_id")), str(a.get("member_id"))), str(a.get("note") or ""))
+        for a in history.actions
+        if a["kind"] == "unequal_terms"
+    ]
     return Report(
         meeting=meeting,
         start=start,
@@ -216,6 +254,7 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float) -> Report:
         names=names,
         incidents=history.incidents,
         roll_calls=roll_calls(history.actions, names),
+        told=told,
     )
 
 
@@ -283,12 +322,57 @@ def to_csv(rep: Report, lang: str) -> str:
         w.writerow([mid, "substitution", name, _clock(at), "", "", name])
     for rc in rep.roll_calls:
         w.writerow([mid, "roll_call", rc.name, _clock(rc.at), "", roll_call_text(rc, lang), ""])
+    for at, name, words in rep.told:
+        w.writerow([mid, "unequal_terms", words, _clock(at), "", "", name])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
             w.writerow(
                 [mid, "state", rep.names.get(member_id, member_id), _clock(iv.start), _clock(iv.end), iv.value, ""]
             )
     return buf.getvalue()
+
+
+def legend(rep: Report, lang: str) -> list[dict[str, str]]:
+    """What the timeline's fills and patterns mean: each state it shows (its colour and its name,
+    written in the bar too), the hatching of an adjournment and the dashed line of an agenda item."""
+    shown = sorted(
+        {iv.value for ivs in rep.timelines.values() for iv in ivs},
+        key=lambda v: list(STATE_CLASS).index(v) if v in STATE_CLASS else 99,
+    )
+    out = []
+    for v in shown:
+        fill, ink = TIMELINE_COLOURS[STATE_CLASS.get(v, "neutral")]
+        out.append(
+            {
+                "kind": "state",
+                "key": v,
+                "fill": fill,
+                "ink": ink,
+                "text": label(f"state.{v}", lang),
+                "means": label(f"rep.legend.{STATE_CLASS.get(v, 'neutral')}", lang),
+            }
+        )
+    out.append(
+        {
+            "kind": "adjourned",
+            "key": "adjourned",
+            "fill": "url(#hatch)",
+            "ink": "#6b7280",
+            "text": label("adjourned", lang),
+            "means": label("rep.legend.adjourned", lang),
+        }
+    )
+    out.append(
+        {
+            "kind": "item",
+            "key": "item",
+            "fill": "none",
+            "ink": "#111827",
+            "text": "§",
+            "means": label("rep.legend.item", lang),
+        }
+    )
+    return out
 
 
 def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:

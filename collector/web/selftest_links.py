@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from urllib.parse import urlsplit
 
 from collector.auth import SignatureError, sign, unsign
 from collector.web import i18n
@@ -108,3 +109,22 @@ def links_for_meeting(secret: bytes, meeting: Meeting, grace_s: float = DEFAULT_
         )
         for p in meeting.participants
     ]
+
+
+#: hosts whose plain-http pages a browser still treats as secure (camera allowed): this machine only
+_LOOPBACK = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def link_base_problem(base: str) -> str | None:
+    """Why personal links built on ``base`` (``[http] public_url``, or the listener's own address)
+    would not work on a member's iPad, or None. Links are always built from this configured
+    address, never from the address a secretary's browser used (issue 12, issue 15)."""
+    u = urlsplit(base)
+    if u.scheme == "https":
+        return None
+    if u.scheme == "http" and (u.hostname or "") in _LOOPBACK:
+        return None  # a browser on this machine: a secure context, the camera works
+    return (
+        "plain http: iPad Safari (and every browser) gives no camera or microphone to it; "
+        "set [http] public_url to the collector's https address"
+    )

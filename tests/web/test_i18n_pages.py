@@ -18,6 +18,11 @@ from tests.support.waiting import wait_until
 from tests.web.conftest import Collector, sign_in
 from tests.web.test_i18n import check_ids, incident_kinds
 
+
+def until(pred: Any, timeout: float, what: str, log: Any = None) -> float:
+    return wait_until(pred, timeout=timeout, what=what, log=log)
+
+
 FAILED_CHECKS = ("camera.black", "network.bandwidth")
 
 

@@ -13,6 +13,7 @@ from tests.support.roster import fixed_roster
 
 ROSTER = parse_roster(fixed_roster())
 
+
 def check(cid: str, status: str) -> CheckIn:
     return CheckIn(id=cid, status=wire.CheckStatus(status))
 
@@ -61,3 +62,43 @@ def test_ice_servers_come_from_the_media_section() -> None:
     assert ice_servers_of(config) == [turn, {"urls": "stun:stun.kommun.se:3478"}]
     assert ice_servers_of(SimpleNamespace(media=SimpleNamespace(ice_servers=[]))) == []
     assert ice_servers_of(SimpleNamespace(http=None)) == []
+
+
+def test_links_are_https_or_a_plain_http_base_is_named_issue_15() -> None:
+    from collector.web.selftest_links import link_base_problem
+
+    assert link_base_problem("https://likavillkor.kommun.se") is None
+    assert link_base_problem("http://127.0.0.1:8860") is None  # a browser on this machine: secure context
+    assert link_base_problem("http://localhost:8860") is None
+    problem = link_base_problem("http://collector.kommun.local:8860")
+    assert problem is not None and "public_url" in problem and "camera" in problem
+    assert link_base_problem("http://10.0.0.5:8860") is not None
+
+
+def test_the_h17_report_has_its_own_small_body_bound() -> None:
+    from collector.web import bodylimit
+
+    assert bodylimit.limit_for("POST", "/selftest/abc.def/unequal") == bodylimit.UNEQUAL_LIMIT == 4096
+    assert bodylimit.limit_for("POST", "/selftest/abc.def/result") == bodylimit.SELFTEST_RESULT_LIMIT
+
+
+def test_member_record_from_the_actions_h17_h18() -> None:
+    from collector.engine import Action, ActionKind
+    from collector.web import member_notice
+
+    def act(kind: ActionKind, at: float, member: str | None = "anna", item: str | None = None) -> Action:
+        return Action(meeting_id="m", kind=kind, at=at, by="x", member_id=member, item=item)
+
+    t = 1_796_112_000.0  # 09:00 Stockholm
+    K = ActionKind
+    rec = member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.UNEQUAL_TERMS, t + 60)], "anna")
+    assert rec.unequal_at == t and rec.unequal_reports == 2
+    assert member_notice.told(rec, "sv") == "Ordföranden fick ditt meddelande kl. 09:00. Vänta på ordförandens besked."
+    assert member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.RESUME, t + 1, None)], "anna").unequal_at is None
+    assert member_notice.record_of([act(K.UNEQUAL_TERMS, t, "bo")], "anna").unequal_at is None  # another's
+    excused = member_notice.record_of([act(K.UNEQUAL_TERMS, t), act(K.EXCUSE, t + 600, item="§ 7")], "anna")
+    assert excused.unequal_at is None and excused.excused_item == "§ 7"
+    assert "§ 7" in member_notice.notice(excused, "sv") and "09:10" in member_notice.notice(excused, "sv")
+    back = member_notice.record_of([act(K.EXCUSE, t, item="§ 7"), act(K.RETURN, t + 900)], "anna")
+    assert back.excused_at is None and member_notice.notice(back, "en").startswith("The chair announced at 09:15")
+    assert member_notice.notice(member_notice.MemberRecord(), "sv") == ""

@@ -59,6 +59,7 @@ EXPECTED: dict[str, str] = {
     "GET /selftest/{token}": "member:own-link",
     "GET /selftest/{token}/status": "member:own-link",
     "POST /selftest/{token}/result": "member:own-link",
+    "POST /selftest/{token}/unequal": "member:own-link",
     "GET /companion/{token}": "member:own-link",
     "POST /companion/{token}/bye": "member:own-link",
     "POST /companion/{token}/rtc": "member:own-link",

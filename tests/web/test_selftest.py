@@ -56,6 +56,14 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
     assert checks["network.download"] != "error" and checks["network.upload"] != "error", page.inner_text("#checks")
     overall = page.get_attribute("#status", "data-overall")
     assert overall in ("pass", "warn"), page.inner_text("#checks")
+    # plain words in the main text; figures and rule numbers in the details (issue 15)
+    from tests.web.test_member_voice import JARGON, MAIN_TEXT_JS
+
+    main = page.evaluate(MAIN_TEXT_JS)
+    assert not [w for w in JARGON if w in main], main
+    assert "Mikrofonen fungerar" in main and "08-606 78 00" in main
+    assert "dBFS" in page.locator('[data-check="microphone.level"] details').text_content()
+    assert "Handboken H13" in page.locator('[data-check="mediapath.roundtrip"] details').text_content()
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "selftest.png"), full_page=True)
     context.close()

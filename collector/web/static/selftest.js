@@ -20,7 +20,8 @@
     return fetch(url, opts).then(function (r) { clearTimeout(timer); return r; },
       function (e) { clearTimeout(timer); throw e; });
   }
-  function show(id, status, label, text) {
+  // The main text is plain Swedish; figures, rule numbers and technical names go in the details (issue 15).
+  function show(id, status, label, text, detail) {
     var li = document.querySelector('[data-check="' + id + '"]');
     if (!li) { li = document.createElement("li"); li.setAttribute("data-check", id); $("checks").appendChild(li); }
     var cls = {pass: "s-good", warn: "s-warn", fail: "s-bad", error: "s-bad", skipped: "s-neutral", pending: "s-info"}[status];
@@ -28,12 +29,27 @@
     li.textContent = "";
     var b = document.createElement("span"); b.className = "badge " + cls; b.innerHTML = I[ic];
     var s = document.createElement("span"); s.textContent = label; b.appendChild(s); li.appendChild(b);
-    var d = document.createElement("span"); d.textContent = " " + text; li.appendChild(d);
+    var d = document.createElement("span"); d.className = "main"; d.textContent = " " + text; li.appendChild(d);
+    if (detail) {
+      var det = document.createElement("details"), sum = document.createElement("summary"), p = document.createElement("span");
+      sum.textContent = T["st.details"]; p.textContent = detail; det.appendChild(sum); det.appendChild(p); li.appendChild(det);
+    }
     li.setAttribute("data-status", status);
   }
-  function record(id, label, status, value, unit, summary, rule) {
-    checks.push({id: id, status: status, value: value, unit: unit || null, summary: summary, rule: rule || null});
-    show(id, status, label, summary);
+  function record(id, label, status, value, unit, summary, rule, figures) {
+    var detail = [figures, rule ? T["st.rule"] + " " + rule : ""].filter(Boolean).join(" · ");
+    checks.push({id: id, status: status, value: value, unit: unit || null, rule: rule || null,
+      summary: (summary + (figures ? " (" + figures + ")" : "")).slice(0, 500), label: label, main: summary});
+    show(id, status, label, summary, detail);
+  }
+  function limitText(v, unit, lim) { return v + " " + unit + " (" + T["st.limit"] + " " + lim + " " + unit + ")"; }
+  // why getUserMedia refused, in plain words; a refused permission also shows how to allow it
+  function mediaError(err) {
+    var name = String((err && err.name) || err);
+    if (/NotAllowed|Security|PermissionDenied/.test(name)) { $("permission-help").hidden = false; return T["st.denied"]; }
+    if (/NotFound|DevicesNotFound|Overconstrained/.test(name)) return T["st.no_device"];
+    if (/NotReadable|TrackStart|Abort/.test(name)) return T["st.busy"];
+    return T["st.media_error"];
   }
   function level(value, warn, fail, below) {
     if (below) return value < fail ? "fail" : value < warn ? "warn" : "pass";
@@ -46,19 +62,20 @@
     show("microphone.level", "pending", T["chk.microphone"], T["chk.pending"]);
     if (!window.isSecureContext || !navigator.mediaDevices || !navigator.mediaDevices.getUserMedia) {
       // browsers give the camera only to https pages (and localhost)
-      record("camera.capture", T["chk.camera"], "error", null, null, T["st.insecure"], "H1");
-      record("microphone.level", T["chk.microphone"], "error", null, null, T["st.insecure"], "H1");
+      record("camera.capture", T["chk.camera"], "error", null, null, T["st.insecure"], "H1", "isSecureContext = false");
+      record("microphone.level", T["chk.microphone"], "error", null, null, T["st.insecure"], "H1", "isSecureContext = false");
       return Promise.resolve();
     }
     return navigator.mediaDevices.getUserMedia({video: {width: {ideal: 640}, height: {ideal: 480}}, audio: true})
       .then(function (s) {
         stream = s; $("preview").srcObject = s;
         return Promise.all([measureVideo(s), withTimeout(measureAudio(s), 8000, "audio").catch(function (err) {
-          record("microphone.level", T["chk.microphone"], "error", null, null, String(err.message || err), "H1");
+          record("microphone.level", T["chk.microphone"], "error", null, null, T["st.mic_error"], "H1", String(err.message || err));
         })]);
       }).catch(function (err) {
-        record("camera.capture", T["chk.camera"], "fail", null, null, String(err.name || err), "H1");
-        record("microphone.level", T["chk.microphone"], "fail", null, null, String(err.name || err), "H1");
+        var why = mediaError(err), name = String((err && err.name) || err);
+        record("camera.capture", T["chk.camera"], "fail", null, null, why, "H1", name);
+        record("microphone.level", T["chk.microphone"], "fail", null, null, why, "H1", name);
       });
   }
   function measureVideo(s) {
@@ -92,15 +109,16 @@
         var status = black > lumas.length / 3 || frozen > diffs.length / 3 ? "fail" : "pass";
         var res = (settings.width || video.videoWidth) + "×" + (settings.height || video.videoHeight);
         var why = black > lumas.length / 3 ? T["st.black"]
-          : frozen > diffs.length / 3 ? T["st.frozen"] : "";
-        record("camera.capture", T["chk.camera"], status, Math.round(mean), "luma", res + (why ? " — " + why : ""), "H4");
+          : frozen > diffs.length / 3 ? T["st.frozen"] : T["st.camera_ok"];
+        record("camera.capture", T["chk.camera"], status, Math.round(mean), "luma", why, "H4",
+          res + ", luma " + Math.round(mean) + ", " + black + "/" + lumas.length + " ≤ 20, " + frozen + "/" + diffs.length + " < 0.5");
       }).catch(function (err) {
-        record("camera.capture", T["chk.camera"], "error", null, null, String(err.message || err), "H4");
+        record("camera.capture", T["chk.camera"], "error", null, null, T["st.camera_error"], "H4", String(err.message || err));
       });
   }
   function measureAudio(s) {
     var ctx = audioCtx;
-    if (!ctx) { record("microphone.level", T["chk.microphone"], "skipped", null, null, T["st.no_web_audio"], "H1"); return Promise.resolve(); }
+    if (!ctx) { record("microphone.level", T["chk.microphone"], "skipped", null, null, T["st.no_web_audio"], "H1", "Web Audio"); return Promise.resolve(); }
     var src = ctx.createMediaStreamSource(s), an = ctx.createAnalyser();
     an.fftSize = 2048; src.connect(an);
     var buf = new Float32Array(an.fftSize), peak = -120, sumDb = 0, n = 0;
@@ -118,7 +136,7 @@
     }).then(function () {
       var status = peak < -60 ? "warn" : "pass";    // quieter than -60 dBFS: muted or dead (testrtc)
       record("microphone.level", T["chk.microphone"], status, Math.round(peak), "dBFS",
-        Math.round(peak) + " dBFS" + (status === "warn" ? " — " + T["st.too_quiet"] : ""), "H1");
+        status === "warn" ? T["st.too_quiet"] : T["st.mic_ok"], "H1", limitText(Math.round(peak), "dBFS", -60));
       if (ctx.close) ctx.close();
     });
   }
@@ -130,7 +148,9 @@
   function mediaPath() {
     var id = "mediapath.roundtrip", label = T["chk.mediapath"];
     show(id, "pending", label, T["chk.pending"]);
-    if (!stream || !window.RTCPeerConnection) { record(id, label, "error", null, null, "WebRTC", "H1"); return Promise.resolve(); }
+    // never a contradiction without a reason: without a working camera the path cannot be tried
+    if (!stream) { record(id, label, "skipped", null, null, T["st.path_needs_media"], "H13"); return Promise.resolve(); }
+    if (!window.RTCPeerConnection) { record(id, label, "error", null, null, T["st.path_unsupported"], "H1", "RTCPeerConnection"); return Promise.resolve(); }
     var pc = new RTCPeerConnection({iceServers: boot.ice_servers || []});
     var channel = pc.createDataChannel("mediapath");
     var result = new Promise(function (resolve) {
@@ -154,26 +174,42 @@
       .then(function () { return sleep(MEDIA_S * 1000); })
       .then(function () { channel.send("done"); return withTimeout(result, 15000, "result"); })
       .then(function (m) {
-        var status = mediaStatus(m);
-        record(id, label, status, status === "pass" || status === "warn", null, mediaText(m, status), "H13");
+        var status = mediaStatus(m), t = mediaText(m, status);
+        record(id, label, status, status === "pass" || status === "warn", null, t[0], "H13", t[1]);
       }).catch(function (err) {
-        record(id, label, "fail", false, null, String(err.message || err), "H13");
+        record(id, label, "fail", false, null, T["st.path_failed"], "H13", String(err.message || err));
       }).then(function () { pc.close(); });
   }
   function mediaStatus(m) {
     if (!m) return "fail";
     return {good: "pass", degraded: "warn", poor: "fail", failed: "fail"}[m.verdict] || "fail";
   }
+  // [main text, details]: plain words first; frame rate, levels and the peer's own words in the details
   function mediaText(m, status) {
-    if (!m) return T.not_seen_heard;
-    var bad = (m.findings || []).filter(function (f) { return f.status !== "pass"; })
-      .map(function (f) { return f.text ? (f.text[boot.lang] || f.text.sv) : (T["check." + f.id] || f.id); });
-    var head = status === "pass" || status === "warn" ? T.seen_heard : T.not_seen_heard;
-    var nums = [];
+    if (!m) return [T["st.path_no_connection"], ""];
+    var findings = (m.findings || []).filter(function (f) { return f.status !== "pass"; });
+    var names = findings.map(function (f) { return T["check." + f.id] || T["check." + String(f.id).split(".")[0]] || f.id; });
+    var nums = findings.map(function (f) { return f.text ? (f.text[boot.lang] || f.text.sv) : f.id; });
     if (m.fps != null) nums.push(Math.round(m.fps) + " fps");
     if (m.audio_rms_dbfs != null) nums.push(Math.round(m.audio_rms_dbfs) + " dBFS");
-    return head + (nums.length ? " (" + nums.join(", ") + ")" : "") + (bad.length ? " — " + bad.join("; ") : "") +
-      (m.reason ? " — " + (m.connected === false ? T["mediapath.not_connected"] : m.reason) : "");
+    if (m.reason) nums.push(m.connected === false ? T["mediapath.not_connected"] + ": " + m.reason : m.reason);
+    if (m.connected === false) return [T["st.path_no_connection"], nums.join("; ")];
+    var head = status === "pass" || status === "warn" ? T.seen_heard : T.not_seen_heard;
+    return [head + (names.length ? ": " + names.join(", ") : "") + ".", nums.join("; ")];
+  }
+  // The camera here and the media path to the room must not disagree without saying why (issue 15).
+  function reconcile() {
+    var cam = statusOf("camera.capture"), path = statusOf("mediapath.roundtrip");
+    if (!cam || !path) return;
+    var camOk = cam.status === "pass", pathOk = path.status === "pass" || path.status === "warn";
+    if (camOk && !pathOk && path.status !== "skipped") explain(path, T["st.why_path"]);
+    else if (!camOk && cam.status !== "error" && pathOk) explain(path, T["st.why_camera"]);
+  }
+  function statusOf(id) { for (var i = 0; i < checks.length; i++) if (checks[i].id === id) return checks[i]; return null; }
+  function explain(c, why) {
+    c.summary = (c.summary + " " + why).slice(0, 500); c.main = c.main + " " + why;
+    var li = document.querySelector('[data-check="' + c.id + '"]'), p = document.createElement("span");
+    p.className = "why"; p.textContent = " " + why; li.insertBefore(p, li.querySelector("details")); li.setAttribute("data-explained", "1");
   }
 
   // 3. round-trip time and throughput against the collector (bounded in bytes)
@@ -190,9 +226,9 @@
     return loop().then(function () {
       times.shift(); times.sort(function (a, b) { return a - b; });   // the first one pays for the connection
       var med = times[Math.floor(times.length / 2)];
-      record("network.rtt", label, level(med, L.rtt_warn_ms, L.rtt_fail_ms, false), Math.round(med * 10) / 10, "ms",
-        Math.round(med) + " ms", "H1");
-    }).catch(function (err) { record("network.rtt", label, "error", null, null, String(err.message || err), "H1"); });
+      var st = level(med, L.rtt_warn_ms, L.rtt_fail_ms, false);
+      record("network.rtt", label, st, Math.round(med * 10) / 10, "ms", T["st.net_" + st], "H1", limitText(Math.round(med), "ms", L.rtt_warn_ms));
+    }).catch(function (err) { record("network.rtt", label, "error", null, null, T["st.net_error"], "H1", String(err.message || err)); });
   }
   function download() {
     var label = T["chk.download"];
@@ -201,9 +237,10 @@
     return fetchT(boot.download_url + "?n=" + Math.random(), {cache: "no-store", headers: {"X-Selftest-Token": boot.token}}, 20000)
       .then(function (r) { return r.arrayBuffer(); }).then(function (b) {
         var kbps = b.byteLength * 8 / Math.max(1, performance.now() - t0);
-        record("network.download", label, level(kbps, L.down_warn_kbps, L.down_fail_kbps, true), Math.round(kbps), "kbps",
-          (kbps / 1000).toFixed(1) + " Mbit/s", "H1");
-      }).catch(function (err) { record("network.download", label, "error", null, null, String(err.message || err), "H1"); });
+        var st = level(kbps, L.down_warn_kbps, L.down_fail_kbps, true);
+        record("network.download", label, st, Math.round(kbps), "kbps", T["st.net_" + st], "H1",
+          limitText((kbps / 1000).toFixed(1), "Mbit/s", L.down_warn_kbps / 1000));
+      }).catch(function (err) { record("network.download", label, "error", null, null, T["st.net_error"], "H1", String(err.message || err)); });
   }
   function upload() {
     var label = T["chk.upload"], data = new Uint8Array(boot.upload_bytes);
@@ -213,19 +250,21 @@
     return fetchT(boot.upload_url, {method: "POST", body: data, headers: {"Content-Type": "application/octet-stream", "X-Selftest-Token": boot.token}}, 20000)
       .then(function (r) { return r.text(); }).then(function () {
         var kbps = data.length * 8 / Math.max(1, performance.now() - t0);
-        record("network.upload", label, level(kbps, L.up_warn_kbps, L.up_fail_kbps, true), Math.round(kbps), "kbps",
-          (kbps / 1000).toFixed(1) + " Mbit/s", "H1");
-      }).catch(function (err) { record("network.upload", label, "error", null, null, String(err.message || err), "H1"); });
+        var st = level(kbps, L.up_warn_kbps, L.up_fail_kbps, true);
+        record("network.upload", label, st, Math.round(kbps), "kbps", T["st.net_" + st], "H1",
+          limitText((kbps / 1000).toFixed(1), "Mbit/s", L.up_warn_kbps / 1000));
+      }).catch(function (err) { record("network.upload", label, "error", null, null, T["st.net_error"], "H1", String(err.message || err)); });
   }
 
   // the H9 checklist: what only the member can tell, confirmed by hand and recorded with the result
   function checklist() {
     var boxes = document.querySelectorAll("input[data-confirm]");
     for (var i = 0; i < boxes.length; i++) {
-      var b = boxes[i], text = b.parentNode.textContent.trim();
-      checks.push({id: b.getAttribute("data-confirm"), status: b.checked ? "pass" : "warn", value: b.checked,
+      var b = boxes[i], text = b.parentNode.textContent.trim(), id = b.getAttribute("data-confirm");
+      checks.push({id: id, status: b.checked ? "pass" : "warn", value: b.checked,
         unit: null, summary: (b.checked ? T["st.confirmed"] : T["st.not_confirmed"]) + ": " + text,
-        rule: b.getAttribute("data-rule")});
+        rule: b.getAttribute("data-rule"), label: T["st.own_check"], main: T["st.unticked"] + ": " + text});
+      if (!b.checked) show(id, "warn", T["st.own_check"], T["st.unticked"] + ": " + text, T["st.rule"] + " " + b.getAttribute("data-rule"));
     }
   }
   function keepLastFrame() {
@@ -239,7 +278,8 @@
 
   function send() {
     checklist();
-    var body = {started_at: startedAt, duration_s: Date.now() / 1000 - startedAt, checks: checks, user_agent: navigator.userAgent.slice(0, 400)};
+    var sent = checks.map(function (c) { return {id: c.id, status: c.status, value: c.value, unit: c.unit, summary: c.summary, rule: c.rule}; });
+    var body = {started_at: startedAt, duration_s: Date.now() / 1000 - startedAt, checks: sent, user_agent: navigator.userAgent.slice(0, 400)};
     return fetchT(boot.result_url, {method: "POST", headers: {"Content-Type": "application/json"}, body: JSON.stringify(body)}, 10000)
       .then(function (r) { if (!r.ok) throw new Error("HTTP " + r.status); return r.json(); });
   }
@@ -250,8 +290,19 @@
     var AC = window.AudioContext || window.webkitAudioContext;
     audioCtx = AC ? new AC() : null;
     $("status").textContent = T["st.running"]; startedAt = Date.now() / 1000;
-    cameraAndMic().then(mediaPath).then(rtt).then(download).then(upload).then(send).then(function (res) {
-      $("status").textContent = T[res.overall === "pass" ? "st.done_pass" : res.overall === "warn" ? "st.done_warn" : "st.done_fail"];
+    $("permission-help").hidden = true;
+    cameraAndMic().then(mediaPath).then(function () { reconcile(); }).then(rtt).then(download).then(upload).then(send).then(function (res) {
+      // every warning names its cause, an unticked checklist item included
+      // (checks with the same cause are named together: "Kamera, Mikrofon: …")
+      var causes = [], byText = {};
+      checks.filter(function (c) { return c.status === "warn" || c.status === "fail" || c.status === "error"; })
+        .forEach(function (c) {
+          if (byText[c.main] === undefined) { byText[c.main] = causes.length; causes.push([[c.label], c.main]); }
+          else if (causes[byText[c.main]][0].indexOf(c.label) < 0) causes[byText[c.main]][0].push(c.label);
+        });
+      causes = causes.map(function (x) { return x[0].join(", ") + ": " + x[1]; });
+      $("status").textContent = T[res.overall === "pass" ? "st.done_pass" : res.overall === "warn" ? "st.done_warn" : "st.done_fail"] +
+        (causes.length ? " " + T["st.causes"] + " " + causes.join(" · ") : "");
       $("status").setAttribute("data-overall", res.overall);
     }).catch(function () {
       $("status").textContent = T["st.send_failed"]; $("status").setAttribute("data-overall", "send_failed");
