@@ -15,8 +15,10 @@ from collector.web.render import render
 from likavillkor.roster import Meeting
 
 
-def links(web: WebDeps, meeting: Meeting, request: Request) -> list[LinkOut]:
-    base = web.public_url or str(request.base_url).rstrip("/")  # the configured address (issue 12)
+def links(web: WebDeps, meeting: Meeting) -> list[LinkOut]:
+    # always the configured address ([http] public_url, else the listener's): never the Host the secretary's
+    # browser used (issue 12, issue 15: a plain-http or internal address gives an iPad no camera)
+    base = web.public_url
     modes = {p.member_id: p.monitoring.value for p in meeting.participants}
     return [
         LinkOut(
@@ -47,11 +49,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         responses={404: {"description": "no such meeting"}},
     )
     async def links_api(request: Request, meeting_id: str, who: MeetingApi) -> list[LinkOut]:
-        return links(web, web.meeting(meeting_id), request)
+        return links(web, web.meeting(meeting_id))
 
     @r.get("/secretary/{meeting_id}/links", include_in_schema=False)
     async def links_page(request: Request, meeting_id: str, who: MeetingPage) -> Response:
         meeting = web.meeting(meeting_id)
-        return render(request, web, "links.html", who=who, meeting=meeting, links=links(web, meeting, request))
+        return render(request, web, "links.html", who=who, meeting=meeting, links=links(web, meeting))
 
     return r
