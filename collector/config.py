@@ -12,14 +12,26 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from collector.ha.lease import LeaseConfig
 from likavillkor import config as cfg
+from likavillkor import topics
 
 ENV_PREFIX = "LIKAVILLKOR_COLLECTOR"
 
 
+_BrokerUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
 class MqttSection(cfg.Section):
-    #: ``mqtt://host:1883`` or ``mqtts://host:8883``; empty: spawn a private Mosquitto on loopback.
+    #: ``mqtt://host:1883`` or ``mqtts://host:8883``; empty (and no ``urls``): spawn a private
+    #: Mosquitto on loopback.
     url: str = ""
+    #: several brokers (issue 17): the collector subscribes to every one (one client each); an agent
+    #: moves to the next when one stops answering. Give ``url`` or ``urls``, not both.
+    urls: Annotated[list[_BrokerUrl], msgspec.Meta(max_length=8)] = msgspec.field(default_factory=list)
+    #: the topic root (issue 17: one broker cluster for several municipalities, each with its own
+    #: root, e.g. ``lv/solna``); the agents' ``[mqtt] topic_root`` must be the same
+    topic_root: str = topics.ROOT
     client_id: str = "likavillkor-collector"
     username: str = ""
     password: str = ""
@@ -29,6 +41,21 @@ class MqttSection(cfg.Section):
     keepalive_s: int = 15
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 2.0  # the collector is one client: come back fast (issue 8: verdicts current within 5 s)
+
+    def __post_init__(self) -> None:
+        topics.validate_root(self.topic_root)
+        if self.url and self.urls:
+            raise ValueError("give [mqtt] url (one broker) or urls (several), not both")
+        if len(set(self.urls)) != len(self.urls):
+            raise ValueError("[mqtt] urls lists a broker twice")
+        for url in self.broker_urls:
+            if not url.startswith(("mqtt://", "mqtts://")):
+                raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """Every configured broker; empty: the private Mosquitto."""
+        return list(self.urls) if self.urls else ([self.url] if self.url else [])
 
 
 class HttpSection(cfg.Section):
@@ -183,6 +210,18 @@ class CollectorConfig(cfg.Section):
     retention: RetentionSection = msgspec.field(default_factory=RetentionSection)
     ingest: IngestSection = msgspec.field(default_factory=IngestSection)
     media: MediaSection = msgspec.field(default_factory=MediaSection)
+    #: two collectors on one PostgreSQL, one leading (issue 17; collector/ha/lease.py). ``holder`` is
+    #: this node's name in the lease (empty: host name and process id)
+    ha: LeaseConfig = msgspec.field(default_factory=LeaseConfig)
+
+    def __post_init__(self) -> None:
+        if self.ha.enabled and not self.store.url.startswith("postgresql"):
+            raise ValueError(
+                "[ha] enabled needs [store] url on PostgreSQL (postgresql+psycopg://...): the lease and "
+                "the data both collectors share live there"
+            )
+        if self.ha.enabled and not self.mqtt.broker_urls:
+            raise ValueError("[ha] enabled needs [mqtt] url or urls: two collectors cannot share a private Mosquitto")
 
     @property
     def data_path(self) -> Path:
