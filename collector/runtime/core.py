@@ -36,6 +36,8 @@ from likavillkor.topics import Kind, device_topic
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 _SWITCH_INTERVAL_S = 0.001
+#: [ha]: longest wait for a chair's action to be stored before the answer (issue 17)
+ACT_FLUSH_S = 5.0
 
 
 class Runtime:
@@ -432,6 +434,12 @@ class Runtime:
         with self.lock:
             changes = list(self.engine.act(action))
             self._record_changes(changes)
+        if self.ha is not None and not self.store.flush(ACT_FLUSH_S):
+            # issue 17: the chair's action must be in the database before she is told it is recorded,
+            # or a leader that dies (or is paused) right after would take it with it
+            log.warning(
+                "ha: the action %s of %s is not yet stored after %.0f s", action.kind, action.meeting_id, ACT_FLUSH_S
+            )
         return changes
 
     def record_mediapath(self, device_id: str, meeting_id: str | None, result: dict[str, Any]) -> None:
