@@ -62,9 +62,12 @@ def mount_ha(app: FastAPI, runtime: WebRuntime) -> None:
     ha = getattr(runtime, "ha", None)
     if ha is None:
         return
-    from collector.ha.health import StandbyGuard, leader_router
+    from fastapi import Depends
 
-    app.include_router(leader_router(ha.lease))
+    from collector.ha.health import StandbyGuard, leader_router
+    from collector.web.access import public
+
+    app.include_router(leader_router(ha.lease), dependencies=[Depends(public)])
     app.add_middleware(StandbyGuard, is_leader=getattr(runtime, "leading"))  # noqa: B009 (not on the port)
 
 

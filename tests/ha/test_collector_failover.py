@@ -236,6 +236,7 @@ class HostAgent(Agent):
         self.device_id, self.workdir, self.period_s = device_id, workdir, PERIOD_S
         self.clock_offset_s, self.collector_port, self.reflector_port = 0.0, 0, 0
         self.proc, self.ran_s, self._started = None, 0.0, None
+        self.ns = None  # type: ignore[assignment]  # on this host
         self.data_dir = workdir / f"agent-{device_id}"
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.config = workdir / f"agent-{device_id}.toml"
@@ -277,7 +278,8 @@ def site(postgres_server: Postgres, tmp_path_factory: pytest.TempPathFactory) ->
             port = free_port()
             cfg = _node_config(workdir, name, pg=postgres_server, db=db, brokers=brokers, port=port)
             nodes[name] = Node(name, workdir / name, cfg, port, workdir / "data")
-        stack.callback(lambda: [n.stop() for n in nodes.values()])
+        for n in nodes.values():
+            stack.callback(n.stop)
         nodes["a"].boot()  # a first: it creates the shared web secret and local token in data/
         wait_until(lambda: nodes["a"].leader_status() == 200, timeout=WAIT, what="a leads", log=nodes["a"].log)
         nodes["b"].boot()
@@ -287,10 +289,12 @@ def site(postgres_server: Postgres, tmp_path_factory: pytest.TempPathFactory) ->
         agents: list[Agent] = [HostAgent(d, workdir, brokers) for d in AGENTS]
         for agent in agents:
             agent.start()
-        stack.callback(lambda: [a.stop() for a in agents])
+        for agent in agents:
+            stack.callback(agent.stop)
         phone = Phone(brokers[1])
         stack.callback(phone.stop)
-        s = Site(workdir, postgres_server, db, brokers, nodes, proxy_port, agents, phone, local_headers(workdir / "data"))
+        token = local_headers(workdir / "data")
+        s = Site(workdir, postgres_server, db, brokers, nodes, proxy_port, agents, phone, token)
         wait_until(lambda: _settled(s), timeout=WAIT, what="every member heard, the phone's incident open",
                    detail=s.states, log=nodes["a"].log)  # fmt: skip
         yield s
@@ -479,4 +483,3 @@ def _row_counts(site: Site) -> dict[str, int]:
 
 def _health_of(site: Site, node: Node) -> Any:
     return node.get("/api/health")
-
