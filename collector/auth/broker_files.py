@@ -7,7 +7,7 @@ collector read everything and write nothing.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -90,19 +90,37 @@ def check_collector_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _broker_lines(mqtt_url: str, others: Sequence[str], root: str, *, key: str) -> str:
+    """``url = ...`` for one broker, or ``{key} = [...]`` for several (issue 17: the agent's
+    ``brokers``, the collector's ``urls``), and the topic root when it is not the default."""
+    if others:
+        line = f"{key} = [{', '.join(_toml_str(u) for u in (mqtt_url, *others))}]\n"
+    else:
+        line = f"url = {_toml_str(mqtt_url)}\n"
+    return line + (f"topic_root = {_toml_str(root)}\n" if root != ROOT else "")
+
+
 def render_device_credentials(
-    device_id: str, password: str, *, mqtt_url: str, ca_file: str, target: AgentTarget | None = None
+    device_id: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    target: AgentTarget | None = None,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
 ) -> str:
     """The device's complete agent config (keys as in agent/config.py): install it as the agent's
     whole config file. With ``target`` it names the collector (meetings, self-test, media peer), the
-    reflector (path probes) and the CA; without, only the broker login (the old format)."""
+    reflector (path probes) and the CA; without, only the broker login (the old format). With
+    ``other_brokers`` the agent gets every broker (``brokers = [...]``, issue 17)."""
     text = (
         f"# Likavillkor agent config for device {device_id} (broker-credentials).\n"
         "# Secret: install on this device only (mode 0600), never mail it in clear text.\n"
         f"device_id = {_toml_str(device_id)}\n\n"
         "[mqtt]\n"
-        f"url = {_toml_str(mqtt_url)}\n"
-        f"username = {_toml_str(device_id)}\n"
+        + _broker_lines(mqtt_url, other_brokers, root, key="brokers")
+        + f"username = {_toml_str(device_id)}\n"
         f"password = {_toml_str(password)}\n"
         f"# empty: the system's trust store verifies the broker's certificate\n"
         f"ca_file = {_toml_str(ca_file)}\n"
@@ -146,14 +164,21 @@ def render_windows_agent_config(device_id: str, password: str, target: AgentTarg
     )
 
 
-def render_collector_credentials(username: str, password: str, *, mqtt_url: str, ca_file: str) -> str:
-    """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection)."""
+def render_collector_credentials(
+    username: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
+) -> str:
+    """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection); with
+    ``other_brokers`` every broker (``urls = [...]``: the collector subscribes to each, issue 17)."""
     return (
         "# Likavillkor collector: broker credentials. Secret (mode 0600).\n"
         "# Paste into collector.toml, or use collector.env beside this file.\n"
-        "[mqtt]\n"
-        f"url = {_toml_str(mqtt_url)}\n"
-        f"username = {_toml_str(username)}\n"
+        "[mqtt]\n" + _broker_lines(mqtt_url, other_brokers, root, key="urls") + f"username = {_toml_str(username)}\n"
         f"password = {_toml_str(password)}\n"
         f"ca_file = {_toml_str(ca_file)}\n"
         "# the broker binds client ids to user names (use_username_as_clientid): the collector's\n"

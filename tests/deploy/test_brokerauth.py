@@ -281,3 +281,36 @@ def test_group_lets_the_group_enter_the_output_directories(tmp_path: Path) -> No
     for d in (out, out / "broker"):
         assert (_mode(d), d.stat().st_gid) == (0o750, os.getgid())
     assert _mode(out / "devices") == 0o700  # device files stay root's
+
+
+def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
+    """Issue 17: the same password file and ACL serve both brokers; devices get ``brokers``, the
+    collector ``urls``, both the municipality's topic root, and the ACL is written for that root."""
+    from agent.config import AgentConfig
+    from collector.config import CollectorConfig
+
+    a, b = "mqtts://mqtt-a.kommun.example:8883", "mqtts://mqtt-b.kommun.example:8883"
+    code, out = _run(tmp_path, ROSTER, "--mqtt-url", a, "--other-mqtt-url", b, "--topic-root", "lv/solna")
+    assert code == 0
+    agent = load(out / "devices" / "david-ipad.toml", AgentConfig)
+    assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
+    collector = load(out / "collector-mqtt.toml", CollectorConfig)
+    assert (collector.mqtt.broker_urls, collector.mqtt.topic_root) == ([a, b], "lv/solna")
+    acl = (out / "broker" / "acl").read_text()
+    assert "topic read lv/solna/#" in acl and "topic write lv/solna/devices/david-ipad/#" in acl
+    assert "likavillkor/v1" not in acl
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (("--other-mqtt-url", "http://b:1"), "--other-mqtt-url"),
+        (("--other-mqtt-url", "mqtts://a.example:8883"), "twice"),
+        (("--topic-root", "lv/#"), "--topic-root"),
+    ],
+)
+def test_bad_brokers_or_root_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, str],
+                                         says: str) -> None:
+    code, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://a.example:8883", *extra)
+    assert code == 2 and says in capsys.readouterr().err
+    assert not (out / "broker" / "acl").exists()
