@@ -126,12 +126,19 @@ class Options:
     #: topic root (one per municipality on a shared broker)
     other_mqtt_urls: tuple[str, ...] = ()
     topic_root: str = ROOT
+    #: further collectors (issue 17): the broker's ``use_username_as_clientid`` makes the user the
+    #: session, so each collector of a pair needs a user of its own
+    other_collector_users: tuple[str, ...] = ()
 
 
 def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], list[str]]:
     """Write every file of the layout for ``device_ids``; returns the plans and the revoked users."""
     lay = Layout(opts.out)
     ids = check_usernames(device_ids, opts.collector_user)
+    others = list(opts.other_collector_users)
+    check_usernames(others, opts.collector_user)
+    if set(others) & set(ids):
+        raise CredentialError(f"--other-collector-user {sorted(set(others) & set(ids))}: a device has that id")
     if opts.group:
         check_group(opts.group)
     old_text = _read(lay.passwords)
@@ -144,7 +151,11 @@ def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], 
     collector_pw = read_credentials_password(_read(lay.collector_toml) or "")
     if collector_pw:
         existing_pw[opts.collector_user] = collector_pw
-    users = [opts.collector_user, *ids]
+    for other in others:
+        pw = read_credentials_password(_read(lay.other_collector_toml(other)) or "")
+        if pw:
+            existing_pw[other] = pw
+    users = [opts.collector_user, *others, *ids]
     plans, revoked = plan_all(
         users, existing_hashes=existing_hashes, existing_passwords=existing_pw, rotate=opts.rotate
     )
@@ -188,7 +199,10 @@ def _write_windows_bundles(root: Path, plans: Sequence[UserPlan], opts: Options)
 
 def _write_broker_files(lay: Layout, plans: Sequence[UserPlan], ids: Sequence[str], opts: Options) -> None:
     write_secret(lay.passwords, render_passwords({p.username: p.hash for p in plans}), 0o640)
-    write_secret(lay.acl, render_acl(ids, collector_user=opts.collector_user, root=opts.topic_root), 0o640)
+    acl = render_acl(
+        ids, collector_user=opts.collector_user, root=opts.topic_root, other_collectors=opts.other_collector_users
+    )
+    write_secret(lay.acl, acl, 0o640)
     write_secret(lay.auth_conf, render_auth_conf(opts.broker_dir or str(lay.broker.resolve())), 0o644)
     if opts.group:
         # the broker (mosquitto) and the collector's service user read these: both in the group
@@ -206,7 +220,17 @@ def _write_credentials(lay: Layout, plans: Sequence[UserPlan], opts: Options) ->
     for plan in plans:
         if plan.password is None:
             continue
-        if plan.username == opts.collector_user:
+        if plan.username in opts.other_collector_users:
+            text = render_collector_credentials(
+                plan.username,
+                plan.password,
+                mqtt_url=opts.collector_mqtt_url or opts.mqtt_url,
+                ca_file=opts.collector_ca_file or opts.ca_file,
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
+            )
+            write_secret(lay.other_collector_toml(plan.username), text, 0o600)
+        elif plan.username == opts.collector_user:
             url = opts.collector_mqtt_url or opts.mqtt_url
             ca = opts.collector_ca_file or opts.ca_file
             collector_text = render_collector_credentials(
@@ -301,6 +325,14 @@ def build_parser(prog: str = "likavillkor-collector broker-credentials") -> argp
         help="the CA copied into every Windows bundle (devices that do not trust the municipality's internal CA)",
     )
     p.add_argument("--collector-user", default=COLLECTOR_USER)
+    p.add_argument(
+        "--other-collector-user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a second collector's broker user, e.g. likavillkor-collector-b (repeatable; issue 17): its "
+        "[mqtt] section goes to DIR/collector-mqtt-NAME.toml",
+    )
     p.add_argument("--group", default="", help="chgrp the broker files to this group (e.g. mosquitto)")
     p.add_argument("--rotate", action="store_true", help="issue new passwords to everyone")
     p.add_argument(
@@ -364,6 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             bundle_ca=Path(args.bundle_ca) if args.bundle_ca else None,
             other_mqtt_urls=tuple(args.other_mqtt_url),
             topic_root=args.topic_root,
+            other_collector_users=tuple(dict.fromkeys(args.other_collector_user)),
         )
         plans, revoked = generate(roster.devices, opts)
     except (ConfigError, CredentialError, OSError, LookupError) as exc:

@@ -16,7 +16,13 @@ from collector.auth.broker_passwords import COLLECTOR_USER, CredentialError
 from likavillkor.topics import ROOT
 
 
-def render_acl(device_ids: Iterable[str], *, collector_user: str = COLLECTOR_USER, root: str = ROOT) -> str:
+def render_acl(
+    device_ids: Iterable[str],
+    *,
+    collector_user: str = COLLECTOR_USER,
+    root: str = ROOT,
+    other_collectors: Sequence[str] = (),
+) -> str:
     """Mosquitto's acl_file. Lines before any ``user`` apply to anonymous clients: none.
 
     The collector reads everything under ``{root}/#`` and writes nothing. Each device writes only
@@ -29,6 +35,9 @@ def render_acl(device_ids: Iterable[str], *, collector_user: str = COLLECTOR_USE
         f"user {collector_user}",
         f"topic read {root}/#",
     ]
+    for other in other_collectors:  # issue 17: a second collector, a user of its own (client id = user)
+        lines += ["", "# another collector of the same municipality: the same read-only access", f"user {other}",
+                  f"topic read {root}/#"]  # fmt: skip
     for device in sorted(set(device_ids)):
         lines += [
             "",
@@ -261,6 +270,10 @@ class Layout:
     @property
     def collector_toml(self) -> Path:
         return self.out / "collector-mqtt.toml"
+
+    def other_collector_toml(self, username: str) -> Path:
+        """A further collector's ``[mqtt]`` section (issue 17: two collectors, one user each)."""
+        return self.out / f"collector-mqtt-{username}.toml"
 
     @property
     def collector_env(self) -> Path:

@@ -61,6 +61,7 @@ class Leadership:
         self.actions_refused = 0
         self.incidents_adopted = 0
         self.follow_errors = 0
+        self.fenced = 0  # store batches the lease refused
         self.action_cursor = 0  # the highest actions.id read
         self.next_follow = 0.0  # monotonic
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -77,6 +78,7 @@ class Leadership:
             self.lease.fence(_Driver(conn))
         except LostLease as exc:
             self.caught_up = False
+            self.fenced += 1
             raise Fenced(str(exc)) from exc
 
     # -- the lease's loop -------------------------------------------------------------------------
@@ -113,6 +115,7 @@ class Leadership:
             "actions_refused": self.actions_refused,
             "incidents_adopted": self.incidents_adopted,
             "follow_errors": self.follow_errors,
+            "fenced": self.fenced,
             "recent_buffered": len(self.recent),
             "recent_dropped": self.recent.dropped,
             "lease": dict(self.lease.counters),

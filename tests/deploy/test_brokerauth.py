@@ -290,7 +290,8 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     from collector.config import CollectorConfig
 
     a, b = "mqtts://mqtt-a.kommun.example:8883", "mqtts://mqtt-b.kommun.example:8883"
-    code, out = _run(tmp_path, ROSTER, "--mqtt-url", a, "--other-mqtt-url", b, "--topic-root", "lv/solna")
+    code, out = _run(tmp_path, ROSTER, "--mqtt-url", a, "--other-mqtt-url", b, "--topic-root", "lv/solna",
+                     "--other-collector-user", "likavillkor-collector-b")
     assert code == 0
     agent = load(out / "devices" / "david-ipad.toml", AgentConfig)
     assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
@@ -299,6 +300,14 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     acl = (out / "broker" / "acl").read_text()
     assert "topic read lv/solna/#" in acl and "topic write lv/solna/devices/david-ipad/#" in acl
     assert "likavillkor/v1" not in acl
+    # the second collector: a user of its own (the broker makes the user the client id), read-only
+    second = load(out / "collector-mqtt-likavillkor-collector-b.toml", CollectorConfig)
+    assert (second.mqtt.username, second.mqtt.client_id, second.mqtt.broker_urls) == (
+        "likavillkor-collector-b", "likavillkor-collector-b", [a, b])
+    assert second.mqtt.password and second.mqtt.password != collector.mqtt.password
+    assert "user likavillkor-collector-b\ntopic read lv/solna/#" in acl
+    hashes = bp.parse_password_file((out / "broker" / "passwords").read_text(), source="passwords")
+    assert bp.verify_password(second.mqtt.password, hashes["likavillkor-collector-b"])
 
 
 @pytest.mark.parametrize(

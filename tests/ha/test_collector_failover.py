@@ -358,11 +358,13 @@ def test_leader_sigkill(site: Site) -> None:
     site.act("vote_start", item="§1 Budget")
     before = _before(site)
     leader.kill()
-    site.wait_leader(not_=leader)
+    new = site.wait_leader(not_=leader)
     _check(site, before)
+    assert _metric(new, "likavillkor_ha_takeovers_total") >= 1 and _metric(new, "likavillkor_ha_writing") == 1
     leader.boot()  # back, as the standby
     wait_until(lambda: leader.leader_status() == 503, timeout=WAIT, what="the old leader is the standby")
     _check(site, before)
+    assert _metric(leader, "likavillkor_ha_writing") == 0  # a standby serves IT's /metrics, nothing else
 
 
 def test_split_brain_sigstop_past_the_lease(site: Site) -> None:
@@ -389,6 +391,7 @@ def test_split_brain_sigstop_past_the_lease(site: Site) -> None:
     assert _row_counts(site)["samples"] >= counts["samples"]
     text = leader.log.read_text(errors="replace")
     assert "no longer leads" in text
+    assert _metric(leader, "likavillkor_ha_stepdowns_total") >= 1 and _metric(leader, "likavillkor_ha_writing") == 0
 
 
 def test_leader_loses_postgresql(site: Site) -> None:
@@ -479,6 +482,13 @@ def wait_tally(site: Site, agent: Agent) -> Any:
 # -- helpers -------------------------------------------------------------------------------------------
 def _row_counts(site: Site) -> dict[str, int]:
     return {t: int(site.sql(f"SELECT count(*) FROM {t}")[0][0]) for t in ("samples", "state_changes", "verdicts")}
+
+
+def _metric(node: Node, name: str) -> float:
+    for line in node.metrics().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    raise AssertionError(f"{name} not in {node.name}'s /metrics")
 
 
 def _health_of(site: Site, node: Node) -> Any:
