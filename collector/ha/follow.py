@@ -22,7 +22,9 @@ from collections import deque
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, NamedTuple
 
-from collector.engine.types import Action, ActionKind
+import msgspec
+
+from collector.engine.types import Action, ActionKind, Incident
 
 
 def action_of(row: Mapping[str, Any]) -> Action:
@@ -75,6 +77,22 @@ def adoptions(stored_open: Iterable[Mapping[str, Any]], engine_open: Mapping[Ope
         mine = engine_open.get(key)
         if mine is not None and mine != row["id"]:
             out.append(Adoption(key, row["id"], float(row["started_at"])))
+    return out
+
+
+def closed_meanwhile(
+    stored_open: Iterable[Mapping[str, Any]], engine_open_ids: set[str], closed: Mapping[OpenKey, Incident]
+) -> list[Incident]:
+    """At takeover: incidents the database still has open (the old leader's rows) that this engine
+    closed while it followed (``closed``: key -> the incident as it closed here), with the stored
+    id and start, so the new leader stores them closed instead of leaving them open for ever."""
+    out: list[Incident] = []
+    for row in stored_open:
+        if row["id"] in engine_open_ids:
+            continue
+        inc = closed.get(OpenKey(row["meeting_id"], row["member_id"], row["kind"]))
+        if inc is not None and inc.ended_at is not None and inc.ended_at >= float(row["started_at"]):
+            out.append(msgspec.structs.replace(inc, id=row["id"], started_at=float(row["started_at"])))
     return out
 
 

@@ -18,7 +18,7 @@ import msgspec
 
 from collector.config import CollectorConfig
 from collector.engine import Action, Change, Engine, MeetingView
-from collector.engine.types import IncidentUpdated
+from collector.engine.types import IncidentClosed, IncidentUpdated
 from collector.ha import follow
 from collector.mqtt.ingest import Ingestor
 from collector.runtime import health as hl
@@ -249,7 +249,10 @@ class Runtime:
 
         Called with ``self.lock`` held, so whatever a view shows has already been queued for the
         database; everything here is a non-blocking enqueue, and listeners must be as cheap."""
-        influx = self.influx if self.writing() else None
+        writing = self.writing()
+        influx = self.influx if writing else None
+        if not writing and self.ha is not None:
+            self.ha.note_closed(changes)
         for record in rows.records_of(changes, body_of=self.index.meeting_body, now=self.clock()):
             self.sink.put(record.row)
             if influx is not None:
@@ -368,8 +371,9 @@ class Runtime:
             ha.next_follow = mono + FOLLOW_EVERY_S
             self._follow()
 
-    def _follow(self) -> None:
-        """Apply the leader's new actions and adopt its incident ids (reads without the lock)."""
+    def _follow(self) -> list[dict[str, Any]]:
+        """Apply the leader's new actions and adopt its incident ids (reads without the lock).
+        Returns the incidents the database has open."""
         ha = self.ha
         assert ha is not None
         actions, open_ = read_leader_rows(self.store, self.meeting_ids(), ha.action_cursor)
@@ -390,13 +394,14 @@ class Runtime:
             for adoption in follow.adoptions(open_, mine):
                 if self.engine.adopt_incident(*adoption.key, adoption.incident_id, adoption.started_at):
                     ha.incidents_adopted += 1
+        return open_
 
     def _take_over(self) -> None:
         """The lease is ours: catch up with the old leader's records, write what we saw while
         following (insert-ignore), then open the gate (all under the engine lock: a clean cut)."""
         ha = self.ha
         assert ha is not None
-        self._follow()
+        stored_open = self._follow()
         with self.lock:
             if not ha.lease.is_leader():
                 return
@@ -409,6 +414,11 @@ class Runtime:
                     self.influx.put(point)
             # the open incidents as this engine has them (the old leader's ids adopted): updated, not doubled
             self._record_changes([IncidentUpdated(incident=inc) for inc in self.engine.open_incidents()])
+            # ... and those the old leader left open that closed here while no one wrote
+            open_ids = set(self.engine.open_incident_ids().values())
+            closed = follow.closed_meanwhile(stored_open, open_ids, ha.closed)
+            self._record_changes([IncidentClosed(incident=inc) for inc in closed])
+            ha.closed.clear()
         log.warning(
             "ha: this collector leads (epoch %s): %d buffered samples and self-tests written",
             ha.lease.epoch,

@@ -22,7 +22,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from collector.ha.follow import RecentBuffer
+from collector.engine.types import Incident, IncidentClosed
+from collector.ha.follow import OpenKey, RecentBuffer
 from collector.ha.lease import Lease, LeaseConfig, LostLease, Role, default_holder
 from collector.store import Store, schema
 from collector.store.db import Fenced
@@ -36,6 +37,8 @@ ACTIONS_PER_READ = 10_000
 #: samples and self-tests a standby keeps for the takeover: at 5,000 devices and one sample per
 #: second, 20 s; at 100 members, over 16 minutes (docs/scaling.md)
 RECENT_MAX = 100_000
+#: incidents a standby saw close, remembered for the takeover (bounded: the oldest go first)
+CLOSED_MAX = 10_000
 #: longest wait for the lease's loop to start or stop
 LOOP_DEADLINE_S = 10.0
 
@@ -62,6 +65,8 @@ class Leadership:
         self.incidents_adopted = 0
         self.follow_errors = 0
         self.fenced = 0  # store batches the lease refused
+        #: incidents that closed here while following (collector/ha/follow.py closed_meanwhile)
+        self.closed: dict[OpenKey, Incident] = {}
         self.action_cursor = 0  # the highest actions.id read
         self.next_follow = 0.0  # monotonic
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -71,6 +76,15 @@ class Leadership:
     def writing(self) -> bool:
         """Write (and serve the chair) only while leading with the takeover done (cheap: a clock read)."""
         return self.caught_up and self.lease.is_leader()
+
+    def note_closed(self, changes: list[Any]) -> None:
+        """While following: remember the incidents that close (the engine lock is held)."""
+        for change in changes:
+            if isinstance(change, IncidentClosed):
+                inc = change.incident
+                self.closed[OpenKey(inc.meeting_id, inc.member_id, inc.kind)] = inc
+                if len(self.closed) > CLOSED_MAX:
+                    del self.closed[next(iter(self.closed))]
 
     def fence(self, conn: sa.Connection) -> None:
         """The store's fence: the lease row with this epoch, share-locked until the batch commits."""

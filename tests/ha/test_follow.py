@@ -12,8 +12,8 @@ from collector import config
 from collector.engine.decide import Connectivity
 from collector.engine.freshness import FreshnessRules, freshness
 from collector.engine.records import DeviceTrack
-from collector.engine.types import Action, ActionKind
-from collector.ha.follow import OpenKey, RecentBuffer, action_of, adoptions, new_actions
+from collector.engine.types import Action, ActionKind, Incident
+from collector.ha.follow import OpenKey, RecentBuffer, action_of, adoptions, closed_meanwhile, new_actions
 from likavillkor import wire
 from likavillkor.config import ConfigError
 
@@ -111,3 +111,23 @@ def test_config_refused_with_the_reason(tmp_path: Path, text: str, says: str) ->
 def test_action_of_a_row_is_the_engines_action() -> None:
     a = action_of(_row(7, "excuse", member_id="m1", note="jäv (H18)"))
     assert a == Action(meeting_id="ks-1", kind=ActionKind.EXCUSE, at=107.0, by="ordf", member_id="m1", note="jäv (H18)")
+
+
+def _incident(id_: str, started: float, ended: float | None) -> Incident:
+    return Incident(id=id_, meeting_id="ks-1", body="kommunstyrelsen", member_id="m1", device_id="d1",
+                    kind="mobile_data", started_at=started, ended_at=ended, peak_severity="failure",
+                    adjourned=False, adjourned_s=0.0, substitute_called=False, metrics={})  # fmt: skip
+
+
+def test_an_incident_closed_while_no_one_wrote_is_stored_closed_under_the_leaders_id() -> None:
+    """The old leader stored it open and died; it closed on the standby before the takeover."""
+    key = OpenKey("ks-1", "m1", "mobile_data")
+    stored = [{"id": "ks-1:m1:mobile_data:1000", "meeting_id": "ks-1", "member_id": "m1", "kind": "mobile_data",
+               "started_at": 1.0}]  # fmt: skip
+    mine = _incident("ks-1:m1:mobile_data:1001", 1.001, 9.0)
+    (got,) = closed_meanwhile(stored, set(), {key: mine})
+    assert (got.id, got.started_at, got.ended_at) == ("ks-1:m1:mobile_data:1000", 1.0, 9.0)
+    assert closed_meanwhile(stored, {"ks-1:m1:mobile_data:1000"}, {key: mine}) == []  # still open here
+    assert closed_meanwhile(stored, set(), {}) == []  # not seen closing here: left as stored
+    earlier = _incident("x", 0.1, 0.5)  # an older stretch of the same condition, closed before this one began
+    assert closed_meanwhile(stored, set(), {key: earlier}) == []
