@@ -382,6 +382,12 @@ def test_split_brain_sigstop_past_the_lease(site: Site) -> None:
         leader.resume()
     # it notices at once (its own clock): it answers 503 and writes nothing more
     wait_until(lambda: leader.leader_status() == 503, timeout=WAIT, what="the resumed old leader stands by")
+    written = _metric(leader, "likavillkor_store_written_total")
+    mark = time.time() + 1.0
+    wait_until(lambda: site.sql("SELECT count(*) FROM samples WHERE received_at > %s", mark)[0][0] > 0,
+               timeout=WAIT, what="the new leader stores samples received after the resume")  # fmt: skip
+    # what the resumed one had queued before its pause was refused by the lease row, not written
+    assert _metric(leader, "likavillkor_store_written_total") == written
     _check(site, before)
     assert site.sql("SELECT holder FROM ha_lease")[0][0] == other.name
     health = _health_of(site, leader)
