@@ -242,9 +242,15 @@ def _write_credentials(lay: Layout, plans: Sequence[UserPlan], opts: Options) ->
                 root=opts.topic_root,
             )
             write_secret(lay.collector_toml, collector_text, 0o600)
-            write_secret(
-                lay.collector_env, render_collector_env(plan.username, plan.password, mqtt_url=url, ca_file=ca), 0o600
+            collector_env = render_collector_env(
+                plan.username,
+                plan.password,
+                mqtt_url=url,
+                ca_file=ca,
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
             )
+            write_secret(lay.collector_env, collector_env, 0o600)
         else:
             write_secret(
                 lay.device_file(plan.username),

@@ -196,8 +196,23 @@ def render_collector_credentials(
     )
 
 
-def render_collector_env(username: str, password: str, *, mqtt_url: str, ca_file: str) -> str:
+def render_collector_env(
+    username: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
+) -> str:
+    """The same as :func:`render_collector_credentials` as environment variables (several brokers:
+    ``URLS`` as a TOML array, which the config's environment overrides parse)."""
     pairs = {"URL": mqtt_url, "USERNAME": username, "PASSWORD": password, "CA_FILE": ca_file, "CLIENT_ID": username}
+    if other_brokers:
+        del pairs["URL"]
+        pairs["URLS"] = "[" + ",".join(_toml_str(u) for u in (mqtt_url, *other_brokers)) + "]"
+    if root != ROOT:
+        pairs["TOPIC_ROOT"] = root
     return "".join(f"LIKAVILLKOR_COLLECTOR__MQTT__{k}={v}\n" for k, v in pairs.items() if v)
 
 

@@ -297,6 +297,9 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
     collector = load(out / "collector-mqtt.toml", CollectorConfig)
     assert (collector.mqtt.broker_urls, collector.mqtt.topic_root) == ([a, b], "lv/solna")
+    env = dict(line.split("=", 1) for line in (out / "collector.env").read_text().splitlines())
+    from_env = load(None, CollectorConfig, env_prefix="LIKAVILLKOR_COLLECTOR", environ=env)
+    assert from_env.mqtt == collector.mqtt
     acl = (out / "broker" / "acl").read_text()
     assert "topic read lv/solna/#" in acl and "topic write lv/solna/devices/david-ipad/#" in acl
     assert "likavillkor/v1" not in acl
