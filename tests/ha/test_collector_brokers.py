@@ -78,7 +78,8 @@ def test_both_brokers_one_root_stored_once_and_one_broker_may_die(runtime: Runti
     wait_until(lambda: not links.clients[0].connected, timeout=30, what="broker 0 gone")
     assert links.connected and runtime.health()["broker"]["monitoring"] == "active"
     view = runtime.view("ks-test")
-    assert view is not None and view.monitoring == "active", view.monitoring
+    assert view is not None
+    assert view.monitoring == "active", view.monitoring
     with publisher(brokers[1]) as p1:
         later = sample("dev-a", boot_id="b1", seq=3, link="wifi", meeting_id="ks-test")
         p1.publish(topics.device_topic("dev-a", "sample", ROOT), wire.encode(later), qos=1).wait_for_publish(5)
