@@ -236,6 +236,18 @@ class CollectorConfig(cfg.Section):
         return self.store.url or f"sqlite:///{(self.data_path / 'likavillkor.db').resolve()}"
 
 
+#: the whole-config checks (``CollectorConfig.__post_init__``) by the key whose line a refusal names
+_WHOLE_CONFIG_KEYS = {"[ha] enabled needs": ["ha", "enabled"]}
+
+
 def load(path: str | Path | None, environ: dict[str, str] | None = None) -> CollectorConfig:
     """Load the config; raises :class:`likavillkor.config.ConfigError` naming the line at fault."""
-    return cfg.load(path, CollectorConfig, env_prefix=ENV_PREFIX, environ=environ)
+    try:
+        return cfg.load(path, CollectorConfig, env_prefix=ENV_PREFIX, environ=environ)
+    except cfg.ConfigError as exc:
+        keys = next((k for prefix, k in _WHOLE_CONFIG_KEYS.items() if prefix in str(exc)), None)
+        if exc.line is not None or keys is None or path is None:
+            raise
+        line = cfg.locate_line(Path(path).read_text(encoding="utf-8"), list(keys))
+        message = str(exc).split(": ", 1)[-1] if exc.source else str(exc)
+        raise cfg.ConfigError(message, source=exc.source, line=line, key=".".join(keys)) from None
