@@ -22,6 +22,7 @@ run loss $PY bench/bench_loss.py
 run bandwidth $PY bench/bench_bandwidth.py
 run e2e_latency $PY bench/bench_e2e_latency.py
 run takeover $PY bench/bench_takeover.py --runs 20
+run collector_takeover $PY bench/bench_collector_takeover.py --runs 20
 run broker_failover $PY bench/bench_broker_failover.py --runs 20
 if [ "$long" = 1 ]; then
   run load $PY bench/bench_load.py

@@ -13,14 +13,26 @@ from typing import Annotated, Literal
 import msgspec
 
 from collector.planning.mailer import SmtpSection
+from collector.ha.lease import LeaseConfig
 from likavillkor import config as cfg
+from likavillkor import topics
 
 ENV_PREFIX = "LIKAVILLKOR_COLLECTOR"
 
 
+_BrokerUrl = Annotated[str, msgspec.Meta(min_length=1, max_length=512)]
+
+
 class MqttSection(cfg.Section):
-    #: ``mqtt://host:1883`` or ``mqtts://host:8883``; empty: spawn a private Mosquitto on loopback.
+    #: ``mqtt://host:1883`` or ``mqtts://host:8883``; empty (and no ``urls``): spawn a private
+    #: Mosquitto on loopback.
     url: str = ""
+    #: several brokers (issue 17): the collector subscribes to every one (one client each); an agent
+    #: moves to the next when one stops answering. Give ``url`` or ``urls``, not both.
+    urls: Annotated[list[_BrokerUrl], msgspec.Meta(max_length=8)] = msgspec.field(default_factory=list)
+    #: the topic root (issue 17: one broker cluster for several municipalities, each with its own
+    #: root, e.g. ``lv/solna``); the agents' ``[mqtt] topic_root`` must be the same
+    topic_root: str = topics.ROOT
     client_id: str = "likavillkor-collector"
     username: str = ""
     password: str = ""
@@ -30,6 +42,21 @@ class MqttSection(cfg.Section):
     keepalive_s: int = 15
     reconnect_min_s: float = 0.5
     reconnect_max_s: float = 2.0  # the collector is one client: come back fast (issue 8: verdicts current within 5 s)
+
+    def __post_init__(self) -> None:
+        topics.validate_root(self.topic_root)
+        if self.url and self.urls:
+            raise ValueError("give [mqtt] url (one broker) or urls (several), not both")
+        if len(set(self.urls)) != len(self.urls):
+            raise ValueError("[mqtt] urls lists a broker twice")
+        for url in self.broker_urls:
+            if not url.startswith(("mqtt://", "mqtts://")):
+                raise ValueError(f"MQTT URL must start with mqtt:// or mqtts://, got {url!r}")
+
+    @property
+    def broker_urls(self) -> list[str]:
+        """Every configured broker; empty: the private Mosquitto."""
+        return list(self.urls) if self.urls else ([self.url] if self.url else [])
 
 
 class HttpSection(cfg.Section):
@@ -196,6 +223,18 @@ class CollectorConfig(cfg.Section):
     #: the municipality's mail server for the invitations (H7): collector/planning/mailer.py
     smtp: SmtpSection = msgspec.field(default_factory=SmtpSection)
     help: HelpSection = msgspec.field(default_factory=HelpSection)
+    #: two collectors on one PostgreSQL, one leading (issue 17; collector/ha/lease.py). ``holder`` is
+    #: this node's name in the lease (empty: host name and process id)
+    ha: LeaseConfig = msgspec.field(default_factory=LeaseConfig)
+
+    def __post_init__(self) -> None:
+        if self.ha.enabled and not self.store.url.startswith("postgresql"):
+            raise ValueError(
+                "[ha] enabled needs [store] url on PostgreSQL (postgresql+psycopg://...): the lease and "
+                "the data both collectors share live there"
+            )
+        if self.ha.enabled and not self.mqtt.broker_urls:
+            raise ValueError("[ha] enabled needs [mqtt] url or urls: two collectors cannot share a private Mosquitto")
 
     @property
     def data_path(self) -> Path:
@@ -210,6 +249,18 @@ class CollectorConfig(cfg.Section):
         return self.store.url or f"sqlite:///{(self.data_path / 'likavillkor.db').resolve()}"
 
 
+#: the whole-config checks (``CollectorConfig.__post_init__``) by the key whose line a refusal names
+_WHOLE_CONFIG_KEYS = {"[ha] enabled needs": ["ha", "enabled"]}
+
+
 def load(path: str | Path | None, environ: dict[str, str] | None = None) -> CollectorConfig:
     """Load the config; raises :class:`likavillkor.config.ConfigError` naming the line at fault."""
-    return cfg.load(path, CollectorConfig, env_prefix=ENV_PREFIX, environ=environ)
+    try:
+        return cfg.load(path, CollectorConfig, env_prefix=ENV_PREFIX, environ=environ)
+    except cfg.ConfigError as exc:
+        keys = next((k for prefix, k in _WHOLE_CONFIG_KEYS.items() if prefix in str(exc)), None)
+        if exc.line is not None or keys is None or path is None:
+            raise
+        line = cfg.locate_line(Path(path).read_text(encoding="utf-8"), list(keys))
+        message = str(exc).split(": ", 1)[-1] if exc.source else str(exc)
+        raise cfg.ConfigError(message, source=exc.source, line=line, key=".".join(keys)) from None

@@ -132,6 +132,35 @@ def health_families(h: Mapping[str, Any]) -> list[Metric]:
             influx.get("dropped", 0),
         ),
         verdict,
+        *ha_families(h.get("ha") or {}),
+    ]
+
+
+def ha_families(ha: Mapping[str, Any]) -> list[Metric]:
+    """``[ha]`` (issue 17): this collector's role and what following and taking over did."""
+    if not ha.get("enabled"):
+        return []
+    return [
+        _gauge(
+            "likavillkor_ha_writing", "1 on the collector that leads and writes, 0 on a standby", int(ha["writing"])
+        ),
+        _counter("likavillkor_ha_takeovers_total", "times this collector took the lead", ha["takeovers"]),
+        _counter("likavillkor_ha_stepdowns_total", "times this collector lost the lead", ha["stepdowns"]),
+        _counter(
+            "likavillkor_ha_actions_applied_total",
+            "chair actions the leader stored, applied here while following",
+            ha["actions_applied"],
+        ),
+        _counter(
+            "likavillkor_ha_incidents_adopted_total",
+            "open incidents that took the leader's id here",
+            ha["incidents_adopted"],
+        ),
+        _counter("likavillkor_ha_fenced_total", "store batches refused by the lease (not leading)", ha["fenced"]),
+        _gauge("likavillkor_ha_recent_buffered", "samples held by the standby for its takeover", ha["recent_buffered"]),
+        _counter(
+            "likavillkor_ha_recent_dropped_total", "samples the standby's bounded buffer let go", ha["recent_dropped"]
+        ),
     ]
 
 

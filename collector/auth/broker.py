@@ -66,6 +66,7 @@ from collector.auth.broker_passwords import (
 )
 from likavillkor.config import ConfigError
 from likavillkor.roster import load_body_table, load_roster
+from likavillkor.topics import ROOT, validate_root
 
 log = logging.getLogger(__name__)
 
@@ -121,12 +122,23 @@ class Options:
     windows_dir: Path | None = None
     #: the CA (PEM) copied into every bundle; empty: the devices trust the broker's chain already
     bundle_ca: Path | None = None
+    #: issue 17: the other brokers (the same password file and ACL serve every one of them) and the
+    #: topic root (one per municipality on a shared broker)
+    other_mqtt_urls: tuple[str, ...] = ()
+    topic_root: str = ROOT
+    #: further collectors (issue 17): the broker's ``use_username_as_clientid`` makes the user the
+    #: session, so each collector of a pair needs a user of its own
+    other_collector_users: tuple[str, ...] = ()
 
 
 def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], list[str]]:
     """Write every file of the layout for ``device_ids``; returns the plans and the revoked users."""
     lay = Layout(opts.out)
     ids = check_usernames(device_ids, opts.collector_user)
+    others = list(opts.other_collector_users)
+    check_usernames(others, opts.collector_user)
+    if set(others) & set(ids):
+        raise CredentialError(f"--other-collector-user {sorted(set(others) & set(ids))}: a device has that id")
     if opts.group:
         check_group(opts.group)
     old_text = _read(lay.passwords)
@@ -139,7 +151,11 @@ def generate(device_ids: Iterable[str], opts: Options) -> tuple[list[UserPlan], 
     collector_pw = read_credentials_password(_read(lay.collector_toml) or "")
     if collector_pw:
         existing_pw[opts.collector_user] = collector_pw
-    users = [opts.collector_user, *ids]
+    for other in others:
+        pw = read_credentials_password(_read(lay.other_collector_toml(other)) or "")
+        if pw:
+            existing_pw[other] = pw
+    users = [opts.collector_user, *others, *ids]
     plans, revoked = plan_all(
         users, existing_hashes=existing_hashes, existing_passwords=existing_pw, rotate=opts.rotate
     )
@@ -183,7 +199,10 @@ def _write_windows_bundles(root: Path, plans: Sequence[UserPlan], opts: Options)
 
 def _write_broker_files(lay: Layout, plans: Sequence[UserPlan], ids: Sequence[str], opts: Options) -> None:
     write_secret(lay.passwords, render_passwords({p.username: p.hash for p in plans}), 0o640)
-    write_secret(lay.acl, render_acl(ids, collector_user=opts.collector_user), 0o640)
+    acl = render_acl(
+        ids, collector_user=opts.collector_user, root=opts.topic_root, other_collectors=opts.other_collector_users
+    )
+    write_secret(lay.acl, acl, 0o640)
     write_secret(lay.auth_conf, render_auth_conf(opts.broker_dir or str(lay.broker.resolve())), 0o644)
     if opts.group:
         # the broker (mosquitto) and the collector's service user read these: both in the group
@@ -201,22 +220,48 @@ def _write_credentials(lay: Layout, plans: Sequence[UserPlan], opts: Options) ->
     for plan in plans:
         if plan.password is None:
             continue
-        if plan.username == opts.collector_user:
+        if plan.username in opts.other_collector_users:
+            text = render_collector_credentials(
+                plan.username,
+                plan.password,
+                mqtt_url=opts.collector_mqtt_url or opts.mqtt_url,
+                ca_file=opts.collector_ca_file or opts.ca_file,
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
+            )
+            write_secret(lay.other_collector_toml(plan.username), text, 0o600)
+        elif plan.username == opts.collector_user:
             url = opts.collector_mqtt_url or opts.mqtt_url
             ca = opts.collector_ca_file or opts.ca_file
-            write_secret(
-                lay.collector_toml,
-                render_collector_credentials(plan.username, plan.password, mqtt_url=url, ca_file=ca),
-                0o600,
+            collector_text = render_collector_credentials(
+                plan.username,
+                plan.password,
+                mqtt_url=url,
+                ca_file=ca,
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
             )
-            write_secret(
-                lay.collector_env, render_collector_env(plan.username, plan.password, mqtt_url=url, ca_file=ca), 0o600
+            write_secret(lay.collector_toml, collector_text, 0o600)
+            collector_env = render_collector_env(
+                plan.username,
+                plan.password,
+                mqtt_url=url,
+                ca_file=ca,
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
             )
+            write_secret(lay.collector_env, collector_env, 0o600)
         else:
             write_secret(
                 lay.device_file(plan.username),
                 render_device_credentials(
-                    plan.username, plan.password, mqtt_url=opts.mqtt_url, ca_file=opts.ca_file, target=opts.target
+                    plan.username,
+                    plan.password,
+                    mqtt_url=opts.mqtt_url,
+                    ca_file=opts.ca_file,
+                    target=opts.target,
+                    other_brokers=opts.other_mqtt_urls,
+                    root=opts.topic_root,
                 ),
                 0o600,
             )
@@ -241,6 +286,19 @@ def build_parser(prog: str = "likavillkor-collector broker-credentials") -> argp
         "e.g. mqtts://likavillkor.kommun.se:8883 (the name in the broker's certificate)",
     )
     p.add_argument("--collector-mqtt-url", default="", help="broker URL for the collector (default: --mqtt-url)")
+    p.add_argument(
+        "--other-mqtt-url",
+        action="append",
+        default=[],
+        metavar="URL",
+        help="a second (third ...) broker, e.g. mqtts://mqtt-b.kommun.se:8883 (repeatable; issue 17): devices "
+        "get [mqtt] brokers, the collector [mqtt] urls; the same broker files serve every broker",
+    )
+    p.add_argument(
+        "--topic-root",
+        default=ROOT,
+        help=f"the topic root of this municipality (default {ROOT}; e.g. lv/solna on a shared broker)",
+    )
     p.add_argument("--ca-file", default="", help="CA file path on the devices (empty: system trust store)")
     p.add_argument("--collector-ca-file", default="", help="CA file path for the collector (default: --ca-file)")
     p.add_argument(
@@ -273,6 +331,14 @@ def build_parser(prog: str = "likavillkor-collector broker-credentials") -> argp
         help="the CA copied into every Windows bundle (devices that do not trust the municipality's internal CA)",
     )
     p.add_argument("--collector-user", default=COLLECTOR_USER)
+    p.add_argument(
+        "--other-collector-user",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a second collector's broker user, e.g. likavillkor-collector-b (repeatable; issue 17): its "
+        "[mqtt] section goes to DIR/collector-mqtt-NAME.toml",
+    )
     p.add_argument("--group", default="", help="chgrp the broker files to this group (e.g. mosquitto)")
     p.add_argument("--rotate", action="store_true", help="issue new passwords to everyone")
     p.add_argument(
@@ -308,6 +374,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         check_mqtt_url(args.mqtt_url)
         if args.collector_mqtt_url:
             check_mqtt_url(args.collector_mqtt_url, option="--collector-mqtt-url")
+        for other in args.other_mqtt_url:
+            check_mqtt_url(other, option="--other-mqtt-url")
+        if args.mqtt_url in args.other_mqtt_url or len(set(args.other_mqtt_url)) != len(args.other_mqtt_url):
+            raise CredentialError("--other-mqtt-url: a broker named twice")
+        try:
+            validate_root(args.topic_root)
+        except ValueError as exc:
+            raise CredentialError(f"--topic-root: {exc}") from None
         rotate: bool | frozenset[str] = True if args.rotate else frozenset(args.rotate_device)
         unknown = sorted(set(args.rotate_device) - set(roster.devices) - {args.collector_user})
         if unknown:
@@ -326,6 +400,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             target=target,
             windows_dir=Path(args.windows_bundles) if args.windows_bundles else None,
             bundle_ca=Path(args.bundle_ca) if args.bundle_ca else None,
+            other_mqtt_urls=tuple(args.other_mqtt_url),
+            topic_root=args.topic_root,
+            other_collector_users=tuple(dict.fromkeys(args.other_collector_user)),
         )
         plans, revoked = generate(roster.devices, opts)
     except (ConfigError, CredentialError, OSError, LookupError) as exc:

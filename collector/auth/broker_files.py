@@ -7,7 +7,7 @@ collector read everything and write nothing.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -16,7 +16,13 @@ from collector.auth.broker_passwords import COLLECTOR_USER, CredentialError
 from likavillkor.topics import ROOT
 
 
-def render_acl(device_ids: Iterable[str], *, collector_user: str = COLLECTOR_USER, root: str = ROOT) -> str:
+def render_acl(
+    device_ids: Iterable[str],
+    *,
+    collector_user: str = COLLECTOR_USER,
+    root: str = ROOT,
+    other_collectors: Sequence[str] = (),
+) -> str:
     """Mosquitto's acl_file. Lines before any ``user`` apply to anonymous clients: none.
 
     The collector reads everything under ``{root}/#`` and writes nothing. Each device writes only
@@ -29,6 +35,9 @@ def render_acl(device_ids: Iterable[str], *, collector_user: str = COLLECTOR_USE
         f"user {collector_user}",
         f"topic read {root}/#",
     ]
+    for other in other_collectors:  # issue 17: a second collector, a user of its own (client id = user)
+        lines += ["", "# another collector of the same municipality: the same read-only access", f"user {other}",
+                  f"topic read {root}/#"]  # fmt: skip
     for device in sorted(set(device_ids)):
         lines += [
             "",
@@ -90,19 +99,37 @@ def check_collector_url(url: str) -> str:
     return url.rstrip("/")
 
 
+def _broker_lines(mqtt_url: str, others: Sequence[str], root: str, *, key: str) -> str:
+    """``url = ...`` for one broker, or ``{key} = [...]`` for several (issue 17: the agent's
+    ``brokers``, the collector's ``urls``), and the topic root when it is not the default."""
+    if others:
+        line = f"{key} = [{', '.join(_toml_str(u) for u in (mqtt_url, *others))}]\n"
+    else:
+        line = f"url = {_toml_str(mqtt_url)}\n"
+    return line + (f"topic_root = {_toml_str(root)}\n" if root != ROOT else "")
+
+
 def render_device_credentials(
-    device_id: str, password: str, *, mqtt_url: str, ca_file: str, target: AgentTarget | None = None
+    device_id: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    target: AgentTarget | None = None,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
 ) -> str:
     """The device's complete agent config (keys as in agent/config.py): install it as the agent's
     whole config file. With ``target`` it names the collector (meetings, self-test, media peer), the
-    reflector (path probes) and the CA; without, only the broker login (the old format)."""
+    reflector (path probes) and the CA; without, only the broker login (the old format). With
+    ``other_brokers`` the agent gets every broker (``brokers = [...]``, issue 17)."""
     text = (
         f"# Likavillkor agent config for device {device_id} (broker-credentials).\n"
         "# Secret: install on this device only (mode 0600), never mail it in clear text.\n"
         f"device_id = {_toml_str(device_id)}\n\n"
         "[mqtt]\n"
-        f"url = {_toml_str(mqtt_url)}\n"
-        f"username = {_toml_str(device_id)}\n"
+        + _broker_lines(mqtt_url, other_brokers, root, key="brokers")
+        + f"username = {_toml_str(device_id)}\n"
         f"password = {_toml_str(password)}\n"
         f"# empty: the system's trust store verifies the broker's certificate\n"
         f"ca_file = {_toml_str(ca_file)}\n"
@@ -146,14 +173,21 @@ def render_windows_agent_config(device_id: str, password: str, target: AgentTarg
     )
 
 
-def render_collector_credentials(username: str, password: str, *, mqtt_url: str, ca_file: str) -> str:
-    """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection)."""
+def render_collector_credentials(
+    username: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
+) -> str:
+    """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection); with
+    ``other_brokers`` every broker (``urls = [...]``: the collector subscribes to each, issue 17)."""
     return (
         "# Likavillkor collector: broker credentials. Secret (mode 0600).\n"
         "# Paste into collector.toml, or use collector.env beside this file.\n"
-        "[mqtt]\n"
-        f"url = {_toml_str(mqtt_url)}\n"
-        f"username = {_toml_str(username)}\n"
+        "[mqtt]\n" + _broker_lines(mqtt_url, other_brokers, root, key="urls") + f"username = {_toml_str(username)}\n"
         f"password = {_toml_str(password)}\n"
         f"ca_file = {_toml_str(ca_file)}\n"
         "# the broker binds client ids to user names (use_username_as_clientid): the collector's\n"
@@ -162,8 +196,23 @@ def render_collector_credentials(username: str, password: str, *, mqtt_url: str,
     )
 
 
-def render_collector_env(username: str, password: str, *, mqtt_url: str, ca_file: str) -> str:
+def render_collector_env(
+    username: str,
+    password: str,
+    *,
+    mqtt_url: str,
+    ca_file: str,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
+) -> str:
+    """The same as :func:`render_collector_credentials` as environment variables (several brokers:
+    ``URLS`` as a TOML array, which the config's environment overrides parse)."""
     pairs = {"URL": mqtt_url, "USERNAME": username, "PASSWORD": password, "CA_FILE": ca_file, "CLIENT_ID": username}
+    if other_brokers:
+        del pairs["URL"]
+        pairs["URLS"] = "[" + ",".join(_toml_str(u) for u in (mqtt_url, *other_brokers)) + "]"
+    if root != ROOT:
+        pairs["TOPIC_ROOT"] = root
     return "".join(f"LIKAVILLKOR_COLLECTOR__MQTT__{k}={v}\n" for k, v in pairs.items() if v)
 
 
@@ -236,6 +285,10 @@ class Layout:
     @property
     def collector_toml(self) -> Path:
         return self.out / "collector-mqtt.toml"
+
+    def other_collector_toml(self, username: str) -> Path:
+        """A further collector's ``[mqtt]`` section (issue 17: two collectors, one user each)."""
+        return self.out / f"collector-mqtt-{username}.toml"
 
     @property
     def collector_env(self) -> Path:

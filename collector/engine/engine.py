@@ -392,6 +392,28 @@ class Engine:
             for oi in (m.incidents or {}).values()
         ]
 
+    def open_incident_ids(self) -> dict[tuple[str, str, str], str]:
+        """(meeting, member, kind) -> id of every open incident (issue 17: a standby adopts the
+        leader's ids, collector/ha/follow.py)."""
+        return {
+            (mt.meeting.id, m.member_id, kind): oi.incident.id
+            for mt in self._meetings.values()
+            for m in mt.members.values()
+            for kind, oi in (m.incidents or {}).items()
+        }
+
+    def adopt_incident(self, meeting_id: str, member_id: str, kind: str, incident_id: str, started_at: float) -> bool:
+        """Take the id and start of the same open incident as recorded by the leader (issue 17), so
+        that it is updated, not recorded twice. False when no such incident is open here."""
+        mt = self._meetings.get(meeting_id)
+        m = mt.members.get(member_id) if mt is not None else None
+        oi = (m.incidents or {}).get(kind) if m is not None else None
+        if oi is None:
+            return False
+        oi.incident.id = incident_id
+        oi.incident.started_at = started_at
+        return True
+
     def actions(self, meeting_id: str) -> list[Action]:
         mt = self._meetings.get(meeting_id)
         return [] if mt is None else list(mt.actions)

@@ -16,6 +16,7 @@ from typing import NamedTuple
 
 from collector.engine.decide import Connectivity
 from collector.engine.records import DeviceTrack
+from collector.ha.wills import will_superseded
 from likavillkor import wire
 
 MAX_BOOTS = 4  # boots per device remembered for duplicates
@@ -111,9 +112,16 @@ def will_fresh(
     whose old session's will the broker publishes late), or it comes within the reconnect grace
     after the collector regained its broker or its own gap: a restarted broker publishes the
     wills of the sessions it restored, and a (re)subscription delivers retained ones, none of
-    them a loss seen now (silence after the grace still is; bench_false_alarms --faults)."""
+    them a loss seen now (silence after the grace still is; bench_false_alarms --faults).
+
+    With several brokers (issue 17) a will can be left behind on a broker the agent has already
+    left: once a status of the same boot newer than the will's connection has been heard (on any
+    broker), the will is stale (:func:`collector.ha.wills.will_superseded`)."""
     grace = conn.grace_from
     if grace is not None and received_at < grace + rules.reconnect_grace_s:
+        return False
+    status = dev.boots.get(msg.boot_id + "/status")
+    if will_superseded(msg.seq, status[0] if status is not None else None):
         return False
     keys = list(dev.boots)
     own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]

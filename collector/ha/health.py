@@ -4,7 +4,7 @@
   epoch). HAProxy (deploy/haproxy/haproxy.cfg) or any load balancer checks it and sends traffic to
   the leader only.
 - :class:`StandbyGuard` (ASGI middleware): while this collector does not lead, every HTTP request
-  except ``/health/*`` gets 503 with ``Retry-After: 1`` and every websocket is closed with 1013
+  except ``/health/*`` (and IT's ``/metrics``) gets 503 with ``Retry-After: 1`` and every websocket is closed with 1013
   (try again later). A request that reaches a standby in the seconds before the load balancer's
   checks catch up is thereby never served or written by it, and HAProxy retries it on the leader
   (``retry-on 503``). The decision is the pure :func:`standby_refuses`.
@@ -29,9 +29,13 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 HEALTH_PREFIX = "/health/"
 
 
+#: a standby also serves IT's /metrics (read-only, signed in as ever): is it following? (issue 17)
+STANDBY_SERVES = frozenset({"/metrics"})
+
+
 def standby_refuses(path: str, leader: bool) -> bool:
-    """Pure: a standby answers only its health routes."""
-    return not leader and not path.startswith(HEALTH_PREFIX)
+    """Pure: a standby answers only its health routes and /metrics."""
+    return not leader and not path.startswith(HEALTH_PREFIX) and path not in STANDBY_SERVES
 
 
 def leader_router(lease: Lease) -> APIRouter:

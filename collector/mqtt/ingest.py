@@ -130,8 +130,10 @@ class Ingestor:
     def __init__(self, *, engine_call: EngineCall, known_device: Callable[[str], bool], sink: Sink,
                  on_unknown: Callable[[str, float], None] | None = None,
                  rate_per_device: float = 20.0, burst: float = 60.0, log_every_s: float = 60.0,
-                 lock: Any = None) -> None:
+                 lock: Any = None, topic_root: str = topics.ROOT) -> None:
         self._engine_call = engine_call
+        #: ``[mqtt] topic_root`` (issue 17): a topic under another root is ``bad_topic``
+        self.topic_root = topic_root
         self._known = known_device
         self._sink = sink
         self._on_unknown = on_unknown
@@ -167,7 +169,7 @@ class Ingestor:
         counters.received += 1
         parsed = self._topics.get(topic)
         if parsed is None:
-            parsed = topics.parse_device_topic(topic)
+            parsed = topics.parse_device_topic(topic, self.topic_root)
             if parsed is not None:
                 if len(self._topics) > 100_000:  # bounded: a device per topic, a few kinds each
                     self._topics.clear()

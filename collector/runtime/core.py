@@ -18,10 +18,13 @@ import msgspec
 
 from collector.config import CollectorConfig
 from collector.engine import Action, Change, Engine, MeetingView
+from collector.engine.types import IncidentClosed, IncidentUpdated
+from collector.ha import follow
 from collector.mqtt.ingest import Ingestor
 from collector.runtime import health as hl
 from collector.runtime import housekeeping, rows
 from collector.runtime.feed import Inbox, Sink
+from collector.runtime.leadership import FOLLOW_EVERY_S, Leadership, read_leader_rows
 from collector.runtime.lifecycle import ReflectorRunner, start_mqtt
 from collector.runtime.roster_watch import EARLY_S, RosterIndex, RosterWatch, load_inputs
 from collector.store import Store
@@ -33,6 +36,8 @@ from likavillkor.topics import Kind, device_topic
 log = logging.getLogger(__name__)
 Clock = Callable[[], float]
 _SWITCH_INTERVAL_S = 0.001
+#: [ha]: longest wait for a chair's action to be stored before the answer (issue 17)
+ACT_FLUSH_S = 5.0
 
 
 class Runtime:
@@ -71,10 +76,11 @@ class Runtime:
             burst=config.ingest.burst,
             log_every_s=config.ingest.log_every_s,
             lock=self.lock,
+            topic_root=config.mqtt.topic_root,
         )
         self.broker: Any = None  # collector.mqtt.supervisor.PrivateBroker when spawned
-        self.mqtt: Any = None  # collector.mqtt.MqttClient
-        self.mqtt_url = config.mqtt.url
+        self.mqtt: Any = None  # collector.runtime.lifecycle.BrokerLinks: one MqttClient per broker
+        self.mqtt_url = ", ".join(config.mqtt.broker_urls)
         self._reflector = ReflectorRunner()
         self.probe_keys: Any = None  # collector.auth.probekeys.ProbeKeys, when the reflector runs
         self.optional_modules: dict[str, str] = {}  # module -> "loaded" or why not
@@ -88,6 +94,21 @@ class Runtime:
         self._probe_seen: dict[str, float] = {}
         self._inbox = Inbox() if config.ingest.mode == "thread" else None
         self.last_purge: dict[str, int] = {}
+        #: [ha] (issue 17): the lease decides whether this collector writes (collector/runtime/leadership.py)
+        self.ha: Leadership | None = None
+        if config.ha.enabled:
+            self.ha = Leadership(config.ha, config.store.url)
+            self.store.fence = self.ha.fence
+            self.sink.writing = self.ha.writing
+            self.sink.recent = self.ha.recent
+
+    def writing(self) -> bool:
+        """True unless this collector is a standby (``[ha]``, issue 17): then it writes nothing."""
+        return self.ha is None or self.ha.writing()
+
+    def leading(self) -> bool:
+        """For the web's StandbyGuard: serve pages and chair actions only while writing."""
+        return self.writing()
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, mqtt: bool = True) -> None:
@@ -99,6 +120,8 @@ class Runtime:
         self.config.data_path.mkdir(parents=True, exist_ok=True)
         self.store.start()
         self._restore()
+        if self.ha is not None:
+            self.ha.start()
         if self.influx is not None:
             self.influx.start()
         # monitoring starts interrupted until the broker connection is up; without MQTT (tests and
@@ -123,6 +146,8 @@ class Runtime:
         ]
         if self._inbox is not None:
             loops.append((self._engine_loop, "engine"))
+        if self.ha is not None:
+            loops.append((self._ha_loop, "ha"))
         for target, name in loops:
             t = threading.Thread(target=target, name=name, daemon=True)
             t.start()
@@ -142,6 +167,8 @@ class Runtime:
         if self.influx is not None:
             self.influx.stop()
         self.store.stop()
+        if self.ha is not None:  # after the store's last batch: it is written under the lease
+            self.ha.stop()
 
     @property
     def reflector(self) -> tuple[Any, Any] | None:
@@ -163,6 +190,8 @@ class Runtime:
             log.info("engine state restored from the snapshot (%d bytes)", len(blob))
 
     def _save_snapshot(self, *, direct: bool = False) -> None:
+        if not self.writing():  # a standby's engine is the leader's; the leader's snapshot is stored
+            return
         with self.lock:
             blob = self.engine.snapshot()
         now = self.clock()
@@ -220,10 +249,14 @@ class Runtime:
 
         Called with ``self.lock`` held, so whatever a view shows has already been queued for the
         database; everything here is a non-blocking enqueue, and listeners must be as cheap."""
+        writing = self.writing()
+        influx = self.influx if writing else None
+        if not writing and self.ha is not None:
+            self.ha.note_closed(changes)
         for record in rows.records_of(changes, body_of=self.index.meeting_body, now=self.clock()):
             self.sink.put(record.row)
-            if self.influx is not None:
-                self.influx.put(record.point)
+            if influx is not None:
+                influx.put(record.point)
         for listener in list(self.listeners):
             try:
                 listener(changes)
@@ -289,11 +322,13 @@ class Runtime:
 
     def purge(self) -> None:
         """Retention (collector/runtime/housekeeping.py): samples and incidents past their days."""
+        if not self.writing():
+            return
         self.last_purge = housekeeping.purge(self.store, self.config.retention, self.clock())
 
     def write_current_state(self) -> None:
         """Periodic participant_state / meeting_verdict points, so dashboards show current values."""
-        if self.influx is None:
+        if self.influx is None or not self.writing():
             return
         now = self.clock()
         for mid in self.meeting_ids():
@@ -304,6 +339,91 @@ class Runtime:
             if view is not None:
                 for point in rows.current_state_points(view, now):
                     self.influx.put(point)
+
+    # -- leadership (issue 17) -----------------------------------------------------------------------
+    def _ha_loop(self) -> None:
+        failing = False
+        while not self._stop.wait(self.config.ingest.tick_interval_s):
+            try:
+                self.ha_step()
+                failing = False
+            except Exception as exc:  # a database read failed: try again next round, one line per outage
+                assert self.ha is not None
+                self.ha.follow_errors += 1
+                if not failing:
+                    log.warning("ha: cannot read the leader's actions and incidents: %s", exc)
+                failing = True
+
+    def ha_step(self, mono: float | None = None) -> None:
+        """One round: take over when the lease says so, step down when it ran out, else follow."""
+        ha = self.ha
+        if ha is None:
+            return
+        mono = time.monotonic() if mono is None else mono
+        leader = ha.lease.is_leader()
+        if leader and not ha.caught_up:
+            self._take_over()
+        elif not leader and ha.caught_up:
+            ha.caught_up = False
+            ha.stepdowns += 1
+            log.warning("ha: this collector no longer leads: it writes nothing and follows the leader")
+        elif not leader and mono >= ha.next_follow:
+            ha.next_follow = mono + FOLLOW_EVERY_S
+            self._follow()
+
+    def _follow(self) -> list[dict[str, Any]]:
+        """Apply the leader's new actions and adopt its incident ids (reads without the lock).
+        Returns the incidents the database has open."""
+        ha = self.ha
+        assert ha is not None
+        actions, open_ = read_leader_rows(self.store, self.meeting_ids(), ha.action_cursor)
+        with self.lock:
+            known = {mid: self.engine.actions(mid) for mid in self.engine.meeting_ids()}
+            for action in follow.new_actions(actions, known):
+                try:
+                    self._record_changes(list(self.engine.act(action)))
+                    ha.actions_applied += 1
+                except ValueError as exc:  # refused here (the state moved on): the leader's stays recorded
+                    ha.actions_refused += 1
+                    log.warning(
+                        "ha: the leader's action %s of %s not applied here: %s", action.kind, action.meeting_id, exc
+                    )
+            if actions:
+                ha.action_cursor = max(ha.action_cursor, max(int(r["id"]) for r in actions))
+            mine = {follow.OpenKey(*k): v for k, v in self.engine.open_incident_ids().items()}
+            for adoption in follow.adoptions(open_, mine):
+                if self.engine.adopt_incident(*adoption.key, adoption.incident_id, adoption.started_at):
+                    ha.incidents_adopted += 1
+        return open_
+
+    def _take_over(self) -> None:
+        """The lease is ours: catch up with the old leader's records, write what we saw while
+        following (insert-ignore), then open the gate (all under the engine lock: a clean cut)."""
+        ha = self.ha
+        assert ha is not None
+        stored_open = self._follow()
+        with self.lock:
+            if not ha.lease.is_leader():
+                return
+            ha.caught_up = True
+            ha.takeovers += 1
+            buffered = ha.recent.take()
+            for op, row, point in buffered:
+                self.store.put(op, row)
+                if point is not None and self.influx is not None:
+                    self.influx.put(point)
+            # the open incidents as this engine has them (the old leader's ids adopted): updated, not doubled
+            self._record_changes([IncidentUpdated(incident=inc) for inc in self.engine.open_incidents()])
+            # ... and those the old leader left open that closed here while no one wrote
+            open_ids = set(self.engine.open_incident_ids().values())
+            closed = follow.closed_meanwhile(stored_open, open_ids, ha.closed)
+            self._record_changes([IncidentClosed(incident=inc) for inc in closed])
+            ha.closed.clear()
+        log.warning(
+            "ha: this collector leads (epoch %s): %d buffered samples and self-tests written",
+            ha.lease.epoch,
+            len(buffered),
+        )
 
     # -- queries and commands (HTTP, CLI) ----------------------------------------------------------
     def meeting_ids(self) -> list[str]:
@@ -327,6 +447,12 @@ class Runtime:
         with self.lock:
             changes = list(self.engine.act(action))
             self._record_changes(changes)
+        if self.ha is not None and not self.store.flush(ACT_FLUSH_S):
+            # issue 17: the chair's action must be in the database before she is told it is recorded,
+            # or a leader that dies (or is paused) right after would take it with it
+            log.warning(
+                "ha: the action %s of %s is not yet stored after %.0f s", action.kind, action.meeting_id, ACT_FLUSH_S
+            )
         return changes
 
     def record_mediapath(self, device_id: str, meeting_id: str | None, result: dict[str, Any]) -> None:
@@ -399,6 +525,7 @@ class Runtime:
             "unknown_devices": hl.unknown_devices_doc(self.unknown_devices, engine_unknown),
             "meetings": hl.meetings_doc(meetings),
             "modules": dict(self.optional_modules),
+            "ha": self.ha.doc() if self.ha is not None else {"enabled": False},
             "roster": {
                 "path": str(self.config.roster_path),
                 "meetings": len(self.index.roster.meetings),
@@ -420,7 +547,8 @@ class Runtime:
     def ingest(self, kind: Kind, msg: wire.Message) -> str:
         """A message the web received (browser self-test, companion sample) through MQTT's own path:
         validation, rate limit, store, engine."""
-        return str(self.ingestor.handle(device_topic(msg.device_id, kind), wire.encode(msg), self.clock()))
+        topic = device_topic(msg.device_id, kind, self.config.mqtt.topic_root)
+        return str(self.ingestor.handle(topic, wire.encode(msg), self.clock()))
 
     def on_change(self, listener: Callable[[list[Change]], None]) -> None:
         self.listeners.append(listener)

@@ -11,6 +11,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from collector.ha.follow import RecentBuffer
 from collector.runtime import rows
 from collector.runtime.health import UnknownDevice
 from collector.runtime.roster_watch import RosterIndex
@@ -55,10 +56,18 @@ class Inbox:
                     handle(topic, payload, at)
 
 
+def _always() -> bool:
+    return True
+
+
 class Sink:
     """Accepted messages -> rows and points; engine changes -> ``record_changes``.
 
-    ``index`` is the roster in force: the runtime replaces it on reload (under the engine lock)."""
+    ``index`` is the roster in force: the runtime replaces it on reload (under the engine lock).
+
+    ``writing()`` is the gate of issue 17: a standby collector (``[ha]``, not leading) writes
+    nothing; the samples and self-tests it receives go to ``recent`` instead (bounded), for the
+    takeover's insert-ignore (collector/ha/follow.py)."""
 
     def __init__(
         self,
@@ -73,9 +82,14 @@ class Sink:
         self.record_changes = record_changes
         self.unknown_devices: dict[str, UnknownDevice] = {}
         self._device_written: dict[str, float] = {}
+        self.writing: Callable[[], bool] = _always
+        self.recent: RecentBuffer | None = None
 
     def put(self, row: rows.Row) -> None:
-        self.store.put(row.op, row.as_dict())
+        if self.writing():
+            self.store.put(row.op, row.as_dict())
+        elif self.recent is not None and row.op == "selftest":
+            self.recent.add(row.op, row.as_dict(), None)
 
     def unknown(self, device_id: str, now: float) -> None:
         entry = self.unknown_devices.get(device_id)
@@ -107,12 +121,17 @@ class Sink:
             index = self.index
             member = index.member(msg.device_id)
             if isinstance(msg, wire.Sample):
-                self.store.put(
-                    "sample", rows.sample_row(msg, member_id=member, outcome=outcome, received_at=received_at)
-                )
+                row = rows.sample_row(msg, member_id=member, outcome=outcome, received_at=received_at)
+                point = None
                 if self.influx is not None:
                     body = index.body(msg.device_id, msg.meeting_id, received_at)
-                    self.influx.put(fx.sample_line(msg, member_id=member, body=body, at=received_at))
+                    point = fx.sample_line(msg, member_id=member, body=body, at=received_at)
+                if self.writing():
+                    self.store.put("sample", row)
+                    if self.influx is not None:
+                        self.influx.put(point)
+                elif self.recent is not None:
+                    self.recent.add("sample", row, point)
             elif isinstance(msg, wire.SelftestResult):
                 self.put(rows.selftest_row(msg, member_id=member, received_at=received_at))
             self.note_device(

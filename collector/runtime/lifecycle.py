@@ -23,36 +23,104 @@ log = logging.getLogger(__name__)
 REFLECTOR_DEADLINE_S = 5.0
 
 
+class BrokerLinks:
+    """One :class:`collector.mqtt.client.MqttClient` per broker (issue 17: ``[mqtt] urls``). The
+    collector is connected while any of them is: an agent moves to the next broker when one stops
+    answering, so one broker's death interrupts nothing. ``on_connection`` is told when that
+    aggregate changes (the engine's Connectivity: monitoring interrupted only with no broker at all)."""
+
+    def __init__(self, on_connection: Callable[[bool], None]) -> None:
+        self.clients: list[Any] = []
+        self._on_connection = on_connection
+        self._lock = threading.Lock()
+        self._up: set[int] = set()
+        self._reported: bool | None = None
+        self.urls: list[str] = []
+
+    def link_changed(self, index: int, connected: bool) -> None:
+        """A client's callback (its paho thread): tell the runtime when "any broker" changes."""
+        with self._lock:
+            (self._up.add if connected else self._up.discard)(index)
+            now = bool(self._up)
+            if now == self._reported:
+                return
+            self._reported = now
+            self._on_connection(now)
+
+    @property
+    def connected(self) -> bool:
+        return any(c.connected for c in self.clients)
+
+    @property
+    def connects(self) -> int:
+        return sum(c.connects for c in self.clients)
+
+    @property
+    def malformed(self) -> int:
+        return sum(c.malformed for c in self.clients)
+
+    def per_broker(self) -> list[dict[str, Any]]:
+        return [
+            {"url": url, "connected": c.connected, "connects": c.connects}
+            for url, c in zip(self.urls, self.clients, strict=True)
+        ]
+
+    def stop(self) -> None:
+        for c in self.clients:
+            c.stop()
+
+
+def client_id_of(config: CollectorConfig) -> str:
+    """The MQTT client id: with ``[ha]`` two collectors share the brokers, so each needs its own
+    persistent session: the node's name is appended (stable across restarts when ``[ha] holder`` is set)."""
+    base = config.mqtt.client_id
+    if not config.ha.enabled:
+        return base
+    import socket
+
+    node = config.ha.holder or socket.gethostname()
+    return f"{base}-{node}"[:128]
+
+
 def start_mqtt(
     config: CollectorConfig, on_message: Callable[[str, bytes], None], on_connection: Callable[[bool], None]
-) -> tuple[Any, Any, str]:
-    """Connect to ``[mqtt] url`` or, when empty, to a private Mosquitto started here.
-    Returns (the private broker or None, the started MqttClient, the broker URL)."""
+) -> tuple[Any, BrokerLinks, str]:
+    """Connect to every broker of ``[mqtt] url``/``urls`` or, when none, to a private Mosquitto
+    started here. Returns (the private broker or None, the started clients, the broker URLs joined
+    by ", ")."""
     from collector.mqtt.client import MqttClient
+    from likavillkor.topics import device_wildcard
 
-    url, broker = config.mqtt.url, None
-    if not url:
+    urls, broker = config.mqtt.broker_urls, None
+    if not urls:
         from collector.mqtt.supervisor import PrivateBroker
 
         broker = PrivateBroker(config.data_path)
         broker.start()
-        url = broker.url
+        urls = [broker.url]
     m = config.mqtt
-    client = MqttClient(
-        url,
-        client_id=m.client_id,
-        on_message=on_message,
-        on_connection=on_connection,
-        username=m.username,
-        password=m.password,
-        ca_file=m.ca_file,
-        session_expiry_s=m.session_expiry_s,
-        keepalive_s=m.keepalive_s,
-        reconnect_min_s=m.reconnect_min_s,
-        reconnect_max_s=m.reconnect_max_s,
-    )
-    client.start()
-    return broker, client, url
+    links = BrokerLinks(on_connection)
+    links.urls = list(urls)
+    for i, url in enumerate(urls):
+        links.clients.append(
+            MqttClient(
+                url,
+                client_id=client_id_of(config),
+                on_message=on_message,
+                on_connection=lambda up, i=i: links.link_changed(i, up),  # type: ignore[misc]
+                username=m.username,
+                password=m.password,
+                ca_file=m.ca_file,
+                session_expiry_s=m.session_expiry_s,
+                keepalive_s=m.keepalive_s,
+                reconnect_min_s=m.reconnect_min_s,
+                reconnect_max_s=m.reconnect_max_s,
+                subscription=device_wildcard(m.topic_root),
+            )
+        )
+    for client in links.clients:
+        client.start()
+    return broker, links, ", ".join(urls)
 
 
 class ReflectorRunner:

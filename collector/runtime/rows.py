@@ -87,6 +87,7 @@ class ActionRow(Row, kw_only=True):
     member_id: str | None
     item: str | None
     note: str | None
+    substitute_id: str | None = None
 
 
 class SelftestRow(Row, kw_only=True):
@@ -197,7 +198,14 @@ def _action(ch: ActionRecorded) -> Record:
     a = ch.action
     return Record(
         ActionRow(
-            meeting_id=a.meeting_id, kind=str(a.kind), at=a.at, by=a.by, member_id=a.member_id, item=a.item, note=a.note
+            meeting_id=a.meeting_id,
+            kind=str(a.kind),
+            at=a.at,
+            by=a.by,
+            member_id=a.member_id,
+            item=a.item,
+            note=a.note,
+            substitute_id=a.substitute_id,
         )
     )
 

@@ -60,6 +60,10 @@ def migrate(engine: sa.Engine) -> None:
     """Bring the schema to the newest revision (run at start-up)."""
     cfg = alembic_config()
     with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            # two collectors of one municipality (issue 17) start against one database: one migrates,
+            # the other waits for it (released at commit)
+            conn.exec_driver_sql("SELECT pg_advisory_xact_lock(5717001)")
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "head")
 
@@ -174,6 +178,15 @@ def _store_log_detail(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:300]
 
 
+class Fenced(Exception):
+    """Raised by a store's fence: this collector does not lead (issue 17); the batch is not written."""
+
+
+#: called first inside every write transaction (issue 17: collector/ha/lease.py ``Lease.fence``);
+#: raises :class:`Fenced` (or the lease's LostLease) to roll the batch back and drop it
+Fence = Callable[[sa.Connection], None]
+
+
 class Store:
     """Owns the engine, the queue and the writer thread. Reads run directly (they are rare).
 
@@ -185,6 +198,10 @@ class Store:
         self.url = url
         self.engine = connect_engine(url)
         self.stats = StoreStats()
+        #: see :data:`Fence`; None (the single collector): every batch is written
+        self.fence: Fence | None = None
+        #: batches dropped because the fence said this collector no longer leads (issue 17)
+        self.fenced = 0
         failure_log = FailureLog(log, "store write failed, will retry (%d rows queued): %s",
                                  error_text=_store_error_text, log_detail=_store_log_detail,
                                  resumed="store writes resumed")
@@ -219,10 +236,18 @@ class Store:
         grouped: dict[str, list[Row]] = {}
         for op, row in batch:
             grouped.setdefault(op, []).append(row)
-        with self.engine.begin() as conn:
-            # order matters for the timeline only within a kind; keep first-seen order of kinds
-            for op, rows in grouped.items():
-                _WRITERS[op](conn, rows)
+        fence = self.fence
+        try:
+            with self.engine.begin() as conn:
+                if fence is not None:
+                    fence(conn)  # issue 17: the lease row is share-locked until this commits
+                # order matters for the timeline only within a kind; keep first-seen order of kinds
+                for op, rows in grouped.items():
+                    _WRITERS[op](conn, rows)
+        except Fenced as exc:
+            self.fenced += 1
+            if self.fenced == 1 or self.fenced % 100 == 0:
+                log.warning("store: %d rows not written: %s (fenced batches: %d)", len(batch), exc, self.fenced)
 
     # -- reads -----------------------------------------------------------------------------------
     def load_snapshot(self) -> bytes | None:

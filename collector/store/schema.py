@@ -74,6 +74,7 @@ actions = sa.Table(
     sa.Column("member_id", sa.String(128)),
     sa.Column("item", sa.String(200)),
     sa.Column("note", sa.String(2000)),
+    sa.Column("substitute_id", sa.String(128)),  # SUBSTITUTE: the ersättare who steps in (H16; 0003)
     sa.Index("ix_actions_meeting", "meeting_id"),
 )
 

@@ -51,8 +51,24 @@ def create_app(runtime: WebRuntime, *, auth: Auth | None = None) -> FastAPI:
     app.add_exception_handler(StarletteHTTPException, html_errors(web))
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_middleware(BodyLimit, precheck=body_precheck(web), count=web.count)
+    mount_ha(app, runtime)
     describe_meeting_view(app)
     return app
+
+
+def mount_ha(app: FastAPI, runtime: WebRuntime) -> None:
+    """``[ha]`` (issue 17): ``GET /health/leader`` for HAProxy, and the standby's refusal of every
+    other route (503 / websocket close 1013) until this collector leads and has caught up."""
+    ha = getattr(runtime, "ha", None)
+    if ha is None:
+        return
+    from fastapi import Depends
+
+    from collector.ha.health import StandbyGuard, leader_router
+    from collector.web.access import public
+
+    app.include_router(leader_router(ha.lease), dependencies=[Depends(public)])
+    app.add_middleware(StandbyGuard, is_leader=getattr(runtime, "leading"))  # noqa: B009 (not on the port)
 
 
 def body_precheck(web: WebDeps) -> Callable[[Any], tuple[int, str] | None]:

@@ -113,6 +113,7 @@ def test_action_row_has_the_actions_table_columns_and_no_point() -> None:
         "member_id": None,
         "item": None,
         "note": "paus",
+        "substitute_id": None,  # the ersättare of a substitute action (H16; issue 17: a standby applies it)
     }
 
 

@@ -281,3 +281,48 @@ def test_group_lets_the_group_enter_the_output_directories(tmp_path: Path) -> No
     for d in (out, out / "broker"):
         assert (_mode(d), d.stat().st_gid) == (0o750, os.getgid())
     assert _mode(out / "devices") == 0o700  # device files stay root's
+
+
+def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
+    """Issue 17: the same password file and ACL serve both brokers; devices get ``brokers``, the
+    collector ``urls``, both the municipality's topic root, and the ACL is written for that root."""
+    from agent.config import AgentConfig
+    from collector.config import CollectorConfig
+
+    a, b = "mqtts://mqtt-a.kommun.example:8883", "mqtts://mqtt-b.kommun.example:8883"
+    code, out = _run(tmp_path, ROSTER, "--mqtt-url", a, "--other-mqtt-url", b, "--topic-root", "lv/solna",
+                     "--other-collector-user", "likavillkor-collector-b")
+    assert code == 0
+    agent = load(out / "devices" / "david-ipad.toml", AgentConfig)
+    assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
+    collector = load(out / "collector-mqtt.toml", CollectorConfig)
+    assert (collector.mqtt.broker_urls, collector.mqtt.topic_root) == ([a, b], "lv/solna")
+    env = dict(line.split("=", 1) for line in (out / "collector.env").read_text().splitlines())
+    from_env = load(None, CollectorConfig, env_prefix="LIKAVILLKOR_COLLECTOR", environ=env)
+    assert from_env.mqtt == collector.mqtt
+    acl = (out / "broker" / "acl").read_text()
+    assert "topic read lv/solna/#" in acl and "topic write lv/solna/devices/david-ipad/#" in acl
+    assert "likavillkor/v1" not in acl
+    # the second collector: a user of its own (the broker makes the user the client id), read-only
+    second = load(out / "collector-mqtt-likavillkor-collector-b.toml", CollectorConfig)
+    assert (second.mqtt.username, second.mqtt.client_id, second.mqtt.broker_urls) == (
+        "likavillkor-collector-b", "likavillkor-collector-b", [a, b])
+    assert second.mqtt.password and second.mqtt.password != collector.mqtt.password
+    assert "user likavillkor-collector-b\ntopic read lv/solna/#" in acl
+    hashes = bp.parse_password_file((out / "broker" / "passwords").read_text(), source="passwords")
+    assert bp.verify_password(second.mqtt.password, hashes["likavillkor-collector-b"])
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (("--other-mqtt-url", "http://b:1"), "--other-mqtt-url"),
+        (("--other-mqtt-url", "mqtts://a.example:8883"), "twice"),
+        (("--topic-root", "lv/#"), "--topic-root"),
+    ],
+)
+def test_bad_brokers_or_root_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, str],
+                                         says: str) -> None:
+    code, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://a.example:8883", *extra)
+    assert code == 2 and says in capsys.readouterr().err
+    assert not (out / "broker" / "acl").exists()

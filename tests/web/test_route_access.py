@@ -84,6 +84,10 @@ EXPECTED: dict[str, str] = {
 }
 
 
+#: mounted with ``[ha]`` only (issue 17): HAProxy checks it without credentials
+HA_EXPECTED: dict[str, str] = {"GET /health/leader": "public"}
+
+
 def _labels(dependant: Dependant) -> set[str]:
     found = set(allowed_of(dependant.call) or ())
     for sub in dependant.dependencies:
@@ -170,3 +174,24 @@ def test_a_caller_without_credentials_is_refused(app: FastAPI, route: str) -> No
     with TestClient(app, follow_redirects=False) as client:
         status = client.request(method, url, json={}).status_code
     assert status in (401, 403, 303), (route, status)  # 303: a page sends the visitor to sign in
+
+
+def test_the_leader_endpoint_is_public_and_a_standby_serves_nothing_else(app: FastAPI) -> None:
+    """With ``[ha]`` (issue 17) the app gains GET /health/leader (public: the load balancer's check)
+    and, while this collector does not lead, every other route answers 503 (collector/ha/health.py)."""
+    from types import SimpleNamespace
+
+    from collector.ha.lease import Lease, LeaseConfig
+    from collector.web.app import mount_ha
+
+    lease = Lease(LeaseConfig(enabled=True), "postgresql://nowhere/none", "standby-node")
+    ha_app = create_app(app.state.runtime)
+    mount_ha(ha_app, SimpleNamespace(ha=SimpleNamespace(lease=lease), leading=lambda: False))
+    table = route_table(ha_app)
+    assert {r: " ".join(sorted(v)) for r, v in table.items() if r in HA_EXPECTED} == HA_EXPECTED
+    assert set(table) - set(EXPECTED) == set(HA_EXPECTED)
+    with TestClient(ha_app) as client:
+        r = client.get("/health/leader")
+        assert r.status_code == 503 and r.json()["role"] == "standby", r.text
+        r = client.get("/login")
+        assert r.status_code == 503 and r.headers["retry-after"] == "1"
