@@ -12,8 +12,8 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from collector.planning.mailer import SmtpSection
 from collector.ha.lease import LeaseConfig
+from collector.planning.mailer import SmtpSection
 from likavillkor import config as cfg
 from likavillkor import topics
 
