@@ -38,9 +38,10 @@ SUBPROCESS_GRACE_S = 20.0
 
 
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="likavillkor-agent",
-                                description="Likavillkor device agent: self-test before a meeting (H8, H9) "
-                                            "and monitoring during it.")
+    p = argparse.ArgumentParser(
+        prog="likavillkor-agent",
+        description="Likavillkor device agent: self-test before a meeting (H8, H9) and monitoring during it.",
+    )
     p.add_argument("--version", action="version", version=f"likavillkor-agent {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -60,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     st.add_argument("--json", action="store_true", help="print the result as JSON on stdout")
     st.add_argument("--no-publish", action="store_true", help="do not send the result to the broker")
     st.add_argument("--in-session", action="store_true", help="the meeting runs: no speed test, no camera grab")
-    for name, text in (("monitor", "publish a sample every sample_period_s"),
-                       ("run", "monitor, and self-test automatically 15 min before each meeting (H8)")):
+    for name, text in (
+        ("monitor", "publish a sample every sample_period_s"),
+        ("run", "monitor, and self-test automatically 15 min before each meeting (H8)"),
+    ):
         sp = sub.add_parser(name, help=text)
         common(sp)
         meeting(sp)
@@ -103,14 +106,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "selftest":
         return asyncio.run(_selftest(cfg, args, lang))
     if not cfg.mqtt.broker_urls:
-        no_broker = ConfigError('no broker: set mqtt.url ([mqtt] url = "mqtt://host") or [mqtt] brokers',
-                                key="mqtt.url")
+        no_broker = ConfigError(
+            'no broker: set mqtt.url ([mqtt] url = "mqtt://host") or [mqtt] brokers', key="mqtt.url"
+        )
         return _config_error(no_broker, lang)
     gaps = measurement_gaps(cfg)
     if args.command == "run" and Gap.NO_COLLECTOR in gaps and not meetings:
         # `run` exists to self-test before each meeting (H8): without the collector it knows none
-        no_collector = ConfigError(f"{GAP_TEXT[Gap.NO_COLLECTOR]}; set [collector] url = "
-                                   '"https://host:8860" (broker-credentials writes it)', key="collector.url")
+        no_collector = ConfigError(
+            f'{GAP_TEXT[Gap.NO_COLLECTOR]}; set [collector] url = "https://host:8860" (broker-credentials writes it)',
+            key="collector.url",
+        )
         return _config_error(no_collector, lang)
     for gap in gaps:
         log.error("CANNOT MEASURE (%s): %s", gap.value, GAP_TEXT[gap])
@@ -159,8 +165,15 @@ async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> in
     def progress(line: str) -> None:
         print(line, file=sys.stderr, flush=True)
 
-    doc = await run_selftest(cfg, device_id, lang=lang, meeting_id=args.meeting, meeting_end=end,
-                             in_session=args.in_session, progress=progress)
+    doc = await run_selftest(
+        cfg,
+        device_id,
+        lang=lang,
+        meeting_id=args.meeting,
+        meeting_end=end,
+        in_session=args.in_session,
+        progress=progress,
+    )
     if args.json:
         import msgspec
 
@@ -180,8 +193,9 @@ async def _selftest(cfg: AgentConfig, args: argparse.Namespace, lang: str) -> in
 HANDOFF_S = 2.0
 
 
-async def _publish_selftest(cfg: AgentConfig, doc: SelftestDocument, lang: str, flush_s: float = 5.0,
-                            handoff_s: float = HANDOFF_S) -> None:
+async def _publish_selftest(
+    cfg: AgentConfig, doc: SelftestDocument, lang: str, flush_s: float = 5.0, handoff_s: float = HANDOFF_S
+) -> None:
     """Send the result (QoS 1, via the outbox). Undelivered results stay on disk for the next run.
 
     The broker binds the client id to the device's user name (use_username_as_clientid,
@@ -197,11 +211,14 @@ async def _publish_selftest(cfg: AgentConfig, doc: SelftestDocument, lang: str, 
     from likavillkor import topics, wire
 
     identity = Identity(cfg.resolved_device_id)
-    outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
-                    max_bytes=cfg.outbox.max_bytes)
+    outbox = Outbox(
+        cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages, max_bytes=cfg.outbox.max_bytes
+    )
     try:
-        row = outbox.put(topics.device_topic(identity.device_id, "selftest", cfg.mqtt.topic_root),
-                         wire.encode(to_wire(doc, identity)))
+        row = outbox.put(
+            topics.device_topic(identity.device_id, "selftest", cfg.mqtt.topic_root),
+            wire.encode(to_wire(doc, identity)),
+        )
         deadline = time.monotonic() + handoff_s
         while outbox.holds(row) and time.monotonic() < deadline:
             await asyncio.sleep(0.1)
@@ -229,11 +246,11 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
 
     identity = Identity(cfg.resolved_device_id)
     try:
-        outbox = Outbox(cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages,
-                        max_bytes=cfg.outbox.max_bytes)
+        outbox = Outbox(
+            cfg.data_path / "outbox.sqlite", max_messages=cfg.outbox.max_messages, max_bytes=cfg.outbox.max_bytes
+        )
     except (OSError, sqlite3.Error) as exc:
-        return _config_error(ConfigError(f"cannot open the outbox in {cfg.data_path}: {exc}", key="data_dir"),
-                             cfg.lang)
+        return _config_error(ConfigError(f"cannot open the outbox in {cfg.data_path}: {exc}", key="data_dir"), cfg.lang)
     link = AgentMqtt(cfg.mqtt, identity, outbox)
 
     async def runner(meeting: Meeting, in_session: bool) -> None:
@@ -243,18 +260,30 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
 
             link.publish(to_wire(doc, identity))
 
-    scheduler = Scheduler(run_before_s=cfg.selftest.run_before_s, runner=runner, meetings=meetings,
-                          collector_url=cfg.collector.url if scheduled else "", device_id=identity.device_id,
-                          timeout_s=cfg.collector.timeout_s, refresh_s=cfg.collector.meetings_refresh_s,
-                          credentials=collector_credentials(cfg))
+    scheduler = Scheduler(
+        run_before_s=cfg.selftest.run_before_s,
+        runner=runner,
+        meetings=meetings,
+        collector_url=cfg.collector.url if scheduled else "",
+        device_id=identity.device_id,
+        timeout_s=cfg.collector.timeout_s,
+        refresh_s=cfg.collector.meetings_refresh_s,
+        credentials=collector_credentials(cfg),
+    )
     monitor = Monitor(cfg, identity, link.publish, meeting=scheduler.current, dropped=lambda: outbox.dropped)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError):  # Windows: Ctrl-C raises KeyboardInterrupt instead
             loop.add_signal_handler(sig, stop.set)
-    log.info("agent %s: device %s, boot %s, brokers %s, topic root %s", __version__, identity.device_id,
-             identity.boot_id, ", ".join(cfg.mqtt.broker_urls), cfg.mqtt.topic_root)
+    log.info(
+        "agent %s: device %s, boot %s, brokers %s, topic root %s",
+        __version__,
+        identity.device_id,
+        identity.boot_id,
+        ", ".join(cfg.mqtt.broker_urls),
+        cfg.mqtt.topic_root,
+    )
     await link.start()
     await monitor.start()
     if scheduled:
@@ -269,23 +298,33 @@ async def _serve(cfg: AgentConfig, args: argparse.Namespace, meetings: list[Meet
     return 0
 
 
-async def _selftest_subprocess(args: argparse.Namespace, meeting: Meeting, in_session: bool,
-                               timeout_s: float) -> SelftestDocument | None:
+async def _selftest_subprocess(
+    args: argparse.Namespace, meeting: Meeting, in_session: bool, timeout_s: float
+) -> SelftestDocument | None:
     """Run the self-test in a child process so that cv2/aiortc never load into the light monitor."""
     import msgspec
 
     from agent.selftest import SelftestDocument
 
-    cmd = [sys.executable, "-m", "agent", "selftest", "--json", "--no-publish",
-           "--meeting", meeting.id, "--end", str(meeting.end)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "agent",
+        "selftest",
+        "--json",
+        "--no-publish",
+        "--meeting",
+        meeting.id,
+        "--end",
+        str(meeting.end),
+    ]
     if args.config:
         cmd += ["--config", str(args.config)]
     if args.lang:
         cmd += ["--lang", args.lang]
     if in_session:
         cmd.append("--in-session")
-    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE,
-                                                stderr=asyncio.subprocess.DEVNULL)
+    proc = await asyncio.create_subprocess_exec(*cmd, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL)
     try:
         async with asyncio.timeout(timeout_s + SUBPROCESS_GRACE_S):  # not wait_for: see agent/mqtt.py
             out, _ = await proc.communicate()

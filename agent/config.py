@@ -212,8 +212,11 @@ class AgentConfig(Section):
 
     @property
     def data_path(self) -> Path:
-        return Path(self.data_dir).expanduser() if self.data_dir else \
-            Path.home() / ".local" / "state" / "likavillkor-agent"
+        return (
+            Path(self.data_dir).expanduser()
+            if self.data_dir
+            else Path.home() / ".local" / "state" / "likavillkor-agent"
+        )
 
 
 def collector_credentials(config: Any) -> tuple[str, str] | None:
@@ -239,9 +242,9 @@ class Gap(StrEnum):
 GAP_TEXT: dict[Gap, str] = {
     Gap.NO_BROKER: "no [mqtt] url or brokers: nothing is published, the chair sees this member as never connected",
     Gap.NO_COLLECTOR: "no [collector] url: no meeting ids, no scheduled self-test 15 minutes before the "
-                      "start (H8), no speed test or media path check",
+    "start (H8), no speed test or media path check",
     Gap.NO_PATH_PROBES: "path probes are off ([monitor] path_probe = false or no reflector host): the chair's "
-                        "network figures (round trip, jitter, loss, MOS) stay empty",
+    "network figures (round trip, jitter, loss, MOS) stay empty",
 }
 
 

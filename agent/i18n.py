@@ -41,24 +41,36 @@ WORDS: dict[str, Text] = {
     "skipped_by_config": tr("Hoppades över enligt inställningarna.", "Skipped by the settings."),
     "timed_out": tr("Kontrollen hann inte bli klar i tid.", "The check did not finish in time."),
     "crashed": tr("Kontrollen kunde inte göras (ett internt fel).", "The check could not run (an internal error)."),
-    "unavailable": tr("Kontrollen finns inte i den här installationen (check unavailable).",
-                      "Check unavailable in this installation."),
-    "overall_pass": tr("Allt ser bra ut. Du kan delta i mötet på lika villkor.",
-                       "Everything looks good. You can take part in the meeting on equal terms."),
-    "overall_warn": tr("Du kan delta, men läs varningarna ovan och åtgärda dem om du kan.",
-                       "You can take part, but read the warnings above and fix them if you can."),
-    "overall_fail": tr("Något hindrar dig från att delta på lika villkor. Åtgärda felen ovan och gör testet igen.",
-                       "Something keeps you from taking part on equal terms. Fix the failures above and run the "
-                       "test again."),
-    "servicedesk": tr("Om du inte kan åtgärda det själv: ring Servicedesk på {phone}.",
-                      "If you cannot fix it yourself, call the Servicedesk on {phone}."),
-    "tell_chair": tr("Kommer du inte in på lika villkor, säg till ordföranden direkt (H17).",
-                     "If you cannot take part on equal terms, tell the chair at once (H17)."),
+    "unavailable": tr(
+        "Kontrollen finns inte i den här installationen (check unavailable).", "Check unavailable in this installation."
+    ),
+    "overall_pass": tr(
+        "Allt ser bra ut. Du kan delta i mötet på lika villkor.",
+        "Everything looks good. You can take part in the meeting on equal terms.",
+    ),
+    "overall_warn": tr(
+        "Du kan delta, men läs varningarna ovan och åtgärda dem om du kan.",
+        "You can take part, but read the warnings above and fix them if you can.",
+    ),
+    "overall_fail": tr(
+        "Något hindrar dig från att delta på lika villkor. Åtgärda felen ovan och gör testet igen.",
+        "Something keeps you from taking part on equal terms. Fix the failures above and run the test again.",
+    ),
+    "servicedesk": tr(
+        "Om du inte kan åtgärda det själv: ring Servicedesk på {phone}.",
+        "If you cannot fix it yourself, call the Servicedesk on {phone}.",
+    ),
+    "tell_chair": tr(
+        "Kommer du inte in på lika villkor, säg till ordföranden direkt (H17).",
+        "If you cannot take part on equal terms, tell the chair at once (H17).",
+    ),
     "result": tr("Resultat", "Result"),
     "config_error": tr("Fel i inställningarna", "Configuration error"),
     "sent": tr("Resultatet är skickat till mötets tekniker.", "The result was sent to the meeting's technicians."),
-    "queued": tr("Resultatet är sparat och skickas när anslutningen fungerar.",
-                 "The result is saved and will be sent when the connection works."),
+    "queued": tr(
+        "Resultatet är sparat och skickas när anslutningen fungerar.",
+        "The result is saved and will be sent when the connection works.",
+    ),
 }
 
 

@@ -30,6 +30,7 @@ from likavillkor import wire
 
 log = logging.getLogger(__name__)
 
+
 def _optional(module: str) -> Any | None:
     try:
         return importlib.import_module(module)
@@ -164,13 +165,23 @@ class SampleSources:
             for change in self.linkwatch.update(now, info):
                 self.link_changes += 1
                 level = logging.WARNING if change.to_mobile_data or change.lost else logging.INFO
-                log.log(level, "monitor: link %s changed: %s -> %s%s", change.kind, change.old, change.new,
-                        " (mobile data is not sufficient, H9)" if change.to_mobile_data else "")
-        return {"link": info.link, "iface": info.iface, "metered": info.metered,
-                "hotspot_reason": info.hotspot_reason,
-                "wifi_signal_dbm": clamp(info.wifi_signal_dbm, -150, 30),
-                "wifi_signal_percent": clamp(info.wifi_signal_percent, 0, 100),
-                "link_rate_mbps": clamp(info.link_rate_mbps, 0, 100_000_000)}
+                log.log(
+                    level,
+                    "monitor: link %s changed: %s -> %s%s",
+                    change.kind,
+                    change.old,
+                    change.new,
+                    " (mobile data is not sufficient, H9)" if change.to_mobile_data else "",
+                )
+        return {
+            "link": info.link,
+            "iface": info.iface,
+            "metered": info.metered,
+            "hotspot_reason": info.hotspot_reason,
+            "wifi_signal_dbm": clamp(info.wifi_signal_dbm, -150, 30),
+            "wifi_signal_percent": clamp(info.wifi_signal_percent, 0, 100),
+            "link_rate_mbps": clamp(info.link_rate_mbps, 0, 100_000_000),
+        }
 
     def _rates(self, now: float, iface: str | None) -> dict[str, Any]:
         if self.byterate is None:
@@ -187,8 +198,9 @@ class SampleSources:
         out: dict[str, Any] = {"battery_percent": clamp(info.percent, 0, 100), "battery_charging": info.charging}
         if self.history is not None:
             self.history.add(now, info)
-            fc = self.forecaster.forecast(self.history.readings(), info.charging, now, meeting_end,  # type: ignore[union-attr]
-                                          seconds_left=info.seconds_left)
+            fc = self.forecaster.forecast(  # type: ignore[union-attr]
+                self.history.readings(), info.charging, now, meeting_end, seconds_left=info.seconds_left
+            )
             out["battery_minutes_left"] = clamp(fc.minutes_left, 0, 100_000)
             out["battery_lasts_meeting"] = fc.lasts_meeting
         return out
@@ -196,8 +208,10 @@ class SampleSources:
     def _host(self) -> dict[str, Any]:
         ps = self.psutil
         mem = ps.virtual_memory()  # type: ignore[union-attr]
-        return {"cpu_percent": clamp(ps.cpu_percent(interval=None), 0, 100),  # type: ignore[union-attr]
-                "mem_available_percent": clamp(100.0 * mem.available / mem.total, 0, 100)}
+        return {
+            "cpu_percent": clamp(ps.cpu_percent(interval=None), 0, 100),  # type: ignore[union-attr]
+            "mem_available_percent": clamp(100.0 * mem.available / mem.total, 0, 100),
+        }
 
 
 MeetingLookup = Callable[[float], tuple[str, float] | None]  # now -> (meeting id, end) or None
@@ -211,10 +225,18 @@ class Monitor:
 
     KEY_RETRY_S = 5.0
 
-    def __init__(self, cfg: AgentConfig, identity: Identity, sink: Callable[[wire.Sample], None], *,
-                 meeting: MeetingLookup = lambda _now: None, dropped: Callable[[], int] = lambda: 0,
-                 clock: Callable[[], float] = time.monotonic, wall: Callable[[], float] = time.time,
-                 sources: SampleSources | None = None) -> None:
+    def __init__(
+        self,
+        cfg: AgentConfig,
+        identity: Identity,
+        sink: Callable[[wire.Sample], None],
+        *,
+        meeting: MeetingLookup = lambda _now: None,
+        dropped: Callable[[], int] = lambda: 0,
+        clock: Callable[[], float] = time.monotonic,
+        wall: Callable[[], float] = time.time,
+        sources: SampleSources | None = None,
+    ) -> None:
         self.cfg = cfg
         self.identity = identity
         self.sink = sink
@@ -234,9 +256,15 @@ class Monitor:
         fields = self.sources.read(now, current[1] if current else None)
         if self.prober is not None:
             fields.update(self.prober.snapshot())
-        return wire.Sample(device_id=self.identity.device_id, boot_id=self.identity.boot_id,
-                           seq=self.identity.next_seq(), ts=now, meeting_id=current[0] if current else None,
-                           outbox_dropped=self.dropped(), **fields)
+        return wire.Sample(
+            device_id=self.identity.device_id,
+            boot_id=self.identity.boot_id,
+            seq=self.identity.next_seq(),
+            ts=now,
+            meeting_id=current[0] if current else None,
+            outbox_dropped=self.dropped(),
+            **fields,
+        )
 
     async def start(self) -> None:
         await self._start_prober()
@@ -285,13 +313,19 @@ class Monitor:
         failures = 0
         while self.prober is not None:
             try:
-                ssid, key = await asyncio.to_thread(fetch_probe_key, cfg.collector.url, self.identity.device_id,
-                                                    cfg.collector.timeout_s, collector_credentials(cfg))
+                ssid, key = await asyncio.to_thread(
+                    fetch_probe_key,
+                    cfg.collector.url,
+                    self.identity.device_id,
+                    cfg.collector.timeout_s,
+                    collector_credentials(cfg),
+                )
             except Exception as exc:  # the collector is away or refuses: no path fields meanwhile
                 failures += 1
                 if failures == 1 or failures % 60 == 0:
-                    log.warning("monitor: no probe key from %s yet (%s); no path figures until then",
-                                cfg.collector.url, exc)
+                    log.warning(
+                        "monitor: no probe key from %s yet (%s); no path figures until then", cfg.collector.url, exc
+                    )
                 await asyncio.sleep(self.KEY_RETRY_S)
                 continue
             self.prober.set_auth(ssid, key)

@@ -88,8 +88,15 @@ class AgentMqtt:
 
     COURIER_IDLE_S = 0.5
 
-    def __init__(self, cfg: MqttConfig, identity: Identity, outbox: Outbox, *,
-                 clock: Callable[[], float] = time.time, announce: bool = True) -> None:
+    def __init__(
+        self,
+        cfg: MqttConfig,
+        identity: Identity,
+        outbox: Outbox,
+        *,
+        clock: Callable[[], float] = time.time,
+        announce: bool = True,
+    ) -> None:
         """``announce=False`` (a one-shot self-test beside a running agent): no status, no will,
         and a client id of its own so it does not take over the agent's session."""
         if not cfg.broker_urls:
@@ -101,8 +108,14 @@ class AgentMqtt:
         self.outbox = outbox
         self._clock = clock
         self.announce = announce
-        self.counters: dict[str, int] = {"connects": 0, "disconnects": 0, "published": 0, "acked": 0,
-                                         "publish_errors": 0, "broker_switches": 0}
+        self.counters: dict[str, int] = {
+            "connects": 0,
+            "disconnects": 0,
+            "published": 0,
+            "acked": 0,
+            "publish_errors": 0,
+            "broker_switches": 0,
+        }
         self._events: queue.SimpleQueue[tuple[str, int]] = queue.SimpleQueue()
         self._inflight: dict[int, int] = {}  # paho mid -> outbox row id
         self._progress_at = 0.0  # monotonic: last ack, connect, or publish into an empty window
@@ -118,9 +131,15 @@ class AgentMqtt:
 
     # -- set-up ----------------------------------------------------------------------------
     def _status(self, state: wire.DeviceState, reason: str | None) -> bytes:
-        msg = wire.Status(device_id=self.identity.device_id, boot_id=self.identity.boot_id,
-                          seq=self.identity.next_status_seq(), ts=self._clock(), state=state, reason=reason,
-                          agent_version=__version__)
+        msg = wire.Status(
+            device_id=self.identity.device_id,
+            boot_id=self.identity.boot_id,
+            seq=self.identity.next_status_seq(),
+            ts=self._clock(),
+            state=state,
+            reason=reason,
+            agent_version=__version__,
+        )
         return wire.encode(msg)
 
     @property
@@ -135,13 +154,18 @@ class AgentMqtt:
     def _make_client(self) -> paho.Client:
         suffix = "" if self.announce else f"-selftest-{self.identity.boot_id[:8]}"
         client_id = f"lv-agent-{self.identity.device_id}"[: 64 - len(suffix)] + suffix
-        client = _FailoverClient(CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5,
-                                 choose=self._before_connect)
+        client = _FailoverClient(
+            CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5, choose=self._before_connect
+        )
         if self.cfg.username:
             client.username_pw_set(self.cfg.username, self.cfg.password or None)
         if self.cfg.tls:
-            client.tls_set(ca_certs=self.cfg.ca_file or None, certfile=self.cfg.cert_file or None,
-                           keyfile=self.cfg.key_file or None, cert_reqs=ssl.CERT_REQUIRED)
+            client.tls_set(
+                ca_certs=self.cfg.ca_file or None,
+                certfile=self.cfg.cert_file or None,
+                keyfile=self.cfg.key_file or None,
+                cert_reqs=ssl.CERT_REQUIRED,
+            )
         client.connect_timeout = self.cfg.connect_timeout_s
         client.reconnect_delay_set(self.cfg.reconnect_min_s, self.cfg.reconnect_max_s)
         client.max_inflight_messages_set(self.cfg.inflight)
@@ -160,8 +184,7 @@ class AgentMqtt:
             self._events.put(("switch", self._broker))
             self._signal()
         if self.announce:
-            self._client.will_set(self.status_topic, self._status(wire.DeviceState.OFFLINE, "will"),
-                                  qos=1, retain=True)
+            self._client.will_set(self.status_topic, self._status(wire.DeviceState.OFFLINE, "will"), qos=1, retain=True)
         return broker_address(self.urls[self._broker])
 
     def _on_connect_fail(self, _c: paho.Client, _u: Any) -> None:
@@ -172,8 +195,12 @@ class AgentMqtt:
         if getattr(reason, "is_failure", False):
             self.counters["refused"] = self.counters.get("refused", 0) + 1
             if self.counters["refused"] % 100 == 1:  # once, then every 100th retry
-                log.warning("mqtt: broker %s refused the connection (%d times): %s", self.broker_url,
-                            self.counters["refused"], reason)
+                log.warning(
+                    "mqtt: broker %s refused the connection (%d times): %s",
+                    self.broker_url,
+                    self.counters["refused"],
+                    reason,
+                )
             return
         if self.announce:
             client.publish(self.status_topic, self._status(wire.DeviceState.ONLINE, None), qos=1, retain=True)
@@ -211,8 +238,9 @@ class AgentMqtt:
     def publish(self, msg: DataMessage) -> None:
         """Store ``msg`` in the outbox (QoS 1); the courier sends it when the broker is reachable."""
         kind: topics.Kind = "sample" if isinstance(msg, wire.Sample) else "selftest"
-        self.outbox.put(topics.device_topic(self.identity.device_id, kind, self.cfg.topic_root), wire.encode(msg),
-                        qos=1)
+        self.outbox.put(
+            topics.device_topic(self.identity.device_id, kind, self.cfg.topic_root), wire.encode(msg), qos=1
+        )
         if self._wake is not None:
             self._wake.set()
 
@@ -229,8 +257,9 @@ class AgentMqtt:
         await cancel_and_wait(self._task)
         self._task = None
         if self._connected and self.announce:
-            info = self._client.publish(self.status_topic, self._status(wire.DeviceState.OFFLINE, "shutdown"),
-                                        qos=1, retain=True)
+            info = self._client.publish(
+                self.status_topic, self._status(wire.DeviceState.OFFLINE, "shutdown"), qos=1, retain=True
+            )
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(info.wait_for_publish, timeout_s)
         # acknowledgements that arrived while stopping (the broker acks in order, so all before the
@@ -283,8 +312,7 @@ class AgentMqtt:
                 self.counters["connect_failures"] = self.counters.get("connect_failures", 0) + 1
             else:
                 if self._connected:
-                    log.warning("mqtt: lost the broker %s; reconnecting, messages wait in the outbox",
-                                self.broker_url)
+                    log.warning("mqtt: lost the broker %s; reconnecting, messages wait in the outbox", self.broker_url)
                 self._connected = False
                 self.counters["disconnects"] += 1
 
@@ -308,8 +336,11 @@ class AgentMqtt:
         if not self._connected or not broker_stalled(len(self._inflight), self._progress_at, now, self._ack_timeout_s):
             return
         self.counters["ack_timeouts"] = self.counters.get("ack_timeouts", 0) + 1
-        log.warning("mqtt: broker %s acknowledged nothing for %.0f s; trying the next one", self.broker_url,
-                    now - self._progress_at)
+        log.warning(
+            "mqtt: broker %s acknowledged nothing for %.0f s; trying the next one",
+            self.broker_url,
+            now - self._progress_at,
+        )
         self._progress_at = now
         sock = self._client.socket()
         if sock is not None:

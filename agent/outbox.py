@@ -70,8 +70,10 @@ class Outbox:
         if len(payload) > self.max_bytes:
             raise ValueError(f"message of {len(payload)} bytes exceeds the outbox bound of {self.max_bytes}")
         with self._lock:
-            cur = self._db.execute("INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
-                                   (topic, payload, qos, int(retain)))
+            cur = self._db.execute(
+                "INSERT INTO outbox (topic, payload, qos, retain) VALUES (?, ?, ?, ?)",
+                (topic, payload, qos, int(retain)),
+            )
             self._count += 1
             self._bytes += len(payload)
             self._enforce_bounds()
@@ -91,8 +93,9 @@ class Outbox:
             dropped += len(rows)
         if dropped:
             if self.dropped == 0:
-                log.warning("outbox full (%d messages, %d bytes max): dropping the oldest",
-                            self.max_messages, self.max_bytes)
+                log.warning(
+                    "outbox full (%d messages, %d bytes max): dropping the oldest", self.max_messages, self.max_bytes
+                )
             self.dropped += dropped
 
     # -- courier side -----------------------------------------------------------------------
@@ -103,7 +106,8 @@ class Outbox:
         with self._lock:
             rows = self._db.execute(
                 "SELECT id, topic, payload, qos, retain FROM outbox WHERE id > ? ORDER BY id LIMIT ?",
-                (self._cursor, limit)).fetchall()
+                (self._cursor, limit),
+            ).fetchall()
             if rows:
                 self._cursor = int(rows[-1][0])
         return [Row(int(r[0]), str(r[1]), bytes(r[2]), int(r[3]), bool(r[4])) for r in rows]

@@ -74,8 +74,9 @@ def current_meeting(meetings: Iterable[Meeting], now: float, run_before_s: float
 
 def due_selftests(meetings: Iterable[Meeting], now: float, run_before_s: float, done: set[str]) -> list[Meeting]:
     """Meetings whose window is open and that have not had their self-test yet."""
-    return sorted((m for m in meetings if m.id not in done and window_open(m, now, run_before_s)),
-                  key=lambda m: m.start)
+    return sorted(
+        (m for m in meetings if m.id not in done and window_open(m, now, run_before_s)), key=lambda m: m.start
+    )
 
 
 def basic_auth(credentials: tuple[str, str] | None) -> dict[str, str]:
@@ -86,8 +87,9 @@ def basic_auth(credentials: tuple[str, str] | None) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-def fetch_meetings(collector_url: str, device_id: str, timeout_s: float,
-                   credentials: tuple[str, str] | None = None) -> list[Meeting]:
+def fetch_meetings(
+    collector_url: str, device_id: str, timeout_s: float, credentials: tuple[str, str] | None = None
+) -> list[Meeting]:
     """Blocking GET with a deadline, signed in as the device (HTTP Basic with its broker credentials,
     docs/web.md). Raises OSError (urllib.error.HTTPError for 401/403) / ValueError on failure."""
     url = f"{collector_url.rstrip('/')}/api/devices/{quote(device_id, safe='')}/meetings"
@@ -104,10 +106,20 @@ class Scheduler:
 
     TICK_S = 1.0
 
-    def __init__(self, *, run_before_s: float, runner: SelftestRunner, meetings: list[Meeting] | None = None,
-                 collector_url: str = "", device_id: str = "", timeout_s: float = 5.0, refresh_s: float = 300.0,
-                 wall: Callable[[], float] = time.time, clock: Callable[[], float] = time.monotonic,
-                 credentials: tuple[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        run_before_s: float,
+        runner: SelftestRunner,
+        meetings: list[Meeting] | None = None,
+        collector_url: str = "",
+        device_id: str = "",
+        timeout_s: float = 5.0,
+        refresh_s: float = 300.0,
+        wall: Callable[[], float] = time.time,
+        clock: Callable[[], float] = time.monotonic,
+        credentials: tuple[str, str] | None = None,
+    ) -> None:
         self.credentials = credentials
         self.run_before_s = run_before_s
         self.runner = runner
@@ -140,22 +152,32 @@ class Scheduler:
         self._last_fetch = self.clock()
         try:
             async with asyncio.timeout(self.timeout_s + 1):  # not wait_for: see agent/mqtt.py
-                self.fetched = await asyncio.to_thread(fetch_meetings, self.collector_url, self.device_id,
-                                                       self.timeout_s, self.credentials)
+                self.fetched = await asyncio.to_thread(
+                    fetch_meetings, self.collector_url, self.device_id, self.timeout_s, self.credentials
+                )
         except urllib.error.HTTPError as exc:
             self.fetch_errors += 1
             if exc.code in (401, 403):
                 self.auth_errors += 1
             if self.fetch_errors == 1 or self.fetch_errors % 100 == 0:
-                log.warning("scheduler: the collector %s refused the meetings request (%d failures): HTTP %d%s",
-                            self.collector_url, self.fetch_errors, exc.code,
-                            "; check [mqtt] username/password (the device's credentials file)"
-                            if exc.code in (401, 403) else "")
+                log.warning(
+                    "scheduler: the collector %s refused the meetings request (%d failures): HTTP %d%s",
+                    self.collector_url,
+                    self.fetch_errors,
+                    exc.code,
+                    "; check [mqtt] username/password (the device's credentials file)"
+                    if exc.code in (401, 403)
+                    else "",
+                )
         except (OSError, ValueError, TimeoutError) as exc:
             self.fetch_errors += 1
             if self.fetch_errors == 1 or self.fetch_errors % 100 == 0:
-                log.warning("scheduler: cannot fetch meetings from %s (%d failures): %s",
-                            self.collector_url, self.fetch_errors, exc)
+                log.warning(
+                    "scheduler: cannot fetch meetings from %s (%d failures): %s",
+                    self.collector_url,
+                    self.fetch_errors,
+                    exc,
+                )
 
     async def tick(self) -> None:
         if self.clock() - self._last_fetch >= self.refresh_s:

@@ -137,10 +137,16 @@ async def _run_one(spec: CheckSpec, ctx: CheckContext) -> list[Finding]:
     return list(findings) or [_error(spec, "crashed", ctx.lang, "no findings")]
 
 
-async def run_checks(config: Any, *, lang: str = "sv", meeting_id: str | None = None,
-                     meeting_end: float | None = None, in_session: bool = False,
-                     progress: Callable[[str], None] = lambda _m: None,
-                     specs: tuple[CheckSpec, ...] = CHECKS) -> list[tuple[str, Finding]]:
+async def run_checks(
+    config: Any,
+    *,
+    lang: str = "sv",
+    meeting_id: str | None = None,
+    meeting_end: float | None = None,
+    in_session: bool = False,
+    progress: Callable[[str], None] = lambda _m: None,
+    specs: tuple[CheckSpec, ...] = CHECKS,
+) -> list[tuple[str, Finding]]:
     """Run every check group within ``config.selftest.timeout_s``; returns ``(group, finding)``."""
     total_deadline = time.monotonic() + config.selftest.timeout_s
     skip = set(config.selftest.skip)
@@ -154,20 +160,46 @@ async def run_checks(config: Any, *, lang: str = "sv", meeting_id: str | None = 
         if remaining <= 0:
             out.append((spec.group, _error(spec, "timed_out", lang)))
             continue
-        ctx = CheckContext(config=config, deadline=time.monotonic() + min(remaining, spec.budget_s), lang=lang,
-                           collector_url=config.collector.url or None, meeting_id=meeting_id,
-                           meeting_end=meeting_end, in_session=in_session, progress=progress)
+        ctx = CheckContext(
+            config=config,
+            deadline=time.monotonic() + min(remaining, spec.budget_s),
+            lang=lang,
+            collector_url=config.collector.url or None,
+            meeting_id=meeting_id,
+            meeting_end=meeting_end,
+            in_session=in_session,
+            progress=progress,
+        )
         findings = await _run_one(spec, ctx)
         progress("      " + ", ".join(f"{pick(STATUS[f.status], lang)} ({f.id})" for f in findings))
         out.extend((spec.group, f) for f in findings)
     return out
 
 
-def build_document(config: Any, device_id: str, results: list[tuple[str, Finding]], *, lang: str,
-                   meeting_id: str | None, started_at: float, duration_s: float) -> SelftestDocument:
-    lines = [CheckLine(id=f.id, group=group, status=f.status, value=f.value, unit=f.unit, rule=f.rule,
-                       text=pick(f.text, lang), why=pick(f.why, lang), advice=pick(f.advice, lang))
-             for group, f in results]
+def build_document(
+    config: Any,
+    device_id: str,
+    results: list[tuple[str, Finding]],
+    *,
+    lang: str,
+    meeting_id: str | None,
+    started_at: float,
+    duration_s: float,
+) -> SelftestDocument:
+    lines = [
+        CheckLine(
+            id=f.id,
+            group=group,
+            status=f.status,
+            value=f.value,
+            unit=f.unit,
+            rule=f.rule,
+            text=pick(f.text, lang),
+            why=pick(f.why, lang),
+            advice=pick(f.advice, lang),
+        )
+        for group, f in results
+    ]
     overall = overall_status([line.status for line in lines])
     phone = config.selftest.servicedesk_phone
     summary = t({CheckStatus.PASS: "overall_pass", CheckStatus.WARN: "overall_warn"}.get(overall, "overall_fail"), lang)
@@ -175,21 +207,45 @@ def build_document(config: Any, device_id: str, results: list[tuple[str, Finding
         summary += " " + t("servicedesk", lang, phone=phone)
     if overall is CheckStatus.FAIL:
         summary += " " + t("tell_chair", lang)
-    return SelftestDocument(device_id=device_id, meeting_id=meeting_id, lang=lang, overall=overall,
-                            exit_code=exit_code(overall), started_at=started_at, duration_s=round(duration_s, 3),
-                            checks=lines, summary=summary, servicedesk_phone=phone)
+    return SelftestDocument(
+        device_id=device_id,
+        meeting_id=meeting_id,
+        lang=lang,
+        overall=overall,
+        exit_code=exit_code(overall),
+        started_at=started_at,
+        duration_s=round(duration_s, 3),
+        checks=lines,
+        summary=summary,
+        servicedesk_phone=phone,
+    )
 
 
-async def run_selftest(config: Any, device_id: str, *, lang: str = "sv", meeting_id: str | None = None,
-                       meeting_end: float | None = None, in_session: bool = False,
-                       progress: Callable[[str], None] = lambda _m: None,
-                       wall: Callable[[], float] = time.time) -> SelftestDocument:
+async def run_selftest(
+    config: Any,
+    device_id: str,
+    *,
+    lang: str = "sv",
+    meeting_id: str | None = None,
+    meeting_end: float | None = None,
+    in_session: bool = False,
+    progress: Callable[[str], None] = lambda _m: None,
+    wall: Callable[[], float] = time.time,
+) -> SelftestDocument:
     started_at = wall()
     t0 = time.monotonic()
-    results = await run_checks(config, lang=lang, meeting_id=meeting_id, meeting_end=meeting_end,
-                               in_session=in_session, progress=progress)
-    return build_document(config, device_id, results, lang=lang, meeting_id=meeting_id, started_at=started_at,
-                          duration_s=time.monotonic() - t0)
+    results = await run_checks(
+        config, lang=lang, meeting_id=meeting_id, meeting_end=meeting_end, in_session=in_session, progress=progress
+    )
+    return build_document(
+        config,
+        device_id,
+        results,
+        lang=lang,
+        meeting_id=meeting_id,
+        started_at=started_at,
+        duration_s=time.monotonic() - t0,
+    )
 
 
 def _fmt_value(line: CheckLine) -> str:
@@ -223,12 +279,27 @@ def to_wire(doc: SelftestDocument, identity: Identity) -> wire.SelftestResult:
     for line in doc.checks[:64]:
         summary = f"{line.text} — {line.advice}" if line.text and line.advice else (line.text or line.advice)
         value = line.value[:200] if isinstance(line.value, str) else line.value
-        checks.append(wire.CheckResult(id=line.id[:64], status=line.status, value=value,
-                                       unit=line.unit[:16] if line.unit else None, summary=summary[:2000] or None,
-                                       rule=line.rule[:16] if line.rule else None))
-    return wire.SelftestResult(device_id=identity.device_id, boot_id=identity.boot_id, seq=identity.next_seq(),
-                               ts=doc.started_at + doc.duration_s, meeting_id=doc.meeting_id, overall=doc.overall,
-                               started_at=doc.started_at, duration_s=min(doc.duration_s, 3600), checks=checks)
+        checks.append(
+            wire.CheckResult(
+                id=line.id[:64],
+                status=line.status,
+                value=value,
+                unit=line.unit[:16] if line.unit else None,
+                summary=summary[:2000] or None,
+                rule=line.rule[:16] if line.rule else None,
+            )
+        )
+    return wire.SelftestResult(
+        device_id=identity.device_id,
+        boot_id=identity.boot_id,
+        seq=identity.next_seq(),
+        ts=doc.started_at + doc.duration_s,
+        meeting_id=doc.meeting_id,
+        overall=doc.overall,
+        started_at=doc.started_at,
+        duration_s=min(doc.duration_s, 3600),
+        checks=checks,
+    )
 
 
 def json_schema() -> dict[str, Any]:
@@ -236,5 +307,18 @@ def json_schema() -> dict[str, Any]:
     return msgspec.json.schema(SelftestDocument)
 
 
-__all__ = ["CHECKS", "CheckLine", "CheckSpec", "SelftestDocument", "build_document", "exit_code", "json_schema",
-           "overall_status", "render", "run_checks", "run_selftest", "to_wire", "tr"]
+__all__ = [
+    "CHECKS",
+    "CheckLine",
+    "CheckSpec",
+    "SelftestDocument",
+    "build_document",
+    "exit_code",
+    "json_schema",
+    "overall_status",
+    "render",
+    "run_checks",
+    "run_selftest",
+    "to_wire",
+    "tr",
+]

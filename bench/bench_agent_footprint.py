@@ -31,8 +31,9 @@ async def run(seconds: float, rate_hz: float, signed: bool) -> None:
     keys = ProbeKeys(b"s" * 32, ["bench-device"]) if signed else None
     reflector = Reflector(keys=keys)
     await reflector.start("127.0.0.1", 0)
-    prober = PathProber(PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=rate_hz),
-                        auth_required=signed)
+    prober = PathProber(
+        PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=rate_hz), auth_required=signed
+    )
     if keys is not None:
         prober.set_auth(ssid_for("bench-device"), keys.key_for("bench-device"))
     rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

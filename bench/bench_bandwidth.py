@@ -29,8 +29,11 @@ from tests.support.services import wait_port
 
 def measure(rate_mbit: float, seconds: float) -> None:
     with NetNs() as ns:
-        ns.popen([sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
-                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        ns.popen(
+            [sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_port(ns.ns_ip, 8080)
         ns.shape(rate_mbit)
         cfg = SpeedtestConfig(download_s=seconds, upload_s=seconds, deadline_s=4 * seconds + 20)
@@ -40,8 +43,10 @@ def measure(rate_mbit: float, seconds: float) -> None:
         return
     down_err = 100 * (r.down_mbps - rate_mbit) / rate_mbit
     up_err = 100 * (r.up_mbps - rate_mbit) / rate_mbit
-    print(f"{rate_mbit:8.1f} {r.down_mbps:10.2f} {down_err:+8.1f} % {r.up_mbps:10.2f} {up_err:+8.1f} % "
-          f"{r.bytes_used / 1e6:8.2f} MB {r.duration_s:6.1f} s")
+    print(
+        f"{rate_mbit:8.1f} {r.down_mbps:10.2f} {down_err:+8.1f} % {r.up_mbps:10.2f} {up_err:+8.1f} % "
+        f"{r.bytes_used / 1e6:8.2f} MB {r.duration_s:6.1f} s"
+    )
 
 
 def main() -> None:

@@ -33,8 +33,11 @@ from tests.support.services import Mosquitto, running_mosquitto  # noqa: E402
 
 
 async def measure(runs: int, fault: str, a: Mosquitto, b: Mosquitto, tmp: Path) -> list[float]:
-    cfg = loads(f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\n[monitor]\nsample_period_s = 0.1\npath_probe = false\n'
-                "camera_state_every_s = 0\n", AgentConfig)
+    cfg = loads(
+        f'[mqtt]\nbrokers = ["{a.url}", "{b.url}"]\n[monitor]\nsample_period_s = 0.1\npath_probe = false\n'
+        "camera_state_every_s = 0\n",
+        AgentConfig,
+    )
     identity = Identity("bench-failover")
     outbox = Outbox(tmp / f"outbox-{fault}.sqlite")
     link = AgentMqtt(cfg.mqtt, identity, outbox)
@@ -81,8 +84,11 @@ def main() -> None:
             with running_mosquitto(tmp / f"{fault}-a") as a, running_mosquitto(tmp / f"{fault}-b") as b:
                 times = asyncio.run(measure(args.runs, fault, a, b, tmp))
             q = statistics.quantiles(times, n=20)
-            print(f"{fault}: runs={len(times)} p50 {statistics.median(times):.2f} s, p95 {q[18]:.2f} s, "
-                  f"max {max(times):.2f} s", flush=True)
+            print(
+                f"{fault}: runs={len(times)} p50 {statistics.median(times):.2f} s, p95 {q[18]:.2f} s, "
+                f"max {max(times):.2f} s",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

@@ -55,8 +55,15 @@ def sample_to_api(base: str, broker_port: int, n: int) -> list[float]:
     out = []
     for i in range(n):
         rtt = 100.0 + i
-        s = wire.Sample(device_id="dev-b", boot_id="bench", seq=i, ts=time.time(), meeting_id="ks-test",
-                        link=wire.LinkType.WIFI, rtt_ms=rtt)
+        s = wire.Sample(
+            device_id="dev-b",
+            boot_id="bench",
+            seq=i,
+            ts=time.time(),
+            meeting_id="ks-test",
+            link=wire.LinkType.WIFI,
+            rtt_ms=rtt,
+        )
         t0 = time.perf_counter()
         c.publish(topics.device_topic("dev-b", "sample"), wire.encode(s), qos=1)
         while True:
@@ -97,11 +104,23 @@ def _load_roster(path: Path, load_devices: list[str], start: float) -> Path:
     end = start + 7200
     lines: list[str] = []
     for mid, devices in (("ks-test", ["probe-1"]), ("load", load_devices)):
-        lines += ["[[meeting]]", f'id = "{mid}"', 'body = "kommunstyrelsen"', f"start = {iso(start)}",
-                  f"end = {iso(end)}", 'room = "Sessionssalen"', ""]
+        lines += [
+            "[[meeting]]",
+            f'id = "{mid}"',
+            'body = "kommunstyrelsen"',
+            f"start = {iso(start)}",
+            f"end = {iso(end)}",
+            'room = "Sessionssalen"',
+            "",
+        ]
         for i, d in enumerate(devices):
-            lines += ["[[meeting.participant]]", f'name = "Ledamot {mid} {i}"', f'member_id = "{mid}-{i}"',
-                      f'device_id = "{d}"', ""]
+            lines += [
+                "[[meeting.participant]]",
+                f'name = "Ledamot {mid} {i}"',
+                f'member_id = "{mid}-{i}"',
+                f'device_id = "{d}"',
+                "",
+            ]
     path.write_text("\n".join(lines), encoding="utf-8")
     return path
 
@@ -118,9 +137,20 @@ def _publish_load(port: int, devices: list[str], rate: float, duration_s: float,
         due = int(elapsed * rate)
         while n < due:
             i = n % len(devices)
-            s = wire.Sample(device_id=devices[i], boot_id=boot, seq=n // len(devices), ts=time.time(),
-                            meeting_id="load", link=wire.LinkType.WIFI, rtt_ms=20.0 + n % 7, jitter_ms=2.0,
-                            loss_percent=0.0, mos=4.3, battery_percent=80.0, battery_charging=True)
+            s = wire.Sample(
+                device_id=devices[i],
+                boot_id=boot,
+                seq=n // len(devices),
+                ts=time.time(),
+                meeting_id="load",
+                link=wire.LinkType.WIFI,
+                rtt_ms=20.0 + n % 7,
+                jitter_ms=2.0,
+                loss_percent=0.0,
+                mos=4.3,
+                battery_percent=80.0,
+                battery_charging=True,
+            )
             c.publish(topics_[i], wire.encode(s), qos=1)
             n += 1
         sent.value = n
@@ -141,11 +171,20 @@ def under_load(tmp: Path, rate: float, n_devices: int, duration_s: float) -> Non
     port = free_port()
     data = tmp / "data"
     start = time.time() + 15  # the probe connects before the start (no late connect, H8)
-    cfg = write_config(tmp / "collector.toml", data_dir=data,
-                       roster=_load_roster(tmp / "roster.toml", load_devices, start), http_port=port)
+    cfg = write_config(
+        tmp / "collector.toml",
+        data_dir=data,
+        roster=_load_roster(tmp / "roster.toml", load_devices, start),
+        http_port=port,
+    )
     log = open(tmp / "collector.log", "ab")  # noqa: SIM115
-    proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
-                            stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "collector", "run", "--config", str(cfg)],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         http = httpx.Client(base_url=base, timeout=5)
@@ -168,14 +207,26 @@ def under_load(tmp: Path, rate: float, n_devices: int, duration_s: float) -> Non
         seq = 0
         while time.time() < start + 1:  # before the start: the probe's checklist (H9), then the meeting runs
             seq += 1
-            s = wire.Sample(device_id="probe-1", boot_id="probe", seq=seq, ts=time.time(), meeting_id="ks-test",
-                            link=wire.LinkType.WIFI, rtt_ms=50.0, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
-                            battery_percent=80.0, battery_charging=True)
+            s = wire.Sample(
+                device_id="probe-1",
+                boot_id="probe",
+                seq=seq,
+                ts=time.time(),
+                meeting_id="ks-test",
+                link=wire.LinkType.WIFI,
+                rtt_ms=50.0,
+                jitter_ms=2.0,
+                loss_percent=0.0,
+                mos=4.3,
+                battery_percent=80.0,
+                battery_charging=True,
+            )
             probe.publish(topics.device_topic("probe-1", "sample"), wire.encode(s), qos=1)
             time.sleep(0.5)
         sent = mp.get_context("spawn").Value("q", 0)
-        loader = mp.get_context("spawn").Process(target=_publish_load,
-                                                 args=(broker_port, load_devices, rate, duration_s, sent))
+        loader = mp.get_context("spawn").Process(
+            target=_publish_load, args=(broker_port, load_devices, rate, duration_s, sent)
+        )
         t_start = time.monotonic()
         loader.start()
         lat_ms: list[float] = []
@@ -190,9 +241,20 @@ def under_load(tmp: Path, rate: float, n_devices: int, duration_s: float) -> Non
                 next_rss += 5
             seq += 1
             rtt = 50.0 + seq % 1000 / 100  # distinct from the previous probe, always a good value
-            s = wire.Sample(device_id="probe-1", boot_id="probe", seq=seq, ts=time.time(), meeting_id="ks-test",
-                            link=wire.LinkType.WIFI, rtt_ms=rtt, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
-                            battery_percent=80.0, battery_charging=True)
+            s = wire.Sample(
+                device_id="probe-1",
+                boot_id="probe",
+                seq=seq,
+                ts=time.time(),
+                meeting_id="ks-test",
+                link=wire.LinkType.WIFI,
+                rtt_ms=rtt,
+                jitter_ms=2.0,
+                loss_percent=0.0,
+                mos=4.3,
+                battery_percent=80.0,
+                battery_charging=True,
+            )
             t0 = time.perf_counter()
             probe.publish(topics.device_topic("probe-1", "sample"), wire.encode(s), qos=1)
             while True:
@@ -224,18 +286,25 @@ def under_load(tmp: Path, rate: float, n_devices: int, duration_s: float) -> Non
         return lat_ms[min(len(lat_ms) - 1, int(p * len(lat_ms)))]
 
     p99 = q(0.99)
-    print(f"load: {sent.value} samples in {elapsed:.1f} s = {sent.value / elapsed:.0f}/s from {n_devices} devices "
-          f"(target {rate:.0f}/s); collector received {health['ingest']['received']}, "
-          f"outcomes {health['ingest']['outcomes']}, rejected {sum(health['ingest']['rejected'].values())}, "
-          f"store queued {health['store']['queued']} dropped {health['store']['dropped']}")
-    print(f"probe -> API view under load: p50 {q(0.5):.1f} ms, p95 {q(0.95):.1f} ms, p99 {p99:.1f} ms, "
-          f"max {lat_ms[-1]:.1f} ms (n={len(lat_ms)}, missed {missed}); "
-          f"required p99 < 250 ms: {'PASS' if p99 < 250 and not missed else 'FAIL'}")
+    print(
+        f"load: {sent.value} samples in {elapsed:.1f} s = {sent.value / elapsed:.0f}/s from {n_devices} devices "
+        f"(target {rate:.0f}/s); collector received {health['ingest']['received']}, "
+        f"outcomes {health['ingest']['outcomes']}, rejected {sum(health['ingest']['rejected'].values())}, "
+        f"store queued {health['store']['queued']} dropped {health['store']['dropped']}"
+    )
+    print(
+        f"probe -> API view under load: p50 {q(0.5):.1f} ms, p95 {q(0.95):.1f} ms, p99 {p99:.1f} ms, "
+        f"max {lat_ms[-1]:.1f} ms (n={len(lat_ms)}, missed {missed}); "
+        f"required p99 < 250 ms: {'PASS' if p99 < 250 and not missed else 'FAIL'}"
+    )
     print("slowest probes (ms @ s): " + ", ".join(f"{ms:.0f} @ {t:.1f}" for ms, t in sorted(slowest)[-5:]))
     print("watched meeting's verdict: " + ", ".join(f"{v} from {t:.1f} s" for t, v in verdicts))
     after = [m for t, m in rss if t >= 10] or [m for _, m in rss]
-    print("collector RSS MB: " + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss)
-          + f" (from 10 s on: {min(after):.0f}-{max(after):.0f} MB)")
+    print(
+        "collector RSS MB: "
+        + ", ".join(f"{t:.0f}s {m:.0f}" for t, m in rss)
+        + f" (from 10 s on: {min(after):.0f}-{max(after):.0f} MB)"
+    )
 
 
 def main() -> None:
@@ -252,16 +321,21 @@ def main() -> None:
             under_load(Path(tmp), args.load_rate, args.load_devices, args.duration)
         return
     with tempfile.TemporaryDirectory() as tmp, collector(Path(tmp), devices=("dev-a", "dev-b")) as base:
-        port = int(httpx.get(f"{base}/api/health", headers=_HEADERS, timeout=2).json()["broker"]["url"]
-                   .rsplit(":", 1)[1])
+        port = int(
+            httpx.get(f"{base}/api/health", headers=_HEADERS, timeout=2).json()["broker"]["url"].rsplit(":", 1)[1]
+        )
         lat = sample_to_api(base, port, args.samples)
         kills = kill_to_verdict(base, port, Path(tmp), args.kills)
     lat_ms = sorted(x * 1000 for x in lat)
-    print(f"sample -> API   : median {statistics.median(lat_ms):.1f} ms, "
-          f"p95 {lat_ms[int(0.95 * (len(lat_ms) - 1))]:.1f} ms, max {lat_ms[-1]:.1f} ms (n={len(lat_ms)})")
-    print(f"kill -> lost+adjourn: {', '.join(f'{k:.2f}' for k in kills)} s "
-          f"(silence limit {SILENCE_S} s; required <= {SILENCE_S + 1.0} s: "
-          f"{'PASS' if max(kills) <= SILENCE_S + 1.0 else 'FAIL'})")
+    print(
+        f"sample -> API   : median {statistics.median(lat_ms):.1f} ms, "
+        f"p95 {lat_ms[int(0.95 * (len(lat_ms) - 1))]:.1f} ms, max {lat_ms[-1]:.1f} ms (n={len(lat_ms)})"
+    )
+    print(
+        f"kill -> lost+adjourn: {', '.join(f'{k:.2f}' for k in kills)} s "
+        f"(silence limit {SILENCE_S} s; required <= {SILENCE_S + 1.0} s: "
+        f"{'PASS' if max(kills) <= SILENCE_S + 1.0 else 'FAIL'})"
+    )
 
 
 if __name__ == "__main__":

@@ -34,18 +34,37 @@ def big_roster(participants: int, per_meeting: int = 50) -> Roster:
             roster.devices[f"dev-{n}"] = f"m{n}"
             n += 1
         mid = f"mt-{i}"
-        roster.meetings[mid] = Meeting(mid, "kommunstyrelsen", START, START + 3 * 3600, "Sal", System.TEAMS, False,
-                                       tuple(parts))
+        roster.meetings[mid] = Meeting(
+            mid, "kommunstyrelsen", START, START + 3 * 3600, "Sal", System.TEAMS, False, tuple(parts)
+        )
     return roster
 
 
 def sample(n: int, seq: int, t: float, *, loss: float = 0.2) -> wire.Sample:
     """A healthy-looking sample as an agent sends it every second."""
-    return wire.Sample(device_id=f"dev-{n}", boot_id="boot1", seq=seq, ts=t, meeting_id=None,
-                       link=wire.LinkType.WIFI, wifi_signal_dbm=-55.0, tx_kbps=1500.0, rx_kbps=2500.0,
-                       battery_percent=80.0, battery_charging=False, battery_lasts_meeting=True,
-                       cpu_percent=30.0, mem_available_percent=40.0, probe_reachable=True, rtt_ms=25.0,
-                       jitter_ms=3.0, loss_percent=loss, mos=4.3, camera="in_use", microphone="ok")
+    return wire.Sample(
+        device_id=f"dev-{n}",
+        boot_id="boot1",
+        seq=seq,
+        ts=t,
+        meeting_id=None,
+        link=wire.LinkType.WIFI,
+        wifi_signal_dbm=-55.0,
+        tx_kbps=1500.0,
+        rx_kbps=2500.0,
+        battery_percent=80.0,
+        battery_charging=False,
+        battery_lasts_meeting=True,
+        cpu_percent=30.0,
+        mem_available_percent=40.0,
+        probe_reachable=True,
+        rtt_ms=25.0,
+        jitter_ms=3.0,
+        loss_percent=loss,
+        mos=4.3,
+        camera="in_use",
+        microphone="ok",
+    )
 
 
 def _loss(n: int, sec: int) -> float:
@@ -62,8 +81,7 @@ def run(participants: int, seconds: int) -> dict[str, float]:
     batches = []
     for sec in range(seconds):
         t = START + 60 + sec
-        batches.append([(sample(n, sec + 1, t, loss=_loss(n, sec)), t + n * 1e-5)
-                        for n in range(participants)])
+        batches.append([(sample(n, sec + 1, t, loss=_loss(n, sec)), t + n * 1e-5) for n in range(participants)])
     for n in range(participants):
         engine.ingest(sample(n, 0, START + 59), START + 59)
     engine.tick(START + 60)
@@ -83,10 +101,17 @@ def run(participants: int, seconds: int) -> dict[str, float]:
         tick_cpu += time.process_time() - c1
     wall = time.perf_counter() - wall0
     total = participants * seconds
-    return {"samples": total, "accepted": accepted, "changes": changes, "wall_s": wall,
-            "ingest_cpu_s": ingest_cpu, "tick_cpu_s": tick_cpu,
-            "samples_per_s": total / (ingest_cpu + tick_cpu), "ingest_per_s": total / ingest_cpu,
-            "tick_ms": 1000 * tick_cpu / seconds}
+    return {
+        "samples": total,
+        "accepted": accepted,
+        "changes": changes,
+        "wall_s": wall,
+        "ingest_cpu_s": ingest_cpu,
+        "tick_cpu_s": tick_cpu,
+        "samples_per_s": total / (ingest_cpu + tick_cpu),
+        "ingest_per_s": total / ingest_cpu,
+        "tick_ms": 1000 * tick_cpu / seconds,
+    }
 
 
 def main() -> None:
@@ -95,11 +120,15 @@ def main() -> None:
     ap.add_argument("--seconds", type=int, default=20)
     args = ap.parse_args()
     r = run(args.participants, args.seconds)
-    print(f"participants={args.participants} samples={r['samples']:.0f} accepted={r['accepted']:.0f} "
-          f"changes={r['changes']:.0f} wall={r['wall_s']:.2f}s cpu={r['ingest_cpu_s'] + r['tick_cpu_s']:.2f}s")
-    print(f"throughput={r['samples_per_s']:,.0f} samples/s per CPU second, ticks included "
-          f"(ingest alone {r['ingest_per_s']:,.0f}/s; one tick over all participants {r['tick_ms']:.1f} ms); "
-          f"target >= {TARGET:,}: ratio {r['samples_per_s'] / TARGET:.2f}")
+    print(
+        f"participants={args.participants} samples={r['samples']:.0f} accepted={r['accepted']:.0f} "
+        f"changes={r['changes']:.0f} wall={r['wall_s']:.2f}s cpu={r['ingest_cpu_s'] + r['tick_cpu_s']:.2f}s"
+    )
+    print(
+        f"throughput={r['samples_per_s']:,.0f} samples/s per CPU second, ticks included "
+        f"(ingest alone {r['ingest_per_s']:,.0f}/s; one tick over all participants {r['tick_ms']:.1f} ms); "
+        f"target >= {TARGET:,}: ratio {r['samples_per_s'] / TARGET:.2f}"
+    )
 
 
 if __name__ == "__main__":

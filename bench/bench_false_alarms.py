@@ -88,17 +88,25 @@ def main() -> None:
         default_route(ns)
         rport = free_port(kind=socket.SOCK_DGRAM) if args.faults else 0
         col = Collector(tmp / "collector", broker.url, devices, silence_s=args.silence, reflector_port=rport)
-        agents = [Agent(ns, d, broker.port, tmp, period_s=args.period, collector_port=col.port, reflector_port=rport)
-                  for d in devices]
+        agents = [
+            Agent(ns, d, broker.port, tmp, period_s=args.period, collector_port=col.port, reflector_port=rport)
+            for d in devices
+        ]
         col.start()
         hog = None
         done: set[str] = set()
         try:
             for a in agents:
                 a.start()
-            wait_until(lambda: col.view()["verdict"] == "equal_terms"
-                       and all(p["state"] == "ok" for p in col.view()["participants"]), timeout=90, what="all ok",
-                       detail=col.view)
+            wait_until(
+                lambda: (
+                    col.view()["verdict"] == "equal_terms"
+                    and all(p["state"] == "ok" for p in col.view()["participants"])
+                ),
+                timeout=90,
+                what="all ok",
+                detail=col.view,
+            )
             if args.faults:
                 ns.loss(args.loss)
                 hog = subprocess.Popen([sys.executable, "-c", "while True: pass"])  # another CPU-heavy process
@@ -113,21 +121,30 @@ def main() -> None:
                     if v is not None:
                         if v["verdict"] in BAD_VERDICTS:
                             seen.append(f"{time.time() - t0:.0f} s verdict {v['verdict']}")
-                        seen.extend(f"{time.time() - t0:.0f} s {p['device_id']} {p['state']}"
-                                    for p in v["participants"] if p["state"] in BAD_STATES)
+                        seen.extend(
+                            f"{time.time() - t0:.0f} s {p['device_id']} {p['state']}"
+                            for p in v["participants"]
+                            if p["state"] in BAD_STATES
+                        )
                 if time.time() - last_print >= 60:
                     last_print = time.time()
                     v = col.get("/api/meetings/ks-test") or {"verdict": "?", "participants": []}
-                    print(f"  t={time.time() - t0:6.0f} s  verdict {v['verdict']}  "
-                          f"states {[p['state'] for p in v['participants']]}", flush=True)
+                    print(
+                        f"  t={time.time() - t0:6.0f} s  verdict {v['verdict']}  "
+                        f"states {[p['state'] for p in v['participants']]}",
+                        flush=True,
+                    )
             t1 = time.time()
             if hog is not None:
                 hog.kill()
                 hog.wait(5)
             ns.clear_loss()
             # incidents as the collector has them now, before the agents' shutdown makes them lost
-            incidents = [(i["kind"], i["device_id"], i["started_at"], i["peak_severity"])
-                         for i in col.get("/api/incidents") or [] if i["started_at"] >= t0]
+            incidents = [
+                (i["kind"], i["device_id"], i["started_at"], i["peak_severity"])
+                for i in col.get("/api/incidents") or []
+                if i["started_at"] >= t0
+            ]
             for a in agents:
                 a.stop()
             col.settled(60)
@@ -140,10 +157,13 @@ def main() -> None:
             col.stop()
     engine = sa.create_engine(col.db_url)
     with engine.connect() as conn:
-        states = conn.execute(sa.text('SELECT at, device_id, "old", "new" FROM state_changes '
-                                      'WHERE at >= :a AND at <= :b ORDER BY id'), {"a": t0, "b": t1}).all()
-        verdicts = conn.execute(sa.text('SELECT at, "old", "new" FROM verdicts WHERE at >= :a AND at <= :b '
-                                        'ORDER BY id'), {"a": t0, "b": t1}).all()
+        states = conn.execute(
+            sa.text('SELECT at, device_id, "old", "new" FROM state_changes WHERE at >= :a AND at <= :b ORDER BY id'),
+            {"a": t0, "b": t1},
+        ).all()
+        verdicts = conn.execute(
+            sa.text('SELECT at, "old", "new" FROM verdicts WHERE at >= :a AND at <= :b ORDER BY id'), {"a": t0, "b": t1}
+        ).all()
     engine.dispose()
     if args.faults:
         bad_states = [r for r in states if r[3] in BAD_STATES]
@@ -153,9 +173,11 @@ def main() -> None:
     else:
         bad_states = [r for r in states if r[3] != "ok"]
         bad_verdicts = [r for r in verdicts if r[2] != "equal_terms"]
-    what = (f"{args.loss} % loss, signed probes, CPU hog, faults {sorted(done)}" if args.faults else "clean run")
-    print(f"\nbench_false_alarms: {args.agents} real agents, {args.duration:g} s {what}, sample period "
-          f"{args.period:g} s, silence limit {args.silence:g} s")
+    what = f"{args.loss} % loss, signed probes, CPU hog, faults {sorted(done)}" if args.faults else "clean run"
+    print(
+        f"\nbench_false_alarms: {args.agents} real agents, {args.duration:g} s {what}, sample period "
+        f"{args.period:g} s, silence limit {args.silence:g} s"
+    )
     if args.faults:
         print(f"  polled every 0.5 s: {len(seen)} bad states/verdicts seen {seen[:5]}")
         print(f"  state changes to degraded (allowed at {args.loss} % loss): {degraded}")

@@ -71,10 +71,17 @@ def main() -> None:
         try:
             agent.start()
             for rep in range(args.reps):
-                wait_until(lambda: col.state_is(dev, "ok", "equal_terms")
-                      and time.time() - col.participant(dev)["last_contact"] < args.period
-                      and (args.no_probes or col.participant(dev)["loss_percent"] is not None), timeout=60,
-                      what=f"rep {rep}: device ok and live", log=agent.log, detail=col.view)
+                wait_until(
+                    lambda: (
+                        col.state_is(dev, "ok", "equal_terms")
+                        and time.time() - col.participant(dev)["last_contact"] < args.period
+                        and (args.no_probes or col.participant(dev)["loss_percent"] is not None)
+                    ),
+                    timeout=60,
+                    what=f"rep {rep}: device ok and live",
+                    log=agent.log,
+                    detail=col.view,
+                )
                 ns.cut()
                 cut = time.monotonic()
                 lost = adjourn = None
@@ -96,12 +103,16 @@ def main() -> None:
         finally:
             agent.stop()
             col.stop()
-    print(f"\nbench_fault_detection: {args.reps} link cuts, silence_lost_s {args.silence:g} s, "
-          f"sample period {args.period:g} s, signed probes {'off' if args.no_probes else 'on'}, "
-          f"view polled every {args.poll_ms:g} ms")
+    print(
+        f"\nbench_fault_detection: {args.reps} link cuts, silence_lost_s {args.silence:g} s, "
+        f"sample period {args.period:g} s, signed probes {'off' if args.no_probes else 'on'}, "
+        f"view polled every {args.poll_ms:g} ms"
+    )
     for name, xs in (("cut -> lost", to_lost), ("cut -> Ajournera (adjourn)", to_adjourn)):
-        print(f"  {name:28s} p50 {pct(xs, 0.5):.2f} s, p95 {pct(xs, 0.95):.2f} s, max {max(xs):.2f} s "
-              f"(max - silence limit = {max(xs) - args.silence:+.2f} s)")
+        print(
+            f"  {name:28s} p50 {pct(xs, 0.5):.2f} s, p95 {pct(xs, 0.95):.2f} s, max {max(xs):.2f} s "
+            f"(max - silence limit = {max(xs) - args.silence:+.2f} s)"
+        )
 
 
 def kills(args: argparse.Namespace) -> None:
@@ -120,9 +131,16 @@ def kills(args: argparse.Namespace) -> None:
                 agent = Agent(ns, dev, broker.port, tmp, period_s=args.period)
                 agent.start()
                 try:
-                    wait_until(lambda: col.state_is(dev, "ok") and time.time() - col.participant(dev)["last_contact"]
-                               < args.period + 0.5, timeout=60, what=f"rep {rep}: device ok and live", log=agent.log,
-                               detail=col.view)
+                    wait_until(
+                        lambda: (
+                            col.state_is(dev, "ok")
+                            and time.time() - col.participant(dev)["last_contact"] < args.period + 0.5
+                        ),
+                        timeout=60,
+                        what=f"rep {rep}: device ok and live",
+                        log=agent.log,
+                        detail=col.view,
+                    )
                     assert agent.proc is not None
                     os.kill(agent.proc.pid, signal.SIGKILL)
                     killed = time.monotonic()
@@ -144,8 +162,10 @@ def kills(args: argparse.Namespace) -> None:
                 print(f"  rep {rep + 1:3d}: lost after {now - killed:.3f} s ({code})", flush=True)
         finally:
             col.stop()
-    print(f"\nbench_fault_detection --kill: {args.reps} SIGKILLs, silence_lost_s {args.silence:g} s, "
-          f"view polled every {args.poll_ms:g} ms; reasons {reasons}")
+    print(
+        f"\nbench_fault_detection --kill: {args.reps} SIGKILLs, silence_lost_s {args.silence:g} s, "
+        f"view polled every {args.poll_ms:g} ms; reasons {reasons}"
+    )
     print(f"  kill -> lost  p50 {pct(to_lost, 0.5):.3f} s, p95 {pct(to_lost, 0.95):.3f} s, max {max(to_lost):.3f} s")
 
 

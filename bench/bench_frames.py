@@ -43,8 +43,7 @@ def main() -> None:
         ms = sorted(measure(n, faces))
         p95 = ms[int(0.95 * (len(ms) - 1))]
         label = "with faces every frame" if faces else "without faces"
-        print(f"640x480 {label}: median {statistics.median(ms):.2f} ms, p95 {p95:.2f} ms per frame "
-              f"({len(ms)} frames)")
+        print(f"640x480 {label}: median {statistics.median(ms):.2f} ms, p95 {p95:.2f} ms per frame ({len(ms)} frames)")
 
 
 if __name__ == "__main__":

@@ -70,6 +70,7 @@ def wait_count(get: Callable[[], int], n: int, timeout: float = 300.0) -> tuple[
         time.sleep(0.002)
     raise TimeoutError(f"only {get()} of {n} messages arrived")
 
+
 def _persistent(client_id: str) -> tuple[paho.Client, Properties]:
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=client_id, protocol=paho.MQTTv5)
     props = Properties(PacketTypes.CONNECT)
@@ -115,28 +116,45 @@ def lean_rate(host: str, port: int, n: int, devices: list[str]) -> float:
         nonlocal count
         count += 1
 
-    c = MqttClient(f"mqtt://{host}:{port}", client_id="bench-lean", on_message=on_message,
-                   on_connection=lambda _c: None, session_expiry_s=3600)
+    c = MqttClient(
+        f"mqtt://{host}:{port}",
+        client_id="bench-lean",
+        on_message=on_message,
+        on_connection=lambda _c: None,
+        session_expiry_s=3600,
+    )
     c.start()
     wait_count(lambda: int(c.connected), 1, timeout=10)
     time.sleep(0.5)
     c.stop()
     publish_backlog(host, port, n, devices)
     count = 0
-    c = MqttClient(f"mqtt://{host}:{port}", client_id="bench-lean", on_message=on_message,
-                   on_connection=lambda _c: None, session_expiry_s=3600)
+    c = MqttClient(
+        f"mqtt://{host}:{port}",
+        client_id="bench-lean",
+        on_message=on_message,
+        on_connection=lambda _c: None,
+        session_expiry_s=3600,
+    )
     c.start()
     t0, t1 = wait_count(lambda: count, n)
     c.stop()
     return (n - 1) / (t1 - t0)
 
 
-def collector_rate(host: str, port: int, n: int, devices: list[str], work: Path,
-                   mode: str = "inline") -> tuple[float, dict[str, object]]:
+def collector_rate(
+    host: str, port: int, n: int, devices: list[str], work: Path, mode: str = "inline"
+) -> tuple[float, dict[str, object]]:
     roster = write_roster(work / "roster.toml", devices)
-    cfg = config.load(write_config(work / "c.toml", data_dir=work / "data", roster=roster,
-                                   mqtt_url=f"mqtt://{host}:{port}",
-                                   extra=f'[ingest]\nmax_rate_per_device = 100000\nburst = 100000\nmode = "{mode}"\n'))
+    cfg = config.load(
+        write_config(
+            work / "c.toml",
+            data_dir=work / "data",
+            roster=roster,
+            mqtt_url=f"mqtt://{host}:{port}",
+            extra=f'[ingest]\nmax_rate_per_device = 100000\nburst = 100000\nmode = "{mode}"\n',
+        )
+    )
     rt = Runtime(cfg)
     rt.start()
     time.sleep(0.5)
@@ -149,8 +167,12 @@ def collector_rate(host: str, port: int, n: int, devices: list[str], work: Path,
     stored_ok = rt.store.flush(60)
     health = rt.health()
     rt.stop()
-    info = {"verdict": view.verdict if view else None, "outcomes": health["ingest"]["outcomes"],
-            "store_written": health["store"]["written"], "store_drained": stored_ok}
+    info = {
+        "verdict": view.verdict if view else None,
+        "outcomes": health["ingest"]["outcomes"],
+        "store_written": health["store"]["written"],
+        "store_drained": stored_ok,
+    }
     return (n - 1) / (t1 - t0), info
 
 
@@ -158,8 +180,12 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--messages", type=int, default=30_000)
     p.add_argument("--devices", type=int, default=50)
-    p.add_argument("--mode", choices=("inline", "thread"), default="inline",
-                   help="inline: engine in the MQTT callback; thread: callback queues, one engine thread")
+    p.add_argument(
+        "--mode",
+        choices=("inline", "thread"),
+        default="inline",
+        help="inline: engine in the MQTT callback; thread: callback queues, one engine thread",
+    )
     p.add_argument("--lean", action="store_true", help="also measure the collector's MQTT client counting only")
     args = p.parse_args()
     devices = [f"bench-{i:04d}" for i in range(args.devices)]

@@ -53,11 +53,18 @@ def write_roster(path: Path, n: int, size: int, watch: int) -> list[str]:
     start, end = time.time() - 1800, time.time() + 6 * 3600
     devices = [f"sim-{i:05d}" for i in range(n)]
     out: list[str] = []
-    groups = [(f"load-{g}", devices[g * size:(g + 1) * size]) for g in range((n + size - 1) // size)]
+    groups = [(f"load-{g}", devices[g * size : (g + 1) * size]) for g in range((n + size - 1) // size)]
     groups.append((WATCH_MEETING, [f"watch-{i:02d}" for i in range(watch)]))
     for mid, devs in groups:
-        out += ["[[meeting]]", f'id = "{mid}"', 'body = "kommunstyrelsen"', f"start = {iso(start)}",
-                f"end = {iso(end)}", 'room = "Sessionssalen"', ""]
+        out += [
+            "[[meeting]]",
+            f'id = "{mid}"',
+            'body = "kommunstyrelsen"',
+            f"start = {iso(start)}",
+            f"end = {iso(end)}",
+            'room = "Sessionssalen"',
+            "",
+        ]
         for d in devs:
             out += ["[[meeting.participant]]", f'name = "{d}"', f'member_id = "m-{d}"', f'device_id = "{d}"', ""]
     path.write_text("\n".join(out), encoding="utf-8")
@@ -65,14 +72,32 @@ def write_roster(path: Path, n: int, size: int, watch: int) -> list[str]:
 
 
 def make_sample(device: str, seq: int, meeting: str, rtt_ms: float) -> bytes:
-    return wire.encode(wire.Sample(
-        device_id=device, boot_id="load", seq=seq, ts=time.time(), meeting_id=meeting, link=wire.LinkType.WIFI,
-        rtt_ms=rtt_ms, jitter_ms=2.0, loss_percent=0.0, mos=4.3, battery_percent=80.0, battery_charging=True,
-        tx_kbps=900.0, rx_kbps=1500.0, cpu_percent=20.0, mem_available_percent=50.0, wifi_signal_dbm=-55.0))
+    return wire.encode(
+        wire.Sample(
+            device_id=device,
+            boot_id="load",
+            seq=seq,
+            ts=time.time(),
+            meeting_id=meeting,
+            link=wire.LinkType.WIFI,
+            rtt_ms=rtt_ms,
+            jitter_ms=2.0,
+            loss_percent=0.0,
+            mos=4.3,
+            battery_percent=80.0,
+            battery_charging=True,
+            tx_kbps=900.0,
+            rx_kbps=1500.0,
+            cpu_percent=20.0,
+            mem_available_percent=50.0,
+            wifi_signal_dbm=-55.0,
+        )
+    )
 
 
-def publisher(port: int, devices: list[str], size: int, first: int, rate: float, t0: float, t_end: float,
-              out: Any) -> None:
+def publisher(
+    port: int, devices: list[str], size: int, first: int, rate: float, t0: float, t_end: float, out: Any
+) -> None:
     """One process: every device once per 1/rate s, spread evenly; reports sent and worst lag."""
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"load-{os.getpid()}", protocol=paho.MQTTv5)
     c.max_inflight_messages_set(2000)
@@ -156,8 +181,10 @@ class Watcher:
                 time.sleep(self.poll_s)
 
     def start(self) -> list[threading.Thread]:
-        threads = [threading.Thread(target=self.publish_loop, daemon=True),
-                   threading.Thread(target=self.poll_loop, daemon=True)]
+        threads = [
+            threading.Thread(target=self.publish_loop, daemon=True),
+            threading.Thread(target=self.poll_loop, daemon=True),
+        ]
         for t in threads:
             t.start()
         return threads
@@ -189,11 +216,21 @@ def main() -> None:
     with running_mosquitto(tmp / "mosquitto") as broker:
         devices = write_roster(tmp / "roster.toml", args.devices, args.meeting_size, args.watch)
         port = free_port()
-        cfg = write_config(tmp / "collector.toml", data_dir=tmp / "data", roster=tmp / "roster.toml",
-                           mqtt_url=broker.url, http_port=port)
+        cfg = write_config(
+            tmp / "collector.toml",
+            data_dir=tmp / "data",
+            roster=tmp / "roster.toml",
+            mqtt_url=broker.url,
+            http_port=port,
+        )
         log = open(tmp / "collector.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, "-m", "collector", "run", "--config", str(cfg)], cwd=ROOT,
-                                stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "collector", "run", "--config", str(cfg)],
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
         base = f"http://127.0.0.1:{port}"
         try:
             headers = local_headers(tmp / "data")
@@ -213,9 +250,22 @@ def main() -> None:
             t_end = t0 + args.duration
             q: Any = mp.get_context("fork").Queue()
             per = (len(devices) + args.publishers - 1) // args.publishers
-            procs = [mp.get_context("fork").Process(
-                target=publisher, args=(broker.port, devices[k * per:(k + 1) * per], args.meeting_size, k * per,
-                                        args.rate, t0, t_end, q)) for k in range(args.publishers)]
+            procs = [
+                mp.get_context("fork").Process(
+                    target=publisher,
+                    args=(
+                        broker.port,
+                        devices[k * per : (k + 1) * per],
+                        args.meeting_size,
+                        k * per,
+                        args.rate,
+                        t0,
+                        t_end,
+                        q,
+                    ),
+                )
+                for k in range(args.publishers)
+            ]
             for p in procs:
                 p.start()
             watcher = Watcher(base, headers, broker.port, args.watch, args.poll_ms / 1000)
@@ -224,8 +274,11 @@ def main() -> None:
             while time.time() < t_end:
                 time.sleep(min(10.0, max(0.1, t_end - time.time())))
                 rss_trace.append((time.time() - t0, rss_mb(proc.pid)))
-                print(f"  t={rss_trace[-1][0]:6.0f} s  collector RSS {rss_trace[-1][1]:7.1f} MB  "
-                      f"latency samples {len(watcher.latencies)}", flush=True)
+                print(
+                    f"  t={rss_trace[-1][0]:6.0f} s  collector RSS {rss_trace[-1][1]:7.1f} MB  "
+                    f"latency samples {len(watcher.latencies)}",
+                    flush=True,
+                )
             watcher.stop()
             results = [q.get(timeout=60) for _ in procs]
             for p in procs:
@@ -248,24 +301,40 @@ def main() -> None:
     for m in health["meetings"]:
         verdicts[m["verdict"]] = verdicts.get(m["verdict"], 0) + 1
     first_min = next((r for t, r in rss_trace if t >= 60), rss_trace[-1][1] if rss_trace else float("nan"))
-    print(f"\nbench_load: {args.devices} devices x {args.rate:g} sample/s for {args.duration:g} s, "
-          f"{args.publishers} publisher processes, meetings of {args.meeting_size}")
-    print(f"  published {sent} samples ({sent / args.duration:.0f}/s), worst publisher lag "
-          f"{max(r[1] for r in results)} samples")
-    print(f"  collector received {ingest['received']}, outcomes {ingest['outcomes']}, "
-          f"rejected {sum(ingest['rejected'].values())} {dict((k, v) for k, v in ingest['rejected'].items() if v)}")
-    print(f"  store written {health['store']['written']}, dropped {health['store']['dropped']}, "
-          f"queued {health['store']['queued']}")
-    print(f"  sample-to-verdict latency (view polled every {args.poll_ms:g} ms, {len(lat)} samples): "
-          f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms, max {max(lat, default=float('nan')):.0f} ms; "
-          f"mean {statistics.fmean(lat) if lat else float('nan'):.0f} ms")
-    print(f"  collector RSS: start {rss_start:.1f} MB, after 60 s {first_min:.1f} MB, end {rss_end:.1f} MB, "
-          f"max {max((r for _, r in rss_trace), default=float('nan')):.1f} MB")
-    print(f"  collector CPU: {cpu_end - cpu_start:.1f} s over {args.duration:g} s "
-          f"= {100 * (cpu_end - cpu_start) / args.duration:.0f} % of one core (machine: {os.cpu_count()} cores)")
+    print(
+        f"\nbench_load: {args.devices} devices x {args.rate:g} sample/s for {args.duration:g} s, "
+        f"{args.publishers} publisher processes, meetings of {args.meeting_size}"
+    )
+    print(
+        f"  published {sent} samples ({sent / args.duration:.0f}/s), worst publisher lag "
+        f"{max(r[1] for r in results)} samples"
+    )
+    print(
+        f"  collector received {ingest['received']}, outcomes {ingest['outcomes']}, "
+        f"rejected {sum(ingest['rejected'].values())} {dict((k, v) for k, v in ingest['rejected'].items() if v)}"
+    )
+    print(
+        f"  store written {health['store']['written']}, dropped {health['store']['dropped']}, "
+        f"queued {health['store']['queued']}"
+    )
+    print(
+        f"  sample-to-verdict latency (view polled every {args.poll_ms:g} ms, {len(lat)} samples): "
+        f"p50 {pct(lat, 0.5):.0f} ms, p99 {pct(lat, 0.99):.0f} ms, max {max(lat, default=float('nan')):.0f} ms; "
+        f"mean {statistics.fmean(lat) if lat else float('nan'):.0f} ms"
+    )
+    print(
+        f"  collector RSS: start {rss_start:.1f} MB, after 60 s {first_min:.1f} MB, end {rss_end:.1f} MB, "
+        f"max {max((r for _, r in rss_trace), default=float('nan')):.1f} MB"
+    )
+    print(
+        f"  collector CPU: {cpu_end - cpu_start:.1f} s over {args.duration:g} s "
+        f"= {100 * (cpu_end - cpu_start) / args.duration:.0f} % of one core (machine: {os.cpu_count()} cores)"
+    )
     print(f"  verdicts at the end: {verdicts}")
-    print(f"  stored/published load samples: {stored}/{sent} = {stored / max(1, sent):.4f}"
-          + (f"; data kept in {tmp}" if args.keep else ""))
+    print(
+        f"  stored/published load samples: {stored}/{sent} = {stored / max(1, sent):.4f}"
+        + (f"; data kept in {tmp}" if args.keep else "")
+    )
 
 
 if __name__ == "__main__":

@@ -43,16 +43,21 @@ async def probe(host: str, seconds: float, rate_hz: float) -> tuple[dict[str, ob
 
 def measure(percent: int, seconds: float, rate_hz: float) -> None:
     with NetNs() as ns:
-        proc = ns.popen([sys.executable, "-m", "collector.peers.reflector", "--host", ns.ns_ip, "--port", "8862"],
-                        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        proc = ns.popen(
+            [sys.executable, "-m", "collector.peers.reflector", "--host", ns.ns_ip, "--port", "8862"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
         assert proc.stdout is not None
         proc.stdout.readline()
         ns.loss(percent)
         snap, sent = asyncio.run(probe(ns.ns_ip, seconds, rate_hz))
     measured = float(snap["loss_percent"])  # type: ignore[arg-type]
     sd = 100 * math.sqrt(percent / 100 * (1 - percent / 100) / sent)
-    print(f"{percent:8d} % {measured:9.2f} % {measured - percent:+8.2f} pp {sd:8.2f} pp {sent:7d} "
-          f"{snap['rtt_ms']!s:>8} {snap['mos']!s:>6}")
+    print(
+        f"{percent:8d} % {measured:9.2f} % {measured - percent:+8.2f} pp {sd:8.2f} pp {sent:7d} "
+        f"{snap['rtt_ms']!s:>8} {snap['mos']!s:>6}"
+    )
 
 
 def detect(runs: int, percent: int) -> None:
@@ -76,14 +81,21 @@ def detect(runs: int, percent: int) -> None:
         try:
             agent.start()
             for run in range(runs):
-                wait_until(lambda: col.state_is("dev-loss", "ok")
-                           and col.participant("dev-loss")["loss_percent"] == 0.0,
-                           timeout=120, what=f"run {run}: ok with a clean probe window", log=agent.log,
-                           detail=col.view)
+                wait_until(
+                    lambda: col.state_is("dev-loss", "ok") and col.participant("dev-loss")["loss_percent"] == 0.0,
+                    timeout=120,
+                    what=f"run {run}: ok with a clean probe window",
+                    log=agent.log,
+                    detail=col.view,
+                )
                 ns.loss(percent)
                 began = time.monotonic()
-                wait_until(lambda: col.state_is("dev-loss", "failing"), timeout=120, what=f"run {run}: failing",
-                           detail=col.view)
+                wait_until(
+                    lambda: col.state_is("dev-loss", "failing"),
+                    timeout=120,
+                    what=f"run {run}: failing",
+                    detail=col.view,
+                )
                 to_failing.append(time.monotonic() - began)
                 ns.clear_loss()
                 ended = time.monotonic()
@@ -99,15 +111,20 @@ def detect(runs: int, percent: int) -> None:
                 wait_until(back_ok, timeout=120, what=f"run {run}: ok again", detail=col.view)
                 to_ok.append(time.monotonic() - ended)
                 if to_ok[-1] > 12:
-                    print("    on the way back: " + "; ".join(f"{t:.1f} s {st} {why}" for t, st, why in story),
-                          flush=True)
-                print(f"  run {run + 1}: failing after {to_failing[-1]:.2f} s, ok {to_ok[-1]:.2f} s after the loss "
-                      "ended", flush=True)
+                    print(
+                        "    on the way back: " + "; ".join(f"{t:.1f} s {st} {why}" for t, st, why in story), flush=True
+                    )
+                print(
+                    f"  run {run + 1}: failing after {to_failing[-1]:.2f} s, ok {to_ok[-1]:.2f} s after the loss ended",
+                    flush=True,
+                )
         finally:
             agent.stop()
             col.stop()
-    print(f"\nbench_loss --detect: {percent} % random loss, {runs} runs, shipped policy and agent (loss fail > 10 %, "
-          "the agent's sequential loss test, clear when none of 10 samples cross)")
+    print(
+        f"\nbench_loss --detect: {percent} % random loss, {runs} runs, shipped policy and agent (loss fail > 10 %, "
+        "the agent's sequential loss test, clear when none of 10 samples cross)"
+    )
     for name, xs in (("loss start -> failing", to_failing), ("loss end -> ok", to_ok)):
         print(f"  {name:22} min {min(xs):.2f} s, p50 {statistics.median(xs):.2f} s, max {max(xs):.2f} s")
 

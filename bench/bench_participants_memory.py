@@ -46,8 +46,13 @@ def measure(participants: int, samples_each: int = 20) -> dict[str, float]:
     tracemalloc.stop()
     gc.collect()
     rss1 = _rss_mb()
-    return {"engine_mb": (held - base) / 2**20, "per_participant_kb": (held - base) / participants / 1024,
-            "rss_mb": rss1, "rss_growth_mb": rss1 - rss0, "snapshot_kb": len(engine.snapshot()) / 1024}
+    return {
+        "engine_mb": (held - base) / 2**20,
+        "per_participant_kb": (held - base) / participants / 1024,
+        "rss_mb": rss1,
+        "rss_growth_mb": rss1 - rss0,
+        "snapshot_kb": len(engine.snapshot()) / 1024,
+    }
 
 
 def main() -> None:
@@ -55,9 +60,11 @@ def main() -> None:
     ap.add_argument("--participants", type=int, default=10_000)
     args = ap.parse_args()
     r = measure(args.participants)
-    print(f"participants={args.participants} engine={r['engine_mb']:.1f} MB "
-          f"({r['per_participant_kb']:.2f} KB each) process_rss={r['rss_mb']:.1f} MB "
-          f"(growth {r['rss_growth_mb']:.1f} MB) snapshot={r['snapshot_kb']:.0f} KB (target < 300 MB)")
+    print(
+        f"participants={args.participants} engine={r['engine_mb']:.1f} MB "
+        f"({r['per_participant_kb']:.2f} KB each) process_rss={r['rss_mb']:.1f} MB "
+        f"(growth {r['rss_growth_mb']:.1f} MB) snapshot={r['snapshot_kb']:.0f} KB (target < 300 MB)"
+    )
 
 
 if __name__ == "__main__":

@@ -38,10 +38,25 @@ class Holder:
         self.name = name
         self.events: queue.Queue[dict[str, object]] = queue.Queue()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "tests.ha.holder", "--url", url, "--holder", name,
-             "--lease-s", str(lease_s), "--renew-every-s", str(renew_s)],
-            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)}, stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL, text=True)
+            [
+                sys.executable,
+                "-m",
+                "tests.ha.holder",
+                "--url",
+                url,
+                "--holder",
+                name,
+                "--lease-s",
+                str(lease_s),
+                "--renew-every-s",
+                str(renew_s),
+            ],
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         threading.Thread(target=self._read, daemon=True).start()
 
     def _read(self) -> None:
@@ -86,8 +101,10 @@ def main() -> None:
                 if h.proc.poll() is None:
                     stop_pid(h.proc)  # type: ignore[arg-type]
     q = statistics.quantiles(times, n=20)
-    print(f"lease_s={args.lease_s} renew_every_s={args.renew_every_s} runs={len(times)}: "
-          f"p50 {statistics.median(times):.2f} s, p95 {q[18]:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s")
+    print(
+        f"lease_s={args.lease_s} renew_every_s={args.renew_every_s} runs={len(times)}: "
+        f"p50 {statistics.median(times):.2f} s, p95 {q[18]:.2f} s, min {min(times):.2f} s, max {max(times):.2f} s"
+    )
 
 
 if __name__ == "__main__":

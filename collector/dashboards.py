@@ -59,17 +59,29 @@ class PushResult:
 # -- pure parts ----------------------------------------------------------------------------------
 def datasource_body(src: InfluxSource) -> dict[str, Any]:
     """The data source as Grafana's API takes it (same as deploy/grafana/provisioning/datasources)."""
-    json_data: dict[str, Any] = {"version": "InfluxQL", "dbName": src.database, "httpMode": "POST",
-                                 "timeInterval": "1s"}
+    json_data: dict[str, Any] = {
+        "version": "InfluxQL",
+        "dbName": src.database,
+        "httpMode": "POST",
+        "timeInterval": "1s",
+    }
     secure: dict[str, str] = {}
     if src.password:
         secure["password"] = src.password
     if src.token:
         json_data["httpHeaderName1"] = "Authorization"
         secure["httpHeaderValue1"] = f"Token {src.token}"
-    body: dict[str, Any] = {"uid": DATASOURCE_UID, "name": DATASOURCE_NAME, "type": "influxdb",
-                            "access": "proxy", "url": src.url, "database": src.database,
-                            "user": src.user, "isDefault": False, "jsonData": json_data}
+    body: dict[str, Any] = {
+        "uid": DATASOURCE_UID,
+        "name": DATASOURCE_NAME,
+        "type": "influxdb",
+        "access": "proxy",
+        "url": src.url,
+        "database": src.database,
+        "user": src.user,
+        "isDefault": False,
+        "jsonData": json_data,
+    }
     if secure:
         body["secureJsonData"] = secure
     return body
@@ -146,8 +158,14 @@ def ensure_folder(api: Api, uid: str, title: str) -> str:
     return "created"
 
 
-def push(api: Api, src: InfluxSource | None, dashboards: list[dict[str, Any]], *,
-         folder_uid: str = FOLDER_UID, folder_title: str = FOLDER_TITLE) -> PushResult:
+def push(
+    api: Api,
+    src: InfluxSource | None,
+    dashboards: list[dict[str, Any]],
+    *,
+    folder_uid: str = FOLDER_UID,
+    folder_title: str = FOLDER_TITLE,
+) -> PushResult:
     result = PushResult()
     info = api.health.check() or {}
     result.grafana_version = str(info.get("version", "")) if isinstance(info, dict) else ""
@@ -180,19 +198,32 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="dashboards_command", required=True)
     p = sub.add_parser("push", help="upload the dashboards and the InfluxDB data source to a Grafana")
     p.add_argument("--grafana-url", required=True, help="e.g. https://grafana.kommun.se")
-    p.add_argument("--token", default=os.environ.get("LIKAVILLKOR_GRAFANA_TOKEN", ""),
-                   help="service account token (or LIKAVILLKOR_GRAFANA_TOKEN)")
+    p.add_argument(
+        "--token",
+        default=os.environ.get("LIKAVILLKOR_GRAFANA_TOKEN", ""),
+        help="service account token (or LIKAVILLKOR_GRAFANA_TOKEN)",
+    )
     p.add_argument("--user", default="", help="Grafana user (basic auth) instead of a token")
-    p.add_argument("--password", default=os.environ.get("LIKAVILLKOR_GRAFANA_PASSWORD", ""),
-                   help="(or LIKAVILLKOR_GRAFANA_PASSWORD)")
-    p.add_argument("--influx-url", default="",
-                   help="InfluxDB as Grafana reaches it; create/update the data source (omit: keep it)")
+    p.add_argument(
+        "--password",
+        default=os.environ.get("LIKAVILLKOR_GRAFANA_PASSWORD", ""),
+        help="(or LIKAVILLKOR_GRAFANA_PASSWORD)",
+    )
+    p.add_argument(
+        "--influx-url", default="", help="InfluxDB as Grafana reaches it; create/update the data source (omit: keep it)"
+    )
     p.add_argument("--database", default="likavillkor", help="InfluxQL database (2.x: the DBRP mapping)")
     p.add_argument("--influx-user", default="", help="read-only InfluxDB user for Grafana")
-    p.add_argument("--influx-password", default=os.environ.get("LIKAVILLKOR_INFLUX_PASSWORD", ""),
-                   help="(or LIKAVILLKOR_INFLUX_PASSWORD)")
-    p.add_argument("--influx-token", default=os.environ.get("LIKAVILLKOR_INFLUX_TOKEN", ""),
-                   help="InfluxDB 2.x/3.x read token (or LIKAVILLKOR_INFLUX_TOKEN)")
+    p.add_argument(
+        "--influx-password",
+        default=os.environ.get("LIKAVILLKOR_INFLUX_PASSWORD", ""),
+        help="(or LIKAVILLKOR_INFLUX_PASSWORD)",
+    )
+    p.add_argument(
+        "--influx-token",
+        default=os.environ.get("LIKAVILLKOR_INFLUX_TOKEN", ""),
+        help="InfluxDB 2.x/3.x read token (or LIKAVILLKOR_INFLUX_TOKEN)",
+    )
     p.add_argument("--dashboards-dir", type=Path, default=DEFAULT_DIR)
     p.add_argument("--folder", default=FOLDER_TITLE, help="Grafana folder title (uid 'likavillkor')")
     p.add_argument("--timeout", type=float, default=10.0, help="seconds per HTTP request")
@@ -202,21 +233,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def cmd_push(args: argparse.Namespace) -> int:
     try:
         dashboards = load_dashboards(args.dashboards_dir)
-        api = connect(args.grafana_url, token=args.token, user=args.user, password=args.password,
-                      timeout_s=args.timeout)
-        src = InfluxSource(args.influx_url, args.database, args.influx_user, args.influx_password,
-                           args.influx_token) if args.influx_url else None
+        api = connect(
+            args.grafana_url, token=args.token, user=args.user, password=args.password, timeout_s=args.timeout
+        )
+        src = (
+            InfluxSource(args.influx_url, args.database, args.influx_user, args.influx_password, args.influx_token)
+            if args.influx_url
+            else None
+        )
         result = _push_reporting_errors(api, src, dashboards, args.folder, args.grafana_url)
     except PushError as exc:
         print(f"dashboards push: {exc}", file=sys.stderr)
         return 1
-    print(json.dumps({"grafana_version": result.grafana_version, "datasource": result.datasource,
-                      "folder": result.folder, "dashboards": result.dashboards}, ensure_ascii=False, indent=1))
+    print(
+        json.dumps(
+            {
+                "grafana_version": result.grafana_version,
+                "datasource": result.datasource,
+                "folder": result.folder,
+                "dashboards": result.dashboards,
+            },
+            ensure_ascii=False,
+            indent=1,
+        )
+    )
     return 0
 
 
-def _push_reporting_errors(api: Any, src: InfluxSource | None, dashboards: list[dict[str, Any]],
-                           folder_title: str, url: str) -> PushResult:
+def _push_reporting_errors(
+    api: Any, src: InfluxSource | None, dashboards: list[dict[str, Any]], folder_title: str, url: str
+) -> PushResult:
     """Turn grafana-client's and the HTTP library's errors into one clear PushError."""
     import niquests
     from grafana_client.client import GrafanaException
@@ -224,8 +270,11 @@ def _push_reporting_errors(api: Any, src: InfluxSource | None, dashboards: list[
     try:
         return push(api, src, dashboards, folder_title=folder_title)
     except GrafanaException as exc:
-        hint = {401: " (wrong token or password)", 403: " (the token may not edit dashboards/data sources)",
-                412: " (changed in Grafana meanwhile)"}.get(_status(exc), "")
+        hint = {
+            401: " (wrong token or password)",
+            403: " (the token may not edit dashboards/data sources)",
+            412: " (changed in Grafana meanwhile)",
+        }.get(_status(exc), "")
         raise PushError(f"Grafana at {url} answered: {exc.message}{hint}") from None
     except niquests.exceptions.RequestException as exc:
         raise PushError(f"cannot reach Grafana at {url}: {exc}") from None

@@ -166,14 +166,21 @@ def convert(data: Mapping[str, Any], typ: type[T], *, source: str = "", text: st
         raise ConfigError(message, source=source, line=line, key=".".join(str(p) for p in path)) from None
 
 
-def loads(text: str, typ: type[T], *, source: str = "<string>", env_prefix: str | None = None,
-          environ: Mapping[str, str] | None = None) -> T:
+def loads(
+    text: str,
+    typ: type[T],
+    *,
+    source: str = "<string>",
+    env_prefix: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> T:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         line_match = re.search(r"line (\d+)", str(exc))
-        raise ConfigError(f"not valid TOML: {exc}", source=source,
-                          line=int(line_match.group(1)) if line_match else None) from None
+        raise ConfigError(
+            f"not valid TOML: {exc}", source=source, line=int(line_match.group(1)) if line_match else None
+        ) from None
     if env_prefix:
         overrides = _env_overrides(env_prefix, os.environ if environ is None else environ)
         if overrides:
@@ -183,8 +190,9 @@ def loads(text: str, typ: type[T], *, source: str = "<string>", env_prefix: str 
             except ConfigError as exc:
                 env_name = env_prefix + "__" + "__".join(exc.key.upper().split("."))
                 if exc.key and _lookup(overrides, exc.key.split(".")):
-                    raise ConfigError(str(exc).split(": ", 1)[-1], source=f"environment {env_name}",
-                                      key=exc.key) from None
+                    raise ConfigError(
+                        str(exc).split(": ", 1)[-1], source=f"environment {env_name}", key=exc.key
+                    ) from None
                 raise
     return convert(data, typ, source=source, text=text)
 
@@ -198,8 +206,9 @@ def _lookup(tree: Mapping[str, Any], path: list[str]) -> bool:
     return True
 
 
-def load(path: str | Path | None, typ: type[T], *, env_prefix: str | None = None,
-         environ: Mapping[str, str] | None = None) -> T:
+def load(
+    path: str | Path | None, typ: type[T], *, env_prefix: str | None = None, environ: Mapping[str, str] | None = None
+) -> T:
     """Load ``path`` (None: defaults only) into ``typ``, with environment overrides."""
     if path is None:
         return loads("", typ, source="<defaults>", env_prefix=env_prefix, environ=environ)

@@ -66,8 +66,12 @@ class Preconditions(Section):
 
 #: which precondition a debounced channel (a policy limit, or battery_short) belongs to
 PRECONDITION_OF_CHANNEL: dict[str, str] = {
-    "battery_percent": "battery", "battery_short": "battery", "wifi_signal_dbm": "wifi_signal",
-    "wifi_signal_percent": "wifi_signal", "cpu_percent": "cpu", "mem_available_percent": "memory",
+    "battery_percent": "battery",
+    "battery_short": "battery",
+    "wifi_signal_dbm": "wifi_signal",
+    "wifi_signal_percent": "wifi_signal",
+    "cpu_percent": "cpu",
+    "mem_available_percent": "memory",
 }
 
 

@@ -133,30 +133,58 @@ def signed_parts(data: bytes) -> tuple[SenderPacket, bytes]:
     if kind != HMAC_TLV_TYPE or length != HMAC_SIZE:
         raise StampError("unauthenticated", f"TLV type {kind} length {length}, not the HMAC TLV")
     seq, ts, err, ssid = _SENDER.unpack_from(data)
-    return SenderPacket(seq=seq, timestamp=ts, error_estimate=err, ssid=ssid), data[BASE_SIZE + _TLV.size:]
+    return SenderPacket(seq=seq, timestamp=ts, error_estimate=err, ssid=ssid), data[BASE_SIZE + _TLV.size :]
 
 
 def encode_reflector(p: ReflectorPacket) -> bytes:
-    return _REFLECTOR.pack(p.seq & 0xFFFFFFFF, p.timestamp, p.error_estimate, p.receive_timestamp,
-                           p.sender_seq & 0xFFFFFFFF, p.sender_timestamp, p.sender_error_estimate,
-                           p.sender_ttl & 0xFF) + bytes(p.padding)
+    return _REFLECTOR.pack(
+        p.seq & 0xFFFFFFFF,
+        p.timestamp,
+        p.error_estimate,
+        p.receive_timestamp,
+        p.sender_seq & 0xFFFFFFFF,
+        p.sender_timestamp,
+        p.sender_error_estimate,
+        p.sender_ttl & 0xFF,
+    ) + bytes(p.padding)
 
 
 def decode_reflector(data: bytes) -> ReflectorPacket:
     _check_size(data)
     seq, ts, err, rts, sseq, sts, serr, ttl = _REFLECTOR.unpack_from(data)
-    return ReflectorPacket(seq=seq, timestamp=ts, error_estimate=err, receive_timestamp=rts,
-                           sender_seq=sseq, sender_timestamp=sts, sender_error_estimate=serr,
-                           sender_ttl=ttl, padding=len(data) - BASE_SIZE)
+    return ReflectorPacket(
+        seq=seq,
+        timestamp=ts,
+        error_estimate=err,
+        receive_timestamp=rts,
+        sender_seq=sseq,
+        sender_timestamp=sts,
+        sender_error_estimate=serr,
+        sender_ttl=ttl,
+        padding=len(data) - BASE_SIZE,
+    )
 
 
-def reflect(sender: SenderPacket, *, receive_timestamp: int, transmit_timestamp: int,
-            reflector_error_estimate: int = 1, ttl: int = 0) -> ReflectorPacket:
+def reflect(
+    sender: SenderPacket,
+    *,
+    receive_timestamp: int,
+    transmit_timestamp: int,
+    reflector_error_estimate: int = 1,
+    ttl: int = 0,
+) -> ReflectorPacket:
     """The stateless reflector's answer (RFC 8762 §4.3: its sequence number copies the sender's)."""
-    return ReflectorPacket(seq=sender.seq, timestamp=transmit_timestamp, error_estimate=reflector_error_estimate,
-                           receive_timestamp=receive_timestamp, sender_seq=sender.seq,
-                           sender_timestamp=sender.timestamp, sender_error_estimate=sender.error_estimate,
-                           sender_ttl=ttl, padding=sender.padding)
+    return ReflectorPacket(
+        seq=sender.seq,
+        timestamp=transmit_timestamp,
+        error_estimate=reflector_error_estimate,
+        receive_timestamp=receive_timestamp,
+        sender_seq=sender.seq,
+        sender_timestamp=sender.timestamp,
+        sender_error_estimate=sender.error_estimate,
+        sender_ttl=ttl,
+        padding=sender.padding,
+    )
 
 
 def _check_size(data: bytes) -> None:

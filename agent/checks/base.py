@@ -43,8 +43,9 @@ class Finding:
         advice = self.localized(self.advice, lang)
         if advice:
             summary = f"{summary} — {advice}" if summary else advice
-        return CheckResult(id=self.id, status=self.status, value=value, unit=self.unit,
-                           summary=summary[:2000] or None, rule=self.rule)
+        return CheckResult(
+            id=self.id, status=self.status, value=value, unit=self.unit, summary=summary[:2000] or None, rule=self.rule
+        )
 
 
 @dataclass(slots=True)

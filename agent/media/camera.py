@@ -213,8 +213,9 @@ def capture_blocking(config: CameraConfig, deadline: float, stop: threading.Even
         mark_released("camera")
 
 
-def _read_loop(cap: object, config: CameraConfig, stats: object, deadline: float,
-               stop: threading.Event) -> tuple[CameraState, str]:
+def _read_loop(
+    cap: object, config: CameraConfig, stats: object, deadline: float, stop: threading.Event
+) -> tuple[CameraState, str]:
     """Read frames until ``seconds`` of media time, the deadline, a stop, or a failed read."""
     import cv2
     import numpy as np
@@ -250,11 +251,13 @@ async def capture(config: CameraConfig, deadline: float) -> CameraResult:
     """Capture with a deadline (``time.monotonic()``): always answers by the deadline."""
     started = time.monotonic()
     try:
-        return await run_with_deadline(lambda stop: capture_blocking(config, deadline, stop), deadline,
-                                       "camera-capture")
+        return await run_with_deadline(
+            lambda stop: capture_blocking(config, deadline, stop), deadline, "camera-capture"
+        )
     except DeadlineExceeded:
-        return CameraResult(CameraState.TIMEOUT, detail="the camera did not answer in time",
-                            elapsed_s=time.monotonic() - started)
+        return CameraResult(
+            CameraState.TIMEOUT, detail="the camera did not answer in time", elapsed_s=time.monotonic() - started
+        )
     except Exception as exc:  # a driver error is a result, never a crash
         log.warning("camera capture failed: %s", exc)
         return CameraResult(CameraState.ERROR, detail=str(exc)[:200], elapsed_s=time.monotonic() - started)

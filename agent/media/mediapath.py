@@ -74,16 +74,21 @@ class PathOutcome:
     error: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"up": msgspec.to_builtins(self.up) if self.up else None, "down": msgspec.to_builtins(self.down),
-                "verdict": self.verdict.value, "error": self.error,
-                "findings": msgspec.to_builtins(self.findings)}
+        return {
+            "up": msgspec.to_builtins(self.up) if self.up else None,
+            "down": msgspec.to_builtins(self.down),
+            "verdict": self.verdict.value,
+            "error": self.error,
+            "findings": msgspec.to_builtins(self.findings),
+        }
 
 
 def rtc_configuration(servers: list[IceServer]) -> Any:
     from aiortc import RTCConfiguration, RTCIceServer
 
-    return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                                        for s in servers])
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers]
+    )
 
 
 def _platform_player(device: str, kind: str, config: MediaPathConfig) -> Any:
@@ -95,8 +100,9 @@ def _platform_player(device: str, kind: str, config: MediaPathConfig) -> Any:
         fmt = "dshow"
     else:
         fmt = "avfoundation"
-    options = {"video_size": f"{config.width}x{config.height}", "framerate": str(int(config.fps))} \
-        if kind == "video" else {}
+    options = (
+        {"video_size": f"{config.width}x{config.height}", "framerate": str(int(config.fps))} if kind == "video" else {}
+    )
     return MediaPlayer(device, format=fmt, options=options)
 
 
@@ -130,8 +136,15 @@ def open_sources(config: MediaPathConfig) -> tuple[Any, Any, list[Any]]:
     return (video or PatternTrack(config.width, config.height, config.fps), audio or ToneTrack(), players)
 
 
-async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, meeting_id: str | None = None,
-              deadline: float | None = None, credentials: tuple[str, str] | None = None) -> PathOutcome:
+async def run(
+    collector_url: str,
+    device_id: str,
+    config: MediaPathConfig,
+    *,
+    meeting_id: str | None = None,
+    deadline: float | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> PathOutcome:
     """The media path check. Always answers by ``deadline`` (``time.monotonic()``) and closes the peer.
     ``credentials``: the device's broker credentials, sent as HTTP Basic with the offer (docs/web.md)."""
     import httpx
@@ -155,10 +168,10 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
         pc.addTrack(video)
         pc.addTrack(audio)
         await _within(pc.setLocalDescription(await pc.createOffer()), deadline)
-        answer = await _post_offer(httpx, collector_url + config.endpoint, device_id, meeting_id, pc, config,
-                                   credentials, deadline)
-        await _within(pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])),
-                      deadline)
+        answer = await _post_offer(
+            httpx, collector_url + config.endpoint, device_id, meeting_id, pc, config, credentials, deadline
+        )
+        await _within(pc.setRemoteDescription(RTCSessionDescription(sdp=answer["sdp"], type=answer["type"])), deadline)
         await _exchange(pc, channel, state, got_result, config, deadline)
     except (OSError, ValueError, TimeoutError, RuntimeError) as exc:
         state["error"] = f"{type(exc).__name__}: {exc}"[:200]
@@ -175,8 +188,14 @@ async def run(collector_url: str, device_id: str, config: MediaPathConfig, *, me
     return PathOutcome(up=up, down=down, verdict=verdict, findings=findings, error=state["error"])
 
 
-def _wire(pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Event,
-          tasks: list[asyncio.Task[None]], sinks: tuple[Any, Any]) -> None:
+def _wire(
+    pc: Any,
+    channel: Any,
+    state: dict[str, Any],
+    got_result: asyncio.Event,
+    tasks: list[asyncio.Task[None]],
+    sinks: tuple[Any, Any],
+) -> None:
     """The peer's callbacks: the collector's result on the data channel, its tracks into the sinks."""
     vsink, asink = sinks
 
@@ -200,8 +219,9 @@ def _wire(pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Even
             state["connected"] = True
 
 
-async def _exchange(pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Event,
-                    config: MediaPathConfig, deadline: float) -> None:
+async def _exchange(
+    pc: Any, channel: Any, state: dict[str, Any], got_result: asyncio.Event, config: MediaPathConfig, deadline: float
+) -> None:
     """Wait for the connection, let media flow ``config.seconds``, then ask for the collector's result."""
     connect_by = min(deadline, time.monotonic() + config.connect_timeout_s)
     while not state["connected"] and time.monotonic() < connect_by and pc.connectionState != "failed":
@@ -212,29 +232,53 @@ async def _exchange(pc: Any, channel: Any, state: dict[str, Any], got_result: as
         if channel.readyState == "open":
             channel.send("done")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(got_result.wait(),
-                                       max(0.1, min(config.result_timeout_s, deadline - time.monotonic())))
+                await asyncio.wait_for(
+                    got_result.wait(), max(0.1, min(config.result_timeout_s, deadline - time.monotonic()))
+                )
         state["stats"] = own
     else:
         state["error"] = "no ICE/DTLS connection to the collector"
 
 
-def _down_report(vsink: Any, asink: Any, state: dict[str, Any], device_id: str, meeting_id: str | None,
-                 started: float, tone_hz: float, tone_dbfs: float) -> PathReport:
+def _down_report(
+    vsink: Any,
+    asink: Any,
+    state: dict[str, Any],
+    device_id: str,
+    meeting_id: str | None,
+    started: float,
+    tone_hz: float,
+    tone_dbfs: float,
+) -> PathReport:
     from likavillkor.media.rtcstats import summarise
 
     net = summarise(state["stats"].values()) if state.get("stats") is not None else None
     video = vsink.report()
     audio = asink.report(tone_hz=tone_hz)
     report = PathReport(
-        direction=Direction.DOWN, device_id=device_id, meeting_id=meeting_id,
+        direction=Direction.DOWN,
+        device_id=device_id,
+        meeting_id=meeting_id,
         connected=bool(state["connected"]) and video.frames + audio.samples > 0,
-        duration_s=round(time.monotonic() - started, 2), fps=video.fps, width=video.width, height=video.height,
-        frames=video.frames, freezes=video.freezes, black_frames=video.black_frames,
-        frozen_frames=video.frozen_frames, black_runs=video.black_runs, frozen_runs=video.frozen_runs,
-        audio_rms_dbfs=audio.rms_dbfs, tone_dbfs=audio.tone_dbfs,
-        loss_percent=_r(net.loss_percent if net else None), jitter_ms=_r(net.jitter_ms if net else None),
-        rtt_ms=_r(net.rtt_ms if net else None), reason=state["error"], video=video, audio=audio)
+        duration_s=round(time.monotonic() - started, 2),
+        fps=video.fps,
+        width=video.width,
+        height=video.height,
+        frames=video.frames,
+        freezes=video.freezes,
+        black_frames=video.black_frames,
+        frozen_frames=video.frozen_frames,
+        black_runs=video.black_runs,
+        frozen_runs=video.frozen_runs,
+        audio_rms_dbfs=audio.rms_dbfs,
+        tone_dbfs=audio.tone_dbfs,
+        loss_percent=_r(net.loss_percent if net else None),
+        jitter_ms=_r(net.jitter_ms if net else None),
+        rtt_ms=_r(net.rtt_ms if net else None),
+        reason=state["error"],
+        video=video,
+        audio=audio,
+    )
     return complete(report, expect_tone_dbfs=tone_dbfs)
 
 
@@ -246,10 +290,23 @@ async def _within(awaitable: Any, deadline: float) -> Any:
     return await asyncio.wait_for(awaitable, max(0.01, deadline - time.monotonic()))
 
 
-async def _post_offer(httpx: Any, url: str, device_id: str, meeting_id: str | None, pc: Any,
-                      config: MediaPathConfig, credentials: tuple[str, str] | None, deadline: float) -> dict[str, str]:
-    body = {"device_id": device_id, "meeting_id": meeting_id, "sdp": pc.localDescription.sdp,
-            "type": pc.localDescription.type, "seconds": config.seconds}
+async def _post_offer(
+    httpx: Any,
+    url: str,
+    device_id: str,
+    meeting_id: str | None,
+    pc: Any,
+    config: MediaPathConfig,
+    credentials: tuple[str, str] | None,
+    deadline: float,
+) -> dict[str, str]:
+    body = {
+        "device_id": device_id,
+        "meeting_id": meeting_id,
+        "sdp": pc.localDescription.sdp,
+        "type": pc.localDescription.type,
+        "seconds": config.seconds,
+    }
     if config.video_source or config.camera_device:
         body.update(width=config.width, height=config.height)
     timeout = max(0.1, min(config.http_timeout_s, deadline - time.monotonic()))
@@ -259,8 +316,10 @@ async def _post_offer(httpx: Any, url: str, device_id: str, meeting_id: str | No
     except httpx.HTTPError as exc:
         raise OSError(f"cannot reach the collector's media peer: {exc}") from None
     if response.status_code in (401, 403):
-        raise ValueError(f"the collector did not accept this device's credentials ([mqtt] username/password): "
-                         f"HTTP {response.status_code} {response.text[:100]}")
+        raise ValueError(
+            f"the collector did not accept this device's credentials ([mqtt] username/password): "
+            f"HTTP {response.status_code} {response.text[:100]}"
+        )
     if response.status_code != 200:
         raise ValueError(f"the collector refused the offer: HTTP {response.status_code} {response.text[:100]}")
     answer = response.json()
@@ -294,19 +353,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--width", type=int, default=640)
     parser.add_argument("--height", type=int, default=480)
     parser.add_argument("--fps", type=float, default=15.0)
-    parser.add_argument("--credentials", help="the device's credentials file (broker-credentials: [mqtt] "
-                        "username/password), sent as HTTP Basic")
+    parser.add_argument(
+        "--credentials",
+        help="the device's credentials file (broker-credentials: [mqtt] username/password), sent as HTTP Basic",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    config = MediaPathConfig(seconds=args.seconds, video_source=args.video, audio_source=args.audio,
-                             width=args.width, height=args.height, fps=args.fps)
+    config = MediaPathConfig(
+        seconds=args.seconds,
+        video_source=args.video,
+        audio_source=args.audio,
+        width=args.width,
+        height=args.height,
+        fps=args.fps,
+    )
     credentials = None
     if args.credentials:
         from agent.config import collector_credentials, load_agent_config
 
         credentials = collector_credentials(load_agent_config(args.credentials))
-    outcome = asyncio.run(run(args.collector.rstrip("/"), args.device_id, config, meeting_id=args.meeting_id,
-                              credentials=credentials))
+    outcome = asyncio.run(
+        run(args.collector.rstrip("/"), args.device_id, config, meeting_id=args.meeting_id, credentials=credentials)
+    )
     print(json.dumps(outcome.to_dict()))
     return 0 if outcome.verdict is not Verdict.FAILED else 1
 

@@ -133,8 +133,9 @@ def capture_blocking(config: MicrophoneConfig, deadline: float, stop: threading.
         mark_released("microphone")
 
 
-def _read_loop(container: Any, config: MicrophoneConfig, meter: Any, deadline: float,
-               stop: threading.Event) -> tuple[MicState, str]:
+def _read_loop(
+    container: Any, config: MicrophoneConfig, meter: Any, deadline: float, stop: threading.Event
+) -> tuple[MicState, str]:
     import av
 
     stream = container.streams.audio[0]
@@ -166,11 +167,13 @@ async def capture(config: MicrophoneConfig, deadline: float) -> MicResult:
     """Capture with a deadline (``time.monotonic()``): always answers by the deadline."""
     started = time.monotonic()
     try:
-        return await run_with_deadline(lambda stop: capture_blocking(config, deadline, stop), deadline,
-                                       "microphone-capture")
+        return await run_with_deadline(
+            lambda stop: capture_blocking(config, deadline, stop), deadline, "microphone-capture"
+        )
     except DeadlineExceeded:
-        return MicResult(MicState.TIMEOUT, detail="the microphone did not answer in time",
-                         elapsed_s=time.monotonic() - started)
+        return MicResult(
+            MicState.TIMEOUT, detail="the microphone did not answer in time", elapsed_s=time.monotonic() - started
+        )
     except Exception as exc:  # a driver error is a result, never a crash
         log.warning("microphone capture failed: %s", exc)
         return MicResult(MicState.ERROR, detail=str(exc)[:200], elapsed_s=time.monotonic() - started)

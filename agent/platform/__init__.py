@@ -76,5 +76,16 @@ def problem_counts() -> dict[str, int]:
     return dict(PROBLEMS)
 
 
-__all__ = ["PLATFORM", "AudioFacts", "BatteryInfo", "LinkInfo", "NetCounters", "audio_facts", "battery",
-           "classify_hotspot", "link_info", "net_counters", "problem_counts"]
+__all__ = [
+    "PLATFORM",
+    "AudioFacts",
+    "BatteryInfo",
+    "LinkInfo",
+    "NetCounters",
+    "audio_facts",
+    "battery",
+    "classify_hotspot",
+    "link_info",
+    "net_counters",
+    "problem_counts",
+]

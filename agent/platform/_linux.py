@@ -35,34 +35,50 @@ ARPHRD_ETHER: Final = 1
 ARPHRD_RAWIP: Final = 519  # qmi_wwan / mhi_net in raw-IP mode
 
 #: Network drivers that only exist for cellular modems.
-WWAN_DRIVERS: Final = frozenset({
-    "qmi_wwan", "cdc_mbim", "sierra_net", "huawei_cdc_ncm", "mhi_net", "ipa", "rmnet", "t7xx",
-    "iosm", "hso", "gobinet", "qmi_wwan_q",
-})
+WWAN_DRIVERS: Final = frozenset(
+    {
+        "qmi_wwan",
+        "cdc_mbim",
+        "sierra_net",
+        "huawei_cdc_ncm",
+        "mhi_net",
+        "ipa",
+        "rmnet",
+        "t7xx",
+        "iosm",
+        "hso",
+        "gobinet",
+        "qmi_wwan_q",
+    }
+)
 #: Drivers phones use for USB tethering (iPhone: ipheth; Android: rndis_host, newer ones cdc_ncm).
 TETHER_DRIVERS: Final = frozenset({"ipheth", "rndis_host"})
 #: Generic USB networking classes used by both modems and wired adapters: decided by USB vendor.
 CDC_DRIVERS: Final = frozenset({"cdc_ether", "cdc_ncm", "rndis_host"})
-MODEM_VENDORS: Final = frozenset({
-    0x12D1,  # Huawei (HiLink sticks E3372 ...)
-    0x19D2,  # ZTE
-    0x1199,  # Sierra Wireless
-    0x2C7C,  # Quectel
-    0x1BC7,  # Telit
-    0x2CB7,  # Fibocom
-    0x1E2D,  # Gemalto / Cinterion
-    0x1BBB,  # TCL / Alcatel
-    0x05C6,  # Qualcomm
-})
-PHONE_VENDORS: Final = frozenset({
-    0x05AC,  # Apple
-    0x18D1,  # Google
-    0x04E8,  # Samsung
-    0x22B8,  # Motorola
-    0x2717,  # Xiaomi
-    0x0FCE,  # Sony
-    0x2A70,  # OnePlus
-})
+MODEM_VENDORS: Final = frozenset(
+    {
+        0x12D1,  # Huawei (HiLink sticks E3372 ...)
+        0x19D2,  # ZTE
+        0x1199,  # Sierra Wireless
+        0x2C7C,  # Quectel
+        0x1BC7,  # Telit
+        0x2CB7,  # Fibocom
+        0x1E2D,  # Gemalto / Cinterion
+        0x1BBB,  # TCL / Alcatel
+        0x05C6,  # Qualcomm
+    }
+)
+PHONE_VENDORS: Final = frozenset(
+    {
+        0x05AC,  # Apple
+        0x18D1,  # Google
+        0x04E8,  # Samsung
+        0x22B8,  # Motorola
+        0x2717,  # Xiaomi
+        0x0FCE,  # Sony
+        0x2A70,  # OnePlus
+    }
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,8 +112,13 @@ def parse_proc_route(text: str) -> list[Route]:
         if len(cols) < 8:
             continue
         try:
-            dest, gw, flags, metric, mask = (int(cols[1], 16), int(cols[2], 16), int(cols[3], 16),
-                                             int(cols[6]), int(cols[7], 16))
+            dest, gw, flags, metric, mask = (
+                int(cols[1], 16),
+                int(cols[2], 16),
+                int(cols[3], 16),
+                int(cols[6]),
+                int(cols[7], 16),
+            )
         except ValueError:
             continue
         if dest != 0 or mask != 0 or not flags & RTF_UP or flags & RTF_REJECT:
@@ -178,8 +199,11 @@ def parse_iw_link(text: str) -> WifiReading | None:
     sig = _IW_SIGNAL.search(text)
     tx = _IW_TX.search(text)
     dbm = float(sig.group(1)) if sig else None
-    return WifiReading(signal_dbm=dbm, signal_percent=dbm_to_percent(dbm) if dbm is not None else None,
-                       link_rate_mbps=float(tx.group(1)) if tx else None)
+    return WifiReading(
+        signal_dbm=dbm,
+        signal_percent=dbm_to_percent(dbm) if dbm is not None else None,
+        link_rate_mbps=float(tx.group(1)) if tx else None,
+    )
 
 
 def parse_nmcli_metered(text: str) -> bool | None:
@@ -208,8 +232,9 @@ def parse_nmcli_wifi(text: str) -> WifiReading | None:
         except ValueError:
             percent = None
         rate = re.match(r"\s*(\d+(?:\.\d+)?)", cols[2])
-        return WifiReading(signal_dbm=None, signal_percent=percent,
-                           link_rate_mbps=float(rate.group(1)) if rate else None)
+        return WifiReading(
+            signal_dbm=None, signal_percent=percent, link_rate_mbps=float(rate.group(1)) if rate else None
+        )
     return None
 
 
@@ -232,8 +257,7 @@ def classify_iface(facts: IfaceFacts) -> tuple[LinkType, str | None]:
     if facts.wireless or facts.devtype == "wlan":
         return LinkType.WIFI, None
     name = facts.name
-    if (facts.devtype == "wwan" or name.startswith("ww") or facts.driver in WWAN_DRIVERS
-            or facts.arphrd == ARPHRD_RAWIP):
+    if facts.devtype == "wwan" or name.startswith("ww") or facts.driver in WWAN_DRIVERS or facts.arphrd == ARPHRD_RAWIP:
         return LinkType.WWAN, "wwan"
     if facts.driver in CDC_DRIVERS and facts.usb_vendor in MODEM_VENDORS:
         return LinkType.WWAN, "wwan"
@@ -264,9 +288,15 @@ def merge_wifi(primary: WifiReading | None, dbm: float | None, nm: WifiReading |
 class LinuxPlatform:
     """Reads /sys and /proc (roots injectable) and runs ``iw``/``nmcli`` through ``run``."""
 
-    def __init__(self, sys_root: Path = Path("/sys"), proc_root: Path = Path("/proc"),
-                 run: Runner = run_command, battery_source: BatterySource = psutil_battery,
-                 clock: Callable[[], float] = time.monotonic, timeout_s: float = 2.0) -> None:
+    def __init__(
+        self,
+        sys_root: Path = Path("/sys"),
+        proc_root: Path = Path("/proc"),
+        run: Runner = run_command,
+        battery_source: BatterySource = psutil_battery,
+        clock: Callable[[], float] = time.monotonic,
+        timeout_s: float = 2.0,
+    ) -> None:
         self.sys_root = sys_root
         self.proc_root = proc_root
         self.run = run
@@ -299,16 +329,20 @@ class LinuxPlatform:
         speed_text = (self._read(base / "speed") or "").strip()
         speed = float(speed_text) if speed_text.lstrip("-").isdigit() and int(speed_text) > 0 else None
         return IfaceFacts(
-            name=name, arphrd=int(arphrd_text) if arphrd_text.isdigit() else None,
+            name=name,
+            arphrd=int(arphrd_text) if arphrd_text.isdigit() else None,
             devtype=uevent.get("DEVTYPE"),
             wireless=(base / "wireless").exists() or (base / "phy80211").exists(),
-            driver=device.get("DRIVER"), usb_vendor=parse_usb_vendor(device.get("PRODUCT")),
-            speed_mbps=speed)
+            driver=device.get("DRIVER"),
+            usb_vendor=parse_usb_vendor(device.get("PRODUCT")),
+            speed_mbps=speed,
+        )
 
     def nm_metered(self, iface: str) -> bool | None:
         def ask() -> bool | None:
             out = self.run(["nmcli", "-t", "-f", "GENERAL.METERED", "dev", "show", iface], self.timeout_s)
             return parse_nmcli_metered(out) if out else None
+
         return self._metered_cache.get(iface, ask)
 
     def wifi(self, iface: str) -> WifiReading:
@@ -323,8 +357,10 @@ class LinuxPlatform:
         return merge_wifi(primary, dbm, nm)
 
     def nm_wifi(self, iface: str) -> WifiReading | None:
-        out = self.run(["nmcli", "-t", "-f", "IN-USE,SIGNAL,RATE", "dev", "wifi", "list", "ifname", iface,
-                        "--rescan", "no"], self.timeout_s)
+        out = self.run(
+            ["nmcli", "-t", "-f", "IN-USE,SIGNAL,RATE", "dev", "wifi", "list", "ifname", iface, "--rescan", "no"],
+            self.timeout_s,
+        )
         return parse_nmcli_wifi(out) if out else None
 
     def link_info(self) -> LinkInfo:
@@ -343,11 +379,16 @@ class LinuxPlatform:
                 link, reason = LinkType.HOTSPOT, hotspot
         wifi = self.wifi(route.iface) if facts.wireless or facts.devtype == "wlan" else None
         rate = wifi.link_rate_mbps if wifi else facts.speed_mbps
-        return LinkInfo(iface=route.iface, link=link, gateway=route.gateway, metered=metered,
-                        hotspot_reason=reason,
-                        wifi_signal_dbm=wifi.signal_dbm if wifi else None,
-                        wifi_signal_percent=wifi.signal_percent if wifi else None,
-                        link_rate_mbps=rate)
+        return LinkInfo(
+            iface=route.iface,
+            link=link,
+            gateway=route.gateway,
+            metered=metered,
+            hotspot_reason=reason,
+            wifi_signal_dbm=wifi.signal_dbm if wifi else None,
+            wifi_signal_percent=wifi.signal_percent if wifi else None,
+            link_rate_mbps=rate,
+        )
 
     def net_counters(self, iface: str | None = None) -> NetCounters | None:
         if iface is None:

@@ -15,21 +15,13 @@ from dataclasses import dataclass
 from typing import Final
 
 from agent.platform._run import Runner, TtlCache, run_command, safely
-from agent.platform._types import (
-    NO_LINK,
-    UNKNOWN_LINK,
-    BatteryInfo,
-    LinkInfo,
-    NetCounters,
-    WifiReading,
-    dbm_to_percent,
-)
+from agent.platform._types import NO_LINK, UNKNOWN_LINK, BatteryInfo, LinkInfo, NetCounters, WifiReading, dbm_to_percent
 from agent.platform.battery_psutil import BatterySource, psutil_battery
 from agent.platform.counters_psutil import psutil_counters
 from agent.platform.hotspot import classify_hotspot
 from likavillkor.wire import LinkType
 
-AIRPORT: Final = ("/System/Library/PrivateFrameworks/Apple80211.framework/Versions/Current/Resources/airport")
+AIRPORT: Final = "/System/Library/PrivateFrameworks/Apple80211.framework/Versions/Current/Resources/airport"
 _WWAN_WORDS: Final = ("modem", "wwan", "mobile", "lte", "4g", "5g", "cellular")
 _TETHER_WORDS: Final = ("iphone", "ipad", "bluetooth pan")
 
@@ -86,8 +78,9 @@ def parse_airport(text: str) -> WifiReading | None:
     rssi = _num(fields.get("agrCtlRSSI"))
     if rssi is None or rssi == 0 or fields.get("state", "running") != "running":
         return None
-    return WifiReading(signal_dbm=rssi, signal_percent=dbm_to_percent(rssi),
-                       link_rate_mbps=_num(fields.get("lastTxRate")))
+    return WifiReading(
+        signal_dbm=rssi, signal_percent=dbm_to_percent(rssi), link_rate_mbps=_num(fields.get("lastTxRate"))
+    )
 
 
 def parse_wdutil(text: str) -> WifiReading | None:
@@ -98,8 +91,9 @@ def parse_wdutil(text: str) -> WifiReading | None:
         return None
     rate = re.search(r"^\s*Tx Rate\s*:\s*(\d+(?:\.\d+)?)\s*Mbps", section, re.M)
     dbm = float(rssi.group(1))
-    return WifiReading(signal_dbm=dbm, signal_percent=dbm_to_percent(dbm),
-                       link_rate_mbps=float(rate.group(1)) if rate else None)
+    return WifiReading(
+        signal_dbm=dbm, signal_percent=dbm_to_percent(dbm), link_rate_mbps=float(rate.group(1)) if rate else None
+    )
 
 
 def parse_system_profiler(text: str, iface: str) -> WifiReading | None:
@@ -111,7 +105,7 @@ def parse_system_profiler(text: str, iface: str) -> WifiReading | None:
     indent = len(lines[start]) - len(lines[start].lstrip())
     current = False
     dbm = rate = None
-    for line in lines[start + 1:]:
+    for line in lines[start + 1 :]:
         stripped = line.strip()
         if stripped and len(line) - len(line.lstrip()) <= indent:
             break  # the next interface or section
@@ -167,10 +161,15 @@ def classify_macos(iface: str, port: str | None) -> tuple[LinkType, str | None]:
 
 
 class MacPlatform:
-    def __init__(self, run: Runner = run_command, battery_source: BatterySource = psutil_battery,
-                 counters: Callable[[str], NetCounters | None] = psutil_counters,
-                 clock: Callable[[], float] = time.monotonic, timeout_s: float = 3.0,
-                 profiler_timeout_s: float = 10.0) -> None:
+    def __init__(
+        self,
+        run: Runner = run_command,
+        battery_source: BatterySource = psutil_battery,
+        counters: Callable[[str], NetCounters | None] = psutil_counters,
+        clock: Callable[[], float] = time.monotonic,
+        timeout_s: float = 3.0,
+        profiler_timeout_s: float = 10.0,
+    ) -> None:
         self.run = run
         self.battery_source = battery_source
         self.counters = counters
@@ -195,6 +194,7 @@ class MacPlatform:
         def ask() -> dict[str, str]:
             out = self.run(["networksetup", "-listallhardwareports"], self.timeout_s)
             return parse_hardware_ports(out) if out else {}
+
         return self._ports.get("ports", ask)
 
     def wifi(self, iface: str) -> WifiReading | None:
@@ -208,9 +208,11 @@ class MacPlatform:
             self._wdutil_gone = out is None
             reading = parse_wdutil(out) if out else None
         if reading is None:
+
             def ask() -> WifiReading | None:
                 text = self.run(["system_profiler", "SPAirPortDataType"], self.profiler_timeout_s)
                 return parse_system_profiler(text, iface) if text else None
+
             reading = self._profiler.get(iface, ask)
         return reading
 
@@ -224,10 +226,16 @@ class MacPlatform:
             hotspot = classify_hotspot(route.gateway, None, None)
             if hotspot is not None:
                 link, reason = LinkType.HOTSPOT, hotspot
-        return LinkInfo(iface=route.iface, link=link, gateway=route.gateway, metered=None,
-                        hotspot_reason=reason, wifi_signal_dbm=wifi.signal_dbm if wifi else None,
-                        wifi_signal_percent=wifi.signal_percent if wifi else None,
-                        link_rate_mbps=wifi.link_rate_mbps if wifi else None)
+        return LinkInfo(
+            iface=route.iface,
+            link=link,
+            gateway=route.gateway,
+            metered=None,
+            hotspot_reason=reason,
+            wifi_signal_dbm=wifi.signal_dbm if wifi else None,
+            wifi_signal_percent=wifi.signal_percent if wifi else None,
+            link_rate_mbps=wifi.link_rate_mbps if wifi else None,
+        )
 
     def net_counters(self, iface: str | None = None) -> NetCounters | None:
         if iface is None:

@@ -44,8 +44,14 @@ def run_command(argv: Sequence[str], timeout_s: float = DEFAULT_TIMEOUT_S) -> st
     # On Windows, no console window flashes up each time the agent asks netsh or PowerShell.
     flags = getattr(subprocess, "CREATE_NO_WINDOW", 0) if sys.platform == "win32" else 0
     try:
-        done = subprocess.run(list(argv), capture_output=True, timeout=timeout_s, check=False,
-                              stdin=subprocess.DEVNULL, creationflags=flags)
+        done = subprocess.run(
+            list(argv),
+            capture_output=True,
+            timeout=timeout_s,
+            check=False,
+            stdin=subprocess.DEVNULL,
+            creationflags=flags,
+        )
     except FileNotFoundError:
         return None  # the tool is not installed: normal, not a problem
     except subprocess.TimeoutExpired:

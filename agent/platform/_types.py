@@ -26,8 +26,16 @@ class LinkInfo:
 
 
 #: The answer when there is no default route at all.
-NO_LINK = LinkInfo(iface=None, link=LinkType.NONE, gateway=None, metered=None, hotspot_reason=None,
-                   wifi_signal_dbm=None, wifi_signal_percent=None, link_rate_mbps=None)
+NO_LINK = LinkInfo(
+    iface=None,
+    link=LinkType.NONE,
+    gateway=None,
+    metered=None,
+    hotspot_reason=None,
+    wifi_signal_dbm=None,
+    wifi_signal_percent=None,
+    link_rate_mbps=None,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,5 +71,13 @@ def percent_to_dbm(percent: float) -> float:
 
 
 #: The answer when reading the link failed unexpectedly (counted in ``PROBLEMS``).
-UNKNOWN_LINK = LinkInfo(iface=None, link=LinkType.UNKNOWN, gateway=None, metered=None, hotspot_reason=None,
-                        wifi_signal_dbm=None, wifi_signal_percent=None, link_rate_mbps=None)
+UNKNOWN_LINK = LinkInfo(
+    iface=None,
+    link=LinkType.UNKNOWN,
+    gateway=None,
+    metered=None,
+    hotspot_reason=None,
+    wifi_signal_dbm=None,
+    wifi_signal_percent=None,
+    link_rate_mbps=None,
+)

@@ -128,7 +128,7 @@ def parse_ps_details(text: str) -> PsDetails | None:
             note_problem("parse.windows_ps", text[:200])
         return None
     try:
-        data = json.loads(text[start:end + 1])
+        data = json.loads(text[start : end + 1])
     except ValueError:
         note_problem("parse.windows_ps", text[:200])
         return None
@@ -138,12 +138,15 @@ def parse_ps_details(text: str) -> PsDetails | None:
     next_hop = _opt_str(data.get("NextHop"))
     if next_hop in ("0.0.0.0", "::"):
         next_hop = None
-    return PsDetails(alias=_opt_str(data.get("InterfaceAlias")), next_hop=next_hop,
-                     physical_media=_opt_str(data.get("PhysicalMediaType")),
-                     description=_opt_str(data.get("InterfaceDescription")),
-                     cost=_opt_str(data.get("NetworkCostType")),
-                     is_wwan=_opt_bool(data.get("IsWwanConnectionProfile")),
-                     is_wlan=_opt_bool(data.get("IsWlanConnectionProfile")))
+    return PsDetails(
+        alias=_opt_str(data.get("InterfaceAlias")),
+        next_hop=next_hop,
+        physical_media=_opt_str(data.get("PhysicalMediaType")),
+        description=_opt_str(data.get("InterfaceDescription")),
+        cost=_opt_str(data.get("NetworkCostType")),
+        is_wwan=_opt_bool(data.get("IsWwanConnectionProfile")),
+        is_wlan=_opt_bool(data.get("IsWlanConnectionProfile")),
+    )
 
 
 def _blocks(text: str) -> list[list[tuple[str, str]]]:
@@ -166,8 +169,9 @@ def _blocks(text: str) -> list[list[tuple[str, str]]]:
 
 
 _NUMBER = re.compile(r"^(-?\d+(?:[.,]\d+)?)")
-_CONNECTED_WORDS: Final = frozenset({"connected", "ansluten", "verbunden", "connecté", "conectado", "tilkoblet",
-                                     "forbundet", "yhdistetty"})
+_CONNECTED_WORDS: Final = frozenset(
+    {"connected", "ansluten", "verbunden", "connecté", "conectado", "tilkoblet", "forbundet", "yhdistetty"}
+)
 
 
 def _number(text: str) -> float | None:
@@ -190,9 +194,14 @@ def _wlan_block(block: list[tuple[str, str]]) -> WlanIface:
             rssi = _number(value)
         elif re.fullmatch(r"\d{1,3}\s*%", value) and percent is None:
             percent = _number(value)
-    return WlanIface(name=name, connected=connected, signal_percent=percent, rssi_dbm=rssi,
-                     receive_mbps=rates[0] if rates else None,
-                     transmit_mbps=rates[1] if len(rates) > 1 else None)
+    return WlanIface(
+        name=name,
+        connected=connected,
+        signal_percent=percent,
+        rssi_dbm=rssi,
+        receive_mbps=rates[0] if rates else None,
+        transmit_mbps=rates[1] if len(rates) > 1 else None,
+    )
 
 
 def parse_netsh_wlan(text: str) -> list[WlanIface]:
@@ -205,8 +214,9 @@ def parse_netsh_mbn(text: str) -> set[str]:
     return {b[0][1] for b in _blocks(text) if b}
 
 
-def classify_windows(alias: str | None, details: PsDetails | None, wlan_names: set[str],
-                     mbn_names: set[str]) -> tuple[LinkType, str | None]:
+def classify_windows(
+    alias: str | None, details: PsDetails | None, wlan_names: set[str], mbn_names: set[str]
+) -> tuple[LinkType, str | None]:
     """Link type of the default route's adapter, with the mobile-data reason (H9)."""
     media = (details.physical_media or "").lower() if details else ""
     desc = (details.description or "").lower() if details else ""
@@ -252,12 +262,16 @@ def _psutil_if_addrs() -> dict[str, list[str]]:
 
 
 class WindowsPlatform:
-    def __init__(self, run: Runner = run_command,
-                 if_addrs: Callable[[], dict[str, list[str]]] = _psutil_if_addrs,
-                 battery_source: BatterySource = psutil_battery,
-                 counters: Callable[[str], NetCounters | None] = psutil_counters,
-                 clock: Callable[[], float] = time.monotonic, timeout_s: float = 3.0,
-                 ps_timeout_s: float = 8.0) -> None:
+    def __init__(
+        self,
+        run: Runner = run_command,
+        if_addrs: Callable[[], dict[str, list[str]]] = _psutil_if_addrs,
+        battery_source: BatterySource = psutil_battery,
+        counters: Callable[[str], NetCounters | None] = psutil_counters,
+        clock: Callable[[], float] = time.monotonic,
+        timeout_s: float = 3.0,
+        ps_timeout_s: float = 8.0,
+    ) -> None:
         self.run = run
         self.if_addrs = if_addrs
         self.battery_source = battery_source
@@ -271,6 +285,7 @@ class WindowsPlatform:
         def ask() -> PsDetails | None:
             out = self.run(PS_ARGV, self.ps_timeout_s)
             return parse_ps_details(out) if out else None
+
         return self._ps_cache.get(key, ask)
 
     def alias_of(self, ip: str) -> str | None:
@@ -303,6 +318,7 @@ class WindowsPlatform:
         def ask() -> set[str]:
             out = self.run(["netsh", "mbn", "show", "interfaces"], self.timeout_s)
             return parse_netsh_mbn(out) if out else set()
+
         return self._mbn_cache.get("mbn", ask)
 
     def link_info(self) -> LinkInfo:
@@ -321,10 +337,16 @@ class WindowsPlatform:
         if wlan is None and len(wlans) == 1 and link is not LinkType.ETHERNET and details and details.is_wlan:
             wlan = next(iter(wlans.values()))
         wifi = wifi_from_wlan(wlan) if wlan else None
-        return LinkInfo(iface=alias, link=link, gateway=gateway, metered=metered_from_cost(cost),
-                        hotspot_reason=reason, wifi_signal_dbm=wifi.signal_dbm if wifi else None,
-                        wifi_signal_percent=wifi.signal_percent if wifi else None,
-                        link_rate_mbps=wifi.link_rate_mbps if wifi else None)
+        return LinkInfo(
+            iface=alias,
+            link=link,
+            gateway=gateway,
+            metered=metered_from_cost(cost),
+            hotspot_reason=reason,
+            wifi_signal_dbm=wifi.signal_dbm if wifi else None,
+            wifi_signal_percent=wifi.signal_percent if wifi else None,
+            link_rate_mbps=wifi.link_rate_mbps if wifi else None,
+        )
 
     def net_counters(self, iface: str | None = None) -> NetCounters | None:
         if iface is None:

@@ -23,8 +23,7 @@ def from_psutil(raw: Any) -> BatteryInfo | None:
     seconds_left = float(secs) if isinstance(secs, int | float) and secs >= 0 else None
     percent = max(0.0, min(100.0, float(raw.percent)))
     plugged = raw.power_plugged
-    return BatteryInfo(percent=percent, charging=None if plugged is None else bool(plugged),
-                       seconds_left=seconds_left)
+    return BatteryInfo(percent=percent, charging=None if plugged is None else bool(plugged), seconds_left=seconds_left)
 
 
 def psutil_battery() -> BatteryInfo | None:

@@ -36,8 +36,7 @@ ANDROID_NETS: Final = (
 METERED_COSTS: Final = frozenset({"fixed", "variable"})
 
 #: Every reason :func:`classify_hotspot` or the platform modules may give (stable codes).
-REASONS: Final = frozenset({"nm_metered", "windows_cost", "ios_gateway", "android_gateway", "wwan",
-                            "tethering"})
+REASONS: Final = frozenset({"nm_metered", "windows_cost", "ios_gateway", "android_gateway", "wwan", "tethering"})
 
 
 def _in_any(gateway: str | None, nets: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]) -> bool:

@@ -38,8 +38,16 @@ from likavillkor.wire import LinkType
 
 #: Byte sizes of speedtest.net's ``random{N}x{N}.jpg`` (the collector serves the same).
 IMAGE_BYTES: Final[dict[int, int]] = {
-    350: 245_388, 500: 505_544, 750: 1_118_012, 1000: 1_986_284, 1500: 4_468_241,
-    2000: 7_907_740, 2500: 12_407_926, 3000: 17_816_816, 3500: 24_262_167, 4000: 31_625_365,
+    350: 245_388,
+    500: 505_544,
+    750: 1_118_012,
+    1000: 1_986_284,
+    1500: 4_468_241,
+    2000: 7_907_740,
+    2500: 12_407_926,
+    3000: 17_816_816,
+    3500: 24_262_167,
+    4000: 31_625_365,
 }
 #: speedtest-cli's upload sizes (bytes).
 SPEEDTEST_UPLOAD_BYTES: Final = (32_768, 65_536, 131_072, 262_144, 524_288, 1_048_576, 7_340_032)
@@ -129,11 +137,19 @@ def plan_transfers(max_bytes: int, threads: int, download_share: float = 0.6) ->
 def refusal(link: LinkType | None, in_session: bool) -> BandwidthResult | None:
     """Why a speed test must not run now (H9, and never during a session), or None."""
     if in_session:
-        return BandwidthResult(None, None, None, 0, None, "a meeting is running: no speed test during a session",
-                               Outcome.REFUSED_SESSION)
+        return BandwidthResult(
+            None, None, None, 0, None, "a meeting is running: no speed test during a session", Outcome.REFUSED_SESSION
+        )
     if link in MOBILE_LINKS:
-        return BandwidthResult(None, None, None, 0, None,
-                               f"the device is on mobile data ({link}): no speed test (H9)", Outcome.REFUSED_MOBILE)
+        return BandwidthResult(
+            None,
+            None,
+            None,
+            0,
+            None,
+            f"the device is on mobile data ({link}): no speed test (H9)",
+            Outcome.REFUSED_MOBILE,
+        )
     return None
 
 
@@ -182,8 +198,9 @@ class _DeviceAuth(urllib.request.BaseHandler):
     https_request = http_request
 
 
-def _collector_speedtest(cfg: SpeedtestConfig, plan: TransferPlan, base_url: str, stop: _Stop,
-                        credentials: tuple[str, str] | None = None) -> Any:
+def _collector_speedtest(
+    cfg: SpeedtestConfig, plan: TransferPlan, base_url: str, stop: _Stop, credentials: tuple[str, str] | None = None
+) -> Any:
     import speedtest
 
     config = speedtest_config(plan, cfg)
@@ -194,12 +211,19 @@ def _collector_speedtest(cfg: SpeedtestConfig, plan: TransferPlan, base_url: str
             self.lat_lon = (0.0, 0.0)
             return self.config
 
-    st = _CollectorSpeedtest(config=config, timeout=cfg.timeout_s, secure=base_url.startswith("https"),
-                             shutdown_event=stop)
+    st = _CollectorSpeedtest(
+        config=config, timeout=cfg.timeout_s, secure=base_url.startswith("https"), shutdown_event=stop
+    )
     if credentials is not None:  # the collector keeps speed-test slots for signed-in devices
         st._opener.add_handler(_DeviceAuth(credentials))
-    server = {"url": f"{base_url.rstrip('/')}/speedtest/upload.php", "name": base_url, "sponsor": "Likavillkor",
-              "id": 0, "d": 0, "latency": 0}
+    server = {
+        "url": f"{base_url.rstrip('/')}/speedtest/upload.php",
+        "name": base_url,
+        "sponsor": "Likavillkor",
+        "id": 0,
+        "d": 0,
+        "latency": 0,
+    }
     _best_server(st, [server])
     return st
 
@@ -240,14 +264,26 @@ def _measure(st: Any, cfg: SpeedtestConfig, started: float) -> BandwidthResult:
     duration = time.monotonic() - started
     if res.bytes_received == 0 or res.bytes_sent == 0:
         which = "download" if res.bytes_received == 0 else "upload"
-        return BandwidthResult(round(down, 3), round(up, 3), ping_ms, used, server,
-                               f"{server}: the {which} moved no data (server error or stall)",
-                               Outcome.SERVER_ERROR, duration_s=duration)
+        return BandwidthResult(
+            round(down, 3),
+            round(up, 3),
+            ping_ms,
+            used,
+            server,
+            f"{server}: the {which} moved no data (server error or stall)",
+            Outcome.SERVER_ERROR,
+            duration_s=duration,
+        )
     return BandwidthResult(round(down, 3), round(up, 3), ping_ms, used, server, None, duration_s=duration)
 
 
-def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool, stop: _Stop,
-                  credentials: tuple[str, str] | None = None) -> BandwidthResult:
+def _run_blocking(
+    cfg: SpeedtestConfig,
+    collector_url: str | None,
+    public: bool,
+    stop: _Stop,
+    credentials: tuple[str, str] | None = None,
+) -> BandwidthResult:
     started = time.monotonic()
     plan = plan_transfers(cfg.max_bytes, cfg.threads, cfg.download_share)
     try:
@@ -258,16 +294,36 @@ def _run_blocking(cfg: SpeedtestConfig, collector_url: str | None, public: bool,
             st = _collector_speedtest(cfg, plan, collector_url, stop, credentials)
         return _measure(st, cfg, started)
     except _Failure as exc:
-        return BandwidthResult(None, None, None, 0, None if public else collector_url, str(exc), exc.outcome,
-                               duration_s=time.monotonic() - started)
+        return BandwidthResult(
+            None,
+            None,
+            None,
+            0,
+            None if public else collector_url,
+            str(exc),
+            exc.outcome,
+            duration_s=time.monotonic() - started,
+        )
     except Exception as exc:  # speedtest-cli raises many kinds; the caller gets a result, not a crash
-        return BandwidthResult(None, None, None, 0, None if public else collector_url,
-                               f"speed test failed: {type(exc).__name__}: {exc}", Outcome.SERVER_ERROR,
-                               duration_s=time.monotonic() - started)
+        return BandwidthResult(
+            None,
+            None,
+            None,
+            0,
+            None if public else collector_url,
+            f"speed test failed: {type(exc).__name__}: {exc}",
+            Outcome.SERVER_ERROR,
+            duration_s=time.monotonic() - started,
+        )
 
 
-async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bool, deadline: float,
-                     credentials: tuple[str, str] | None = None) -> BandwidthResult:
+async def _in_thread(
+    cfg: SpeedtestConfig,
+    collector_url: str | None,
+    public: bool,
+    deadline: float,
+    credentials: tuple[str, str] | None = None,
+) -> BandwidthResult:
     """Runs speedtest-cli in a daemon thread; past the deadline, tells it to stop and returns at once."""
     loop = asyncio.get_running_loop()
     done: asyncio.Future[BandwidthResult] = loop.create_future()
@@ -289,14 +345,27 @@ async def _in_thread(cfg: SpeedtestConfig, collector_url: str | None, public: bo
     except TimeoutError:
         stop.set()
         where = "speedtest.net" if public else collector_url
-        return BandwidthResult(None, None, None, 0, where,
-                               f"{where}: no result within the deadline ({time.monotonic() - started:.1f} s)",
-                               Outcome.TIMEOUT, duration_s=time.monotonic() - started)
+        return BandwidthResult(
+            None,
+            None,
+            None,
+            0,
+            where,
+            f"{where}: no result within the deadline ({time.monotonic() - started:.1f} s)",
+            Outcome.TIMEOUT,
+            duration_s=time.monotonic() - started,
+        )
 
 
-async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link: LinkType | None = None,
-                        in_session: bool = False, deadline: float | None = None,
-                        credentials: tuple[str, str] | None = None) -> BandwidthResult:
+async def run_speedtest(
+    cfg: SpeedtestConfig,
+    collector_url: str | None,
+    *,
+    link: LinkType | None = None,
+    in_session: bool = False,
+    deadline: float | None = None,
+    credentials: tuple[str, str] | None = None,
+) -> BandwidthResult:
     """One bounded speed test. ``deadline`` is ``time.monotonic()`` based (default: now + ``deadline_s``).
     ``credentials`` (the device's broker login) go to the collector only, never to speedtest.net.
 
@@ -320,6 +389,14 @@ async def run_speedtest(cfg: SpeedtestConfig, collector_url: str | None, *, link
         return public
     fallback = await _in_thread(cfg, collector_url, False, end, credentials)
     note = f"{public.error}; measured against the collector instead"
-    return BandwidthResult(fallback.down_mbps, fallback.up_mbps, fallback.ping_ms, fallback.bytes_used,
-                           fallback.server, fallback.error, fallback.outcome, note,
-                           public.duration_s + fallback.duration_s)
+    return BandwidthResult(
+        fallback.down_mbps,
+        fallback.up_mbps,
+        fallback.ping_ms,
+        fallback.bytes_used,
+        fallback.server,
+        fallback.error,
+        fallback.outcome,
+        note,
+        public.duration_s + fallback.duration_s,
+    )

@@ -32,8 +32,9 @@ class Forecast:
     lasts_meeting: bool | None  # None when the meeting end or the drain is unknown
 
 
-def drain_percent_per_s(readings: Sequence[tuple[float, float]], now: float,
-                        window_s: float = WINDOW_S, min_span_s: float = MIN_SPAN_S) -> float | None:
+def drain_percent_per_s(
+    readings: Sequence[tuple[float, float]], now: float, window_s: float = WINDOW_S, min_span_s: float = MIN_SPAN_S
+) -> float | None:
     """Least-squares drain (positive: percent lost per second) over the readings in the window."""
     recent = sorted((t, p) for t, p in readings if now - window_s <= t <= now)
     if len(recent) < 2 or recent[-1][0] - recent[0][0] < min_span_s:
@@ -46,9 +47,17 @@ def drain_percent_per_s(readings: Sequence[tuple[float, float]], now: float,
     return -slope if slope < 0 else None
 
 
-def forecast(readings: Sequence[tuple[float, float]], charging: bool | None, now: float,
-             meeting_end: float | None, *, seconds_left: float | None = None,
-             window_s: float = WINDOW_S, min_span_s: float = MIN_SPAN_S, margin_s: float = MARGIN_S) -> Forecast:
+def forecast(
+    readings: Sequence[tuple[float, float]],
+    charging: bool | None,
+    now: float,
+    meeting_end: float | None,
+    *,
+    seconds_left: float | None = None,
+    window_s: float = WINDOW_S,
+    min_span_s: float = MIN_SPAN_S,
+    margin_s: float = MARGIN_S,
+) -> Forecast:
     """Minutes to empty and whether that covers the rest of the meeting plus ``margin_s``.
 
     ``readings`` are ``(t, percent)`` with ``t`` on the same clock as ``now`` and ``meeting_end``

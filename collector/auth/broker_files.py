@@ -174,13 +174,7 @@ def render_windows_agent_config(device_id: str, password: str, target: AgentTarg
 
 
 def render_collector_credentials(
-    username: str,
-    password: str,
-    *,
-    mqtt_url: str,
-    ca_file: str,
-    other_brokers: Sequence[str] = (),
-    root: str = ROOT,
+    username: str, password: str, *, mqtt_url: str, ca_file: str, other_brokers: Sequence[str] = (), root: str = ROOT
 ) -> str:
     """The collector's ``[mqtt]`` section (keys of collector/config.py's MqttSection); with
     ``other_brokers`` every broker (``urls = [...]``: the collector subscribes to each, issue 17)."""
@@ -197,13 +191,7 @@ def render_collector_credentials(
 
 
 def render_collector_env(
-    username: str,
-    password: str,
-    *,
-    mqtt_url: str,
-    ca_file: str,
-    other_brokers: Sequence[str] = (),
-    root: str = ROOT,
+    username: str, password: str, *, mqtt_url: str, ca_file: str, other_brokers: Sequence[str] = (), root: str = ROOT
 ) -> str:
     """The same as :func:`render_collector_credentials` as environment variables (several brokers:
     ``URLS`` as a TOML array, which the config's environment overrides parse)."""

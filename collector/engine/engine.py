@@ -15,14 +15,7 @@ from collector.engine import actions as actions_
 from collector.engine import incidents as inc_
 from collector.engine import media, members
 from collector.engine.debounce import Judge
-from collector.engine.decide import (
-    Assessment,
-    Connectivity,
-    Phase,
-    lost_since,
-    participant_reasons,
-    participant_state,
-)
+from collector.engine.decide import Assessment, Connectivity, Phase, lost_since, participant_reasons, participant_state
 from collector.engine.freshness import FreshnessRules, freshness
 from collector.engine.records import DeviceTrack, MeetingRt, Member
 from collector.engine.types import (

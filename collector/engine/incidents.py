@@ -14,14 +14,7 @@ import msgspec
 
 from collector.engine.decide import Assessment, Phase
 from collector.engine.records import MeetingRt, Member, OpenIncident
-from collector.engine.types import (
-    Change,
-    Incident,
-    IncidentClosed,
-    IncidentOpened,
-    IncidentUpdated,
-    ParticipantState,
-)
+from collector.engine.types import Change, Incident, IncidentClosed, IncidentOpened, IncidentUpdated, ParticipantState
 from likavillkor import wire
 
 PS = ParticipantState

@@ -28,8 +28,18 @@ RATE_LIMITED = "rate_limited"
 SELFTEST_RATE_PER_DEVICE, SELFTEST_BURST = 1 / 15, 10.0
 KIND_MISMATCH = "kind_mismatch"
 ENGINE_ERROR = "engine_error"
-REJECT_REASONS = ("oversized", "malformed", "invalid", "unknown_version", BAD_TOPIC, CROSS_DEVICE,
-                  KIND_MISMATCH, UNKNOWN_DEVICE, RATE_LIMITED, ENGINE_ERROR)
+REJECT_REASONS = (
+    "oversized",
+    "malformed",
+    "invalid",
+    "unknown_version",
+    BAD_TOPIC,
+    CROSS_DEVICE,
+    KIND_MISMATCH,
+    UNKNOWN_DEVICE,
+    RATE_LIMITED,
+    ENGINE_ERROR,
+)
 
 
 @dataclass(slots=True)
@@ -127,10 +137,19 @@ Sink = Callable[[wire.Message, str, list[object], float], None]
 
 
 class Ingestor:
-    def __init__(self, *, engine_call: EngineCall, known_device: Callable[[str], bool], sink: Sink,
-                 on_unknown: Callable[[str, float], None] | None = None,
-                 rate_per_device: float = 20.0, burst: float = 60.0, log_every_s: float = 60.0,
-                 lock: Any = None, topic_root: str = topics.ROOT) -> None:
+    def __init__(
+        self,
+        *,
+        engine_call: EngineCall,
+        known_device: Callable[[str], bool],
+        sink: Sink,
+        on_unknown: Callable[[str, float], None] | None = None,
+        rate_per_device: float = 20.0,
+        burst: float = 60.0,
+        log_every_s: float = 60.0,
+        lock: Any = None,
+        topic_root: str = topics.ROOT,
+    ) -> None:
         self._engine_call = engine_call
         #: ``[mqtt] topic_root`` (issue 17): a topic under another root is ``bad_topic``
         self.topic_root = topic_root
@@ -182,8 +201,7 @@ class Ingestor:
         except wire.WireError as exc:
             return self._reject(exc.reason, topic_device, received_at, exc.detail)
         if msg.device_id != topic_device:
-            return self._reject(CROSS_DEVICE, topic_device, received_at,
-                                f"payload claims device {msg.device_id!r}")
+            return self._reject(CROSS_DEVICE, topic_device, received_at, f"payload claims device {msg.device_id!r}")
         tag = type(msg).__struct_config__.tag
         if tag != kind:
             return self._reject(KIND_MISMATCH, topic_device, received_at, f"{tag} on a {kind} topic")
@@ -203,6 +221,7 @@ class Ingestor:
     def _reject(self, reason: str, device_id: str, now: float, detail: str) -> str:
         self.counters.rejected[reason] = self.counters.rejected.get(reason, 0) + 1
         if self._logs.allow(reason, device_id, now):
-            log.warning("dropped message from %s: %s (%s); further ones counted, not logged",
-                        device_id, reason, detail[:300])
+            log.warning(
+                "dropped message from %s: %s (%s); further ones counted, not logged", device_id, reason, detail[:300]
+            )
         return reason

@@ -29,8 +29,9 @@ def find_mosquitto() -> str:
         found = shutil.which(name) or (name if os.access(name, os.X_OK) else None)
         if found:
             return found
-    raise RuntimeError("mosquitto is not installed: run scripts/install-deps.sh run "
-                       "(or set [mqtt] url to an existing broker)")
+    raise RuntimeError(
+        "mosquitto is not installed: run scripts/install-deps.sh run (or set [mqtt] url to an existing broker)"
+    )
 
 
 def free_port(host: str = "127.0.0.1") -> int:
@@ -51,14 +52,16 @@ def wait_port(host: str, port: int, timeout: float) -> bool:
 
 
 def render_conf(workdir: Path, port: int, host: str = "127.0.0.1") -> str:
-    return (f"listener {port} {host}\n"
-            "allow_anonymous true\n"
-            "persistence true\n"
-            f"persistence_location {workdir}/\n"
-            "autosave_interval 30\n"
-            "max_queued_messages 100000\n"
-            "log_dest stderr\n"
-            "log_type error\nlog_type warning\n")
+    return (
+        f"listener {port} {host}\n"
+        "allow_anonymous true\n"
+        "persistence true\n"
+        f"persistence_location {workdir}/\n"
+        "autosave_interval 30\n"
+        "max_queued_messages 100000\n"
+        "log_dest stderr\n"
+        "log_type error\nlog_type warning\n"
+    )
 
 
 def _give_to_mosquitto_user(workdir: Path) -> None:
@@ -121,8 +124,13 @@ class PrivateBroker:
         conf = self.workdir / "mosquitto.conf"
         conf.write_text(render_conf(self.workdir, self.port, self.host))
         logfile = open(self.workdir / "mosquitto.log", "ab")  # noqa: SIM115 - owned by the child
-        self._proc = subprocess.Popen([find_mosquitto(), "-c", str(conf)], stdout=logfile, stderr=logfile,
-                                      stdin=subprocess.DEVNULL, start_new_session=True)
+        self._proc = subprocess.Popen(
+            [find_mosquitto(), "-c", str(conf)],
+            stdout=logfile,
+            stderr=logfile,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         logfile.close()
         if wait_port(self.host, self.port, timeout) and self._proc.poll() is None:
             log.info("private mosquitto pid %d on %s", self._proc.pid, self.url)

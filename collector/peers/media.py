@@ -77,8 +77,9 @@ def rtc_configuration(servers: list[IceServer]) -> Any:
     """An explicit RTCConfiguration: aiortc falls back to a public STUN server when none is given."""
     from aiortc import RTCConfiguration, RTCIceServer
 
-    return RTCConfiguration(iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential)
-                                        for s in servers])
+    return RTCConfiguration(
+        iceServers=[RTCIceServer(urls=s.urls, username=s.username, credential=s.credential) for s in servers]
+    )
 
 
 class PeerSession:
@@ -97,8 +98,10 @@ class PeerSession:
         self.pc = RTCPeerConnection(rtc_configuration(config.ice_servers))
         self.video = VideoSink(offer.width, offer.height)
         self.audio = AudioSink(max_seconds=min(offer.seconds, config.max_seconds) + 5)
-        self._return = {"video": PatternTrack(config.return_width, config.return_height, config.return_fps),
-                        "audio": ToneTrack()}
+        self._return = {
+            "video": PatternTrack(config.return_width, config.return_height, config.return_fps),
+            "audio": ToneTrack(),
+        }
         self._tasks: list[asyncio.Task[None]] = []
         self._channel: Any = None
         self._finished = finished
@@ -148,8 +151,7 @@ class PeerSession:
         try:
             await asyncio.wait_for(self._wait_connected(), self.config.connect_timeout_s)
         except TimeoutError:
-            log.info("media path %s: no connection within %.0f s", self.offer.device_id,
-                     self.config.connect_timeout_s)
+            log.info("media path %s: no connection within %.0f s", self.offer.device_id, self.config.connect_timeout_s)
         if self.connected:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._done.wait(), seconds + 5.0)
@@ -174,14 +176,28 @@ class PeerSession:
         video = self.video.report()
         audio = self.audio.report()
         report = PathReport(
-            direction=Direction.UP, device_id=self.offer.device_id, meeting_id=self.offer.meeting_id,
+            direction=Direction.UP,
+            device_id=self.offer.device_id,
+            meeting_id=self.offer.meeting_id,
             connected=self.connected and video.frames + audio.samples > 0,
-            duration_s=round(time.monotonic() - self.started, 2), fps=video.fps, width=video.width,
-            height=video.height, frames=video.frames, freezes=video.freezes, black_frames=video.black_frames,
-            frozen_frames=video.frozen_frames, black_runs=video.black_runs, frozen_runs=video.frozen_runs,
-            audio_rms_dbfs=audio.rms_dbfs, loss_percent=_r(net.loss_percent if net else None),
-            jitter_ms=_r(net.jitter_ms if net else None), rtt_ms=_r(net.rtt_ms if net else None),
-            reason=None if self.connected else "no ICE/DTLS connection", video=video, audio=audio)
+            duration_s=round(time.monotonic() - self.started, 2),
+            fps=video.fps,
+            width=video.width,
+            height=video.height,
+            frames=video.frames,
+            freezes=video.freezes,
+            black_frames=video.black_frames,
+            frozen_frames=video.frozen_frames,
+            black_runs=video.black_runs,
+            frozen_runs=video.frozen_runs,
+            audio_rms_dbfs=audio.rms_dbfs,
+            loss_percent=_r(net.loss_percent if net else None),
+            jitter_ms=_r(net.jitter_ms if net else None),
+            rtt_ms=_r(net.rtt_ms if net else None),
+            reason=None if self.connected else "no ICE/DTLS connection",
+            video=video,
+            audio=audio,
+        )
         return complete(report)
 
     def _send_result(self, result: PathReport) -> None:
@@ -210,14 +226,22 @@ def _r(value: float | None) -> float | None:
 class MediaPeer:
     """Holds the running sessions and the latest results; :meth:`router` is the HTTP face."""
 
-    def __init__(self, on_result: Callable[[dict[str, Any]], None] | None = None,
-                 config: MediaPeerConfig | None = None) -> None:
+    def __init__(
+        self, on_result: Callable[[dict[str, Any]], None] | None = None, config: MediaPeerConfig | None = None
+    ) -> None:
         self.config = config or MediaPeerConfig()
         self.on_result = on_result
         self.sessions: dict[str, PeerSession] = {}
         self.latest: dict[str, dict[str, Any]] = {}  # device_id -> result dict
-        self.counters = {"offers": 0, "rejected_oversized": 0, "rejected_invalid": 0, "rejected_busy": 0,
-                         "answer_failed": 0, "results": 0, "callback_errors": 0}
+        self.counters = {
+            "offers": 0,
+            "rejected_oversized": 0,
+            "rejected_invalid": 0,
+            "rejected_busy": 0,
+            "answer_failed": 0,
+            "results": 0,
+            "callback_errors": 0,
+        }
         self._runners: set[asyncio.Task[None]] = set()
 
     def _finished(self, session: PeerSession) -> None:

@@ -48,8 +48,15 @@ _LOG_EVERY_S: Final = 60.0
 RATE_PER_SOURCE: Final = 120.0
 BURST_PER_SOURCE: Final = 240.0
 _MAX_SOURCES: Final = 100_000
-REJECT_REASONS: Final = ("malformed", "looped", "rate_limited", "unauthenticated", "unregistered", "bad_hmac",
-                         "replayed")
+REJECT_REASONS: Final = (
+    "malformed",
+    "looped",
+    "rate_limited",
+    "unauthenticated",
+    "unregistered",
+    "bad_hmac",
+    "replayed",
+)
 
 
 class _Protocol(asyncio.DatagramProtocol):
@@ -76,8 +83,13 @@ class Reflector:
     ``on_alive(device_id, at)`` is called for each of their probes (from the reflector's thread:
     keep it to a dict assignment)."""
 
-    def __init__(self, keys: Any = None, on_alive: Callable[[str, float], None] | None = None, *,
-                 rate_per_source: float = RATE_PER_SOURCE) -> None:
+    def __init__(
+        self,
+        keys: Any = None,
+        on_alive: Callable[[str, float], None] | None = None,
+        *,
+        rate_per_source: float = RATE_PER_SOURCE,
+    ) -> None:
         self.rate = rate_per_source
         self.burst = BURST_PER_SOURCE * rate_per_source / RATE_PER_SOURCE  # two seconds of the rate
         self.counters: dict[str, int] = {"reflected": 0, "send_errors": 0, **dict.fromkeys(REJECT_REASONS, 0)}
@@ -94,8 +106,12 @@ class Reflector:
         transport, _ = await loop.create_datagram_endpoint(lambda: _Protocol(self), local_addr=(host, port))
         self._transport = transport
         self.port = int(transport.get_extra_info("sockname")[1])
-        log.info("STAMP reflector listening on %s:%d/udp (%s)", host, self.port,
-                 "registered senders only" if self.keys is not None else "any sender")
+        log.info(
+            "STAMP reflector listening on %s:%d/udp (%s)",
+            host,
+            self.port,
+            "registered senders only" if self.keys is not None else "any sender",
+        )
 
     async def stop(self) -> None:
         if self._transport is not None:
@@ -110,8 +126,12 @@ class Reflector:
         last = self._last_log.get(reason)
         if last is None or now - last >= _LOG_EVERY_S:
             self._last_log[reason] = now
-            log.warning("reflector dropped a datagram: %s (%s); %d so far, further ones counted", reason,
-                        detail[:200], self.counters[reason])
+            log.warning(
+                "reflector dropped a datagram: %s (%s); %d so far, further ones counted",
+                reason,
+                detail[:200],
+                self.counters[reason],
+            )
 
     def _rate_ok(self, source: tuple[Any, ...], now: float) -> bool:
         b = self._buckets.get(source)
@@ -139,8 +159,7 @@ class Reflector:
         try:
             sender = stamp.decode_sender(data) if self.keys is None else self._authenticated(data, now_epoch_s)
         except stamp.StampError as exc:
-            self._reject("unauthenticated" if exc.reason == "unauthenticated" else "malformed", now_epoch_s,
-                         str(exc))
+            self._reject("unauthenticated" if exc.reason == "unauthenticated" else "malformed", now_epoch_s, str(exc))
             return None
         if sender is None:
             return None
@@ -169,8 +188,13 @@ class Reflector:
         if self.on_alive is not None:
             self.on_alive(device_id, now)
         # the answer has the probe's length (64 octets): the sender's padding is the TLV's room
-        return stamp.SenderPacket(seq=sender.seq, timestamp=sender.timestamp, error_estimate=sender.error_estimate,
-                                  padding=stamp.AUTH_SIZE - stamp.BASE_SIZE, ssid=sender.ssid)
+        return stamp.SenderPacket(
+            seq=sender.seq,
+            timestamp=sender.timestamp,
+            error_estimate=sender.error_estimate,
+            padding=stamp.AUTH_SIZE - stamp.BASE_SIZE,
+            ssid=sender.ssid,
+        )
 
 
 async def _serve(host: str, port: int, rate: float = RATE_PER_SOURCE) -> None:

@@ -32,8 +32,16 @@ from starlette.requests import ClientDisconnect
 
 #: Byte sizes of speedtest.net's ``random{N}x{N}.jpg`` files; the client budgets data with them.
 IMAGE_BYTES: Final[dict[int, int]] = {
-    350: 245_388, 500: 505_544, 750: 1_118_012, 1000: 1_986_284, 1500: 4_468_241,
-    2000: 7_907_740, 2500: 12_407_926, 3000: 17_816_816, 3500: 24_262_167, 4000: 31_625_365,
+    350: 245_388,
+    500: 505_544,
+    750: 1_118_012,
+    1000: 1_986_284,
+    1500: 4_468_241,
+    2000: 7_907_740,
+    2500: 12_407_926,
+    3000: 17_816_816,
+    3500: 24_262_167,
+    4000: 31_625_365,
 }
 DEFAULT_MAX_UPLOAD_BYTES: Final = 8 * 1024 * 1024  # speedtest-cli's largest upload is 7 MiB
 _CHUNK: Final = 64 * 1024
@@ -69,11 +77,13 @@ class _Slots:
 
     def take(self, client: str, trusted: bool) -> None:
         mine = self.by_client.get(client, 0)
-        if self.busy >= self.limit or mine >= self.per_client * (2 if trusted else 1) or \
-                (not trusted and self.anonymous >= self.limit - self.reserved):
+        if (
+            self.busy >= self.limit
+            or mine >= self.per_client * (2 if trusted else 1)
+            or (not trusted and self.anonymous >= self.limit - self.reserved)
+        ):
             self.refused += 1
-            raise HTTPException(status_code=503, detail="too many speed tests at once",
-                                headers={"Retry-After": "10"})
+            raise HTTPException(status_code=503, detail="too many speed tests at once", headers={"Retry-After": "10"})
         self.busy += 1
         self.anonymous += 0 if trusted else 1
         self.by_client[client] = mine + 1
@@ -104,10 +114,10 @@ class _Download(Response):
     (one counter, no log line per chunk: issue 12), stops reading for ``stall_s`` or takes longer
     than ``transfer_s``; its slot is released in every case."""
 
-    def __init__(self, total: int, release: Callable[[], None], counters: Counters, *, stall_s: float,
-                 transfer_s: float) -> None:
-        super().__init__(media_type="image/jpeg",
-                         headers={"Content-Length": str(total), "Cache-Control": "no-store"})
+    def __init__(
+        self, total: int, release: Callable[[], None], counters: Counters, *, stall_s: float, transfer_s: float
+    ) -> None:
+        super().__init__(media_type="image/jpeg", headers={"Content-Length": str(total), "Cache-Control": "no-store"})
         self.total = total
         self.release = release
         self.counters = counters
@@ -126,8 +136,10 @@ class _Download(Response):
         loop = asyncio.get_running_loop()
         end = loop.time() + self.transfer_s
         try:
-            await asyncio.wait_for(send({"type": "http.response.start", "status": self.status_code,
-                                         "headers": self.raw_headers}), self.stall_s)
+            await asyncio.wait_for(
+                send({"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}),
+                self.stall_s,
+            )
             view = memoryview(_random_buffer())
             sent = 0
             while sent < self.total:
@@ -138,8 +150,10 @@ class _Download(Response):
                     raise TimeoutError
                 start = sent % _BUFFER_BYTES
                 n = min(_CHUNK, self.total - sent, _BUFFER_BYTES - start)
-                await asyncio.wait_for(send({"type": "http.response.body", "body": bytes(view[start:start + n]),
-                                             "more_body": True}), self.stall_s)
+                await asyncio.wait_for(
+                    send({"type": "http.response.body", "body": bytes(view[start : start + n]), "more_body": True}),
+                    self.stall_s,
+                )
                 sent += n
                 await asyncio.sleep(0)  # lets a reset connection be noticed before the next chunk
             await send({"type": "http.response.body", "body": b"", "more_body": False})
@@ -155,8 +169,10 @@ class _Download(Response):
 async def _untrusted() -> bool:
     return False
 
-async def _read_upload(request: Request, max_upload_bytes: int, counters: Counters, *, stall_s: float,
-                       transfer_s: float) -> int:
+
+async def _read_upload(
+    request: Request, max_upload_bytes: int, counters: Counters, *, stall_s: float, transfer_s: float
+) -> int:
     """Reads and discards an upload body -> its size; 413 past ``max_upload_bytes``, 408 when a chunk
     takes longer than ``stall_s`` (or the whole past ``transfer_s``); a client gone mid-upload is counted."""
     size = 0
@@ -179,9 +195,16 @@ async def _read_upload(request: Request, max_upload_bytes: int, counters: Counte
     return size
 
 
-def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: int = 32, reserved: int = 8,
-           per_client: int = 8, stall_s: float = 10.0, transfer_s: float = 60.0,
-           trusted: Callable[..., Awaitable[bool]] = _untrusted) -> APIRouter:
+def router(
+    *,
+    max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES,
+    max_concurrent: int = 32,
+    reserved: int = 8,
+    per_client: int = 8,
+    stall_s: float = 10.0,
+    transfer_s: float = 60.0,
+    trusted: Callable[..., Awaitable[bool]] = _untrusted,
+) -> APIRouter:
     """The speed-test routes; mount with ``app.include_router(router(), prefix="/speedtest")``.
 
     ``trusted`` is a dependency saying whether the caller is "trusted" (the collector's
@@ -206,8 +229,9 @@ def router(*, max_upload_bytes: int = DEFAULT_MAX_UPLOAD_BYTES, max_concurrent: 
         client, trusted = who(request, is_trusted)
         slots.take(client, trusted)
         counters.downloads += 1
-        return _Download(IMAGE_BYTES[width], lambda: slots.release(client, trusted), counters, stall_s=stall_s,
-                         transfer_s=transfer_s)
+        return _Download(
+            IMAGE_BYTES[width], lambda: slots.release(client, trusted), counters, stall_s=stall_s, transfer_s=transfer_s
+        )
 
     @api.get("/upload.php", response_class=PlainTextResponse, dependencies=[Depends(trusted)])
     async def upload_probe() -> str:

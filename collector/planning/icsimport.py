@@ -61,8 +61,9 @@ class MeetingDraft:
 def parse_ics(data: bytes, bodies: BodyTable | None = None) -> list[MeetingDraft]:
     """Every VEVENT of an .ics file as a draft, in start order. Cancelled events are left out."""
     if len(data) > MAX_BYTES:
-        raise IcsError(f"calendar file over {MAX_BYTES} bytes",
-                       f"Kalenderfilen är för stor (högst {MAX_BYTES // 1024} kB).")
+        raise IcsError(
+            f"calendar file over {MAX_BYTES} bytes", f"Kalenderfilen är för stor (högst {MAX_BYTES // 1024} kB)."
+        )
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -72,8 +73,10 @@ def parse_ics(data: bytes, bodies: BodyTable | None = None) -> list[MeetingDraft
     try:
         cal = icalendar.Calendar.from_ical(text)
     except (ValueError, KeyError, IndexError) as exc:
-        raise IcsError(f"unreadable iCalendar file: {exc}",
-                       "Kalenderfilen går inte att läsa. Exportera inbjudan från Outlook igen.") from None
+        raise IcsError(
+            f"unreadable iCalendar file: {exc}",
+            "Kalenderfilen går inte att läsa. Exportera inbjudan från Outlook igen.",
+        ) from None
     events = list(cal.walk("VEVENT"))
     if not events:
         raise IcsError("no VEVENT in calendar", "Kalenderfilen innehåller inget möte.")
@@ -89,8 +92,10 @@ def _checked_draft(ev: Any, n: int, bodies: BodyTable | None) -> MeetingDraft | 
     except IcsError:
         raise
     except (ValueError, KeyError, TypeError, AttributeError, BrokenCalendarProperty) as exc:
-        raise IcsError(f"event {n} unreadable: {exc}",
-                       f"Möte {n} i kalenderfilen går inte att läsa. Exportera inbjudan från Outlook igen.") from None
+        raise IcsError(
+            f"event {n} unreadable: {exc}",
+            f"Möte {n} i kalenderfilen går inte att läsa. Exportera inbjudan från Outlook igen.",
+        ) from None
 
 
 def _draft(ev: Any, n: int, bodies: BodyTable | None) -> MeetingDraft | None:
@@ -103,9 +108,16 @@ def _draft(ev: Any, n: int, bodies: BodyTable | None) -> MeetingDraft | None:
     body = _guess_body(summary, bodies)
     notes = [] if body else ["Välj nämnd: mötets rubrik nämner ingen nämnd i nämndtabellen."]
     return MeetingDraft(
-        uid=str(ev.get("UID", f"event-{n}")), summary=summary, start=start, end=end,
-        location=str(ev.get("LOCATION", "")).strip(), url=_url(ev), organizer=_address(ev.get("ORGANIZER")),
-        attendees=attendees, body_guess=body, suggested_id=_suggest_id(body or summary, start),
+        uid=str(ev.get("UID", f"event-{n}")),
+        summary=summary,
+        start=start,
+        end=end,
+        location=str(ev.get("LOCATION", "")).strip(),
+        url=_url(ev),
+        organizer=_address(ev.get("ORGANIZER")),
+        attendees=attendees,
+        body_guess=body,
+        suggested_id=_suggest_id(body or summary, start),
         notes=tuple(notes),
     )
 
@@ -136,8 +148,7 @@ def _attendees(ev: Any, n: int) -> tuple[Attendee, ...]:
     raw = ev.get("ATTENDEE") or []
     items = raw if isinstance(raw, list) else [raw]
     if len(items) > MAX_ATTENDEES:
-        raise IcsError(f"event {n} has over {MAX_ATTENDEES} attendees",
-                       f"Mötet har fler än {MAX_ATTENDEES} deltagare.")
+        raise IcsError(f"event {n} has over {MAX_ATTENDEES} attendees", f"Mötet har fler än {MAX_ATTENDEES} deltagare.")
     out: list[Attendee] = []
     for item in items:
         email = _address(item)

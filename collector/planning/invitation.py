@@ -22,8 +22,20 @@ from likavillkor.roster import Meeting, Participant
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 CONNECT_EARLY_MIN = 15  # H8
 _DAYS = ("måndag", "tisdag", "onsdag", "torsdag", "fredag", "lördag", "söndag")
-_MONTHS = ("januari", "februari", "mars", "april", "maj", "juni", "juli", "augusti", "september",
-           "oktober", "november", "december")
+_MONTHS = (
+    "januari",
+    "februari",
+    "mars",
+    "april",
+    "maj",
+    "juni",
+    "juli",
+    "augusti",
+    "september",
+    "oktober",
+    "november",
+    "december",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,8 +71,13 @@ def build(inv: Invitation, now: dt.datetime) -> EmailMessage:
     msg["Date"] = format_datetime(now)
     msg["Message-ID"] = make_msgid(domain=inv.domain)
     msg.set_content(body_text(inv))
-    msg.add_attachment(calendar(inv, now).to_ical(), maintype="text", subtype="calendar",
-                       filename="inbjudan.ics", params={"method": "REQUEST"})
+    msg.add_attachment(
+        calendar(inv, now).to_ical(),
+        maintype="text",
+        subtype="calendar",
+        filename="inbjudan.ics",
+        params={"method": "REQUEST"},
+    )
     return msg
 
 

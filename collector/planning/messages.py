@@ -14,18 +14,18 @@ SV: dict[str, str] = {
     "unknown_body": "Nämnden {body!r} finns inte i nämndtabellen (H22).{hint_sv}",
     "secret_not_compodium": "Ärenden med sekretess behandlas bara i Compodium, inte i {system} (H21, H22).",
     "system_exception_needed": "{body} sammanträder i {expected} (H22). Skriv skälet till undantaget om "
-                               "mötet ska hållas i {system}.",
+    "mötet ska hållas i {system}.",
     "physical_only": "{body} sammanträder bara fysiskt (H23): inga deltagare på distans.",
     "ends_before_start": "Mötet slutar innan det börjar.",
     "program_url_not_https": "Länken till sammanträdet måste börja med https:// (H7).",
     "bad_device_id": "Enhetens id för {name} får bara innehålla bokstäver a–z, siffror, punkt, understreck "
-                     "och bindestreck.",
+    "och bindestreck.",
     "device_twice": "Enheten {device} är angiven för två deltagare.",
     "agentless_device": "Enheten {device} ({name}) är en surfplatta eller telefon som inte kan köra "
-                        "Likavillkors program: välj bevakning med följesidan eller ingen bevakning.",
+    "Likavillkors program: välj bevakning med följesidan eller ingen bevakning.",
     "member_twice": "{name} finns två gånger bland deltagarna.",
     "ledamot_not_serving": "{name} är ledamot och tjänstgör alltid (H16). Bara en ersättare kan vara "
-                           "icke tjänstgörande.",
+    "icke tjänstgörande.",
 }
 
 

@@ -76,6 +76,7 @@ def file_dialect(path: Path) -> Dialect:
 
 # --- emptiness ---------------------------------------------------------------------------------
 
+
 def row_counts(engine: sa.Engine) -> dict[str, int]:
     """Rows per collector table that exists (alembic_version left out)."""
     names = set(sa.inspect(engine).get_table_names())
@@ -92,6 +93,7 @@ def is_empty(engine: sa.Engine) -> bool:
 
 
 # --- SQLite ------------------------------------------------------------------------------------
+
 
 def _sqlite_backup(src: Path, dst: Path) -> None:
     """Online backup API (consistent snapshot even while another connection writes)."""
@@ -161,6 +163,7 @@ def restore_sqlite(url: str, backup: Path) -> None:
 
 # --- PostgreSQL --------------------------------------------------------------------------------
 
+
 def pg_tool(name: str) -> str:
     """``pg_dump`` / ``pg_restore`` from PATH or Debian's /usr/lib/postgresql/*/bin (newest)."""
     found = shutil.which(name)
@@ -169,8 +172,10 @@ def pg_tool(name: str) -> str:
     for bindir in sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True):
         if (bindir / name).is_file():
             return str(bindir / name)
-    raise BackupError(f"{name} not found: install the PostgreSQL client tools (Debian: apt-get install "
-                      f"postgresql-client, the same or a newer major version than the server)")
+    raise BackupError(
+        f"{name} not found: install the PostgreSQL client tools (Debian: apt-get install "
+        f"postgresql-client, the same or a newer major version than the server)"
+    )
 
 
 def pg_conninfo(url: str) -> tuple[str, dict[str, str]]:
@@ -179,8 +184,9 @@ def pg_conninfo(url: str) -> tuple[str, dict[str, str]]:
     env = dict(os.environ)
     if u.password:
         env["PGPASSWORD"] = str(u.password)
-    bare = sa.engine.URL.create("postgresql", username=u.username, host=u.host, port=u.port, database=u.database,
-                                query=u.query)
+    bare = sa.engine.URL.create(
+        "postgresql", username=u.username, host=u.host, port=u.port, database=u.database, query=u.query
+    )
     uri = bare.render_as_string(hide_password=False)
     return uri, env
 
@@ -205,8 +211,12 @@ def backup_postgres(url: str, out: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -
     tmp = out.with_name(out.name + ".partial")
     try:
         _private_file(tmp)
-        _run_tool([pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp), "-d", uri],
-                  env, timeout_s, "pg_dump")
+        _run_tool(
+            [pg_tool("pg_dump"), "-Fc", "--no-owner", "--no-privileges", "-f", str(tmp), "-d", uri],
+            env,
+            timeout_s,
+            "pg_dump",
+        )
         os.replace(tmp, out)
     finally:
         tmp.unlink(missing_ok=True)
@@ -215,8 +225,12 @@ def backup_postgres(url: str, out: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -
 
 def postgres_backup_revision(path: Path, timeout_s: float = 60.0) -> str | None:
     """The alembic_version row inside a pg_dump archive, read with ``pg_restore -f -`` (no database)."""
-    done = _run_tool([pg_tool("pg_restore"), "--data-only", "-t", "alembic_version", "-f", "-", str(path)],
-                     dict(os.environ), timeout_s, "pg_restore (reading the backup's revision)")
+    done = _run_tool(
+        [pg_tool("pg_restore"), "--data-only", "-t", "alembic_version", "-f", "-", str(path)],
+        dict(os.environ),
+        timeout_s,
+        "pg_restore (reading the backup's revision)",
+    )
     lines = done.stdout.splitlines()
     for i, ln in enumerate(lines):
         if ln.startswith("COPY ") and "alembic_version" in ln:
@@ -227,11 +241,27 @@ def postgres_backup_revision(path: Path, timeout_s: float = 60.0) -> str | None:
 
 def restore_postgres(url: str, backup: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> None:
     uri, env = pg_conninfo(url)
-    _run_tool([pg_tool("pg_restore"), "--clean", "--if-exists", "--no-owner", "--no-privileges",
-               "--single-transaction", "--exit-on-error", "-d", uri, str(backup)], env, timeout_s, "pg_restore")
+    _run_tool(
+        [
+            pg_tool("pg_restore"),
+            "--clean",
+            "--if-exists",
+            "--no-owner",
+            "--no-privileges",
+            "--single-transaction",
+            "--exit-on-error",
+            "-d",
+            uri,
+            str(backup),
+        ],
+        env,
+        timeout_s,
+        "pg_restore",
+    )
 
 
 # --- the operations ----------------------------------------------------------------------------
+
 
 def backup(url: str, out: Path, timeout_s: float = DEFAULT_TIMEOUT_S) -> BackupInfo:
     if dialect_of(url) is Dialect.SQLITE:
@@ -254,12 +284,13 @@ def check_restorable(info: BackupInfo, url: str) -> None:
     if info.revision is None:
         raise BackupError(f"{info.path} holds no schema revision (alembic_version): not a collector backup")
     if info.revision not in revisions.known():
-        raise BackupError(f"{info.path} is from schema revision {info.revision}, newer than this collector knows "
-                          f"(newest here: {revisions.head()}): restore it with the collector version that made it")
+        raise BackupError(
+            f"{info.path} is from schema revision {info.revision}, newer than this collector knows "
+            f"(newest here: {revisions.head()}): restore it with the collector version that made it"
+        )
 
 
-def restore(url: str, backup_file: Path, *, force: bool = False,
-            timeout_s: float = DEFAULT_TIMEOUT_S) -> BackupInfo:
+def restore(url: str, backup_file: Path, *, force: bool = False, timeout_s: float = DEFAULT_TIMEOUT_S) -> BackupInfo:
     """Restore ``backup_file`` into the configured database, then upgrade it to this code's head.
     The collector must be stopped (docs/operations.md)."""
     info = inspect_backup(backup_file, min(timeout_s, 60.0))
@@ -268,8 +299,10 @@ def restore(url: str, backup_file: Path, *, force: bool = False,
     try:
         if not force and not is_empty(engine):
             counts = {k: v for k, v in row_counts(engine).items() if v}
-            raise BackupError(f"the database is not empty ({', '.join(f'{k}: {v}' for k, v in counts.items())}); "
-                              f"use --force to overwrite it")
+            raise BackupError(
+                f"the database is not empty ({', '.join(f'{k}: {v}' for k, v in counts.items())}); "
+                f"use --force to overwrite it"
+            )
     finally:
         engine.dispose()
     if info.dialect is Dialect.SQLITE:
@@ -282,5 +315,3 @@ def restore(url: str, backup_file: Path, *, force: bool = False,
     finally:
         engine.dispose()
     return info
-
-

@@ -65,9 +65,21 @@ class FailureLog:
 
 
 class BatchWriter(Generic[T]):
-    def __init__(self, write_batch: Callable[[list[T]], None], stats: WriterStats, failure_log: FailureLog, *,
-                 name: str, batch: int, max_items: int, flush_interval_s: float, retry_initial_s: float,
-                 retry_max_s: float, on_failure: OnFailure, pacing: Pacing) -> None:
+    def __init__(
+        self,
+        write_batch: Callable[[list[T]], None],
+        stats: WriterStats,
+        failure_log: FailureLog,
+        *,
+        name: str,
+        batch: int,
+        max_items: int,
+        flush_interval_s: float,
+        retry_initial_s: float,
+        retry_max_s: float,
+        on_failure: OnFailure,
+        pacing: Pacing,
+    ) -> None:
         self._write_batch = write_batch
         self.stats = stats
         self._log = failure_log

@@ -73,9 +73,11 @@ def _insert_ignore(conn: sa.Connection, table: sa.Table, rows: list[Row]) -> Non
     name = conn.dialect.name
     if name == "sqlite":
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
         conn.execute(sqlite_insert(table).on_conflict_do_nothing(), rows)
     elif name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert as pg_insert
+
         conn.execute(pg_insert(table).on_conflict_do_nothing(), rows)
     else:  # pragma: no cover - only SQLite and PostgreSQL are supported
         for row in rows:
@@ -103,8 +105,10 @@ def _write_devices(conn: sa.Connection, rows: list[Row]) -> None:
             cur["last_seen"] = max(cur["last_seen"], row["last_seen"])
             cur["last_status"] = row.get("last_status") or cur.get("last_status")
     t = schema.devices
-    existing = {r.device_id: r for r in conn.execute(
-        sa.select(t.c.device_id, t.c.first_seen).where(t.c.device_id.in_(list(latest))))}
+    existing = {
+        r.device_id: r
+        for r in conn.execute(sa.select(t.c.device_id, t.c.first_seen).where(t.c.device_id.in_(list(latest))))
+    }
     for device_id, row in latest.items():
         if device_id in existing:
             values = {"last_seen": row["last_seen"], "known": row["known"], "member_id": row.get("member_id")}
@@ -118,6 +122,7 @@ def _write_devices(conn: sa.Connection, rows: list[Row]) -> None:
 def _insert(table: sa.Table) -> Callable[[sa.Connection, list[Row]], None]:
     def write(conn: sa.Connection, rows: list[Row]) -> None:
         conn.execute(table.insert(), rows)
+
     return write
 
 
@@ -134,9 +139,11 @@ def _insert_samples(conn: sa.Connection, rows: list[Any]) -> None:
         stmt: Any
         if dialect.name == "sqlite":
             from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
             stmt = sqlite_insert(schema.samples).on_conflict_do_nothing()
         elif dialect.name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as pg_insert
+
             stmt = pg_insert(schema.samples).on_conflict_do_nothing()
         else:  # pragma: no cover
             _insert_ignore(conn, schema.samples, [dict(zip(schema.SAMPLE_COLUMNS, r, strict=True)) for r in rows])
@@ -193,8 +200,15 @@ class Store:
     A full queue drops new rows; a failed batch stays with the writer and is retried with back-off
     (after :meth:`stop`, given up once the back-off has reached ``retry_max_s``)."""
 
-    def __init__(self, url: str, *, queue_max: int = 100_000, batch: int = 500,
-                 flush_interval_s: float = 0.2, retry_max_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        queue_max: int = 100_000,
+        batch: int = 500,
+        flush_interval_s: float = 0.2,
+        retry_max_s: float = 5.0,
+    ) -> None:
         self.url = url
         self.engine = connect_engine(url)
         self.stats = StoreStats()
@@ -202,13 +216,26 @@ class Store:
         self.fence: Fence | None = None
         #: batches dropped because the fence said this collector no longer leads (issue 17)
         self.fenced = 0
-        failure_log = FailureLog(log, "store write failed, will retry (%d rows queued): %s",
-                                 error_text=_store_error_text, log_detail=_store_log_detail,
-                                 resumed="store writes resumed")
+        failure_log = FailureLog(
+            log,
+            "store write failed, will retry (%d rows queued): %s",
+            error_text=_store_error_text,
+            log_detail=_store_log_detail,
+            resumed="store writes resumed",
+        )
         self._writer: BatchWriter[Op] = BatchWriter(
-            self._write, self.stats, failure_log, name="store-writer", batch=batch, max_items=queue_max,
-            flush_interval_s=flush_interval_s, retry_initial_s=0.1, retry_max_s=retry_max_s,
-            on_failure=OnFailure.HOLD, pacing=Pacing.IDLE)
+            self._write,
+            self.stats,
+            failure_log,
+            name="store-writer",
+            batch=batch,
+            max_items=queue_max,
+            flush_interval_s=flush_interval_s,
+            retry_initial_s=0.1,
+            retry_max_s=retry_max_s,
+            on_failure=OnFailure.HOLD,
+            pacing=Pacing.IDLE,
+        )
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self, *, run_migrations: bool = True) -> None:
@@ -252,17 +279,25 @@ class Store:
     # -- reads -----------------------------------------------------------------------------------
     def load_snapshot(self) -> bytes | None:
         with self.engine.connect() as conn:
-            row = conn.execute(sa.select(schema.engine_snapshot.c.blob).where(
-                schema.engine_snapshot.c.id == 1)).first()
+            row = conn.execute(sa.select(schema.engine_snapshot.c.blob).where(schema.engine_snapshot.c.id == 1)).first()
         return bytes(row[0]) if row else None
 
     def save_snapshot_now(self, blob: bytes, at: float) -> None:
         with self.engine.begin() as conn:
             _replace_by_key(conn, schema.engine_snapshot, "id", [{"id": 1, "at": at, "blob": blob}])
 
-    def incidents(self, *, since: float | None = None, until: float | None = None, body: str | None = None,
-                  member: str | None = None, device: str | None = None, kind: str | None = None,
-                  meeting: str | None = None, limit: int = 10_000) -> list[dict[str, Any]]:
+    def incidents(
+        self,
+        *,
+        since: float | None = None,
+        until: float | None = None,
+        body: str | None = None,
+        member: str | None = None,
+        device: str | None = None,
+        kind: str | None = None,
+        meeting: str | None = None,
+        limit: int = 10_000,
+    ) -> list[dict[str, Any]]:
         t = schema.incidents
         q = sa.select(t).order_by(t.c.started_at)
         conds = []
@@ -270,8 +305,13 @@ class Store:
             conds.append(sa.or_(t.c.ended_at.is_(None), t.c.ended_at >= since))
         if until is not None:
             conds.append(t.c.started_at <= until)
-        for col, value in ((t.c.body, body), (t.c.member_id, member), (t.c.device_id, device),
-                           (t.c.kind, kind), (t.c.meeting_id, meeting)):
+        for col, value in (
+            (t.c.body, body),
+            (t.c.member_id, member),
+            (t.c.device_id, device),
+            (t.c.kind, kind),
+            (t.c.meeting_id, meeting),
+        ):
             if value is not None:
                 conds.append(col == value)
         if conds:

@@ -25,23 +25,48 @@ log = logging.getLogger(__name__)
 
 #: participant_state.state_code: larger is worse; planned absences are negative (H18)
 STATE_CODES: Mapping[str, int] = {
-    "ok": 0, "ready": 1, "connected": 1, "expected": 2, "degraded": 3, "failing": 4, "lost": 5,
-    "replaced": 6, "excused": -1, "left": -2,
+    "ok": 0,
+    "ready": 1,
+    "connected": 1,
+    "expected": 2,
+    "degraded": 3,
+    "failing": 4,
+    "lost": 5,
+    "replaced": 6,
+    "excused": -1,
+    "left": -2,
     "not_monitored": -3,  # no claim either way: nothing watches her (issue 11, H13)
 }
 #: meeting_verdict.verdict_code: larger is worse; outside the meeting negative
 VERDICT_CODES: Mapping[str, int] = {
-    "equal_terms": 0, "at_risk": 1, "adjourn": 2, "substitute_due": 3, "monitoring_interrupted": 4,
-    "not_started": -1, "ended": -2,
+    "equal_terms": 0,
+    "at_risk": 1,
+    "adjourn": 2,
+    "substitute_due": 3,
+    "monitoring_interrupted": 4,
+    "not_started": -1,
+    "ended": -2,
     "not_all_monitored": -3,  # nothing wrong seen, but someone is not monitored (issue 11, H13)
 }
 SEVERITY_CODES: Mapping[str, int] = {"warning": 1, "failure": 2}
 
 SAMPLE_FIELDS = (
-    "rtt_ms", "jitter_ms", "loss_percent", "mos", "battery_percent", "battery_minutes_left",
-    "tx_kbps", "rx_kbps", "wifi_signal_dbm", "wifi_signal_percent", "link_rate_mbps",
-    "cpu_percent", "mem_available_percent",
-    "mic_dbfs", "mic_peak_dbfs", "mic_clipping",  # the in-meeting microphone watch (issue 14)
+    "rtt_ms",
+    "jitter_ms",
+    "loss_percent",
+    "mos",
+    "battery_percent",
+    "battery_minutes_left",
+    "tx_kbps",
+    "rx_kbps",
+    "wifi_signal_dbm",
+    "wifi_signal_percent",
+    "link_rate_mbps",
+    "cpu_percent",
+    "mem_available_percent",
+    "mic_dbfs",
+    "mic_peak_dbfs",
+    "mic_clipping",  # the in-meeting microphone watch (issue 14)
 )
 SAMPLE_BOOL_FIELDS = ("battery_charging", "probe_reachable", "metered", "mic_muted", "headphones")
 
@@ -62,8 +87,9 @@ def _field(value: float | int | bool) -> str:
     return repr(float(value))
 
 
-def line(measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, float | int | bool | None],
-         at: float) -> str | None:
+def line(
+    measurement: str, tags: Mapping[str, str | None], fields: Mapping[str, float | int | bool | None], at: float
+) -> str | None:
     """One line-protocol line (ns precision). Empty tags and None fields are left out; no fields: None."""
     f = ",".join(f"{_esc_key(k)}={_field(v)}" for k, v in fields.items() if v is not None)
     if not f:
@@ -78,32 +104,68 @@ def sample_line(msg: Any, *, member_id: str | None, body: str | None, at: float)
     fields.update({k: getattr(msg, k, None) for k in SAMPLE_BOOL_FIELDS})
     fields["device_lag_s"] = round(at - msg.ts, 3)
     link = getattr(msg, "link", None)
-    return line("sample", {"device_id": msg.device_id, "member_id": member_id, "meeting_id": msg.meeting_id,
-                           "body": body, "link": str(link) if link else None}, fields, at)
+    return line(
+        "sample",
+        {
+            "device_id": msg.device_id,
+            "member_id": member_id,
+            "meeting_id": msg.meeting_id,
+            "body": body,
+            "link": str(link) if link else None,
+        },
+        fields,
+        at,
+    )
 
 
-def participant_state_line(*, meeting_id: str, body: str, member_id: str, device_id: str, state: str,
-                           lost_for_s: float | None, substitute_in_s: float | None, at: float) -> str | None:
-    return line("participant_state",
-                {"meeting_id": meeting_id, "body": body, "member_id": member_id, "device_id": device_id,
-                 "state": state},
-                {"state_code": STATE_CODES.get(state, 9), "lost_for_s": lost_for_s,
-                 "substitute_in_s": substitute_in_s}, at)
+def participant_state_line(
+    *,
+    meeting_id: str,
+    body: str,
+    member_id: str,
+    device_id: str,
+    state: str,
+    lost_for_s: float | None,
+    substitute_in_s: float | None,
+    at: float,
+) -> str | None:
+    return line(
+        "participant_state",
+        {"meeting_id": meeting_id, "body": body, "member_id": member_id, "device_id": device_id, "state": state},
+        {"state_code": STATE_CODES.get(state, 9), "lost_for_s": lost_for_s, "substitute_in_s": substitute_in_s},
+        at,
+    )
 
 
 def meeting_verdict_line(*, meeting_id: str, body: str, verdict: str, adjourned: bool, at: float) -> str | None:
-    return line("meeting_verdict", {"meeting_id": meeting_id, "body": body, "verdict": verdict},
-                {"verdict_code": VERDICT_CODES.get(verdict, 9), "adjourned": int(adjourned)}, at)
+    return line(
+        "meeting_verdict",
+        {"meeting_id": meeting_id, "body": body, "verdict": verdict},
+        {"verdict_code": VERDICT_CODES.get(verdict, 9), "adjourned": int(adjourned)},
+        at,
+    )
 
 
 def incident_line(incident: Any, *, event: str, at: float) -> str | None:
     """``incident``: one event per open/close. ``duration_s`` is 0 when opened."""
     duration = (incident.ended_at - incident.started_at) if incident.ended_at is not None else 0.0
-    return line("incident",
-                {"kind": incident.kind, "body": incident.body, "member_id": incident.member_id,
-                 "device_id": incident.device_id, "meeting_id": incident.meeting_id, "event": event},
-                {"duration_s": round(duration, 3), "severity_code": SEVERITY_CODES.get(incident.peak_severity, 0),
-                 "adjourned_s": round(incident.adjourned_s, 3)}, at)
+    return line(
+        "incident",
+        {
+            "kind": incident.kind,
+            "body": incident.body,
+            "member_id": incident.member_id,
+            "device_id": incident.device_id,
+            "meeting_id": incident.meeting_id,
+            "event": event,
+        },
+        {
+            "duration_s": round(duration, 3),
+            "severity_code": SEVERITY_CODES.get(incident.peak_severity, 0),
+            "adjourned_s": round(incident.adjourned_s, 3),
+        },
+        at,
+    )
 
 
 class Transport(Protocol):
@@ -118,8 +180,9 @@ class V2Transport:
         from influxdb_client import InfluxDBClient, WritePrecision
         from influxdb_client.client.write_api import SYNCHRONOUS
 
-        self._client = InfluxDBClient(url=url, token=token or "none", org=org or "-",
-                                      timeout=int(timeout_s * 1000), retries=0)
+        self._client = InfluxDBClient(
+            url=url, token=token or "none", org=org or "-", timeout=int(timeout_s * 1000), retries=0
+        )
         self._api = self._client.write_api(write_options=SYNCHRONOUS)
         self._bucket = bucket
         self._org = org or "-"
@@ -135,8 +198,9 @@ class V2Transport:
 class V1Transport:
     """InfluxDB 1.x ``POST /write?db=...&precision=ns`` (no /api/v2 before 1.8)."""
 
-    def __init__(self, url: str, *, database: str, token: str, timeout_s: float,
-                 username: str = "", password: str = "") -> None:
+    def __init__(
+        self, url: str, *, database: str, token: str, timeout_s: float, username: str = "", password: str = ""
+    ) -> None:
         headers = {"Authorization": f"Token {token}"} if token and not username else {}
         auth = httpx.BasicAuth(username, password) if username else None
         self._client = httpx.Client(base_url=url, timeout=timeout_s, headers=headers, auth=auth)
@@ -160,15 +224,30 @@ class InfluxWriter:
     """Points wait in a bounded buffer; a full buffer drops new points. A failed batch goes back to
     the front of the buffer (what no longer fits is dropped) and is retried with back-off."""
 
-    def __init__(self, transport: Transport, *, batch: int = 1000, max_buffer: int = 100_000,
-                 flush_interval_s: float = 1.0, retry_max_s: float = 30.0) -> None:
+    def __init__(
+        self,
+        transport: Transport,
+        *,
+        batch: int = 1000,
+        max_buffer: int = 100_000,
+        flush_interval_s: float = 1.0,
+        retry_max_s: float = 30.0,
+    ) -> None:
         self._transport = transport
         self.stats = InfluxStats()
         self._writer: BatchWriter[str] = BatchWriter(
-            transport.write, self.stats,
+            transport.write,
+            self.stats,
             FailureLog(log, "InfluxDB write failed, will retry (%d points buffered): %s"),
-            name="influx-writer", batch=batch, max_items=max_buffer, flush_interval_s=flush_interval_s,
-            retry_initial_s=0.5, retry_max_s=retry_max_s, on_failure=OnFailure.REQUEUE, pacing=Pacing.LINGER)
+            name="influx-writer",
+            batch=batch,
+            max_items=max_buffer,
+            flush_interval_s=flush_interval_s,
+            retry_initial_s=0.5,
+            retry_max_s=retry_max_s,
+            on_failure=OnFailure.REQUEUE,
+            pacing=Pacing.LINGER,
+        )
 
     def put(self, point: str | None) -> None:
         """Queue one line; never blocks. Over ``max_buffer`` the point is dropped and counted."""
@@ -195,16 +274,23 @@ def make_writer(section: Any) -> InfluxWriter | None:
         return None
     transport: Transport
     if section.api == "v1":
-        transport = V1Transport(section.url, database=section.database, token=section.token,
-                                timeout_s=section.timeout_s, username=getattr(section, "username", ""),
-                                password=getattr(section, "password", ""))
+        transport = V1Transport(
+            section.url,
+            database=section.database,
+            token=section.token,
+            timeout_s=section.timeout_s,
+            username=getattr(section, "username", ""),
+            password=getattr(section, "password", ""),
+        )
     elif section.api == "v2":
-        transport = V2Transport(section.url, token=section.token, org=section.org, bucket=section.bucket,
-                                timeout_s=section.timeout_s)
+        transport = V2Transport(
+            section.url, token=section.token, org=section.org, bucket=section.bucket, timeout_s=section.timeout_s
+        )
     else:
         raise ValueError(f"[influx] api must be 'v2' or 'v1', got {section.api!r}")
-    return InfluxWriter(transport, batch=section.batch, max_buffer=section.max_buffer,
-                        flush_interval_s=section.flush_interval_s)
+    return InfluxWriter(
+        transport, batch=section.batch, max_buffer=section.max_buffer, flush_interval_s=section.flush_interval_s
+    )
 
 
 # --- deletion (``forget --member``) --------------------------------------------------------------
@@ -228,8 +314,7 @@ def _predicate_value(value: str) -> str:
     return f'"{value}"'
 
 
-def delete_tag_series(section: Any, tags: list[tuple[str, str]], *,
-                      timeout_s: float = 60.0) -> list[str]:
+def delete_tag_series(section: Any, tags: list[tuple[str, str]], *, timeout_s: float = 60.0) -> list[str]:
     """Delete every series with one of the given (tag, value) pairs, in every measurement.
 
     ``api = "v1"`` (InfluxDB 1.x): ``POST /query?db=<database>`` with
@@ -251,16 +336,20 @@ def delete_tag_series(section: Any, tags: list[tuple[str, str]], *,
                     sent.append(q)
                 elif section.api == "v2":
                     predicate = f"{tag}={_predicate_value(value)}"
-                    r = client.post("/api/v2/delete", params={"org": section.org or "-", "bucket": section.bucket},
-                                    json={"start": DELETE_START, "stop": DELETE_STOP, "predicate": predicate})
+                    r = client.post(
+                        "/api/v2/delete",
+                        params={"org": section.org or "-", "bucket": section.bucket},
+                        json={"start": DELETE_START, "stop": DELETE_STOP, "predicate": predicate},
+                    )
                     if r.status_code >= 300:
                         raise InfluxDeleteError(f"InfluxDB /api/v2/delete answered {r.status_code}: {r.text[:200]}")
                     sent.append(predicate)
                 else:
                     raise InfluxDeleteError(f"[influx] api must be 'v2' or 'v1', got {section.api!r}")
     except httpx.HTTPError as exc:
-        raise InfluxDeleteError(f"InfluxDB at {section.url} did not answer within {timeout_s:g} s: "
-                                f"{type(exc).__name__}: {exc}") from None
+        raise InfluxDeleteError(
+            f"InfluxDB at {section.url} did not answer within {timeout_s:g} s: {type(exc).__name__}: {exc}"
+        ) from None
     return sent
 
 
@@ -272,8 +361,9 @@ def _check_v1(r: httpx.Response) -> None:
             raise InfluxDeleteError(f"InfluxDB /query: {result['error']}")
 
 
-def delete_member(section: Any, member_id: str, device_ids: set[str] | frozenset[str] = frozenset(), *,
-                  timeout_s: float = 60.0) -> list[str]:
+def delete_member(
+    section: Any, member_id: str, device_ids: set[str] | frozenset[str] = frozenset(), *, timeout_s: float = 60.0
+) -> list[str]:
     """Every series tagged with the member, or with one of their devices (samples of a device whose
     member was not yet known carry only ``device_id``)."""
     tags = [("member_id", member_id)] + [("device_id", d) for d in sorted(device_ids)]

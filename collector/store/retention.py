@@ -80,8 +80,7 @@ def forget_statements(member_id: str, device_ids: set[str]) -> list[sa.Delete]:
         s.mediapath.delete().where(sa.or_(s.mediapath.c.member_id == member_id, s.mediapath.c.device_id.in_(devices))),
         s.incidents.delete().where(s.incidents.c.member_id == member_id),
         s.state_changes.delete().where(s.state_changes.c.member_id == member_id),
-        s.actions.delete().where(sa.or_(s.actions.c.member_id == member_id,
-                                        s.actions.c.substitute_id == member_id)),
+        s.actions.delete().where(sa.or_(s.actions.c.member_id == member_id, s.actions.c.substitute_id == member_id)),
         s.invitations.delete().where(s.invitations.c.member_id == member_id),
         s.devices.delete().where(sa.or_(s.devices.c.member_id == member_id, s.devices.c.device_id.in_(devices))),
     ]
@@ -130,8 +129,9 @@ def remaining(store: Store, member_id: str, device_ids: set[str]) -> dict[str, i
     for table in (s.samples, s.selftests, s.mediapath, s.incidents, s.state_changes, s.devices):
         cond = sa.or_(table.c.member_id == member_id, table.c.device_id.in_(devices))
         out[table.name] = store.count(table, cond)
-    out["actions"] = store.count(s.actions, sa.or_(s.actions.c.member_id == member_id,
-                                                   s.actions.c.substitute_id == member_id))
+    out["actions"] = store.count(
+        s.actions, sa.or_(s.actions.c.member_id == member_id, s.actions.c.substitute_id == member_id)
+    )
     out["invitations"] = store.count(s.invitations, s.invitations.c.member_id == member_id)
     out["verdicts"] = sum(1 for r in store.rows(s.verdicts) if scrub_reasons(r["reasons"], member_id) != r["reasons"])
     return out

@@ -44,8 +44,14 @@ def known() -> set[str]:
 
 def history() -> list[Revision]:
     """Oldest first."""
-    revs = [Revision(r.revision, r.down_revision if isinstance(r.down_revision, str) else None,
-                     (r.doc or "").splitlines()[0] if r.doc else "") for r in _script().walk_revisions()]
+    revs = [
+        Revision(
+            r.revision,
+            r.down_revision if isinstance(r.down_revision, str) else None,
+            (r.doc or "").splitlines()[0] if r.doc else "",
+        )
+        for r in _script().walk_revisions()
+    ]
     return list(reversed(revs))
 
 
@@ -105,8 +111,10 @@ def upgrade(engine: sa.Engine, target: str = "head") -> None:
     (a newer collector wrote it) or a migration fails."""
     at = current(engine)
     if at is not None and at not in known():
-        raise MigrationError(f"the database is at schema revision {at}, which this collector does not know "
-                             f"(newest here: {head()}): it was written by a newer version; upgrade the collector")
+        raise MigrationError(
+            f"the database is at schema revision {at}, which this collector does not know "
+            f"(newest here: {head()}): it was written by a newer version; upgrade the collector"
+        )
     _run(engine, "upgrade", target)
 
 

@@ -12,19 +12,42 @@ import sqlalchemy as sa
 metadata = sa.MetaData()
 
 _NUMERIC_SAMPLE_FIELDS = (
-    "rtt_ms", "jitter_ms", "loss_percent", "mos", "battery_percent", "battery_minutes_left",
-    "tx_kbps", "rx_kbps", "wifi_signal_dbm", "wifi_signal_percent", "link_rate_mbps",
-    "cpu_percent", "mem_available_percent",
+    "rtt_ms",
+    "jitter_ms",
+    "loss_percent",
+    "mos",
+    "battery_percent",
+    "battery_minutes_left",
+    "tx_kbps",
+    "rx_kbps",
+    "wifi_signal_dbm",
+    "wifi_signal_percent",
+    "link_rate_mbps",
+    "cpu_percent",
+    "mem_available_percent",
 )
 SAMPLE_NUMERIC_FIELDS: tuple[str, ...] = _NUMERIC_SAMPLE_FIELDS
 #: the order of a queued sample row (a tuple, for the fast executemany path)
 SAMPLE_COLUMNS: tuple[str, ...] = (
-    "device_id", "member_id", "meeting_id", "msg_id", "received_at", "device_ts", "outcome", "late",
-    "link", "battery_charging", "probe_reachable", "camera", "microphone", *_NUMERIC_SAMPLE_FIELDS,
+    "device_id",
+    "member_id",
+    "meeting_id",
+    "msg_id",
+    "received_at",
+    "device_ts",
+    "outcome",
+    "late",
+    "link",
+    "battery_charging",
+    "probe_reachable",
+    "camera",
+    "microphone",
+    *_NUMERIC_SAMPLE_FIELDS,
 )
 
 samples = sa.Table(
-    "samples", metadata,
+    "samples",
+    metadata,
     sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
     sa.Column("device_id", sa.String(64), nullable=False),
     sa.Column("member_id", sa.String(128)),
@@ -46,7 +69,8 @@ samples = sa.Table(
 )
 
 incidents = sa.Table(
-    "incidents", metadata,
+    "incidents",
+    metadata,
     sa.Column("id", sa.String(400), primary_key=True),
     sa.Column("meeting_id", sa.String(200), nullable=False),
     sa.Column("body", sa.String(200), nullable=False),
@@ -65,7 +89,8 @@ incidents = sa.Table(
 )
 
 actions = sa.Table(
-    "actions", metadata,
+    "actions",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("meeting_id", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(32), nullable=False),
@@ -79,7 +104,8 @@ actions = sa.Table(
 )
 
 state_changes = sa.Table(
-    "state_changes", metadata,
+    "state_changes",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("meeting_id", sa.String(200), nullable=False),
@@ -92,7 +118,8 @@ state_changes = sa.Table(
 )
 
 verdicts = sa.Table(
-    "verdicts", metadata,
+    "verdicts",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("meeting_id", sa.String(200), nullable=False),
@@ -103,7 +130,8 @@ verdicts = sa.Table(
 )
 
 selftests = sa.Table(
-    "selftests", metadata,
+    "selftests",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("device_id", sa.String(64), nullable=False),
     sa.Column("member_id", sa.String(128)),
@@ -117,7 +145,8 @@ selftests = sa.Table(
 )
 
 mediapath = sa.Table(
-    "mediapath", metadata,
+    "mediapath",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("device_id", sa.String(64), nullable=False),
     sa.Column("member_id", sa.String(128)),
@@ -127,7 +156,8 @@ mediapath = sa.Table(
 )
 
 devices = sa.Table(
-    "devices", metadata,
+    "devices",
+    metadata,
     sa.Column("device_id", sa.String(64), primary_key=True),
     sa.Column("member_id", sa.String(128)),
     sa.Column("known", sa.Boolean, nullable=False),
@@ -137,7 +167,8 @@ devices = sa.Table(
 )
 
 engine_snapshot = sa.Table(
-    "engine_snapshot", metadata,
+    "engine_snapshot",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True),
     sa.Column("at", sa.Float, nullable=False),
     sa.Column("blob", sa.LargeBinary, nullable=False),
@@ -147,7 +178,8 @@ engine_snapshot = sa.Table(
 #: one member's invitation (the calendar entry's SEQUENCE); the row is claimed (``sending``) before the
 #: SMTP call, so two clicks never send twice. Personal data (an e-mail address): retention and forget.
 invitations = sa.Table(
-    "invitations", metadata,
+    "invitations",
+    metadata,
     sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
     sa.Column("meeting_id", sa.String(200), nullable=False),
     sa.Column("member_id", sa.String(128), nullable=False),

@@ -187,10 +187,6 @@ class Session:
                     rtt, jitter, loss, path = r_rtt, r_jitter, r_loss, "webrtc"
             if heard and self.visible and self.browser:  # an echo this second: evidence of contact
                 msg = companion_sample(self.p.device_id, self.meeting.id, self.deps.now(), rtt, jitter, loss)
-                outcome = await asyncio.to_thread(
-                    self.runtime.ingest,
-                    "sample",
-                    msg,
-                )
+                outcome = await asyncio.to_thread(self.runtime.ingest, "sample", msg)
                 self.hub.count(f"sample_{outcome}")
             await self.ws.send_json({**self.view_of(*self.key), "path": path})

@@ -99,9 +99,15 @@ def mount_peers(app: FastAPI, web: WebDeps, access: Access) -> None:
         app.state.speedtest_counters = router.speedtest_counters
 
     def media(mod: Any) -> None:
-        peer = mod.MediaPeer(on_mediapath, mod.MediaPeerConfig(ice_servers=[  # [media] ice_servers
-            mod.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
-            for s in rt.config.media.ice_servers]))
+        peer = mod.MediaPeer(
+            on_mediapath,
+            mod.MediaPeerConfig(
+                ice_servers=[  # [media] ice_servers
+                    mod.IceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+                    for s in rt.config.media.ice_servers
+                ]
+            ),
+        )
         app.include_router(mediapath_offer(peer, access, mod.MAX_SDP_BYTES))
         app.include_router(it.mediapath_results(peer, access))
         app.state.media_peer = peer

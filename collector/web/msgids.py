@@ -62,21 +62,11 @@ STATES = (
     N_("state.not_monitored"),
 )
 #: how a participant is watched (roster: monitoring)
-MONITORING = (
-    N_("mon.agent"),
-    N_("mon.none"),
-)
+MONITORING = (N_("mon.agent"), N_("mon.none"))
 #: table columns the page scripts fill
 COLUMNS = (N_("col.battery"),)
 #: network link kinds (chair.js)
-LINKS = (
-    N_("link.wifi"),
-    N_("link.ethernet"),
-    N_("link.wwan"),
-    N_("link.hotspot"),
-    N_("link.none"),
-    N_("link.unknown"),
-)
+LINKS = (N_("link.wifi"), N_("link.ethernet"), N_("link.wwan"), N_("link.hotspot"), N_("link.none"), N_("link.unknown"))
 #: actions and their outcome (chair.js; collector.engine.types.ActionKind)
 ACTIONS = (
     N_("act.excuse"),
@@ -119,12 +109,7 @@ CHAIR = (
     N_("error.invalid"),
 )
 #: roster roles (chair.js)
-ROLES = (
-    N_("role.ledamot"),
-    N_("role.ersättare"),
-    N_("role.serving"),
-    N_("role.not_serving"),
-)
+ROLES = (N_("role.ledamot"), N_("role.ersättare"), N_("role.serving"), N_("role.not_serving"))
 #: the companion page (companion.js, collector.web.companion)
 COMPANION = (
     N_("comp.no_contact"),
@@ -230,10 +215,7 @@ INCIDENT_KINDS = (
     N_("incident.mic_clipping"),
 )
 #: incident severities (collector.engine.incidents.severity_name)
-SEVERITIES = (
-    N_("severity.warning"),
-    N_("severity.failure"),
-)
+SEVERITIES = (N_("severity.warning"), N_("severity.failure"))
 #: the engine's refusals of an action, by code (collector.web.refusals)
 REFUSALS = (
     N_("refusal.unknown_meeting"),

@@ -72,8 +72,11 @@ def clipping_runs(x: Samples, rate: int, limits: AudioLimits) -> list[ClipRun]:
     edges = np.diff(np.concatenate(([0], full.view(np.int8), [0])))
     starts = np.flatnonzero(edges == 1)
     ends = np.flatnonzero(edges == -1)
-    return [ClipRun(start_s=round(int(s) / rate, 4), samples=int(e - s))
-            for s, e in zip(starts, ends, strict=True) if e - s >= limits.clip_run_samples]
+    return [
+        ClipRun(start_s=round(int(s) / rate, 4), samples=int(e - s))
+        for s, e in zip(starts, ends, strict=True)
+        if e - s >= limits.clip_run_samples
+    ]
 
 
 def tone_dbfs(x: Samples, rate: int, freq_hz: float) -> float:
@@ -90,8 +93,9 @@ def tone_dbfs(x: Samples, rate: int, freq_hz: float) -> float:
     return dbfs(amplitude / math.sqrt(2.0))
 
 
-def analyse(samples: npt.NDArray[np.generic], rate: int, limits: AudioLimits | None = None,
-            *, tone_hz: float | None = None) -> AudioReport:
+def analyse(
+    samples: npt.NDArray[np.generic], rate: int, limits: AudioLimits | None = None, *, tone_hz: float | None = None
+) -> AudioReport:
     """All microphone numbers of one mono capture."""
     lim = limits or AudioLimits()
     x = to_float(samples)
@@ -109,17 +113,27 @@ def analyse(samples: npt.NDArray[np.generic], rate: int, limits: AudioLimits | N
     clipped = clipping_runs(x, rate, lim)
     clipped_share = 100.0 * sum(r.samples for r in clipped) / x.size
     return AudioReport(
-        samples=int(x.size), sample_rate=rate, duration_s=round(x.size / rate, 3),
-        rms_dbfs=round(rms_db, 2), peak_dbfs=round(dbfs(peak(x)), 2),
+        samples=int(x.size),
+        sample_rate=rate,
+        duration_s=round(x.size / rate, 3),
+        rms_dbfs=round(rms_db, 2),
+        peak_dbfs=round(dbfs(peak(x)), 2),
         noise_floor_dbfs=round(float(np.percentile(windows_db, 10)), 2),
-        level_std_percent=round(std_percent, 4), level_spread_db=round(spread, 2),
+        level_std_percent=round(std_percent, 4),
+        level_spread_db=round(spread, 2),
         level_rel_std_percent=round(100 * rel_std, 3),
-        clipping_runs=clipped, clipped_percent=round(clipped_share, 3),
+        clipping_runs=clipped,
+        clipped_percent=round(clipped_share, 3),
         silent=rms_db < lim.silence_dbfs,
         # dead: no variation at a level that is neither silent nor saturated (issue 14): a clipping
         # signal is constant too, but its cause and advice are clipping
-        dead=(not clipped and rms_db >= lim.silence_dbfs and std_percent < lim.dead_level_std_percent
-              and spread < lim.dead_level_spread_db and rel_std < lim.dead_level_rel_std),
+        dead=(
+            not clipped
+            and rms_db >= lim.silence_dbfs
+            and std_percent < lim.dead_level_std_percent
+            and spread < lim.dead_level_spread_db
+            and rel_std < lim.dead_level_rel_std
+        ),
         tone_dbfs=round(tone_dbfs(x, rate, tone_hz), 2) if tone_hz else None,
     )
 

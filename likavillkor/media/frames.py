@@ -159,8 +159,9 @@ def runs(times: Sequence[float], flags: Sequence[bool], frame_s: float) -> list[
         if flag and start is None:
             start = i
         elif not flag and start is not None:
-            out.append(Segment(start_s=round(times[start], 3), end_s=round(times[i - 1] + frame_s, 3),
-                               frames=i - start))
+            out.append(
+                Segment(start_s=round(times[start], 3), end_s=round(times[i - 1] + frame_s, 3), frames=i - start)
+            )
             start = None
     return out
 
@@ -222,12 +223,27 @@ class FrameStats:
         # and does not (no part of it changes by more than the sensor's noise)
         blurred = not black and lit is Exposure.OK and blur < self.limits.blur_laplacian_var
         clear = not black and lit is Exposure.OK and not blurred
-        frozen = clear and similarity is not None and similarity > self.limits.frozen_ssim and (
-            self._prev_tiny is not None and motion(self._prev_tiny, tiny) < self.limits.frozen_motion_luma)
+        frozen = (
+            clear
+            and similarity is not None
+            and similarity > self.limits.frozen_ssim
+            and (self._prev_tiny is not None and motion(self._prev_tiny, tiny) < self.limits.frozen_motion_luma)
+        )
         self._prev_tiny = tiny
         faces = self._maybe_faces(small, t_s) if clear else None
-        return FrameCheck(t_s=t_s, width=width, height=height, mean_luma=mean, black=black, frozen=frozen,
-                          ssim=similarity, blur_var=blur, blurred=blurred, exposure=lit, faces=faces)
+        return FrameCheck(
+            t_s=t_s,
+            width=width,
+            height=height,
+            mean_luma=mean,
+            black=black,
+            frozen=frozen,
+            ssim=similarity,
+            blur_var=blur,
+            blurred=blurred,
+            exposure=lit,
+            faces=faces,
+        )
 
     def _maybe_faces(self, small: Image, t_s: float) -> int | None:
         if not self.detect_faces:
@@ -243,8 +259,13 @@ class FrameStats:
         return summarise(self.checks, self.arrivals, self.requested_width, self.requested_height, self.limits)
 
 
-def summarise(checks: Sequence[FrameCheck], arrivals: Sequence[float], requested_width: int | None,
-              requested_height: int | None, limits: FrameLimits) -> VideoReport:
+def summarise(
+    checks: Sequence[FrameCheck],
+    arrivals: Sequence[float],
+    requested_width: int | None,
+    requested_height: int | None,
+    limits: FrameLimits,
+) -> VideoReport:
     """The numbers of a check: frame rate, resolution, black/frozen/blurred counts and segments."""
     n = len(checks)
     if n == 0:
@@ -257,10 +278,16 @@ def summarise(checks: Sequence[FrameCheck], arrivals: Sequence[float], requested
     face_checks = [c.faces for c in checks if c.faces is not None]
     freezes = w3c_freezes(arrivals)
     return VideoReport(
-        frames=n, duration_s=round(span + frame_s, 3), fps=round(fps, 2) if fps else None,
-        width=width, height=height, requested_width=requested_width, requested_height=requested_height,
+        frames=n,
+        duration_s=round(span + frame_s, 3),
+        fps=round(fps, 2) if fps else None,
+        width=width,
+        height=height,
+        requested_width=requested_width,
+        requested_height=requested_height,
         resolution_ok=resolution_ok(width, height, requested_width, requested_height),
-        black_frames=sum(c.black for c in checks), frozen_frames=sum(c.frozen for c in checks),
+        black_frames=sum(c.black for c in checks),
+        frozen_frames=sum(c.frozen for c in checks),
         blurred_frames=sum(c.blurred for c in checks),
         dark_frames=sum(c.exposure is Exposure.UNDER for c in checks),
         bright_frames=sum(c.exposure is Exposure.OVER for c in checks),
@@ -270,16 +297,19 @@ def summarise(checks: Sequence[FrameCheck], arrivals: Sequence[float], requested
         blurred_runs=runs(times, [c.blurred for c in checks], frame_s),
         dark_runs=runs(times, [c.exposure is Exposure.UNDER for c in checks], frame_s),
         bright_runs=runs(times, [c.exposure is Exposure.OVER for c in checks], frame_s),
-        freezes=len(freezes), freeze_duration_ms=round(sum(f.end_s - f.start_s for f in freezes) * 1000, 1),
+        freezes=len(freezes),
+        freeze_duration_ms=round(sum(f.end_s - f.start_s for f in freezes) * 1000, 1),
         freeze_runs=freezes,
-        face_checks=len(face_checks), face_seen=sum(1 for f in face_checks if f > 0),
-        face_runs=runs([c.t_s for c in checks if c.faces is not None], [f > 0 for f in face_checks],
-                       limits.face_interval_s),
+        face_checks=len(face_checks),
+        face_seen=sum(1 for f in face_checks if f > 0),
+        face_runs=runs(
+            [c.t_s for c in checks if c.faces is not None], [f > 0 for f in face_checks], limits.face_interval_s
+        ),
     )
 
 
 def resolution_ok(width: int, height: int, requested_width: int | None, requested_height: int | None) -> bool:
     """testrtc: the resolution obtained must be the one asked for (when one was asked for)."""
     return (requested_width is None or width == requested_width) and (
-        requested_height is None or height == requested_height)
-
+        requested_height is None or height == requested_height
+    )

@@ -82,5 +82,6 @@ def summarise(stats: Iterable[object]) -> NetStats:
             frac = getattr(s, "fractionLost", None)
             if frac is not None:
                 fractions.append(fraction_lost_percent(float(frac)))
-    return NetStats(inbound=inbound, rtt_ms=max(rtts) if rtts else None,
-                    remote_loss_percent=max(fractions) if fractions else None)
+    return NetStats(
+        inbound=inbound, rtt_ms=max(rtts) if rtts else None, remote_loss_percent=max(fractions) if fractions else None
+    )

@@ -61,8 +61,15 @@ class PatternTrack(MediaStreamTrack):
         self.width, self.height, self.fps = width, height, fps
         self._pace = _Paced(1.0 / fps)
         bars = np.zeros((height, width, 3), np.uint8)
-        colours = [(235, 235, 235), (16, 235, 235), (235, 235, 16), (16, 235, 16), (235, 16, 235),
-                   (16, 16, 235), (235, 16, 16)]
+        colours = [
+            (235, 235, 235),
+            (16, 235, 235),
+            (235, 235, 16),
+            (16, 235, 16),
+            (235, 16, 235),
+            (16, 16, 235),
+            (235, 16, 16),
+        ]
         for i, colour in enumerate(colours):
             bars[:, i * width // 7 : (i + 1) * width // 7] = colour
         self._bars = bars
@@ -73,8 +80,15 @@ class PatternTrack(MediaStreamTrack):
         x = (n * max(4, self.width // 25)) % self.width
         img[:, x : x + max(4, self.width // 8)] = (40, 40, 40)
         img[(n * 7) % self.height :: 31] = (128, 128, 128)  # moving lines: every frame differs clearly
-        cv2.putText(img, str(n), (self.width // 20, self.height // 2), cv2.FONT_HERSHEY_SIMPLEX,
-                    self.height / 120, (0, 0, 0), max(1, self.height // 80))
+        cv2.putText(
+            img,
+            str(n),
+            (self.width // 20, self.height // 2),
+            cv2.FONT_HERSHEY_SIMPLEX,
+            self.height / 120,
+            (0, 0, 0),
+            max(1, self.height // 80),
+        )
         frame = av.VideoFrame.from_ndarray(img, format="bgr24")
         frame.pts = round(n * VIDEO_CLOCK / self.fps)
         frame.time_base = fractions.Fraction(1, VIDEO_CLOCK)
@@ -120,10 +134,16 @@ def luma_plane(frame: av.VideoFrame) -> np.ndarray:
 class VideoSink:
     """Drains a received video track, counting and checking every frame."""
 
-    def __init__(self, requested_width: int | None = None, requested_height: int | None = None,
-                 limits: FrameLimits | None = None, detect_faces: bool = False) -> None:
-        self.stats = FrameStats(requested_width, requested_height, limits=limits or FrameLimits(),
-                                detect_faces=detect_faces)
+    def __init__(
+        self,
+        requested_width: int | None = None,
+        requested_height: int | None = None,
+        limits: FrameLimits | None = None,
+        detect_faces: bool = False,
+    ) -> None:
+        self.stats = FrameStats(
+            requested_width, requested_height, limits=limits or FrameLimits(), detect_faces=detect_faces
+        )
         self._first_pts: float | None = None
         self._t0: float | None = None
         self.errors = 0

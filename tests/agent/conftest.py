@@ -30,8 +30,7 @@ class Subscriber:
     def __init__(self, broker: Mosquitto, topic: str = "likavillkor/v1/devices/#", *, persistent: bool = False) -> None:
         """``persistent``: a session the broker keeps (and queues for) across its own restart."""
         self.messages: queue.Queue[tuple[str, wire.Message, bool]] = queue.Queue()
-        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{id(self)}",
-                                  protocol=paho.MQTTv5)
+        self.client = paho.Client(CallbackAPIVersion.VERSION2, client_id=f"test-sub-{id(self)}", protocol=paho.MQTTv5)
         self.client.on_message = lambda _c, _u, m: self.messages.put((m.topic, wire.decode(bytes(m.payload)), m.retain))
         self.client.reconnect_delay_set(1, 1)
         self.subscribed = threading.Event()
@@ -87,13 +86,25 @@ def agent_env(**extra: str) -> dict[str, str]:
 
 
 def run_agent(*args: str, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "agent", *args], cwd=ROOT, env=env or agent_env(),
-                          capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(
+        [sys.executable, "-m", "agent", *args],
+        cwd=ROOT,
+        env=env or agent_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def spawn_agent(*args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
-    return subprocess.Popen([sys.executable, "-m", "agent", *args], cwd=ROOT, env=env or agent_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return subprocess.Popen(
+        [sys.executable, "-m", "agent", *args],
+        cwd=ROOT,
+        env=env or agent_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def write_config(path: Path, text: str) -> Path:

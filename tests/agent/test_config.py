@@ -12,8 +12,18 @@ from likavillkor.config import ConfigError, loads
 from tests.agent.conftest import ROOT
 
 EXAMPLE = ROOT / "deploy" / "agent.example.toml"
-SECTIONS = ("mqtt", "collector", "monitor", "selftest", "outbox", "path", "speedtest", "camera", "microphone",
-            "mediapath")
+SECTIONS = (
+    "mqtt",
+    "collector",
+    "monitor",
+    "selftest",
+    "outbox",
+    "path",
+    "speedtest",
+    "camera",
+    "microphone",
+    "mediapath",
+)
 
 
 def test_example_parses_into_agent_config() -> None:
@@ -43,13 +53,16 @@ def test_defaults_without_a_file() -> None:
     assert cfg.lang == "sv" and cfg.mqtt.url == "" and cfg.resolved_device_id
 
 
-@pytest.mark.parametrize(("text", "key"), [
-    ('[mqtt]\nurl = "http://x"\n', "mqtt"),
-    ('lang = "de"\n', "lang"),
-    ('device_id = "not valid!"\n', "device_id"),
-    ('[monitor]\nsample_period_s = 0\n', "monitor.sample_period_s"),
-    ('[path]\nportt = 1\n', "path.portt"),
-])
+@pytest.mark.parametrize(
+    ("text", "key"),
+    [
+        ('[mqtt]\nurl = "http://x"\n', "mqtt"),
+        ('lang = "de"\n', "lang"),
+        ('device_id = "not valid!"\n', "device_id"),
+        ("[monitor]\nsample_period_s = 0\n", "monitor.sample_period_s"),
+        ("[path]\nportt = 1\n", "path.portt"),
+    ],
+)
 def test_bad_values_name_the_key(text: str, key: str) -> None:
     with pytest.raises(ConfigError) as info:
         loads(text, AgentConfig)
@@ -57,6 +70,10 @@ def test_bad_values_name_the_key(text: str, key: str) -> None:
 
 
 def test_environment_overrides(tmp_path: Path) -> None:
-    cfg = loads("", AgentConfig, env_prefix="LIKAVILLKOR_AGENT",
-                environ={"LIKAVILLKOR_AGENT__MQTT__PASSWORD": "s3cret", "LIKAVILLKOR_AGENT__LANG": "en"})
+    cfg = loads(
+        "",
+        AgentConfig,
+        env_prefix="LIKAVILLKOR_AGENT",
+        environ={"LIKAVILLKOR_AGENT__MQTT__PASSWORD": "s3cret", "LIKAVILLKOR_AGENT__LANG": "en"},
+    )
     assert cfg.mqtt.password == "s3cret" and cfg.lang == "en"

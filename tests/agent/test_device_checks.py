@@ -21,11 +21,17 @@ from agent.config import AgentConfig
 from likavillkor.wire import CheckStatus, LinkType
 
 
-@pytest.mark.parametrize(("link", "status"), [
-    (LinkType.WIFI, CheckStatus.PASS), (LinkType.ETHERNET, CheckStatus.PASS),
-    (LinkType.WWAN, CheckStatus.FAIL), (LinkType.HOTSPOT, CheckStatus.FAIL),
-    (LinkType.NONE, CheckStatus.FAIL), (LinkType.UNKNOWN, CheckStatus.WARN),
-])
+@pytest.mark.parametrize(
+    ("link", "status"),
+    [
+        (LinkType.WIFI, CheckStatus.PASS),
+        (LinkType.ETHERNET, CheckStatus.PASS),
+        (LinkType.WWAN, CheckStatus.FAIL),
+        (LinkType.HOTSPOT, CheckStatus.FAIL),
+        (LinkType.NONE, CheckStatus.FAIL),
+        (LinkType.UNKNOWN, CheckStatus.WARN),
+    ],
+)
 def test_link_status(link: LinkType, status: CheckStatus) -> None:
     f = link_finding(link, signal_dbm=-55.0)
     assert f.status is status and f.rule == "H9"

@@ -27,15 +27,19 @@ print(json.dumps([name for name in {HEAVY!r} if name in sys.modules]))
 
 
 def test_monitor_path_imports_nothing_heavy() -> None:
-    out = subprocess.run([sys.executable, "-c", PROBE], cwd=ROOT, env=agent_env(), capture_output=True, text=True,
-                         timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], cwd=ROOT, env=agent_env(), capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout) == []
 
 
 def test_monitor_process_memory(mosquitto: Mosquitto, tmp_path: Path) -> None:
-    cfg = write_config(tmp_path / "a.toml", f'device_id = "dev-light"\ndata_dir = "{tmp_path}"\n'
-                       f'[mqtt]\nurl = "{mosquitto.url}"\n[monitor]\nsample_period_s = 1.0\n')
+    cfg = write_config(
+        tmp_path / "a.toml",
+        f'device_id = "dev-light"\ndata_dir = "{tmp_path}"\n'
+        f'[mqtt]\nurl = "{mosquitto.url}"\n[monitor]\nsample_period_s = 1.0\n',
+    )
     sub = Subscriber(mosquitto)
     proc = spawn_agent("monitor", "--config", str(cfg))
     try:

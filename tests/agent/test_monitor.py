@@ -21,8 +21,11 @@ def test_sample_carries_path_quality_from_the_reflector() -> None:
     async def scenario() -> tuple[wire.Sample, list[wire.Sample]]:
         reflector = Reflector()
         await reflector.start("127.0.0.1", 0)
-        cfg = loads(f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\nrate_hz = 20.0\nwindow_s = 2.0\n'
-                    'timeout_ms = 200.0\nmin_probes = 1\n[monitor]\nsample_period_s = 0.1\n', AgentConfig)
+        cfg = loads(
+            f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\nrate_hz = 20.0\nwindow_s = 2.0\n'
+            "timeout_ms = 200.0\nmin_probes = 1\n[monitor]\nsample_period_s = 0.1\n",
+            AgentConfig,
+        )
         got: list[wire.Sample] = []
         monitor = Monitor(cfg, Identity("dev-1"), got.append, meeting=lambda now: ("ks-1", now + 60))
         await monitor.start()
@@ -64,11 +67,26 @@ def test_a_failing_source_leaves_fields_empty_but_the_sample_goes_out() -> None:
 def test_a_switch_to_a_phone_hotspot_is_logged_and_sampled(caplog: pytest.LogCaptureFixture) -> None:
     from agent.platform import LinkInfo
 
-    wifi = LinkInfo(iface="wlan0", link=LinkType.WIFI, gateway="192.168.1.1", metered=False, hotspot_reason=None,
-                    wifi_signal_dbm=-55.0, wifi_signal_percent=90.0, link_rate_mbps=300.0)
-    hotspot = LinkInfo(iface="wlan0", link=LinkType.HOTSPOT, gateway="172.20.10.1", metered=None,
-                       hotspot_reason="ios_gateway", wifi_signal_dbm=-40.0, wifi_signal_percent=None,
-                       link_rate_mbps=None)
+    wifi = LinkInfo(
+        iface="wlan0",
+        link=LinkType.WIFI,
+        gateway="192.168.1.1",
+        metered=False,
+        hotspot_reason=None,
+        wifi_signal_dbm=-55.0,
+        wifi_signal_percent=90.0,
+        link_rate_mbps=300.0,
+    )
+    hotspot = LinkInfo(
+        iface="wlan0",
+        link=LinkType.HOTSPOT,
+        gateway="172.20.10.1",
+        metered=None,
+        hotspot_reason="ios_gateway",
+        wifi_signal_dbm=-40.0,
+        wifi_signal_percent=None,
+        link_rate_mbps=None,
+    )
     links = iter([wifi, hotspot])
 
     class Platform:
@@ -121,9 +139,11 @@ def test_monitor_never_loads_heavy_media_modules() -> None:
     import subprocess
     import sys
 
-    code = ("import sys; from agent.config import AgentConfig; from agent.monitor import SampleSources; "
-            "s = SampleSources(AgentConfig()); s.read(1000.0, None); "
-            "print([m for m in ('cv2', 'numpy', 'aiortc', 'av') if m in sys.modules])")
+    code = (
+        "import sys; from agent.config import AgentConfig; from agent.monitor import SampleSources; "
+        "s = SampleSources(AgentConfig()); s.read(1000.0, None); "
+        "print([m for m in ('cv2', 'numpy', 'aiortc', 'av') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
 
@@ -136,8 +156,9 @@ def test_the_loss_tests_conclusion_is_published_at_once_not_at_the_next_period()
     async def scenario() -> list[wire.Sample]:
         reflector = Reflector()
         await reflector.start("127.0.0.1", 0)
-        cfg = loads(f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\n[monitor]\nsample_period_s = 60.0\n',
-                    AgentConfig)
+        cfg = loads(
+            f'[path]\nhost = "127.0.0.1"\nport = {reflector.port}\n[monitor]\nsample_period_s = 60.0\n', AgentConfig
+        )
         got: list[wire.Sample] = []
         monitor = Monitor(cfg, Identity("dev-1"), got.append, meeting=lambda now: ("ks-1", now + 600))
         await monitor.start()

@@ -25,17 +25,20 @@ from tests.support.services import Mosquitto, stop_pid
 
 
 def _config(broker: Mosquitto, tmp_path: Path, period_s: float, device: str = "dev-1", extra: str = "") -> str:
-    return (f'device_id = "{device}"\ndata_dir = "{tmp_path / "state"}"\n'
-            f'[mqtt]\nurl = "{broker.url}"\nkeepalive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 1\n'
-            f"[monitor]\nsample_period_s = {period_s}\n" + extra)
+    return (
+        f'device_id = "{device}"\ndata_dir = "{tmp_path / "state"}"\n'
+        f'[mqtt]\nurl = "{broker.url}"\nkeepalive_s = 5\nreconnect_min_s = 1\nreconnect_max_s = 1\n'
+        f"[monitor]\nsample_period_s = {period_s}\n" + extra
+    )
 
 
 def _is(kind: type, device: str = "dev-1") -> Callable[[str, wire.Message, bool], bool]:
     return lambda _t, m, _r: isinstance(m, kind) and m.device_id == device
 
 
-def test_agent_process_status_samples_and_last_will(mosquitto: Mosquitto, subscriber: Subscriber,
-                                                     tmp_path: Path) -> None:
+def test_agent_process_status_samples_and_last_will(
+    mosquitto: Mosquitto, subscriber: Subscriber, tmp_path: Path
+) -> None:
     cfg = write_config(tmp_path / "a.toml", _config(mosquitto, tmp_path, 0.2))
     proc = spawn_agent("monitor", "--config", str(cfg))
     try:
@@ -157,8 +160,11 @@ def test_full_outbox_drops_oldest_and_samples_say_so(mosquitto: Mosquitto, tmp_p
 def test_selftest_result_is_published(mosquitto: Mosquitto, subscriber: Subscriber, tmp_path: Path) -> None:
     from tests.agent.conftest import run_agent
 
-    cfg = write_config(tmp_path / "a.toml", _config(mosquitto, tmp_path, 1.0, device="dev-st") +
-                       '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n')
+    cfg = write_config(
+        tmp_path / "a.toml",
+        _config(mosquitto, tmp_path, 1.0, device="dev-st")
+        + '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n',
+    )
     proc = run_agent("selftest", "--meeting", "ks-9", "--config", str(cfg))
     assert proc.returncode in (0, 1, 2), proc.stderr
     assert "Resultatet är skickat" in proc.stderr

@@ -95,7 +95,8 @@ def test_fetch_meetings_over_http(collector_http: tuple[str, type[_Meetings]]) -
 
 
 def test_fetch_meetings_signs_in_with_the_devices_broker_credentials(
-        collector_http: tuple[str, type[_Meetings]]) -> None:
+    collector_http: tuple[str, type[_Meetings]],
+) -> None:
     """HTTP Basic device_id:password (docs/web.md); against a real collector in tests/web/test_device_auth.py."""
     import base64
 
@@ -115,23 +116,34 @@ def test_unreachable_collector_is_counted_not_fatal() -> None:
     async def runner(meeting: Meeting, in_session: bool) -> None:
         ran.append((meeting.id, in_session))
 
-    sched = Scheduler(run_before_s=900, runner=runner, meetings=[KS], collector_url="http://127.0.0.1:9",
-                      device_id="d", timeout_s=0.5, wall=lambda: T0 + 10)
+    sched = Scheduler(
+        run_before_s=900,
+        runner=runner,
+        meetings=[KS],
+        collector_url="http://127.0.0.1:9",
+        device_id="d",
+        timeout_s=0.5,
+        wall=lambda: T0 + 10,
+    )
     asyncio.run(sched.tick())
     asyncio.run(sched.tick())
     assert sched.fetch_errors == 1  # refreshed once, not on every tick
     assert ran == [("ks-1", True)]  # once per meeting; after the start it runs "in session" (no speed test)
 
 
-def test_run_self_tests_when_the_window_opens(mosquitto: Mosquitto, tmp_path: Path,
-                                               collector_http: tuple[str, type[_Meetings]]) -> None:
+def test_run_self_tests_when_the_window_opens(
+    mosquitto: Mosquitto, tmp_path: Path, collector_http: tuple[str, type[_Meetings]]
+) -> None:
     url, handler = collector_http
     now = time.time()
     handler.body = json.dumps([{"id": "ks-live", "body": "KS", "start": now + 300, "end": now + 3900}]).encode()
-    cfg = write_config(tmp_path / "a.toml", f'device_id = "dev-run"\ndata_dir = "{tmp_path}"\n'
-                       f'[mqtt]\nurl = "{mosquitto.url}"\n[collector]\nurl = "{url}"\ntimeout_s = 2.0\n'
-                       '[monitor]\nsample_period_s = 0.2\npath_probe = false\n'
-                       '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n')
+    cfg = write_config(
+        tmp_path / "a.toml",
+        f'device_id = "dev-run"\ndata_dir = "{tmp_path}"\n'
+        f'[mqtt]\nurl = "{mosquitto.url}"\n[collector]\nurl = "{url}"\ntimeout_s = 2.0\n'
+        "[monitor]\nsample_period_s = 0.2\npath_probe = false\n"
+        '[selftest]\nskip = ["path", "bandwidth", "camera", "microphone", "mediapath"]\n',
+    )
     sub = Subscriber(mosquitto)
     proc = spawn_agent("run", "--config", str(cfg))
     try:

@@ -38,24 +38,39 @@ def test_schema_file_is_current() -> None:
     assert json.loads(SCHEMA_FILE.read_text()) == json_schema(), "run: python -m agent schema > " + str(SCHEMA_FILE)
 
 
-@pytest.mark.parametrize(("statuses", "overall", "code"), [
-    ([CheckStatus.PASS, CheckStatus.SKIPPED], CheckStatus.PASS, 0),
-    ([CheckStatus.PASS, CheckStatus.WARN], CheckStatus.WARN, 1),
-    ([CheckStatus.PASS, CheckStatus.ERROR], CheckStatus.WARN, 1),
-    ([CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.ERROR], CheckStatus.FAIL, 2),
-])
+@pytest.mark.parametrize(
+    ("statuses", "overall", "code"),
+    [
+        ([CheckStatus.PASS, CheckStatus.SKIPPED], CheckStatus.PASS, 0),
+        ([CheckStatus.PASS, CheckStatus.WARN], CheckStatus.WARN, 1),
+        ([CheckStatus.PASS, CheckStatus.ERROR], CheckStatus.WARN, 1),
+        ([CheckStatus.WARN, CheckStatus.FAIL, CheckStatus.ERROR], CheckStatus.FAIL, 2),
+    ],
+)
 def test_overall_and_exit_code(statuses: list[CheckStatus], overall: CheckStatus, code: int) -> None:
     assert overall_status(statuses) is overall
     assert exit_code(overall) == code
 
 
 def _doc(status: CheckStatus, lang: str = "sv") -> SelftestDocument:
-    f = Finding(id="network.link", status=status, value="wwan", rule="H9",
-                text={"sv": "Du är ansluten via mobildata.", "en": "You are on mobile data."},
-                why={"sv": "Lika villkor.", "en": "Equal terms."},
-                advice={"sv": "Anslut till wifi.", "en": "Use Wi-Fi."} if status is not CheckStatus.PASS else {})
-    return build_document(AgentConfig(), "dev-1", [("network", f)], lang=lang, meeting_id="ks-1",
-                          started_at=1_800_000_000.0, duration_s=1.5)
+    f = Finding(
+        id="network.link",
+        status=status,
+        value="wwan",
+        rule="H9",
+        text={"sv": "Du är ansluten via mobildata.", "en": "You are on mobile data."},
+        why={"sv": "Lika villkor.", "en": "Equal terms."},
+        advice={"sv": "Anslut till wifi.", "en": "Use Wi-Fi."} if status is not CheckStatus.PASS else {},
+    )
+    return build_document(
+        AgentConfig(),
+        "dev-1",
+        [("network", f)],
+        lang=lang,
+        meeting_id="ks-1",
+        started_at=1_800_000_000.0,
+        duration_s=1.5,
+    )
 
 
 def test_failure_tells_what_to_do_and_the_servicedesk_number() -> None:
@@ -80,11 +95,13 @@ def test_to_wire_is_a_valid_selftest_message() -> None:
 
 def test_missing_broken_and_slow_checks_become_errors_not_crashes() -> None:
     cfg = loads("[selftest]\ntimeout_s = 1.0\n", AgentConfig)
-    specs = (CheckSpec("network", "x.missing", "agent.checks.no_such_module", "check", 5),
-             CheckSpec("battery", "x.nofn", "agent.checks.device", "no_such_function", 5),
-             CheckSpec("host", "x.slow", "tests.agent.slow_checks", "check_slow", 0.3),
-             CheckSpec("path", "x.raises", "tests.agent.slow_checks", "check_raises", 5),
-             CheckSpec("camera", "x.late", "tests.agent.slow_checks", "check_slow", 5))
+    specs = (
+        CheckSpec("network", "x.missing", "agent.checks.no_such_module", "check", 5),
+        CheckSpec("battery", "x.nofn", "agent.checks.device", "no_such_function", 5),
+        CheckSpec("host", "x.slow", "tests.agent.slow_checks", "check_slow", 0.3),
+        CheckSpec("path", "x.raises", "tests.agent.slow_checks", "check_raises", 5),
+        CheckSpec("camera", "x.late", "tests.agent.slow_checks", "check_slow", 5),
+    )
     lines: list[str] = []
     results = asyncio.run(run_checks(cfg, specs=specs, progress=lines.append))
     assert [(f.id, f.status) for _, f in results] == [(s.error_id, CheckStatus.ERROR) for s in specs]
@@ -128,9 +145,12 @@ def test_cli_failure_exits_2(tmp_path: Path) -> None:
 
 def test_cli_pass_exits_0(tmp_path: Path) -> None:
     # Only the host check, with limits this machine meets: a pass is exit 0.
-    cfg = write_config(tmp_path / "a.toml", '[selftest]\nskip = ["network", "battery", "path", "bandwidth", '
-                       '"camera", "microphone", "mediapath"]\ncpu_warn_percent = 100.0\ncpu_fail_percent = 100.0\n'
-                       'mem_warn_available_percent = 0.0\nmem_fail_available_percent = 0.0\n')
+    cfg = write_config(
+        tmp_path / "a.toml",
+        '[selftest]\nskip = ["network", "battery", "path", "bandwidth", '
+        '"camera", "microphone", "mediapath"]\ncpu_warn_percent = 100.0\ncpu_fail_percent = 100.0\n'
+        "mem_warn_available_percent = 0.0\nmem_fail_available_percent = 0.0\n",
+    )
     proc = run_agent("selftest", "--config", str(cfg))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Allt ser bra ut" in proc.stdout

@@ -25,18 +25,34 @@ def test_agent_publishes_over_tls_with_password(tmp_path: Path) -> None:
     (tmp_path / "roster.toml").write_text(ROSTER)
     out = tmp_path / "credentials"
     port = free_port()
-    assert broker_cli.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
-                            "--mqtt-url", f"mqtts://localhost:{port}", "--ca-file", str(pki.ca_cert)]) == 0
+    assert (
+        broker_cli.main(
+            [
+                "--roster",
+                str(tmp_path / "roster.toml"),
+                "--out",
+                str(out),
+                "--mqtt-url",
+                f"mqtts://localhost:{port}",
+                "--ca-file",
+                str(pki.ca_cert),
+            ]
+        )
+        == 0
+    )
     device_file = out / "devices" / "anna-ipad.toml"
     collector_pw = broker_cli.read_credentials_password((out / "collector-mqtt.toml").read_text())
     conf = conf_for_test(port=port, pki=pki, auth_dir=out / "broker", data_dir=tmp_path / "data")
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
-        collector = TlsClient(broker.host, broker.port, pki.ca_cert, broker_cli.COLLECTOR_USER, collector_pw,
-                              client_id="collector-test")
+        collector = TlsClient(
+            broker.host, broker.port, pki.ca_cert, broker_cli.COLLECTOR_USER, collector_pw, client_id="collector-test"
+        )
         assert not collector.connect().is_failure
         collector.subscribe(DEVICE_WILDCARD)
-        env = agent_env(LIKAVILLKOR_AGENT__DATA_DIR=json.dumps(str(tmp_path / "state")),
-                        LIKAVILLKOR_AGENT__MONITOR__SAMPLE_PERIOD_S="0.2")
+        env = agent_env(
+            LIKAVILLKOR_AGENT__DATA_DIR=json.dumps(str(tmp_path / "state")),
+            LIKAVILLKOR_AGENT__MONITOR__SAMPLE_PERIOD_S="0.2",
+        )
         proc = spawn_agent("monitor", "--config", str(device_file), env=env)
         try:
             kinds: dict[str, wire.Message] = {}

@@ -77,8 +77,9 @@ def test_self_test_advises_headphones_when_it_sees_loudspeakers(os_name: str, ca
 
     case_dir = DATA / os_name / case
     expected = tomllib.loads((case_dir / "expected.toml").read_text(encoding="utf-8"))
-    facts = audio_facts(RecordedRunner(load_commands(case_dir)), source=expected.get("source"),
-                        platform=PLATFORM[os_name])
+    facts = audio_facts(
+        RecordedRunner(load_commands(case_dir)), source=expected.get("source"), platform=PLATFORM[os_name]
+    )
     finding = headphones_finding(facts)
     if expected.get("headphones") is None:
         assert finding is None  # the OS does not tell: no guess

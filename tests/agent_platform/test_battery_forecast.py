@@ -92,10 +92,14 @@ def test_history_forgets_on_plug_change_and_clock_jump() -> None:
     assert h.readings()[0][0] >= T0 + 200 + 19 * 60 - 600
 
 
-@given(st.lists(st.tuples(st.floats(0, 3600), st.floats(0, 100)), max_size=30),
-       st.one_of(st.none(), st.booleans()), st.one_of(st.none(), st.floats(0, 1e6)))
-def test_forecast_never_negative(readings: list[tuple[float, float]], charging: bool | None,
-                                 seconds_left: float | None) -> None:
+@given(
+    st.lists(st.tuples(st.floats(0, 3600), st.floats(0, 100)), max_size=30),
+    st.one_of(st.none(), st.booleans()),
+    st.one_of(st.none(), st.floats(0, 1e6)),
+)
+def test_forecast_never_negative(
+    readings: list[tuple[float, float]], charging: bool | None, seconds_left: float | None
+) -> None:
     got = forecast([(T0 + t, p) for t, p in readings], charging, T0 + 3600, T0 + 7200, seconds_left=seconds_left)
     assert got.minutes_left is None or got.minutes_left >= 0
     if charging:

@@ -57,8 +57,12 @@ def test_implausible_jump_is_a_glitch() -> None:
     assert m.feed(1.0, NetCounters(rx_bytes=10**9, tx_bytes=0)) is None
 
 
-@given(st.lists(st.tuples(st.floats(0.01, 10), st.integers(0, 2**64), st.integers(0, 2**64),
-                          st.sampled_from(["a", "b"])), max_size=40))
+@given(
+    st.lists(
+        st.tuples(st.floats(0.01, 10), st.integers(0, 2**64), st.integers(0, 2**64), st.sampled_from(["a", "b"])),
+        max_size=40,
+    )
+)
 def test_rates_never_negative_nor_huge(steps: list[tuple[float, int, int, str]]) -> None:
     m = ByteRate()
     t = 0.0

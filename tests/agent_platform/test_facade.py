@@ -36,8 +36,15 @@ def test_public_functions_delegate_in_one_line() -> None:
 
 def test_api_shapes() -> None:
     assert [f.name for f in dataclasses.fields(LinkInfo)] == [
-        "iface", "link", "gateway", "metered", "hotspot_reason", "wifi_signal_dbm", "wifi_signal_percent",
-        "link_rate_mbps"]
+        "iface",
+        "link",
+        "gateway",
+        "metered",
+        "hotspot_reason",
+        "wifi_signal_dbm",
+        "wifi_signal_percent",
+        "link_rate_mbps",
+    ]
     assert [f.name for f in dataclasses.fields(BatteryInfo)] == ["percent", "charging", "seconds_left"]
     assert [f.name for f in dataclasses.fields(NetCounters)] == ["rx_bytes", "tx_bytes"]
     assert str(inspect.signature(platform.net_counters)) == "(iface: 'str | None' = None) -> 'NetCounters | None'"
@@ -50,9 +57,19 @@ def test_link_info_fields_fit_the_wire_sample() -> None:
     assert isinstance(info.link, LinkType)
     wire_fields = set(Sample.__struct_fields__)
     assert {f.name for f in dataclasses.fields(LinkInfo)} - {"gateway"} <= wire_fields
-    Sample(device_id="d1", boot_id="b", seq=1, ts=1.8e9, link=info.link, iface=info.iface, metered=info.metered,
-           hotspot_reason=info.hotspot_reason, wifi_signal_dbm=info.wifi_signal_dbm,
-           wifi_signal_percent=info.wifi_signal_percent, link_rate_mbps=info.link_rate_mbps)
+    Sample(
+        device_id="d1",
+        boot_id="b",
+        seq=1,
+        ts=1.8e9,
+        link=info.link,
+        iface=info.iface,
+        metered=info.metered,
+        hotspot_reason=info.hotspot_reason,
+        wifi_signal_dbm=info.wifi_signal_dbm,
+        wifi_signal_percent=info.wifi_signal_percent,
+        link_rate_mbps=info.link_rate_mbps,
+    )
 
 
 def test_no_battery_here_is_none() -> None:
@@ -60,32 +77,38 @@ def test_no_battery_here_is_none() -> None:
     assert platform.battery() is None
 
 
-@pytest.mark.parametrize(("raw", "want"), [
-    (None, None),
-    (Raw(57.3, 3600, False), BatteryInfo(percent=57.3, charging=False, seconds_left=3600.0)),
-    (Raw(100, -2, True), BatteryInfo(percent=100.0, charging=True, seconds_left=None)),  # POWER_TIME_UNLIMITED
-    (Raw(12, -1, None), BatteryInfo(percent=12.0, charging=None, seconds_left=None)),  # POWER_TIME_UNKNOWN
-    (Raw(100.4, -1, True), BatteryInfo(percent=100.0, charging=True, seconds_left=None)),
-])
+@pytest.mark.parametrize(
+    ("raw", "want"),
+    [
+        (None, None),
+        (Raw(57.3, 3600, False), BatteryInfo(percent=57.3, charging=False, seconds_left=3600.0)),
+        (Raw(100, -2, True), BatteryInfo(percent=100.0, charging=True, seconds_left=None)),  # POWER_TIME_UNLIMITED
+        (Raw(12, -1, None), BatteryInfo(percent=12.0, charging=None, seconds_left=None)),  # POWER_TIME_UNKNOWN
+        (Raw(100.4, -1, True), BatteryInfo(percent=100.0, charging=True, seconds_left=None)),
+    ],
+)
 def test_from_psutil(raw: Raw | None, want: BatteryInfo | None) -> None:
     assert from_psutil(raw) == want
 
 
-@pytest.mark.parametrize(("gateway", "metered", "cost", "want"), [
-    ("172.20.10.1", None, None, "ios_gateway"),
-    ("172.20.10.14", None, None, "ios_gateway"),
-    ("172.20.10.17", None, None, None),  # outside the /28
-    ("192.168.43.1", None, None, "android_gateway"),
-    ("192.168.42.129", None, None, "android_gateway"),
-    ("192.168.1.1", None, None, None),
-    ("192.168.1.1", True, None, "nm_metered"),
-    ("192.168.1.1", False, "Variable", "windows_cost"),
-    ("172.20.10.1", None, "fixed", "windows_cost"),
-    ("192.168.1.1", None, "Unrestricted", None),
-    (None, None, None, None),
-    ("fe80::1%wlan0", None, None, None),
-    ("not-an-ip", None, None, None),
-])
+@pytest.mark.parametrize(
+    ("gateway", "metered", "cost", "want"),
+    [
+        ("172.20.10.1", None, None, "ios_gateway"),
+        ("172.20.10.14", None, None, "ios_gateway"),
+        ("172.20.10.17", None, None, None),  # outside the /28
+        ("192.168.43.1", None, None, "android_gateway"),
+        ("192.168.42.129", None, None, "android_gateway"),
+        ("192.168.1.1", None, None, None),
+        ("192.168.1.1", True, None, "nm_metered"),
+        ("192.168.1.1", False, "Variable", "windows_cost"),
+        ("172.20.10.1", None, "fixed", "windows_cost"),
+        ("192.168.1.1", None, "Unrestricted", None),
+        (None, None, None, None),
+        ("fe80::1%wlan0", None, None, None),
+        ("not-an-ip", None, None, None),
+    ],
+)
 def test_classify_hotspot(gateway: str | None, metered: bool | None, cost: str | None, want: str | None) -> None:
     got = classify_hotspot(gateway, metered, cost)
     assert got == want

@@ -8,12 +8,36 @@ from agent.platform import LinkInfo
 from agent.probes.linkwatch import ChangeKind, LinkChange, LinkWatcher
 from likavillkor.wire import LinkType
 
-WIFI = LinkInfo(iface="wlan0", link=LinkType.WIFI, gateway="192.168.1.1", metered=False, hotspot_reason=None,
-                wifi_signal_dbm=-60.0, wifi_signal_percent=80.0, link_rate_mbps=300.0)
-WWAN = LinkInfo(iface="wwan0", link=LinkType.WWAN, gateway=None, metered=True, hotspot_reason="wwan",
-                wifi_signal_dbm=None, wifi_signal_percent=None, link_rate_mbps=None)
-NONE = LinkInfo(iface=None, link=LinkType.NONE, gateway=None, metered=None, hotspot_reason=None,
-                wifi_signal_dbm=None, wifi_signal_percent=None, link_rate_mbps=None)
+WIFI = LinkInfo(
+    iface="wlan0",
+    link=LinkType.WIFI,
+    gateway="192.168.1.1",
+    metered=False,
+    hotspot_reason=None,
+    wifi_signal_dbm=-60.0,
+    wifi_signal_percent=80.0,
+    link_rate_mbps=300.0,
+)
+WWAN = LinkInfo(
+    iface="wwan0",
+    link=LinkType.WWAN,
+    gateway=None,
+    metered=True,
+    hotspot_reason="wwan",
+    wifi_signal_dbm=None,
+    wifi_signal_percent=None,
+    link_rate_mbps=None,
+)
+NONE = LinkInfo(
+    iface=None,
+    link=LinkType.NONE,
+    gateway=None,
+    metered=None,
+    hotspot_reason=None,
+    wifi_signal_dbm=None,
+    wifi_signal_percent=None,
+    link_rate_mbps=None,
+)
 
 
 def test_first_update_is_the_baseline() -> None:
@@ -32,8 +56,10 @@ def test_wifi_to_mobile_data_mid_meeting() -> None:
     w = LinkWatcher()
     w.update(0.0, WIFI)
     changes = w.update(61.0, WWAN)
-    assert changes == [LinkChange(61.0, ChangeKind.IFACE, "wlan0", "wwan0"),
-                       LinkChange(61.0, ChangeKind.LINK, "wifi", "wwan")]
+    assert changes == [
+        LinkChange(61.0, ChangeKind.IFACE, "wlan0", "wwan0"),
+        LinkChange(61.0, ChangeKind.LINK, "wifi", "wwan"),
+    ]
     assert [c.to_mobile_data for c in changes] == [False, True]
     assert w.since == 61.0
 

@@ -23,15 +23,24 @@ from agent.platform._types import BatteryInfo, LinkInfo
 from likavillkor.wire import LinkType
 from tests.agent_platform.recorded import DATA, RecordedRunner, cases, load_commands, load_expected
 
-LINK_FIELDS = ("iface", "link", "gateway", "metered", "hotspot_reason", "wifi_signal_dbm",
-               "wifi_signal_percent", "link_rate_mbps")
+LINK_FIELDS = (
+    "iface",
+    "link",
+    "gateway",
+    "metered",
+    "hotspot_reason",
+    "wifi_signal_dbm",
+    "wifi_signal_percent",
+    "link_rate_mbps",
+)
 
 
 def platform_for(case: str) -> tuple[LinuxPlatform, RecordedRunner]:
     root = DATA / "linux" / case
     runner = RecordedRunner(load_commands(root))
-    return LinuxPlatform(sys_root=root / "sys", proc_root=root / "proc", run=runner,
-                         battery_source=lambda: None), runner
+    return LinuxPlatform(
+        sys_root=root / "sys", proc_root=root / "proc", run=runner, battery_source=lambda: None
+    ), runner
 
 
 @pytest.mark.parametrize("case", cases("linux"))
@@ -87,7 +96,8 @@ def test_route_without_sysfs_entry_is_unknown(tmp_path: Path) -> None:
     (tmp_path / "proc/net").mkdir(parents=True)
     (tmp_path / "proc/net/route").write_text(
         "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
-        "ghost0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n")
+        "ghost0\t00000000\t0101A8C0\t0003\t0\t0\t0\t00000000\t0\t0\t0\n"
+    )
     plat = LinuxPlatform(sys_root=tmp_path / "sys", proc_root=tmp_path / "proc", run=RecordedRunner({}))
     info = plat.link_info()
     assert (info.iface, info.link, info.gateway) == ("ghost0", LinkType.UNKNOWN, "192.168.1.1")
@@ -97,19 +107,23 @@ def test_route_without_sysfs_entry_is_unknown(tmp_path: Path) -> None:
 
 
 def test_proc_route_picks_lowest_metric_and_skips_reject() -> None:
-    text = ("Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
-            "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
-            "eth0\t00000000\t0100010A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
-            "bad0\t00000000\t00000000\t0201\t0\t0\t1\t00000000\t0\t0\t0\n"
-            "eth0\t0000010A\t00000000\t0001\t0\t0\t100\t0000FFFF\t0\t0\t0\n"
-            "garbage line\n")
+    text = (
+        "Iface\tDestination\tGateway\tFlags\tRefCnt\tUse\tMetric\tMask\tMTU\tWindow\tIRTT\n"
+        "wlan0\t00000000\t0101A8C0\t0003\t0\t0\t600\t00000000\t0\t0\t0\n"
+        "eth0\t00000000\t0100010A\t0003\t0\t0\t100\t00000000\t0\t0\t0\n"
+        "bad0\t00000000\t00000000\t0201\t0\t0\t1\t00000000\t0\t0\t0\n"
+        "eth0\t0000010A\t00000000\t0001\t0\t0\t100\t0000FFFF\t0\t0\t0\n"
+        "garbage line\n"
+    )
     routes = parse_proc_route(text)
     assert [(r.iface, r.gateway) for r in routes] == [("eth0", "10.1.0.1"), ("wlan0", "192.168.1.1")]
 
 
 def test_ipv6_route_formats_gateway() -> None:
-    text = ("00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
-            "20010db8000000000000000000000001 00000400 00000002 00000000 00000003     eth1\n")
+    text = (
+        "00000000000000000000000000000000 00 00000000000000000000000000000000 00 "
+        "20010db8000000000000000000000001 00000400 00000002 00000000 00000003     eth1\n"
+    )
     assert parse_ipv6_route(text)[0].gateway == "2001:db8::1"
 
 
@@ -128,11 +142,17 @@ def test_iw_connected_without_bitrate() -> None:
     assert (reading.signal_dbm, reading.signal_percent, reading.link_rate_mbps) == (-71.0, 58.0, None)
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("GENERAL.METERED:yes\n", True), ("GENERAL.METERED:yes (guessed)\n", True),
-    ("GENERAL.METERED:no (guessed)\n", False), ("GENERAL.METERED:unknown\n", None), ("", None),
-    ("Error: Device 'x' not found.\n", None),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        ("GENERAL.METERED:yes\n", True),
+        ("GENERAL.METERED:yes (guessed)\n", True),
+        ("GENERAL.METERED:no (guessed)\n", False),
+        ("GENERAL.METERED:unknown\n", None),
+        ("", None),
+        ("Error: Device 'x' not found.\n", None),
+    ],
+)
 def test_nmcli_metered(text: str, want: bool | None) -> None:
     assert parse_nmcli_metered(text) is want
 
@@ -143,16 +163,19 @@ def test_nmcli_wifi_takes_the_line_in_use() -> None:
     assert parse_nmcli_wifi(" :30:54 Mbit/s\n") is None
 
 
-@pytest.mark.parametrize(("facts", "want"), [
-    (IfaceFacts(name="wlan0", wireless=True), (LinkType.WIFI, None)),
-    (IfaceFacts(name="wwp0s20u4i6", arphrd=1), (LinkType.WWAN, "wwan")),
-    (IfaceFacts(name="usb0", arphrd=1, driver="cdc_mbim"), (LinkType.WWAN, "wwan")),
-    (IfaceFacts(name="rmnet_data0", arphrd=519), (LinkType.WWAN, "wwan")),
-    (IfaceFacts(name="eth1", arphrd=1, driver="ipheth", usb_vendor=0x05AC), (LinkType.HOTSPOT, "tethering")),
-    (IfaceFacts(name="usb0", arphrd=1, driver="cdc_ncm", usb_vendor=0x18D1), (LinkType.HOTSPOT, "tethering")),
-    (IfaceFacts(name="enx1", arphrd=1, driver="cdc_ether", usb_vendor=0x0BDA), (LinkType.ETHERNET, None)),
-    (IfaceFacts(name="ppp0", arphrd=512), (LinkType.UNKNOWN, None)),
-])
+@pytest.mark.parametrize(
+    ("facts", "want"),
+    [
+        (IfaceFacts(name="wlan0", wireless=True), (LinkType.WIFI, None)),
+        (IfaceFacts(name="wwp0s20u4i6", arphrd=1), (LinkType.WWAN, "wwan")),
+        (IfaceFacts(name="usb0", arphrd=1, driver="cdc_mbim"), (LinkType.WWAN, "wwan")),
+        (IfaceFacts(name="rmnet_data0", arphrd=519), (LinkType.WWAN, "wwan")),
+        (IfaceFacts(name="eth1", arphrd=1, driver="ipheth", usb_vendor=0x05AC), (LinkType.HOTSPOT, "tethering")),
+        (IfaceFacts(name="usb0", arphrd=1, driver="cdc_ncm", usb_vendor=0x18D1), (LinkType.HOTSPOT, "tethering")),
+        (IfaceFacts(name="enx1", arphrd=1, driver="cdc_ether", usb_vendor=0x0BDA), (LinkType.ETHERNET, None)),
+        (IfaceFacts(name="ppp0", arphrd=512), (LinkType.UNKNOWN, None)),
+    ],
+)
 def test_classify_iface(facts: IfaceFacts, want: tuple[LinkType, str | None]) -> None:
     assert classify_iface(facts) == want
 

@@ -49,8 +49,14 @@ def netns() -> Iterator[str]:
 
 
 def probe(ns: str) -> dict[str, object]:
-    out = subprocess.run(["ip", "netns", "exec", ns, sys.executable, "-c", PROBE], check=True, timeout=20,
-                         capture_output=True, text=True, cwd=REPO)
+    out = subprocess.run(
+        ["ip", "netns", "exec", ns, sys.executable, "-c", PROBE],
+        check=True,
+        timeout=20,
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     result: dict[str, object] = json.loads(out.stdout)
     return result
 
@@ -69,7 +75,11 @@ def test_no_route_then_veth_ethernet_then_wwan_name(netns: str) -> None:
     add_veth(netns, "eth7", "10.77.0.2/24", "10.77.0.1")
     first = probe(netns)
     assert {k: first[k] for k in ("iface", "link", "gateway", "reason")} == {
-        "iface": "eth7", "link": "ethernet", "gateway": "10.77.0.1", "reason": None}
+        "iface": "eth7",
+        "link": "ethernet",
+        "gateway": "10.77.0.1",
+        "reason": None,
+    }
     # A datagram to the internet makes the kernel ARP for the gateway on eth7: tx bytes move.
     send = "import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.sendto(b'x', ('192.0.2.9', 9))"
     sh(netns, sys.executable, "-c", send)

@@ -18,8 +18,16 @@ from agent.platform._types import BatteryInfo, NetCounters
 from likavillkor.wire import LinkType
 from tests.agent_platform.recorded import DATA, RecordedRunner, cases, load_commands, load_expected, load_toml
 
-LINK_FIELDS = ("iface", "link", "gateway", "metered", "hotspot_reason", "wifi_signal_dbm",
-               "wifi_signal_percent", "link_rate_mbps")
+LINK_FIELDS = (
+    "iface",
+    "link",
+    "gateway",
+    "metered",
+    "hotspot_reason",
+    "wifi_signal_dbm",
+    "wifi_signal_percent",
+    "link_rate_mbps",
+)
 
 
 def platform_for(case: str, clock: list[float] | None = None) -> tuple[MacPlatform, RecordedRunner]:
@@ -28,8 +36,7 @@ def platform_for(case: str, clock: list[float] | None = None) -> tuple[MacPlatfo
     host = load_toml(root / "host.toml")
     counters = {k: NetCounters(rx_bytes=v[0], tx_bytes=v[1]) for k, v in host.get("counters", {}).items()}
     now = clock if clock is not None else [0.0]
-    return MacPlatform(run=runner, battery_source=lambda: None, counters=counters.get,
-                       clock=lambda: now[0]), runner
+    return MacPlatform(run=runner, battery_source=lambda: None, counters=counters.get, clock=lambda: now[0]), runner
 
 
 @pytest.mark.parametrize("case", cases("macos"))
@@ -59,7 +66,8 @@ def test_system_profiler_is_cached() -> None:
 
 def test_deprecated_airport_gives_nothing() -> None:
     text = load_commands(DATA / "macos" / "wifi_system_profiler")[
-        "/System/Library/PrivateFrameworks/Apple80211.framework/Versions/Current/Resources/airport -I"]
+        "/System/Library/PrivateFrameworks/Apple80211.framework/Versions/Current/Resources/airport -I"
+    ]
     assert parse_airport(text) is None
     assert parse_airport("AirPort: Off\n") is None
 
@@ -79,34 +87,56 @@ def test_hardware_ports() -> None:
     assert parse_hardware_ports(text)["en7"] == "iPhone USB"
 
 
-@pytest.mark.parametrize(("iface", "port", "want"), [
-    ("en6", "Bluetooth PAN", (LinkType.HOTSPOT, "tethering")),
-    ("en8", "HUAWEI Mobile", (LinkType.WWAN, "wwan")),
-    ("en9", "USB 10/100/1000 LAN", (LinkType.ETHERNET, None)),
-    ("utun3", None, (LinkType.UNKNOWN, None)),
-])
+@pytest.mark.parametrize(
+    ("iface", "port", "want"),
+    [
+        ("en6", "Bluetooth PAN", (LinkType.HOTSPOT, "tethering")),
+        ("en8", "HUAWEI Mobile", (LinkType.WWAN, "wwan")),
+        ("en9", "USB 10/100/1000 LAN", (LinkType.ETHERNET, None)),
+        ("utun3", None, (LinkType.UNKNOWN, None)),
+    ],
+)
 def test_classify_macos(iface: str, port: str | None, want: tuple[LinkType, str | None]) -> None:
     assert classify_macos(iface, port) == want
 
 
-@pytest.mark.parametrize(("text", "want"), [
-    ("Now drawing from 'Battery Power'\n -InternalBattery-0 (id=4653155)\t82%; discharging; 4:12 remaining "
-     "present: true\n", BatteryInfo(percent=82.0, charging=False, seconds_left=4 * 3600 + 12 * 60)),
-    ("Now drawing from 'AC Power'\n -InternalBattery-0 (id=4653155)\t45%; charging; 1:30 remaining present: true\n",
-     BatteryInfo(percent=45.0, charging=True, seconds_left=None)),
-    ("Now drawing from 'AC Power'\n -InternalBattery-0 (id=4653155)\t100%; charged; 0:00 remaining present: true\n",
-     BatteryInfo(percent=100.0, charging=True, seconds_left=None)),
-    ("Now drawing from 'Battery Power'\n -InternalBattery-0 (id=4653155)\t64%; discharging; (no estimate) "
-     "present: true\n", BatteryInfo(percent=64.0, charging=False, seconds_left=None)),
-    ("Now drawing from 'AC Power'\n", None),
-])
+@pytest.mark.parametrize(
+    ("text", "want"),
+    [
+        (
+            "Now drawing from 'Battery Power'\n -InternalBattery-0 (id=4653155)\t82%; discharging; 4:12 remaining "
+            "present: true\n",
+            BatteryInfo(percent=82.0, charging=False, seconds_left=4 * 3600 + 12 * 60),
+        ),
+        (
+            "Now drawing from 'AC Power'\n -InternalBattery-0 (id=4653155)\t45%; charging; 1:30 "
+            "remaining present: true\n",
+            BatteryInfo(percent=45.0, charging=True, seconds_left=None),
+        ),
+        (
+            "Now drawing from 'AC Power'\n -InternalBattery-0 (id=4653155)\t100%; charged; 0:00 "
+            "remaining present: true\n",
+            BatteryInfo(percent=100.0, charging=True, seconds_left=None),
+        ),
+        (
+            "Now drawing from 'Battery Power'\n -InternalBattery-0 (id=4653155)\t64%; discharging; (no estimate) "
+            "present: true\n",
+            BatteryInfo(percent=64.0, charging=False, seconds_left=None),
+        ),
+        ("Now drawing from 'AC Power'\n", None),
+    ],
+)
 def test_pmset(text: str, want: BatteryInfo | None) -> None:
     assert parse_pmset(text) == want
 
 
 def test_battery_falls_back_to_pmset() -> None:
-    runner = RecordedRunner({"pmset -g batt": "Now drawing from 'Battery Power'\n -InternalBattery-0 (id=1)\t"
-                                              "30%; discharging; 0:50 remaining present: true\n"})
+    runner = RecordedRunner(
+        {
+            "pmset -g batt": "Now drawing from 'Battery Power'\n -InternalBattery-0 (id=1)\t"
+            "30%; discharging; 0:50 remaining present: true\n"
+        }
+    )
     plat = MacPlatform(run=runner, battery_source=lambda: None)
     assert plat.battery() == BatteryInfo(percent=30.0, charging=False, seconds_left=3000.0)
     psutil_says = BatteryInfo(percent=31.0, charging=False, seconds_left=None)

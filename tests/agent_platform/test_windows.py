@@ -21,8 +21,16 @@ from agent.platform._windows import (
 from likavillkor.wire import LinkType
 from tests.agent_platform.recorded import DATA, RecordedRunner, cases, load_commands, load_expected, load_toml
 
-LINK_FIELDS = ("iface", "link", "gateway", "metered", "hotspot_reason", "wifi_signal_dbm",
-               "wifi_signal_percent", "link_rate_mbps")
+LINK_FIELDS = (
+    "iface",
+    "link",
+    "gateway",
+    "metered",
+    "hotspot_reason",
+    "wifi_signal_dbm",
+    "wifi_signal_percent",
+    "link_rate_mbps",
+)
 
 
 def platform_for(case: str, clock: list[float] | None = None) -> tuple[WindowsPlatform, RecordedRunner]:
@@ -32,8 +40,9 @@ def platform_for(case: str, clock: list[float] | None = None) -> tuple[WindowsPl
     addrs: dict[str, list[str]] = host.get("if_addrs", {})
     counters = {k: NetCounters(rx_bytes=v[0], tx_bytes=v[1]) for k, v in host.get("counters", {}).items()}
     now = clock if clock is not None else [0.0]
-    return WindowsPlatform(run=runner, if_addrs=lambda: addrs, battery_source=lambda: None,
-                           counters=counters.get, clock=lambda: now[0]), runner
+    return WindowsPlatform(
+        run=runner, if_addrs=lambda: addrs, battery_source=lambda: None, counters=counters.get, clock=lambda: now[0]
+    ), runner
 
 
 @pytest.mark.parametrize("case", cases("windows"))
@@ -72,14 +81,21 @@ def test_swedish_netsh_wlan() -> None:
     text = load_commands(DATA / "windows" / "wifi_sv")["netsh wlan show interfaces"]
     [wlan] = parse_netsh_wlan(text)
     assert (wlan.name, wlan.connected, wlan.signal_percent, wlan.receive_mbps, wlan.transmit_mbps) == (
-        "Wi-Fi", True, 85.0, 400.0, 360.0)
+        "Wi-Fi",
+        True,
+        85.0,
+        400.0,
+        360.0,
+    )
 
 
 def test_two_wlan_interfaces_and_disconnected() -> None:
-    text = ("There are 2 interfaces on the system:\n\n"
-            "    Name                   : Wi-Fi\n    State                  : disconnected\n\n"
-            "    Name                   : Wi-Fi 2\n    State                  : connected\n"
-            "    Receive rate (Mbps)    : 72,2\n    Transmit rate (Mbps)   : 65\n    Signal                 : 41%\n")
+    text = (
+        "There are 2 interfaces on the system:\n\n"
+        "    Name                   : Wi-Fi\n    State                  : disconnected\n\n"
+        "    Name                   : Wi-Fi 2\n    State                  : connected\n"
+        "    Receive rate (Mbps)    : 72,2\n    Transmit rate (Mbps)   : 65\n    Signal                 : 41%\n"
+    )
     first, second = parse_netsh_wlan(text)
     assert (first.name, first.connected, first.signal_percent) == ("Wi-Fi", False, None)
     assert (second.name, second.connected, second.receive_mbps, second.signal_percent) == ("Wi-Fi 2", True, 72.2, 41.0)
@@ -91,10 +107,12 @@ def test_wlansvc_not_running_means_no_wlan() -> None:
 
 
 def test_route_print_on_link_and_metric_order() -> None:
-    text = ("Active Routes:\n"
-            "          0.0.0.0          0.0.0.0      192.168.1.1     192.168.1.23     60\n"
-            "          0.0.0.0          0.0.0.0          On-link        10.8.0.2     5\n"
-            "Persistent Routes:\n          0.0.0.0          0.0.0.0      192.168.9.1  Default\n")
+    text = (
+        "Active Routes:\n"
+        "          0.0.0.0          0.0.0.0      192.168.1.1     192.168.1.23     60\n"
+        "          0.0.0.0          0.0.0.0          On-link        10.8.0.2     5\n"
+        "Persistent Routes:\n          0.0.0.0          0.0.0.0      192.168.9.1  Default\n"
+    )
     routes = parse_route_print(text)
     assert [(r.gateway, r.iface_ip) for r in routes] == [(None, "10.8.0.2"), ("192.168.1.1", "192.168.1.23")]
 
@@ -123,15 +141,18 @@ def test_ps_details_ipv6_unspecified_next_hop() -> None:
     assert details is not None and details.next_hop is None and details.cost is None
 
 
-@pytest.mark.parametrize(("cost", "want"), [("Fixed", True), ("Variable", True), ("Unrestricted", False),
-                                            ("Unknown", None), (None, None)])
+@pytest.mark.parametrize(
+    ("cost", "want"), [("Fixed", True), ("Variable", True), ("Unrestricted", False), ("Unknown", None), (None, None)]
+)
 def test_metered_from_cost(cost: str | None, want: bool | None) -> None:
     assert metered_from_cost(cost) is want
 
 
 def test_bluetooth_pan_is_tethering() -> None:
     assert classify_windows("Bluetooth Network Connection", PsDetails(physical_media="BlueTooth"), set(), set()) == (
-        LinkType.HOTSPOT, "tethering")
+        LinkType.HOTSPOT,
+        "tethering",
+    )
 
 
 def test_nothing_known_is_unknown() -> None:

@@ -20,17 +20,31 @@ def make_runtime(tmp_path: Path) -> Iterator[RuntimeFactory]:
     """Build and start a Runtime (stopped at teardown). ``mqtt_url`` empty: no MQTT at all."""
     started: list[Runtime] = []
 
-    def make(devices: list[str] | None = None, *, mqtt_url: str | None = None, store_url: str = "",
-             influx: str = "", extra: str = "", silence_lost_s: float | None = None,
-             name: str = "rt") -> Runtime:
+    def make(
+        devices: list[str] | None = None,
+        *,
+        mqtt_url: str | None = None,
+        store_url: str = "",
+        influx: str = "",
+        extra: str = "",
+        silence_lost_s: float | None = None,
+        name: str = "rt",
+    ) -> Runtime:
         base = tmp_path / name
         base.mkdir(exist_ok=True)
         roster = base / "roster.toml"
         if not roster.exists():  # a second runtime of the same name sees the same roster (restarts)
             write_roster(roster, devices if devices is not None else ["dev-a", "dev-b"])
-        cfg_path = write_config(base / "collector.toml", data_dir=base / "data", roster=roster,
-                                mqtt_url=mqtt_url or "", store_url=store_url, influx=influx, extra=extra,
-                                silence_lost_s=silence_lost_s)
+        cfg_path = write_config(
+            base / "collector.toml",
+            data_dir=base / "data",
+            roster=roster,
+            mqtt_url=mqtt_url or "",
+            store_url=store_url,
+            influx=influx,
+            extra=extra,
+            silence_lost_s=silence_lost_s,
+        )
         rt = Runtime(config.load(cfg_path))
         rt.start(mqtt=mqtt_url is not None)
         started.append(rt)

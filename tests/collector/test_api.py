@@ -58,8 +58,10 @@ def test_actions_recorded_and_validated(client_rt: tuple[TestClient, object]) ->
     assert bad.status_code == 409 and bad.json()["detail"]
     assert [a["kind"] for a in client.get("/api/meetings/ks-test/actions").json()] == ["adjourn"]
     # H16 (issue 11): the engine validates who steps in; a refusal is a 409 with the reason
-    sub = client.post("/api/meetings/ks-test/actions",
-                      json={"kind": "substitute", "by": "x", "member_id": "member-0", "substitute_id": "ghost"})
+    sub = client.post(
+        "/api/meetings/ks-test/actions",
+        json={"kind": "substitute", "by": "x", "member_id": "member-0", "substitute_id": "ghost"},
+    )
     assert sub.status_code == 409 and "not replaced" in sub.json()["detail"]
     assert [a["kind"] for a in client.get("/api/meetings/ks-test/actions").json()] == ["adjourn"]
 

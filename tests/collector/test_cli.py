@@ -25,18 +25,33 @@ def _seed(tmp_path: Path) -> Path:
     st = Store(f"sqlite:///{(tmp_path / 'data' / 'likavillkor.db').resolve()}")
     st.start()
     for member, device, kind in (("member-0", "dev-a", "connection_lost"), ("member-1", "dev-b", "mobile_data")):
-        st.put("incident", {"id": f"ks-test:{member}:{kind}:1", "meeting_id": "ks-test", "body": "kommunstyrelsen",
-                            "member_id": member, "device_id": device, "kind": kind, "started_at": 1000.0,
-                            "ended_at": 1060.0, "peak_severity": "failure", "adjourned": True,
-                            "adjourned_s": 60.0, "substitute_called": False, "metrics": {}})
+        st.put(
+            "incident",
+            {
+                "id": f"ks-test:{member}:{kind}:1",
+                "meeting_id": "ks-test",
+                "body": "kommunstyrelsen",
+                "member_id": member,
+                "device_id": device,
+                "kind": kind,
+                "started_at": 1000.0,
+                "ended_at": 1060.0,
+                "peak_severity": "failure",
+                "adjourned": True,
+                "adjourned_s": 60.0,
+                "substitute_called": False,
+                "metrics": {},
+            },
+        )
     assert st.flush(10)
     st.stop()
     return cfg
 
 
 def test_version() -> None:
-    out = subprocess.run([sys.executable, "-m", "collector", "--version"], cwd=ROOT, capture_output=True,
-                         text=True, timeout=30)
+    out = subprocess.run(
+        [sys.executable, "-m", "collector", "--version"], cwd=ROOT, capture_output=True, text=True, timeout=30
+    )
     assert out.returncode == 0 and out.stdout.startswith("likavillkor-collector 0.")
 
 

@@ -36,6 +36,7 @@ def test_unknown_key_names_the_line(tmp_path: Path) -> None:
 def test_environment_overrides(tmp_path: Path) -> None:
     f = tmp_path / "c.toml"
     f.write_text("[influx]\nbatch = 10\n")
-    cfg = config.load(f, environ={"LIKAVILLKOR_COLLECTOR__INFLUX__TOKEN": "s3cret",
-                                  "LIKAVILLKOR_COLLECTOR__HTTP__PORT": "9000"})
+    cfg = config.load(
+        f, environ={"LIKAVILLKOR_COLLECTOR__INFLUX__TOKEN": "s3cret", "LIKAVILLKOR_COLLECTOR__HTTP__PORT": "9000"}
+    )
     assert cfg.influx.token == "s3cret" and cfg.http.port == 9000 and cfg.influx.batch == 10

@@ -20,10 +20,16 @@ from tests.support.waiting import wait_until
 
 
 def test_line_protocol_escaping_and_types() -> None:
-    got = line("sample", {"body": "kultur- och demokratinämnden", "member_id": "a,b=c", "link": None},
-               {"rtt_ms": 12.5, "state_code": 3, "charging": True, "none": None}, 1.5)
-    assert got == ("sample,body=kultur-\\ och\\ demokratinämnden,member_id=a\\,b\\=c "
-                   "rtt_ms=12.5,state_code=3i,charging=1i 1500000000")
+    got = line(
+        "sample",
+        {"body": "kultur- och demokratinämnden", "member_id": "a,b=c", "link": None},
+        {"rtt_ms": 12.5, "state_code": 3, "charging": True, "none": None},
+        1.5,
+    )
+    assert got == (
+        "sample,body=kultur-\\ och\\ demokratinämnden,member_id=a\\,b\\=c "
+        "rtt_ms=12.5,state_code=3i,charging=1i 1500000000"
+    )
     assert line("m", {}, {"x": None}, 1.0) is None
 
 
@@ -41,11 +47,16 @@ def test_sample_point_has_no_tag_field_name_clash() -> None:
 
 def test_runtime_points_through_v2_into_victoria_metrics(tmp_path: Path, make_runtime: RuntimeFactory) -> None:
     with running_victoria_metrics(tmp_path / "vm") as vm:
-        rt = make_runtime(influx=f'url = "{vm.url}"\napi = "v2"\nflush_interval_s = 0.1\nstate_interval_s = 0.2\n'
-                                 'org = "kommun"\nbucket = "likavillkor"')
+        rt = make_runtime(
+            influx=f'url = "{vm.url}"\napi = "v2"\nflush_interval_s = 0.1\nstate_interval_s = 0.2\n'
+            'org = "kommun"\nbucket = "likavillkor"'
+        )
         for i in range(3):
-            rt.ingestor.handle(topic("dev-a"), wire.encode(sample("dev-a", link="wifi", rtt_ms=10.0 + i,
-                                                                  meeting_id="ks-test")), time.time())
+            rt.ingestor.handle(
+                topic("dev-a"),
+                wire.encode(sample("dev-a", link="wifi", rtt_ms=10.0 + i, meeting_id="ks-test")),
+                time.time(),
+            )
         rt.write_current_state()
         assert rt.influx is not None and rt.influx.flush(10)
         rtt = vm.wait_export('{__name__="sample_rtt_ms"}', 1)
@@ -67,14 +78,25 @@ def test_points_into_influxdb_1x_read_back_with_influxql(tmp_path: Path) -> None
         msg = sample("dev-a", link="wifi", rtt_ms=42.0, loss_percent=0.5, meeting_id="ks")
         now = time.time()
         w.put(sample_line(msg, member_id="m1", body="kommunstyrelsen", at=now))
-        inc = Incident(id="ks:m1:connection_lost:1", meeting_id="ks", body="kommunstyrelsen", member_id="m1",
-                       device_id="dev-a", kind="connection_lost", started_at=now - 30, ended_at=now,
-                       peak_severity="failure", adjourned=True, adjourned_s=25.0, substitute_called=False,
-                       metrics={})
+        inc = Incident(
+            id="ks:m1:connection_lost:1",
+            meeting_id="ks",
+            body="kommunstyrelsen",
+            member_id="m1",
+            device_id="dev-a",
+            kind="connection_lost",
+            started_at=now - 30,
+            ended_at=now,
+            peak_severity="failure",
+            adjourned=True,
+            adjourned_s=25.0,
+            substitute_called=False,
+            metrics={},
+        )
         w.put(incident_line(inc, event="closed", at=now))
         assert w.flush(10)
         w.stop()
-        rows = db.query('SELECT rtt_ms, loss_percent FROM sample WHERE member_id = \'m1\'', "likavillkor")
+        rows = db.query("SELECT rtt_ms, loss_percent FROM sample WHERE member_id = 'm1'", "likavillkor")
         assert [(r["rtt_ms"], r["loss_percent"]) for r in rows] == [(42.0, 0.5)]
         inc_rows = db.query("SELECT duration_s, severity_code FROM incident GROUP BY *", "likavillkor")
         assert inc_rows[0]["duration_s"] == 30.0 and inc_rows[0]["severity_code"] == 2
@@ -83,8 +105,13 @@ def test_points_into_influxdb_1x_read_back_with_influxql(tmp_path: Path) -> None
 
 def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path) -> None:
     port = free_port()
-    w = InfluxWriter(V2Transport(f"http://127.0.0.1:{port}", token="t", org="o", bucket="b", timeout_s=1),
-                     batch=50, max_buffer=100, flush_interval_s=0.05, retry_max_s=0.5)
+    w = InfluxWriter(
+        V2Transport(f"http://127.0.0.1:{port}", token="t", org="o", bucket="b", timeout_s=1),
+        batch=50,
+        max_buffer=100,
+        flush_interval_s=0.05,
+        retry_max_s=0.5,
+    )
     w.start()
     try:
         t0 = time.monotonic()
@@ -96,8 +123,11 @@ def test_server_down_buffers_then_catches_up_and_counts_overflow(tmp_path: Path)
         assert w.stats.dropped == 50 and w.buffered() == 100
         with running_victoria_metrics(tmp_path / "vm", port=port) as vm:
             # buffered() is 0 as soon as the last batch is taken; it is written when stats say so
-            wait_until(lambda: w.buffered() == 0 and w.stats.written == 100, timeout=30,
-                       what="w.buffered() == 0 and w.stats.written == 100")
+            wait_until(
+                lambda: w.buffered() == 0 and w.stats.written == 100,
+                timeout=30,
+                what="w.buffered() == 0 and w.stats.written == 100",
+            )
 
             def values() -> int:  # VictoriaMetrics makes what it took searchable in steps: poll
                 got = vm.wait_export('{__name__="probe_v"}', 1)
@@ -123,6 +153,7 @@ def test_v1_transport_signs_in_to_an_influxdb_1x_with_authentication(tmp_path: P
 
         def q(statement: str, auth: tuple[str, str] | None = admin) -> httpx.Response:
             return httpx.post(f"{db.url}/query", data={"q": statement}, auth=auth, timeout=10)
+
         assert q("CREATE USER admin WITH PASSWORD 'admin-secret-1' WITH ALL PRIVILEGES", None).status_code == 200
         assert "error" not in q("CREATE DATABASE likavillkor").text
         assert "error" not in q("CREATE USER likavillkor WITH PASSWORD 'writer-secret-1'").text
@@ -140,13 +171,15 @@ def test_v1_transport_signs_in_to_an_influxdb_1x_with_authentication(tmp_path: P
         writer.put(line_)
         assert writer.flush(10)
         writer.stop()
-        rows = httpx.get(f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"},
-                         auth=admin, timeout=10).json()["results"][0]["series"][0]["values"]
+        rows = httpx.get(
+            f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"}, auth=admin, timeout=10
+        ).json()["results"][0]["series"][0]["values"]
         assert [r[1] for r in rows] == [12.0]
         sent = influx.delete_member(section, "m1", {"dev-a"}, timeout_s=10)
         assert len(sent) == 2
-        after = httpx.get(f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"},
-                          auth=admin, timeout=10).json()["results"][0]
+        after = httpx.get(
+            f"{db.url}/query", params={"db": "likavillkor", "q": "SELECT rtt_ms FROM sample"}, auth=admin, timeout=10
+        ).json()["results"][0]
         assert "series" not in after
 
 
@@ -162,8 +195,7 @@ def test_collector_logging_writes_no_line_per_influx_write(tmp_path: Path, caplo
         _setup_logging(False)
         with running_influxdb1(tmp_path / "influx") as db, caplog.at_level(logging.INFO):
             db.create_database("likavillkor")
-            w = InfluxWriter(V1Transport(db.url, database="likavillkor", token="", timeout_s=5),
-                             flush_interval_s=0.01)
+            w = InfluxWriter(V1Transport(db.url, database="likavillkor", token="", timeout_s=5), flush_interval_s=0.01)
             w.start()
             for i in range(3):
                 w.put(line("m", {"t": "x"}, {"f": float(i)}, time.time()))

@@ -39,8 +39,9 @@ def test_log_limiter_once_per_reason_and_device() -> None:
     assert lim.allow("malformed", "a", 61.0)
 
 
-def test_bad_input_counted_dropped_valid_lands(mosquitto: Mosquitto, publisher: paho.Client,
-                                               make_runtime: RuntimeFactory) -> None:
+def test_bad_input_counted_dropped_valid_lands(
+    mosquitto: Mosquitto, publisher: paho.Client, make_runtime: RuntimeFactory
+) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url)
     wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     good = sample("dev-a", boot_id="good", seq=1, link="wifi", rtt_ms=12.0, meeting_id="ks-test")
@@ -73,8 +74,9 @@ def test_bad_input_counted_dropped_valid_lands(mosquitto: Mosquitto, publisher: 
     assert {p.device_id: p.rtt_ms for p in view.participants}["dev-a"] == 12.0
 
 
-def test_flooding_device_is_limited_others_unaffected(mosquitto: Mosquitto, publisher: paho.Client,
-                                                      make_runtime: RuntimeFactory) -> None:
+def test_flooding_device_is_limited_others_unaffected(
+    mosquitto: Mosquitto, publisher: paho.Client, make_runtime: RuntimeFactory
+) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url, extra="[ingest]\nmax_rate_per_device = 5\nburst = 10\n")
     wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     for i in range(300):
@@ -99,8 +101,9 @@ def test_engine_error_is_counted_not_raised(make_runtime: RuntimeFactory) -> Non
     assert out == "engine_error" and rt.ingestor.counters.rejected["engine_error"] == 1
 
 
-def test_rejections_logged_once_per_reason_and_device(make_runtime: RuntimeFactory,
-                                                       caplog: pytest.LogCaptureFixture) -> None:
+def test_rejections_logged_once_per_reason_and_device(
+    make_runtime: RuntimeFactory, caplog: pytest.LogCaptureFixture
+) -> None:
     rt = make_runtime()
     caplog.set_level(logging.WARNING, logger="collector.mqtt.ingest")
     now = time.time()

@@ -43,14 +43,18 @@ def raw_json(obj: object) -> bytes:
 
 payloads = st.one_of(
     st.binary(max_size=512),  # invalid UTF-8, truncation, anything
-    st.builds(lambda depth: b"{\"a\":" * depth + b"1" + b"}" * depth, st.integers(1, 3000)),  # deep nesting
-    st.builds(lambda f: raw_json({**BASE, **f}),  # a sample with hostile field values
-              st.dictionaries(st.sampled_from(sorted(wire.Sample.__struct_fields__)), json_like, max_size=6)),
+    st.builds(lambda depth: b'{"a":' * depth + b"1" + b"}" * depth, st.integers(1, 3000)),  # deep nesting
+    st.builds(
+        lambda f: raw_json({**BASE, **f}),  # a sample with hostile field values
+        st.dictionaries(st.sampled_from(sorted(wire.Sample.__struct_fields__)), json_like, max_size=6),
+    ),
     st.builds(lambda ts: raw_json({**BASE, "ts": ts}), numbers),  # far-future / absurd device clocks
     st.builds(lambda v: raw_json({**BASE, "v": v}), st.integers(-5, 10)),  # unknown versions
 )
 topics_ = st.one_of(
-    st.just(topic("dev-a")), st.just(topic("dev-b")), st.just(topic("dev-a", "status")),
+    st.just(topic("dev-a")),
+    st.just(topic("dev-b")),
+    st.just(topic("dev-a", "status")),
     st.builds(lambda d: topic(d), st.from_regex(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,20}", fullmatch=True)),
     st.text(max_size=60),
 )
@@ -64,7 +68,8 @@ def _accounted(rt: Runtime) -> None:
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(batch=st.lists(st.tuples(topics_, payloads), min_size=1, max_size=20))
 def test_hostile_payloads_are_counted_never_raise_and_valid_ones_land(
-        make_runtime: RuntimeFactory, batch: list[tuple[str, bytes]]) -> None:
+    make_runtime: RuntimeFactory, batch: list[tuple[str, bytes]]
+) -> None:
     rt = _runtime(make_runtime)
     _CLOCK[0] += 2.0  # each example 2 s later: the per-device rate limit (20/s) refills between examples
     now = _CLOCK[0]
@@ -72,8 +77,7 @@ def test_hostile_payloads_are_counted_never_raise_and_valid_ones_land(
     for i, (t, p) in enumerate(batch):
         rt.ingestor.handle(t, p, now + i * 1e-3)
         if i == len(batch) // 2:  # a valid sample in the middle of the garbage
-            good = wire.Sample(device_id="dev-b", boot_id="good", seq=next(_GOOD_SEQ), ts=now + i * 1e-3,
-                               rtt_ms=20.0)
+            good = wire.Sample(device_id="dev-b", boot_id="good", seq=next(_GOOD_SEQ), ts=now + i * 1e-3, rtt_ms=20.0)
             assert rt.ingestor.handle(topic("dev-b"), wire.encode(good), now + i * 1e-3) == "accepted"
     _accounted(rt)
     assert rt.ingestor.counters.outcomes.get("accepted", 0) >= before + 1

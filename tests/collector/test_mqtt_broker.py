@@ -23,30 +23,38 @@ from tests.support.services import Mosquitto
 from tests.support.waiting import wait_until
 
 
-def test_samples_published_while_collector_down_arrive(mosquitto: Mosquitto, publisher: paho.Client,
-                                                       make_runtime: RuntimeFactory) -> None:
+def test_samples_published_while_collector_down_arrive(
+    mosquitto: Mosquitto, publisher: paho.Client, make_runtime: RuntimeFactory
+) -> None:
     first = make_runtime(mqtt_url=mosquitto.url, name="first")
     wait_until(lambda: first.mqtt.connected, timeout=30, what="first.mqtt.connected")
     first.stop()  # the broker keeps the collector's session (clean_start False + expiry)
     for i in range(20):
-        publisher.publish(topic("dev-a"), wire.encode(sample("dev-a", boot_id="while-down", seq=i)),
-                          qos=1).wait_for_publish(5)
+        publisher.publish(
+            topic("dev-a"), wire.encode(sample("dev-a", boot_id="while-down", seq=i)), qos=1
+        ).wait_for_publish(5)
     second = make_runtime(mqtt_url=mosquitto.url, name="first")  # same data dir and client id
-    wait_until(lambda: second.ingestor.counters.received >= 20, timeout=30,
-               what="second.ingestor.counters.received >= 20")
+    wait_until(
+        lambda: second.ingestor.counters.received >= 20, timeout=30, what="second.ingestor.counters.received >= 20"
+    )
     assert second.store.flush(10)
     assert second.store.count(s.samples, s.samples.c.msg_id.like("while-down:%")) == 20
 
 
-def test_broker_loss_interrupts_monitoring_nobody_lost(mosquitto: Mosquitto, publisher: paho.Client,
-                                                       make_runtime: RuntimeFactory) -> None:
+def test_broker_loss_interrupts_monitoring_nobody_lost(
+    mosquitto: Mosquitto, publisher: paho.Client, make_runtime: RuntimeFactory
+) -> None:
     rt = make_runtime(mqtt_url=mosquitto.url, silence_lost_s=1.0)
     wait_until(lambda: rt.mqtt.connected, timeout=30, what="rt.mqtt.connected")
     for d in ("dev-a", "dev-b"):
-        publisher.publish(topic(d), wire.encode(sample(d, link="wifi", rtt_ms=10.0, meeting_id="ks-test")),
-                          qos=1).wait_for_publish(5)
-    wait_until(lambda: rt.ingestor.counters.outcomes.get("accepted", 0) == 2, timeout=30,
-               what="rt.ingestor.counters.outcomes.get('accepted', 0) == 2")
+        publisher.publish(
+            topic(d), wire.encode(sample(d, link="wifi", rtt_ms=10.0, meeting_id="ks-test")), qos=1
+        ).wait_for_publish(5)
+    wait_until(
+        lambda: rt.ingestor.counters.outcomes.get("accepted", 0) == 2,
+        timeout=30,
+        what="rt.ingestor.counters.outcomes.get('accepted', 0) == 2",
+    )
     mosquitto.kill()
     wait_until(lambda: not rt.mqtt.connected, timeout=30, what="not rt.mqtt.connected")
     time.sleep(2.0)  # twice the silence limit: without the broker, silence proves nothing
@@ -77,8 +85,11 @@ def test_private_broker_restarted_and_stopped_by_pid(tmp_path: Path) -> None:
     finally:
         b.stop()
     assert last is not None
-    wait_until(lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(), timeout=30,
-               what="the stopped Mosquitto's process is gone")
+    wait_until(
+        lambda: not Path(f"/proc/{last}").exists() or "Z" in Path(f"/proc/{last}/stat").read_text(),
+        timeout=30,
+        what="the stopped Mosquitto's process is gone",
+    )
     assert (tmp_path / "mosquitto" / "port").read_text() == str(b.port)
 
 

@@ -26,8 +26,11 @@ _names = itertools.count()
 
 def _config(tmp_path: Path, url: str) -> Path:
     path = tmp_path / "collector.toml"
-    path.write_text(f'data_dir = "{tmp_path / "data"}"\nroster = "{tmp_path / "none.toml"}"\n'
-                    f'[store]\nurl = "{url}"\n[reflector]\nenabled = false\n', encoding="utf-8")
+    path.write_text(
+        f'data_dir = "{tmp_path / "data"}"\nroster = "{tmp_path / "none.toml"}"\n'
+        f'[store]\nurl = "{url}"\n[reflector]\nenabled = false\n',
+        encoding="utf-8",
+    )
     return path
 
 
@@ -44,8 +47,9 @@ def _out(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> 
     return capsys.readouterr().out
 
 
-def test_downgrade_to_base_and_upgrade_round_trips(db_url: str, tmp_path: Path,
-                                                   capsys: pytest.CaptureFixture[str]) -> None:
+def test_downgrade_to_base_and_upgrade_round_trips(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     cfg = str(_config(tmp_path, db_url))
     assert _out(capsys, ["db", "current", "-c", cfg]).strip() == "base"
     assert _out(capsys, ["db", "upgrade", "-c", cfg]).strip() == revisions.head()
@@ -104,8 +108,9 @@ def test_unknown_downgrade_target_is_refused(tmp_path: Path, capsys: pytest.Capt
     assert main(["db", "downgrade", "-c", cfg]) == 2
 
 
-def test_run_with_a_failing_migration_logs_one_line_and_exits_nonzero(tmp_path: Path,
-                                                                      caplog: pytest.LogCaptureFixture) -> None:
+def test_run_with_a_failing_migration_logs_one_line_and_exits_nonzero(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "broken.db"
     with sqlite3.connect(path) as conn:  # a table in the way of the migration's last step
         conn.execute("CREATE TABLE verdicts (x INTEGER)")
@@ -128,8 +133,9 @@ def test_database_from_a_newer_version_is_refused(tmp_path: Path, caplog: pytest
     with caplog.at_level(logging.ERROR, logger="collector"):
         assert main(["db", "upgrade", "-c", cfg]) == 3
         assert main(["run", "-c", cfg]) == 3
-    assert all("f00dface" in r.getMessage() and "newer" in r.getMessage() for r in caplog.records
-               if r.levelno >= logging.ERROR)
+    assert all(
+        "f00dface" in r.getMessage() and "newer" in r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR
+    )
 
 
 def _wipe(url: str, cfg: str) -> None:
@@ -140,8 +146,9 @@ def _wipe(url: str, cfg: str) -> None:
         assert main(["db", "downgrade", "base", "--yes", "-c", cfg]) == 0
 
 
-def test_backup_wipe_restore_gives_the_same_history(db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str],
-                                                    caplog: pytest.LogCaptureFixture) -> None:
+def test_backup_wipe_restore_gives_the_same_history(
+    db_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], caplog: pytest.LogCaptureFixture
+) -> None:
     cfg = str(_config(tmp_path, db_url))
     seed(db_url)
     before_cli = _out(capsys, ["incidents", "-c", cfg, "--format", "csv"])
@@ -182,8 +189,9 @@ def test_restore_refuses_a_backup_from_a_newer_schema(db_url: str, tmp_path: Pat
     engine.dispose()
     out = tmp_path / "newer.backup"
     assert backup.backup(db_url, out, timeout_s=60).revision == "f00dface"
-    target = (f"sqlite:///{tmp_path / 'fresh.db'}" if db_url.startswith("sqlite")
-              else db_url.rsplit("/", 1)[0] + "/postgres")
+    target = (
+        f"sqlite:///{tmp_path / 'fresh.db'}" if db_url.startswith("sqlite") else db_url.rsplit("/", 1)[0] + "/postgres"
+    )
     with pytest.raises(backup.BackupError, match="f00dface, newer than this collector knows"):
         backup.restore(target, out, force=True)
 
@@ -211,8 +219,18 @@ def test_sqlite_backup_is_consistent_while_the_writer_runs(tmp_path: Path) -> No
         for i in itertools.count():
             if stop.is_set():
                 return
-            store.put("state_change", {"at": float(i), "meeting_id": "ks", "member_id": "m", "device_id": "d",
-                                       "old": "ok", "new": "lost", "reason": {"i": i}})
+            store.put(
+                "state_change",
+                {
+                    "at": float(i),
+                    "meeting_id": "ks",
+                    "member_id": "m",
+                    "device_id": "d",
+                    "old": "ok",
+                    "new": "lost",
+                    "reason": {"i": i},
+                },
+            )
             if i % 200 == 0:
                 time.sleep(0.001)
 
@@ -253,8 +271,6 @@ def test_pg_conninfo_keeps_the_password_off_the_command_line() -> None:
     uri, env = backup.pg_conninfo("postgresql+psycopg://lv:s3cret@db.example:5433/likavillkor?sslmode=require")
     assert "s3cret" not in uri and env["PGPASSWORD"] == "s3cret"
     assert uri == "postgresql://lv@db.example:5433/likavillkor?sslmode=require"
-
-
 
 
 def test_unreachable_database_is_one_line_and_exit_3(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:

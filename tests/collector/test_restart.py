@@ -12,8 +12,7 @@ from tests.collector.helpers import sample, topic
 
 def test_restart_restores_lost_since_and_open_incidents(make_runtime: RuntimeFactory) -> None:
     first = make_runtime(silence_lost_s=0.3, name="same")
-    first.ingestor.handle(topic("dev-a"), wire.encode(sample("dev-a", link="wifi", meeting_id="ks-test")),
-                          time.time())
+    first.ingestor.handle(topic("dev-a"), wire.encode(sample("dev-a", link="wifi", meeting_id="ks-test")), time.time())
     time.sleep(0.5)
     first.tick()
     before = first.view("ks-test")

@@ -18,7 +18,7 @@ def test_roster_edits_are_picked_up_and_broken_ones_refused(make_runtime: Runtim
     write_roster(path, ["dev-a", "dev-new"], meeting_id="ks-extra")
     wait_until(lambda: rt.meeting_ids() == ["ks-extra"], timeout=30, what="rt.meeting_ids() == ['ks-extra']")
     assert rt.index.known("dev-new")
-    path.write_text(path.read_text() + "\n[[meeting]]\nid = \"broken\"\nbody = \"socialnämndens individutskott\"\n")
+    path.write_text(path.read_text() + '\n[[meeting]]\nid = "broken"\nbody = "socialnämndens individutskott"\n')
     wait_until(lambda: rt.health()["roster"]["error"] != "", timeout=30, what="rt.health()['roster']['error'] != ''")
     assert "line" in rt.health()["roster"]["error"]
     assert rt.meeting_ids() == ["ks-extra"]  # the previous roster stays in force

@@ -37,10 +37,20 @@ def store(store_url: str) -> Iterator[Store]:
 
 def _incident(**over: object) -> dict[str, object]:
     row: dict[str, object] = {
-        "id": "ks:m1:connection_lost:1000", "meeting_id": "ks", "body": "kommunstyrelsen", "member_id": "m1",
-        "device_id": "d1", "kind": "connection_lost", "started_at": 1000.0, "ended_at": None,
-        "peak_severity": "failure", "adjourned": True, "adjourned_s": 0.0, "substitute_called": False,
-        "metrics": {"rtt_ms_max": 40.0}}
+        "id": "ks:m1:connection_lost:1000",
+        "meeting_id": "ks",
+        "body": "kommunstyrelsen",
+        "member_id": "m1",
+        "device_id": "d1",
+        "kind": "connection_lost",
+        "started_at": 1000.0,
+        "ended_at": None,
+        "peak_severity": "failure",
+        "adjourned": True,
+        "adjourned_s": 0.0,
+        "substitute_called": False,
+        "metrics": {"rtt_ms_max": 40.0},
+    }
     row.update(over)
     return row
 
@@ -58,8 +68,17 @@ def test_samples_replayed_are_stored_once(store: Store) -> None:
 def test_incident_upsert_and_filters(store: Store) -> None:
     store.put("incident", _incident())
     store.put("incident", _incident(ended_at=1300.0, adjourned_s=300.0))
-    store.put("incident", _incident(id="ks:m2:mobile_data:1100", member_id="m2", device_id="d2",
-                                    kind="mobile_data", started_at=1100.0, peak_severity="warning"))
+    store.put(
+        "incident",
+        _incident(
+            id="ks:m2:mobile_data:1100",
+            member_id="m2",
+            device_id="d2",
+            kind="mobile_data",
+            started_at=1100.0,
+            peak_severity="warning",
+        ),
+    )
     assert store.flush(10)
     rows = store.incidents()
     assert [r["id"] for r in rows] == ["ks:m1:connection_lost:1000", "ks:m2:mobile_data:1100"]
@@ -82,12 +101,24 @@ def test_purge_and_forget(store: Store) -> None:
     now = time.time()
     old, new = now - 100 * 86_400, now - 10
     for i, (member, at) in enumerate([("m1", old), ("m1", new), ("m2", new)]):
-        store.put("sample", sample_row(sample(f"d-{member}", boot_id="b", seq=i), member_id=member,
-                                       outcome="accepted", received_at=at))
+        store.put(
+            "sample",
+            sample_row(sample(f"d-{member}", boot_id="b", seq=i), member_id=member, outcome="accepted", received_at=at),
+        )
     store.put("incident", _incident(started_at=old, ended_at=old + 60))
     store.put("incident", _incident(id="x2", member_id="m2", device_id="d-m2", started_at=new, ended_at=None))
-    store.put("state_change", {"at": new, "meeting_id": "ks", "member_id": "m1", "device_id": "d-m1",
-                               "old": "ok", "new": "lost", "reason": None})
+    store.put(
+        "state_change",
+        {
+            "at": new,
+            "meeting_id": "ks",
+            "member_id": "m1",
+            "device_id": "d-m1",
+            "old": "ok",
+            "new": "lost",
+            "reason": None,
+        },
+    )
     assert store.flush(10)
     deleted = retention.purge(store, now, samples_days=90, incidents_days=30)
     assert deleted["samples"] == 1 and deleted["incidents"] == 1
@@ -101,8 +132,10 @@ def test_purge_and_forget(store: Store) -> None:
 def test_full_queue_drops_are_counted_never_blocks(tmp_path: Path) -> None:
     st = Store(f"sqlite:///{tmp_path / 'q.db'}", queue_max=10)  # not started: nothing drains
     t0 = time.monotonic()
-    results = [st.put("sample", sample_row(sample("d", seq=i), member_id=None, outcome="accepted",
-                                           received_at=1.0)) for i in range(25)]
+    results = [
+        st.put("sample", sample_row(sample("d", seq=i), member_id=None, outcome="accepted", received_at=1.0))
+        for i in range(25)
+    ]
     assert time.monotonic() - t0 < 0.5
     assert results.count(True) == 10 and st.stats.dropped == 15
 
@@ -117,8 +150,12 @@ def test_database_down_then_back_writes_catch_up(postgres_server: Postgres) -> N
         postgres_server.stop()
         t0 = time.monotonic()
         for i in range(200):
-            assert st.put("sample", sample_row(sample("d1", boot_id="down", seq=i), member_id="m1",
-                                               outcome="accepted", received_at=time.time()))
+            assert st.put(
+                "sample",
+                sample_row(
+                    sample("d1", boot_id="down", seq=i), member_id="m1", outcome="accepted", received_at=time.time()
+                ),
+            )
         assert time.monotonic() - t0 < 1.0
         assert not st.flush(1.5)  # nothing can be written now
         assert st.stats.failures >= 1 and not st.stats.connected

@@ -29,16 +29,21 @@ N, DEVICES = 3000, [f"dev-{i:02d}" for i in range(30)]
 
 
 @pytest.mark.parametrize("mode", ["inline", "thread"])
-def test_backlog_drains_and_every_sample_is_stored(mosquitto: Mosquitto, make_runtime: RuntimeFactory,
-                                                   mode: str) -> None:
+def test_backlog_drains_and_every_sample_is_stored(
+    mosquitto: Mosquitto, make_runtime: RuntimeFactory, mode: str
+) -> None:
     extra = f'[ingest]\nmax_rate_per_device = 100000\nburst = 100000\nmode = "{mode}"\n'
     first = make_runtime(DEVICES, mqtt_url=mosquitto.url, extra=extra, name="tp")
     wait_until(lambda: first.mqtt.connected, timeout=30, what="first.mqtt.connected")
     first.stop()
     publish_backlog(mosquitto.host, mosquitto.port, N, DEVICES)
     rt = make_runtime(DEVICES, mqtt_url=mosquitto.url, extra=extra, name="tp")
-    wait_until(lambda: rt.ingestor.counters.received >= N, timeout=300, what=f"all {N} samples received",
-               detail=lambda: rt.ingestor.counters.as_dict())
+    wait_until(
+        lambda: rt.ingestor.counters.received >= N,
+        timeout=300,
+        what=f"all {N} samples received",
+        detail=lambda: rt.ingestor.counters.as_dict(),
+    )
     assert rt.ingestor.counters.outcomes == {"accepted": N}
     assert rt.store.flush(30)
     assert rt.store.count(s.samples) == N
@@ -50,20 +55,28 @@ def test_backlog_drains_and_every_sample_is_stored(mosquitto: Mosquitto, make_ru
 _text = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=["Cs"]))
 # (paho refuses a NUL inside a property string; the lean path skips properties, so it would pass
 # such a message on: the payload is still checked by wire.decode)
-_props = st.fixed_dictionaries({}, optional={
-    "ContentType": _text.filter(lambda t: len(t) <= 30),
-    "MessageExpiryInterval": st.integers(0, 2**32 - 1),
-    "UserProperty": st.lists(st.tuples(_text.filter(lambda t: len(t) <= 10), _text.filter(lambda t: len(t) <= 10)),
-                             max_size=3),
-    "CorrelationData": st.binary(max_size=40),
-})
+_props = st.fixed_dictionaries(
+    {},
+    optional={
+        "ContentType": _text.filter(lambda t: len(t) <= 30),
+        "MessageExpiryInterval": st.integers(0, 2**32 - 1),
+        "UserProperty": st.lists(
+            st.tuples(_text.filter(lambda t: len(t) <= 10), _text.filter(lambda t: len(t) <= 10)), max_size=3
+        ),
+        "CorrelationData": st.binary(max_size=40),
+    },
+)
 
 
 @settings(max_examples=200, deadline=None)
-@given(topic=st.text(min_size=1, max_size=80).filter(lambda t: "\x00" not in t), qos=st.sampled_from([0, 1]),
-       mid=st.integers(1, 65535), props=_props, payload=st.binary(max_size=3000))
-def test_parse_publish_agrees_with_paho(topic: str, qos: int, mid: int, props: dict[str, Any],
-                                        payload: bytes) -> None:
+@given(
+    topic=st.text(min_size=1, max_size=80).filter(lambda t: "\x00" not in t),
+    qos=st.sampled_from([0, 1]),
+    mid=st.integers(1, 65535),
+    props=_props,
+    payload=st.binary(max_size=3000),
+)
+def test_parse_publish_agrees_with_paho(topic: str, qos: int, mid: int, props: dict[str, Any], payload: bytes) -> None:
     p = Properties(PacketTypes.PUBLISH)
     for k, v in props.items():
         setattr(p, k, v)
@@ -78,8 +91,13 @@ def test_parse_publish_agrees_with_paho(topic: str, qos: int, mid: int, props: d
 
 def test_lean_client_receives_qos0_qos1_and_properties_in_order_per_qos(mosquitto: Mosquitto) -> None:
     got: list[tuple[str, bytes]] = []
-    client = MqttClient(mosquitto.url, client_id="lean-test", on_message=lambda t, b: got.append((t, b)),
-                        on_connection=lambda _c: None, subscription="lean/#")
+    client = MqttClient(
+        mosquitto.url,
+        client_id="lean-test",
+        on_message=lambda t, b: got.append((t, b)),
+        on_connection=lambda _c: None,
+        subscription="lean/#",
+    )
     client.start()
     pub = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="lean-pub", protocol=paho.MQTTv5)
     try:

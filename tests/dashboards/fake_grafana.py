@@ -75,13 +75,13 @@ def route(state: State, method: str, path: str, body: Any) -> tuple[int, Any]:
     if (method, path) == ("GET", "/api/frontend/settings"):
         return 200, {"buildInfo": {"version": "11.4.0", "edition": "Open Source"}}
     if method == "GET" and path.startswith(ds_prefix):
-        found = state.datasources.get(path[len(ds_prefix):])
+        found = state.datasources.get(path[len(ds_prefix) :])
         return (200, found) if found else (404, {"message": "Data source not found"})
     if (method, path) == ("POST", "/api/datasources"):
         state.datasources[body["uid"]] = {**body, "id": len(state.datasources) + 1}
         return 200, {"id": state.datasources[body["uid"]]["id"], "message": "Datasource added"}
     if method == "PUT" and path.startswith(ds_prefix):
-        uid = path[len(ds_prefix):]
+        uid = path[len(ds_prefix) :]
         if uid not in state.datasources:
             return 404, {"message": "Data source not found"}
         if state.datasources[uid].get("readOnly"):
@@ -89,7 +89,7 @@ def route(state: State, method: str, path: str, body: Any) -> tuple[int, Any]:
         state.datasources[uid] = {**body, "id": state.datasources[uid]["id"]}
         return 200, {"message": "Datasource updated"}
     if method == "GET" and path.startswith(folder_prefix):
-        found = state.folders.get(path[len(folder_prefix):])
+        found = state.folders.get(path[len(folder_prefix) :])
         return (200, found) if found else (404, {"message": "folder not found"})
     if (method, path) == ("POST", "/api/folders"):
         state.folders[body["uid"]] = body

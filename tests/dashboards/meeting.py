@@ -75,12 +75,26 @@ def _sample_fields(member: str, t: float) -> dict[str, Any]:
         link = wire.LinkType.HOTSPOT
     if member == "anna" and START + 10 <= t < START + 40:
         loss = 12.0
-    return {"meeting_id": MEETING_ID, "link": link, "metered": link is not wire.LinkType.WIFI,
-            "wifi_signal_dbm": -55.0 - i % 7, "wifi_signal_percent": 80.0, "link_rate_mbps": 400.0,
-            "tx_kbps": 900.0 + i % 11, "rx_kbps": 1500.0, "battery_percent": 90.0 - i / 60,
-            "battery_charging": False, "battery_minutes_left": 240.0 - i / 60, "cpu_percent": 20.0 + i % 5,
-            "mem_available_percent": 50.0, "probe_reachable": True, "rtt_ms": 18.0 + i % 4,
-            "jitter_ms": 2.0 + i % 3, "loss_percent": loss, "mos": 4.3 if loss < 1 else 3.1}
+    return {
+        "meeting_id": MEETING_ID,
+        "link": link,
+        "metered": link is not wire.LinkType.WIFI,
+        "wifi_signal_dbm": -55.0 - i % 7,
+        "wifi_signal_percent": 80.0,
+        "link_rate_mbps": 400.0,
+        "tx_kbps": 900.0 + i % 11,
+        "rx_kbps": 1500.0,
+        "battery_percent": 90.0 - i / 60,
+        "battery_charging": False,
+        "battery_minutes_left": 240.0 - i / 60,
+        "cpu_percent": 20.0 + i % 5,
+        "mem_available_percent": 50.0,
+        "probe_reachable": True,
+        "rtt_ms": 18.0 + i % 4,
+        "jitter_ms": 2.0 + i % 3,
+        "loss_percent": loss,
+        "mos": 4.3 if loss < 1 else 3.1,
+    }
 
 
 class Runner:
@@ -96,12 +110,30 @@ class Runner:
         for ch in changes:
             self.out.changes.append(ch)
             if isinstance(ch, StateChanged):
-                put(fx.participant_state_line(meeting_id=ch.meeting_id, body=BODY, member_id=ch.member_id,
-                                              device_id=ch.device_id, state=str(ch.new), lost_for_s=None,
-                                              substitute_in_s=None, at=ch.at) or "")
+                put(
+                    fx.participant_state_line(
+                        meeting_id=ch.meeting_id,
+                        body=BODY,
+                        member_id=ch.member_id,
+                        device_id=ch.device_id,
+                        state=str(ch.new),
+                        lost_for_s=None,
+                        substitute_in_s=None,
+                        at=ch.at,
+                    )
+                    or ""
+                )
             elif isinstance(ch, VerdictChanged):
-                put(fx.meeting_verdict_line(meeting_id=ch.meeting_id, body=BODY, verdict=str(ch.new),
-                                            adjourned=str(ch.new) == "adjourn", at=ch.at) or "")
+                put(
+                    fx.meeting_verdict_line(
+                        meeting_id=ch.meeting_id,
+                        body=BODY,
+                        verdict=str(ch.new),
+                        adjourned=str(ch.new) == "adjourn",
+                        at=ch.at,
+                    )
+                    or ""
+                )
             elif isinstance(ch, IncidentOpened):
                 put(fx.incident_line(ch.incident, event="opened", at=ch.incident.started_at) or "")
             elif isinstance(ch, IncidentClosed):
@@ -113,13 +145,31 @@ class Runner:
         assert view is not None
         self.out.views[now] = view
         put = self.out.lines.append
-        put(fx.meeting_verdict_line(meeting_id=MEETING_ID, body=view.body, verdict=str(view.verdict),
-                                    adjourned=view.adjourned_since is not None, at=now) or "")
+        put(
+            fx.meeting_verdict_line(
+                meeting_id=MEETING_ID,
+                body=view.body,
+                verdict=str(view.verdict),
+                adjourned=view.adjourned_since is not None,
+                at=now,
+            )
+            or ""
+        )
         for p in view.participants:
             lost_for = now - p.lost_since if p.lost_since is not None else None
-            put(fx.participant_state_line(meeting_id=MEETING_ID, body=view.body, member_id=p.member_id,
-                                          device_id=p.device_id, state=str(p.state), lost_for_s=lost_for,
-                                          substitute_in_s=p.substitute_in_s, at=now) or "")
+            put(
+                fx.participant_state_line(
+                    meeting_id=MEETING_ID,
+                    body=view.body,
+                    member_id=p.member_id,
+                    device_id=p.device_id,
+                    state=str(p.state),
+                    lost_for_s=lost_for,
+                    substitute_in_s=p.substitute_in_s,
+                    at=now,
+                )
+                or ""
+            )
 
     def _sample(self, member: str, t: float) -> None:
         dev = device(member)
@@ -151,7 +201,9 @@ class Runner:
 
 
 def scripted_meeting() -> Script:
-    return Runner().run({
-        ADJOURN_AT: lambda t: Action(meeting_id=MEETING_ID, kind=ActionKind.ADJOURN, at=t, by="ordförande"),
-        RESUME_AT: lambda t: Action(meeting_id=MEETING_ID, kind=ActionKind.RESUME, at=t, by="ordförande"),
-    })
+    return Runner().run(
+        {
+            ADJOURN_AT: lambda t: Action(meeting_id=MEETING_ID, kind=ActionKind.ADJOURN, at=t, by="ordförande"),
+            RESUME_AT: lambda t: Action(meeting_id=MEETING_ID, kind=ActionKind.RESUME, at=t, by="ordförande"),
+        }
+    )

@@ -23,11 +23,17 @@ def test_committed_json_is_the_generator_output() -> None:
     rendered = iq.build_module().render()
     assert sorted(rendered) == sorted(NAMES)
     for name, text in rendered.items():
-        assert (iq.DASHBOARDS / name).read_text(encoding="utf-8") == text, \
+        assert (iq.DASHBOARDS / name).read_text(encoding="utf-8") == text, (
             f"{name} is out of date: run .venv/bin/python dashboards/build.py"
+        )
     # the script's own check agrees (and runs from any directory)
-    r = subprocess.run([sys.executable, str(iq.DASHBOARDS / "build.py"), "--check"], cwd="/",
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, str(iq.DASHBOARDS / "build.py"), "--check"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 0, r.stderr
 
 
@@ -60,9 +66,18 @@ def test_every_verdict_and_state_code_has_a_swedish_name() -> None:
     chair = {p["title"]: p for p in iq.load("ordforandepanel.json")["panels"]}
     verdicts = _mapped(chair["Lika villkor"])
     assert set(verdicts) == {str(c) for c in VERDICT_CODES.values()}
-    assert sorted(verdicts.values()) == sorted(["Lika villkor uppfyllt", "Risk", "Ajournera",
-                                                 "Ersättare ska kallas in", "Övervakningen avbruten",
-                                                 "Ej påbörjat", "Avslutat", "Alla övervakas inte"])
+    assert sorted(verdicts.values()) == sorted(
+        [
+            "Lika villkor uppfyllt",
+            "Risk",
+            "Ajournera",
+            "Ersättare ska kallas in",
+            "Övervakningen avbruten",
+            "Ej påbörjat",
+            "Avslutat",
+            "Alla övervakas inte",
+        ]
+    )
     states = _mapped(chair["Deltagarnas läge"])
     assert set(states) == {str(c) for c in STATE_CODES.values()}
     assert states[str(STATE_CODES["lost"])] == "Ingen kontakt"
@@ -76,8 +91,9 @@ def test_deploy_provisioning_serves_these_dashboards() -> None:
     ds = yaml.safe_load((deploy / "grafana/provisioning/datasources/likavillkor.yaml").read_text(encoding="utf-8"))
     assert [d["uid"] for d in ds["datasources"]] == ["likavillkor-influxdb"]
     assert ds["datasources"][0]["jsonData"]["version"] == "InfluxQL"
-    provider = yaml.safe_load((deploy / "grafana/provisioning/dashboards/likavillkor.yaml").read_text(
-        encoding="utf-8"))["providers"][0]
+    provider = yaml.safe_load(
+        (deploy / "grafana/provisioning/dashboards/likavillkor.yaml").read_text(encoding="utf-8")
+    )["providers"][0]
     compose = yaml.safe_load((deploy / "compose.yaml").read_text(encoding="utf-8"))
     mounts = dict(v.split(":")[:2] for v in compose["services"]["grafana"]["volumes"])
     assert mounts["../dashboards"] == provider["options"]["path"]

@@ -33,12 +33,34 @@ def committed() -> dict[str, dict[str, object]]:
 
 def test_first_push_creates_the_data_source_folder_and_dashboards(capsys: pytest.CaptureFixture[str]) -> None:
     with running_fake_grafana() as (url, state):
-        assert push(url, "--token", state.token, "--influx-url", "http://influxdb:8086", "--database", "lv",
-                    "--influx-user", "grafana", "--influx-password", "läs") == 0
+        assert (
+            push(
+                url,
+                "--token",
+                state.token,
+                "--influx-url",
+                "http://influxdb:8086",
+                "--database",
+                "lv",
+                "--influx-user",
+                "grafana",
+                "--influx-password",
+                "läs",
+            )
+            == 0
+        )
     calls = [(r.method, r.path) for r in state.requests]
-    assert calls == [("GET", "/api/frontend/settings"), ("GET", DS_PATH), ("POST", "/api/datasources"),
-                     ("GET", "/api/folders/likavillkor"), ("POST", "/api/folders")] + \
-        [("POST", "/api/dashboards/db")] * 3
+    assert (
+        calls
+        == [
+            ("GET", "/api/frontend/settings"),
+            ("GET", DS_PATH),
+            ("POST", "/api/datasources"),
+            ("GET", "/api/folders/likavillkor"),
+            ("POST", "/api/folders"),
+        ]
+        + [("POST", "/api/dashboards/db")] * 3
+    )
     assert {r.auth for r in state.requests} == {f"Bearer {state.token}"}
     ds = state.datasources["likavillkor-influxdb"]
     assert (ds["type"], ds["access"], ds["url"], ds["user"]) == ("influxdb", "proxy", "http://influxdb:8086", "grafana")
@@ -46,8 +68,7 @@ def test_first_push_creates_the_data_source_folder_and_dashboards(capsys: pytest
     assert ds["secureJsonData"] == {"password": "läs"} and ds["isDefault"] is False
     assert state.folders["likavillkor"]["title"] == "Likavillkor"
     files = committed()
-    assert set(state.dashboards) == set(files) == {"likavillkor-chair", "likavillkor-incidents",
-                                                    "likavillkor-device"}
+    assert set(state.dashboards) == set(files) == {"likavillkor-chair", "likavillkor-incidents", "likavillkor-device"}
     for uid, body in state.dashboards.items():
         assert body["overwrite"] is True and body["folderUid"] == "likavillkor"
         sent = body["dashboard"]
@@ -63,8 +84,20 @@ def test_second_push_updates_and_overwrites_with_basic_auth() -> None:
     with running_fake_grafana(state) as (url, _):
         assert push(url, "--token", state.token, "--influx-url", "http://old:8086") == 0
         state.requests.clear()
-        assert push(url, "--user", "admin", "--password", "hemligt", "--influx-url", "http://influx.kommun.se:8086",
-                    "--influx-token", "tok") == 0
+        assert (
+            push(
+                url,
+                "--user",
+                "admin",
+                "--password",
+                "hemligt",
+                "--influx-url",
+                "http://influx.kommun.se:8086",
+                "--influx-token",
+                "tok",
+            )
+            == 0
+        )
     calls = [(r.method, r.path) for r in state.requests]
     assert ("PUT", DS_PATH) in calls and ("POST", "/api/datasources") not in calls
     assert ("POST", "/api/folders") not in calls and calls.count(("POST", "/api/dashboards/db")) == 3
@@ -76,8 +109,16 @@ def test_second_push_updates_and_overwrites_with_basic_auth() -> None:
 
 
 def test_a_provisioned_data_source_is_left_alone() -> None:
-    state = State(datasources={"likavillkor-influxdb": {"uid": "likavillkor-influxdb", "id": 1, "readOnly": True,
-                                                        "url": "http://influxdb:8086"}})
+    state = State(
+        datasources={
+            "likavillkor-influxdb": {
+                "uid": "likavillkor-influxdb",
+                "id": 1,
+                "readOnly": True,
+                "url": "http://influxdb:8086",
+            }
+        }
+    )
     with running_fake_grafana(state) as (url, _):
         assert push(url, "--token", state.token, "--influx-url", "http://elsewhere:8086") == 0
     assert ("PUT", DS_PATH) not in [(r.method, r.path) for r in state.requests]
@@ -100,10 +141,9 @@ def test_wrong_token_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> Non
     assert [(r.method, r.path) for r in state.requests] == [("GET", "/api/frontend/settings")]
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--influx-url", "x"], "give --token"),
-    (["--token", "t", "--user", "u"], "not both"),
-])
+@pytest.mark.parametrize(
+    "args, message", [(["--influx-url", "x"], "give --token"), (["--token", "t", "--user", "u"], "not both")]
+)
 def test_bad_credentials_arguments(args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert push("http://127.0.0.1:9", *args) == 1
     assert message in capsys.readouterr().err
@@ -135,9 +175,17 @@ def test_a_hung_grafana_hits_the_deadline(capsys: pytest.CaptureFixture[str]) ->
 
 def test_the_collector_never_imports_grafana_client() -> None:
     """grafana-client brings urllib3-future: the collector's own start-up must not load it."""
-    code = ("import sys; from collector import cli, runtime; from collector.web import app; cli.build_parser(); "
-            "bad = [m for m in ('grafana_client', 'niquests') if m in sys.modules]; "
-            "assert not bad, bad")
-    r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60,
-                       env={**os.environ, "PYTHONPATH": str(ROOT)})
+    code = (
+        "import sys; from collector import cli, runtime; from collector.web import app; cli.build_parser(); "
+        "bad = [m for m in ('grafana_client', 'niquests') if m in sys.modules]; "
+        "assert not bad, bad"
+    )
+    r = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
     assert r.returncode == 0, r.stderr

@@ -31,8 +31,13 @@ from tests.support.databases import InfluxV1, running_influxdb1
 DB = "likavillkor"
 NAMES = ("ordforandepanel.json", "incidenthistorik.json", "enhetshalsa.json")
 ALL = ".*"
-VARS = {"body": iq.regex_escape(BODY), "meeting": iq.regex_escape(MEETING_ID), "member": ALL,
-        "device": iq.regex_escape(device("anna")), "min_incidents": "2"}
+VARS = {
+    "body": iq.regex_escape(BODY),
+    "meeting": iq.regex_escape(MEETING_ID),
+    "member": ALL,
+    "device": iq.regex_escape(device("anna")),
+    "min_incidents": "2",
+}
 FULL = iq.Window(FIRST, LAST)
 LOST = START + 200  # anna has been without contact since ANNA_SILENT_AT
 
@@ -129,8 +134,9 @@ def test_dashboards_refer_only_to_what_the_collector_writes(loaded: tuple[Influx
     # the check can fail: a typo in a measurement, a field, a tag value
     assert unknown_references('SELECT last("verdict_code") FROM "meeting_verdicts"', written, values)
     assert unknown_references('SELECT mean("rtt") FROM "sample"', written, values) == ["field or tag rtt"]
-    assert unknown_references("SELECT count(\"duration_s\") FROM \"incident\" WHERE \"event\" = 'open'",
-                              written, values) == ["tag value event=open"]
+    assert unknown_references(
+        'SELECT count("duration_s") FROM "incident" WHERE "event" = \'open\'', written, values
+    ) == ["tag value event=open"]
 
 
 @pytest.mark.parametrize("offset_s", [30, 200, 370, 610])
@@ -175,8 +181,11 @@ def test_countdown_while_lost_and_empty_after(loaded: tuple[InfluxV1, Script]) -
     # replaced at five minutes: no countdown any more
     assert run(db, q, iq.Window(FIRST, START + 500)) == []
     # the history panel has the whole countdown, falling
-    hist = [r["last"] for r in run(db, panel("ordforandepanel.json", "Nedräkning till ersättare (H16)"))
-            if r["last"] is not None]
+    hist = [
+        r["last"]
+        for r in run(db, panel("ordforandepanel.json", "Nedräkning till ersättare (H16)"))
+        if r["last"] is not None
+    ]
     assert hist and hist == sorted(hist, reverse=True) and hist[-1] < 10
 
 
@@ -193,8 +202,7 @@ def test_network_table_shows_each_members_latest_sample(loaded: tuple[InfluxV1, 
     db, script = loaded
     rows = run(db, panel("ordforandepanel.json", "Nätverk och batteri nu"))
     got = {r["member_id"]: (r["link"], r["rtt_ms"], r["loss_percent"], r["battery_percent"]) for r in rows}
-    expected = {m: (str(s.link), s.rtt_ms, s.loss_percent, s.battery_percent)
-                for m, s in script.last_sample.items()}
+    expected = {m: (str(s.link), s.rtt_ms, s.loss_percent, s.battery_percent) for m, s in script.last_sample.items()}
     assert got == expected
     mobile = run(db, panel("ordforandepanel.json", "Tid på mobildata eller surfzon (H9)"))
     assert {r["member_id"]: r["count"] for r in mobile} == {"bo": 30, "cecilia": 15}
@@ -210,13 +218,18 @@ def test_incident_counts(loaded: tuple[InfluxV1, Script]) -> None:
     assert len(opened) >= 3
     d = "incidenthistorik.json"
     assert [r["count"] for r in history(db, panel(d, "Incidenter"))] == [len(opened)]
-    for title, tag, attr in (("Per slag", "kind", "kind"), ("Per ledamot", "member_id", "member_id"),
-                             ("Per enhet", "device_id", "device_id"), ("Per nämnd", "body", "body")):
+    for title, tag, attr in (
+        ("Per slag", "kind", "kind"),
+        ("Per ledamot", "member_id", "member_id"),
+        ("Per enhet", "device_id", "device_id"),
+        ("Per nämnd", "body", "body"),
+    ):
         got = {r[tag]: r["count"] for r in history(db, panel(d, title))}
         assert got == dict(Counter(getattr(i, attr) for i in opened)), title
     # filters: one member; two members the way Grafana writes a multi-value selection
-    assert [r["count"] for r in history(db, panel(d, "Incidenter"), member="bo")] == \
-        [sum(i.member_id == "bo" for i in opened)]
+    assert [r["count"] for r in history(db, panel(d, "Incidenter"), member="bo")] == [
+        sum(i.member_id == "bo" for i in opened)
+    ]
     two = {r["member_id"]: r["count"] for r in history(db, panel(d, "Per ledamot"), member="(anna|cecilia)")}
     assert two == dict(Counter(i.member_id for i in opened if i.member_id in ("anna", "cecilia")))
 
@@ -235,11 +248,11 @@ def test_adjournments_and_substitutions_over_time(loaded: tuple[InfluxV1, Script
     db, script = loaded
     q = "Ajourneringar och ersättare över tid"
     window = iq.Window(FIRST, LAST, "1h")
-    total = {ref: sum(r["count"] for r in history(db, panel("incidenthistorik.json", q, ref), window))
-             for ref in "ABC"}
+    total = {ref: sum(r["count"] for r in history(db, panel("incidenthistorik.json", q, ref), window)) for ref in "ABC"}
     closed = [c.incident for c in script.changes if isinstance(c, IncidentClosed)]
-    replaced = {(c.meeting_id, c.member_id) for c in script.changes
-                if isinstance(c, StateChanged) and str(c.new) == "replaced"}
+    replaced = {
+        (c.meeting_id, c.member_id) for c in script.changes if isinstance(c, StateChanged) and str(c.new) == "replaced"
+    }
     assert total == {"A": 1, "B": sum(i.adjourned_s > 0 for i in closed), "C": len(replaced)}
     assert total["B"] >= 1 and total["C"] == 1
     adjourned = history(db, panel("incidenthistorik.json", "Ajournerad tid"))

@@ -47,8 +47,14 @@ print(json.dumps(main(sys.argv[1], sys.argv[2], float(sys.argv[3]))))
 def test_influxdb_client_writes_after_grafana_client_was_imported(tmp_path: Path) -> None:
     at = time.time()
     with running_fake_grafana() as (grafana_url, _), running_victoria_metrics(tmp_path / "vm") as vm:
-        r = subprocess.run([sys.executable, "-c", CHILD, grafana_url, vm.url, str(at)], cwd=ROOT,
-                           capture_output=True, text=True, timeout=60, env={**os.environ, "PYTHONPATH": str(ROOT)})
+        r = subprocess.run(
+            [sys.executable, "-c", CHILD, grafana_url, vm.url, str(at)],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         assert r.returncode == 0, r.stderr
         facts = json.loads(r.stdout)
         got = vm.wait_export('{__name__="meeting_verdict_verdict_code"}', 1)

@@ -28,9 +28,12 @@ def _host_conf_d(tmp: Path, port: int, pki: Pki, out: Path, *, old_way: bool) ->
     conf_d = tmp / "conf.d"
     conf_d.mkdir()
     text = (DEPLOY / "mosquitto" / "conf.d" / "likavillkor.conf").read_text(encoding="utf-8")
-    swaps = {"listener 8883\n": f"listener {port} 127.0.0.1\n", "/etc/mosquitto/tls/ca.crt": str(pki.ca_cert),
-             "/etc/mosquitto/tls/server.crt": str(pki.server_cert),
-             "/etc/mosquitto/tls/server.key": str(pki.server_key)}
+    swaps = {
+        "listener 8883\n": f"listener {port} 127.0.0.1\n",
+        "/etc/mosquitto/tls/ca.crt": str(pki.ca_cert),
+        "/etc/mosquitto/tls/server.crt": str(pki.server_cert),
+        "/etc/mosquitto/tls/server.key": str(pki.server_key),
+    }
     for old, new in swaps.items():
         assert old in text, old
         text = text.replace(old, new)
@@ -44,19 +47,25 @@ def _host_conf_d(tmp: Path, port: int, pki: Pki, out: Path, *, old_way: bool) ->
 
 
 @pytest.mark.parametrize("old_way", [False, True], ids=["linked-auth-conf", "include_dir-in-conf.d"])
-def test_host_broker_loads_the_generated_logins_only_without_a_nested_include_dir(tmp_path: Path,
-                                                                                  old_way: bool) -> None:
+def test_host_broker_loads_the_generated_logins_only_without_a_nested_include_dir(
+    tmp_path: Path, old_way: bool
+) -> None:
     pki = make_pki(tmp_path / "tls")
     (tmp_path / "roster.toml").write_text(ROSTER)
     out = tmp_path / "credentials"
-    assert broker_cli.main(["--roster", str(tmp_path / "roster.toml"), "--out", str(out),
-                            "--mqtt-url", "mqtts://localhost:8883"]) == 0
+    assert (
+        broker_cli.main(
+            ["--roster", str(tmp_path / "roster.toml"), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]
+        )
+        == 0
+    )
     password = broker_cli.read_credentials_password((out / "devices" / "ks-pc-01.toml").read_text())
     port = free_port()
     conf = _host_conf_d(tmp_path, port, pki, out, old_way=old_way)
     with running_mosquitto_with_conf(tmp_path / "mosquitto", conf, port) as broker:
-        device = TlsClient(broker.host, broker.port, pki.ca_cert, "ks-pc-01", password,
-                           client_id=f"ks-pc-01-{time.monotonic_ns()}")
+        device = TlsClient(
+            broker.host, broker.port, pki.ca_cert, "ks-pc-01", password, client_id=f"ks-pc-01-{time.monotonic_ns()}"
+        )
         anonymous = TlsClient(broker.host, broker.port, pki.ca_cert, client_id=f"anon-{time.monotonic_ns()}")
         try:
             device_reason = device.connect()

@@ -47,18 +47,34 @@ class Deployment:
     roster: Path
 
     def password(self, user: str) -> str:
-        path = (self.out / "collector-mqtt.toml") if user == broker_cli.COLLECTOR_USER \
+        path = (
+            (self.out / "collector-mqtt.toml")
+            if user == broker_cli.COLLECTOR_USER
             else (self.out / "devices" / f"{user}.toml")
+        )
         pw = broker_cli.read_credentials_password(path.read_text())
         assert pw
         return pw
 
-    def client(self, user: str | None, password: str | None = None, *, trust_test_ca: bool = True,
-               will: tuple[str, bytes] | None = None) -> TlsClient:
+    def client(
+        self,
+        user: str | None,
+        password: str | None = None,
+        *,
+        trust_test_ca: bool = True,
+        will: tuple[str, bytes] | None = None,
+    ) -> TlsClient:
         ca_file = self.pki.ca_cert if trust_test_ca else None
         pw = password if password is not None or user is None else self.password(user)
-        return TlsClient(self.broker.host, self.broker.port, ca_file, user, pw,
-                         client_id=f"{user or 'anon'}-{time.monotonic_ns()}", will=will)
+        return TlsClient(
+            self.broker.host,
+            self.broker.port,
+            ca_file,
+            user,
+            pw,
+            client_id=f"{user or 'anon'}-{time.monotonic_ns()}",
+            will=will,
+        )
 
     def connected(self, user: str, will: tuple[str, bytes] | None = None) -> TlsClient:
         c = self.client(user, will=will)
@@ -72,8 +88,7 @@ def _deploy(tmp: Path, roster_text: str) -> tuple[Pki, Path, Path]:
     roster = tmp / "roster.toml"
     roster.write_text(roster_text)
     out = tmp / "credentials"
-    assert broker_cli.main(["--roster", str(roster), "--out", str(out),
-                            "--mqtt-url", "mqtts://localhost:8883"]) == 0
+    assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883"]) == 0
     return pki, out, roster
 
 
@@ -101,8 +116,7 @@ def test_collector_receives_what_devices_publish_on_their_own_topics(deployment:
         assert anna.publish(device_topic("anna-ipad", "sample"), b"anna-1").value == 0
         assert bo.publish(device_topic("bo-ipad", "selftest"), b"bo-1").value == 0
         got = {(m.topic, m.payload) for m in (collector.next_message(), collector.next_message())}
-        assert got == {(device_topic("anna-ipad", "sample"), b"anna-1"),
-                       (device_topic("bo-ipad", "selftest"), b"bo-1")}
+        assert got == {(device_topic("anna-ipad", "sample"), b"anna-1"), (device_topic("bo-ipad", "selftest"), b"bo-1")}
     finally:
         for c in (collector, anna, bo):
             c.close()
@@ -113,8 +127,13 @@ def test_device_cannot_publish_on_another_devices_topics(deployment: Deployment)
     anna = deployment.connected("anna-ipad")
     try:
         collector.subscribe("likavillkor/v1/#")
-        forged = [device_topic("bo-ipad", "sample"), device_topic("anna-ipad2", "sample"),
-                  "likavillkor/v1/devices/bo-ipad", "likavillkor/v1/other", "elsewhere"]
+        forged = [
+            device_topic("bo-ipad", "sample"),
+            device_topic("anna-ipad2", "sample"),
+            "likavillkor/v1/devices/bo-ipad",
+            "likavillkor/v1/other",
+            "elsewhere",
+        ]
         for topic in forged:
             assert anna.publish(topic, b"forged").value == NOT_AUTHORIZED, topic
         # then one allowed message: if any forged one had been routed, it would arrive before this
@@ -193,8 +212,9 @@ def test_collector_publishes_nothing(deployment: Deployment) -> None:
         collector.close()
 
 
-@pytest.mark.parametrize(("user", "password"), [(None, None), ("anna-ipad", "wrong-password"),
-                                                ("nobody", "x"), ("anna-ipad", "")])
+@pytest.mark.parametrize(
+    ("user", "password"), [(None, None), ("anna-ipad", "wrong-password"), ("nobody", "x"), ("anna-ipad", "")]
+)
 def test_bad_logins_are_refused(deployment: Deployment, user: str | None, password: str | None) -> None:
     client = deployment.client(user, password)
     try:
@@ -245,8 +265,21 @@ def test_rerun_keeps_passwords_rotation_and_revocation_take_effect_on_reload(tmp
         anna_before, bo_before = dep.password("anna-ipad"), dep.password("bo-ipad")
         # bo leaves the roster; anna's tablet is lost and gets a new password
         roster.write_text(fixed_roster("ks-2026-12-01", (ANNA,)))
-        assert broker_cli.main(["--roster", str(roster), "--out", str(out), "--mqtt-url", "mqtts://localhost:8883",
-                                "--rotate-device", "anna-ipad"]) == 0
+        assert (
+            broker_cli.main(
+                [
+                    "--roster",
+                    str(roster),
+                    "--out",
+                    str(out),
+                    "--mqtt-url",
+                    "mqtts://localhost:8883",
+                    "--rotate-device",
+                    "anna-ipad",
+                ]
+            )
+            == 0
+        )
         assert not (out / "devices" / "bo-ipad.toml").exists()
         assert dep.password("anna-ipad") != anna_before
         assert broker.proc is not None
@@ -274,8 +307,9 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
     config = tmp_path / "collector.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "data"}"\nroster = "{deployment.roster}"\n\n'
-        + creds.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"')
-        .replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
+        + creds.replace(
+            'url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"'
+        ).replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
         + f'\n[http]\nhost = "127.0.0.1"\nport = {http_port}\n'
         f'tls_cert = "{deployment.pki.server_cert}"\ntls_key = "{deployment.pki.server_key}"\n'
         f"\n[reflector]\nport = {udp_port}\n"
@@ -284,8 +318,12 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
     col.spawn()
     try:
         metrics = col.metrics
-        wait_until(lambda: _metric(metrics(), "likavillkor_mqtt_connected") == 1.0, timeout=60,
-                   what="collector connected to the broker", log=col.log)
+        wait_until(
+            lambda: _metric(metrics(), "likavillkor_mqtt_connected") == 1.0,
+            timeout=60,
+            what="collector connected to the broker",
+            log=col.log,
+        )
         before = _metric(metrics(), "likavillkor_ingest_received_total") or 0.0
         anna = deployment.connected("anna-ipad")
         try:
@@ -293,8 +331,12 @@ def test_real_collector_logs_in_over_tls_and_serves_https(deployment: Deployment
             assert anna.publish(device_topic("anna-ipad", "sample"), b"genuine").value == 0
         finally:
             anna.close()
-        wait_until(lambda: (_metric(metrics(), "likavillkor_ingest_received_total") or 0.0) >= before + 1,
-                   timeout=60, what="the device's message received", log=col.log)
+        wait_until(
+            lambda: (_metric(metrics(), "likavillkor_ingest_received_total") or 0.0) >= before + 1,
+            timeout=60,
+            what="the device's message received",
+            log=col.log,
+        )
         assert _metric(metrics(), "likavillkor_ingest_received_total") == before + 1  # the forged one never came
         with pytest.raises(httpx.ConnectError):  # the system's trust store does not know the test CA
             httpx.get(f"https://localhost:{http_port}/metrics", timeout=DEADLINE_S)
@@ -309,15 +351,20 @@ def test_real_agent_with_its_credentials_file_reports_over_tls(deployment: Deplo
     config = tmp_path / "agent.toml"
     config.write_text(
         f'data_dir = "{tmp_path / "state"}"\n'
-        + device_file.replace('url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"')
-        .replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
+        + device_file.replace(
+            'url = "mqtts://localhost:8883"', f'url = "mqtts://localhost:{deployment.broker.port}"'
+        ).replace('ca_file = ""', f'ca_file = "{deployment.pki.ca_cert}"')
         + "\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n"
     )
     collector = deployment.connected(broker_cli.COLLECTOR_USER)
     collector.subscribe("likavillkor/v1/devices/bo-ipad/+")
     with open(tmp_path / "agent.log", "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "agent", "monitor", "--config", str(config)],
-                                stdout=log, stderr=log, start_new_session=True)
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agent", "monitor", "--config", str(config)],
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+        )
     try:
         got: list[wire.Message] = []
         deadline = time.monotonic() + 20

@@ -81,9 +81,11 @@ def test_acl_gives_each_device_its_own_prefix_and_the_collector_read_only() -> N
     acl = bf.render_acl(["b", "a"], collector_user="coll")
     blocks = [blk.strip().splitlines() for blk in acl.split("\n\n")]
     rules = {b[-2]: b[-1] for b in blocks if len(b) >= 2 and b[-2].startswith("user ")}
-    assert rules == {"user coll": "topic read likavillkor/v1/#",
-                     "user a": "topic write likavillkor/v1/devices/a/#",
-                     "user b": "topic write likavillkor/v1/devices/b/#"}
+    assert rules == {
+        "user coll": "topic read likavillkor/v1/#",
+        "user a": "topic write likavillkor/v1/devices/a/#",
+        "user b": "topic write likavillkor/v1/devices/b/#",
+    }
     assert "pattern" not in acl and "readwrite" not in acl
     # nothing before the first 'user' line: anonymous clients get no rule
     before_first_user = acl.split("\nuser ", 1)[0]
@@ -93,8 +95,11 @@ def test_acl_gives_each_device_its_own_prefix_and_the_collector_read_only() -> N
 def test_auth_conf_refuses_anonymous() -> None:
     conf = bf.render_auth_conf("/mosquitto/auth/")
     settings = [line for line in conf.splitlines() if not line.startswith("#")]
-    assert settings == ["allow_anonymous false", "password_file /mosquitto/auth/passwords",
-                                     "acl_file /mosquitto/auth/acl"]
+    assert settings == [
+        "allow_anonymous false",
+        "password_file /mosquitto/auth/passwords",
+        "acl_file /mosquitto/auth/acl",
+    ]
 
 
 def test_plan_keeps_rotates_and_creates() -> None:
@@ -123,8 +128,14 @@ def test_plan_keeps_rotates_and_creates() -> None:
 def test_files_modes_and_a_rerun_changes_nothing(tmp_path: Path) -> None:
     rc, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://mqtt.kommun.example:8883", "--ca-file", "")
     assert rc == 0
-    files = [out / "broker" / "passwords", out / "broker" / "acl", out / "devices" / "cecilia-ipad.toml",
-             out / "devices" / "david-ipad.toml", out / "collector-mqtt.toml", out / "collector.env"]
+    files = [
+        out / "broker" / "passwords",
+        out / "broker" / "acl",
+        out / "devices" / "cecilia-ipad.toml",
+        out / "devices" / "david-ipad.toml",
+        out / "collector-mqtt.toml",
+        out / "collector.env",
+    ]
     before = {f: f.read_bytes() for f in files}
     assert [_mode(f) for f in files] == [0o640, 0o640, 0o600, 0o600, 0o600, 0o600]
     assert _mode(out / "devices") == 0o700
@@ -152,19 +163,22 @@ def test_lost_credentials_file_keeps_the_hash_and_warns(tmp_path: Path, caplog: 
     assert (out / "devices" / "david-ipad.toml").exists()
 
 
-@pytest.mark.parametrize(("roster_extra", "args", "message"), [
-    ('\n[[device]]\nid = "evil/+"\n', (), "cannot be an MQTT user name"),
-    ('\n[[device]]\nid = "a:b"\n', (), "cannot be an MQTT user name"),
-    (f'\n[[device]]\nid = "{bp.COLLECTOR_USER}"\n', (), "collector's user name"),
-    ("", ("--rotate-device", "nobodys-ipad"), "not a device in the roster"),
-    ("\n[[meeting]]\nid = 'x'\n", (), "roster.toml"),
-    ("", ("--mqtt-url", "https://likavillkor.kommun.example"), "expected mqtts://host:8883"),
-    ("", ("--mqtt-url", "mqtts://likavillkor.kommun.example:88830"), "port"),
-    ("", ("--group", "no-such-group-here"), "no such group"),
-])
+@pytest.mark.parametrize(
+    ("roster_extra", "args", "message"),
+    [
+        ('\n[[device]]\nid = "evil/+"\n', (), "cannot be an MQTT user name"),
+        ('\n[[device]]\nid = "a:b"\n', (), "cannot be an MQTT user name"),
+        (f'\n[[device]]\nid = "{bp.COLLECTOR_USER}"\n', (), "collector's user name"),
+        ("", ("--rotate-device", "nobodys-ipad"), "not a device in the roster"),
+        ("\n[[meeting]]\nid = 'x'\n", (), "roster.toml"),
+        ("", ("--mqtt-url", "https://likavillkor.kommun.example"), "expected mqtts://host:8883"),
+        ("", ("--mqtt-url", "mqtts://likavillkor.kommun.example:88830"), "port"),
+        ("", ("--group", "no-such-group-here"), "no such group"),
+    ],
+)
 def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str], roster_extra: str, args: tuple[str, ...],
-        message: str) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], roster_extra: str, args: tuple[str, ...], message: str
+) -> None:
     rc, out = _run(tmp_path, ROSTER + roster_extra, *args)
     assert rc == 2
     err = capsys.readouterr().err
@@ -173,28 +187,48 @@ def test_bad_input_is_refused_with_a_clear_message_and_writes_nothing(
 
 
 def test_missing_roster_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert ba.main(["--roster", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o"),
-                    "--mqtt-url", "mqtts://h:8883"]) == 2
+    assert (
+        ba.main(["--roster", str(tmp_path / "nope.toml"), "--out", str(tmp_path / "o"), "--mqtt-url", "mqtts://h:8883"])
+        == 2
+    )
     assert "cannot read roster" in capsys.readouterr().err
 
 
 def test_device_file_is_a_valid_agent_config(tmp_path: Path) -> None:
     from agent.config import AgentConfig
 
-    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883", "--ca-file",
-                  "/etc/likavillkor/ca.crt")
+    _, out = _run(
+        tmp_path,
+        ROSTER,
+        "--mqtt-url",
+        "mqtts://likavillkor.kommun.example:8883",
+        "--ca-file",
+        "/etc/likavillkor/ca.crt",
+    )
     path = out / "devices" / "david-ipad.toml"
     cfg = load(path, AgentConfig)
     assert (cfg.device_id, cfg.mqtt.username, cfg.mqtt.host, cfg.mqtt.port, cfg.mqtt.tls, cfg.mqtt.ca_file) == (
-        "david-ipad", "david-ipad", "likavillkor.kommun.example", 8883, True, "/etc/likavillkor/ca.crt")
+        "david-ipad",
+        "david-ipad",
+        "likavillkor.kommun.example",
+        8883,
+        True,
+        "/etc/likavillkor/ca.crt",
+    )
     assert cfg.mqtt.password == bf.read_credentials_password(path.read_text())
 
 
 def test_collector_files_are_valid_collector_config(tmp_path: Path) -> None:
     from collector.config import CollectorConfig
 
-    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883",
-                  "--collector-mqtt-url", "mqtts://mosquitto.internal:8883")
+    _, out = _run(
+        tmp_path,
+        ROSTER,
+        "--mqtt-url",
+        "mqtts://likavillkor.kommun.example:8883",
+        "--collector-mqtt-url",
+        "mqtts://mosquitto.internal:8883",
+    )
     from_toml = load(out / "collector-mqtt.toml", CollectorConfig)
     env = dict(line.split("=", 1) for line in (out / "collector.env").read_text().splitlines())
     from_env = load(None, CollectorConfig, env_prefix="LIKAVILLKOR_COLLECTOR", environ=env)
@@ -239,34 +273,56 @@ def test_device_file_is_a_complete_agent_config_that_measures(tmp_path: Path) ->
     needs goes unmeasured (agent.config.measurement_gaps is empty)."""
     from agent.config import AgentConfig, measurement_gaps
 
-    _, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://likavillkor.kommun.example:8883", "--ca-file",
-                  "/etc/likavillkor/ca.crt")
+    _, out = _run(
+        tmp_path,
+        ROSTER,
+        "--mqtt-url",
+        "mqtts://likavillkor.kommun.example:8883",
+        "--ca-file",
+        "/etc/likavillkor/ca.crt",
+    )
     cfg = load(out / "devices" / "david-ipad.toml", AgentConfig)
     assert cfg.collector.url == "https://likavillkor.kommun.example:8860"
     assert cfg.collector.ca_file == cfg.mqtt.ca_file == "/etc/likavillkor/ca.crt"
     assert (cfg.path.host, cfg.path.port) == ("likavillkor.kommun.example", 8862)
     assert measurement_gaps(cfg) == []
     (tmp_path / "b").mkdir()
-    _, out2 = _run(tmp_path / "b", ROSTER, "--collector-url", "https://web.kommun.example:9443/",
-                   "--reflector", "stamp.kommun.example:9862")
+    _, out2 = _run(
+        tmp_path / "b",
+        ROSTER,
+        "--collector-url",
+        "https://web.kommun.example:9443/",
+        "--reflector",
+        "stamp.kommun.example:9862",
+    )
     cfg2 = load(out2 / "devices" / "david-ipad.toml", AgentConfig)
     assert (cfg2.collector.url, cfg2.path.host, cfg2.path.port) == (
-        "https://web.kommun.example:9443", "stamp.kommun.example", 9862)
+        "https://web.kommun.example:9443",
+        "stamp.kommun.example",
+        9862,
+    )
 
 
-@pytest.mark.parametrize(("option", "value"), [("--collector-url", "https://web.kommun.example"),
-                                               ("--collector-url", "ftp://web:21"),
-                                               ("--reflector", "stamp.kommun.example"),
-                                               ("--reflector", "stamp:99999")])
-def test_incomplete_collector_or_reflector_is_refused(tmp_path: Path, option: str, value: str,
-                                                       capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [
+        ("--collector-url", "https://web.kommun.example"),
+        ("--collector-url", "ftp://web:21"),
+        ("--reflector", "stamp.kommun.example"),
+        ("--reflector", "stamp:99999"),
+    ],
+)
+def test_incomplete_collector_or_reflector_is_refused(
+    tmp_path: Path, option: str, value: str, capsys: pytest.CaptureFixture[str]
+) -> None:
     code, out = _run(tmp_path, ROSTER, option, value)
     assert code == 2 and option in capsys.readouterr().err
     assert not out.exists()
 
 
-def test_hint_never_sends_a_host_install_into_the_include_dir_trap(tmp_path: Path,
-                                                                    capsys: pytest.CaptureFixture[str]) -> None:
+def test_hint_never_sends_a_host_install_into_the_include_dir_trap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     """Mosquitto follows include_dir only in its main file: on a Debian host the hint must say to
     link auth.conf into conf.d, not to include_dir it from a conf.d file."""
     code, _ = _run(tmp_path)
@@ -290,8 +346,18 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     from collector.config import CollectorConfig
 
     a, b = "mqtts://mqtt-a.kommun.example:8883", "mqtts://mqtt-b.kommun.example:8883"
-    code, out = _run(tmp_path, ROSTER, "--mqtt-url", a, "--other-mqtt-url", b, "--topic-root", "lv/solna",
-                     "--other-collector-user", "likavillkor-collector-b")
+    code, out = _run(
+        tmp_path,
+        ROSTER,
+        "--mqtt-url",
+        a,
+        "--other-mqtt-url",
+        b,
+        "--topic-root",
+        "lv/solna",
+        "--other-collector-user",
+        "likavillkor-collector-b",
+    )
     assert code == 0
     agent = load(out / "devices" / "david-ipad.toml", AgentConfig)
     assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
@@ -306,7 +372,10 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     # the second collector: a user of its own (the broker makes the user the client id), read-only
     second = load(out / "collector-mqtt-likavillkor-collector-b.toml", CollectorConfig)
     assert (second.mqtt.username, second.mqtt.client_id, second.mqtt.broker_urls) == (
-        "likavillkor-collector-b", "likavillkor-collector-b", [a, b])
+        "likavillkor-collector-b",
+        "likavillkor-collector-b",
+        [a, b],
+    )
     assert second.mqtt.password and second.mqtt.password != collector.mqtt.password
     assert "user likavillkor-collector-b\ntopic read lv/solna/#" in acl
     hashes = bp.parse_password_file((out / "broker" / "passwords").read_text(), source="passwords")
@@ -321,8 +390,9 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
         (("--topic-root", "lv/#"), "--topic-root"),
     ],
 )
-def test_bad_brokers_or_root_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, str],
-                                         says: str) -> None:
+def test_bad_brokers_or_root_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: tuple[str, str], says: str
+) -> None:
     code, out = _run(tmp_path, ROSTER, "--mqtt-url", "mqtts://a.example:8883", *extra)
     assert code == 2 and says in capsys.readouterr().err
     assert not (out / "broker" / "acl").exists()

@@ -45,6 +45,7 @@ def _validator() -> jsonschema.protocols.Validator:
 
 def _interpolate(text: str, env: dict[str, str]) -> str:
     """Compose's ${VAR}, ${VAR:-default}, ${VAR:?error} with ``env``."""
+
     def one(m: re.Match[str]) -> str:
         name, rest = m.group(1), m.group(2) or ""
         if name in env:
@@ -52,6 +53,7 @@ def _interpolate(text: str, env: dict[str, str]) -> str:
         if rest.startswith((":-", "-")):
             return rest.split("-", 1)[1]
         raise AssertionError(f"${{{name}}} is required and not set")
+
     return VAR_RE.sub(one, text)
 
 
@@ -148,8 +150,11 @@ def test_grafana_provisioning_matches_the_mounts_and_uses_influxql() -> None:
     ds_text = (prov / "datasources" / "likavillkor.yaml").read_text()
     env = _service_env(grafana)
     (source,) = yaml.safe_load(_interpolate(ds_text, env))["datasources"]
-    assert (source["type"], source["jsonData"]["version"], source["uid"]) == ("influxdb", "InfluxQL",
-                                                                            "likavillkor-influxdb")
+    assert (source["type"], source["jsonData"]["version"], source["uid"]) == (
+        "influxdb",
+        "InfluxQL",
+        "likavillkor-influxdb",
+    )
     influx_env = _service_env(compose["services"]["influxdb"])
     # the same database name and read-only login as the InfluxDB init script creates
     assert source["jsonData"]["dbName"] == influx_env["LIKAVILLKOR_INFLUXQL_DB"]
@@ -170,7 +175,7 @@ def test_influxdb_init_script_is_valid_bash_and_maps_the_bucket_for_influxql() -
     words = shlex.split(" ".join(s.read_text() for s in scripts).replace("\\\n", " "), comments=True)
     dbrp = words.index("dbrp")
     assert words[dbrp - 2 : dbrp + 2] == ["influx", "v1", "dbrp", "create"]
-    assert "--default" in words and '--bucket-id' in words
+    assert "--default" in words and "--bucket-id" in words
     used = set(VAR_RE.findall(" ".join(s.read_text() for s in scripts)))
     provided = set(influx["environment"]) | {"DOCKER_INFLUXDB_INIT_BUCKET_ID"}
     assert {name for name, _ in used} <= provided
@@ -215,8 +220,13 @@ def _unit(name: str) -> dict[str, list[str]]:
 @pytest.mark.parametrize("name", UNITS)
 def test_systemd_unit_passes_systemd_analyze_and_is_hardened(tmp_path: Path, name: str) -> None:
     unit = _unit(name)
-    for key, value in {"ProtectSystem": "strict", "Restart": "on-failure", "NoNewPrivileges": "yes",
-                       "ProtectHome": "yes", "PrivateTmp": "yes"}.items():
+    for key, value in {
+        "ProtectSystem": "strict",
+        "Restart": "on-failure",
+        "NoNewPrivileges": "yes",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+    }.items():
         assert unit[key] == [value], key
     if name == "likavillkor-collector.service":
         # a fixed service user, not DynamicUser=: the broker's password file (root:likavillkor 0640)
@@ -234,8 +244,9 @@ def test_systemd_unit_passes_systemd_analyze_and_is_hardened(tmp_path: Path, nam
     done = subprocess.run([analyze, "verify", str(copy_)], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0 and done.stderr.strip() == "", done.stderr
     # systemd's own exposure score: 0 (locked down) .. 10 (unprotected); 2.5 or lower here
-    done = subprocess.run([analyze, "security", "--offline=yes", "--threshold=25", str(copy_)],
-                          capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [analyze, "security", "--offline=yes", "--threshold=25", str(copy_)], capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr
 
 
@@ -259,8 +270,19 @@ def test_example_roster_parses_with_a_teams_and_a_secret_compodium_meeting(tmp_p
     assert {p.role for p in ks.participants} == {Role.LEDAMOT, Role.ERSATTARE}
     assert ks.start < ks.end and sn.start < sn.end
     out = tmp_path / "credentials"
-    assert broker_cli.main(["--roster", str(DEPLOY / "roster.example.toml"), "--out", str(out),
-                            "--mqtt-url", "mqtts://likavillkor.kommun.example:8883"]) == 0
+    assert (
+        broker_cli.main(
+            [
+                "--roster",
+                str(DEPLOY / "roster.example.toml"),
+                "--out",
+                str(out),
+                "--mqtt-url",
+                "mqtts://likavillkor.kommun.example:8883",
+            ]
+        )
+        == 0
+    )
     assert {p.stem for p in (out / "devices").glob("*.toml")} == set(roster.devices)
 
 
@@ -285,6 +307,7 @@ def test_agent_unit_settings_are_real_config_keys(tmp_path: Path) -> None:
 
 # ---- issue 16: the files the configs read are where the install puts them -------------------------
 
+
 def _compose_collector_config(tmp_path: Path) -> CollectorConfig:
     """What the Compose collector runs with: site/collector.toml (the example, as the docs copy it)
     plus the service's environment and collector.env."""
@@ -296,9 +319,16 @@ def _compose_collector_config(tmp_path: Path) -> CollectorConfig:
 
 def _path_settings(cfg: CollectorConfig) -> dict[str, str]:
     """Every setting of the collector's config that names a file or directory it reads."""
-    found = {"roster": cfg.roster, "data_dir": cfg.data_dir, "policy": cfg.policy, "bodies": cfg.bodies,
-             "mqtt.ca_file": cfg.mqtt.ca_file, "http.tls_cert": cfg.http.tls_cert, "http.tls_key": cfg.http.tls_key,
-             "http.device_passwords": cfg.http.device_passwords}
+    found = {
+        "roster": cfg.roster,
+        "data_dir": cfg.data_dir,
+        "policy": cfg.policy,
+        "bodies": cfg.bodies,
+        "mqtt.ca_file": cfg.mqtt.ca_file,
+        "http.tls_cert": cfg.http.tls_cert,
+        "http.tls_key": cfg.http.tls_key,
+        "http.device_passwords": cfg.http.device_passwords,
+    }
     return {k: v for k, v in found.items() if v}
 
 
@@ -331,11 +361,16 @@ def test_example_config_reads_the_password_file_where_broker_credentials_writes_
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
     assert "--out /etc/likavillkor/credentials" in doc
     host = (DEPLOY / "host" / "collector.toml").read_text(encoding="utf-8")
-    host_cfg = loads_collector(host.replace("@HOSTNAME@", "h").replace("@MQTT_PORT@", "8883")
-                               .replace("@HTTP_PORT@", "8860").replace("@REFLECTOR_PORT@", "8862")
-                               .replace("@INFLUX_PORT@", "8086").replace("@RETENTION_DAYS@", "90")
-                               .replace("@STORE_URL@", "postgresql+psycopg://u:p@h/d")
-                               .replace("@INFLUX_PASSWORD@", "pw"))
+    host_cfg = loads_collector(
+        host.replace("@HOSTNAME@", "h")
+        .replace("@MQTT_PORT@", "8883")
+        .replace("@HTTP_PORT@", "8860")
+        .replace("@REFLECTOR_PORT@", "8862")
+        .replace("@INFLUX_PORT@", "8086")
+        .replace("@RETENTION_DAYS@", "90")
+        .replace("@STORE_URL@", "postgresql+psycopg://u:p@h/d")
+        .replace("@INFLUX_PASSWORD@", "pw")
+    )
     assert host_cfg.http.device_passwords == cfg.http.device_passwords
     assert (host_cfg.influx.api, host_cfg.influx.username, host_cfg.influx.password) == ("v1", "likavillkor", "pw")
     unit = _unit("likavillkor-collector.service")
@@ -366,13 +401,14 @@ def test_host_scripts_are_valid_bash() -> None:
         assert os.access(script, os.X_OK), f"{script} is not executable"
 
 
-def test_compose_docs_credentials_command_yields_the_files_compose_mounts(tmp_path: Path,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_compose_docs_credentials_command_yields_the_files_compose_mounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The Compose section's broker-credentials command, taken from docs/operations.md and run in a
     deploy/ copy: every file the broker's and the collector's mounts and env_file name exists, the
     broker reads auth.conf where the container puts it, the collector's uid may read the passwords."""
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-    section = doc[doc.index("### With Compose"):doc.index("### With systemd on a Debian host")]
+    section = doc[doc.index("### With Compose") : doc.index("### With systemd on a Debian host")]
     block = section.split("```sh\n", 1)[1].split("```", 1)[0].replace("\\\n", " ")
     command = next(line for line in block.splitlines() if "likavillkor-collector broker-credentials" in line)
     argv = shlex.split(command.split("#", 1)[0])

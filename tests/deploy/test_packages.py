@@ -115,7 +115,7 @@ def test_deb_has_the_unit_the_wheel_the_host_scripts_and_checked_maintainer_scri
 def test_the_docs_package_commands_are_the_ones_tested_here() -> None:
     """docs/operations.md's "Packages" block runs build.sh and dpkg -i exactly as this module does."""
     doc = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
-    block = doc[doc.index("### Packages"):].split("```sh\n", 1)[1].split("```", 1)[0]
+    block = doc[doc.index("### Packages") :].split("```sh\n", 1)[1].split("```", 1)[0]
     assert "deploy/debian/build.sh dist/\n" in block
     assert f"dpkg -i dist/{PACKAGE}_{__version__}_all.deb\n" in block
     assert "/usr/share/likavillkor/deploy/host/install.sh --hostname" in block

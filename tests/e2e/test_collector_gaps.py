@@ -39,8 +39,9 @@ def make_collector(tmp: Path, mosquitto: Mosquitto, reflector_port: int) -> Coll
     """The fault suite's collector, its reflector on; the shipped silence limit (5 s)."""
     col = Collector(tmp / "collector", mosquitto.url, DEVICES, silence_s=5.0)
     text = col.config.read_text(encoding="utf-8")
-    text = text.replace("[reflector]\nenabled = false",
-                        f'[reflector]\nenabled = true\nhost = "127.0.0.1"\nport = {reflector_port}')
+    text = text.replace(
+        "[reflector]\nenabled = false", f'[reflector]\nenabled = true\nhost = "127.0.0.1"\nport = {reflector_port}'
+    )
     col.config.write_text(text, encoding="utf-8")
     (col.workdir / "policy.toml").write_text(device_test_policy(5.0), encoding="utf-8")
     return col
@@ -54,17 +55,36 @@ def agents(tmp: Path, mosquitto: Mosquitto, api: str, reflector_port: int) -> It
     try:
         for d in DEVICES:
             cfg = tmp / f"agent-{d}.toml"
-            cfg.write_text(f'device_id = "{d}"\ndata_dir = "{tmp / ("agent-" + d)}"\n'
-                           f'[mqtt]\nurl = "{mosquitto.url}"\nkeepalive_s = 5\n'
-                           f'[collector]\nurl = "{api}"\n'
-                           f'[path]\nport = {reflector_port}\n'  # the collector's host: signed probes
-                           "[monitor]\nsample_period_s = 0.5\npath_probe = true\n", encoding="utf-8")
+            cfg.write_text(
+                f'device_id = "{d}"\ndata_dir = "{tmp / ("agent-" + d)}"\n'
+                f'[mqtt]\nurl = "{mosquitto.url}"\nkeepalive_s = 5\n'
+                f'[collector]\nurl = "{api}"\n'
+                f"[path]\nport = {reflector_port}\n"  # the collector's host: signed probes
+                "[monitor]\nsample_period_s = 0.5\npath_probe = true\n",
+                encoding="utf-8",
+            )
             log = open(tmp / f"{d}.log", "ab")  # noqa: SIM115
             logs.append(log)
-            procs.append(subprocess.Popen(
-                [str(Path(sys.executable).parent / "likavillkor-agent"), "monitor", "--config", str(cfg),
-                 "--meeting", MEETING, "--start", str(now - 900), "--end", str(now + 7200)],
-                cwd=ROOT, stdout=log, stderr=log, start_new_session=True))
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(Path(sys.executable).parent / "likavillkor-agent"),
+                        "monitor",
+                        "--config",
+                        str(cfg),
+                        "--meeting",
+                        MEETING,
+                        "--start",
+                        str(now - 900),
+                        "--end",
+                        str(now + 7200),
+                    ],
+                    cwd=ROOT,
+                    stdout=log,
+                    stderr=log,
+                    start_new_session=True,
+                )
+            )
         yield procs
     finally:
         for p in procs:
@@ -76,7 +96,8 @@ def agents(tmp: Path, mosquitto: Mosquitto, api: str, reflector_port: int) -> It
 def all_probed_and_ok(col: Collector) -> bool:
     v = col.view()
     return v["verdict"] == "equal_terms" and all(
-        p["state"] == "ok" and p["loss_percent"] is not None and p["loss_percent"] < 1.0 for p in v["participants"])
+        p["state"] == "ok" and p["loss_percent"] is not None and p["loss_percent"] < 1.0 for p in v["participants"]
+    )
 
 
 def watch(col: Collector, seconds: float, seen: list[str]) -> None:
@@ -87,8 +108,9 @@ def watch(col: Collector, seconds: float, seen: list[str]) -> None:
         if v is not None:
             if v["verdict"] in BAD_VERDICTS:
                 seen.append(f"verdict {v['verdict']}: {[r['en'] for r in v['reasons']]}")
-            seen.extend(f"{p['member_id']} {p['state']}: {p['reason']}" for p in v["participants"]
-                        if p["state"] in BAD_STATES)
+            seen.extend(
+                f"{p['member_id']} {p['state']}: {p['reason']}" for p in v["participants"] if p["state"] in BAD_STATES
+            )
         time.sleep(0.2)
 
 
@@ -99,9 +121,13 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
     seen: list[str] = []
     try:
         with agents(tmp_path, mosquitto, col.base, reflector_port):
-            wait_until(lambda: all_probed_and_ok(col), timeout=60,
-                       what="both agents probed, ok, equal terms", log=col.log,
-                  detail=col.view)
+            wait_until(
+                lambda: all_probed_and_ok(col),
+                timeout=60,
+                what="both agents probed, ok, equal terms",
+                log=col.log,
+                detail=col.view,
+            )
             # a clean link: nothing leaves ok
             watch(col, 3, seen)
             assert not seen, seen
@@ -112,8 +138,13 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
             col.start()
             watch(col, 25, seen)  # the probe window (15 s) and the debounce, with margin
             assert not seen, seen
-            wait_until(lambda: all_probed_and_ok(col), timeout=30,
-                       what="ok again after the restart", log=col.log, detail=col.view)
+            wait_until(
+                lambda: all_probed_and_ok(col),
+                timeout=30,
+                what="ok again after the restart",
+                log=col.log,
+                detail=col.view,
+            )
 
             # 2. a 20 s stall (SIGSTOP/SIGCONT)
             assert col.proc is not None
@@ -125,7 +156,12 @@ def test_collector_restart_and_stall_blame_no_member(tmp_path: Path, mosquitto: 
             watch(col, 30, seen)
             assert not seen, seen
             assert col.health()["monitoring"]["own_gaps"] >= 1  # it noticed its own stall
-            wait_until(lambda: all_probed_and_ok(col), timeout=30,
-                       what="ok again after the stall", log=col.log, detail=col.view)
+            wait_until(
+                lambda: all_probed_and_ok(col),
+                timeout=30,
+                what="ok again after the stall",
+                log=col.log,
+                detail=col.view,
+            )
     finally:
         col.stop()

@@ -45,14 +45,21 @@ _HEADERS: dict[str, str] = {}
 
 
 @contextmanager
-def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = ("dev-a",),
-              shipped_policy: bool = False) -> Iterator[str]:
+def collector(
+    tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = ("dev-a",), shipped_policy: bool = False
+) -> Iterator[str]:
     """The collector process; ``shipped_policy``: the shipped policy as is (silence limit 5 s)."""
     roster = write_roster(tmp_path / "roster.toml", list(devices))
     port = free_port()
-    cfg = write_config(tmp_path / "collector.toml", data_dir=tmp_path / "data", roster=roster, mqtt_url=mqtt_url,
-                       http_port=port, silence_lost_s=None if shipped_policy else SILENCE_S,
-                       extra="[ingest]\ntick_interval_s = 0.1\n")
+    cfg = write_config(
+        tmp_path / "collector.toml",
+        data_dir=tmp_path / "data",
+        roster=roster,
+        mqtt_url=mqtt_url,
+        http_port=port,
+        silence_lost_s=None if shipped_policy else SILENCE_S,
+        extra="[ingest]\ntick_interval_s = 0.1\n",
+    )
     if not shipped_policy:
         (cfg.parent / "policy.toml").write_text(device_test_policy(SILENCE_S), encoding="utf-8")  # limits opened
     col = CollectorProcess(tmp_path, cfg, port)
@@ -69,14 +76,31 @@ def collector(tmp_path: Path, *, mqtt_url: str = "", devices: tuple[str, ...] = 
 def device(port: int, device_id: str, tmp_path: Path, api: str) -> Iterator[subprocess.Popen[bytes]]:
     """The real agent (``likavillkor-agent monitor``) publishing five samples a second."""
     cfg = tmp_path / f"agent-{device_id}.toml"
-    cfg.write_text(f'device_id = "{device_id}"\ndata_dir = "{tmp_path / ("agent-" + device_id)}"\n'
-                   f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nkeepalive_s = 5\n'
-                   f'[collector]\nurl = "{api}"\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n')
+    cfg.write_text(
+        f'device_id = "{device_id}"\ndata_dir = "{tmp_path / ("agent-" + device_id)}"\n'
+        f'[mqtt]\nurl = "mqtt://127.0.0.1:{port}"\nkeepalive_s = 5\n'
+        f'[collector]\nurl = "{api}"\n[monitor]\nsample_period_s = 0.2\npath_probe = false\n'
+    )
     log = open(tmp_path / f"{device_id}.log", "ab")  # noqa: SIM115
     now = time.time()
-    proc = subprocess.Popen([str(Path(sys.executable).parent / "likavillkor-agent"), "monitor", "--config", str(cfg),
-                             "--meeting", "ks-test", "--start", str(now - 60), "--end", str(now + 3600)],
-                            cwd=ROOT, stdout=log, stderr=log, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "likavillkor-agent"),
+            "monitor",
+            "--config",
+            str(cfg),
+            "--meeting",
+            "ks-test",
+            "--start",
+            str(now - 60),
+            "--end",
+            str(now + 3600),
+        ],
+        cwd=ROOT,
+        stdout=log,
+        stderr=log,
+        start_new_session=True,
+    )
     try:
         yield proc
     finally:
@@ -115,12 +139,33 @@ def test_killed_device_is_lost_and_meeting_adjourned_within_limit(tmp_path: Path
             # how fast: bench/bench_fault_detection.py --kill, never a wall-clock budget in a test
             wait_until(lambda: lost_and_adjourn(), timeout=60, what="lost + adjourn")
         # the incident history holds it too (the engine may open it a tick after the state change)
-        wait_until(lambda: [i["device_id"] for i in _get(base, "/api/incidents?kind=connection_lost")] == ["dev-a"],
-               timeout=5, what="connection_lost incident in the history")
+        wait_until(
+            lambda: [i["device_id"] for i in _get(base, "/api/incidents?kind=connection_lost")] == ["dev-a"],
+            timeout=5,
+            what="connection_lost incident in the history",
+        )
         # the chair records the adjournment from the command line, through the HTTP API (H15)
-        cli = subprocess.run([sys.executable, "-m", "collector", "actions", "--url", base, "--meeting", "ks-test",
-                              "--kind", "adjourn", "--by", "ordförande"], cwd=ROOT, capture_output=True, text=True,
-                             timeout=30, env={**os.environ, "LIKAVILLKOR_API_TOKEN": _HEADERS["Authorization"][7:]})
+        cli = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "collector",
+                "actions",
+                "--url",
+                base,
+                "--meeting",
+                "ks-test",
+                "--kind",
+                "adjourn",
+                "--by",
+                "ordförande",
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env={**os.environ, "LIKAVILLKOR_API_TOKEN": _HEADERS["Authorization"][7:]},
+        )
         assert cli.returncode == 0, cli.stderr
         assert _get(base, "/api/meetings/ks-test")["adjourned_since"] is not None
     # the collector stopped its private Mosquitto by PID on the way out
@@ -136,20 +181,26 @@ def test_killed_agent_is_lost_by_its_last_will_on_the_shipped_policy(tmp_path: P
     with collector(tmp_path, shipped_policy=True) as base:
         broker_port = int(_get(base, "/api/health")["broker"]["url"].rsplit(":", 1)[1])
         with device(broker_port, "dev-a", tmp_path, base) as proc:
-            wait_until(lambda: _participant(base, "dev-a")["state"] in ("ok", "degraded"), timeout=20,
-                       what="device monitored")
+            wait_until(
+                lambda: _participant(base, "dev-a")["state"] in ("ok", "degraded"), timeout=20, what="device monitored"
+            )
             # past the reconnect grace (10 s) after the collector reached its broker: wills within it
             # are a restarted broker's leftovers, not a loss (docs/engine.md)
             wait_until(lambda: _get(base, "/api/health")["uptime_s"] > 12, timeout=30, what="past the reconnect grace")
             os.kill(proc.pid, signal.SIGKILL)
             proc.wait(5)
-            wait_until(lambda: _participant(base, "dev-a")["state"] == "lost", timeout=20,
-                       what="lost", log=tmp_path / "collector.log")
+            wait_until(
+                lambda: _participant(base, "dev-a")["state"] == "lost",
+                timeout=20,
+                what="lost",
+                log=tmp_path / "collector.log",
+            )
             p = _participant(base, "dev-a")
             assert p["reason"]["code"] == "will", p["reason"]
             assert "sista vilja" in p["reason"]["sv"]
-            wait_until(lambda: _get(base, "/api/meetings/ks-test")["verdict"] == "adjourn", timeout=10,
-                       what="Ajournera")
+            wait_until(
+                lambda: _get(base, "/api/meetings/ks-test")["verdict"] == "adjourn", timeout=10, what="Ajournera"
+            )
         health = _get(base, "/api/health")
         assert health["ingest"]["outcomes"].get("late", 0) == 0, health["ingest"]
 
@@ -158,8 +209,9 @@ def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mo
     with collector(tmp_path, mqtt_url=mosquitto.url) as base, device(mosquitto.port, "dev-a", tmp_path, base):
         wait_until(lambda: _participant(base, "dev-a")["state"] == "ok", timeout=15, what="device ok")
         mosquitto.kill()
-        wait_until(lambda: _get(base, "/api/health")["broker"]["connected"] is False, timeout=10,
-                   what="broker loss seen")
+        wait_until(
+            lambda: _get(base, "/api/health")["broker"]["connected"] is False, timeout=10, what="broker loss seen"
+        )
         time.sleep(SILENCE_S + 1.0)
         health = _get(base, "/api/health")
         view = _get(base, "/api/meetings/ks-test")
@@ -172,8 +224,9 @@ def test_broker_loss_means_monitoring_interrupted_nobody_lost(tmp_path: Path, mo
         assert "likavillkor_media_peer_open 0" in metrics
         back = time.time()
         mosquitto.start()
-        wait_until(lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", timeout=20,
-                   what="monitoring back")
+        wait_until(
+            lambda: _get(base, "/api/meetings/ks-test")["monitoring"] == "active", timeout=20, what="monitoring back"
+        )
 
         def seen_again_and_ok() -> bool:
             p = _participant(base, "dev-a")

@@ -37,8 +37,15 @@ def test_up_sh_runs_collector_and_agent_and_stops_on_ctrl_c() -> None:
     data.chmod(0o755)
     port = free_port()
     env = {**os.environ, "LIKAVILLKOR_DATA": str(data), "LIKAVILLKOR_HTTP_PORT": str(port)}
-    proc = subprocess.Popen(["bash", "scripts/up.sh"], cwd=ROOT, env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", "scripts/up.sh"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
     out: list[str] = []
     try:
         assert proc.stdout is not None

@@ -93,10 +93,7 @@ def test_present_ends_when_her_device_is_heard_and_a_later_silence_counts(make: 
     assert part(engine, "anna", START + 80).state == "lost"
 
 
-@pytest.mark.parametrize(
-    ("note", "code"),
-    [("", "present_reason_needed"), ("x" * 501, "present_reason_too_long")],
-)
+@pytest.mark.parametrize(("note", "code"), [("", "present_reason_needed"), ("x" * 501, "present_reason_too_long")])
 def test_present_needs_a_reason(make: Any, note: str, code: str) -> None:
     engine, _ = lose_anna(make)
     with pytest.raises(ValueError) as exc:

@@ -37,7 +37,6 @@ SAMPLE_PERIOD_S = 0.25
 MEETING = "ks-test"
 
 
-
 # -- link ---------------------------------------------------------------------------------------------
 def default_route(ns: NetNs) -> None:
     """The device's default route goes through the veth (the agent reads its link from it, H9).
@@ -55,10 +54,12 @@ def restore(ns: NetNs) -> None:
 def broker_for(ns: NetNs, workdir: Path) -> Iterator[Mosquitto]:
     """Mosquitto on 127.0.0.1 and on the namespace's root-side address (never 0.0.0.0), persistent."""
     port = free_port()
-    conf = (f"listener {port} 127.0.0.1\nlistener {port} {ns.host_ip}\nallow_anonymous true\n"
-            f"persistence true\npersistence_location {workdir}/\nautosave_interval 1\n"
-            "max_queued_messages 1000000\nmax_inflight_messages 100\nlog_dest stderr\n"
-            "log_type error\nlog_type warning\n" + ("user root\n" if os.geteuid() == 0 else ""))
+    conf = (
+        f"listener {port} 127.0.0.1\nlistener {port} {ns.host_ip}\nallow_anonymous true\n"
+        f"persistence true\npersistence_location {workdir}/\nautosave_interval 1\n"
+        "max_queued_messages 1000000\nmax_inflight_messages 100\nlog_dest stderr\n"
+        "log_type error\nlog_type warning\n" + ("user root\n" if os.geteuid() == 0 else "")
+    )
     with running_mosquitto_with_conf(workdir, conf, port) as broker:
         yield broker
 
@@ -91,15 +92,23 @@ class Collector(CollectorProcess):
             for d in self.spare_devices:
                 f.write(f'\n[[device]]\nid = "{d}"\n')
         self.config = write_config(
-            self.workdir / "collector.toml", data_dir=self.workdir / "data", roster=roster, mqtt_url=self.mqtt_url,
-            http_port=self.port, store_url=self.store_url, silence_lost_s=self.silence_s,
-            extra="[ingest]\ntick_interval_s = 0.1\n" + self.extra)
+            self.workdir / "collector.toml",
+            data_dir=self.workdir / "data",
+            roster=roster,
+            mqtt_url=self.mqtt_url,
+            http_port=self.port,
+            store_url=self.store_url,
+            silence_lost_s=self.silence_s,
+            extra="[ingest]\ntick_interval_s = 0.1\n" + self.extra,
+        )
         # write_config pointed the config at this file
         (self.workdir / "policy.toml").write_text(device_test_policy(self.silence_s), encoding="utf-8")
         text = self.config.read_text(encoding="utf-8")
         if self.reflector_port:
-            text = text.replace("[reflector]\nenabled = false",
-                                f'[reflector]\nenabled = true\nhost = "0.0.0.0"\nport = {self.reflector_port}')
+            text = text.replace(
+                "[reflector]\nenabled = false",
+                f'[reflector]\nenabled = true\nhost = "0.0.0.0"\nport = {self.reflector_port}',
+            )
             text = text.replace("[http]\n", '[http]\nhost = "0.0.0.0"\ndevice_auth = "none"\n', 1)
         if self.store_extra:
             text = text.replace("[store]\n", "[store]\n" + self.store_extra + "\n", 1)
@@ -125,8 +134,12 @@ class Collector(CollectorProcess):
 
     def settled(self, timeout: float = 30.0) -> None:
         """Wait until the store has written everything queued."""
-        wait_until(lambda: (h := self.health())["store"]["queued"] == 0 and h["store"]["connected"], timeout=timeout,
-              what="store queue empty", log=self.log)
+        wait_until(
+            lambda: (h := self.health())["store"]["queued"] == 0 and h["store"]["connected"],
+            timeout=timeout,
+            what="store queue empty",
+            log=self.log,
+        )
 
 
 # -- agent -------------------------------------------------------------------------------------------
@@ -156,15 +169,29 @@ class Agent:
             f'device_id = "{self.device_id}"\ndata_dir = "{self.data_dir}"\n'
             f'[mqtt]\nurl = "mqtt://{self.ns.host_ip}:{self.broker_port}"\nkeepalive_s = 5\n'
             "connect_timeout_s = 2\n"  # reconnect back-off: the shipped one (1 s doubling, capped at 5 s)
-            + (f'[collector]\nurl = "http://{self.ns.host_ip}:{self.collector_port}"\n'
-               f"[path]\nport = {self.reflector_port}\n" if self.reflector_port else "")
-            + f"[monitor]\nsample_period_s = {self.period_s}\npath_probe = {str(bool(self.reflector_port)).lower()}\n")
+            + (
+                f'[collector]\nurl = "http://{self.ns.host_ip}:{self.collector_port}"\n'
+                f"[path]\nport = {self.reflector_port}\n"
+                if self.reflector_port
+                else ""
+            )
+            + f"[monitor]\nsample_period_s = {self.period_s}\npath_probe = {str(bool(self.reflector_port)).lower()}\n"
+        )
         self.log = self.workdir / f"agent-{self.device_id}.log"
 
     def start(self) -> None:
         now = time.time()
-        args = ["monitor", "--config", str(self.config), "--meeting", MEETING, "--start", str(now - 900),
-                "--end", str(now + 7200)]
+        args = [
+            "monitor",
+            "--config",
+            str(self.config),
+            "--meeting",
+            MEETING,
+            "--start",
+            str(now - 900),
+            "--end",
+            str(now + 7200),
+        ]
         if self.clock_offset_s:
             cmd = [sys.executable, str(Path(__file__).with_name("skewed_agent.py")), str(self.clock_offset_s), *args]
         else:
@@ -205,8 +232,9 @@ def stored_seqs(db_url: str, device_id: str) -> dict[str, set[int]]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text("SELECT DISTINCT msg_id FROM samples WHERE device_id = :d"),
-                                {"d": device_id}).all()
+            rows = conn.execute(
+                sa.text("SELECT DISTINCT msg_id FROM samples WHERE device_id = :d"), {"d": device_id}
+            ).all()
     finally:
         engine.dispose()
     out: dict[str, set[int]] = {}
@@ -220,8 +248,9 @@ def latest_received(db_url: str, device_id: str) -> float:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            got = conn.execute(sa.text("SELECT MAX(received_at) FROM samples WHERE device_id = :d"),
-                               {"d": device_id}).scalar_one()
+            got = conn.execute(
+                sa.text("SELECT MAX(received_at) FROM samples WHERE device_id = :d"), {"d": device_id}
+            ).scalar_one()
     finally:
         engine.dispose()
     return float(got or 0.0)
@@ -233,16 +262,23 @@ def wait_tail(col: Collector, *agents: Agent, clean_s: float = 1.0) -> None:
     lost in a fault is a gap inside it, never an invisible missing tail."""
     since = time.time() + clean_s
     for a in agents:
-        wait_until(lambda a=a: latest_received(col.db_url, a.device_id) >= since, timeout=30,  # type: ignore[misc]
-              what=f"{a.device_id}: samples stored after the faults", log=col.log)
+        wait_until(
+            lambda a=a: latest_received(col.db_url, a.device_id) >= since,
+            timeout=30,  # type: ignore[misc]
+            what=f"{a.device_id}: samples stored after the faults",
+            log=col.log,
+        )
 
 
 def late_count(db_url: str, device_id: str) -> int:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            return int(conn.execute(sa.text("SELECT COUNT(*) FROM samples WHERE device_id = :d AND late"),
-                                    {"d": device_id}).scalar_one())
+            return int(
+                conn.execute(
+                    sa.text("SELECT COUNT(*) FROM samples WHERE device_id = :d AND late"), {"d": device_id}
+                ).scalar_one()
+            )
     finally:
         engine.dispose()
 
@@ -251,8 +287,9 @@ def state_changes(db_url: str, device_id: str) -> list[tuple[float, str, str]]:
     engine = sa.create_engine(db_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(sa.text('SELECT at, "old", "new" FROM state_changes WHERE device_id = :d ORDER BY id'),
-                                {"d": device_id}).all()
+            rows = conn.execute(
+                sa.text('SELECT at, "old", "new" FROM state_changes WHERE device_id = :d ORDER BY id'), {"d": device_id}
+            ).all()
     finally:
         engine.dispose()
     return [(float(r[0]), str(r[1]), str(r[2])) for r in rows]
@@ -267,8 +304,10 @@ class Tally:
     missing: list[int]  # issued, neither stored nor waiting in the outbox = LOST
 
     def __str__(self) -> str:
-        return (f"{self.device_id}: published {self.published}, stored {self.stored}, "
-                f"in outbox {self.in_outbox}, lost {len(self.missing)} {self.missing[:20]}")
+        return (
+            f"{self.device_id}: published {self.published}, stored {self.stored}, "
+            f"in outbox {self.in_outbox}, lost {len(self.missing)} {self.missing[:20]}"
+        )
 
 
 def tally(agent: Agent, db_url: str) -> Tally:
@@ -282,8 +321,9 @@ def tally(agent: Agent, db_url: str) -> Tally:
     published = max(have | left) + 1
     missing = sorted(set(range(published)) - have - left)
     # the seq series proves no gap; this proves its tail is there too (the agent needs < 5 s to start)
-    assert published >= (agent.ran_s - 5.0) / agent.period_s * 0.8, \
+    assert published >= (agent.ran_s - 5.0) / agent.period_s * 0.8, (
         f"{agent.device_id}: only {published} samples in {agent.ran_s:.1f} s at {agent.period_s} s"
+    )
     return Tally(agent.device_id, published, len(have), len(left), missing)
 
 

@@ -30,7 +30,8 @@ def test_device_clock_off_by_minutes_changes_no_verdict(ns: NetNs, broker: Mosqu
         def all_ok() -> bool:
             v = col.view()
             return v["verdict"] == "equal_terms" and all(
-                p["state"] == "ok" and time.time() - p["last_contact"] < 1.0 for p in v["participants"])
+                p["state"] == "ok" and time.time() - p["last_contact"] < 1.0 for p in v["participants"]
+            )
 
         wait_until(all_ok, timeout=40, what="all three devices ok", log=agents[-1].log, detail=col.view)
         end = time.monotonic() + 4.0
@@ -41,8 +42,12 @@ def test_device_clock_off_by_minutes_changes_no_verdict(ns: NetNs, broker: Mosqu
         assert {d: late_count(col.db_url, d) for d in OFFSETS_S} == dict.fromkeys(OFFSETS_S, 0)
         ns.cut()
         # how fast: bench/bench_fault_detection.py, never a wall-clock budget in a test
-        wait_until(lambda: all(p["state"] == "lost" for p in col.view()["participants"]), timeout=60,
-                   what="all three lost", detail=col.view)
+        wait_until(
+            lambda: all(p["state"] == "lost" for p in col.view()["participants"]),
+            timeout=60,
+            what="all three lost",
+            detail=col.view,
+        )
         assert col.view()["verdict"] == "adjourn"
         restore(ns)
         wait_until(all_ok, timeout=20, what="all three back", detail=col.view)

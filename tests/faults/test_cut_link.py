@@ -20,8 +20,9 @@ from tests.support.waiting import wait_until
 def test_cut_link_is_lost_from_the_probes_silence(ns: NetNs, broker: Mosquitto, tmp_path: Path) -> None:
     reflector_port = free_port(kind=socket.SOCK_DGRAM)
     col = Collector(tmp_path / "collector", broker.url, ["dev-cut"], silence_s=30.0, reflector_port=reflector_port)
-    agent = Agent(ns, "dev-cut", broker.port, tmp_path, period_s=1.0, collector_port=col.port,
-                  reflector_port=reflector_port)
+    agent = Agent(
+        ns, "dev-cut", broker.port, tmp_path, period_s=1.0, collector_port=col.port, reflector_port=reflector_port
+    )
     col.start()
     try:
         agent.start()
@@ -32,14 +33,22 @@ def test_cut_link_is_lost_from_the_probes_silence(ns: NetNs, broker: Mosquitto, 
 
         wait_until(probed_ok, timeout=60, what="agent ok with signed probes answered", log=agent.log, detail=col.view)
         ns.cut()
-        wait_until(lambda: col.state_is("dev-cut", "lost", "adjourn"), timeout=15,
-                   what="lost + Ajournera from the probes' silence",
-              log=col.log, detail=col.view)
+        wait_until(
+            lambda: col.state_is("dev-cut", "lost", "adjourn"),
+            timeout=15,
+            what="lost + Ajournera from the probes' silence",
+            log=col.log,
+            detail=col.view,
+        )
         assert col.participant("dev-cut")["reason"]["code"] == "no_contact"
         restore(ns)
-        wait_until(lambda: col.state_is("dev-cut", "ok"), timeout=60,
-                   what="contact back after the link returns", log=agent.log,
-              detail=col.view)
+        wait_until(
+            lambda: col.state_is("dev-cut", "ok"),
+            timeout=60,
+            what="contact back after the link returns",
+            log=agent.log,
+            detail=col.view,
+        )
         assert col.health()["monitoring"]["own_gaps"] == 0
     finally:
         agent.stop()

@@ -59,10 +59,12 @@ def _live(col: Collector, dev: str) -> bool:
 
 
 def test_postgres_down_and_hung_monitoring_goes_on_and_writes_catch_up(
-        ns: NetNs, broker: Mosquitto, pg: Postgres, tmp_path: Path) -> None:
+    ns: NetNs, broker: Mosquitto, pg: Postgres, tmp_path: Path
+) -> None:
     dev = "dev-pg"
-    col = Collector(tmp_path / "collector", broker.url, [dev],
-                    store_url=pg.create_database("faults_" + uuid.uuid4().hex[:8]))
+    col = Collector(
+        tmp_path / "collector", broker.url, [dev], store_url=pg.create_database("faults_" + uuid.uuid4().hex[:8])
+    )
     agent = Agent(ns, dev, broker.port, tmp_path)
     col.start()
     try:
@@ -71,12 +73,17 @@ def test_postgres_down_and_hung_monitoring_goes_on_and_writes_catch_up(
         # 1. PostgreSQL down: the verdict still follows the device (a cut is still an adjournment, H15)
         pg.stop()
         try:
-            wait_until(lambda: not col.health()["store"]["connected"], timeout=15,
-                       what="store sees the database gone", log=col.log)
+            wait_until(
+                lambda: not col.health()["store"]["connected"],
+                timeout=15,
+                what="store sees the database gone",
+                log=col.log,
+            )
             ns.cut()
             # how fast: bench/bench_fault_detection.py, never a wall-clock budget in a test
-            wait_until(lambda: col.state_is(dev, "lost", "adjourn"), timeout=60,
-                       what="lost + adjourn without a database")
+            wait_until(
+                lambda: col.state_is(dev, "lost", "adjourn"), timeout=60, what="lost + adjourn without a database"
+            )
             restore(ns)
             wait_until(lambda: _live(col, dev), timeout=20, what="device back without a database")
             h, metrics = col.health(), col.metrics()
@@ -108,12 +115,18 @@ def test_postgres_down_and_hung_monitoring_goes_on_and_writes_catch_up(
 
 
 def test_queue_overflow_while_postgres_is_down_is_counted(
-        ns: NetNs, broker: Mosquitto, pg: Postgres, tmp_path: Path) -> None:
+    ns: NetNs, broker: Mosquitto, pg: Postgres, tmp_path: Path
+) -> None:
     """A queue too small for the outage: rows are dropped, never blocking ingest, and every sample
     missing from the store is accounted for by the dropped counter (health and /metrics)."""
     dev = "dev-q"
-    col = Collector(tmp_path / "collector", broker.url, [dev], store_extra="queue_max = 20",
-                    store_url=pg.create_database("faults_" + uuid.uuid4().hex[:8]))
+    col = Collector(
+        tmp_path / "collector",
+        broker.url,
+        [dev],
+        store_extra="queue_max = 20",
+        store_url=pg.create_database("faults_" + uuid.uuid4().hex[:8]),
+    )
     agent = Agent(ns, dev, broker.port, tmp_path, period_s=0.1)
     col.start()
     try:
@@ -122,8 +135,12 @@ def test_queue_overflow_while_postgres_is_down_is_counted(
         pg.stop()
         try:
             # 30 rows past a full queue of 20: three seconds of this device's samples at least
-            wait_until(lambda: col.health()["store"]["dropped"] >= 30, timeout=20,
-                       what="rows dropped from a full queue", log=col.log)
+            wait_until(
+                lambda: col.health()["store"]["dropped"] >= 30,
+                timeout=20,
+                what="rows dropped from a full queue",
+                log=col.log,
+            )
             assert _live(col, dev)
             assert _metric(col.metrics(), "likavillkor_store_dropped_total") > 0
         finally:

@@ -67,12 +67,14 @@ class Samples:
         self.trace.close()
 
 
-def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(ns: NetNs, broker: Mosquitto,
-                                                                   tmp_path: Path) -> None:
+def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(
+    ns: NetNs, broker: Mosquitto, tmp_path: Path
+) -> None:
     reflector_port = free_port(kind=socket.SOCK_DGRAM)
     col = Collector(tmp_path / "collector", broker.url, [DEVICE], silence_s=5.0, reflector_port=reflector_port)
-    agent = Agent(ns, DEVICE, broker.port, tmp_path, period_s=1.0, collector_port=col.port,
-                  reflector_port=reflector_port)
+    agent = Agent(
+        ns, DEVICE, broker.port, tmp_path, period_s=1.0, collector_port=col.port, reflector_port=reflector_port
+    )
     samples = Samples(broker.port, tmp_path / "samples.trace")
     col.start()
     try:
@@ -89,9 +91,13 @@ def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(ns: NetNs, br
 
         ns.loss(20)
         print(f"{time.monotonic():.2f} LOSS ON", file=samples.trace, flush=True)
-        wait_until(lambda: col.state_is(DEVICE, "failing", "adjourn"), timeout=60,
-                   what="failing + Ajournera under 20 % loss",
-              log=agent.log, detail=col.view)
+        wait_until(
+            lambda: col.state_is(DEVICE, "failing", "adjourn"),
+            timeout=60,
+            what="failing + Ajournera under 20 % loss",
+            log=agent.log,
+            detail=col.view,
+        )
         p = col.participant(DEVICE)
         assert p["reason"]["code"] in ("loss_percent", "mos"), p["reason"]
         during = samples.since(mark)
@@ -102,9 +108,13 @@ def test_20_percent_loss_fails_from_the_loss_test_and_clears_after(ns: NetNs, br
         ns.clear_loss()
         print(f"{time.monotonic():.2f} LOSS OFF", file=samples.trace, flush=True)
         mark = samples.count()
-        wait_until(lambda: col.state_is(DEVICE, "ok", "equal_terms"), timeout=60,
-                   what="ok again after the loss ends", log=agent.log,
-              detail=col.view)
+        wait_until(
+            lambda: col.state_is(DEVICE, "ok", "equal_terms"),
+            timeout=60,
+            what="ok again after the loss ends",
+            log=agent.log,
+            detail=col.view,
+        )
         after = samples.since(mark)
         assert after and after[-1].loss_alarm is False, [(s.loss_alarm, s.loss_percent) for s in after]
         assert samples.bad == 0

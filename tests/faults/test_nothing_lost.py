@@ -45,23 +45,26 @@ def _link_cut(ns: NetNs, col: Collector, dev: str, hold_s: float) -> None:
     late_before = col.health()["ingest"]["outcomes"].get("late", 0)
     ns.cut()
     cut = time.monotonic()
-    wait_until(lambda: col.state_is(dev, "lost", "adjourn"), timeout=60, what="lost + adjourn after the cut",
-               log=col.log)
+    wait_until(
+        lambda: col.state_is(dev, "lost", "adjourn"), timeout=60, what="lost + adjourn after the cut", log=col.log
+    )
     # while cut the verdict stays adjourn: nothing brings it back by itself
     time.sleep(max(0.0, hold_s - (time.monotonic() - cut)))
     assert col.state_is(dev, "lost", "adjourn")
     restore(ns)
     wait_until(lambda: col.state_is(dev, "ok"), timeout=20, what="device ok after the link came back", log=col.log)
     # the replayed backlog arrived late: counted, stored (below), never a live state
-    wait_until(lambda: col.health()["ingest"]["outcomes"].get("late", 0) > late_before, timeout=10,
-               what="late samples counted")
+    wait_until(
+        lambda: col.health()["ingest"]["outcomes"].get("late", 0) > late_before, timeout=10, what="late samples counted"
+    )
 
 
 def _broker_crash(broker: Mosquitto, col: Collector, dev: str) -> None:
     """SIGKILL Mosquitto: "monitoring interrupted", never "everyone lost"; back within 5 s of its return."""
     broker.kill()
-    wait_until(lambda: col.health()["broker"]["monitoring"] == "interrupted", timeout=10,
-               what="broker loss seen", log=col.log)
+    wait_until(
+        lambda: col.health()["broker"]["monitoring"] == "interrupted", timeout=10, what="broker loss seen", log=col.log
+    )
     gone = time.monotonic()
     while time.monotonic() - gone < (SILENCE_S + 1.0) * STRETCH:
         v = col.view()
@@ -70,9 +73,17 @@ def _broker_crash(broker: Mosquitto, col: Collector, dev: str) -> None:
         time.sleep(0.2)
     broker.start()
     back = time.monotonic()
-    current = wait_until(lambda: col.view()["monitoring"] == "active" and col.state_is(dev, "ok", "equal_terms")
-                         and time.time() - col.participant(dev)["last_contact"] < 1.0, timeout=15,
-                         what="verdict current again", log=col.log, detail=lambda: (time.time(), col.view()))
+    current = wait_until(
+        lambda: (
+            col.view()["monitoring"] == "active"
+            and col.state_is(dev, "ok", "equal_terms")
+            and time.time() - col.participant(dev)["last_contact"] < 1.0
+        ),
+        timeout=15,
+        what="verdict current again",
+        log=col.log,
+        detail=lambda: (time.time(), col.view()),
+    )
     assert current - back <= 5.0, f"verdict current {current - back:.2f} s after the broker returned (limit 5 s)"
 
 
@@ -83,8 +94,12 @@ def _collector_crash(col: Collector, dev: str) -> None:
     col.kill()
     time.sleep(3.0 * STRETCH)
     col.start()
-    wait_until(lambda: col.state_is(dev, "ok", "equal_terms"), timeout=15,
-               what="device ok after the collector restart", log=col.log)
+    wait_until(
+        lambda: col.state_is(dev, "ok", "equal_terms"),
+        timeout=15,
+        what="device ok after the collector restart",
+        log=col.log,
+    )
     incidents_after = col.get("/api/incidents?kind=connection_lost") or []
     assert {i["id"] for i in incidents_before} <= {i["id"] for i in incidents_after}, "history lost on restart"
     assert all(i["ended_at"] is not None for i in incidents_after), incidents_after
@@ -99,9 +114,18 @@ def _flood(broker: Mosquitto, col: Collector, dev: str, flooder: str) -> None:
     try:
         info = None
         for i in range(3000):
-            s = wire.Sample(device_id=flooder, boot_id="flood", seq=i, ts=time.time(), meeting_id=MEETING,
-                            link=wire.LinkType.WIFI, rtt_ms=20.0, loss_percent=0.0, battery_percent=90.0,
-                            battery_charging=True)
+            s = wire.Sample(
+                device_id=flooder,
+                boot_id="flood",
+                seq=i,
+                ts=time.time(),
+                meeting_id=MEETING,
+                link=wire.LinkType.WIFI,
+                rtt_ms=20.0,
+                loss_percent=0.0,
+                battery_percent=90.0,
+                battery_charging=True,
+            )
             info = c.publish(topics.device_topic(flooder, "sample"), wire.encode(s), qos=0)
         assert info is not None
         info.wait_for_publish(10)
@@ -112,12 +136,16 @@ def _flood(broker: Mosquitto, col: Collector, dev: str, flooder: str) -> None:
     finally:
         c.disconnect()
         c.loop_stop()
-    wait_until(lambda: col.health()["ingest"]["rejected"].get("rate_limited", 0) >= before + 2000, timeout=10,
-          what="the flood rate-limited")
+    wait_until(
+        lambda: col.health()["ingest"]["rejected"].get("rate_limited", 0) >= before + 2000,
+        timeout=10,
+        what="the flood rate-limited",
+    )
 
 
 def test_nothing_lost_across_link_loss_bandwidth_broker_and_collector_faults(
-        ns: NetNs, broker: Mosquitto, tmp_path: Path) -> None:
+    ns: NetNs, broker: Mosquitto, tmp_path: Path
+) -> None:
     dev, flooder = "dev-a", "dev-flood"
     col = Collector(tmp_path / "collector", broker.url, [dev], spare_devices=[flooder])
     agent = Agent(ns, dev, broker.port, tmp_path)

@@ -24,8 +24,14 @@ import numpy as np
 
 FACE = Path(__file__).resolve().parents[1] / "data" / "media" / "astronaut-eileen-collins.jpg"
 FPS = 15
-SEGMENTS = {"clean": (0.0, 2.0), "black": (2.0, 3.0), "frozen": (3.0, 4.0), "blurred": (4.0, 5.0),
-            "dark": (5.0, 6.0), "face": (6.0, 8.0)}
+SEGMENTS = {
+    "clean": (0.0, 2.0),
+    "black": (2.0, 3.0),
+    "frozen": (3.0, 4.0),
+    "blurred": (4.0, 5.0),
+    "dark": (5.0, 6.0),
+    "face": (6.0, 8.0),
+}
 DURATION_S = 8.0
 
 
@@ -80,8 +86,9 @@ def frame_at(i: int, w: int, h: int, rng: np.random.Generator, frozen: np.ndarra
     return _noisy(_face(i, w, h, rng), rng)
 
 
-def write_clip(path: Path, width: int = 640, height: int = 480, seconds: float = DURATION_S,
-               start_s: float = 0.0) -> Path:
+def write_clip(
+    path: Path, width: int = 640, height: int = 480, seconds: float = DURATION_S, start_s: float = 0.0
+) -> Path:
     """Write the clip (from ``start_s``) as Motion-JPEG AVI (quality 95; every frame a key frame)."""
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter.fourcc(*"MJPG"), FPS, (width, height))
     if not writer.isOpened():

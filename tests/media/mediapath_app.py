@@ -14,8 +14,12 @@ from fastapi import FastAPI
 
 from collector.peers.media import MediaPeerConfig, router
 
-config = MediaPeerConfig(return_width=320, return_height=240, return_fps=15.0,
-                         connect_timeout_s=float(os.environ.get("MEDIAPATH_CONNECT_TIMEOUT_S", "10")))
+config = MediaPeerConfig(
+    return_width=320,
+    return_height=240,
+    return_fps=15.0,
+    connect_timeout_s=float(os.environ.get("MEDIAPATH_CONNECT_TIMEOUT_S", "10")),
+)
 
 
 def on_result(result: dict[str, Any]) -> None:

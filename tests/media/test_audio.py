@@ -115,8 +115,11 @@ class _Cfg:
 async def test_check_microphone_findings(tmp_path: Path) -> None:
     wav = write_wav(tmp_path / "speech.wav", speech_like(2, -25))
     messages: list[str] = []
-    ctx = CheckContext(config=_Cfg(MicrophoneConfig(source=str(wav.path), seconds=2)),
-                       deadline=time.monotonic() + 10, progress=messages.append)
+    ctx = CheckContext(
+        config=_Cfg(MicrophoneConfig(source=str(wav.path), seconds=2)),
+        deadline=time.monotonic() + 10,
+        progress=messages.append,
+    )
     findings = {f.id: f for f in await check_microphone(ctx)}
     assert findings["microphone.device"].status is CheckStatus.PASS
     assert findings["microphone.level"].status is CheckStatus.PASS and findings["microphone.level"].rule == "H4"

@@ -90,8 +90,9 @@ def truncated_stream(tmp_path: Path) -> Iterator[str]:
 
 
 async def test_a_stream_that_disappears_is_lost(truncated_stream: str) -> None:
-    result = await capture(CameraConfig(source=truncated_stream, width=320, height=240, seconds=3.0),
-                           time.monotonic() + 10)
+    result = await capture(
+        CameraConfig(source=truncated_stream, width=320, height=240, seconds=3.0), time.monotonic() + 10
+    )
     assert result.state is CameraState.LOST, result
     assert result.report is not None and 10 <= result.report.frames <= 15
     assert open_count("camera") == 0
@@ -132,8 +133,9 @@ async def test_check_camera_without_a_camera_and_during_a_session() -> None:
     absent = await check_camera(CheckContext(config=_Cfg(CameraConfig()), deadline=time.monotonic() + 5))
     assert [(f.id, f.status, f.value) for f in absent] == [("camera.device", CheckStatus.FAIL, "absent")]
     assert "anslut kameran" in absent[0].advice["sv"]
-    during = await check_camera(CheckContext(config=_Cfg(CameraConfig()), deadline=time.monotonic() + 5,
-                                             in_session=True))
+    during = await check_camera(
+        CheckContext(config=_Cfg(CameraConfig()), deadline=time.monotonic() + 5, in_session=True)
+    )
     assert [f.id for f in during] == ["camera.device"]  # state only: the camera is never grabbed in a session
 
 
@@ -144,7 +146,8 @@ async def test_a_camera_that_opens_but_delivers_nothing(tmp_path: Path) -> None:
     cv2.VideoWriter(str(empty), cv2.VideoWriter.fourcc(*"MJPG"), 15, (640, 480)).release()  # header, no frames
     result = await capture(CameraConfig(source=str(empty)), time.monotonic() + 5)
     assert result.state is CameraState.NO_FRAMES
-    findings = await check_camera(CheckContext(config=_Cfg(CameraConfig(source=str(empty))),
-                                               deadline=time.monotonic() + 5))
+    findings = await check_camera(
+        CheckContext(config=_Cfg(CameraConfig(source=str(empty))), deadline=time.monotonic() + 5)
+    )
     assert [(f.id, f.status, f.value) for f in findings] == [("camera.device", CheckStatus.FAIL, "no_frames")]
     assert open_count("camera") == 0

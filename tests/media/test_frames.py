@@ -81,8 +81,11 @@ def test_judge_fails_nothing_on_a_clean_stretch(clip: Path, tmp_path: Path) -> N
 
     clean = write_clip(tmp_path / "clean.avi", seconds=2.0, start_s=SEGMENTS["face"][0])  # the member, swaying
     issues = judge_video(analyse(clean))
-    assert {i.id: i.status for i in issues} == {"camera.black": CheckStatus.PASS, "camera.frozen": CheckStatus.PASS,
-                                                "camera.fps": CheckStatus.PASS}
+    assert {i.id: i.status for i in issues} == {
+        "camera.black": CheckStatus.PASS,
+        "camera.frozen": CheckStatus.PASS,
+        "camera.fps": CheckStatus.PASS,
+    }
     desk = analyse(write_clip(tmp_path / "desk.avi", seconds=2.0), detect_faces=False)
     assert (desk.black_frames, desk.frozen_frames, desk.blurred_frames, desk.dark_frames) == (0, 0, 0, 0)
 
@@ -148,6 +151,5 @@ def test_shipped_photo_has_a_face() -> None:
 def test_face_detection_runs_at_most_once_a_second() -> None:
     stats = FrameStats(detect_faces=True)
     rng = np.random.default_rng(5)  # a lit, sharp picture that moves: face detection may run
-    ran = [stats.add(rng.integers(60, 200, (240, 320), dtype=np.uint8), i / 30).faces is not None
-           for i in range(90)]
+    ran = [stats.add(rng.integers(60, 200, (240, 320), dtype=np.uint8), i / 30).faces is not None for i in range(90)]
     assert sum(ran) == 3

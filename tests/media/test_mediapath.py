@@ -46,9 +46,24 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
     port = free_port()
     env = {**os.environ, "MEDIAPATH_RESULTS": str(tmp / "results.jsonl"), "MEDIAPATH_CONNECT_TIMEOUT_S": "10"}
     log = (tmp / "collector.log").open("wb")
-    proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "tests.media.mediapath_app:app", "--host",
-                             "127.0.0.1", "--port", str(port), "--log-level", "warning"],
-                            cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "tests.media.mediapath_app:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         wait_port("127.0.0.1", port, timeout=20)
         yield Collector(f"http://127.0.0.1:{port}", tmp / "results.jsonl")
@@ -63,18 +78,46 @@ def session(collector: Collector, tmp_path_factory: pytest.TempPathFactory) -> d
     tmp = tmp_path_factory.mktemp("agent")
     video = write_clip(tmp / "clip.avi", 320, 240, seconds=SECONDS)
     audio = write_wav(tmp / "voice.wav", speech_like(SECONDS, -25)).path
-    done = subprocess.run([sys.executable, "-m", "agent.media.mediapath", "--collector", collector.url, "--device-id",
-                           "dev-media-1", "--meeting-id", "m1", "--video", str(video), "--audio", str(audio),
-                           "--seconds", str(SECONDS), "--width", "320", "--height", "240"],
-                          cwd=ROOT, capture_output=True, timeout=180, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agent.media.mediapath",
+            "--collector",
+            collector.url,
+            "--device-id",
+            "dev-media-1",
+            "--meeting-id",
+            "m1",
+            "--video",
+            str(video),
+            "--audio",
+            str(audio),
+            "--seconds",
+            str(SECONDS),
+            "--width",
+            "320",
+            "--height",
+            "240",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        timeout=180,
+        check=False,
+    )
     assert done.returncode == 0, done.stderr.decode()[-2000:]
     outcome: dict[str, Any] = json.loads(done.stdout)
     return outcome
 
 
 def overlaps(runs: list[dict[str, float]], start: float, end: float, tolerance: float = 0.35) -> bool:
-    return any(r["start_s"] <= end + tolerance and r["end_s"] >= start - tolerance and
-               r["start_s"] >= start - tolerance and r["end_s"] <= end + tolerance for r in runs)
+    return any(
+        r["start_s"] <= end + tolerance
+        and r["end_s"] >= start - tolerance
+        and r["start_s"] >= start - tolerance
+        and r["end_s"] <= end + tolerance
+        for r in runs
+    )
 
 
 def test_collector_sees_the_members_stream(session: dict[str, Any]) -> None:
@@ -115,8 +158,7 @@ def test_member_sees_and_hears_the_room(session: dict[str, Any]) -> None:
     assert session["verdict"] == "degraded"  # the clip's black and frozen seconds are visible (warn)
 
 
-def test_collector_hands_the_result_to_on_result_and_keeps_it(collector: Collector,
-                                                              session: dict[str, Any]) -> None:
+def test_collector_hands_the_result_to_on_result_and_keeps_it(collector: Collector, session: dict[str, Any]) -> None:
     lines = [r for r in collector.on_result_lines() if r["device_id"] == "dev-media-1"]
     assert len(lines) == 1 and lines[0]["meeting_id"] == "m1"
     assert lines[0]["black_frames"] == session["up"]["black_frames"]
@@ -159,8 +201,11 @@ def test_a_peer_that_never_completes_ice_is_closed_with_a_failed_result(collecto
             await pc.close()
 
     asyncio.run(offer_only())
-    wait_until(lambda: httpx.get(f"{collector.url}/api/mediapath/results/dev-silent", timeout=5).status_code == 200,
-               timeout=60, what="a result for the peer that never connected")
+    wait_until(
+        lambda: httpx.get(f"{collector.url}/api/mediapath/results/dev-silent", timeout=5).status_code == 200,
+        timeout=60,
+        what="a result for the peer that never connected",
+    )
     found = httpx.get(f"{collector.url}/api/mediapath/results/dev-silent", timeout=5).json()
     assert found["verdict"] == "failed" and found["connected"] is False
     assert found["findings"][0]["id"] == "mediapath.up.connect"
@@ -173,8 +218,9 @@ def test_agent_without_a_collector_fails_fast_with_a_reason() -> None:
 
     port = free_port()
     t0 = time.monotonic()
-    outcome = asyncio.run(run(f"http://127.0.0.1:{port}", "dev-y", MediaPathConfig(seconds=2),
-                              deadline=time.monotonic() + 10))
+    outcome = asyncio.run(
+        run(f"http://127.0.0.1:{port}", "dev-y", MediaPathConfig(seconds=2), deadline=time.monotonic() + 10)
+    )
     assert outcome.verdict.value == "failed" and outcome.up is None
     assert outcome.error and "cannot reach" in outcome.error
     assert time.monotonic() - t0 < 5
@@ -214,8 +260,11 @@ def test_collector_counts_and_closes_its_peers(collector: Collector, session: di
     status = httpx.get(f"{collector.url}/api/mediapath/status", timeout=5).json()
     assert status["counters"]["results"] >= 1
     # the ICE-less peer may still be waiting for its connect timeout
-    wait_until(lambda: httpx.get(f"{collector.url}/api/mediapath/status", timeout=5).json()["open_peers"] == 0,
-               timeout=60, what="no open peers")
+    wait_until(
+        lambda: httpx.get(f"{collector.url}/api/mediapath/status", timeout=5).json()["open_peers"] == 0,
+        timeout=60,
+        what="no open peers",
+    )
 
 
 def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
@@ -249,8 +298,12 @@ def test_agent_closes_a_peer_whose_ice_never_completes(tmp_path: Path) -> None:
             while not server.started:
                 await asyncio.sleep(0.02)
             t0 = time.monotonic()
-            outcome = await run(f"http://127.0.0.1:{port}", "dev-z", MediaPathConfig(seconds=2, connect_timeout_s=2),
-                                deadline=time.monotonic() + 15)
+            outcome = await run(
+                f"http://127.0.0.1:{port}",
+                "dev-z",
+                MediaPathConfig(seconds=2, connect_timeout_s=2),
+                deadline=time.monotonic() + 15,
+            )
             return outcome, time.monotonic() - t0
         finally:
             server.should_exit = True

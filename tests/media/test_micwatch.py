@@ -152,8 +152,11 @@ def test_a_device_that_gives_no_frames_is_no_samples_and_is_reopened() -> None:
         opened.append(time.monotonic())
         return FakeStream(cb, 16000.0, [])
 
-    watch = MicWatch(MicWatchConfig(no_samples_after_s=1.0, reopen_every_s=1.0), opener=opener,
-                     facts=lambda _s: AudioFacts(input_present=True))  # the OS lists it: it gives nothing
+    watch = MicWatch(
+        MicWatchConfig(no_samples_after_s=1.0, reopen_every_s=1.0),
+        opener=opener,
+        facts=lambda _s: AudioFacts(input_present=True),
+    )  # the OS lists it: it gives nothing
     watch.start()
     try:
         wait_for(watch, lambda f: f.get("microphone") == "no_samples")
@@ -169,8 +172,9 @@ def test_a_device_that_cannot_be_opened_is_absent() -> None:
     def opener(cfg: MicWatchConfig, cb: Callable[[bytes], None]) -> FakeStream:
         raise OSError("Error querying device -1")
 
-    gone = MicWatch(MicWatchConfig(reopen_every_s=1.0), opener=opener,
-                    facts=lambda _s: AudioFacts(input_present=False))  # the OS no longer lists it
+    gone = MicWatch(
+        MicWatchConfig(reopen_every_s=1.0), opener=opener, facts=lambda _s: AudioFacts(input_present=False)
+    )  # the OS no longer lists it
     gone.start()
     try:
         wait_for(gone, lambda f: f.get("microphone") == "absent")
@@ -274,16 +278,16 @@ def test_a_sound_server_that_dies_is_absent_or_no_samples(pulse: PulseServer, wa
 
 @pytest.mark.anyio
 @pytest.mark.parametrize(("form_factor", "status"), [("speaker", "warn"), ("headphone", "pass")])
-async def test_self_test_reads_the_output_kind_from_the_sound_server(pulse: PulseServer, tmp_path: Path,
-                                                                     form_factor: str, status: str) -> None:
+async def test_self_test_reads_the_output_kind_from_the_sound_server(
+    pulse: PulseServer, tmp_path: Path, form_factor: str, status: str
+) -> None:
     """H19 on a real PulseAudio: the default output's form factor decides the headphones finding."""
     from agent.checks.base import CheckContext
     from agent.checks.media import check_microphone
     from agent.media.microphone import MicrophoneConfig
     from tests.media.clips import write_wav
 
-    pulse.pactl("load-module", "module-null-sink", "sink_name=out",
-                f"sink_properties=device.form_factor={form_factor}")
+    pulse.pactl("load-module", "module-null-sink", "sink_name=out", f"sink_properties=device.form_factor={form_factor}")
     pulse.pactl("set-default-sink", "out")
     wav = write_wav(tmp_path / "speech.wav", speech_like(2, -25))
 
@@ -297,8 +301,12 @@ async def test_self_test_reads_the_output_kind_from_the_sound_server(pulse: Puls
 
 def test_the_c_and_the_pure_python_meters_agree() -> None:
     rng = np.random.default_rng(9)
-    for x in (speech_like(1, -30, rate=RATE), tone(1, 50, -20, rate=RATE), np.full(RATE, 0.05),
-              np.clip(rng.normal(0, 0.8, RATE), -1.5, 1.5)):
+    for x in (
+        speech_like(1, -30, rate=RATE),
+        tone(1, 50, -20, rate=RATE),
+        np.full(RATE, 0.05),
+        np.clip(rng.normal(0, 0.8, RATE), -1.5, 1.5),
+    ):
         fast = analyse(pcm(x), RATE, 7)
         slow = analyse(pcm(x), RATE, 7, fast=False)
         assert fast.rms_dbfs == pytest.approx(slow.rms_dbfs, abs=0.02)
@@ -320,8 +328,10 @@ def test_the_monitor_reads_the_microphone_only_during_a_meeting(pulse: PulseServ
 
     pulse.play(speech_like(60, -25, rate=48000))
     players = parecs()
-    cfg = msgspec.convert({"monitor": {"camera_state_every_s": 0},
-                           "micwatch": {"source": "room.monitor", "no_samples_after_s": 2.0}}, AgentConfig)
+    cfg = msgspec.convert(
+        {"monitor": {"camera_state_every_s": 0}, "micwatch": {"source": "room.monitor", "no_samples_after_s": 2.0}},
+        AgentConfig,
+    )
     sources = SampleSources(cfg)
     try:
         assert "microphone" not in sources.read(time.time(), None) and sources.micwatch is None  # no meeting
@@ -342,8 +352,11 @@ def test_samples_overrule_an_older_answer_that_the_device_is_gone() -> None:
     """Plugged back in: the OS's last answer (every facts_every_s) still says absent, the sound flows."""
     x = pcm(speech_like(30, -25, rate=RATE)).tobytes()
     blocks = [x[i : i + 3200] for i in range(0, len(x), 3200)]
-    watch = MicWatch(MicWatchConfig(facts_every_s=3600), opener=lambda cfg, cb: FakeStream(cb, 16000.0, blocks),
-                     facts=lambda _s: AudioFacts(input_present=False))
+    watch = MicWatch(
+        MicWatchConfig(facts_every_s=3600),
+        opener=lambda cfg, cb: FakeStream(cb, 16000.0, blocks),
+        facts=lambda _s: AudioFacts(input_present=False),
+    )
     watch.start()
     try:
         wait_for(watch, lambda f: f.get("microphone") == "ok")

@@ -155,8 +155,9 @@ async def test_failing_server_gives_a_clear_result(failing_server: str) -> None:
 
 
 @sync
-async def test_public_unreachable_falls_back_to_the_collector(speedtest_server: str,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+async def test_public_unreachable_falls_back_to_the_collector(
+    speedtest_server: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # speedtest.net made unreachable whatever this machine's internet: an HTTPS proxy nobody runs
     dead = free_port()
     monkeypatch.setenv("https_proxy", f"http://127.0.0.1:{dead}")

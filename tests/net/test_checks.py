@@ -6,13 +6,7 @@ import time
 from types import SimpleNamespace
 
 from agent.checks.base import CheckContext, Finding
-from agent.checks.network_path import (
-    bandwidth_findings,
-    check_bandwidth,
-    check_path,
-    default_limits,
-    path_findings,
-)
+from agent.checks.network_path import bandwidth_findings, check_bandwidth, check_path, default_limits, path_findings
 from agent.probes.bandwidth import BandwidthResult, Outcome, SpeedtestConfig
 from agent.probes.path import PathProbeConfig
 from collector.peers.reflector import Reflector
@@ -30,16 +24,22 @@ def test_limits_come_from_the_policy_with_teams_targets() -> None:
 
 
 def test_good_path_passes() -> None:
-    f = by_id(path_findings({"rtt_ms": 20, "jitter_ms": 3, "loss_percent": 0, "mos": 4.4,
-                             "probe_reachable": True}, default_limits()))
+    f = by_id(
+        path_findings(
+            {"rtt_ms": 20, "jitter_ms": 3, "loss_percent": 0, "mos": 4.4, "probe_reachable": True}, default_limits()
+        )
+    )
     assert {x.status for x in f.values()} == {CheckStatus.PASS}
     assert set(f) == {"network.path", "network.rtt", "network.jitter", "network.loss", "network.mos"}
     assert "20.0 ms" in f["network.rtt"].text["sv"]
 
 
 def test_degraded_and_broken_path() -> None:
-    f = by_id(path_findings({"rtt_ms": 150, "jitter_ms": 70, "loss_percent": 12, "mos": 2.5,
-                             "probe_reachable": True}, default_limits()))
+    f = by_id(
+        path_findings(
+            {"rtt_ms": 150, "jitter_ms": 70, "loss_percent": 12, "mos": 2.5, "probe_reachable": True}, default_limits()
+        )
+    )
     assert f["network.rtt"].status is CheckStatus.WARN and f["network.rtt"].rule == "H1"
     assert f["network.jitter"].status is CheckStatus.FAIL and f["network.jitter"].rule == "H2"
     assert f["network.loss"].status is CheckStatus.FAIL
@@ -49,14 +49,17 @@ def test_degraded_and_broken_path() -> None:
 
 
 def test_unreachable_path_fails_with_h2() -> None:
-    f = path_findings({"rtt_ms": None, "jitter_ms": None, "loss_percent": 100.0, "mos": 1.0,
-                       "probe_reachable": False}, default_limits())
+    f = path_findings(
+        {"rtt_ms": None, "jitter_ms": None, "loss_percent": 100.0, "mos": 1.0, "probe_reachable": False},
+        default_limits(),
+    )
     assert len(f) == 1 and f[0].status is CheckStatus.FAIL and f[0].rule == "H2"
     assert "kollektorn" in f[0].text["sv"] and f[0].to_wire("en").summary
 
 
-def result(down: float | None, up: float | None, outcome: Outcome = Outcome.OK,
-           error: str | None = None) -> BandwidthResult:
+def result(
+    down: float | None, up: float | None, outcome: Outcome = Outcome.OK, error: str | None = None
+) -> BandwidthResult:
     return BandwidthResult(down, up, 10.0, 1000, "x", error, outcome)
 
 
@@ -79,8 +82,11 @@ async def test_check_path_against_a_real_reflector() -> None:
     reflector = Reflector()
     await reflector.start("127.0.0.1", 0)
     try:
-        ctx = CheckContext(config=SimpleNamespace(path=PathProbeConfig(port=reflector.port or 0, timeout_ms=300)),
-                           deadline=time.monotonic() + 2.5, collector_url="http://127.0.0.1:9")
+        ctx = CheckContext(
+            config=SimpleNamespace(path=PathProbeConfig(port=reflector.port or 0, timeout_ms=300)),
+            deadline=time.monotonic() + 2.5,
+            collector_url="http://127.0.0.1:9",
+        )
         findings = by_id(await check_path(ctx))
     finally:
         await reflector.stop()

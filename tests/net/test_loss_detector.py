@@ -106,8 +106,9 @@ def _stats() -> PathStats:
     return PathStats(window_s=15.0, timeout_s=1.0, min_decided=100, detector=LossDetector(), deadline_s=0.25)
 
 
-def _run(stats: PathStats, seconds: float, t: float, seq: int, p: float, rng: random.Random,
-         period: float = 0.01) -> tuple[float, int]:
+def _run(
+    stats: PathStats, seconds: float, t: float, seq: int, p: float, rng: random.Random, period: float = 0.01
+) -> tuple[float, int]:
     end = t + seconds
     while t < end:
         seq += 1
@@ -161,8 +162,16 @@ def test_no_detector_means_no_alarm_field() -> None:
 
 
 def _sample(seq: int, loss: float, alarm: bool | None) -> wire.Sample:
-    return wire.Sample(device_id="d", boot_id="b", seq=seq, ts=1_800_000_000.0, loss_percent=loss,
-                       loss_alarm=alarm, probe_reachable=True, rtt_ms=10.0)
+    return wire.Sample(
+        device_id="d",
+        boot_id="b",
+        seq=seq,
+        ts=1_800_000_000.0,
+        loss_percent=loss,
+        loss_alarm=alarm,
+        probe_reachable=True,
+        rtt_ms=10.0,
+    )
 
 
 def test_engine_raises_at_once_on_the_test_and_ignores_a_window_crossing_without_it() -> None:

@@ -25,9 +25,21 @@ pytestmark = pytest.mark.netns
 
 
 def start_reflector(ns: NetNs, port: int = 8862) -> subprocess.Popen[bytes]:
-    proc = ns.popen([sys.executable, "-m", "collector.peers.reflector", "--host", ns.ns_ip, "--port", str(port),
-                     "--rate", "1000"],  # measurements at up to 250 probes/s from one source
-                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    proc = ns.popen(
+        [
+            sys.executable,
+            "-m",
+            "collector.peers.reflector",
+            "--host",
+            ns.ns_ip,
+            "--port",
+            str(port),
+            "--rate",
+            "1000",
+        ],  # measurements at up to 250 probes/s from one source
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    )
     assert proc.stdout is not None
     line = proc.stdout.readline().decode()
     assert line.startswith("listening"), f"reflector did not start: {line!r}"
@@ -86,8 +98,11 @@ async def test_cut_link_makes_probe_unreachable_and_restore_brings_it_back(ns: N
 
 @sync
 async def test_bandwidth_through_tbf_5_mbit_within_15_percent(ns: NetNs) -> None:
-    ns.popen([sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
-             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    ns.popen(
+        [sys.executable, "-m", "collector.peers.speedtest", "--host", ns.ns_ip, "--port", "8080"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     wait_port(ns.ns_ip, 8080)
     ns.shape(5)
     cfg = SpeedtestConfig(download_s=5, upload_s=5, deadline_s=40)  # 3 s each scatters ±13 %

@@ -10,8 +10,9 @@ from agent.probes.pathstats import PathStats, ReplyKind
 from likavillkor import emodel
 
 
-def feed(stats: PathStats, rtts_ms: list[float | None], *, period: float = 0.1, t0: float = 100.0,
-         seq0: int = 1) -> float:
+def feed(
+    stats: PathStats, rtts_ms: list[float | None], *, period: float = 0.1, t0: float = 100.0, seq0: int = 1
+) -> float:
     """Send one probe per period; None = never answered. Returns the time of the last send."""
     t = t0
     for seq, rtt in enumerate(rtts_ms, start=seq0):

@@ -52,8 +52,9 @@ async def test_reflector_answers_and_survives_garbage() -> None:
 async def test_prober_measures_a_clean_loopback_path() -> None:
     reflector = Reflector()
     await reflector.start("127.0.0.1", 0)
-    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500,
-                          min_probes=1)
+    cfg = PathProbeConfig(
+        host="127.0.0.1", port=reflector.port or 0, rate_hz=50, window_s=5, timeout_ms=500, min_probes=1
+    )
     prober = PathProber(cfg)
     await prober.start()
     try:
@@ -82,8 +83,16 @@ class _Hostile(asyncio.DatagramProtocol):
         now = stamp.to_ntp(time.time())
 
         def send(seq: int, ts: int) -> None:
-            p = stamp.ReflectorPacket(seq=seq, timestamp=now, error_estimate=1, receive_timestamp=now,
-                                      sender_seq=seq, sender_timestamp=ts, sender_error_estimate=1, sender_ttl=0)
+            p = stamp.ReflectorPacket(
+                seq=seq,
+                timestamp=now,
+                error_estimate=1,
+                receive_timestamp=now,
+                sender_seq=seq,
+                sender_timestamp=ts,
+                sender_error_estimate=1,
+                sender_ttl=0,
+            )
             self.transport.sendto(stamp.encode_reflector(p), addr)
 
         send(s.seq + 1000, s.timestamp)  # wrong seq

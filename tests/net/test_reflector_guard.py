@@ -28,8 +28,9 @@ def _client(port: int) -> socket.socket:
 
 
 def _signed(keys: ProbeKeys, device: str, seq: int, ssid: int | None = None, key_of: str | None = None) -> bytes:
-    packet = stamp.SenderPacket(seq=seq, timestamp=stamp.to_ntp(time.time()) + seq,
-                                ssid=ssid_for(device) if ssid is None else ssid)
+    packet = stamp.SenderPacket(
+        seq=seq, timestamp=stamp.to_ntp(time.time()) + seq, ssid=ssid_for(device) if ssid is None else ssid
+    )
     return stamp.encode_signed_sender(packet, keys.key_for(key_of or device))
 
 
@@ -65,8 +66,14 @@ async def test_only_registered_signed_probes_are_answered_and_prove_life() -> No
         assert await _recv(c) is None
         assert alive == ["anna-ipad"]
         counters = reflector.counters
-        assert (counters["unauthenticated"], counters["unregistered"], counters["bad_hmac"],
-                counters["replayed"], counters["malformed"], counters["reflected"]) == (1, 1, 1, 1, 1, 1)
+        assert (
+            counters["unauthenticated"],
+            counters["unregistered"],
+            counters["bad_hmac"],
+            counters["replayed"],
+            counters["malformed"],
+            counters["reflected"],
+        ) == (1, 1, 1, 1, 1, 1)
         # a new roster without Anna: her probes go unanswered from now on
         keys.register(["bo-ipad"])
         c.send(_signed(keys, "anna-ipad", 5))
@@ -95,8 +102,9 @@ async def test_a_flooding_source_is_rate_limited_others_are_not() -> None:
         await asyncio.sleep(0.2)
         # at most the burst (100) and what the rate refilled while they came; the rest dropped
         assert reflector.counters["rate_limited"] >= 100
-        assert reflector.counters["reflected"] <= 0.75 * (reflector.counters["rate_limited"] + reflector.counters[
-            "reflected"])
+        assert reflector.counters["reflected"] <= 0.75 * (
+            reflector.counters["rate_limited"] + reflector.counters["reflected"]
+        )
         assert await _recv(other) is not None  # another source is still answered
     finally:
         flood.close()
@@ -107,8 +115,19 @@ async def test_a_flooding_source_is_rate_limited_others_are_not() -> None:
 def _spoofed_udp(src: tuple[str, int], dst: tuple[str, int], payload: bytes) -> bytes:
     """An IPv4/UDP datagram with a forged source (the kernel fills the IP checksum and length)."""
     udp = struct.pack("!HHHH", src[1], dst[1], 8 + len(payload), 0) + payload
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 0, 0, 0x4000, 64, socket.IPPROTO_UDP, 0,
-                     socket.inet_aton(src[0]), socket.inet_aton(dst[0]))
+    ip = struct.pack(
+        "!BBHHHBBH4s4s",
+        0x45,
+        0,
+        0,
+        0,
+        0x4000,
+        64,
+        socket.IPPROTO_UDP,
+        0,
+        socket.inet_aton(src[0]),
+        socket.inet_aton(dst[0]),
+    )
     return ip + udp
 
 
@@ -142,8 +161,9 @@ async def test_the_prober_signs_its_probes_and_waits_for_its_key() -> None:
     alive: list[str] = []
     reflector = Reflector(keys=keys, on_alive=lambda d, _t: alive.append(d))
     await reflector.start("127.0.0.1", 0)
-    cfg = PathProbeConfig(host="127.0.0.1", port=reflector.port or 0, rate_hz=20, window_s=5, timeout_ms=500,
-                          min_probes=1)
+    cfg = PathProbeConfig(
+        host="127.0.0.1", port=reflector.port or 0, rate_hz=20, window_s=5, timeout_ms=500, min_probes=1
+    )
     prober = PathProber(cfg, auth_required=True)
     await prober.start()
     try:

@@ -23,8 +23,12 @@ def test_sender_packet_layout_and_round_trip() -> None:
 
 def test_reflector_packet_layout_and_round_trip() -> None:
     sender = stamp.SenderPacket(seq=4_000_000_000, timestamp=stamp.to_ntp(1_780_000_000.5), padding=20)
-    reply = stamp.reflect(sender, receive_timestamp=stamp.to_ntp(1_780_000_000.6),
-                          transmit_timestamp=stamp.to_ntp(1_780_000_000.7), ttl=63)
+    reply = stamp.reflect(
+        sender,
+        receive_timestamp=stamp.to_ntp(1_780_000_000.6),
+        transmit_timestamp=stamp.to_ntp(1_780_000_000.7),
+        ttl=63,
+    )
     data = stamp.encode_reflector(reply)
     assert len(data) == 64  # same size as the padded sender packet
     seq, ts, err = struct.unpack_from("!IQH", data, 0)

@@ -62,23 +62,38 @@ def test_an_outlook_invitation_becomes_a_draft() -> None:
 
 
 def test_cancelled_events_are_left_out_and_unknown_bodies_noted() -> None:
-    two = OUTLOOK.replace("END:VCALENDAR", OUTLOOK.split("END:VTIMEZONE\n", 1)[1].split("END:VCALENDAR")[0]
-                          .replace("STATUS:CONFIRMED", "STATUS:CANCELLED") + "END:VCALENDAR")
+    two = OUTLOOK.replace(
+        "END:VCALENDAR",
+        OUTLOOK.split("END:VTIMEZONE\n", 1)[1].split("END:VCALENDAR")[0].replace("STATUS:CONFIRMED", "STATUS:CANCELLED")
+        + "END:VCALENDAR",
+    )
     assert len(parse_ics(two.encode(), load_body_table())) == 1
     [d] = parse_ics(OUTLOOK.replace("Kommunstyrelsen sammanträde", "Fika").encode(), load_body_table())
     assert d.body_guess == "" and d.notes
 
 
-@pytest.mark.parametrize(("data", "needle"), [
-    (b"hello", "ingen kalenderinbjudan"),
-    (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", "inget möte"),
-    (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:garbage\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", "går inte att läsa"),
-    (OUTLOOK.replace("DTEND;TZID=W. Europe Standard Time:20261201T120000", "DTEND;TZID=W. Europe Standard Time:"
-                     "20261201T080000").encode(), "slutar innan"),
-    (OUTLOOK.replace("DTSTART;TZID=W. Europe Standard Time:20261201T090000", "DTSTART;VALUE=DATE:20261201").encode(),
-     "heldagshändelse"),
-    (b"BEGIN:VCALENDAR" + b" " * MAX_BYTES, "för stor"),
-])
+@pytest.mark.parametrize(
+    ("data", "needle"),
+    [
+        (b"hello", "ingen kalenderinbjudan"),
+        (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nEND:VCALENDAR\r\n", "inget möte"),
+        (b"BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nDTSTART:garbage\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n", "går inte att läsa"),
+        (
+            OUTLOOK.replace(
+                "DTEND;TZID=W. Europe Standard Time:20261201T120000",
+                "DTEND;TZID=W. Europe Standard Time:20261201T080000",
+            ).encode(),
+            "slutar innan",
+        ),
+        (
+            OUTLOOK.replace(
+                "DTSTART;TZID=W. Europe Standard Time:20261201T090000", "DTSTART;VALUE=DATE:20261201"
+            ).encode(),
+            "heldagshändelse",
+        ),
+        (b"BEGIN:VCALENDAR" + b" " * MAX_BYTES, "för stor"),
+    ],
+)
 def test_malformed_files_get_a_swedish_message(data: bytes, needle: str) -> None:
     with pytest.raises(IcsError) as err:
         parse_ics(data, load_body_table())

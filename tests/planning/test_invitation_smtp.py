@@ -15,10 +15,20 @@ from likavillkor.roster import Meeting, Participant, Role, System
 from tests.support.smtp import PASSWORD, USER, Mailbox, smtp_server
 
 START = dt.datetime(2026, 12, 1, 9, 0, tzinfo=invitation.STOCKHOLM).timestamp()
-MEETING = Meeting("ks-2026-12-01", "kommunstyrelsen", START, START + 3 * 3600, "Sessionssalen", System.TEAMS,
-                  False, (), program_url="https://teams.microsoft.com/l/meetup-join/abc")
-ANNA = Participant("anna.andersson", "Anna Andersson", Role.LEDAMOT, "ks-ipad-07",
-                   "anna.andersson@politik.kommun.example")
+MEETING = Meeting(
+    "ks-2026-12-01",
+    "kommunstyrelsen",
+    START,
+    START + 3 * 3600,
+    "Sessionssalen",
+    System.TEAMS,
+    False,
+    (),
+    program_url="https://teams.microsoft.com/l/meetup-join/abc",
+)
+ANNA = Participant(
+    "anna.andersson", "Anna Andersson", Role.LEDAMOT, "ks-ipad-07", "anna.andersson@politik.kommun.example"
+)
 NOW = dt.datetime(2026, 11, 20, 10, 0, tzinfo=dt.UTC)
 LINK = "https://likavillkor.kommun.example/selftest/ks-2026-12-01/tok123"
 
@@ -26,13 +36,30 @@ LINK = "https://likavillkor.kommun.example/selftest/ks-2026-12-01/tok123"
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[tuple[SmtpSection, Mailbox]]:
     with smtp_server(tmp_path / "pki") as (port, box, ca):
-        yield SmtpSection(host="127.0.0.1", port=port, username=USER, password=PASSWORD,
-                          sender="Sara Sekreterare <sara@kommun.example>", ca_file=str(ca), timeout_s=5), box
+        yield (
+            SmtpSection(
+                host="127.0.0.1",
+                port=port,
+                username=USER,
+                password=PASSWORD,
+                sender="Sara Sekreterare <sara@kommun.example>",
+                ca_file=str(ca),
+                timeout_s=5,
+            ),
+            box,
+        )
 
 
 def message(sequence: int = 0) -> invitation.EmailMessage:
-    inv = invitation.Invitation(MEETING, ANNA, LINK, sender="Sara Sekreterare <sara@kommun.example>",
-                                servicedesk="08-606 78 00", sequence=sequence, domain="kommun.example")
+    inv = invitation.Invitation(
+        MEETING,
+        ANNA,
+        LINK,
+        sender="Sara Sekreterare <sara@kommun.example>",
+        servicedesk="08-606 78 00",
+        sequence=sequence,
+        domain="kommun.example",
+    )
     return invitation.build(inv, NOW)
 
 
@@ -58,8 +85,11 @@ def test_a_repeated_invitation_updates_the_same_calendar_entry(server: tuple[Smt
     config, box = server
     mailer.send(config, message(0))
     mailer.send(config, message(1))
-    events: list[Any] = [icalendar.Calendar.from_ical(p.get_content()).walk("VEVENT")[0]
-              for m in box.messages for p in m.iter_attachments()]
+    events: list[Any] = [
+        icalendar.Calendar.from_ical(p.get_content()).walk("VEVENT")[0]
+        for m in box.messages
+        for p in m.iter_attachments()
+    ]
     assert [str(e["UID"]) for e in events] == [str(events[0]["UID"])] * 2
     assert [int(e["SEQUENCE"]) for e in events] == [0, 1]
 

@@ -2,13 +2,7 @@
 
 import datetime as dt
 
-from collector.planning.notice import (
-    STOCKHOLM,
-    is_working_day,
-    latest_request_day,
-    notice_status,
-    working_days_before,
-)
+from collector.planning.notice import STOCKHOLM, is_working_day, latest_request_day, notice_status, working_days_before
 
 
 def epoch(y: int, m: int, d: int, h: int = 12) -> float:

@@ -11,13 +11,7 @@ from typing import Any
 import pytest
 
 from collector.planning.messages import SV, swedish
-from collector.planning.rosterfile import (
-    MeetingEdit,
-    ParticipantEdit,
-    RosterFile,
-    RosterRefused,
-    StaleEdit,
-)
+from collector.planning.rosterfile import MeetingEdit, ParticipantEdit, RosterFile, RosterRefused, StaleEdit
 from likavillkor import roster as roster_module
 from likavillkor.roster import NoticeDecision, load_roster
 
@@ -27,12 +21,20 @@ CET = dt.timezone(dt.timedelta(hours=1))
 
 def edit(meeting_id: str = "kf-2026-12-14", **over: object) -> MeetingEdit:
     base = dict(
-        id=meeting_id, body="kommunfullmäktige", start=dt.datetime(2026, 12, 14, 18, 0, tzinfo=CET),
-        end=dt.datetime(2026, 12, 14, 22, 0, tzinfo=CET), room="Fullmäktigesalen",
+        id=meeting_id,
+        body="kommunfullmäktige",
+        start=dt.datetime(2026, 12, 14, 18, 0, tzinfo=CET),
+        end=dt.datetime(2026, 12, 14, 22, 0, tzinfo=CET),
+        room="Fullmäktigesalen",
         program_url="https://teams.microsoft.com/l/meetup-join/abc",
         participants=[
-            ParticipantEdit(name="Åsa Öst", device_id="kf-ipad-01", email="asa.ost@politik.kommun.example",
-                            requested_at=dt.datetime(2026, 12, 10, 8, 30, tzinfo=CET), notice_decision="allowed"),
+            ParticipantEdit(
+                name="Åsa Öst",
+                device_id="kf-ipad-01",
+                email="asa.ost@politik.kommun.example",
+                requested_at=dt.datetime(2026, 12, 10, 8, 30, tzinfo=CET),
+                notice_decision="allowed",
+            ),
             ParticipantEdit(name="Per Ek", device_id="kf-pc-02", role="ersättare", serving=False),
         ],
     )
@@ -105,18 +107,24 @@ def test_a_renamed_meeting_replaces_the_old_one(rf: RosterFile) -> None:
     assert "kf-2026-12-15" in ids and "kf-2026-12-14" not in ids
 
 
-@pytest.mark.parametrize(("over", "needle"), [
-    ({"body": "individutskottet"}, "bara fysiskt"),
-    ({"body": "kommunstyrelsn"}, "Menade du"),
-    ({"secret": True}, "Compodium"),
-    ({"end": dt.datetime(2026, 12, 14, 17, 0, tzinfo=CET)}, "slutar innan"),
-    ({"program_url": "http://teams.example/x"}, "https://"),
-    ({"participants": [ParticipantEdit(name="A", device_id="d1"), ParticipantEdit(name="B", device_id="d1")]},
-     "två deltagare"),
-    ({"participants": [ParticipantEdit(name="A", device_id="d1", serving=False)]}, "tjänstgör alltid"),
-])
+@pytest.mark.parametrize(
+    ("over", "needle"),
+    [
+        ({"body": "individutskottet"}, "bara fysiskt"),
+        ({"body": "kommunstyrelsn"}, "Menade du"),
+        ({"secret": True}, "Compodium"),
+        ({"end": dt.datetime(2026, 12, 14, 17, 0, tzinfo=CET)}, "slutar innan"),
+        ({"program_url": "http://teams.example/x"}, "https://"),
+        (
+            {"participants": [ParticipantEdit(name="A", device_id="d1"), ParticipantEdit(name="B", device_id="d1")]},
+            "två deltagare",
+        ),
+        ({"participants": [ParticipantEdit(name="A", device_id="d1", serving=False)]}, "tjänstgör alltid"),
+    ],
+)
 def test_a_roster_rule_broken_is_refused_in_swedish_and_nothing_written(
-        rf: RosterFile, over: dict[str, Any], needle: str) -> None:
+    rf: RosterFile, over: dict[str, Any], needle: str
+) -> None:
     text, rev = rf.read()
     if over.get("body") == "individutskottet":
         over["body"] = next(b for b in _bodies() if "individutskott" in b)

@@ -51,8 +51,7 @@ def load_case(folder: Path) -> tuple[dict[str, Any], list[dict[str, Any]], dict[
         setup = tomllib.loads((folder / "input.toml").read_text(encoding="utf-8"))
         events = setup.pop("event", [])
     else:
-        lines = [json.loads(x) for x in (folder / "input.jsonl").read_text(encoding="utf-8").splitlines()
-                 if x.strip()]
+        lines = [json.loads(x) for x in (folder / "input.jsonl").read_text(encoding="utf-8").splitlines() if x.strip()]
         setup, events = lines[0], lines[1:]
     if (folder / "expected.toml").exists():
         expected = tomllib.loads((folder / "expected.toml").read_text(encoding="utf-8"))
@@ -67,17 +66,30 @@ def build_roster(setup: dict[str, Any]) -> Roster:
     for p in setup.get("participant", []):
         member_id = p.get("member_id", p["device_id"])
         role = Role(p.get("role", "ledamot"))
-        parts.append(Participant(member_id, p.get("name", member_id), role, p["device_id"],
-                                 monitoring=Monitoring(p.get("monitoring", "agent")),
-                                 serving=bool(p.get("serving", role is Role.LEDAMOT))))
+        parts.append(
+            Participant(
+                member_id,
+                p.get("name", member_id),
+                role,
+                p["device_id"],
+                monitoring=Monitoring(p.get("monitoring", "agent")),
+                serving=bool(p.get("serving", role is Role.LEDAMOT)),
+            )
+        )
         roster.devices[p["device_id"]] = member_id
     for d in setup.get("known_device", []):
         roster.devices[d] = None
     m = setup.get("meeting", {})
-    roster.meetings[MEETING] = Meeting(MEETING, m.get("body", "kommunstyrelsen"), START,
-                                       START + 60 * m.get("duration_min", 120), m.get("room", "Sessionssalen"),
-                                       System(m.get("system", "teams")), bool(m.get("secret", False)),
-                                       tuple(parts))
+    roster.meetings[MEETING] = Meeting(
+        MEETING,
+        m.get("body", "kommunstyrelsen"),
+        START,
+        START + 60 * m.get("duration_min", 120),
+        m.get("room", "Sessionssalen"),
+        System(m.get("system", "teams")),
+        bool(m.get("secret", False)),
+        tuple(parts),
+    )
     return roster
 
 
@@ -148,8 +160,14 @@ class Driver:
             return wire.Status(**head, state=wire.DeviceState(ev.get("state", "online")), reason=ev.get("reason"))
         checks = [wire.CheckResult(id=c, status=wire.CheckStatus.FAIL) for c in ev.get("failed", [])]
         checks.append(wire.CheckResult(id="network.link", status=wire.CheckStatus.PASS))
-        return wire.SelftestResult(**head, overall=wire.CheckStatus(ev.get("overall", "pass")), started_at=ts - 20,
-                                   duration_s=20, checks=checks, source=ev.get("source", "agent"))
+        return wire.SelftestResult(
+            **head,
+            overall=wire.CheckStatus(ev.get("overall", "pass")),
+            started_at=ts - 20,
+            duration_s=20,
+            checks=checks,
+            source=ev.get("source", "agent"),
+        )
 
     def apply(self, ev: dict[str, Any], now: float, tmp: Path) -> None:
         kind = ev["kind"]
@@ -160,13 +178,20 @@ class Driver:
             outcome, changes = e.ingest(msg, now)
             self.run.outcomes.append((now - START, ev["device"], str(outcome)))
             if "expect" in ev and str(outcome) != ev["expect"]:
-                self.run.failures.append(f"t={now - START:g} {ev['device']}: outcome {outcome}, "
-                                         f"expected {ev['expect']}")
+                self.run.failures.append(
+                    f"t={now - START:g} {ev['device']}: outcome {outcome}, expected {ev['expect']}"
+                )
             self.run.changes.extend(changes)
         elif kind == "action":
-            action = Action(meeting_id=ev.get("meeting", MEETING), kind=ActionKind(ev["action"]), at=now,
-                            by=ev.get("by", "ordförande"), member_id=ev.get("member"), item=ev.get("item"),
-                            substitute_id=ev.get("substitute"))
+            action = Action(
+                meeting_id=ev.get("meeting", MEETING),
+                kind=ActionKind(ev["action"]),
+                at=now,
+                by=ev.get("by", "ordförande"),
+                member_id=ev.get("member"),
+                item=ev.get("item"),
+                substitute_id=ev.get("substitute"),
+            )
             try:
                 self.run.changes.extend(e.act(action))
             except ValueError as exc:
@@ -174,8 +199,9 @@ class Driver:
                     self.run.failures.append(f"t={now - START:g} action {ev['action']}: ValueError {exc}")
                 return
             if "expect_error" in ev:
-                self.run.failures.append(f"t={now - START:g} action {ev['action']}: no error, "
-                                         f"expected {ev['expect_error']!r}")
+                self.run.failures.append(
+                    f"t={now - START:g} action {ev['action']}: no error, expected {ev['expect_error']!r}"
+                )
         elif kind == "mediapath":
             self.run.changes.extend(e.record_mediapath(ev["device"], ev.get("meeting"), ev["result"], now))
         elif kind == "companion":  # the member's companion page: open/shown or hidden/closed (issue 11)
@@ -254,8 +280,11 @@ def check_at(engine: Engine, c: dict[str, Any], now: float) -> list[str]:
     if "vote_running" in c:
         want("vote_running", view.vote_running, c["vote_running"])
     if "adjourned_since" in c:
-        want("adjourned_since", None if view.adjourned_since is None else view.adjourned_since - START,
-             _none(c["adjourned_since"]))
+        want(
+            "adjourned_since",
+            None if view.adjourned_since is None else view.adjourned_since - START,
+            _none(c["adjourned_since"]),
+        )
     codes = [r.code for r in view.reasons]
     if "verdict_reason" in c:
         want("main verdict reason", codes[0] if codes else None, c["verdict_reason"])
@@ -326,8 +355,9 @@ def check_run(run: Run, expected: dict[str, Any]) -> list[str]:
     for want in expected.get("incident", []):
         matches = [i for i in incidents if i.member_id == want["member"] and i.kind == want["kind"]]
         if not matches:
-            errs.append(f"no incident {want['member']}:{want['kind']} among "
-                        f"{[(i.member_id, i.kind) for i in incidents]}")
+            errs.append(
+                f"no incident {want['member']}:{want['kind']} among {[(i.member_id, i.kind) for i in incidents]}"
+            )
             continue
         inc = sorted(matches, key=lambda i: i.started_at)[int(want.get("index", 0))]
         for key, exp in want.items():

@@ -53,7 +53,7 @@ def test_invalid_toml_names_the_line() -> None:
     assert info.value.line == 2
 
 
-ROSTER = '''\
+ROSTER = """\
 [[meeting]]
 id = "ks-2026-12-01"
 body = "Kommunstyrelsen"
@@ -77,7 +77,7 @@ body = "socialnämnden"
 start = 2026-12-02T13:00:00
 end = 2026-12-02T15:00:00
 secret = true
-'''
+"""
 
 
 def test_roster_parses_with_body_table_defaults() -> None:
@@ -103,7 +103,8 @@ def test_secret_meeting_outside_compodium_is_refused_at_its_line() -> None:
 
 def test_remote_participant_in_physical_only_body_is_refused() -> None:
     bad = ROSTER.replace('body = "socialnämnden"', 'body = "Socialnämndens individutskott"') + (
-        '\n[[meeting.participant]]\nname = "B"\ndevice_id = "b-ipad"\n')
+        '\n[[meeting.participant]]\nname = "B"\ndevice_id = "b-ipad"\n'
+    )
     with pytest.raises(ConfigError) as info:
         parse_roster(bad)
     assert info.value.line == 25 and "H23" in str(info.value)
@@ -136,8 +137,7 @@ def test_every_shipped_limit_has_a_source_and_overrides_apply(tmp_path: Path) ->
     assert base.limits["rtt_ms"].level(150) == 1
     assert base.limits["rtt_ms"].level(600) == 2
     local = tmp_path / "policy.toml"
-    local.write_text('[profiles.compodium.limits.rtt_ms]\nwarn = 80.0\n\n'
-                     '[bodies."valnämnden"]\nsilence_lost_s = 8.0\n')
+    local.write_text('[profiles.compodium.limits.rtt_ms]\nwarn = 80.0\n\n[bodies."valnämnden"]\nsilence_lost_s = 8.0\n')
     policies = load_policy(local)
     assert policies.for_meeting("compodium", "x").limits["rtt_ms"].warn == 80.0
     assert policies.for_meeting("compodium", "x").limits["rtt_ms"].fail == 500.0

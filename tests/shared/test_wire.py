@@ -66,10 +66,13 @@ def test_nan_literal_is_rejected() -> None:
 def test_status_and_selftest_decode() -> None:
     status = wire.decode(json.dumps({"type": "status", **BASE, "state": "offline", "reason": "will"}).encode())
     assert isinstance(status, wire.Status) and status.state is wire.DeviceState.OFFLINE
-    result = wire.SelftestResult(**BASE, overall=wire.CheckStatus.FAIL, started_at=1_790_000_000.0,
-                                 duration_s=12.0,
-                                 checks=[wire.CheckResult(id="network.link", status=wire.CheckStatus.FAIL,
-                                                          value="wwan", rule="H9")])
+    result = wire.SelftestResult(
+        **BASE,
+        overall=wire.CheckStatus.FAIL,
+        started_at=1_790_000_000.0,
+        duration_s=12.0,
+        checks=[wire.CheckResult(id="network.link", status=wire.CheckStatus.FAIL, value="wwan", rule="H9")],
+    )
     assert wire.decode(wire.encode(result)) == result
 
 

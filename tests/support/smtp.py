@@ -54,8 +54,11 @@ class _Handler:
 
 
 def _authenticator(server: Any, session: Any, envelope: Any, mechanism: str, auth_data: Any) -> AuthResult:
-    ok = isinstance(auth_data, LoginPassword) and auth_data.login.decode() == USER \
+    ok = (
+        isinstance(auth_data, LoginPassword)
+        and auth_data.login.decode() == USER
         and auth_data.password.decode() == PASSWORD
+    )
     return AuthResult(success=ok, handled=False)  # not handled: the server answers 535 itself
 
 
@@ -69,9 +72,16 @@ def smtp_server(tls_dir: Path, box: Mailbox | None = None) -> Iterator[tuple[int
     context.load_cert_chain(pki.server_cert, pki.server_key)
     box = box or Mailbox()
     port = free_port()
-    controller = Controller(_Handler(box), hostname="127.0.0.1", port=port, tls_context=context,
-                            require_starttls=True, authenticator=_authenticator, auth_required=True,
-                            ready_timeout=30)
+    controller = Controller(
+        _Handler(box),
+        hostname="127.0.0.1",
+        port=port,
+        tls_context=context,
+        require_starttls=True,
+        authenticator=_authenticator,
+        auth_required=True,
+        ready_timeout=30,
+    )
     controller.start()
     try:
         yield port, box, pki.ca_cert

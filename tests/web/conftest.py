@@ -27,13 +27,23 @@ from tests.support.services import Mosquitto, free_port, require_binary, running
 
 #: where screenshots go: docs/screenshots/ when LIKAVILLKOR_SCREENSHOTS=1 (to refresh docs/web.md),
 #: else a scratch directory, so a test run leaves the source tree as it was
-SHOTS = ROOT / "docs" / "screenshots" if os.environ.get("LIKAVILLKOR_SCREENSHOTS") == "1" else \
-    Path(tempfile.gettempdir()) / "likavillkor-screenshots"
+SHOTS = (
+    ROOT / "docs" / "screenshots"
+    if os.environ.get("LIKAVILLKOR_SCREENSHOTS") == "1"
+    else Path(tempfile.gettempdir()) / "likavillkor-screenshots"
+)
 SILENCE_S = 2.0
 SUBSTITUTE_S = 12.0
 PASSWORD = "correct horse battery"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--use-fake-device-for-media-stream", "--use-fake-ui-for-media-stream"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--use-fake-device-for-media-stream",
+    "--use-fake-ui-for-media-stream",
+]
 
 
 class Collector(CollectorProcess):
@@ -51,10 +61,25 @@ class Collector(CollectorProcess):
 
     def start_device(self, device_id: str, meeting_id: str = "ks-test") -> subprocess.Popen[bytes]:
         log = open(self.workdir / f"{device_id}.log", "ab")  # noqa: SIM115
-        proc = subprocess.Popen([sys.executable, str(ROOT / "tests/web/device.py"), "--port",
-                                 str(self.mosquitto.port), "--device", device_id, "--meeting", meeting_id,
-                                 "--period", "0.2"], cwd=ROOT, stdout=log, stderr=log, start_new_session=True,
-                                env={**os.environ, "PYTHONPATH": str(ROOT)})
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                str(ROOT / "tests/web/device.py"),
+                "--port",
+                str(self.mosquitto.port),
+                "--device",
+                device_id,
+                "--meeting",
+                meeting_id,
+                "--period",
+                "0.2",
+            ],
+            cwd=ROOT,
+            stdout=log,
+            stderr=log,
+            start_new_session=True,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
         self.devices[device_id] = proc
         return proc
 
@@ -77,10 +102,13 @@ def make_collector(workdir: Path, mosquitto: Mosquitto, *, http_extra: str = "")
     policy.write_text(f"[defaults]\nsilence_lost_s = {SILENCE_S}\nsubstitute_after_s = {SUBSTITUTE_S}\n")
     port = free_port()
     cfg = workdir / "collector.toml"
-    cfg.write_text(f'data_dir = "{data}"\nroster = "{roster}"\npolicy = "{policy}"\n'
-                   f'[mqtt]\nurl = "{mosquitto.url}"\n[http]\nport = {port}\n{http_extra}\n'
-                   "[store]\nsnapshot_interval_s = 0.5\nflush_interval_s = 0.05\n"
-                   "[reflector]\nenabled = false\n[ingest]\ntick_interval_s = 0.1\n", encoding="utf-8")
+    cfg.write_text(
+        f'data_dir = "{data}"\nroster = "{roster}"\npolicy = "{policy}"\n'
+        f'[mqtt]\nurl = "{mosquitto.url}"\n[http]\nport = {port}\n{http_extra}\n'
+        "[store]\nsnapshot_interval_s = 0.5\nflush_interval_s = 0.05\n"
+        "[reflector]\nenabled = false\n[ingest]\ntick_interval_s = 0.1\n",
+        encoding="utf-8",
+    )
     users = data / "users.toml"
     auth.add_user(users, "ordf", PASSWORD, "chair", bodies=["Kommunstyrelsen"], name="Eva Ordförande")
     auth.add_user(users, "sekr-sn", PASSWORD, "secretary", bodies=["socialnämnden"], name="Sam Sekreterare")
@@ -142,8 +170,8 @@ def write_camera_clip(path: Path, seconds: float = 3.0, fps: int = 15, size: tup
         for i in range(int(seconds * fps)):
             frame = np.full((h, w, 3), 90, np.uint8)
             shift = int(30 + 28 * np.sin(2 * np.pi * i / (seconds * fps)))
-            frame[:, 20:20 + h] = big[shift:shift + h, shift:shift + h]
-            frame[:, w - 40 + (i % 20): w - 30 + (i % 20)] = 230  # a moving bar: never a frozen picture
+            frame[:, 20 : 20 + h] = big[shift : shift + h, shift : shift + h]
+            frame[:, w - 40 + (i % 20) : w - 30 + (i % 20)] = 230  # a moving bar: never a frozen picture
             f.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())
     return path
 
@@ -151,8 +179,12 @@ def write_camera_clip(path: Path, seconds: float = 3.0, fps: int = 15, size: tup
 def sign_in(browser: Any, base: str, username: str, *, path: str = "/", viewport: tuple[int, int] = (1280, 800)) -> Any:
     """A new browser context (own cookies) signed in as ``username``; returns the page."""
     # bypass_csp: Playwright evaluates its waiting predicates as strings, which the pages CSP forbids
-    context = browser.new_context(viewport={"width": viewport[0], "height": viewport[1]}, locale="sv-SE",
-                                  bypass_csp=True, timezone_id="Europe/Stockholm")
+    context = browser.new_context(
+        viewport={"width": viewport[0], "height": viewport[1]},
+        locale="sv-SE",
+        bypass_csp=True,
+        timezone_id="Europe/Stockholm",
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(f"{base}/login?next={path}")

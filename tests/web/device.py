@@ -23,16 +23,30 @@ def main() -> None:
     args = p.parse_args()
     boot = uuid.uuid4().hex[:12]
     c = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id=f"web-{args.device}-{boot}", protocol=paho.MQTTv5)
-    will = wire.Status(device_id=args.device, boot_id=boot, seq=0, ts=time.time(), state=wire.DeviceState.OFFLINE,
-                       reason="will")
+    will = wire.Status(
+        device_id=args.device, boot_id=boot, seq=0, ts=time.time(), state=wire.DeviceState.OFFLINE, reason="will"
+    )
     c.will_set(topics.device_topic(args.device, "status"), wire.encode(will), qos=1, retain=False)
     c.connect(args.host, args.port, keepalive=5)
     c.loop_start()
     seq = 1
     while True:
-        s = wire.Sample(device_id=args.device, boot_id=boot, seq=seq, ts=time.time(), meeting_id=args.meeting,
-                        link=wire.LinkType.WIFI, rtt_ms=args.rtt_ms, jitter_ms=2.0, loss_percent=0.0, mos=4.3,
-                        battery_percent=80.0, battery_charging=True, tx_kbps=900.0, rx_kbps=1500.0)
+        s = wire.Sample(
+            device_id=args.device,
+            boot_id=boot,
+            seq=seq,
+            ts=time.time(),
+            meeting_id=args.meeting,
+            link=wire.LinkType.WIFI,
+            rtt_ms=args.rtt_ms,
+            jitter_ms=2.0,
+            loss_percent=0.0,
+            mos=4.3,
+            battery_percent=80.0,
+            battery_charging=True,
+            tx_kbps=900.0,
+            rx_kbps=1500.0,
+        )
         c.publish(topics.device_topic(args.device, "sample"), wire.encode(s), qos=1)
         seq += 1
         time.sleep(args.period)

@@ -31,17 +31,30 @@ def link_token(c: Collector, meeting_id: str, member_id: str) -> str:
     return str(url.rsplit("/", 1)[1])
 
 
-@pytest.mark.parametrize("path", ["/", "/chair/ks-test", "/secretary/ks-test/links", "/it/incidents",
-                                  "/it/devices", "/it/meetings/ks-test/report"])
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/chair/ks-test", "/secretary/ks-test/links", "/it/incidents", "/it/devices", "/it/meetings/ks-test/report"],
+)
 def test_pages_send_a_visitor_to_sign_in(collector: Collector, path: str) -> None:
     r = get(collector, path)
     assert r.status_code == 303 and r.headers["location"].startswith("/login?next=")
     assert "Anna" not in r.text and "ks-test" not in r.text.replace(r.headers["location"], "")
 
 
-@pytest.mark.parametrize("path", ["/api/meetings", "/api/meetings/ks-test", "/api/meetings/ks-test/events",
-                                  "/api/meetings/ks-test/actions", "/api/meetings/ks-test/selftest-links",
-                                  "/api/incidents", "/api/health", "/api/devices/failing", "/metrics"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/meetings",
+        "/api/meetings/ks-test",
+        "/api/meetings/ks-test/events",
+        "/api/meetings/ks-test/actions",
+        "/api/meetings/ks-test/selftest-links",
+        "/api/incidents",
+        "/api/health",
+        "/api/devices/failing",
+        "/metrics",
+    ],
+)
 def test_api_refuses_a_visitor(collector: Collector, path: str) -> None:
     r = get(collector, path)
     assert r.status_code == 401, (path, r.status_code)
@@ -86,8 +99,13 @@ def test_a_members_link_opens_only_their_own_selftest(collector: Collector) -> N
     zoe = link_token(collector, "sn-test", "zoe")  # Zoe's link, for the other meeting
     assert get(collector, f"/selftest/{zoe}").status_code == 200
     header = {auth.SELFTEST_HEADER: zoe}
-    for path in ("/api/meetings/ks-test", "/api/meetings/ks-test/events", "/api/meetings/sn-test",
-                 "/api/meetings/ks-test/selftest-links", "/chair/sn-test"):
+    for path in (
+        "/api/meetings/ks-test",
+        "/api/meetings/ks-test/events",
+        "/api/meetings/sn-test",
+        "/api/meetings/ks-test/selftest-links",
+        "/chair/sn-test",
+    ):
         assert get(collector, path, headers=header).status_code == 403, path
     # her own status only, never another member's
     status = get(collector, f"/selftest/{zoe}/status").json()
@@ -96,8 +114,12 @@ def test_a_members_link_opens_only_their_own_selftest(collector: Collector) -> N
     assert status["reasons"] and all(r["sv"] and r["en"] for r in status["reasons"])
     assert all("Anna" not in r["sv"] for r in status["reasons"])
     # a media path offer with her link, for someone else's device, is refused
-    r = httpx.post(collector.base + "/api/mediapath/offer", headers=header, timeout=5,
-                   json={"device_id": "dev-a", "meeting_id": "ks-test", "sdp": "v=0", "type": "offer"})
+    r = httpx.post(
+        collector.base + "/api/mediapath/offer",
+        headers=header,
+        timeout=5,
+        json={"device_id": "dev-a", "meeting_id": "ks-test", "sdp": "v=0", "type": "offer"},
+    )
     assert r.status_code == 403
 
 

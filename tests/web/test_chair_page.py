@@ -84,8 +84,7 @@ def chair(browser: Any, collector: Collector, meeting: str, viewport: tuple[int,
 
 def wait_verdict(page: Any, verdict: str, timeout_s: float = 30) -> None:
     page.wait_for_function(
-        f"document.getElementById('banner').getAttribute('data-verdict') === '{verdict}'",
-        timeout=timeout_s * 1000,
+        f"document.getElementById('banner').getAttribute('data-verdict') === '{verdict}'", timeout=timeout_s * 1000
     )
 
 

@@ -27,8 +27,11 @@ def banner(page: Any) -> tuple[str, str]:
 
 
 def wait_verdict(page: Any, verdict: str, timeout_s: float) -> float:
-    page.wait_for_function(f"document.getElementById('banner').getAttribute('data-verdict') === '{verdict}'",
-                           timeout=timeout_s * 1000, polling=50)
+    page.wait_for_function(
+        f"document.getElementById('banner').getAttribute('data-verdict') === '{verdict}'",
+        timeout=timeout_s * 1000,
+        polling=50,
+    )
     return time.monotonic()
 
 
@@ -83,8 +86,9 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
     wait_verdict(page, "adjourn", 60)
     _, text = banner(page)
     # the reason: silence (H15) or the broker's last will for the dropped connection, whichever came first
-    assert re.match(r"Ajournera — Anna Andersson\n(ingen kontakt sedan|enheten tappade anslutningen) \d\d:\d\d:\d\d",
-                    text), text
+    assert re.match(
+        r"Ajournera — Anna Andersson\n(ingen kontakt sedan|enheten tappade anslutningen) \d\d:\d\d:\d\d", text
+    ), text
     assert page.locator('tr[data-member="anna"] td.state').inner_text().strip() == "Ingen kontakt"
 
     # H16: the countdown ticks in the page, from the server's clock
@@ -106,13 +110,21 @@ def test_chair_view_follows_every_verdict(collector: Collector, browser: Any) ->
 
     # any change reaches the page within a second: a vote started through the API (H5)
     started = time.monotonic()
-    r = httpx.post(collector.base + "/api/meetings/ks-test/actions", headers=collector.headers, timeout=5,
-                   json={"kind": "vote_start", "by": "secretary's script", "item": "4"})
+    r = httpx.post(
+        collector.base + "/api/meetings/ks-test/actions",
+        headers=collector.headers,
+        timeout=5,
+        json={"kind": "vote_start", "by": "secretary's script", "item": "4"},
+    )
     assert r.status_code == 201, r.text
     page.wait_for_selector("#status-line >> text=Omröstning pågår", timeout=5000)
     assert time.monotonic() - started < 1.0
-    httpx.post(collector.base + "/api/meetings/ks-test/actions", headers=collector.headers, timeout=5,
-               json={"kind": "vote_end", "by": "secretary's script"}).raise_for_status()
+    httpx.post(
+        collector.base + "/api/meetings/ks-test/actions",
+        headers=collector.headers,
+        timeout=5,
+        json={"kind": "vote_end", "by": "secretary's script"},
+    ).raise_for_status()
 
     # H16: not back within the limit -> a substitute must be called in
     wait_verdict(page, "substitute_due", SUBSTITUTE_S + 3)
@@ -165,8 +177,9 @@ def test_before_and_after_the_meeting(collector: Collector, browser: Any) -> Non
 def test_view_and_api_are_the_same_json(collector: Collector) -> None:
     """One encoding feeds the page, the stream and GET /api/meetings/{id}."""
     api = collector.api("/api/meetings/ks-test")
-    with httpx.stream("GET", collector.base + "/api/meetings/ks-test/events", headers=collector.headers,
-                      timeout=5) as r:
+    with httpx.stream(
+        "GET", collector.base + "/api/meetings/ks-test/events", headers=collector.headers, timeout=5
+    ) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
         lines = r.iter_lines()
         event = data = ""
@@ -186,8 +199,11 @@ def test_view_and_api_are_the_same_json(collector: Collector) -> None:
 
 def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     """After the scenario above: the incident export and the meeting report (IT only)."""
-    wait_until(lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")), timeout=5,
-               what="incident stored")
+    wait_until(
+        lambda: any(i["kind"] == "connection_lost" for i in collector.api("/api/incidents")),
+        timeout=5,
+        what="incident stored",
+    )
     csv = httpx.get(collector.base + "/it/incidents?format=csv&device=dev-a", headers=collector.headers, timeout=5)
     assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
     assert "connection_lost" in csv.text and "dev-b" not in csv.text
@@ -197,8 +213,7 @@ def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     assert rep.status_code == 200
     assert 'data-kind="whole" data-equal="not_held"' in rep.text and "Anna Andersson" in rep.text
     assert "<svg" in rep.text and "Ersatt" in rep.text  # timeline, state named in words
-    rep_csv = httpx.get(collector.base + "/it/meetings/ks-test/report?format=csv", headers=collector.headers,
-                        timeout=5)
+    rep_csv = httpx.get(collector.base + "/it/meetings/ks-test/report?format=csv", headers=collector.headers, timeout=5)
     assert "adjournment" in rep_csv.text and "substitution,Anna Andersson" in rep_csv.text
     failing = httpx.get(collector.base + "/api/devices/failing?min_incidents=1", headers=collector.headers, timeout=5)
     assert [d["device_id"] for d in failing.json()] == ["dev-a"]
@@ -213,8 +228,9 @@ def test_it_pages_show_history(collector: Collector, browser: Any) -> None:
     assert "dev-a" in it.inner_text("main")
     it.context.close()
     # the chair may not see IT's pages
-    chair = httpx.post(collector.base + "/login", data={"username": "ordf", "password": "correct horse battery"},
-                       timeout=10)
+    chair = httpx.post(
+        collector.base + "/login", data={"username": "ordf", "password": "correct horse battery"}, timeout=10
+    )
     assert chair.status_code == 303
     forbidden = httpx.get(collector.base + "/it/incidents", cookies=chair.cookies, timeout=5)
     assert forbidden.status_code == 403

@@ -18,7 +18,7 @@ CSS = resources.files("collector.web").joinpath("static/app.css").read_text(enco
 def luminance(hex_colour: str) -> float:
     """Relative luminance (WCAG 2.1)."""
     h = hex_colour.lstrip("#")
-    channels = [int(h[i:i + 2], 16) / 255 for i in (0, 2, 4)]
+    channels = [int(h[i : i + 2], 16) / 255 for i in (0, 2, 4)]
     lin = [c / 12.92 if c <= 0.04045 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
     return 0.2126 * lin[0] + 0.7152 * lin[1] + 0.0722 * lin[2]
 

@@ -73,8 +73,13 @@ def test_missing_wrong_and_malformed_credentials_are_401(setup: Setup) -> None:
     none = get(setup, "/api/devices/dev-a/meetings")
     assert none.status_code == 401 and none.headers["www-authenticate"].startswith("Basic")
     assert "Anna" not in none.text
-    for headers in (basic(user, password + "x"), basic("dev-nobody", password), basic(user, ""),
-                    {"Authorization": "Basic !!!not-base64"}, basic("dev-b", password)):
+    for headers in (
+        basic(user, password + "x"),
+        basic("dev-nobody", password),
+        basic(user, ""),
+        {"Authorization": "Basic !!!not-base64"},
+        basic("dev-b", password),
+    ):
         assert get(setup, "/api/devices/dev-a/meetings", headers).status_code == 401, headers
     # counted (the malformed header is refused by FastAPI's HTTPBasic parser before the check)
     assert setup.collector.api("/api/web/counters")["auth"]["device_rejected"] >= 4
@@ -85,8 +90,14 @@ def test_the_agents_scheduler_gets_its_meetings_with_real_credentials(setup: Set
         async def runner(_meeting: object, _in_session: bool) -> None:
             return None
 
-        s = Scheduler(run_before_s=900, runner=runner, collector_url=setup.collector.base, device_id="dev-a",
-                      timeout_s=5, credentials=credentials)
+        s = Scheduler(
+            run_before_s=900,
+            runner=runner,
+            collector_url=setup.collector.base,
+            device_id="dev-a",
+            timeout_s=5,
+            credentials=credentials,
+        )
         await s.refresh()
         return s
 
@@ -112,8 +123,9 @@ def test_media_path_offer_only_for_the_devices_own_id(setup: Setup) -> None:
 def test_a_rotated_password_takes_effect_without_a_restart(setup: Setup) -> None:
     old = setup.credentials("dev-z")
     assert get(setup, "/api/devices/dev-z/meetings", basic(*old)).status_code == 200  # now cached
-    broker_cli.generate(DEVICES, broker_cli.Options(out=setup.creds, mqtt_url="mqtt://127.0.0.1:1883",
-                                                    rotate=frozenset({"dev-z"})))
+    broker_cli.generate(
+        DEVICES, broker_cli.Options(out=setup.creds, mqtt_url="mqtt://127.0.0.1:1883", rotate=frozenset({"dev-z"}))
+    )
     new = setup.credentials("dev-z")
     assert new != old
     assert get(setup, "/api/devices/dev-z/meetings", basic(*old)).status_code == 401

@@ -48,8 +48,13 @@ def test_config_refuses_passwords_mode_without_a_file() -> None:
 def test_parse_basic_and_loopback() -> None:
     assert parse_basic(basic("dev-a", "pw:with:colons")["Authorization"]) == ("dev-a", "pw:with:colons")
     assert parse_basic("Bearer abc") is None and parse_basic("") is None
-    for bad in ("Basic", "Basic !!!", "Basic " + base64.b64encode(b"no-colon").decode(),
-                "Basic " + base64.b64encode(b":pw").decode(), "Basic " + "A" * 2000):
+    for bad in (
+        "Basic",
+        "Basic !!!",
+        "Basic " + base64.b64encode(b"no-colon").decode(),
+        "Basic " + base64.b64encode(b":pw").decode(),
+        "Basic " + "A" * 2000,
+    ):
         with pytest.raises(ValueError):
             parse_basic(bad)
     assert is_loopback("127.0.0.1") and is_loopback("127.8.9.1") and is_loopback("::1")
@@ -85,8 +90,11 @@ def test_password_file_cache_and_reload(tmp_path: Path) -> None:
     clock.t += 61
     assert pw.verify("dev-a", "secret-a") and pw.verifications == 3  # expired: checked again
     # a changed file is re-read at once; the old password's cached success does not survive it
-    path.write_text(broker_passwords.render_passwords({"dev-a": broker_passwords.hash_password("secret-a2"),
-                                                 "dev-b": broker_passwords.hash_password("secret-b")}))
+    path.write_text(
+        broker_passwords.render_passwords(
+            {"dev-a": broker_passwords.hash_password("secret-a2"), "dev-b": broker_passwords.hash_password("secret-b")}
+        )
+    )
     assert not pw.verify("dev-a", "secret-a") and pw.verify("dev-a", "secret-a2") and pw.verify("dev-b", "secret-b")
     # a broken file keeps the last good hashes; a missing one lets nobody in
     path.write_text("not a password file\n")
@@ -111,8 +119,13 @@ def app_for(auth: Auth) -> FastAPI:
 
 
 def make_auth(tmp_path: Path, mode: DeviceAuthMode, passwords: DevicePasswords | None = None) -> Auth:
-    return Auth(secret=b"s" * 32, users_path=tmp_path / "users.toml", meeting_body=lambda _m: None,
-                device_auth=mode, device_passwords=passwords)
+    return Auth(
+        secret=b"s" * 32,
+        users_path=tmp_path / "users.toml",
+        meeting_body=lambda _m: None,
+        device_auth=mode,
+        device_passwords=passwords,
+    )
 
 
 def test_loopback_mode_answers_only_this_host(tmp_path: Path) -> None:

@@ -23,11 +23,14 @@ def test_links_resolve_to_their_member_and_meeting_until_after_the_meeting(roste
     assert err.value.reason is links.LinkError.EXPIRED
 
 
-@pytest.mark.parametrize(("mutate", "reason"), [
-    (lambda t: t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB"), links.LinkError.BAD_SIGNATURE),
-    (lambda t: t.split(".")[0], links.LinkError.MALFORMED),
-    (lambda t: "", links.LinkError.MALFORMED),
-])
+@pytest.mark.parametrize(
+    ("mutate", "reason"),
+    [
+        (lambda t: t[:-3] + ("AAA" if not t.endswith("AAA") else "BBB"), links.LinkError.BAD_SIGNATURE),
+        (lambda t: t.split(".")[0], links.LinkError.MALFORMED),
+        (lambda t: "", links.LinkError.MALFORMED),
+    ],
+)
 def test_forged_links_are_refused(mutate: object, reason: links.LinkError) -> None:
     token = links.make_token(SECRET, "ks-1", "anna.andersson", 4_000_000_000)
     with pytest.raises(links.InvalidLink) as err:
@@ -39,8 +42,10 @@ def test_forged_links_are_refused(mutate: object, reason: links.LinkError) -> No
 
 def test_links_for_a_removed_member_or_meeting_stop_working(roster_text: str) -> None:
     roster = parse_roster(roster_text)
-    for meeting_id, member_id, reason in (("ks-2", "anna.andersson", links.LinkError.UNKNOWN_MEETING),
-                                          ("ks-1", "bo.berg", links.LinkError.NOT_A_PARTICIPANT)):
+    for meeting_id, member_id, reason in (
+        ("ks-2", "anna.andersson", links.LinkError.UNKNOWN_MEETING),
+        ("ks-1", "bo.berg", links.LinkError.NOT_A_PARTICIPANT),
+    ):
         token = links.make_token(SECRET, meeting_id, member_id, 4_000_000_000)
         with pytest.raises(links.InvalidLink) as err:
             links.resolve(SECRET, token, roster, now=1_800_000_000)

@@ -21,15 +21,25 @@ from schemathesis import GenerationMode, checks
 from tests.web.conftest import Collector
 
 EXCLUDED = re.compile(r"/events$|^/speedtest/|^/api/mediapath/")
-CHECKS = [checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-          checks.response_schema_conformance]
+CHECKS = [
+    checks.not_a_server_error,
+    checks.status_code_conformance,
+    checks.content_type_conformance,
+    checks.response_schema_conformance,
+]
 
 
 def send(client: httpx.Client, case: Any, base: str, headers: dict[str, str]) -> httpx.Response:
     kw = case.as_transport_kwargs(base_url=base, headers=headers)
     body = kw.get("data")
-    return client.request(kw["method"], kw["url"], headers=kw.get("headers"), params=kw.get("params"),
-                          json=kw.get("json"), content=body if isinstance(body, bytes | str) else None)
+    return client.request(
+        kw["method"],
+        kw["url"],
+        headers=kw.get("headers"),
+        params=kw.get("params"),
+        json=kw.get("json"),
+        content=body if isinstance(body, bytes | str) else None,
+    )
 
 
 def test_api_conforms_to_its_schema(collector: Collector) -> None:
@@ -45,8 +55,9 @@ def test_api_conforms_to_its_schema(collector: Collector) -> None:
             tested.append(f"{op.method.upper()} {op.path}")
 
             @given(case=st.one_of(op.as_strategy(GenerationMode.POSITIVE), op.as_strategy(GenerationMode.NEGATIVE)))
-            @settings(max_examples=25, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))
+            @settings(
+                max_examples=25, deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck)
+            )
             def run(case: Any) -> None:
                 response = send(client, case, collector.base, collector.headers)
                 case.validate_response(response, checks=CHECKS)
@@ -58,9 +69,15 @@ def test_api_conforms_to_its_schema(collector: Collector) -> None:
 def test_openapi_describes_the_api_with_models(collector: Collector) -> None:
     spec = httpx.get(collector.base + "/openapi.json", timeout=5).json()
     paths = spec["paths"]
-    for path in ("/api/meetings/{meeting_id}", "/api/meetings/{meeting_id}/events",
-                 "/api/meetings/{meeting_id}/actions", "/api/meetings/{meeting_id}/selftest-links",
-                 "/selftest/{token}/result", "/selftest/{token}/status", "/api/devices/failing"):
+    for path in (
+        "/api/meetings/{meeting_id}",
+        "/api/meetings/{meeting_id}/events",
+        "/api/meetings/{meeting_id}/actions",
+        "/api/meetings/{meeting_id}/selftest-links",
+        "/selftest/{token}/result",
+        "/selftest/{token}/status",
+        "/api/devices/failing",
+    ):
         assert path in paths, path
     view = paths["/api/meetings/{meeting_id}"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
     assert view == {"$ref": "#/components/schemas/MeetingView"}

@@ -17,10 +17,19 @@ def at(minutes: float) -> float:
     return T0 + minutes * 60
 
 
-MEETING = Meeting(id="ks-1", body="kommunstyrelsen", start=T0, end=at(120), room="Sessionssalen",
-                  system=System.TEAMS, secret=False,
-                  participants=(Participant("anna", "Anna Andersson", Role.LEDAMOT, "dev-a"),
-                                Participant("bo", "Bo Berg", Role.LEDAMOT, "dev-b")))
+MEETING = Meeting(
+    id="ks-1",
+    body="kommunstyrelsen",
+    start=T0,
+    end=at(120),
+    room="Sessionssalen",
+    system=System.TEAMS,
+    secret=False,
+    participants=(
+        Participant("anna", "Anna Andersson", Role.LEDAMOT, "dev-a"),
+        Participant("bo", "Bo Berg", Role.LEDAMOT, "dev-b"),
+    ),
+)
 
 
 def action(kind: str, minutes: float, item: str | None = None) -> dict[str, object]:
@@ -33,18 +42,38 @@ def state(member: str, new: str, minutes: float) -> dict[str, object]:
 
 def history() -> MeetingHistory:
     return MeetingHistory(
-        actions=[action("item_start", 5, "1"), action("vote_start", 20), action("vote_end", 22),
-                 action("item_start", 30, "2"), action("adjourn", 40), action("resume", 50),
-                 action("item_start", 60, "3"), action("item_start", 90, "4")],
-        state_changes=[state("anna", "ok", 1), state("bo", "ok", 1),
-                       state("anna", "lost", 35), state("anna", "ok", 38),  # during § 2, before the adjournment
-                       state("bo", "lost", 41), state("bo", "ok", 49),  # only while adjourned: no harm
-                       state("bo", "lost", 70), state("bo", "replaced", 75)],
-        verdicts=[{"at": at(1), "new": "equal_terms"}, {"at": at(35), "new": "adjourn"},
-                  {"at": at(38), "new": "equal_terms"}, {"at": at(70), "new": "adjourn"},
-                  {"at": at(75), "new": "substitute_due"}, {"at": at(80), "new": "equal_terms"},
-                  {"at": at(95), "new": "monitoring_interrupted"}, {"at": at(96), "new": "equal_terms"}],
-        incidents=[])
+        actions=[
+            action("item_start", 5, "1"),
+            action("vote_start", 20),
+            action("vote_end", 22),
+            action("item_start", 30, "2"),
+            action("adjourn", 40),
+            action("resume", 50),
+            action("item_start", 60, "3"),
+            action("item_start", 90, "4"),
+        ],
+        state_changes=[
+            state("anna", "ok", 1),
+            state("bo", "ok", 1),
+            state("anna", "lost", 35),
+            state("anna", "ok", 38),  # during § 2, before the adjournment
+            state("bo", "lost", 41),
+            state("bo", "ok", 49),  # only while adjourned: no harm
+            state("bo", "lost", 70),
+            state("bo", "replaced", 75),
+        ],
+        verdicts=[
+            {"at": at(1), "new": "equal_terms"},
+            {"at": at(35), "new": "adjourn"},
+            {"at": at(38), "new": "equal_terms"},
+            {"at": at(70), "new": "adjourn"},
+            {"at": at(75), "new": "substitute_due"},
+            {"at": at(80), "new": "equal_terms"},
+            {"at": at(95), "new": "monitoring_interrupted"},
+            {"at": at(96), "new": "equal_terms"},
+        ],
+        incidents=[],
+    )
 
 
 def test_items_and_votes_are_judged_outside_adjournments() -> None:

@@ -36,8 +36,9 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
     url = links(collector, "ks-test")["bo"]
     assert url.startswith(collector.base + "/selftest/")
 
-    context = browser.new_context(viewport={"width": 820, "height": 1180}, bypass_csp=True,
-                                  permissions=["camera", "microphone"])
+    context = browser.new_context(
+        viewport={"width": 820, "height": 1180}, bypass_csp=True, permissions=["camera", "microphone"]
+    )
     page = context.new_page()
     page.set_default_timeout(10_000)
     page.goto(url)
@@ -47,8 +48,9 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
         box.check()
     page.click("#start")
     page.wait_for_selector("#status[data-overall]", timeout=60_000)
-    checks = {li.get_attribute("data-check"): li.get_attribute("data-status")
-              for li in page.locator("#checks li").all()}
+    checks = {
+        li.get_attribute("data-check"): li.get_attribute("data-status") for li in page.locator("#checks li").all()
+    }
     assert checks["camera.capture"] == "pass", page.inner_text("#checks")
     assert checks["microphone.level"] == "pass", page.inner_text("#checks")
     assert checks["mediapath.roundtrip"] in ("pass", "warn"), page.inner_text("#checks")
@@ -76,11 +78,12 @@ def test_browser_selftest_reaches_the_chair(collector: Collector, camera_browser
     # stored as a wire.SelftestResult for Bo's device in ks-test, with the member's H9 confirmations
     def stored() -> list[tuple[str, ...]]:
         with sqlite3.connect(collector.data / "likavillkor.db") as db:
-            return db.execute("SELECT device_id, member_id, meeting_id, source, overall, checks "
-                              "FROM selftests").fetchall()
+            return db.execute(
+                "SELECT device_id, member_id, meeting_id, source, overall, checks FROM selftests"
+            ).fetchall()
 
     wait_until(lambda: stored(), timeout=5, what="self-test stored")
-    (device_id, member_id, meeting_id, source, stored_overall, checks_json), = stored()
+    ((device_id, member_id, meeting_id, source, stored_overall, checks_json),) = stored()
     assert (device_id, member_id, meeting_id, source, stored_overall) == ("dev-b", "bo", "ks-test", "browser", overall)
     ids = {c["id"]: c["status"] for c in json.loads(checks_json)}
     assert ids["checklist.wifi"] == "pass" and ids["network.link"] == "skipped"  # what a browser cannot see (H9)
