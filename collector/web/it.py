@@ -33,9 +33,16 @@ def incident_kinds() -> list[str]:
 
 def router(web: WebDeps, access: Access) -> APIRouter:
     r = APIRouter()
-    ItPage = Annotated[Principal, Depends(access.it_page)]
     _api_routes(r, web, access)
     _health_routes(r, web, access)
+    _incident_page_routes(r, web, access)
+    _device_page_routes(r, web, access)
+    _report_page_routes(r, web, access)
+    return r
+
+
+def _incident_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
 
     @r.get("/it/incidents", include_in_schema=False)
     async def incidents_page(
@@ -70,6 +77,10 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             day_of=queries.day_of,
             query=request.url.query,
         )
+
+
+def _device_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
 
     @r.get("/it/devices", include_in_schema=False)
     async def failing_page(
@@ -106,6 +117,10 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             min_incidents=min_incidents,
         )
 
+
+def _report_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
+
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
     async def report_page(
         request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
@@ -135,8 +150,6 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             verdict_text=lambda seg: report.verdict_text(seg, lang),
             roll_call_text=lambda rc: report.roll_call_text(rc, lang),
         )
-
-    return r
 
 
 def _api_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
