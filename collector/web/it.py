@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector import metrics
 from collector.auth import Principal
-from collector.web import i18n, queries, report
+from collector.web import i18n, queries, report, report_timeline
 from collector.web.access import Access
 from collector.web.context import WebDeps
 from collector.web.models import FailingDeviceOut, WebCounters
@@ -144,8 +144,8 @@ def _report_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
             who=who,
             meeting=meeting,
             rep=rep,
-            timeline=report.timeline_svg(rep, lang),
-            legend=report.legend(rep, lang),
+            timeline=report_timeline.timeline_svg(rep, lang),
+            legend=report_timeline.legend(rep, lang),
             segment_title=lambda seg: report.segment_title(seg, lang),
             verdict_text=lambda seg: report.verdict_text(seg, lang),
             roll_call_text=lambda rc: report.roll_call_text(rc, lang),
