@@ -101,6 +101,23 @@ class Standing(NamedTuple):
 _SEVERITY_ORDER = {PS.REPLACED: 0, PS.LOST: 1, PS.FAILING: 2, PS.DEGRADED: 3, PS.EXPECTED: 4, PS.NOT_MONITORED: 5}
 
 
+def _unjudged(
+    phase: Phase, conn: Connectivity, *, start: float, end: float, awaiting_fresh: bool
+) -> tuple[Verdict, list[Reason]] | None:
+    """The verdict when no participant decides it: the meeting not begun or over, or the collector
+    itself not hearing (the broker lost, or its own gap not yet caught up); else None."""
+    if phase in (Phase.CLOSED, Phase.PRE):
+        return Verdict.NOT_STARTED, [R.not_started(start)]
+    if phase is Phase.ENDED:
+        return Verdict.ENDED, [R.ended(end)]
+    if not conn.connected:
+        return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(conn.down_since)]
+    if awaiting_fresh and conn.gap_until is not None:
+        # the collector itself was away: until every member is heard again, we do not know (issue 11)
+        return Verdict.MONITORING_INTERRUPTED, [R.own_gap(conn.gap_since, conn.gap_until)]
+    return None
+
+
 def meeting_verdict(
     phase: Phase,
     conn: Connectivity,
@@ -115,15 +132,9 @@ def meeting_verdict(
 ) -> tuple[Verdict, list[Reason]]:
     """The meeting's verdict and why (H1, H2, H15, H16). Never "everyone lost" when the collector
     itself lost the broker: that is ``monitoring_interrupted``. ``explain=False`` skips the reasons."""
-    if phase in (Phase.CLOSED, Phase.PRE):
-        return Verdict.NOT_STARTED, [R.not_started(start)]
-    if phase is Phase.ENDED:
-        return Verdict.ENDED, [R.ended(end)]
-    if not conn.connected:
-        return Verdict.MONITORING_INTERRUPTED, [R.monitoring_interrupted(conn.down_since)]
-    if awaiting_fresh and conn.gap_until is not None:
-        # the collector itself was away: until every member is heard again, we do not know (issue 11)
-        return Verdict.MONITORING_INTERRUPTED, [R.own_gap(conn.gap_since, conn.gap_until)]
+    unjudged = _unjudged(phase, conn, start=start, end=end, awaiting_fresh=awaiting_fresh)
+    if unjudged is not None:
+        return unjudged
     worst: list[tuple[int, Standing]] = []
     due = lost = degraded = unmonitored = False
     told: list[Reason] = []

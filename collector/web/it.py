@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from collector import metrics
 from collector.auth import Principal
-from collector.web import i18n, queries, report
+from collector.web import i18n, queries, report, report_timeline
 from collector.web.access import Access
 from collector.web.context import WebDeps
 from collector.web.models import FailingDeviceOut, WebCounters
@@ -33,9 +33,16 @@ def incident_kinds() -> list[str]:
 
 def router(web: WebDeps, access: Access) -> APIRouter:
     r = APIRouter()
-    ItPage = Annotated[Principal, Depends(access.it_page)]
     _api_routes(r, web, access)
     _health_routes(r, web, access)
+    _incident_page_routes(r, web, access)
+    _device_page_routes(r, web, access)
+    _report_page_routes(r, web, access)
+    return r
+
+
+def _incident_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
 
     @r.get("/it/incidents", include_in_schema=False)
     async def incidents_page(
@@ -70,6 +77,10 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             day_of=queries.day_of,
             query=request.url.query,
         )
+
+
+def _device_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
 
     @r.get("/it/devices", include_in_schema=False)
     async def failing_page(
@@ -106,6 +117,10 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             min_incidents=min_incidents,
         )
 
+
+def _report_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    ItPage = Annotated[Principal, Depends(access.it_page)]
+
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
     async def report_page(
         request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
@@ -129,14 +144,12 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             who=who,
             meeting=meeting,
             rep=rep,
-            timeline=report.timeline_svg(rep, lang),
-            legend=report.legend(rep, lang),
+            timeline=report_timeline.timeline_svg(rep, lang),
+            legend=report_timeline.legend(rep, lang),
             segment_title=lambda seg: report.segment_title(seg, lang),
             verdict_text=lambda seg: report.verdict_text(seg, lang),
             roll_call_text=lambda rc: report.roll_call_text(rc, lang),
         )
-
-    return r
 
 
 def _api_routes(r: APIRouter, web: WebDeps, access: Access) -> None:

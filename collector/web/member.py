@@ -184,6 +184,14 @@ _LINK_ERRORS: dict[int | str, dict[str, Any]] = {
 
 def router(web: WebDeps, access: Access) -> APIRouter:
     r = APIRouter()
+    _selftest_page_routes(r, web, access)
+    _unequal_routes(r, web, access)
+    _result_routes(r, web, access)
+    return r
+
+
+def _selftest_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    """The member's self-test page and her own status."""
     LinkPage = Annotated[LinkCheck, Depends(access.member_link_page)]
     Member = Annotated[tuple[Meeting, Participant], Depends(access.member_link)]
 
@@ -224,6 +232,11 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     async def selftest_status(request: Request, token: str, member: Member) -> MemberStatus:
         return _member_status(web, *member, language(request))
 
+
+def _unequal_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    """The member's own H17 report: she does not take part on equal terms."""
+    Member = Annotated[tuple[Meeting, Participant], Depends(access.member_link)]
+
     @r.post(
         "/selftest/{token}/unequal",
         response_model=UnequalAccepted,
@@ -237,47 +250,56 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         },
     )
     async def unequal(request: Request, token: str, body: UnequalIn, member: Member) -> Response:
-        meeting, p = member
-        lang = language(request)
-        now = web.now()
-        wait = web.unequal_per_link.take(f"{meeting.id}\0{p.member_id}", now)
-        if wait is not None:
-            web.count("unequal_rate_limited")
-            return JSONResponse(
-                status_code=429,
-                content={"detail": "too many reports: try again later", "message": i18n.t("mem.unequal_wait", lang)},
-                headers={"Retry-After": ratelimit.retry_after(wait)},
-            )
-        if not meeting.start <= now <= meeting.end:  # H17 is about the meeting itself: before or after, say so
-            web.count("unequal_outside_meeting")
-            return JSONResponse(
-                status_code=409,
-                content={"detail": "the meeting is not in session", "message": i18n.t("mem.unequal_not_running", lang)},
-            )
-        note = " ".join(body.note.split())[:500] or None
-        action = Action(
-            meeting_id=meeting.id,
-            kind=ActionKind.UNEQUAL_TERMS,
-            at=now,
-            by=f"member:{p.member_id}",
-            member_id=p.member_id,
-            note=note,
+        return _report_unequal(web, *member, body, language(request))
+
+
+def _report_unequal(web: WebDeps, meeting: Meeting, p: Participant, body: UnequalIn, lang: str) -> Response:
+    """Record the member's H17 report as an action for the chair: 429 when too many, 409 outside
+    the meeting's time or when the engine refuses it, else 201 with what she is told."""
+    now = web.now()
+    wait = web.unequal_per_link.take(f"{meeting.id}\0{p.member_id}", now)
+    if wait is not None:
+        web.count("unequal_rate_limited")
+        return JSONResponse(
+            status_code=429,
+            content={"detail": "too many reports: try again later", "message": i18n.t("mem.unequal_wait", lang)},
+            headers={"Retry-After": ratelimit.retry_after(wait)},
         )
-        try:
-            web.runtime.act(action)
-        except ValueError as exc:
-            web.count("unequal_refused")
-            log.info("an H17 report from %s in %s refused: %s", p.member_id[:64], meeting.id[:64], exc)
-            return JSONResponse(
-                status_code=409, content={"detail": str(exc), "message": i18n.t("mem.unequal_refused", lang)}
-            )
-        web.count("unequal_reported")
-        log.info("member %s in %s reports not taking part on equal terms (H17)", p.member_id[:64], meeting.id[:64])
-        rec = member_notice.record_of(web.runtime.actions(meeting.id), p.member_id)
-        body_out = UnequalAccepted(
-            meeting_id=meeting.id, member_id=p.member_id, at=now, message=member_notice.told(rec, lang)
+    if not meeting.start <= now <= meeting.end:  # H17 is about the meeting itself: before or after, say so
+        web.count("unequal_outside_meeting")
+        return JSONResponse(
+            status_code=409,
+            content={"detail": "the meeting is not in session", "message": i18n.t("mem.unequal_not_running", lang)},
         )
-        return JSONResponse(status_code=201, content=body_out.model_dump())
+    note = " ".join(body.note.split())[:500] or None
+    action = Action(
+        meeting_id=meeting.id,
+        kind=ActionKind.UNEQUAL_TERMS,
+        at=now,
+        by=f"member:{p.member_id}",
+        member_id=p.member_id,
+        note=note,
+    )
+    try:
+        web.runtime.act(action)
+    except ValueError as exc:
+        web.count("unequal_refused")
+        log.info("an H17 report from %s in %s refused: %s", p.member_id[:64], meeting.id[:64], exc)
+        return JSONResponse(
+            status_code=409, content={"detail": str(exc), "message": i18n.t("mem.unequal_refused", lang)}
+        )
+    web.count("unequal_reported")
+    log.info("member %s in %s reports not taking part on equal terms (H17)", p.member_id[:64], meeting.id[:64])
+    rec = member_notice.record_of(web.runtime.actions(meeting.id), p.member_id)
+    body_out = UnequalAccepted(
+        meeting_id=meeting.id, member_id=p.member_id, at=now, message=member_notice.told(rec, lang)
+    )
+    return JSONResponse(status_code=201, content=body_out.model_dump())
+
+
+def _result_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
+    """The browser self-test's result for the link's member and meeting."""
+    Member = Annotated[tuple[Meeting, Participant], Depends(access.member_link)]
 
     @r.post(
         "/selftest/{token}/result",
@@ -298,8 +320,6 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         return SelftestAccepted(
             overall=msg.overall, outcome=outcome, meeting_id=meeting.id, member_id=p.member_id, checks=len(msg.checks)
         )
-
-    return r
 
 
 def mount(app: FastAPI, web: WebDeps, access: Access) -> None:

@@ -8,34 +8,34 @@ period (H6) with the chair's decision.
   (a refused save shows :func:`collector.planning.messages.swedish` beside the form, with what the
   secretary typed kept; nothing is written), then the page waits until the runtime's roster watcher
   has the new file in force before it answers.
-* Invitations: the link is built from ``[http] public_url`` (``WebDeps.public_url``), never from the
-  request's Host; sending runs in a worker thread with a deadline; each sending is claimed in
-  ``invitations`` before the SMTP call (:mod:`collector.planning.records`), with the sequence the
-  page's button names, so a double click or a form posted again never sends twice.
+* Invitations (:mod:`collector.web.invitations`): the link is built from ``[http] public_url``
+  (``WebDeps.public_url``), never from the request's Host; sending runs in a worker thread with a
+  deadline; each sending is claimed in ``invitations`` before the SMTP call, so a double click or a
+  form posted again never sends twice. The meeting's page itself: :mod:`collector.web.meeting_plan`.
 * Who: the secretary of the meeting's body and IT edit and send; the chair of the body (and IT)
   records the notice decision (H6); a chair may see the meeting's page and form, not change them.
 """
 
 # No `from __future__ import annotations`: FastAPI must see the Annotated dependencies as objects.
 import asyncio
-import datetime as dt
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.datastructures import UploadFile
 
 from collector.auth import Principal, Role
-from collector.planning import icsimport, invitation, mailer, messages, notice, records
+from collector.planning import icsimport, mailer, messages
 from collector.planning.rosterfile import RosterFile, RosterRefused, StaleEdit
-from collector.web import meeting_form, selftest_links
+from collector.web import invitations, meeting_form
 from collector.web.access import CHAIR_OWN, IT, SECRETARY, SECRETARY_OWN, STAFF_OWN, STAFF_ROLES, Access, declare
 from collector.web.context import WebDeps
 from collector.web.meeting_form import say
+from collector.web.meeting_plan import overview
 from collector.web.msgids import N_
 from collector.web.render import language, render
 from likavillkor.config import ConfigError
@@ -46,8 +46,6 @@ log = logging.getLogger(__name__)
 #: how long a save waits for the runtime to have the new roster in force before answering
 RELOAD_WAIT_S = 10.0
 DECISIONS = ("allowed", "refused")
-#: a sending still ``sending`` this long after its deadline was abandoned (the collector stopped mid-call)
-ABANDONED_GRACE_S = 60.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,19 +65,28 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     config = web.runtime.config
     bodies = load_body_table(config.bodies or None)
     plan = Planning(web, RosterFile(config.roster_path, bodies), bodies, config.smtp)
-    auth = web.auth
-    by_meeting = auth.meeting_path_body
-    secretary_page = declare(auth.require_roles(Role.SECRETARY, Role.IT, html=True), SECRETARY, IT)
-    secretary_own = declare(
-        auth.require_roles(Role.SECRETARY, Role.IT, body_of=by_meeting, html=True), SECRETARY_OWN, IT
-    )
-    chair_own = declare(auth.require_roles(Role.CHAIR, Role.IT, body_of=by_meeting, html=True), CHAIR_OWN, IT)
-    staff_own = declare(auth.require_roles(*STAFF_ROLES, body_of=by_meeting, html=True), *STAFF_OWN)
-    Secretary = Annotated[Principal, Depends(secretary_page)]
-    SecretaryOwn = Annotated[Principal, Depends(secretary_own)]
-    ChairOwn = Annotated[Principal, Depends(chair_own)]
-    StaffOwn = Annotated[Principal, Depends(staff_own)]
     r = APIRouter(include_in_schema=False)
+    _new_meeting_routes(r, plan)
+    _meeting_routes(r, plan)
+    _invitation_routes(r, plan)
+    _notice_routes(r, plan)
+    return r
+
+
+def _guard(web: WebDeps, roles: tuple[Role, ...], allowed: tuple[str, ...], *, own: bool = True) -> Any:
+    """A page's who-may-call dependency: one of ``roles`` (``own``: on the body of the meeting in the
+    path), declared as ``allowed`` for collector.web.access (tests/web/test_route_access.py)."""
+    auth = web.auth
+    body_of = auth.meeting_path_body if own else None
+    return declare(auth.require_roles(*roles, body_of=body_of, html=True), *allowed)
+
+
+# -- the routes, one group at a time (registered in this order)
+
+
+def _new_meeting_routes(r: APIRouter, plan: Planning) -> None:
+    """A new meeting: its blank form, saving it, and a calendar invitation (.ics) as its draft."""
+    Secretary = Annotated[Principal, Depends(_guard(plan.web, (Role.SECRETARY, Role.IT), (SECRETARY, IT), own=False))]
 
     @r.get("/secretary/meetings/new")
     async def new_meeting(request: Request, who: Secretary) -> Response:
@@ -93,6 +100,13 @@ def router(web: WebDeps, access: Access) -> APIRouter:
     @r.post("/secretary/import")
     async def import_ics(request: Request, who: Secretary) -> Response:
         return await import_page(request, plan, who)
+
+
+def _meeting_routes(r: APIRouter, plan: Planning) -> None:
+    """A meeting's page and its form: the chair may look, the secretary (and IT) may save."""
+    web = plan.web
+    SecretaryOwn = Annotated[Principal, Depends(_guard(web, (Role.SECRETARY, Role.IT), (SECRETARY_OWN, IT)))]
+    StaffOwn = Annotated[Principal, Depends(_guard(web, STAFF_ROLES, STAFF_OWN))]
 
     @r.get("/secretary/{meeting_id}")
     async def meeting_page(request: Request, meeting_id: str, who: StaffOwn) -> Response:
@@ -113,6 +127,12 @@ def router(web: WebDeps, access: Access) -> APIRouter:
         values.replaces = meeting_id
         return await save(request, plan, who, values, creating=False)
 
+
+def _invitation_routes(r: APIRouter, plan: Planning) -> None:
+    """Sending a remote member her invitation (H7; collector.web.invitations)."""
+    web = plan.web
+    SecretaryOwn = Annotated[Principal, Depends(_guard(web, (Role.SECRETARY, Role.IT), (SECRETARY_OWN, IT)))]
+
     @r.post("/secretary/{meeting_id}/invitations/{member_id}")
     async def send_invitation(request: Request, meeting_id: str, member_id: str, who: SecretaryOwn) -> Response:
         meeting = web.meeting(meeting_id)
@@ -122,8 +142,14 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             sequence = int(str(form.get("sequence", "")))
         except ValueError:
             raise HTTPException(400, "sequence missing") from None
-        message = await send(plan, meeting, person, who, sequence, language(request))
+        message = await invitations.send(plan, meeting, person, who, sequence, language(request))
         return await overview(request, plan, who, meeting, message=message, sent=message is None, member=person)
+
+
+def _notice_routes(r: APIRouter, plan: Planning) -> None:
+    """The chair's decision on a late request (H6)."""
+    web = plan.web
+    ChairOwn = Annotated[Principal, Depends(_guard(web, (Role.CHAIR, Role.IT), (CHAIR_OWN, IT)))]
 
     @r.post("/secretary/{meeting_id}/notice/{member_id}")
     async def notice_decision(request: Request, meeting_id: str, member_id: str, who: ChairOwn) -> Response:
@@ -143,8 +169,6 @@ def router(web: WebDeps, access: Access) -> APIRouter:
             member=person,
             decided=decision if error is None else "",
         )
-
-    return r
 
 
 async def _form(request: Request) -> dict[str, Any]:
@@ -281,145 +305,7 @@ async def import_page(request: Request, plan: Planning, who: Principal) -> Respo
     return form_page(request, plan, who, meeting_form.values_of_draft(draft, revision), notes=tuple(notes))
 
 
-# -- the meeting's page: participants, notice (H6), invitations (H7) ----------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Row:
-    p: Participant
-    link: str
-    notice: notice.NoticeStatus | None
-    sendings: list[records.Sending]
-
-    @property
-    def last(self) -> records.Sending | None:
-        return self.sendings[-1] if self.sendings else None
-
-
-async def overview(
-    request: Request,
-    plan: Planning,
-    who: Principal,
-    meeting: Meeting,
-    *,
-    message: str | None = None,
-    sent: bool = False,
-    member: Participant | None = None,
-    decided: str = "",
-) -> Response:
-    web = plan.web
-    sendings = await asyncio.to_thread(records.for_meeting, web.runtime.store.engine, meeting.id)
-    links = {
-        x.member_id: web.public_url + x.path
-        for x in selftest_links.links_for_meeting(web.secret, meeting, web.link_grace_s)
-    }
-    rows = [
-        Row(
-            p,
-            links.get(p.member_id, ""),
-            notice.notice_status(p.requested_at, meeting.start) if p.requested_at is not None else None,
-            sendings.get(p.member_id, []),
-        )
-        for p in meeting.participants
-    ]
-    _, revision = await asyncio.to_thread(plan.roster.read)
-    return render(
-        request,
-        web,
-        "meeting_plan.html",
-        status=200 if message is None else 409,
-        who=who,
-        meeting=meeting,
-        rows=rows,
-        message=message,
-        sent=sent,
-        member=member,
-        decided=decided,
-        note=request.query_params.get("note", ""),
-        revision=revision,
-        smtp_ready=plan.smtp.configured,
-        day=_day,
-        may_send=who.role in (Role.SECRETARY, Role.IT),
-        may_decide=who.role in (Role.CHAIR, Role.IT),
-    )
-
-
-def _day(d: dt.date) -> str:
-    return d.isoformat()
-
-
-def mail_domain(public_url: str) -> str:
-    host = urlsplit(public_url).hostname or ""
-    return host if "." in host else "likavillkor.invalid"
-
-
-async def send(
-    plan: Planning, meeting: Meeting, p: Participant, who: Principal, sequence: int, lang: str = "sv"
-) -> str | None:
-    """Send ``p`` her invitation (H7): None when it went, else the Swedish reason (also recorded)."""
-    web = plan.web
-    if not p.email:
-        return say(N_("plan.err.no_email"), lang, name=p.name)
-    if not plan.smtp.configured:
-        return say(N_("plan.no_smtp"), lang)
-    link = next(
-        (
-            web.public_url + x.path
-            for x in selftest_links.links_for_meeting(web.secret, meeting, web.link_grace_s)
-            if x.member_id == p.member_id
-        ),
-        "",
-    )
-    engine = web.runtime.store.engine
-    clock = web.runtime.clock
-    deadline = plan.smtp.timeout_s * 4 + 5  # connect, STARTTLS, AUTH, DATA: each step has timeout_s
-
-    def work() -> str | None:
-        try:
-            sending = records.claim(
-                engine,
-                meeting.id,
-                p.member_id,
-                p.email or "",
-                at=clock(),
-                by=who.username,
-                sequence=sequence,
-                abandoned_after_s=deadline + ABANDONED_GRACE_S,
-            )
-        except records.AlreadySending:
-            web.count("invitation_already_sent")
-            return say(N_("plan.err.already"), lang, name=p.name)
-        inv = invitation.Invitation(
-            meeting,
-            p,
-            link,
-            sender=plan.smtp.sender,
-            organizer_name=plan.smtp.signature,
-            servicedesk=plan.smtp.servicedesk,
-            sequence=sending.sequence,
-            domain=mail_domain(web.public_url),
-        )
-        try:
-            mailer.send(plan.smtp, invitation.build(inv, dt.datetime.fromtimestamp(clock(), dt.UTC)))
-        except mailer.MailError as exc:
-            records.finish(engine, sending, ok=False, error=exc.message_sv, at=clock())
-            web.count("invitation_failed")
-            log.warning("invitation %s/%s (sending %d) failed: %s", meeting.id, p.member_id, sending.sequence, exc)
-            return exc.message_sv
-        except Exception as exc:  # never a sending left "sending" forever
-            records.finish(engine, sending, ok=False, error="Oväntat fel vid sändningen.", at=clock())
-            log.exception("invitation %s/%s failed", meeting.id, p.member_id)
-            raise exc
-        records.finish(engine, sending, ok=True, at=clock())
-        web.count("invitation_sent")
-        log.info("invitation %s/%s (sending %d) sent by %s", meeting.id, p.member_id, sending.sequence, who.username)
-        return None
-
-    try:
-        return await asyncio.wait_for(asyncio.to_thread(work), timeout=deadline)
-    except TimeoutError:
-        web.count("invitation_slow")
-        return say(N_("plan.err.slow"), lang, name=p.name)
+# -- the chair's notice decision (H6) --------------------------------------------------------------
 
 
 async def decide(

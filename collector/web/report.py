@@ -1,6 +1,7 @@
 """The meeting report (pure): for each agenda item and vote, whether equal terms held (H1, H2, H5),
 who was affected, adjournments from–to (H2, H15), substitutions (H16), and a timeline picture of
-each remote participant's state. Built from the stored history; no I/O here.
+each remote participant's state (drawn by :mod:`collector.web.report_timeline`). Built from the
+stored history; no I/O here.
 """
 
 from __future__ import annotations
@@ -8,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import io
 from dataclasses import dataclass, field
-from html import escape
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -23,27 +23,6 @@ UNKNOWN_VERDICTS = frozenset({"monitoring_interrupted"})
 #: issue 11: nobody watched her (no agent, companion page hidden or closed): equal terms not confirmed (H13)
 UNWATCHED_STATES = frozenset({"not_monitored"})
 UNWATCHED_VERDICTS = frozenset({"not_all_monitored"})
-#: timeline colours: fill, and text colour on it (contrast >= 4.5, checked in tests/web/test_contrast.py)
-TIMELINE_COLOURS: dict[str, tuple[str, str]] = {
-    "good": ("#dcfce7", "#14532d"),
-    "warn": ("#fef3c7", "#713f12"),
-    "bad": ("#fee2e2", "#7f1d1d"),
-    "neutral": ("#f3f4f6", "#1f2937"),
-    "info": ("#dbeafe", "#1e3a8a"),
-}
-STATE_CLASS = {
-    "ok": "good",
-    "ready": "good",
-    "connected": "good",
-    "degraded": "warn",
-    "expected": "neutral",
-    "failing": "bad",
-    "lost": "bad",
-    "replaced": "bad",
-    "excused": "info",
-    "left": "neutral",
-    "not_monitored": "info",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -115,7 +94,8 @@ def roll_call_text(rc: RollCall, lang: str) -> str:
     return ", ".join(label(f"rc.{m}", lang).lower() for m in rc.marks)
 
 
-def _clock(t: float) -> str:
+def clock_text(t: float) -> str:
+    """A time of day in Stockholm, HH:MM:SS."""
     return dt.datetime.fromtimestamp(t, STOCKHOLM).strftime("%H:%M:%S")
 
 
@@ -196,16 +176,41 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
     end = meeting.end if now >= meeting.end else max(now, max(events, default=start))
     end = max(end, start + 1)
     names = {p.member_id: p.name for p in meeting.participants}
-
-    timelines: dict[str, list[Interval]] = {}
     first_start = min([start, *events]) if events else start
+    timelines = _timelines(meeting, history, first_start, end)
+    verdicts = _intervals([(v["at"], v["new"]) for v in history.verdicts], first_start, end, "not_started")
+    adjournments = _adjournments(history, end, names, people)
+    segments = _segments(history, start, end)
+    for seg in segments:
+        _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
+    return Report(
+        meeting=meeting,
+        start=start,
+        end=end,
+        segments=segments,
+        adjournments=adjournments,
+        substitutions=substitutions(history, names, people),
+        timelines=timelines,
+        names=names,
+        incidents=history.incidents,
+        roll_calls=roll_calls(history.actions, names),
+        told=told(history, names),
+    )
+
+
+def _timelines(meeting: Meeting, history: MeetingHistory, first_start: float, end: float) -> dict[str, list[Interval]]:
+    """Each participant's states as intervals, member_id -> intervals."""
+    timelines: dict[str, list[Interval]] = {}
     for p in meeting.participants:
         points = [(s["at"], s["new"]) for s in history.state_changes if s["member_id"] == p.member_id]
         # a participant the agent does not watch starts "not monitored" (the engine's first state)
         first = "expected" if str(getattr(p, "monitoring", "agent")) == "agent" else "not_monitored"
         timelines[p.member_id] = _intervals(points, first_start, end, first)
-    verdicts = _intervals([(v["at"], v["new"]) for v in history.verdicts], first_start, end, "not_started")
+    return timelines
 
+
+def _adjournments(history: MeetingHistory, end: float, names: dict[str, str], people: dict[str, str]) -> list[Interval]:
+    """Adjournments from-to (H2, H15), each with who recorded it; one still open lasts to ``end``."""
     adjournments: list[Interval] = []
     opened: dict[str, Any] | None = None
     for a in history.actions:
@@ -216,7 +221,11 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
             opened = None
     if opened is not None:
         adjournments.append(Interval(opened["at"], end, who_name(str(opened["by"]), names, people)))
+    return adjournments
 
+
+def _segments(history: MeetingHistory, start: float, end: float) -> list[Segment]:
+    """The whole meeting, each agenda item (to the next one) and each vote, to be judged."""
     segments = [Segment("whole", "", start, end)]
     items = [a for a in history.actions if a["kind"] == "item_start"]
     for i, a in enumerate(items):
@@ -233,29 +242,16 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
             vote_open = None
     if vote_open is not None:
         segments.append(Segment("vote", str(vote_open.get("item") or ""), vote_open["at"], end))
+    return segments
 
-    for seg in segments:
-        _judge(seg, _active(seg.start, seg.end, adjournments), verdicts, timelines, names)
 
-    subs = substitutions(history, names, people)
-    told = [
+def told(history: MeetingHistory, names: dict[str, str]) -> list[tuple[float, str, str]]:
+    """H17: (at, name, her words) each time a member told the chair she did not take part on equal terms."""
+    return [
         (a["at"], names.get(str(a.get("member_id")), str(a.get("member_id"))), str(a.get("note") or ""))
         for a in history.actions
         if a["kind"] == "unequal_terms"
     ]
-    return Report(
-        meeting=meeting,
-        start=start,
-        end=end,
-        segments=segments,
-        adjournments=adjournments,
-        substitutions=subs,
-        timelines=timelines,
-        names=names,
-        incidents=history.incidents,
-        roll_calls=roll_calls(history.actions, names),
-        told=told,
-    )
 
 
 def _judge(
@@ -310,123 +306,31 @@ def to_csv(rep: Report, lang: str) -> str:
                 mid,
                 seg.kind,
                 segment_title(seg, lang),
-                _clock(seg.start),
-                _clock(seg.end),
+                clock_text(seg.start),
+                clock_text(seg.end),
                 seg.equal_terms,
                 "; ".join(seg.affected),
             ]
         )
     for adj in rep.adjournments:
-        w.writerow([mid, "adjournment", adj.value, _clock(adj.start), _clock(adj.end), "", ""])
+        w.writerow([mid, "adjournment", adj.value, clock_text(adj.start), clock_text(adj.end), "", ""])
     for at, name in rep.substitutions:
-        w.writerow([mid, "substitution", name, _clock(at), "", "", name])
+        w.writerow([mid, "substitution", name, clock_text(at), "", "", name])
     for rc in rep.roll_calls:
-        w.writerow([mid, "roll_call", rc.name, _clock(rc.at), "", roll_call_text(rc, lang), ""])
+        w.writerow([mid, "roll_call", rc.name, clock_text(rc.at), "", roll_call_text(rc, lang), ""])
     for at, name, words in rep.told:
-        w.writerow([mid, "unequal_terms", words, _clock(at), "", "", name])
+        w.writerow([mid, "unequal_terms", words, clock_text(at), "", "", name])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
             w.writerow(
-                [mid, "state", rep.names.get(member_id, member_id), _clock(iv.start), _clock(iv.end), iv.value, ""]
+                [
+                    mid,
+                    "state",
+                    rep.names.get(member_id, member_id),
+                    clock_text(iv.start),
+                    clock_text(iv.end),
+                    iv.value,
+                    "",
+                ]
             )
     return buf.getvalue()
-
-
-def legend(rep: Report, lang: str) -> list[dict[str, str]]:
-    """What the timeline's fills and patterns mean: each state it shows (its colour and its name,
-    written in the bar too), the hatching of an adjournment and the dashed line of an agenda item."""
-    shown = sorted(
-        {iv.value for ivs in rep.timelines.values() for iv in ivs},
-        key=lambda v: list(STATE_CLASS).index(v) if v in STATE_CLASS else 99,
-    )
-    out = []
-    for v in shown:
-        fill, ink = TIMELINE_COLOURS[STATE_CLASS.get(v, "neutral")]
-        out.append(
-            {
-                "kind": "state",
-                "key": v,
-                "fill": fill,
-                "ink": ink,
-                "text": label(f"state.{v}", lang),
-                "means": label(f"rep.legend.{STATE_CLASS.get(v, 'neutral')}", lang),
-            }
-        )
-    out.append(
-        {
-            "kind": "adjourned",
-            "key": "adjourned",
-            "fill": "url(#hatch)",
-            "ink": "#6b7280",
-            "text": label("adjourned", lang),
-            "means": label("rep.legend.adjourned", lang),
-        }
-    )
-    out.append(
-        {
-            "kind": "item",
-            "key": "item",
-            "fill": "none",
-            "ink": "#111827",
-            "text": "§",
-            "means": label("rep.legend.item", lang),
-        }
-    )
-    return out
-
-
-def timeline_svg(rep: Report, lang: str, width: int = 960) -> str:
-    """One row per remote participant; each state a bar with its name written in it (not colour alone);
-    adjournments hatched across all rows; agenda items as labelled lines."""
-    name_w, row_h, top = 190, 30, 28
-    span = max(rep.end - rep.start, 1.0)
-    plot_w = width - name_w - 10
-    height = top + row_h * max(1, len(rep.timelines)) + 24
-
-    def x(t: float) -> float:
-        return name_w + plot_w * (min(max(t, rep.start), rep.end) - rep.start) / span
-
-    out = [
-        f'<svg class="timeline" role="img" viewBox="0 0 {width} {height}" width="100%" '
-        f'xmlns="http://www.w3.org/2000/svg"><title>{escape(label("rep.timeline", lang))}</title>',
-        '<defs><pattern id="hatch" width="8" height="8" patternUnits="userSpaceOnUse" '
-        'patternTransform="rotate(45)"><rect width="3" height="8" fill="#6b7280" opacity="0.45"/></pattern></defs>',
-    ]
-    for i, (member_id, ivs) in enumerate(rep.timelines.items()):
-        y = top + i * row_h
-        out.append(f'<text x="4" y="{y + 19}">{escape(rep.names.get(member_id, member_id))}</text>')
-        for iv in ivs:
-            x0, x1 = x(iv.start), x(iv.end)
-            if x1 - x0 < 0.5:
-                continue
-            fill, ink = TIMELINE_COLOURS[STATE_CLASS.get(iv.value, "neutral")]
-            text = label(f"state.{iv.value}", lang)
-            out.append(
-                f'<rect x="{x0:.1f}" y="{y + 3}" width="{x1 - x0:.1f}" height="{row_h - 6}" fill="{fill}" '
-                f'stroke="{ink}" stroke-width="0.6"><title>{escape(text)} {_clock(iv.start)}–'
-                f"{_clock(iv.end)}</title></rect>"
-            )
-            if x1 - x0 > 7 * len(text):
-                out.append(f'<text x="{x0 + 4:.1f}" y="{y + 19}" style="fill:{ink}">{escape(text)}</text>')
-    rows_bottom = top + row_h * max(1, len(rep.timelines))
-    for adj in rep.adjournments:
-        out.append(
-            f'<rect x="{x(adj.start):.1f}" y="{top}" width="{max(1.0, x(adj.end) - x(adj.start)):.1f}" '
-            f'height="{rows_bottom - top}" fill="url(#hatch)"><title>{escape(label("adjourned", lang))} '
-            f"{_clock(adj.start)}–{_clock(adj.end)}</title></rect>"
-        )
-    for seg in rep.segments:
-        if seg.kind == "item":
-            out.append(
-                f'<line x1="{x(seg.start):.1f}" x2="{x(seg.start):.1f}" y1="12" y2="{rows_bottom}" '
-                'stroke="#111827" stroke-dasharray="3 3"/>'
-            )
-            out.append(f'<text x="{x(seg.start) + 3:.1f}" y="20">§ {escape(seg.label)}</text>')
-    steps = 6
-    for k in range(steps + 1):
-        t = rep.start + span * k / steps
-        anchor = "start" if k == 0 else "end" if k == steps else "middle"
-        shown = _clock(t) if span < 1800 else _clock(t)[:5]  # seconds only matter in a short span
-        out.append(f'<text x="{x(t):.1f}" y="{height - 6}" text-anchor="{anchor}">{shown}</text>')
-    out.append("</svg>")
-    return "".join(out)

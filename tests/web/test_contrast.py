@@ -10,7 +10,7 @@ from importlib import resources
 import pytest
 
 from collector.engine.types import Verdict
-from collector.web import report
+from collector.web import report_timeline
 
 CSS = resources.files("collector.web").joinpath("static/app.css").read_text(encoding="utf-8")
 
@@ -51,7 +51,7 @@ def test_every_verdict_has_a_banner_pair() -> None:
         assert f"v-{v.value}" in pairs and f".v-{v.value} {{" in CSS
 
 
-@pytest.mark.parametrize("name", sorted(report.TIMELINE_COLOURS))
+@pytest.mark.parametrize("name", sorted(report_timeline.TIMELINE_COLOURS))
 def test_timeline_colours_pass_aa(name: str) -> None:
-    fill, ink = report.TIMELINE_COLOURS[name]
+    fill, ink = report_timeline.TIMELINE_COLOURS[name]
     assert ratio(ink, fill) >= 4.5

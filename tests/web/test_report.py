@@ -6,7 +6,7 @@ from __future__ import annotations
 import csv
 import io
 
-from collector.web import report
+from collector.web import report, report_timeline
 from collector.web.queries import MeetingHistory
 from likavillkor.roster import Meeting, Participant, Role, System
 
@@ -105,7 +105,7 @@ def test_csv_and_timeline_say_it_in_words() -> None:
     assert next(r for r in rows if r[2] == "§ 2")[5:] == ["not_held", "Anna Andersson"]
     assert any(r[1] == "substitution" and r[2] == "Bo Berg" for r in rows)
     assert any(r[1] == "state" and r[2] == "Anna Andersson" and r[5] == "lost" for r in rows)
-    svg = report.timeline_svg(rep, "sv")
+    svg = report_timeline.timeline_svg(rep, "sv")
     assert svg.startswith("<svg") and svg.endswith("</svg>")
     assert "Anna Andersson" in svg and "Ingen kontakt" in svg and "§ 3" in svg and "url(#hatch)" in svg
-    assert "No contact" in report.timeline_svg(rep, "en")
+    assert "No contact" in report_timeline.timeline_svg(rep, "en")

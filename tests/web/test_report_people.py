@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collector.web import report
+from collector.web import report, report_timeline
 from collector.web.queries import MeetingHistory
 from tests.web.test_report import MEETING, action, at, state
 
@@ -43,7 +43,7 @@ def test_the_legend_explains_every_fill_and_pattern_shown() -> None:
         incidents=[],
     )
     rep = report.build(MEETING, h, now=at(130))
-    legend = report.legend(rep, "sv")
+    legend = report_timeline.legend(rep, "sv")
     keys = [entry["key"] for entry in legend]
     shown = {iv.value for ivs in rep.timelines.values() for iv in ivs}
     assert set(keys) == shown | {"adjourned", "item"}
@@ -51,4 +51,4 @@ def test_the_legend_explains_every_fill_and_pattern_shown() -> None:
     assert by_key["lost"]["means"].startswith("inte lika villkor")
     assert "ajournerat" in by_key["adjourned"]["means"] and "ärende" in by_key["item"]["means"]
     assert all(not entry["means"].startswith("rep.legend") for entry in legend)  # every text in the catalogs
-    assert report.legend(rep, "en")[0]["means"] != legend[0]["means"]
+    assert report_timeline.legend(rep, "en")[0]["means"] != legend[0]["means"]
