@@ -120,36 +120,49 @@ def _device_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
 
 def _report_page_routes(r: APIRouter, web: WebDeps, access: Access) -> None:
     ItPage = Annotated[Principal, Depends(access.it_page)]
+    MeetingPage = Annotated[Principal, Depends(access.meeting_page)]
 
     @r.get("/it/meetings/{meeting_id}/report", include_in_schema=False)
     async def report_page(
         request: Request, meeting_id: str, who: ItPage, format: Literal["html", "csv"] = "html"
     ) -> Response:
-        meeting = web.meeting(meeting_id)
-        people = {u.username: u.name for u in web.auth.users().users.values() if u.name}
-        rep = report.build(
-            meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now(), people=people
+        return _report(request, web, who, meeting_id, format)
+
+    # the minutes (protokollsunderlag) are the secretary's too: the same report for the meeting's own body's
+    # secretary and chair (issue 15)
+    @r.get("/secretary/{meeting_id}/report", include_in_schema=False)
+    async def minutes_page(
+        request: Request, meeting_id: str, who: MeetingPage, format: Literal["html", "csv"] = "html"
+    ) -> Response:
+        return _report(request, web, who, meeting_id, format)
+
+
+def _report(request: Request, web: WebDeps, who: Principal, meeting_id: str, format: str) -> Response:
+    """The meeting report: equal terms per agenda item and vote, adjournments, who stepped in, the roll call
+    (H13) and the members' own reports (H17); HTML or CSV."""
+    meeting = web.meeting(meeting_id)
+    people = {u.username: u.name for u in web.auth.users().users.values() if u.name}
+    rep = report.build(meeting, queries.meeting_history(web.runtime.store, meeting_id), now=web.now(), people=people)
+    lang = language(request)
+    if format == "csv":
+        return PlainTextResponse(
+            report.to_csv(rep, lang),
+            media_type="text/csv; charset=utf-8",
+            headers={"Content-Disposition": f'attachment; filename="report-{meeting_id}.csv"'},
         )
-        lang = language(request)
-        if format == "csv":
-            return PlainTextResponse(
-                report.to_csv(rep, lang),
-                media_type="text/csv; charset=utf-8",
-                headers={"Content-Disposition": f'attachment; filename="report-{meeting_id}.csv"'},
-            )
-        return render(
-            request,
-            web,
-            "report.html",
-            who=who,
-            meeting=meeting,
-            rep=rep,
-            timeline=report_timeline.timeline_svg(rep, lang),
-            legend=report_timeline.legend(rep, lang),
-            segment_title=lambda seg: report.segment_title(seg, lang),
-            verdict_text=lambda seg: report.verdict_text(seg, lang),
-            roll_call_text=lambda rc: report.roll_call_text(rc, lang),
-        )
+    return render(
+        request,
+        web,
+        "report.html",
+        who=who,
+        meeting=meeting,
+        rep=rep,
+        timeline=report_timeline.timeline_svg(rep, lang),
+        legend=report_timeline.legend(rep, lang),
+        segment_title=lambda seg: report.segment_title(seg, lang),
+        verdict_text=lambda seg: report.verdict_text(seg, lang),
+        roll_call_text=lambda rc: report.roll_call_text(rc, lang),
+    )
 
 
 def _api_routes(r: APIRouter, web: WebDeps, access: Access) -> None:

@@ -95,6 +95,19 @@ def test_chair_sees_own_bodies_only_and_actions_need_csrf(collector: Collector) 
         assert secretary.get("/secretary/ks-test/links").status_code == 404  # as if unknown (issue 12)
 
 
+def test_the_minutes_are_the_secretarys_for_her_own_bodies(collector: Collector) -> None:
+    """The meeting report (protokollsunderlag: equal terms per item and vote, adjournments, who stepped in,
+    the roll call) is the secretary's, not only IT's (issue 15); another body's stays hidden (issue 12)."""
+    with closing(session(collector, "sekr-sn")) as secretary:
+        minutes = secretary.get("/secretary/sn-test/report")
+        assert minutes.status_code == 200 and "sn-test" in minutes.text, minutes.text[:300]
+        csv = secretary.get("/secretary/sn-test/report?format=csv")
+        assert csv.status_code == 200 and csv.headers["content-type"].startswith("text/csv")
+        assert secretary.get("/secretary/ks-test/report").status_code == 404
+        assert secretary.get("/it/meetings/sn-test/report").status_code == 403  # IT's own page stays IT's
+        assert "/secretary/sn-test/report" in secretary.get("/").text
+
+
 def test_a_members_link_opens_only_their_own_selftest(collector: Collector) -> None:
     zoe = link_token(collector, "sn-test", "zoe")  # Zoe's link, for the other meeting
     assert get(collector, f"/selftest/{zoe}").status_code == 200

@@ -78,6 +78,7 @@ EXPECTED: dict[str, str] = {
     "GET /it/incidents": "it",
     "GET /it/devices": "it",
     "GET /it/meetings/{meeting_id}/report": "it",
+    "GET /secretary/{meeting_id}/report": STAFF_OWN,
     "GET /api/mediapath/status": "it",
     "GET /api/mediapath/results": "it",
     "GET /api/mediapath/results/{device_id}": "it",
