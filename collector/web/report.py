@@ -55,6 +55,9 @@ class Report:
     incidents: list[dict[str, Any]]
     #: H17: (at, name, her words) each time a member told the chair she did not take part on equal terms
     told: list[tuple[float, str, str]] = field(default_factory=list)
+    #: H16: (at, name, the chair's reason, who recorded it) each time the chair confirmed that a member who lost
+    #: the agent's contact was still present in the meeting program (the action ``present``)
+    present: list[tuple[float, str, str, str]] = field(default_factory=list)
     #: the roll call (H13, issue 15): each participant's latest, in the order they were called
     roll_calls: list[RollCall] = field(default_factory=list)
 
@@ -195,6 +198,7 @@ def build(meeting: Meeting, history: MeetingHistory, *, now: float, people: dict
         incidents=history.incidents,
         roll_calls=roll_calls(history.actions, names),
         told=told(history, names),
+        present=present(history, names, people),
     )
 
 
@@ -251,6 +255,23 @@ def told(history: MeetingHistory, names: dict[str, str]) -> list[tuple[float, st
         (a["at"], names.get(str(a.get("member_id")), str(a.get("member_id"))), str(a.get("note") or ""))
         for a in history.actions
         if a["kind"] == "unequal_terms"
+    ]
+
+
+def present(
+    history: MeetingHistory, names: dict[str, str], people: dict[str, str]
+) -> list[tuple[float, str, str, str]]:
+    """H16: (at, name, reason, by whom) each time the chair confirmed a member still present in the meeting
+    program."""
+    return [
+        (
+            a["at"],
+            names.get(str(a.get("member_id")), str(a.get("member_id"))),
+            str(a.get("note") or ""),
+            who_name(str(a["by"]), names, people),
+        )
+        for a in history.actions
+        if a["kind"] == "present"
     ]
 
 
@@ -320,6 +341,8 @@ def to_csv(rep: Report, lang: str) -> str:
         w.writerow([mid, "roll_call", rc.name, clock_text(rc.at), "", roll_call_text(rc, lang), ""])
     for at, name, words in rep.told:
         w.writerow([mid, "unequal_terms", words, clock_text(at), "", "", name])
+    for at, name, reason, by in rep.present:
+        w.writerow([mid, "present", reason, clock_text(at), "", by, name])
     for member_id, ivs in rep.timelines.items():
         for iv in ivs:
             w.writerow(

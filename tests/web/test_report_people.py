@@ -52,3 +52,14 @@ def test_the_legend_explains_every_fill_and_pattern_shown() -> None:
     assert "ajournerat" in by_key["adjourned"]["means"] and "ärende" in by_key["item"]["means"]
     assert all(not entry["means"].startswith("rep.legend") for entry in legend)  # every text in the catalogs
     assert report_timeline.legend(rep, "en")[0]["means"] != legend[0]["means"]
+
+
+def test_the_chairs_present_confirmations_are_in_the_report() -> None:
+    """H16: the chair's word that a member who lost the agent's contact is still in the meeting program is
+    audited in the report (who, when, why), in the page and in the CSV."""
+    confirmed = {**action("present", 20), "member_id": "anna", "note": "syns i Teams, agenten har tappat nätet"}
+    h = MeetingHistory(actions=[confirmed], state_changes=[], verdicts=[], incidents=[])
+    rep = report.build(MEETING, h, now=at(130), people={"ordf": "Eva Ordförande"})
+    assert rep.present == [(at(20), "Anna Andersson", "syns i Teams, agenten har tappat nätet", "Eva Ordförande")]
+    csv_text = report.to_csv(rep, "sv")
+    assert "present,syns i Teams, agenten har tappat nätet" in csv_text or 'present,"syns i Teams' in csv_text
