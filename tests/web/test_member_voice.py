@@ -60,6 +60,9 @@ def test_member_tells_the_chair_from_her_page_h17(collector: Collector, browser:
     )
     assert chair.get_attribute("#banner", "data-verdict") == "at_risk"
     assert "deltar inte på lika villkor" in chair.inner_text("#banner")
+    # ... and in her own row, so the chair sees whom it concerns beside her figures
+    chair.wait_for_selector('tr[data-member="anna"] td.reason .told')
+    assert "deltar inte på lika villkor" in chair.inner_text('tr[data-member="anna"] td.reason')
     SHOTS.mkdir(parents=True, exist_ok=True)
     chair.screenshot(path=str(SHOTS / "chair-unequal-terms.png"))
     anna.screenshot(path=str(SHOTS / "member-unequal-terms.png"), full_page=True)

@@ -347,12 +347,22 @@
     box.appendChild(el("div", "small muted", roleText(p) + " · " + p.device_id + " · " + (T["mon." + mode] || mode)));
     return box;
   }
+  // H17: what the member herself told the chair, in her own row too (the banner has it first)
+  function toldBy(p) {
+    return (view.reasons || []).filter(function (r) { return r.code === "unequal_terms" && r.member_id === p.member_id; });
+  }
   function reasonNode(p) {
     var box = el("span", null, sayFor(p, p.reason));
     (p.reasons || []).forEach(function (r) {
       // the countdown has its own column
       if ((p.reason && r.code === p.reason.code) || r.code === "substitute_countdown") return;
       box.appendChild(el("div", "small", sayFor(p, r)));
+    });
+    toldBy(p).forEach(function (r) {
+      var told = el("div", "small told");
+      told.appendChild(icon("warning"));
+      told.appendChild(el("span", null, " " + say(r) + " (H17)"));
+      box.appendChild(told);
     });
     return box;
   }
@@ -396,7 +406,7 @@
       setCell(td[1], p.state, function () {
         return badge(stateClass(p.state), "state." + p.state, T["state." + p.state] || p.state);
       });
-      setCell(td[2], sigOf([p.reason, p.reasons, p.selftest && p.selftest.failed]), function () { return reasonNode(p); });
+      setCell(td[2], sigOf([p.reason, p.reasons, p.selftest && p.selftest.failed, toldBy(p)]), function () { return reasonNode(p); });
       td[3].setAttribute("data-lost-since", p.lost_since == null ? "" : p.lost_since);
       td[4].setAttribute("data-remaining", p.substitute_in_s == null ? "" : p.substitute_in_s);
       setCell(td[5], sigOf([p.link, p.rtt_ms == null ? null : Math.round(p.rtt_ms),
