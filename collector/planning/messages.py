@@ -29,6 +29,18 @@ SV: dict[str, str] = {
 }
 
 
+def said(error: Exception, lang: str) -> str:
+    """The message in the page's language: Swedish (:func:`swedish`, or an error's ``message_sv``), or on an
+    English page the parser's / server's own English words, without the file name and line prefix."""
+    if lang != "en":
+        sv = getattr(error, "message_sv", None)
+        return sv if isinstance(sv, str) else swedish(error) if isinstance(error, ConfigError) else str(error)
+    text = str(error)
+    if isinstance(error, ConfigError) and error.source and text.startswith(error.source):
+        text = text.split(": ", 1)[-1]
+    return text[:1].upper() + text[1:] + ("" if text.endswith(".") else ".")
+
+
 def swedish(error: ConfigError) -> str:
     """The message for the secretary: Swedish for a coded rule, else the parser's own text."""
     if isinstance(error, RosterError) and error.code in SV:

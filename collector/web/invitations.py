@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from collector.auth import Principal
-from collector.planning import invitation, mailer, records
+from collector.planning import invitation, mailer, messages, records
 from collector.web import selftest_links
 from collector.web.context import WebDeps
 from collector.web.meeting_form import say
@@ -111,7 +111,7 @@ def _send_now(
         records.finish(engine, sending, ok=False, error=exc.message_sv, at=clock())
         web.count("invitation_failed")
         log.warning("invitation %s/%s (sending %d) failed: %s", meeting.id, p.member_id, sending.sequence, exc)
-        return exc.message_sv
+        return messages.said(exc, lang)
     except Exception as exc:  # never a sending left "sending" forever
         records.finish(engine, sending, ok=False, error="Oväntat fel vid sändningen.", at=clock())
         log.exception("invitation %s/%s failed", meeting.id, p.member_id)

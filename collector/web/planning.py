@@ -246,11 +246,11 @@ async def save(
     except RosterRefused as exc:
         web.count("roster_edit_refused")
         log.info("roster edit of %s by %s refused: %s", edit.id, who.username, exc)
-        return form_page(request, plan, who, values, errors=[messages.swedish(exc.error)], status=422)
+        return form_page(request, plan, who, values, errors=[messages.said(exc.error, lang)], status=422)
     except ConfigError as exc:  # the file on disk is unreadable (too large): say so, write nothing
         web.count("roster_edit_refused")
         log.warning("roster edit of %s by %s refused: %s", edit.id, who.username, exc)
-        return form_page(request, plan, who, values, errors=[messages.swedish(exc)], status=422)
+        return form_page(request, plan, who, values, errors=[messages.said(exc, lang)], status=422)
     log.info("roster: meeting %s saved by %s (%d participants)", edit.id, who.username, len(edit.participants))
     loaded = await reloaded(web, lambda roster: _in_force(roster, edit.id, values.replaces))
     query = "?lang=en&" if lang == "en" else "?"
@@ -293,7 +293,7 @@ async def import_page(request: Request, plan: Planning, who: Principal) -> Respo
     except icsimport.IcsError as exc:
         plan.web.count("ics_refused")
         log.info("calendar import by %s refused: %s", who.username, exc)
-        return form_page(request, plan, who, blank, errors=[exc.message_sv], status=422)
+        return form_page(request, plan, who, blank, errors=[messages.said(exc, lang)], status=422)
     if not drafts:
         return form_page(request, plan, who, blank, errors=[say(N_("plan.err.only_cancelled"), lang)], status=422)
     draft = drafts[0]
@@ -332,7 +332,7 @@ async def decide(
         return say(N_("plan.err.stale"), lang)
     except (RosterRefused, ConfigError) as exc:
         err = exc.error if isinstance(exc, RosterRefused) else exc
-        return messages.swedish(err)
+        return messages.said(err, lang)
     web.runtime.store.put(
         "action",
         {

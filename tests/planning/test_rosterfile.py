@@ -142,3 +142,20 @@ def test_every_rule_the_parser_can_refuse_has_a_swedish_message() -> None:
 
 def _bodies() -> list[str]:
     return list(roster_module.load_body_table().bodies)
+
+
+def test_a_refusal_is_said_in_the_pages_language(rf: RosterFile) -> None:
+    """Swedish first; on an English page the parser's own English words, without the file and line."""
+    from collector.planning.icsimport import IcsError, parse_ics
+    from collector.planning.messages import said
+
+    _, rev = rf.read()
+    with pytest.raises(RosterRefused) as err:
+        rf.save_meeting(edit(end=dt.datetime(2026, 12, 14, 17, 0, tzinfo=CET)), rev)
+    assert said(err.value.error, "sv") == "Mötet slutar innan det börjar."
+    english = said(err.value.error, "en")
+    assert english == "Meeting 'kf-2026-12-14' ends before it starts.", english
+    with pytest.raises(IcsError) as ics:
+        parse_ics(b"hello")
+    assert said(ics.value, "sv") == "Filen är ingen kalenderinbjudan (.ics)."
+    assert said(ics.value, "en") == "Not an iCalendar file."
