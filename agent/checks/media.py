@@ -218,6 +218,17 @@ def headphones_finding(facts: Any) -> Finding | None:
     )
 
 
+def _media_path_skipped(ctx: CheckContext) -> Finding | None:
+    """Why the media path is not tested now (no server, or a meeting in progress), or None."""
+    if not ctx.collector_url:
+        reason = tr("ingen server att testa mot", "no server to test against")
+    elif ctx.in_session:
+        reason = tr("körs inte under mötet", "not run during the meeting")
+    else:
+        return None
+    return Finding(id="mediapath.connect", status=CheckStatus.SKIPPED, rule="H1", text=reason)
+
+
 async def check_media_path(ctx: CheckContext) -> list[Finding]:
     """A real WebRTC call to the municipality's collector (H1, H13): what the room receives from the
     member (fps, resolution, freezes, black frames, sound level, loss, jitter) and what the member
@@ -225,24 +236,9 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
     from agent.config import collector_credentials
     from agent.media.mediapath import MediaPathConfig, run
 
-    if not ctx.collector_url:
-        return [
-            Finding(
-                id="mediapath.connect",
-                status=CheckStatus.SKIPPED,
-                rule="H1",
-                text=tr("ingen server att testa mot", "no server to test against"),
-            )
-        ]
-    if ctx.in_session:
-        return [
-            Finding(
-                id="mediapath.connect",
-                status=CheckStatus.SKIPPED,
-                rule="H1",
-                text=tr("körs inte under mötet", "not run during the meeting"),
-            )
-        ]
+    skipped = _media_path_skipped(ctx)
+    if skipped is not None:
+        return [skipped]
     config = _section(ctx, "mediapath", None) or _section(ctx, "media_path", MediaPathConfig())
     resolve = getattr(ctx.config, "resolved_device_id", None)
     device_id = str(resolve() if callable(resolve) else getattr(ctx.config, "device_id", "") or "unknown-device")
@@ -252,7 +248,7 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
         else "testing sound and image to the municipality's server"
     )
     outcome = await run(
-        ctx.collector_url.rstrip("/"),
+        (ctx.collector_url or "").rstrip("/"),  # set: _media_path_skipped returned None
         device_id,
         config,
         meeting_id=ctx.meeting_id,
