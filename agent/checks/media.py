@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from agent.checks.base import CheckContext, Finding, Text, tr
-from likavillkor.media.report import Issue
+from likavillkor.media.findings import Issue
 from likavillkor.wire import CheckStatus
 
 
@@ -140,7 +140,7 @@ async def check_camera(ctx: CheckContext) -> list[Finding]:
     """Camera self-test (H1, H4, H13): a few seconds of frames checked for black, frozen, frame rate,
     resolution, blur, exposure and a face. During a session the camera is not grabbed (H8)."""
     from agent.media.camera import CameraConfig, CameraState, capture
-    from likavillkor.media.report import judge_video
+    from likavillkor.media.video_judge import judge_video
 
     config = _section(ctx, "camera", CameraConfig())
     if ctx.in_session:
@@ -158,7 +158,7 @@ async def check_microphone(ctx: CheckContext) -> list[Finding]:
     """Microphone self-test (H1, H4, H13): level, silence, a dead (constant) level and clipping.
     The member is asked to say a few words while it runs."""
     from agent.media.microphone import MicrophoneConfig, MicState, capture
-    from likavillkor.media.report import judge_audio
+    from likavillkor.media.audio_judge import judge_audio
 
     config = _section(ctx, "microphone", MicrophoneConfig())
     ctx.progress(
