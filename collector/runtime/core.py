@@ -17,7 +17,7 @@ from typing import Any
 from collector.config import CollectorConfig
 from collector.engine import Action, Change, Engine, MeetingView
 from collector.mqtt.ingest import Ingestor
-from collector.runtime import housekeeping, queries, rows, takeover
+from collector.runtime import housekeeping, queries, rows, snapshots, takeover
 from collector.runtime.feed import Inbox, Sink
 from collector.runtime.leadership import Leadership
 from collector.runtime.lifecycle import ReflectorRunner, start_mqtt
@@ -171,32 +171,10 @@ class Runtime:
         return self._reflector.running
 
     def _restore(self) -> None:
-        try:
-            blob = self.store.load_snapshot()
-        except Exception as exc:
-            log.warning("cannot read the engine snapshot: %s", exc)
-            return
-        if blob:
-            with self.lock:
-                now = self.clock()
-                self.engine.restore(blob, now)
-                # the restart was the collector's own gap: its reflector and ingest were away (issue 11)
-                self._record_changes(self.engine.own_gap(None, now))
-            log.info("engine state restored from the snapshot (%d bytes)", len(blob))
+        snapshots.restore(self)
 
     def _save_snapshot(self, *, direct: bool = False) -> None:
-        if not self.writing():  # a standby's engine is the leader's; the leader's snapshot is stored
-            return
-        with self.lock:
-            blob = self.engine.snapshot()
-        now = self.clock()
-        if direct:
-            try:
-                self.store.save_snapshot_now(blob, now)
-            except Exception as exc:
-                log.warning("cannot save the engine snapshot: %s", exc)
-        else:
-            self.store.put("snapshot", {"id": 1, "at": now, "blob": blob})
+        snapshots.save(self, direct=direct)
 
     # -- ingest ------------------------------------------------------------------------------------
     def on_mqtt_message(self, topic: str, payload: bytes) -> None:
