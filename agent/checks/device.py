@@ -97,33 +97,38 @@ def link_finding(
             "Check that you are on Wi-Fi and not on mobile data.",
         )
     elif link is LinkType.WIFI:
-        weak = (signal_dbm is not None and signal_dbm < WEAK_WIFI_DBM) or (
-            signal_dbm is None and signal_percent is not None and signal_percent < WEAK_WIFI_PERCENT
-        )
-        signal = (
-            f"{signal_dbm:.0f} dBm"
-            if signal_dbm is not None
-            else f"{signal_percent:.0f} %"
-            if signal_percent is not None
-            else ""
-        )
-        f.text = tr(
-            f"Du är ansluten via wifi{' (signal ' + signal + ')' if signal else ''}.",
-            f"You are connected over Wi-Fi{' (signal ' + signal + ')' if signal else ''}.",
-        )
-        if weak:
-            f.status = CheckStatus.WARN
-            f.text = tr(
-                f"Du är ansluten via wifi, men signalen är svag ({signal}).",
-                f"You are on Wi-Fi, but the signal is weak ({signal}).",
-            )
-            f.advice = tr(
-                "Sätt dig närmare wifi-routern, eller anslut med sladd om det går.",
-                "Sit closer to the Wi-Fi router, or use a cable if you can.",
-            )
+        _wifi_finding(f, signal_dbm, signal_percent)
     else:
         f.text = tr("Du är ansluten med nätverkskabel.", "You are connected with a network cable.")
     return f
+
+
+def _wifi_finding(f: Finding, signal_dbm: float | None, signal_percent: float | None) -> None:
+    """H9: Wi-Fi passes; a weak signal (by dBm, else by percent) is a warning."""
+    weak = (signal_dbm is not None and signal_dbm < WEAK_WIFI_DBM) or (
+        signal_dbm is None and signal_percent is not None and signal_percent < WEAK_WIFI_PERCENT
+    )
+    signal = (
+        f"{signal_dbm:.0f} dBm"
+        if signal_dbm is not None
+        else f"{signal_percent:.0f} %"
+        if signal_percent is not None
+        else ""
+    )
+    f.text = tr(
+        f"Du är ansluten via wifi{' (signal ' + signal + ')' if signal else ''}.",
+        f"You are connected over Wi-Fi{' (signal ' + signal + ')' if signal else ''}.",
+    )
+    if weak:
+        f.status = CheckStatus.WARN
+        f.text = tr(
+            f"Du är ansluten via wifi, men signalen är svag ({signal}).",
+            f"You are on Wi-Fi, but the signal is weak ({signal}).",
+        )
+        f.advice = tr(
+            "Sätt dig närmare wifi-routern, eller anslut med sladd om det går.",
+            "Sit closer to the Wi-Fi router, or use a cable if you can.",
+        )
 
 
 WHY_BATTERY = tr(

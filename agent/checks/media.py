@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from agent.checks.base import CheckContext, Finding, Text, tr
-from likavillkor.media.report import Issue
+from likavillkor.media.findings import Issue
 from likavillkor.wire import CheckStatus
 
 
@@ -140,7 +140,7 @@ async def check_camera(ctx: CheckContext) -> list[Finding]:
     """Camera self-test (H1, H4, H13): a few seconds of frames checked for black, frozen, frame rate,
     resolution, blur, exposure and a face. During a session the camera is not grabbed (H8)."""
     from agent.media.camera import CameraConfig, CameraState, capture
-    from likavillkor.media.report import judge_video
+    from likavillkor.media.video_judge import judge_video
 
     config = _section(ctx, "camera", CameraConfig())
     if ctx.in_session:
@@ -158,7 +158,7 @@ async def check_microphone(ctx: CheckContext) -> list[Finding]:
     """Microphone self-test (H1, H4, H13): level, silence, a dead (constant) level and clipping.
     The member is asked to say a few words while it runs."""
     from agent.media.microphone import MicrophoneConfig, MicState, capture
-    from likavillkor.media.report import judge_audio
+    from likavillkor.media.audio_judge import judge_audio
 
     config = _section(ctx, "microphone", MicrophoneConfig())
     ctx.progress(
@@ -218,6 +218,17 @@ def headphones_finding(facts: Any) -> Finding | None:
     )
 
 
+def _media_path_skipped(ctx: CheckContext) -> Finding | None:
+    """Why the media path is not tested now (no server, or a meeting in progress), or None."""
+    if not ctx.collector_url:
+        reason = tr("ingen server att testa mot", "no server to test against")
+    elif ctx.in_session:
+        reason = tr("körs inte under mötet", "not run during the meeting")
+    else:
+        return None
+    return Finding(id="mediapath.connect", status=CheckStatus.SKIPPED, rule="H1", text=reason)
+
+
 async def check_media_path(ctx: CheckContext) -> list[Finding]:
     """A real WebRTC call to the municipality's collector (H1, H13): what the room receives from the
     member (fps, resolution, freezes, black frames, sound level, loss, jitter) and what the member
@@ -225,24 +236,9 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
     from agent.config import collector_credentials
     from agent.media.mediapath import MediaPathConfig, run
 
-    if not ctx.collector_url:
-        return [
-            Finding(
-                id="mediapath.connect",
-                status=CheckStatus.SKIPPED,
-                rule="H1",
-                text=tr("ingen server att testa mot", "no server to test against"),
-            )
-        ]
-    if ctx.in_session:
-        return [
-            Finding(
-                id="mediapath.connect",
-                status=CheckStatus.SKIPPED,
-                rule="H1",
-                text=tr("körs inte under mötet", "not run during the meeting"),
-            )
-        ]
+    skipped = _media_path_skipped(ctx)
+    if skipped is not None:
+        return [skipped]
     config = _section(ctx, "mediapath", None) or _section(ctx, "media_path", MediaPathConfig())
     resolve = getattr(ctx.config, "resolved_device_id", None)
     device_id = str(resolve() if callable(resolve) else getattr(ctx.config, "device_id", "") or "unknown-device")
@@ -252,7 +248,7 @@ async def check_media_path(ctx: CheckContext) -> list[Finding]:
         else "testing sound and image to the municipality's server"
     )
     outcome = await run(
-        ctx.collector_url.rstrip("/"),
+        (ctx.collector_url or "").rstrip("/"),  # set: _media_path_skipped returned None
         device_id,
         config,
         meeting_id=ctx.meeting_id,

@@ -26,8 +26,8 @@ import msgspec
 
 from agent.media.worker import DeadlineExceeded, mark_open, mark_released, run_with_deadline
 from likavillkor.config import Section
+from likavillkor.media.findings import VideoReport
 from likavillkor.media.limits import FrameLimits
-from likavillkor.media.report import VideoReport
 
 log = logging.getLogger(__name__)
 

@@ -29,7 +29,8 @@ import msgspec
 
 from agent.media.worker import mark_open, mark_released
 from likavillkor.config import Section
-from likavillkor.media.report import Direction, Issue, PathReport, Verdict, complete, worst
+from likavillkor.media.findings import Issue, Verdict, worst
+from likavillkor.media.report import Direction, PathReport, complete
 
 log = logging.getLogger(__name__)
 

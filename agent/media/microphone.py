@@ -22,8 +22,8 @@ import msgspec
 
 from agent.media.worker import DeadlineExceeded, mark_open, mark_released, run_with_deadline
 from likavillkor.config import Section
+from likavillkor.media.findings import AudioReport
 from likavillkor.media.limits import AudioLimits
-from likavillkor.media.report import AudioReport
 
 log = logging.getLogger(__name__)
 

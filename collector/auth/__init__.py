@@ -10,7 +10,7 @@ The room, one concern per module:
 * :mod:`~collector.auth.sessions`: session cookies and CSRF;
 * :mod:`~collector.auth.signin`: pluggable authenticators (password; OIDC later), the guessing throttle;
 * :mod:`~collector.auth.devices`: agents with HTTP Basic and their broker credentials;
-* :mod:`~collector.auth.broker` (+ ``broker_passwords``, ``broker_files``): the Mosquitto users, ACL and
+* :mod:`~collector.auth.broker` (+ ``broker_cli``, ``broker_passwords``, ``broker_files``): the Mosquitto users, ACL and
   each device's credentials (``broker-credentials``);
 * :mod:`~collector.auth.probekeys`: per-device keys for authenticated STAMP probes (issue 11).
 

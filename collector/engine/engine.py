@@ -12,8 +12,8 @@ from itertools import chain
 from typing import Any
 
 from collector.engine import actions as actions_
+from collector.engine import adoption, media, members
 from collector.engine import incidents as inc_
-from collector.engine import media, members
 from collector.engine.debounce import Judge
 from collector.engine.decide import Assessment, Connectivity, Phase, lost_since, participant_reasons, participant_state
 from collector.engine.freshness import FreshnessRules, freshness
@@ -378,34 +378,15 @@ class Engine:
         return [] if dev is None else [m.meeting_id for m in dev.members]
 
     def open_incidents(self) -> list[Incident]:
-        return [
-            inc_.copy(oi.incident)
-            for mt in self._meetings.values()
-            for m in mt.members.values()
-            for oi in (m.incidents or {}).values()
-        ]
+        return adoption.open_incidents(self._meetings)
 
     def open_incident_ids(self) -> dict[tuple[str, str, str], str]:
-        """(meeting, member, kind) -> id of every open incident (issue 17: a standby adopts the
-        leader's ids, collector/ha/follow.py)."""
-        return {
-            (mt.meeting.id, m.member_id, kind): oi.incident.id
-            for mt in self._meetings.values()
-            for m in mt.members.values()
-            for kind, oi in (m.incidents or {}).items()
-        }
+        """(meeting, member, kind) -> id of every open incident (issue 17, :mod:`collector.engine.adoption`)."""
+        return adoption.open_incident_ids(self._meetings)
 
     def adopt_incident(self, meeting_id: str, member_id: str, kind: str, incident_id: str, started_at: float) -> bool:
-        """Take the id and start of the same open incident as recorded by the leader (issue 17), so
-        that it is updated, not recorded twice. False when no such incident is open here."""
-        mt = self._meetings.get(meeting_id)
-        m = mt.members.get(member_id) if mt is not None else None
-        oi = (m.incidents or {}).get(kind) if m is not None else None
-        if oi is None:
-            return False
-        oi.incident.id = incident_id
-        oi.incident.started_at = started_at
-        return True
+        """Take the leader's id and start of the same open incident (issue 17). False when none is open here."""
+        return adoption.adopt_incident(self._meetings, meeting_id, member_id, kind, incident_id, started_at)
 
     def actions(self, meeting_id: str) -> list[Action]:
         mt = self._meetings.get(meeting_id)

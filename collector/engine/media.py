@@ -14,8 +14,8 @@ from typing import Any
 
 import msgspec
 
+from likavillkor.media.findings import Verdict as PathVerdict
 from likavillkor.media.report import Direction, PathReport
-from likavillkor.media.report import Verdict as PathVerdict
 
 #: verdict -> 0 fine, 1 warning (equal terms hold), 2 broken (H2) or not measured
 _LEVEL = {PathVerdict.GOOD: 0, PathVerdict.DEGRADED: 1, PathVerdict.POOR: 2, PathVerdict.FAILED: 2}

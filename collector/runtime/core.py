@@ -14,17 +14,12 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import msgspec
-
 from collector.config import CollectorConfig
 from collector.engine import Action, Change, Engine, MeetingView
-from collector.engine.types import IncidentClosed, IncidentUpdated
-from collector.ha import follow
 from collector.mqtt.ingest import Ingestor
-from collector.runtime import health as hl
-from collector.runtime import housekeeping, rows
+from collector.runtime import housekeeping, queries, rows, snapshots, takeover
 from collector.runtime.feed import Inbox, Sink
-from collector.runtime.leadership import FOLLOW_EVERY_S, Leadership, read_leader_rows
+from collector.runtime.leadership import Leadership
 from collector.runtime.lifecycle import ReflectorRunner, start_mqtt
 from collector.runtime.roster_watch import EARLY_S, RosterIndex, RosterWatch, load_inputs
 from collector.store import Store
@@ -176,32 +171,10 @@ class Runtime:
         return self._reflector.running
 
     def _restore(self) -> None:
-        try:
-            blob = self.store.load_snapshot()
-        except Exception as exc:
-            log.warning("cannot read the engine snapshot: %s", exc)
-            return
-        if blob:
-            with self.lock:
-                now = self.clock()
-                self.engine.restore(blob, now)
-                # the restart was the collector's own gap: its reflector and ingest were away (issue 11)
-                self._record_changes(self.engine.own_gap(None, now))
-            log.info("engine state restored from the snapshot (%d bytes)", len(blob))
+        snapshots.restore(self)
 
     def _save_snapshot(self, *, direct: bool = False) -> None:
-        if not self.writing():  # a standby's engine is the leader's; the leader's snapshot is stored
-            return
-        with self.lock:
-            blob = self.engine.snapshot()
-        now = self.clock()
-        if direct:
-            try:
-                self.store.save_snapshot_now(blob, now)
-            except Exception as exc:
-                log.warning("cannot save the engine snapshot: %s", exc)
-        else:
-            self.store.put("snapshot", {"id": 1, "at": now, "blob": blob})
+        snapshots.save(self, direct=direct)
 
     # -- ingest ------------------------------------------------------------------------------------
     def on_mqtt_message(self, topic: str, payload: bytes) -> None:
@@ -269,17 +242,8 @@ class Runtime:
         self._probe_seen[device_id] = at
 
     def probe_key(self, device_id: str) -> dict[str, Any] | None:
-        """For the agent: its SSID and key for signed probes (issue 11); None when the reflector does
-        not run or the device is on no roster."""
-        if self.probe_keys is None or not self.index.known(device_id):
-            return None
-        from collector.auth.probekeys import ssid_for
-
-        return {
-            "ssid": ssid_for(device_id),
-            "key": self.probe_keys.key_for(device_id).hex(),
-            "port": self._reflector.port,
-        }
+        """For the agent: its SSID and key for signed probes (issue 11), or None."""
+        return queries.probe_key(self, device_id)
 
     def tick(self) -> None:
         with self.lock:
@@ -303,14 +267,6 @@ class Runtime:
                 log.exception("engine tick failed")
 
     def _housekeeping_loop(self) -> None:
-        c = self.config
-        every = {
-            "snapshot": c.store.snapshot_interval_s,
-            "state": c.influx.state_interval_s,
-            "purge": c.retention.purge_interval_s,
-            "roster": 1.0,
-        }
-        schedule = housekeeping.Schedule(every, {"purge": 5.0, "roster": 1.0}, time.monotonic())
         jobs: dict[str, Callable[[], None]] = {
             "snapshot": self._save_snapshot,
             "purge": self.purge,
@@ -318,7 +274,7 @@ class Runtime:
         }
         if self.influx is not None:
             jobs["state"] = self.write_current_state
-        housekeeping.run_loop(self._stop, jobs, schedule)
+        housekeeping.run_loop(self._stop, jobs, housekeeping.schedule_for(self.config, time.monotonic()))
 
     def purge(self) -> None:
         """Retention (collector/runtime/housekeeping.py): samples and incidents past their days."""
@@ -340,107 +296,24 @@ class Runtime:
                 for point in rows.current_state_points(view, now):
                     self.influx.put(point)
 
-    # -- leadership (issue 17) -----------------------------------------------------------------------
+    # -- leadership (issue 17): collector/runtime/takeover.py ----------------------------------------
     def _ha_loop(self) -> None:
-        failing = False
-        while not self._stop.wait(self.config.ingest.tick_interval_s):
-            try:
-                self.ha_step()
-                failing = False
-            except Exception as exc:  # a database read failed: try again next round, one line per outage
-                assert self.ha is not None
-                self.ha.follow_errors += 1
-                if not failing:
-                    log.warning("ha: cannot read the leader's actions and incidents: %s", exc)
-                failing = True
+        takeover.ha_loop(self)
 
     def ha_step(self, mono: float | None = None) -> None:
         """One round: take over when the lease says so, step down when it ran out, else follow."""
-        ha = self.ha
-        if ha is None:
-            return
-        mono = time.monotonic() if mono is None else mono
-        leader = ha.lease.is_leader()
-        if leader and not ha.caught_up:
-            self._take_over()
-        elif not leader and ha.caught_up:
-            ha.caught_up = False
-            ha.stepdowns += 1
-            log.warning("ha: this collector no longer leads: it writes nothing and follows the leader")
-        elif not leader and mono >= ha.next_follow:
-            ha.next_follow = mono + FOLLOW_EVERY_S
-            self._follow()
+        takeover.ha_step(self, mono)
 
-    def _follow(self) -> list[dict[str, Any]]:
-        """Apply the leader's new actions and adopt its incident ids (reads without the lock).
-        Returns the incidents the database has open."""
-        ha = self.ha
-        assert ha is not None
-        actions, open_ = read_leader_rows(self.store, self.meeting_ids(), ha.action_cursor)
-        with self.lock:
-            known = {mid: self.engine.actions(mid) for mid in self.engine.meeting_ids()}
-            for action in follow.new_actions(actions, known):
-                try:
-                    self._record_changes(list(self.engine.act(action)))
-                    ha.actions_applied += 1
-                except ValueError as exc:  # refused here (the state moved on): the leader's stays recorded
-                    ha.actions_refused += 1
-                    log.warning(
-                        "ha: the leader's action %s of %s not applied here: %s", action.kind, action.meeting_id, exc
-                    )
-            if actions:
-                ha.action_cursor = max(ha.action_cursor, max(int(r["id"]) for r in actions))
-            mine = {follow.OpenKey(*k): v for k, v in self.engine.open_incident_ids().items()}
-            for adoption in follow.adoptions(open_, mine):
-                if self.engine.adopt_incident(*adoption.key, adoption.incident_id, adoption.started_at):
-                    ha.incidents_adopted += 1
-        return open_
-
-    def _take_over(self) -> None:
-        """The lease is ours: catch up with the old leader's records, write what we saw while
-        following (insert-ignore), then open the gate (all under the engine lock: a clean cut)."""
-        ha = self.ha
-        assert ha is not None
-        stored_open = self._follow()
-        with self.lock:
-            if not ha.lease.is_leader():
-                return
-            ha.caught_up = True
-            ha.takeovers += 1
-            buffered = ha.recent.take()
-            for op, row, point in buffered:
-                self.store.put(op, row)
-                if point is not None and self.influx is not None:
-                    self.influx.put(point)
-            # the open incidents as this engine has them (the old leader's ids adopted): updated, not doubled
-            self._record_changes([IncidentUpdated(incident=inc) for inc in self.engine.open_incidents()])
-            # ... and those the old leader left open that closed here while no one wrote
-            open_ids = set(self.engine.open_incident_ids().values())
-            closed = follow.closed_meanwhile(stored_open, open_ids, ha.closed)
-            self._record_changes([IncidentClosed(incident=inc) for inc in closed])
-            ha.closed.clear()
-        log.warning(
-            "ha: this collector leads (epoch %s): %d buffered samples and self-tests written",
-            ha.lease.epoch,
-            len(buffered),
-        )
-
-    # -- queries and commands (HTTP, CLI) ----------------------------------------------------------
+    # -- queries (collector/runtime/queries.py) and commands (HTTP, CLI) -----------------------------
     def meeting_ids(self) -> list[str]:
-        with self.lock:
-            return list(self.engine.meeting_ids())
+        return queries.meeting_ids(self)
 
     def view(self, meeting_id: str) -> MeetingView | None:
-        with self.lock:
-            # devices on no roster the ingest turned away (H12): named on the meeting's page
-            heard = self.sink.unknown_devices  # bounded (UNKNOWN_DEVICES_MAX)
-            unknown = ((d, u.last_seen) for d, u in heard.items()) if heard else None
-            return self.engine.view(meeting_id, self.clock(), unknown)
+        return queries.view(self, meeting_id)
 
     def view_json(self, meeting_id: str) -> bytes | None:
         """The meeting view as JSON: the one encoding used by the API and the live (SSE) view."""
-        v = self.view(meeting_id)
-        return None if v is None else msgspec.json.encode(v)
+        return queries.view_json(self, meeting_id)
 
     def act(self, action: Action) -> list[Any]:
         """Record a chair's/secretary's action (H5, H18). Raises ValueError for an invalid one."""
@@ -500,38 +373,10 @@ class Runtime:
 
     def device_meetings(self, device_id: str) -> list[dict[str, Any]]:
         """For the agent's scheduler: the meetings this device takes part in."""
-        out = [
-            {"id": m.id, "body": m.body, "start": m.start, "end": m.end, "system": str(m.system), "room": m.room}
-            for m in self.index.device_meetings.get(device_id, [])
-        ]
-        return sorted(out, key=lambda d: d["start"])
+        return queries.device_meetings(self, device_id)
 
     def health(self) -> dict[str, Any]:
-        with self.lock:
-            engine_unknown = dict(self.engine.unknown_devices)
-            meetings = [(mid, self.engine.view(mid, self.clock())) for mid in self.engine.meeting_ids()]
-        broker = hl.broker_doc(self.mqtt, self.broker, self.mqtt_url)
-        store = hl.store_doc(self.store)
-        return {
-            "status": hl.status_of(broker, store),
-            "at": self.clock(),
-            "uptime_s": round(self.clock() - self.started_at, 1),
-            "broker": broker,
-            # the collector's own gaps (restart, stall; issue 11): monitoring interrupted, never a member's
-            "monitoring": {"own_gaps": self.own_gaps, "stall_after_s": self.config.ingest.stall_after_s},
-            "ingest": self.ingestor.counters.as_dict(),
-            "store": store,
-            "influx": hl.influx_doc(self.influx),
-            "unknown_devices": hl.unknown_devices_doc(self.unknown_devices, engine_unknown),
-            "meetings": hl.meetings_doc(meetings),
-            "modules": dict(self.optional_modules),
-            "ha": self.ha.doc() if self.ha is not None else {"enabled": False},
-            "roster": {
-                "path": str(self.config.roster_path),
-                "meetings": len(self.index.roster.meetings),
-                "error": self.roster_error,
-            },
-        }
+        return queries.health(self)
 
     # --- WebRuntime port (collector/web/port.py): what the web layer calls, each taking the lock ---
     def roster(self) -> Roster:
@@ -541,8 +386,7 @@ class Runtime:
         return self.index.known(device_id)
 
     def actions(self, meeting_id: str) -> list[Action]:
-        with self.lock:
-            return list(self.engine.actions(meeting_id))
+        return queries.actions(self, meeting_id)
 
     def ingest(self, kind: Kind, msg: wire.Message) -> str:
         """A message the web received (browser self-test, companion sample) through MQTT's own path:

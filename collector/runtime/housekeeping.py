@@ -12,7 +12,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from collector.config import RetentionSection
+from collector.config import CollectorConfig, RetentionSection
 from collector.store import Store, retention
 
 log = logging.getLogger(__name__)
@@ -34,6 +34,18 @@ class Schedule:
         for name in names:
             self.next[name] = now + self.every[name]
         return names
+
+
+def schedule_for(c: CollectorConfig, now: float) -> Schedule:
+    """The collector's jobs and their intervals: the snapshot, the current-state points, the
+    retention purge (first after 5 s) and the roster watch (every second)."""
+    every = {
+        "snapshot": c.store.snapshot_interval_s,
+        "state": c.influx.state_interval_s,
+        "purge": c.retention.purge_interval_s,
+        "roster": 1.0,
+    }
+    return Schedule(every, {"purge": 5.0, "roster": 1.0}, now)
 
 
 def run_loop(stop: threading.Event, jobs: dict[str, Callable[[], None]], schedule: Schedule) -> None:

@@ -6,7 +6,7 @@ write gate, following the leader while standby, and the takeover.
 - every store transaction first checks the lease row (:meth:`Leadership.fence`, the epoch as
   fencing token): a leader that was paused or cut off past its lease (its monotonic clock already
   says so, the database's ``now()`` too) writes nothing, within one lease period.
-- while standby, :func:`follow` reads the chair's actions and the open incidents the leader
+- while standby, collector/runtime/takeover.py reads the chair's actions and the open incidents the leader
   recorded (collector/ha/follow.py) every ``FOLLOW_EVERY_S``; the takeover reads them once more,
   then writes the samples it buffered while following (insert-ignore) and its open incidents,
   and opens the gate.

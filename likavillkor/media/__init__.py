@@ -2,6 +2,7 @@
 
 Heavy: these modules import numpy and OpenCV (and :mod:`likavillkor.media.tracks` imports aiortc),
 so nothing in the light core imports them; callers import them on demand, inside the function
-that needs them. ``likavillkor.media.limits`` and ``likavillkor.media.report`` stay light (msgspec
-only) so the collector's engine and web pages can read a media result without numpy.
+that needs them. ``likavillkor.media.limits``, ``findings``, ``video_judge``, ``audio_judge`` and
+``report`` stay light (msgspec only) so the collector's engine and web pages can read a media
+result without numpy.
 """

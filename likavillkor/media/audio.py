@@ -21,8 +21,8 @@ import math
 import numpy as np
 import numpy.typing as npt
 
+from likavillkor.media.findings import AudioReport, ClipRun
 from likavillkor.media.limits import AudioLimits
-from likavillkor.media.report import AudioReport, ClipRun
 
 Samples = npt.NDArray[np.float32]
 FLOOR_DBFS = -120.0

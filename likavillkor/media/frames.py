@@ -28,8 +28,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from likavillkor.media.findings import Segment, VideoReport
 from likavillkor.media.limits import FrameLimits
-from likavillkor.media.report import Segment, VideoReport
 
 Image = npt.NDArray[np.uint8]
 Frame = npt.NDArray[Any]  # what callers pass in: uint8 BGR or luma, as OpenCV/PyAV hand it out

@@ -20,9 +20,9 @@ from aiortc import MediaStreamTrack
 from aiortc.mediastreams import MediaStreamError
 
 from likavillkor.media.audio import LevelMeter
+from likavillkor.media.findings import AudioReport, VideoReport
 from likavillkor.media.frames import LIMITED_TO_FULL, FrameStats
 from likavillkor.media.limits import AudioLimits, FrameLimits
-from likavillkor.media.report import AudioReport, VideoReport
 
 VIDEO_CLOCK = 90_000
 AUDIO_RATE = 48_000

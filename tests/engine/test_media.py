@@ -9,7 +9,8 @@ import msgspec
 import pytest
 
 from collector.engine import media
-from likavillkor.media.report import Direction, PathReport, Verdict
+from likavillkor.media.findings import Verdict
+from likavillkor.media.report import Direction, PathReport
 
 
 def test_a_typed_report_is_read_as_is() -> None:

@@ -13,7 +13,8 @@ from agent.checks.base import CheckContext
 from agent.checks.media import check_microphone
 from agent.media.microphone import MicrophoneConfig, MicState, capture
 from likavillkor.media.audio import analyse, tone_dbfs
-from likavillkor.media.report import AudioReport, judge_audio
+from likavillkor.media.audio_judge import judge_audio
+from likavillkor.media.findings import AudioReport
 from likavillkor.wire import CheckStatus
 from tests.media.clips import speech_like, tone, write_wav
 

@@ -9,8 +9,9 @@ import cv2
 import numpy as np
 import pytest
 
+from likavillkor.media.findings import Segment, VideoReport
 from likavillkor.media.frames import FaceDetector, FrameStats, luma, ssim, w3c_freezes
-from likavillkor.media.report import Segment, VideoReport, judge_video
+from likavillkor.media.video_judge import judge_video
 from likavillkor.wire import CheckStatus
 from tests.media.clips import FPS, SEGMENTS, face_photo
 

@@ -147,7 +147,8 @@ async def test_advice_names_the_real_cause_in_swedish(tmp_path: Path) -> None:
 
 
 def test_ranking_puts_the_picture_before_frozen() -> None:
-    from likavillkor.media.report import VideoReport, judge_video
+    from likavillkor.media.findings import VideoReport
+    from likavillkor.media.video_judge import judge_video
 
     report = VideoReport(
         frames=30,
