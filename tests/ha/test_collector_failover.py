@@ -38,6 +38,7 @@ import pytest
 
 from likavillkor import topics, wire
 from tests.faults.harness import Agent, tally
+from tests.ha.netcut import WATCH_ADDR, NetCut, User, system_user
 from tests.ha.test_haproxy import running_haproxy
 from tests.support.collector import CollectorProcess, device_test_policy
 from tests.support.databases import Postgres
@@ -63,6 +64,8 @@ class Node(CollectorProcess):
     def __init__(self, name: str, workdir: Path, config: Path, port: int, data: Path) -> None:
         super().__init__(workdir, config, port, data_dir=data)
         self.name = name
+        #: Popen's user/group/env for the next boot (the network cut runs it as a user of its own)
+        self.run_as: dict[str, Any] = {}
 
     def leader_status(self) -> int | None:
         try:
@@ -71,7 +74,7 @@ class Node(CollectorProcess):
             return None
 
     def boot(self) -> None:
-        self.spawn()
+        self.spawn(**self.run_as)
         wait_until(
             lambda: self._alive() and self.leader_status() in (200, 503),
             timeout=WAIT,
@@ -198,7 +201,9 @@ class Site:
         return "\n".join(f"--- {n.name}\n" + n.log.read_text(errors="replace")[-2500:] for n in self.nodes.values())
 
 
-def _node_config(site_dir: Path, name: str, *, pg: Postgres, db: str, brokers: list[Mosquitto], port: int) -> Path:
+def _node_config(
+    site_dir: Path, name: str, *, pg: Postgres, db: str, brokers: list[Mosquitto], port: int, host: str = "127.0.0.1"
+) -> Path:
     urls = ", ".join(f'"{b.url}"' for b in brokers)
     text = f"""data_dir = "{site_dir / "data"}"
 roster = "{site_dir / "roster.toml"}"
@@ -207,6 +212,7 @@ policy = "{site_dir / "policy.toml"}"
 urls = [{urls}]
 keepalive_s = 5
 [http]
+host = "{host}"
 port = {port}
 [store]
 url = "postgresql+psycopg://col_{name}@{pg.host}:{pg.port}/{db}"
@@ -456,6 +462,87 @@ def test_both_collectors_restarted_one_after_the_other(site: Site) -> None:
     site.wait_leader(not_=standby)
     standby.boot()
     _check(site, before)
+
+
+def test_leader_network_cut(site: Site) -> None:
+    """The leader's whole network cut (brokers, PostgreSQL, HAProxy's checks) with nftables: it runs
+    as a Unix user of its own, whose packets are dropped (tests/ha/netcut.py). The standby leads;
+    the cut one fences itself on its own clock (the lease, docs/scaling.md) and, healed, follows
+    as the standby and writes nothing."""
+    leader = site.wait_leader()
+    cut = next(n for n in site.nodes.values() if n is not leader)  # to lead as the user to be cut
+    with system_user() as user:
+        try:
+            _boot_as(site, cut, user)
+            leader.stop()  # a planned stop: the lease is given back, the user's collector leads
+            assert site.wait_leader(not_=leader) is cut
+            leader.boot()
+            wait_until(lambda: leader.leader_status() == 503, timeout=WAIT, what="the other one stands by")
+            site.act("item_start", item="§4 Motion om cykelbanor")
+            site.act("vote_start", item="§4 Motion om cykelbanor")
+            before = _before(site)
+            stepdowns = _metric(cut, "likavillkor_ha_stepdowns_total")
+            with NetCut(user.uid) as net:
+                assert net.ports, "the collector to cut owns no TCP socket"
+                new = site.wait_leader(not_=cut)  # (the cut one is watched on 127.0.0.2: 503)
+                assert new is leader
+                # the cut leader fenced itself, without reaching anything: its own clock
+                wait_until(lambda: cut.leader_status() == 503, timeout=WAIT, what="the cut leader stands by")
+                assert _metric(cut, "likavillkor_ha_writing") == 0
+                assert _metric(cut, "likavillkor_ha_stepdowns_total") >= stepdowns + 1
+                written = _metric(cut, "likavillkor_store_written_total")
+                site.act("vote_end", item="§4 Motion om cykelbanor")  # recorded by the new leader
+                _check(site, before)
+                assert net.dropped("output") > 0 and net.dropped("input") > 0, "nothing was cut"
+                assert site.sql("SELECT holder FROM ha_lease")[0][0] == leader.name
+            # healed: it reaches PostgreSQL and the brokers again, follows, and writes nothing
+            mark = time.time() + 1.0
+            received = _metric(cut, "likavillkor_ingest_received_total")
+            wait_until(
+                lambda: (
+                    _metric(cut, "likavillkor_ingest_received_total") > received
+                    and _metric(cut, "likavillkor_mqtt_connected") == 1
+                ),
+                timeout=WAIT,
+                what="the healed one hears its brokers again",
+                log=cut.log,
+            )
+            wait_until(lambda: site.sql("SELECT count(*) FROM samples WHERE received_at > %s", mark)[0][0] > 0,
+                       timeout=WAIT, what="the new leader stores samples received after the heal")  # fmt: skip
+            assert cut.leader_status() == 503
+            assert _metric(cut, "likavillkor_store_written_total") == written
+            assert site.sql("SELECT holder FROM ha_lease")[0][0] == leader.name
+            _check(site, before)
+            assert site.leader() is leader
+        finally:
+            _boot_as(site, cut, None)  # back as root on 127.0.0.1, before the user is deleted
+
+
+def _boot_as(site: Site, node: Node, user: User | None) -> None:
+    """(Re)start ``node`` as the standby, as ``user`` listening on every address (the test watches it
+    on 127.0.0.2, tests/ha/netcut.py), or as root on 127.0.0.1 (``None``)."""
+    node.stop()
+    host = "0.0.0.0" if user is not None else "127.0.0.1"
+    _node_config(site.workdir, node.name, pg=site.pg, db=site.db, brokers=site.brokers, port=node.port, host=host)
+    node.host = WATCH_ADDR if user is not None else "127.0.0.1"
+    node.run_as = {}
+    if user is not None:
+        _open_to(user, site.workdir, node.data, node.workdir)
+        env = {**os.environ, "HOME": str(node.workdir)}
+        node.run_as = {"user": user.uid, "group": user.gid, "extra_groups": [], "env": env}
+    node.boot()
+    wait_until(lambda: node.leader_status() == 503, timeout=WAIT, what=f"{node.name} stands by", log=node.log)
+
+
+def _open_to(user: User, workdir: Path, *owned: Path) -> None:
+    """Let ``user`` reach the site's files (pytest's base temp dirs are 0700) and own its dirs."""
+    for parent in [workdir, *workdir.parents]:
+        if parent == Path("/tmp") or parent == Path("/"):
+            break
+        parent.chmod(parent.stat().st_mode | 0o011)
+    for top in owned:
+        for path in [top, *top.rglob("*")]:
+            os.chown(path, user.uid, user.gid)
 
 
 def test_samples_published_are_stored(site: Site) -> None:
