@@ -3,7 +3,7 @@ cut"): PostgreSQL and Mosquitto listen on loopback only, so the collector to be 
 into a namespace, and ``ip link set down`` does not apply to ``lo``. Instead:
 
 - the process runs as a Unix user of its own (:func:`system_user`, ``useradd --system``, removed
-  afterwards);
+  afterwards; :func:`run_as`);
 - :class:`NetCut` drops, with an nftables table of the test's own (unique name), every packet that
   user's sockets send (``output`` hook, ``meta skuid``), and every packet sent *to* that process's
   TCP ports (``input`` hook: its listener and the ports of the connections it had at the cut,
@@ -57,6 +57,21 @@ def system_user(prefix: str = "lvcut") -> Iterator[User]:
         yield User(name, pw.pw_uid, pw.pw_gid)
     finally:
         subprocess.run(["userdel", name], check=False, capture_output=True, timeout=30)
+
+
+def run_as(user: User) -> list[str]:
+    """The command prefix that runs a program as ``user``: ``setpriv``, no supplementary groups, and
+    one capability, ``CAP_DAC_READ_SEARCH`` (read any file: the test's Python lives under root's
+    0700 home, pytest's temp dirs are 0700), nothing else; its sockets are ``user``'s."""
+    return [
+        "setpriv",
+        f"--reuid={user.uid}",
+        f"--regid={user.gid}",
+        "--clear-groups",
+        "--inh-caps=+dac_read_search",
+        "--ambient-caps=+dac_read_search",
+        "--",
+    ]
 
 
 def ports_of_uid(table: str, uid: int) -> set[int]:

@@ -23,6 +23,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -38,9 +39,9 @@ import pytest
 
 from likavillkor import topics, wire
 from tests.faults.harness import Agent, tally
-from tests.ha.netcut import WATCH_ADDR, NetCut, User, system_user
+from tests.ha.netcut import WATCH_ADDR, NetCut, User, run_as, system_user
 from tests.ha.test_haproxy import running_haproxy
-from tests.support.collector import CollectorProcess, device_test_policy
+from tests.support.collector import ROOT, CollectorProcess, device_test_policy
 from tests.support.databases import Postgres
 from tests.support.roster import write_roster
 from tests.support.services import Mosquitto, free_port, running_mosquitto
@@ -64,8 +65,9 @@ class Node(CollectorProcess):
     def __init__(self, name: str, workdir: Path, config: Path, port: int, data: Path) -> None:
         super().__init__(workdir, config, port, data_dir=data)
         self.name = name
-        #: Popen's user/group/env for the next boot (the network cut runs it as a user of its own)
-        self.run_as: dict[str, Any] = {}
+        #: a command the next boot runs the collector under (the network cut: ``setpriv`` to a
+        #: user of its own, tests/ha/netcut.py)
+        self.wrapper: list[str] = []
 
     def leader_status(self) -> int | None:
         try:
@@ -73,8 +75,16 @@ class Node(CollectorProcess):
         except httpx.HTTPError:
             return None
 
+    def spawn(self, **popen: Any) -> subprocess.Popen[bytes]:
+        if not self.wrapper:
+            return super().spawn(**popen)
+        cmd = [*self.wrapper, sys.executable, "-m", "collector", "run", "--config", str(self.config)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log, start_new_session=True, **popen)
+        return self.proc
+
     def boot(self) -> None:
-        self.spawn(**self.run_as)
+        self.spawn()
         wait_until(
             lambda: self._alive() and self.leader_status() in (200, 503),
             timeout=WAIT,
@@ -491,8 +501,8 @@ def test_leader_network_cut(site: Site) -> None:
                 assert _metric(cut, "likavillkor_ha_writing") == 0
                 assert _metric(cut, "likavillkor_ha_stepdowns_total") >= stepdowns + 1
                 written = _metric(cut, "likavillkor_store_written_total")
+                _check(site, before)  # (waits until HAProxy serves the new leader)
                 site.act("vote_end", item="§4 Motion om cykelbanor")  # recorded by the new leader
-                _check(site, before)
                 assert net.dropped("output") > 0 and net.dropped("input") > 0, "nothing was cut"
                 assert site.sql("SELECT holder FROM ha_lease")[0][0] == leader.name
             # healed: it reaches PostgreSQL and the brokers again, follows, and writes nothing
@@ -525,24 +535,13 @@ def _boot_as(site: Site, node: Node, user: User | None) -> None:
     host = "0.0.0.0" if user is not None else "127.0.0.1"
     _node_config(site.workdir, node.name, pg=site.pg, db=site.db, brokers=site.brokers, port=node.port, host=host)
     node.host = WATCH_ADDR if user is not None else "127.0.0.1"
-    node.run_as = {}
+    node.wrapper = []
     if user is not None:
-        _open_to(user, site.workdir, node.data, node.workdir)
-        env = {**os.environ, "HOME": str(node.workdir)}
-        node.run_as = {"user": user.uid, "group": user.gid, "extra_groups": [], "env": env}
+        for path in [node.data, *node.data.rglob("*"), node.workdir, *node.workdir.rglob("*")]:
+            os.chown(path, user.uid, user.gid)  # its files (pytest's temp dirs above: the capability)
+        node.wrapper = run_as(user)
     node.boot()
     wait_until(lambda: node.leader_status() == 503, timeout=WAIT, what=f"{node.name} stands by", log=node.log)
-
-
-def _open_to(user: User, workdir: Path, *owned: Path) -> None:
-    """Let ``user`` reach the site's files (pytest's base temp dirs are 0700) and own its dirs."""
-    for parent in [workdir, *workdir.parents]:
-        if parent == Path("/tmp") or parent == Path("/"):
-            break
-        parent.chmod(parent.stat().st_mode | 0o011)
-    for top in owned:
-        for path in [top, *top.rglob("*")]:
-            os.chown(path, user.uid, user.gid)
 
 
 def test_samples_published_are_stored(site: Site) -> None:
