@@ -14,7 +14,9 @@ the takeover time is measured by bench/bench_takeover.py):
   published = stored + still in the outbox).
 
 The collectors run as two PostgreSQL roles, so that one collector's database connections can be
-cut for good (``NOLOGIN`` + ``pg_terminate_backend``) while the other keeps its own.
+cut for good (``NOLOGIN`` + ``pg_terminate_backend``) while the other keeps its own. For the
+leader's whole network cut, that collector runs as a Unix user of its own whose traffic nftables
+drops (tests/ha/netcut.py: no namespace, PostgreSQL and Mosquitto listen on loopback only).
 """
 
 from __future__ import annotations
