@@ -189,7 +189,14 @@ def _write_windows_bundles(root: Path, plans: Sequence[UserPlan], opts: Options)
         folder.chmod(0o700)
         write_secret(
             folder / "agent.toml",
-            render_windows_agent_config(plan.username, plan.password, opts.target, with_ca=bool(ca_text)),
+            render_windows_agent_config(
+                plan.username,
+                plan.password,
+                opts.target,
+                with_ca=bool(ca_text),
+                other_brokers=opts.other_mqtt_urls,
+                root=opts.topic_root,
+            ),
             0o600,
         )
         if ca_text:

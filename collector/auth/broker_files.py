@@ -152,9 +152,18 @@ def render_device_credentials(
 WINDOWS_DATA = "C:\\ProgramData\\Likavillkor"
 
 
-def render_windows_agent_config(device_id: str, password: str, target: AgentTarget, *, with_ca: bool) -> str:
+def render_windows_agent_config(
+    device_id: str,
+    password: str,
+    target: AgentTarget,
+    *,
+    with_ca: bool,
+    other_brokers: Sequence[str] = (),
+    root: str = ROOT,
+) -> str:
     """A Windows device's complete agent config for deploy/windows/install-agent.ps1: the device
-    file with Windows paths (state and, when the bundle has one, the CA in C:\\ProgramData\\Likavillkor)."""
+    file with Windows paths (state and, when the bundle has one, the CA in C:\\ProgramData\\Likavillkor);
+    with ``other_brokers`` every broker and the topic root, as the Linux device file (issue 17)."""
     ca = f"{WINDOWS_DATA}\\ca.crt" if with_ca else ""
     windows = AgentTarget(
         mqtt_url=target.mqtt_url,
@@ -163,7 +172,15 @@ def render_windows_agent_config(device_id: str, password: str, target: AgentTarg
         reflector_port=target.reflector_port,
         ca_file=ca,
     )
-    body = render_device_credentials(device_id, password, mqtt_url=target.mqtt_url, ca_file=ca, target=windows)
+    body = render_device_credentials(
+        device_id,
+        password,
+        mqtt_url=target.mqtt_url,
+        ca_file=ca,
+        target=windows,
+        other_brokers=other_brokers,
+        root=root,
+    )
     head, sep, rest = body.partition("\n\n[mqtt]")
     return (
         f"{head}\n# the outbox and the CA bundle (install-agent.ps1 makes it, SYSTEM and Administrators only)\n"

@@ -38,6 +38,11 @@ class Pacing(StrEnum):
     IDLE = "idle"
 
 
+class Discarded(Exception):  # not an error: the batch is done with, unwritten
+    """Raised by ``write_batch``: these items are not to be written, ever (a fenced store batch,
+    issue 17). Counted as dropped, not written, and not retried."""
+
+
 @dataclass
 class WriterStats:
     written: int = 0
@@ -191,10 +196,13 @@ class BatchWriter(Generic[T]):
             self._log.logger.warning(self._log.message, self.pending(), self._log.log_detail(exc))
         self.stats.last_error = text
 
-    def _note_success(self, items: list[T]) -> None:
+    def _note_reached(self) -> None:
         if not self.stats.connected and self._log.resumed:
             self._log.logger.warning(self._log.resumed)
         self.stats.connected = True
+
+    def _note_success(self, items: list[T]) -> None:
+        self._note_reached()
         with self._lock:
             self._inflight = 0
             self._n_done += len(items)
@@ -222,6 +230,11 @@ class BatchWriter(Generic[T]):
                     continue
             try:
                 self._write_batch(held)
+            except Discarded:  # the sink was reached and refused them for good
+                self._note_reached()
+                self._drop(held)
+                held = []
+                continue
             except Exception as exc:  # any write error: keep the items and retry later
                 self._note_failure(exc)
                 if self._retry_ends(held, delay):

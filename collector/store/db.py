@@ -20,7 +20,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 
 from collector.store import schema
-from collector.store.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
+from collector.store.batchwriter import BatchWriter, Discarded, FailureLog, OnFailure, Pacing, WriterStats
 
 log = logging.getLogger(__name__)
 
@@ -275,6 +275,7 @@ class Store:
             self.fenced += 1
             if self.fenced == 1 or self.fenced % 100 == 0:
                 log.warning("store: %d rows not written: %s (fenced batches: %d)", len(batch), exc, self.fenced)
+            raise Discarded(str(exc)) from exc  # counted as dropped, not as written
 
     # -- reads -----------------------------------------------------------------------------------
     def load_snapshot(self) -> bytes | None:

@@ -382,6 +382,40 @@ def test_two_brokers_and_a_topic_root_in_every_file(tmp_path: Path) -> None:
     assert bp.verify_password(second.mqtt.password, hashes["likavillkor-collector-b"])
 
 
+def test_windows_bundles_name_every_broker_and_the_topic_root(tmp_path: Path) -> None:
+    """Issue 17: a Windows device's bundle (deploy/windows/install-agent.ps1) gets the broker list
+    and the topic root like the Linux device file, with its Windows paths kept."""
+    from agent.config import AgentConfig
+
+    a, b = "mqtts://mqtt-a.kommun.example:8883", "mqtts://mqtt-b.kommun.example:8883"
+    win = tmp_path / "win"
+    code, out = _run(
+        tmp_path,
+        ROSTER,
+        "--mqtt-url",
+        a,
+        "--other-mqtt-url",
+        b,
+        "--topic-root",
+        "lv/solna",
+        "--collector-url",
+        "https://mqtt-a.kommun.example:8860",
+        "--windows-bundles",
+        str(win),
+    )
+    assert code == 0
+    bundle = win / "david-ipad" / "agent.toml"
+    agent = load(bundle, AgentConfig)
+    assert (agent.mqtt.brokers, agent.mqtt.url, agent.mqtt.topic_root) == ([a, b], "", "lv/solna")
+    linux = load(out / "devices" / "david-ipad.toml", AgentConfig)
+    assert (agent.device_id, agent.mqtt.username, agent.mqtt.password) == (
+        linux.device_id,
+        linux.mqtt.username,
+        linux.mqtt.password,
+    )
+    assert str(agent.data_dir).startswith(bf.WINDOWS_DATA) and _mode(bundle) == 0o600
+
+
 @pytest.mark.parametrize(
     ("extra", "says"),
     [

@@ -14,7 +14,9 @@ the takeover time is measured by bench/bench_takeover.py):
   published = stored + still in the outbox).
 
 The collectors run as two PostgreSQL roles, so that one collector's database connections can be
-cut for good (``NOLOGIN`` + ``pg_terminate_backend``) while the other keeps its own.
+cut for good (``NOLOGIN`` + ``pg_terminate_backend``) while the other keeps its own. For the
+leader's whole network cut, that collector runs as a Unix user of its own whose traffic nftables
+drops (tests/ha/netcut.py: no namespace, PostgreSQL and Mosquitto listen on loopback only).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -38,8 +41,9 @@ import pytest
 
 from likavillkor import topics, wire
 from tests.faults.harness import Agent, tally
+from tests.ha.netcut import WATCH_ADDR, NetCut, User, run_as, system_user
 from tests.ha.test_haproxy import running_haproxy
-from tests.support.collector import CollectorProcess, device_test_policy
+from tests.support.collector import ROOT, CollectorProcess, device_test_policy
 from tests.support.databases import Postgres
 from tests.support.roster import write_roster
 from tests.support.services import Mosquitto, free_port, running_mosquitto
@@ -63,12 +67,23 @@ class Node(CollectorProcess):
     def __init__(self, name: str, workdir: Path, config: Path, port: int, data: Path) -> None:
         super().__init__(workdir, config, port, data_dir=data)
         self.name = name
+        #: a command the next boot runs the collector under (the network cut: ``setpriv`` to a
+        #: user of its own, tests/ha/netcut.py)
+        self.wrapper: list[str] = []
 
     def leader_status(self) -> int | None:
         try:
             return httpx.get(f"{self.base}/health/leader", timeout=3).status_code
         except httpx.HTTPError:
             return None
+
+    def spawn(self, **popen: Any) -> subprocess.Popen[bytes]:
+        if not self.wrapper:
+            return super().spawn(**popen)
+        cmd = [*self.wrapper, sys.executable, "-m", "collector", "run", "--config", str(self.config)]
+        with open(self.log, "ab") as log:
+            self.proc = subprocess.Popen(cmd, cwd=ROOT, stdout=log, stderr=log, start_new_session=True, **popen)
+        return self.proc
 
     def boot(self) -> None:
         self.spawn()
@@ -198,7 +213,9 @@ class Site:
         return "\n".join(f"--- {n.name}\n" + n.log.read_text(errors="replace")[-2500:] for n in self.nodes.values())
 
 
-def _node_config(site_dir: Path, name: str, *, pg: Postgres, db: str, brokers: list[Mosquitto], port: int) -> Path:
+def _node_config(
+    site_dir: Path, name: str, *, pg: Postgres, db: str, brokers: list[Mosquitto], port: int, host: str = "127.0.0.1"
+) -> Path:
     urls = ", ".join(f'"{b.url}"' for b in brokers)
     text = f"""data_dir = "{site_dir / "data"}"
 roster = "{site_dir / "roster.toml"}"
@@ -207,6 +224,7 @@ policy = "{site_dir / "policy.toml"}"
 urls = [{urls}]
 keepalive_s = 5
 [http]
+host = "{host}"
 port = {port}
 [store]
 url = "postgresql+psycopg://col_{name}@{pg.host}:{pg.port}/{db}"
@@ -456,6 +474,76 @@ def test_both_collectors_restarted_one_after_the_other(site: Site) -> None:
     site.wait_leader(not_=standby)
     standby.boot()
     _check(site, before)
+
+
+def test_leader_network_cut(site: Site) -> None:
+    """The leader's whole network cut (brokers, PostgreSQL, HAProxy's checks) with nftables: it runs
+    as a Unix user of its own, whose packets are dropped (tests/ha/netcut.py). The standby leads;
+    the cut one fences itself on its own clock (the lease, docs/scaling.md) and, healed, follows
+    as the standby and writes nothing."""
+    leader = site.wait_leader()
+    cut = next(n for n in site.nodes.values() if n is not leader)  # to lead as the user to be cut
+    with system_user() as user:
+        try:
+            _boot_as(site, cut, user)
+            leader.stop()  # a planned stop: the lease is given back, the user's collector leads
+            assert site.wait_leader(not_=leader) is cut
+            leader.boot()
+            wait_until(lambda: leader.leader_status() == 503, timeout=WAIT, what="the other one stands by")
+            site.act("item_start", item="§4 Motion om cykelbanor")
+            site.act("vote_start", item="§4 Motion om cykelbanor")
+            before = _before(site)
+            stepdowns = _metric(cut, "likavillkor_ha_stepdowns_total")
+            with NetCut(user.uid) as net:
+                assert net.ports, "the collector to cut owns no TCP socket"
+                new = site.wait_leader(not_=cut)  # (the cut one is watched on 127.0.0.2: 503)
+                assert new is leader
+                # the cut leader fenced itself, without reaching anything: its own clock
+                wait_until(lambda: cut.leader_status() == 503, timeout=WAIT, what="the cut leader stands by")
+                assert _metric(cut, "likavillkor_ha_writing") == 0
+                assert _metric(cut, "likavillkor_ha_stepdowns_total") >= stepdowns + 1
+                written = _metric(cut, "likavillkor_store_written_total")
+                _check(site, before)  # (waits until HAProxy serves the new leader)
+                site.act("vote_end", item="§4 Motion om cykelbanor")  # recorded by the new leader
+                assert net.dropped("output") > 0 and net.dropped("input") > 0, "nothing was cut"
+                assert site.sql("SELECT holder FROM ha_lease")[0][0] == leader.name
+            # healed: it reaches PostgreSQL and the brokers again, follows, and writes nothing
+            mark = time.time() + 1.0
+            received = _metric(cut, "likavillkor_ingest_received_total")
+            wait_until(
+                lambda: (
+                    _metric(cut, "likavillkor_ingest_received_total") > received
+                    and _metric(cut, "likavillkor_mqtt_connected") == 1
+                ),
+                timeout=WAIT,
+                what="the healed one hears its brokers again",
+                log=cut.log,
+            )
+            wait_until(lambda: site.sql("SELECT count(*) FROM samples WHERE received_at > %s", mark)[0][0] > 0,
+                       timeout=WAIT, what="the new leader stores samples received after the heal")  # fmt: skip
+            assert cut.leader_status() == 503
+            assert _metric(cut, "likavillkor_store_written_total") == written
+            assert site.sql("SELECT holder FROM ha_lease")[0][0] == leader.name
+            _check(site, before)
+            assert site.leader() is leader
+        finally:
+            _boot_as(site, cut, None)  # back as root on 127.0.0.1, before the user is deleted
+
+
+def _boot_as(site: Site, node: Node, user: User | None) -> None:
+    """(Re)start ``node`` as the standby, as ``user`` listening on every address (the test watches it
+    on 127.0.0.2, tests/ha/netcut.py), or as root on 127.0.0.1 (``None``)."""
+    node.stop()
+    host = "0.0.0.0" if user is not None else "127.0.0.1"
+    _node_config(site.workdir, node.name, pg=site.pg, db=site.db, brokers=site.brokers, port=node.port, host=host)
+    node.host = WATCH_ADDR if user is not None else "127.0.0.1"
+    node.wrapper = []
+    if user is not None:
+        for path in [node.data, *node.data.rglob("*"), node.workdir, *node.workdir.rglob("*")]:
+            os.chown(path, user.uid, user.gid)  # its files (pytest's temp dirs above: the capability)
+        node.wrapper = run_as(user)
+    node.boot()
+    wait_until(lambda: node.leader_status() == 503, timeout=WAIT, what=f"{node.name} stands by", log=node.log)
 
 
 def test_samples_published_are_stored(site: Site) -> None:

@@ -42,6 +42,8 @@ def test_a_leader_writes_and_a_fenced_one_does_not(db_url: str) -> None:
         _put(store, "boot-2", range(10))
         assert store.flush(30)
         assert store.count(s.samples) == 20 and store.fenced >= 1 and ha.fenced >= 1
+        # counted as dropped, never as written (/metrics likavillkor_store_written_total)
+        assert store.stats.written == 20 and store.stats.dropped == 10
 
         # a paused process that still believes it leads (its holding forced back): the database's
         # lease row refuses it all the same (the epoch is a fencing token)
