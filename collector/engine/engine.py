@@ -46,7 +46,7 @@ _MAX_UNKNOWN = 10_000  # unknown devices remembered (H12), most recently seen ke
 class Engine:
     """Equal-terms engine (issue 5). One instance per collector; not thread-safe."""
 
-    def __init__(self, roster: Roster, policies: PolicySet, *, now: float) -> None:
+    def __init__(self, roster: Roster, policies: PolicySet, *, now: float, several_brokers: bool = False) -> None:
         self._policies = policies
         self._judges: dict[int, Judge] = {}
         self._meetings: dict[str, MeetingRt] = {}
@@ -54,7 +54,7 @@ class Engine:
         self._known: dict[str, str | None] = {}
         self._conn = Connectivity()
         d = policies.defaults
-        self._rules = FreshnessRules(d.dedupe_window, d.late_after_s, d.reconnect_grace_s)
+        self._rules = FreshnessRules(d.dedupe_window, d.late_after_s, d.reconnect_grace_s, several_brokers)
         self.unknown_devices: dict[str, float] = {}
         self.set_roster(roster, now)
 

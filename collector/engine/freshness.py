@@ -29,6 +29,12 @@ class FreshnessRules(NamedTuple):
     window: int  # dedupe_window: seqs remembered per boot
     late_after_s: float
     reconnect_grace_s: float
+    #: the collector listens to several brokers (issue 17, ``[mqtt] urls``): a will can be left behind on a
+    #: broker the agent has left, and is dated by the status seq (agents with a broker list set a fresh will per
+    #: connection). With one broker this stays off: an agent from before the broker list kept one will per
+    #: boot, the seq of its first connect, which a later "online" would wrongly "supersede" (a missed loss,
+    #: tests/scenarios/last_will)
+    several_brokers: bool = False
 
     @property
     def mask(self) -> int:
@@ -114,14 +120,14 @@ def will_fresh(
     wills of the sessions it restored, and a (re)subscription delivers retained ones, none of
     them a loss seen now (silence after the grace still is; bench_false_alarms --faults).
 
-    With several brokers (issue 17) a will can be left behind on a broker the agent has already
-    left: once a status of the same boot newer than the will's connection has been heard (on any
-    broker), the will is stale (:func:`collector.ha.wills.will_superseded`)."""
+    With several brokers (issue 17, ``rules.several_brokers``) a will can be left behind on a broker
+    the agent has already left: once a status of the same boot newer than the will's connection has
+    been heard (on any broker), the will is stale (:func:`collector.ha.wills.will_superseded`)."""
     grace = conn.grace_from
     if grace is not None and received_at < grace + rules.reconnect_grace_s:
         return False
     status = dev.boots.get(msg.boot_id + "/status")
-    if will_superseded(msg.seq, status[0] if status is not None else None):
+    if rules.several_brokers and will_superseded(msg.seq, status[0] if status is not None else None):
         return False
     keys = list(dev.boots)
     own = [i for i, k in enumerate(keys) if k.split("/", 1)[0] == msg.boot_id]

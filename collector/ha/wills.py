@@ -10,8 +10,10 @@ status ``seq`` right before the CONNECT, and the ``online`` of that connection t
 So a will is the current one while no status of its boot with a ``seq`` above ``will.seq + 1``
 has been heard; once such a status (the ``online`` of a later connection, on any broker) has
 been heard, the will belongs to a connection the agent has already left behind, and it is no loss.
-(A single broker gives the same answer: its will comes after the last ``online``, never after
-a later one.)
+The engine applies this only when the collector listens to several brokers
+(``FreshnessRules.several_brokers``): with one broker an agent from before the broker list, which
+kept one will per boot (its first connect's seq), would otherwise have its real loss after a
+reconnect read as "superseded" (tests/scenarios/last_will).
 """
 
 from __future__ import annotations

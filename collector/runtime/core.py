@@ -48,7 +48,7 @@ class Runtime:
         self.bodies, roster, self.policies = load_inputs(config)
         self.index = RosterIndex(roster)
         self.roster_watch = RosterWatch(config.roster_path, self.bodies)
-        self.engine = Engine(roster, self.policies, now=clock())
+        self.engine = Engine(roster, self.policies, now=clock(), several_brokers=len(config.mqtt.broker_urls) > 1)
         self.lock = threading.RLock()
         s = config.store
         self.store = Store(

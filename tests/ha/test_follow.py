@@ -18,7 +18,7 @@ from collector.ha.follow import OpenKey, RecentBuffer, action_of, adoptions, clo
 from likavillkor import wire
 from likavillkor.config import ConfigError
 
-RULES = FreshnessRules(window=64, late_after_s=5.0, reconnect_grace_s=3.0)
+RULES = FreshnessRules(window=64, late_after_s=5.0, reconnect_grace_s=3.0, several_brokers=True)
 
 
 def _row(i: int, kind: str = "adjourn", meeting: str = "ks-1", **extra: object) -> dict[str, object]:
@@ -70,6 +70,18 @@ def test_a_will_left_behind_on_the_other_broker_is_no_loss() -> None:
     assert freshness(dev, _status(13, online), 101.0, RULES, conn) is True
     assert freshness(dev, _status(10, wire.DeviceState.OFFLINE, "will"), 102.0, RULES, conn) is False
     assert freshness(dev, _status(12, wire.DeviceState.OFFLINE, "will"), 103.0, RULES, conn) is True
+
+
+def test_with_one_broker_a_boots_one_will_stays_a_loss_after_a_reconnect() -> None:
+    """One broker (no [mqtt] urls list): an agent from before the broker list set one will per boot (the seq
+    of its first connect, 10). After a reconnect (online 13) that same will is her loss again, never
+    "superseded" (tests/scenarios/last_will: a missed loss found in the merge of issue 17)."""
+    dev, conn = DeviceTrack(), Connectivity(grace_from=0.0)
+    one_broker = RULES._replace(several_brokers=False)
+    online = wire.DeviceState.ONLINE
+    assert freshness(dev, _status(11, online), 100.0, one_broker, conn) is True
+    assert freshness(dev, _status(13, online), 101.0, one_broker, conn) is True
+    assert freshness(dev, _status(10, wire.DeviceState.OFFLINE, "will"), 102.0, one_broker, conn) is True
 
 
 def _load(tmp_path: Path, text: str) -> config.CollectorConfig:
