@@ -13,7 +13,7 @@ workers="${LIKAVILLKOR_TEST_WORKERS:-2}"
 xdist=()
 # --dist loadfile: a module's tests stay on one worker; the namespace tests are one unit (tests/conftest.py)
 if [ "$workers" != "0" ]; then xdist=(-n "$workers" --dist loadfile); fi
-.venv/bin/python -m pytest "${xdist[@]}" "$@"
+.venv/bin/python -m pytest "${xdist[@]}" --durations=15 "$@"
 rc=$?
 set -e
 if [ "$rc" -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi
