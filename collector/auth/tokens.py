@@ -8,6 +8,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -24,15 +25,33 @@ def local_token(data_dir: Path) -> str:
     0600: for the CLI and scripts on the collector host, who can read the database anyway. Anyone who
     can read this file is IT; keep ``data_dir`` private."""
     path = Path(data_dir) / LOCAL_TOKEN_FILE
-    try:
-        token = path.read_text(encoding="ascii").strip()
-        if token:
-            return token
-    except FileNotFoundError:
-        pass
-    path.parent.mkdir(parents=True, exist_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for _ in range(_CREATE_TRIES):
+        try:
+            token = path.read_text(encoding="ascii").strip()
+            if token:
+                return token
+        except FileNotFoundError:
+            pass
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            # O_EXCL: the collector starting and a tool beside it (a test polling /api/health) may
+            # both find no token; the first to create the file wins and the other reads it. With
+            # O_TRUNC both wrote one, and the collector kept one the file no longer held (401s).
+            fd = os.open(path, flags, 0o600)
+        except FileExistsError:
+            time.sleep(0.01)  # being written by the other one
+            continue
+        return _write_token(fd)
+    # still empty (a writer died half-way): replace it
+    return _write_token(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600))
+
+
+_CREATE_TRIES = 100
+
+
+def _write_token(fd: int) -> str:
     token = "lvl_" + secrets.token_urlsafe(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(token + "\n")
     return token

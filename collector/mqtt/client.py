@@ -20,6 +20,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from collector.mqtt import readpath
+from collector.mqtt.ackgate import AckGate
 from likavillkor import topics
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,10 @@ class MqttClient:
         reconnect_max_s: float = 10.0,
         subscription: str = topics.DEVICE_WILDCARD,
         client_class: type[paho.Client] | None = None,
+        ack_gate: AckGate | None = None,
     ) -> None:
+        """``ack_gate``: hold each PUBACK until the store has the message (collector/mqtt/ackgate.py;
+        the lean read path only, stock paho acknowledges at once)."""
         self.host, self.port, tls = parse_url(url)
         self._on_message = on_message
         self._on_connection = on_connection
@@ -84,8 +88,10 @@ class MqttClient:
         c.on_connect = self._connected
         c.on_disconnect = self._disconnected
         c.on_message = self._message
+        self.ack_gate: AckGate | None = None
         if isinstance(c, readpath.LeanClient):
             c.fast_message = on_message
+            c.ack_gate = self.ack_gate = ack_gate
         self._client = c
 
     @property
@@ -102,6 +108,11 @@ class MqttClient:
         )
         self._client.loop_start()
 
+    def release_acks(self) -> None:
+        """The store wrote (or gave up) rows: send the PUBACKs now due (any thread)."""
+        if isinstance(self._client, readpath.LeanClient) and self.connected:
+            self._client.release_acks()
+
     def stop(self) -> None:
         self._stopping = True
         self._client.disconnect()
@@ -113,6 +124,8 @@ class MqttClient:
             log.warning("MQTT connect to %s:%d refused: %s", self.host, self.port, reason)
             return
         self.connects += 1
+        if self.ack_gate is not None:
+            self.ack_gate.forget()  # held on the last connection: the broker redelivers them
         client.subscribe(self._subscription, qos=1)
         log.info(
             "MQTT connected to %s:%d (session present: %s)",
@@ -126,6 +139,8 @@ class MqttClient:
     def _disconnected(self, _c: paho.Client, _ud: Any, _flags: Any, reason: Any, _props: Any) -> None:
         was = self.connected
         self.connected = False
+        if self.ack_gate is not None:
+            self.ack_gate.forget()
         if was and self._stopping:
             log.info("MQTT disconnected from %s:%d", self.host, self.port)
             self._on_connection(False)

@@ -20,6 +20,8 @@ import paho.mqtt.client as paho
 from paho.mqtt import __version__ as paho_version_installed
 from paho.mqtt.client import PUBACK
 
+from collector.mqtt.ackgate import AckGate
+
 log = logging.getLogger(__name__)
 
 #: the paho-mqtt version whose private methods :class:`LeanClient` overrides (tests/collector/test_mqtt_parser_fuzz.py,
@@ -193,6 +195,8 @@ class LeanClient(paho.Client):
 
     fast_message: Callable[[str, bytes], None] | None = None
     malformed = 0
+    #: PUBACKs held until the store has the message (collector/mqtt/ackgate.py); None: at once
+    ack_gate: AckGate | None = None
 
     def _handle_publish(self) -> paho.MQTTErrorCode:
         fast = self.fast_message
@@ -211,9 +215,28 @@ class LeanClient(paho.Client):
                 fast(topic, payload)
             except Exception as exc:  # the callback must not kill the network thread
                 log.error("MQTT message handler failed: %s", exc)
-        if header & 0x06:
-            return self._send_command_with_mid(PUBACK, mid, False)
+        if not header & 0x06:
+            return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+        gate = self.ack_gate
+        if gate is not None and gate.hold(mid):
+            return self.release_acks()
+        self.release_acks()  # the held ones first: PUBACKs in the order of their PUBLISH packets
+        return self._send_command_with_mid(PUBACK, mid, False)
+
+    def release_acks(self) -> paho.MQTTErrorCode:
+        """Send the held PUBACKs that are due (any thread: paho queues packets under its own lock)."""
+        gate = self.ack_gate
+        if gate is None:
+            return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+        for mid in gate.due():
+            rc = self._send_command_with_mid(PUBACK, mid, False)
+            if rc != paho.MQTTErrorCode.MQTT_ERR_SUCCESS:
+                return rc
         return paho.MQTTErrorCode.MQTT_ERR_SUCCESS
+
+    def loop_misc(self) -> paho.MQTTErrorCode:
+        self.release_acks()  # the time bound, also when no message comes
+        return super().loop_misc()
 
     def _create_socket_connection(self) -> socket.socket:
         sock = super()._create_socket_connection()

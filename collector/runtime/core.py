@@ -125,7 +125,9 @@ class Runtime:
             self._record_changes(self.engine.broker(not mqtt, self.clock()))
             self._alive_mono = time.monotonic()  # starting up is no stall (the restart was its own gap)
         if mqtt:
-            self.broker, self.mqtt, self.mqtt_url = start_mqtt(self.config, self.on_mqtt_message, self.on_broker)
+            self.broker, self.mqtt, self.mqtt_url = start_mqtt(
+                self.config, self.on_mqtt_message, self.on_broker, self.store
+            )
         if self.config.reflector.enabled:
             status = self._reflector.start(self.config, self.index.roster.devices, self._note_probe)
             self.probe_keys = self._reflector.probe_keys

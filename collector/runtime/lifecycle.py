@@ -13,9 +13,13 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from collector.config import CollectorConfig
+
+if TYPE_CHECKING:
+    from collector.mqtt.ackgate import AckGate
+    from collector.store.db import Store
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +86,24 @@ def client_id_of(config: CollectorConfig) -> str:
     return f"{base}-{node}"[:128]
 
 
+def ack_gate_for(store: Store) -> AckGate:
+    """A connection's PUBACKs held until ``store`` has the message (issue 8, H2: nothing lost)."""
+    from collector.mqtt.ackgate import AckGate
+
+    w = store.writer
+    return AckGate(ticket=lambda: w.enqueued, done=lambda: w.done, store_up=lambda: store.stats.connected, wake=w.wake)
+
+
 def start_mqtt(
-    config: CollectorConfig, on_message: Callable[[str, bytes], None], on_connection: Callable[[bool], None]
+    config: CollectorConfig,
+    on_message: Callable[[str, bytes], None],
+    on_connection: Callable[[bool], None],
+    store: Store | None = None,
 ) -> tuple[Any, BrokerLinks, str]:
     """Connect to every broker of ``[mqtt] url``/``urls`` or, when none, to a private Mosquitto
     started here. Returns (the private broker or None, the started clients, the broker URLs joined
-    by ", ")."""
+    by ", "). With ``store`` and inline ingest each connection acknowledges a message only once the
+    store has it (:func:`ack_gate_for`); "thread" ingest handles it later, so it acknowledges at once."""
     from collector.mqtt.client import MqttClient
     from likavillkor.topics import device_wildcard
 
@@ -116,8 +132,11 @@ def start_mqtt(
                 reconnect_min_s=m.reconnect_min_s,
                 reconnect_max_s=m.reconnect_max_s,
                 subscription=device_wildcard(m.topic_root),
+                ack_gate=ack_gate_for(store) if store is not None and config.ingest.mode == "inline" else None,
             )
         )
+        if store is not None and links.clients[-1].ack_gate is not None:
+            store.writer.on_done.append(links.clients[-1].release_acks)
     for client in links.clients:
         client.start()
     return broker, links, ", ".join(urls)

@@ -105,6 +105,8 @@ class BatchWriter(Generic[T]):
         self._inflight = 0
         self._n_enqueued = 0
         self._n_done = 0  # written or dropped after being queued
+        #: called (writer thread) after each batch written or dropped: collector/mqtt/ackgate.py
+        self.on_done: list[Callable[[], None]] = []
 
     # -- caller side -----------------------------------------------------------------------------
     def put(self, item: T) -> bool:
@@ -143,6 +145,27 @@ class BatchWriter(Generic[T]):
                 return False
             time.sleep(0.01)
         return True
+
+    @property
+    def enqueued(self) -> int:
+        """Items queued since the start (a ticket: compare with :attr:`done`)."""
+        return self._n_enqueued
+
+    @property
+    def done(self) -> int:
+        """Items written or dropped since the start; items leave in queue order."""
+        return self._n_done
+
+    def wake(self) -> None:
+        """Write what is queued now instead of after ``flush_interval_s`` (someone waits for it)."""
+        self._wake.set()
+
+    def _notify(self) -> None:
+        for callback in self.on_done:
+            try:
+                callback()
+            except Exception as exc:  # a listener must not stop the writer
+                self._log.logger.error("%s: listener failed: %s", self._name, first_line(exc))
 
     def queued(self) -> int:
         """Items waiting in the queue."""
@@ -233,6 +256,7 @@ class BatchWriter(Generic[T]):
             except Discarded:  # the sink was reached and refused them for good
                 self._note_reached()
                 self._drop(held)
+                self._notify()
                 held = []
                 continue
             except Exception as exc:  # any write error: keep the items and retry later
@@ -244,5 +268,6 @@ class BatchWriter(Generic[T]):
                 delay = min(delay * 2, self._retry_max_s)
                 continue
             self._note_success(held)
+            self._notify()
             held = []
             delay = self._retry_initial_s

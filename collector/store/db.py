@@ -256,6 +256,11 @@ class Store:
         """Wait until everything queued so far is written (or ``timeout``). True when drained."""
         return self._writer.flush(timeout)
 
+    @property
+    def writer(self) -> BatchWriter[Op]:
+        """The writer thread's queue (its counters and ``on_done``: collector/mqtt/ackgate.py)."""
+        return self._writer
+
     def queue_size(self) -> int:
         return self._writer.queued()
 

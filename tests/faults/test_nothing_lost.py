@@ -149,8 +149,8 @@ def test_nothing_lost_across_link_loss_bandwidth_broker_and_collector_faults(
     dev, flooder = "dev-a", "dev-flood"
     col = Collector(tmp_path / "collector", broker.url, [dev], spare_devices=[flooder])
     agent = Agent(ns, dev, broker.port, tmp_path)
-    col.start()
     try:
+        col.start()  # inside: a collector that never answers is stopped too
         agent.start()
         wait_until(lambda: col.state_is(dev, "ok"), timeout=30, what="agent's device ok", log=agent.log)
         for _ in range(CYCLES):

@@ -221,3 +221,33 @@ def test_cookies_are_secure_over_https(users: Path) -> None:
     https = TestClient(client.app, base_url="https://collector.example")
     r = https.post("/login", data={"username": "ordf", "password": PW})
     assert r.status_code == 204 and "Secure" in r.headers["set-cookie"]
+
+
+def test_the_local_token_made_by_two_at_once_is_one(tmp_path: Path) -> None:
+    """The collector starting and a tool polling its API beside it both find no token file: every
+    caller must end with the token the file holds (O_EXCL; before, both wrote one and the collector
+    kept a token the file no longer held, so the tool got 401 for good)."""
+    import threading
+
+    for round_ in range(20):
+        d = tmp_path / f"r{round_}"
+        start = threading.Barrier(8)
+        got: list[str] = []
+
+        def take(d: Path = d, start: threading.Barrier = start, got: list[str] = got) -> None:
+            start.wait()
+            got.append(auth.local_token(d))
+
+        threads = [threading.Thread(target=take) for _ in range(8)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(10)
+        on_disk = (d / auth.LOCAL_TOKEN_FILE).read_text(encoding="ascii").strip()
+        assert got == [on_disk] * 8, (round_, set(got), on_disk)
+
+
+def test_an_empty_local_token_file_is_replaced(tmp_path: Path) -> None:
+    (tmp_path / auth.LOCAL_TOKEN_FILE).write_text("", encoding="ascii")
+    token = auth.local_token(tmp_path)
+    assert token.startswith("lvl_") and (tmp_path / auth.LOCAL_TOKEN_FILE).read_text().strip() == token
