@@ -91,6 +91,13 @@ def anna(collector: Collector) -> dict[str, Any]:
     return collector.participant("ks-test", "anna")
 
 
+def watched(collector: Collector) -> str:
+    """Anna's state while her page watches her: ``ok``, or ``degraded`` (H1) when the first test's browser
+    self-test measured a degraded media path (a loaded machine freezes the fake camera): that result
+    holds for the meeting, so later tests expect what it implies rather than depend on the load."""
+    return "degraded" if (anna(collector).get("mediapath") or {}).get("verdict") == "degraded" else "ok"
+
+
 def hold(collector: Collector, seconds: float) -> list[tuple[str, str]]:
     """Watch the meeting for ``seconds``; every (Anna's state, verdict) seen."""
     seen: list[tuple[str, str]] = []
@@ -177,14 +184,15 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     page.goto(companion_url(collector, "anna"))
     # open: monitored like an agent member, and ok; her page says so in large Swedish text
     wait_until(
-        lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"],
+        lambda: anna(collector)["state"] == watched(collector) and anna(collector)["companion_open"],
         timeout=STATE_S,
         what="Anna ok",
         detail=lambda: anna(collector),
         log=collector.workdir / "collector.log",
     )
-    page.wait_for_selector('#companion[data-state="ok"][data-watched="1"]')
-    assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
+    page.wait_for_selector(f'#companion[data-state="{watched(collector)}"][data-watched="1"]')
+    if watched(collector) == "ok":
+        assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
     wait_until(
         lambda: anna(collector)["rtt_ms"] is not None, timeout=STATE_S, what="round-trip time from the companion page"
     )
@@ -204,7 +212,7 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     row = chair.locator('tr[data-member="cecilia"]')
     assert row.get_attribute("data-state") == "not_monitored"
     assert "Inte övervakad" in row.inner_text() and "kontrollera vid uppropet" in row.inner_text()
-    assert chair.locator('tr[data-member="anna"]').get_attribute("data-state") == "ok"
+    assert chair.locator('tr[data-member="anna"]').get_attribute("data-state") == watched(collector)
     chair.screenshot(path=str(SHOTS / "chair-not-monitored.png"), full_page=True)
     chair.goto(collector.base + "/chair/ks-test?lang=en")  # English on request
     chair.wait_for_selector('#banner[data-verdict="not_all_monitored"]')
@@ -221,7 +229,7 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
     chair.wait_for_selector('tr[data-member="anna"][data-state="not_monitored"]')
     # shown again: watched again
     set_visibility(page, "visible")
-    wait_until(lambda: anna(collector)["state"] == "ok", timeout=STATE_S, what="Anna ok again")
+    wait_until(lambda: anna(collector)["state"] == watched(collector), timeout=STATE_S, what="Anna ok again")
     # closed (pagehide, the socket closed by the page): not monitored, never lost
     page.close()
     wait_until(
@@ -242,7 +250,7 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     page.set_default_timeout(PAGE_MS)
     page.goto(companion_url(collector, "anna"))
     wait_until(
-        lambda: anna(collector)["state"] == "ok",
+        lambda: anna(collector)["state"] == watched(collector),
         timeout=STATE_S,
         what="Anna ok",
         detail=lambda: anna(collector),
@@ -265,7 +273,10 @@ def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: 
     page2.set_default_timeout(PAGE_MS)
     page2.goto(companion_url(collector, "anna"))
     wait_until(
-        lambda: anna(collector)["state"] == "ok", timeout=STATE_S, what="Anna back", detail=lambda: anna(collector)
+        lambda: anna(collector)["state"] == watched(collector),
+        timeout=STATE_S,
+        what="Anna back",
+        detail=lambda: anna(collector),
     )
     page2.context.close()
     wait_until(
@@ -388,7 +399,7 @@ def test_two_windows_one_closes(collector: Collector) -> None:
                     return
             raise AssertionError(f"timed out after {timeout} s waiting for: {what}; Anna: {anna(collector)}")
 
-        echo_until(lambda: anna(collector)["state"] == "ok", "Anna ok", STATE_S)
+        echo_until(lambda: anna(collector)["state"] == watched(collector), "Anna ok", STATE_S)
         r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[0]}".encode(), timeout=5)
         assert r.status_code == 204
         t_end = time.monotonic() + 3 * SILENCE_S
@@ -453,7 +464,7 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     page.wait_for_selector('#companion[data-path="webrtc"]')
     wait_until(lambda: metric(collector, "rtc_open") == opened + 1, timeout=STATE_S, what="data channel open")
     wait_until(
-        lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0,
+        lambda: anna(collector)["state"] == watched(collector) and anna(collector)["loss_percent"] == 0.0,
         timeout=STATE_S,
         what="Anna ok",
         detail=lambda: anna(collector),
@@ -473,7 +484,7 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     # a personal link is a credential: never in the collector's log (uvicorn logs WebSocket paths)
     log = (collector.workdir / "collector.log").read_text(errors="replace")
     assert "WebSocket /companion/" in log and a_token not in log and c_token not in log
-    assert anna(collector)["state"] == "ok"
+    assert anna(collector)["state"] == watched(collector)
     context.close()
     wait_until(
         lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="Anna not monitored after closing"
@@ -504,7 +515,7 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
 
         def echoing_and_ok() -> bool:
             echo_for(0.3)
-            return bool(anna(collector)["state"] == "ok")
+            return bool(anna(collector)["state"] == watched(collector))
 
         wait_until(echoing_and_ok, timeout=STATE_S, what="Anna ok", detail=lambda: anna(collector))
         bye = f"{collector.base}/companion/{token}/bye"
