@@ -39,6 +39,10 @@ from tests.web.conftest import (
 #: the page stops answering on both paths (WebSocket and data channel), its sockets left open
 CUT = "() => { WebSocket.prototype.send = function () {}; RTCDataChannel.prototype.send = function () {}; }"
 IPAD = {"width": 820, "height": 1180}  # iPad Air, portrait: Split View gives the page a third to a half
+#: generous deadlines for states on a loaded 2-core machine (the full suite runs two workers beside other
+#: work): a page's start, its first samples and the debounce can take many times their idle figures
+STATE_S = 60.0
+PAGE_MS = 90_000
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +56,7 @@ def collector(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Collector]:
         try:
             wait_until(
                 lambda: c.participant("ks-test", "bo")["state"] == "ok",
-                timeout=20,
+                timeout=STATE_S,
                 what="Bo ok",
                 log=c.workdir / "collector.log",
             )
@@ -87,6 +91,13 @@ def anna(collector: Collector) -> dict[str, Any]:
     return collector.participant("ks-test", "anna")
 
 
+def watched(collector: Collector) -> str:
+    """Anna's state while her page watches her: ``ok``, or ``degraded`` (H1) when the first test's browser
+    self-test measured a degraded media path (a loaded machine freezes the fake camera): that result
+    holds for the meeting, so later tests expect what it implies rather than depend on the load."""
+    return "degraded" if (anna(collector).get("mediapath") or {}).get("verdict") == "degraded" else "ok"
+
+
 def hold(collector: Collector, seconds: float) -> list[tuple[str, str]]:
     """Watch the meeting for ``seconds``; every (Anna's state, verdict) seen."""
     seen: list[tuple[str, str]] = []
@@ -104,6 +115,33 @@ def metric(collector: Collector, event: str) -> float:
     return float(m.group(1)) if m else 0.0
 
 
+def open_sockets(collector: Collector) -> float:
+    """The collector's companion sockets open now (``likavillkor_companion_open``)."""
+    text = httpx.get(collector.base + "/metrics", headers=collector.headers, timeout=5).text
+    m = re.search(r"^likavillkor_companion_open ([0-9.]+)$", text, re.M)
+    assert m is not None, "no likavillkor_companion_open gauge in /metrics"
+    return float(m.group(1))
+
+
+def no_sockets_open(collector: Collector) -> None:
+    """Wait until the sockets of earlier tests (closed by their pages or clients) are released on the
+    collector's side too: a link holds at most two, a third is refused (``too_many_sockets_per_link``)."""
+    wait_until(
+        lambda: open_sockets(collector) == 0,
+        timeout=STATE_S,
+        what="no companion socket open from earlier tests",
+        detail=lambda: open_sockets(collector),
+        log=collector.workdir / "collector.log",
+    )
+
+
+def hello(ws: Any) -> dict[str, Any]:
+    """The socket's first message, the hello (``{"t": "s", "sock": ...}``); a refusal fails naming it."""
+    msg: dict[str, Any] = json.loads(ws.recv(timeout=30))
+    assert msg.get("t") == "s" and "sock" in msg, f"the first message is not the hello (a refusal?): {msg}"
+    return msg
+
+
 def set_visibility(page: Any, state: str) -> None:
     """What the browser does when the iPad switches app or Split View closes: visibilitychange."""
     page.evaluate(
@@ -118,15 +156,17 @@ def test_browser_selftest_does_not_make_the_ipad_member_lost(collector: Collecto
     assert anna(collector)["state"] == "not_monitored" and anna(collector)["monitoring"] == "browser"
     context = chromium.new_context(viewport=IPAD, bypass_csp=True, permissions=["camera", "microphone"])
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(PAGE_MS)
     page.goto(link(collector, "anna"))
     for box in page.locator("input[data-confirm]").all():
         box.check()
     page.click("#start")
-    page.wait_for_selector("#status[data-overall]", timeout=90_000)
+    page.wait_for_selector("#status[data-overall]", timeout=2 * PAGE_MS)
     context.close()
     wait_until(
-        lambda: (anna(collector)["selftest"] or {}).get("source") == "browser", timeout=10, what="self-test recorded"
+        lambda: (anna(collector)["selftest"] or {}).get("source") == "browser",
+        timeout=STATE_S,
+        what="self-test recorded",
     )
     # well past the silence limit and the (test policy's) five minutes: never lost, never replaced
     seen = hold(collector, SUBSTITUTE_S + 3 * SILENCE_S)
@@ -137,33 +177,42 @@ def test_browser_selftest_does_not_make_the_ipad_member_lost(collector: Collecto
 
 
 def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) -> None:
+    no_sockets_open(collector)
     context = chromium.new_context(viewport={"width": 507, "height": 1180}, bypass_csp=True)  # Split View 1/2
     page = context.new_page()
-    page.set_default_timeout(10_000)
+    page.set_default_timeout(PAGE_MS)
     page.goto(companion_url(collector, "anna"))
     # open: monitored like an agent member, and ok; her page says so in large Swedish text
     wait_until(
-        lambda: anna(collector)["state"] == "ok" and anna(collector)["companion_open"], timeout=20, what="Anna ok"
+        lambda: anna(collector)["state"] == watched(collector) and anna(collector)["companion_open"],
+        timeout=STATE_S,
+        what="Anna ok",
+        detail=lambda: anna(collector),
+        log=collector.workdir / "collector.log",
     )
-    page.wait_for_selector('#companion[data-state="ok"][data-watched="1"]')
-    assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
+    page.wait_for_selector(f'#companion[data-state="{watched(collector)}"][data-watched="1"]')
+    if watched(collector) == "ok":
+        assert page.inner_text("#headline") == "Du ses och hörs på lika villkor"
     wait_until(
-        lambda: anna(collector)["rtt_ms"] is not None, timeout=10, what="round-trip time from the companion page"
+        lambda: anna(collector)["rtt_ms"] is not None, timeout=STATE_S, what="round-trip time from the companion page"
     )
     assert 0 <= anna(collector)["rtt_ms"] < 1000 and anna(collector)["loss_percent"] is not None
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "companion.png"))
     # Cecilia (watched by nothing) keeps the meeting from claiming equal terms for everyone
-    wait_until(lambda: view(collector)["verdict"] == "not_all_monitored", timeout=10, what="verdict not_all_monitored")
+    wait_until(
+        lambda: view(collector)["verdict"] == "not_all_monitored", timeout=STATE_S, what="verdict not_all_monitored"
+    )
 
     # the chair's view: not monitored, with the roll-call advice (H13), Swedish first
     chair = sign_in(chromium, collector.base, "ordf", path="/chair/ks-test")
+    chair.set_default_timeout(PAGE_MS)
     chair.wait_for_selector('#banner[data-verdict="not_all_monitored"]')
     assert "uppropet" in chair.inner_text("#banner")
     row = chair.locator('tr[data-member="cecilia"]')
     assert row.get_attribute("data-state") == "not_monitored"
     assert "Inte övervakad" in row.inner_text() and "kontrollera vid uppropet" in row.inner_text()
-    assert chair.locator('tr[data-member="anna"]').get_attribute("data-state") == "ok"
+    assert chair.locator('tr[data-member="anna"]').get_attribute("data-state") == watched(collector)
     chair.screenshot(path=str(SHOTS / "chair-not-monitored.png"), full_page=True)
     chair.goto(collector.base + "/chair/ks-test?lang=en")  # English on request
     chair.wait_for_selector('#banner[data-verdict="not_all_monitored"]')
@@ -173,17 +222,19 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
 
     # hidden (she switched app): not monitored, not lost, no Ajournera, for well past the silence limit
     set_visibility(page, "hidden")
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored")
+    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="Anna not monitored")
     seen = hold(collector, 4 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     assert "dold eller stängd" in anna(collector)["reason"]["sv"]
     chair.wait_for_selector('tr[data-member="anna"][data-state="not_monitored"]')
     # shown again: watched again
     set_visibility(page, "visible")
-    wait_until(lambda: anna(collector)["state"] == "ok", timeout=10, what="Anna ok again")
+    wait_until(lambda: anna(collector)["state"] == watched(collector), timeout=STATE_S, what="Anna ok again")
     # closed (pagehide, the socket closed by the page): not monitored, never lost
     page.close()
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="Anna not monitored after closing"
+    )
     seen = hold(collector, 4 * SILENCE_S)
     assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
     assert metric(collector, "closed") + metric(collector, "bye") >= 1
@@ -193,26 +244,44 @@ def test_companion_page_open_hidden_closed(collector: Collector, chromium: Any) 
 
 def test_cut_network_with_the_page_open_is_lost(collector: Collector, chromium: Any) -> None:
     """Silence while the page is open is lost contact (H15), as for an agent: no goodbye came."""
+    no_sockets_open(collector)
     context = chromium.new_context(viewport=IPAD, bypass_csp=True)
     page = context.new_page()
+    page.set_default_timeout(PAGE_MS)
     page.goto(companion_url(collector, "anna"))
-    wait_until(lambda: anna(collector)["state"] == "ok", timeout=20, what="Anna ok")
+    wait_until(
+        lambda: anna(collector)["state"] == watched(collector),
+        timeout=STATE_S,
+        what="Anna ok",
+        detail=lambda: anna(collector),
+        log=collector.workdir / "collector.log",
+    )
     # the page stops answering (the iPad's network is gone; its socket is not closed)
     page.evaluate(CUT)
-    wait_until(lambda: anna(collector)["state"] == "lost", timeout=10 + 3 * SILENCE_S, what="Anna lost")
+    wait_until(lambda: anna(collector)["state"] == "lost", timeout=STATE_S + 3 * SILENCE_S, what="Anna lost")
     assert view(collector)["verdict"] == "adjourn"
     assert anna(collector)["reason"]["code"] == "no_contact"
     seen = hold(collector, 2 * SILENCE_S)
     assert {s for s, _ in seen} == {"lost"}, seen  # no cover-up while nothing arrives
     context.close()  # the browser's close frame arrives: contact again, then closed -> not monitored
     wait_until(
-        lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after the close frame"
+        lambda: anna(collector)["state"] == "not_monitored",
+        timeout=STATE_S,
+        what="Anna not monitored after the close frame",
     )
     page2 = chromium.new_context(viewport=IPAD, bypass_csp=True).new_page()
+    page2.set_default_timeout(PAGE_MS)
     page2.goto(companion_url(collector, "anna"))
-    wait_until(lambda: anna(collector)["state"] == "ok", timeout=20, what="Anna back")
+    wait_until(
+        lambda: anna(collector)["state"] == watched(collector),
+        timeout=STATE_S,
+        what="Anna back",
+        detail=lambda: anna(collector),
+    )
     page2.context.close()
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="Anna not monitored after closing"
+    )
 
 
 def _ws_url(collector: Collector, token: str) -> str:
@@ -245,11 +314,11 @@ def test_forged_expired_and_other_members_links_are_refused_and_counted(collecto
     ]:
         r = httpx.get(f"{collector.base}/companion/{token}", timeout=5)
         assert r.status_code == status and text in r.text, (token, r.status_code)
-        with connect(_ws_url(collector, token), open_timeout=5) as ws:
-            msg = json.loads(ws.recv(timeout=5))
+        with connect(_ws_url(collector, token), open_timeout=30) as ws:
+            msg = json.loads(ws.recv(timeout=30))
             assert msg["t"] == "error" and msg["message"].startswith(text.split(":")[0]), msg
             with pytest.raises(ConnectionClosed):
-                ws.recv(timeout=5)
+                ws.recv(timeout=30)
             assert ws.close_code == (4410 if status == 410 else 4403)
         assert httpx.post(f"{collector.base}/companion/{token}/bye", content=b"bye", timeout=5).status_code == status
 
@@ -265,28 +334,31 @@ def test_companion_socket_bounds(collector: Collector) -> None:
     from websockets.sync.client import connect
 
     token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]  # "none": the page shows, nothing is sent
+    no_sockets_open(collector)  # the two this test opens must be the link's only ones
     too_big, busy = metric(collector, "message_too_big"), metric(collector, "too_many_sockets_per_link")
-    with connect(_ws_url(collector, token), open_timeout=5) as a, connect(_ws_url(collector, token), open_timeout=5):
-        assert json.loads(a.recv(timeout=5))["t"] == "s"
-        with connect(_ws_url(collector, token), open_timeout=5) as third:  # a third socket for one link
-            assert json.loads(third.recv(timeout=5))["t"] == "error"
+    with connect(_ws_url(collector, token), open_timeout=30) as a, connect(_ws_url(collector, token), open_timeout=30):
+        hello(a)
+        with connect(_ws_url(collector, token), open_timeout=30) as third:  # a third socket for one link
+            assert json.loads(third.recv(timeout=30))["t"] == "error"
             with pytest.raises(ConnectionClosed):
-                third.recv(timeout=5)
+                third.recv(timeout=30)
             assert third.close_code == 4429
         a.send("x" * 600)  # over the 512-byte bound
         with pytest.raises(ConnectionClosed):
             while True:
-                a.recv(timeout=5)
+                a.recv(timeout=30)
         assert a.close_code == 1009
     assert metric(collector, "message_too_big") == too_big + 1
     assert metric(collector, "too_many_sockets_per_link") == busy + 1
     # the rate bound: a flood is dropped and counted, the socket and the meeting carry on
     limited = metric(collector, "rate_limited")
-    with connect(_ws_url(collector, token), open_timeout=5) as ws:
+    with connect(_ws_url(collector, token), open_timeout=30) as ws:
         for _ in range(200):
             ws.send('{"t":"e","n":-1}')
-        wait_until(lambda: metric(collector, "rate_limited") > limited + 100, timeout=10, what="rate limit counted")
-        assert json.loads(ws.recv(timeout=5))["t"] in ("s", "p")
+        wait_until(
+            lambda: metric(collector, "rate_limited") > limited + 100, timeout=STATE_S, what="rate limit counted"
+        )
+        assert json.loads(ws.recv(timeout=30))["t"] in ("s", "p")
     assert collector.participant("ks-test", "cecilia")["state"] == "not_monitored"
 
 
@@ -306,16 +378,17 @@ def test_two_windows_one_closes(collector: Collector) -> None:
     from websockets.sync.client import connect
 
     token = companion_url(collector, "anna").rsplit("/", 1)[-1]
+    no_sockets_open(collector)  # a link holds two: both windows must be admitted
     with (
-        connect(_ws_url(collector, token), open_timeout=5) as a,
-        connect(_ws_url(collector, token), open_timeout=5) as b,
+        connect(_ws_url(collector, token), open_timeout=30) as a,
+        connect(_ws_url(collector, token), open_timeout=30) as b,
     ):
-        socks = [json.loads(w.recv(timeout=5))["sock"] for w in (a, b)]
+        socks = [hello(w)["sock"] for w in (a, b)]
         for w in (a, b):
             w.send('{"t":"v","visible":true}')
-        stop = time.monotonic() + 20
 
-        def echo_until(pred: Any) -> None:  # both windows answer their probes, as the page does
+        def echo_until(pred: Any, what: str, timeout: float) -> None:  # both windows answer, as the page does
+            stop = time.monotonic() + timeout
             while time.monotonic() < stop:
                 for w in (a, b):
                     with contextlib.suppress(TimeoutError):
@@ -324,19 +397,19 @@ def test_two_windows_one_closes(collector: Collector) -> None:
                             w.send(json.dumps({"t": "e", "n": m["n"]}))
                 if pred():
                     return
-            raise AssertionError("timed out")
+            raise AssertionError(f"timed out after {timeout} s waiting for: {what}; Anna: {anna(collector)}")
 
-        echo_until(lambda: anna(collector)["state"] == "ok")
+        echo_until(lambda: anna(collector)["state"] == watched(collector), "Anna ok", STATE_S)
         r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[0]}".encode(), timeout=5)
         assert r.status_code == 204
         t_end = time.monotonic() + 3 * SILENCE_S
-        echo_until(lambda: time.monotonic() > t_end)
+        echo_until(lambda: time.monotonic() > t_end, "three silence limits", 4 * SILENCE_S)
         # still watched through the other window (degraded, not ok, when a loaded machine slows the echoes)
         assert anna(collector)["state"] in ("ok", "degraded")
         r = httpx.post(f"{collector.base}/companion/{token}/bye", content=f"bye {socks[1]}".encode(), timeout=5)
         assert r.status_code == 204
         wait_until(
-            lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="not monitored after both closed"
+            lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="not monitored after both closed"
         )
 
 
@@ -349,19 +422,20 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
     roster = collector.workdir / "roster.toml"
     text = roster.read_text(encoding="utf-8")
     revoked = metric(collector, "link_revoked")
-    with connect(_ws_url(collector, token), open_timeout=5) as ws:
-        assert json.loads(ws.recv(timeout=5))["t"] == "s"
+    no_sockets_open(collector)
+    with connect(_ws_url(collector, token), open_timeout=30) as ws:
+        hello(ws)
         start, rest = text.split('[[meeting.participant]]\nname = "Cecilia Carlsson"', 1)
         roster.write_text(start + rest.split("\n\n", 1)[1], encoding="utf-8")
         try:
             wait_until(
                 lambda: "cecilia" not in {p["member_id"] for p in view(collector)["participants"]},
-                timeout=15,
+                timeout=STATE_S,
                 what="roster reloaded",
             )
             with pytest.raises(ConnectionClosed):
                 while True:
-                    m = json.loads(ws.recv(timeout=5))
+                    m = json.loads(ws.recv(timeout=30))
                     if m["t"] == "error":
                         assert "Du står inte längre med" in m["message"]
             assert ws.close_code == 4403
@@ -369,7 +443,7 @@ def test_a_link_that_leaves_the_roster_is_closed(collector: Collector) -> None:
             roster.write_text(text, encoding="utf-8")
             wait_until(
                 lambda: "cecilia" in {p["member_id"] for p in view(collector)["participants"]},
-                timeout=15,
+                timeout=STATE_S,
                 what="roster restored",
             )
     assert metric(collector, "link_revoked") == revoked + 1
@@ -381,20 +455,25 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     member's socket is refused and counted."""
     from websockets.sync.client import connect
 
+    no_sockets_open(collector)
     opened, bad = metric(collector, "rtc_open"), metric(collector, "rtc_bad_offer")
     context = chromium.new_context(viewport=IPAD, bypass_csp=True)
     page = context.new_page()
+    page.set_default_timeout(PAGE_MS)
     page.goto(companion_url(collector, "anna"))
-    page.wait_for_selector('#companion[data-path="webrtc"]', timeout=30_000)
-    wait_until(lambda: metric(collector, "rtc_open") == opened + 1, timeout=10, what="data channel open")
+    page.wait_for_selector('#companion[data-path="webrtc"]')
+    wait_until(lambda: metric(collector, "rtc_open") == opened + 1, timeout=STATE_S, what="data channel open")
     wait_until(
-        lambda: anna(collector)["state"] == "ok" and anna(collector)["loss_percent"] == 0.0, timeout=15, what="Anna ok"
+        lambda: anna(collector)["state"] == watched(collector) and anna(collector)["loss_percent"] == 0.0,
+        timeout=STATE_S,
+        what="Anna ok",
+        detail=lambda: anna(collector),
     )
     # another member's socket: refused, nothing changes
     c_token = companion_url(collector, "cecilia").rsplit("/", 1)[-1]
     a_token = companion_url(collector, "anna").rsplit("/", 1)[-1]
-    with connect(_ws_url(collector, c_token), open_timeout=5) as ws:
-        sock = json.loads(ws.recv(timeout=5))["sock"]
+    with connect(_ws_url(collector, c_token), open_timeout=30) as ws:
+        sock = hello(ws)["sock"]
         r = httpx.post(
             f"{collector.base}/companion/{a_token}/rtc", json={"sock": sock, "sdp": "v=0", "type": "offer"}, timeout=5
         )
@@ -405,9 +484,11 @@ def test_webrtc_data_channel_carries_the_probes_in_chromium(collector: Collector
     # a personal link is a credential: never in the collector's log (uvicorn logs WebSocket paths)
     log = (collector.workdir / "collector.log").read_text(errors="replace")
     assert "WebSocket /companion/" in log and a_token not in log and c_token not in log
-    assert anna(collector)["state"] == "ok"
+    assert anna(collector)["state"] == watched(collector)
     context.close()
-    wait_until(lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="Anna not monitored after closing")
+    wait_until(
+        lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="Anna not monitored after closing"
+    )
 
 
 def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
@@ -418,10 +499,11 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
 
     token = companion_url(collector, "anna").rsplit("/", 1)[-1]
     stale = metric(collector, "bye_stale")
-    with connect(_ws_url(collector, token), open_timeout=5) as ws:
-        sock = json.loads(ws.recv(timeout=5))["sock"]
+    no_sockets_open(collector)
+    with connect(_ws_url(collector, token), open_timeout=30) as ws:
+        sock = hello(ws)["sock"]
         ws.send('{"t":"v","visible":true,"seq":2}')
-        deadline = time.monotonic() + 20
+        deadline = time.monotonic() + STATE_S + 4 * SILENCE_S
 
         def echo_for(seconds: float) -> None:
             end = min(deadline, time.monotonic() + seconds)
@@ -433,9 +515,9 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
 
         def echoing_and_ok() -> bool:
             echo_for(0.3)
-            return bool(anna(collector)["state"] == "ok")
+            return bool(anna(collector)["state"] == watched(collector))
 
-        wait_until(echoing_and_ok, timeout=20, what="Anna ok")
+        wait_until(echoing_and_ok, timeout=STATE_S, what="Anna ok", detail=lambda: anna(collector))
         bye = f"{collector.base}/companion/{token}/bye"
         assert httpx.post(bye, content=f"bye {sock} 1".encode(), timeout=5).status_code == 204  # stale
         echo_for(3 * SILENCE_S)
@@ -444,7 +526,7 @@ def test_screen_lock_beacon_and_a_stale_one(collector: Collector) -> None:
         # the screen locks: only the beacon gets out, the socket stays open and silent
         assert httpx.post(bye, content=f"bye {sock} 3".encode(), timeout=5).status_code == 204
         wait_until(
-            lambda: anna(collector)["state"] == "not_monitored", timeout=10, what="not monitored after the beacon"
+            lambda: anna(collector)["state"] == "not_monitored", timeout=STATE_S, what="not monitored after the beacon"
         )
         seen = hold(collector, 3 * SILENCE_S)
         assert {s for s, _ in seen} == {"not_monitored"} and "adjourn" not in {v for _, v in seen}, seen
