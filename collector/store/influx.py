@@ -20,6 +20,7 @@ from typing import Any, Protocol
 import httpx
 
 from collector.store.batchwriter import BatchWriter, FailureLog, OnFailure, Pacing, WriterStats
+from collector.store.schema import SAMPLE_NUMERIC_FIELDS
 
 log = logging.getLogger(__name__)
 
@@ -50,24 +51,9 @@ VERDICT_CODES: Mapping[str, int] = {
 }
 SEVERITY_CODES: Mapping[str, int] = {"warning": 1, "failure": 2}
 
-SAMPLE_FIELDS = (
-    "rtt_ms",
-    "jitter_ms",
-    "loss_percent",
-    "mos",
-    "battery_percent",
-    "battery_minutes_left",
-    "tx_kbps",
-    "rx_kbps",
-    "wifi_signal_dbm",
-    "wifi_signal_percent",
-    "link_rate_mbps",
-    "cpu_percent",
-    "mem_available_percent",
-    "mic_dbfs",
-    "mic_peak_dbfs",
-    "mic_clipping",  # the in-meeting microphone watch (issue 14)
-)
+#: the sample's numeric fields: the database's columns (one list, collector/store/schema.py) and the
+#: microphone watch's figures, which go to InfluxDB only (issue 14)
+SAMPLE_FIELDS = (*SAMPLE_NUMERIC_FIELDS, "mic_dbfs", "mic_peak_dbfs", "mic_clipping")
 SAMPLE_BOOL_FIELDS = ("battery_charging", "probe_reachable", "metered", "mic_muted", "headphones")
 
 
